@@ -1,0 +1,7 @@
+data "experienceplatform_dataset" "export" {
+  id = "5c8c3c555033b814b69f947f"
+}
+
+output "export_schema" {
+  value = data.experienceplatform_dataset.export.schema_ref.id
+}

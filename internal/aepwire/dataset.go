@@ -1,0 +1,66 @@
+package aepwire
+
+import "slices"
+
+// Schema ids the embedded engine understands.
+const (
+	SchemaProfile         = "https://ns.adobe.com/xdm/context/profile"
+	SchemaExperienceEvent = "https://ns.adobe.com/xdm/context/experienceevent"
+	SchemaProfileUnion    = "https://ns.adobe.com/xdm/context/profile__union"
+
+	// DefaultSchemaContentType is the content type AEP uses for XDM schema references.
+	DefaultSchemaContentType = "application/vnd.adobe.xed+json;version=1"
+)
+
+// Reserved Catalog tags.
+const (
+	// TagUnifiedProfile enables a dataset for Real-Time Customer Profile when it holds
+	// TagUnifiedProfileEnabled.
+	TagUnifiedProfile        = "unifiedProfile"
+	TagUnifiedProfileEnabled = "enabled:true"
+	TagUnifiedIdentity       = "unifiedIdentity"
+)
+
+// SchemaRef points a dataset at its XDM schema.
+type SchemaRef struct {
+	ID          string `json:"id"`
+	ContentType string `json:"contentType,omitempty"`
+}
+
+// DatasetRequest is the body of POST /data/foundation/catalog/dataSets.
+type DatasetRequest struct {
+	Name        string              `json:"name"`
+	Description string              `json:"description,omitempty"`
+	SchemaRef   SchemaRef           `json:"schemaRef"`
+	Tags        map[string][]string `json:"tags,omitempty"`
+}
+
+// DatasetPatch is the partial-JSON body of PATCH /dataSets/{id}. A nil field is left unchanged;
+// a set field replaces the whole top-level property.
+type DatasetPatch struct {
+	Name        *string              `json:"name,omitempty"`
+	Description *string              `json:"description,omitempty"`
+	Tags        *map[string][]string `json:"tags,omitempty"`
+}
+
+// Dataset is a Catalog dataSet object. The API returns it in a map keyed by id, so the id is not
+// part of the object itself.
+type Dataset struct {
+	ID              string              `json:"-"`
+	Name            string              `json:"name"`
+	Description     string              `json:"description,omitempty"`
+	ImsOrg          string              `json:"imsOrg,omitempty"`
+	Version         string              `json:"version"`
+	Created         int64               `json:"created"`
+	Updated         int64               `json:"updated"`
+	Tags            map[string][]string `json:"tags,omitempty"`
+	SchemaRef       SchemaRef           `json:"schemaRef"`
+	State           string              `json:"state,omitempty"`
+	LastBatchID     string              `json:"lastBatchId,omitempty"`
+	LastBatchStatus string              `json:"lastBatchStatus,omitempty"`
+}
+
+// ProfileEnabled reports whether tags enable a dataset for Real-Time Customer Profile.
+func ProfileEnabled(tags map[string][]string) bool {
+	return slices.Contains(tags[TagUnifiedProfile], TagUnifiedProfileEnabled)
+}

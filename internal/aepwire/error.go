@@ -1,0 +1,74 @@
+package aepwire
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Error is an error response of the API. Platform services answer with RFC 7807 problem details
+// ({type, title, status, detail}); the API gateway answers with {error_code, message}. Both decode
+// into Error, and Error encodes as problem details.
+type Error struct {
+	// Status is the HTTP status code.
+	Status int `json:"status"`
+	// Type is the problem type URI, http://ns.adobe.com/aep/errors/<code>-<status> for service errors.
+	Type   string `json:"type,omitempty"`
+	Title  string `json:"title"`
+	Detail string `json:"detail,omitempty"`
+	// Code is the AEP error code: the gateway's error_code, or the service code inside Type.
+	Code string `json:"-"`
+	// RequestID is the x-request-id of the response, when one is known.
+	RequestID string `json:"-"`
+}
+
+const errorTypePrefix = "http://ns.adobe.com/aep/errors/"
+
+// NewError returns a service error with an AEP-style code such as "CAT-1404".
+func NewError(status int, code, title, detail string) *Error {
+	return &Error{
+		Status: status,
+		Type:   fmt.Sprintf("%s%s-%d", errorTypePrefix, code, status),
+		Title:  title,
+		Detail: detail,
+		Code:   code,
+	}
+}
+
+// Errorf is NewError with a formatted detail.
+func Errorf(status int, code, title, format string, args ...any) *Error {
+	return NewError(status, code, title, fmt.Sprintf(format, args...))
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s", e.Status, http.StatusText(e.Status))
+	if e.Code != "" {
+		fmt.Fprintf(&b, " (%s)", e.Code)
+	}
+	if e.Title != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Title)
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " [request id %s]", e.RequestID)
+	}
+	return b.String()
+}
+
+// StatusOf returns the HTTP status of err when it is, or wraps, an *Error, and 0 otherwise.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+// IsNotFound reports whether err is a 404 from the API or the engine.
+func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }

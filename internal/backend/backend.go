@@ -1,0 +1,22 @@
+// Package backend defines the one interface through which the provider reaches Adobe Experience
+// Platform: the embedded engine implements it in-process, the remote client over HTTP.
+package backend
+
+import (
+	"context"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// Backend is everything the provider asks of a platform. Errors that the platform reports carry
+// an *aepwire.Error, so callers can tell a missing object (aepwire.IsNotFound) from a failure.
+type Backend interface {
+	// CreateDataset creates a Catalog dataset and returns it as stored.
+	CreateDataset(ctx context.Context, req aepwire.DatasetRequest) (*aepwire.Dataset, error)
+	// GetDataset returns the dataset with the given id, or a 404 error.
+	GetDataset(ctx context.Context, id string) (*aepwire.Dataset, error)
+	// UpdateDataset applies a partial update and returns the dataset as stored.
+	UpdateDataset(ctx context.Context, id string, patch aepwire.DatasetPatch) (*aepwire.Dataset, error)
+	// DeleteDataset deletes a dataset with its batches and the profile data they contributed.
+	DeleteDataset(ctx context.Context, id string) error
+}

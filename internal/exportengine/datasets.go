@@ -1,0 +1,198 @@
+package exportengine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// Catalog error codes.
+const (
+	codeCatalogBadRequest = "CAT-1400"
+	codeCatalogNotFound   = "CAT-1404"
+)
+
+func datasetNotFound(id string) error {
+	return aepwire.Errorf(http.StatusNotFound, codeCatalogNotFound, "Dataset not found",
+		"no dataset has the id %q", id)
+}
+
+func catalogBadRequest(format string, args ...any) error {
+	return aepwire.Errorf(http.StatusBadRequest, codeCatalogBadRequest, "Bad request", format, args...)
+}
+
+// CreateDataset creates a Catalog dataset.
+func (e *Engine) CreateDataset(ctx context.Context, req aepwire.DatasetRequest) (*aepwire.Dataset, error) {
+	if strings.TrimSpace(req.Name) == "" {
+		return nil, catalogBadRequest("name is required")
+	}
+	if req.SchemaRef.ID == "" {
+		return nil, catalogBadRequest("schemaRef.id is required")
+	}
+	if req.SchemaRef.ContentType == "" {
+		req.SchemaRef.ContentType = aepwire.DefaultSchemaContentType
+	}
+	if err := validateTags(req.Tags); err != nil {
+		return nil, err
+	}
+	now := e.nowMs()
+	ds := &aepwire.Dataset{
+		ID:          newDatasetID(),
+		Name:        req.Name,
+		Description: req.Description,
+		ImsOrg:      e.imsOrg,
+		Version:     "1.0.0",
+		Created:     now,
+		Updated:     now,
+		Tags:        req.Tags,
+		SchemaRef:   req.SchemaRef,
+		State:       "DRAFT",
+	}
+	tags, err := encodeTags(ds.Tags)
+	if err != nil {
+		return nil, err
+	}
+	err = e.store.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO datasets
+			(id, name, description, schema_id, schema_content_type, tags, version, state, created_ms, updated_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			ds.ID, ds.Name, ds.Description, ds.SchemaRef.ID, ds.SchemaRef.ContentType, tags,
+			ds.Version, ds.State, ds.Created, ds.Updated)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating dataset: %w", err)
+	}
+	return ds, nil
+}
+
+// GetDataset returns a dataset, or a 404 error.
+func (e *Engine) GetDataset(ctx context.Context, id string) (*aepwire.Dataset, error) {
+	var ds *aepwire.Dataset
+	err := e.store.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		ds, err = e.getDataset(ctx, tx, id)
+		return err
+	})
+	return ds, err
+}
+
+const datasetColumns = `id, name, description, schema_id, schema_content_type, tags, version, state, created_ms, updated_ms`
+
+func (e *Engine) getDataset(ctx context.Context, tx *sql.Tx, id string) (*aepwire.Dataset, error) {
+	row := tx.QueryRowContext(ctx, `SELECT `+datasetColumns+` FROM datasets WHERE id = ?`, id)
+	ds, err := e.scanDataset(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, datasetNotFound(id)
+	}
+	return ds, err
+}
+
+func (e *Engine) scanDataset(row interface{ Scan(...any) error }) (*aepwire.Dataset, error) {
+	ds := &aepwire.Dataset{ImsOrg: e.imsOrg}
+	var tags string
+	if err := row.Scan(&ds.ID, &ds.Name, &ds.Description, &ds.SchemaRef.ID, &ds.SchemaRef.ContentType,
+		&tags, &ds.Version, &ds.State, &ds.Created, &ds.Updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(tags), &ds.Tags); err != nil {
+		return nil, fmt.Errorf("dataset %s has unreadable tags: %w", ds.ID, err)
+	}
+	if len(ds.Tags) == 0 {
+		ds.Tags = nil
+	}
+	return ds, nil
+}
+
+// UpdateDataset applies a partial update: each set field replaces the stored property. The
+// dataset's version is bumped.
+func (e *Engine) UpdateDataset(ctx context.Context, id string, patch aepwire.DatasetPatch) (*aepwire.Dataset, error) {
+	if patch.Name != nil && strings.TrimSpace(*patch.Name) == "" {
+		return nil, catalogBadRequest("name must not be empty")
+	}
+	if patch.Tags != nil {
+		if err := validateTags(*patch.Tags); err != nil {
+			return nil, err
+		}
+	}
+	var ds *aepwire.Dataset
+	err := e.store.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if ds, err = e.getDataset(ctx, tx, id); err != nil {
+			return err
+		}
+		if patch.Name != nil {
+			ds.Name = *patch.Name
+		}
+		if patch.Description != nil {
+			ds.Description = *patch.Description
+		}
+		if patch.Tags != nil {
+			ds.Tags = *patch.Tags
+			if len(ds.Tags) == 0 {
+				ds.Tags = nil
+			}
+		}
+		ds.Version = bumpVersion(ds.Version)
+		ds.Updated = max(e.nowMs(), ds.Updated)
+		tags, err := encodeTags(ds.Tags)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE datasets SET name = ?, description = ?, tags = ?, version = ?, updated_ms = ?
+			WHERE id = ?`, ds.Name, ds.Description, tags, ds.Version, ds.Updated, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// DeleteDataset deletes a dataset. Deleting a dataset that does not exist is a 404.
+func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
+	return e.store.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return datasetNotFound(id)
+		}
+		return nil
+	})
+}
+
+func validateTags(tags map[string][]string) error {
+	for name := range tags {
+		if strings.TrimSpace(name) == "" {
+			return catalogBadRequest("tag names must not be empty")
+		}
+	}
+	return nil
+}
+
+func encodeTags(tags map[string][]string) (string, error) {
+	if len(tags) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(tags)
+	return string(b), err
+}
+
+// bumpVersion increments the patch number of a semantic version string.
+func bumpVersion(v string) string {
+	i := strings.LastIndexByte(v, '.')
+	n, err := strconv.Atoi(v[i+1:])
+	if err != nil {
+		return v + ".1"
+	}
+	return v[:i+1] + strconv.Itoa(n+1)
+}

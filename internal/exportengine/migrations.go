@@ -1,0 +1,63 @@
+package exportengine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the database schema, one step per version: migrations[i] brings the schema from
+// version i to i+1. Steps are append-only; a released step is never edited.
+var migrations = []string{
+	// 1: Catalog datasets.
+	`CREATE TABLE datasets (
+		id                  TEXT PRIMARY KEY,
+		name                TEXT NOT NULL,
+		description         TEXT NOT NULL DEFAULT '',
+		schema_id           TEXT NOT NULL,
+		schema_content_type TEXT NOT NULL,
+		tags                TEXT NOT NULL DEFAULT '{}', -- JSON object of string arrays
+		version             TEXT NOT NULL,
+		state               TEXT NOT NULL,
+		created_ms          INTEGER NOT NULL,
+		updated_ms          INTEGER NOT NULL
+	) STRICT`,
+}
+
+// migrate brings the schema up to the newest version. It runs in one write transaction, so two
+// processes opening a new data directory at once apply each step exactly once.
+func (s *store) migrate(ctx context.Context) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			applied_ms INTEGER NOT NULL
+		) STRICT`); err != nil {
+			return err
+		}
+		var current int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return err
+		}
+		if current > len(migrations) {
+			return fmt.Errorf("the data directory has schema version %d, newer than this provider knows (%d): "+
+				"use a provider version at least as new as the one that last wrote it", current, len(migrations))
+		}
+		for v := current + 1; v <= len(migrations); v++ {
+			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("schema migration %d: %w", v, err)
+			}
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO schema_migrations (version, applied_ms) VALUES (?, CAST(unixepoch('subsec') * 1000 AS INTEGER))`, v); err != nil {
+				return fmt.Errorf("recording schema migration %d: %w", v, err)
+			}
+		}
+		return nil
+	})
+}
+
+// schemaVersion is the version the database is at.
+func (s *store) schemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}

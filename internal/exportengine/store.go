@@ -1,0 +1,86 @@
+package exportengine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// store is the engine's SQLite database. SQLite in WAL mode lets any number of readers run beside
+// one writer, across processes; write transactions begin IMMEDIATE so that two writers queue on
+// the busy timeout instead of failing when one upgrades a read lock.
+type store struct {
+	db *sql.DB
+	// writeMu serialises this process's writers, so that they queue in Go rather than in
+	// SQLite's busy handler, which sleeps in steps and would add latency. Writers in other
+	// processes still wait on the busy timeout.
+	writeMu sync.Mutex
+}
+
+// busyTimeout bounds how long a statement waits for another process's write lock. Write
+// transactions are short, so reaching it means something is stuck rather than merely busy.
+const busyTimeoutMs = 60_000
+
+func storeDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMs))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+func openStore(ctx context.Context, path string) (*store, error) {
+	db, err := sql.Open("sqlite", storeDSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("opening engine database %s: %w", path, err)
+	}
+	s := &store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("preparing engine database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+// write runs fn in a write transaction and commits it when fn returns nil.
+func (s *store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning write transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, ignoreDone(tx.Rollback()))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read-only transaction: one consistent snapshot of the database.
+func (s *store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("beginning read transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(tx)
+}
+
+func ignoreDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,110 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+var (
+	_ datasource.DataSource              = (*datasetDataSource)(nil)
+	_ datasource.DataSourceWithConfigure = (*datasetDataSource)(nil)
+)
+
+// NewDatasetDataSource returns the experienceplatform_dataset data source.
+func NewDatasetDataSource() datasource.DataSource {
+	return &datasetDataSource{}
+}
+
+type datasetDataSource struct {
+	data *providerData
+}
+
+func (d *datasetDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_dataset"
+}
+
+func (d *datasetDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		Description: "Looks up a Catalog dataset by id.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Required:    true,
+				Description: "Catalog id of the dataset.",
+			},
+			"name": schema.StringAttribute{
+				Computed:    true,
+				Description: "Name of the dataset.",
+			},
+			"description": schema.StringAttribute{
+				Computed:    true,
+				Description: "Description of the dataset; null when it has none.",
+			},
+			"schema_ref": schema.SingleNestedAttribute{
+				Computed:    true,
+				Description: "The XDM schema of the dataset.",
+				Attributes: map[string]schema.Attribute{
+					"id": schema.StringAttribute{
+						Computed:    true,
+						Description: "The schema's URI.",
+					},
+					"content_type": schema.StringAttribute{
+						Computed:    true,
+						Description: "Content type of the schema reference.",
+					},
+				},
+			},
+			"tags": schema.MapAttribute{
+				Computed:    true,
+				ElementType: tagsType.ElemType,
+				Description: "Catalog tags, without `unifiedProfile` (see `profile_enabled`) and the platform's `adobe/` tags.",
+			},
+			"profile_enabled": schema.BoolAttribute{
+				Computed:    true,
+				Description: "Whether the dataset is enabled for Real-Time Customer Profile.",
+			},
+			"version": schema.StringAttribute{
+				Computed:    true,
+				Description: "Catalog version of the dataset.",
+			},
+			"created_ms": schema.Int64Attribute{
+				Computed:    true,
+				Description: "Creation time, epoch milliseconds.",
+			},
+			"updated_ms": schema.Int64Attribute{
+				Computed:    true,
+				Description: "Time of the last change, epoch milliseconds.",
+			},
+			"state": schema.StringAttribute{
+				Computed:    true,
+				Description: "Catalog state of the dataset.",
+			},
+		},
+	}
+}
+
+func (d *datasetDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.data = configureData(&resp.Diagnostics, req.ProviderData)
+}
+
+func (d *datasetDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var config datasetResourceModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := config.ID.ValueString()
+	ds, err := d.data.backend.GetDataset(ctx, id)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read dataset",
+			errorDetail(fmt.Sprintf("Looking up the dataset %s failed.", id),
+				"Check that the id names an existing dataset.", err))
+		return
+	}
+	config.Tags = types.MapNull(tagsType.ElemType)
+	resp.Diagnostics.Append(config.fill(ctx, ds)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
+}

@@ -1,0 +1,39 @@
+package provider
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
+)
+
+// engineRegistry keeps one open engine per data directory for the life of the process. Terraform
+// configures the provider once per operation, but a process that serves many operations (the
+// acceptance tests) would otherwise open the same database again and again.
+type engineRegistry struct {
+	mu      sync.Mutex
+	engines map[string]*exportengine.Engine
+}
+
+func newEngineRegistry() *engineRegistry {
+	return &engineRegistry{engines: map[string]*exportengine.Engine{}}
+}
+
+func (r *engineRegistry) open(ctx context.Context, dataDir string) (*exportengine.Engine, error) {
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.engines[dir]; ok {
+		return e, nil
+	}
+	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: dir})
+	if err != nil {
+		return nil, err
+	}
+	r.engines[dir] = e
+	return e, nil
+}

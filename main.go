@@ -1,0 +1,30 @@
+// Command terraform-provider-experienceplatform is the Terraform provider for Adobe Experience
+// Platform export datasets and export jobs.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/provider"
+)
+
+// version is set by the release build (goreleaser passes -ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	var debug bool
+	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
+	flag.Parse()
+
+	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
+		Address: "registry.terraform.io/aepkit/experienceplatform",
+		Debug:   debug,
+	})
+	if err != nil {
+		log.Fatal(err.Error())
+	}
+}
