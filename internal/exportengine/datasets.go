@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -156,10 +157,28 @@ func (e *Engine) UpdateDataset(ctx context.Context, id string, patch aepwire.Dat
 	return ds, nil
 }
 
-// DeleteDataset deletes a dataset. Deleting a dataset that does not exist is a 404.
+// DeleteDataset deletes a dataset with its batches, their files and the profile data they
+// contributed. Deleting a dataset that does not exist is a 404.
 func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
-	return e.store.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id)
+	var batches []string
+	err := e.store.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM batches WHERE dataset_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var b string
+			if err := rows.Scan(&b); err != nil {
+				rows.Close()
+				return err
+			}
+			batches = append(batches, b)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id) // batches cascade
 		if err != nil {
 			return err
 		}
@@ -168,6 +187,15 @@ func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		if err := os.RemoveAll(e.batchDir(b)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func validateTags(tags map[string][]string) error {

@@ -34,6 +34,9 @@ type Options struct {
 	Clock Clock
 	// ImsOrg is the organisation the engine reports in the objects it returns.
 	ImsOrg string
+	// RunBytes bounds the records a batch's ingestion holds in memory before it sorts them and
+	// writes them out as one run of the batch's profile segment. Zero means 64 MiB.
+	RunBytes int
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.
@@ -41,10 +44,11 @@ const DefaultImsOrg = "embedded@AdobeOrg"
 
 // Engine is an open data directory.
 type Engine struct {
-	dir    string
-	clock  Clock
-	imsOrg string
-	store  *store
+	dir      string
+	clock    Clock
+	imsOrg   string
+	runBytes int
+	store    *store
 }
 
 // databaseFile is the name of the engine's SQLite database inside the data directory.
@@ -62,7 +66,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	e := &Engine{dir: dir, clock: opts.Clock, imsOrg: opts.ImsOrg}
+	e := &Engine{dir: dir, clock: opts.Clock, imsOrg: opts.ImsOrg, runBytes: opts.RunBytes}
 	if e.clock == nil {
 		e.clock = SystemClock
 	}
@@ -72,6 +76,10 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	e.store, err = openStore(ctx, filepath.Join(dir, databaseFile))
 	if err != nil {
 		return nil, err
+	}
+	if err := e.collectOrphanBatchDirs(ctx); err != nil {
+		_ = e.store.close()
+		return nil, fmt.Errorf("cleaning up the data directory: %w", err)
 	}
 	return e, nil
 }

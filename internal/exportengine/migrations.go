@@ -22,6 +22,39 @@ var migrations = []string{
 		created_ms          INTEGER NOT NULL,
 		updated_ms          INTEGER NOT NULL
 	) STRICT`,
+
+	// 2: Catalog batches, their files, and the engine's own counters.
+	`CREATE TABLE batches (
+		id                  TEXT PRIMARY KEY,
+		dataset_id          TEXT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+		origin              TEXT NOT NULL,            -- ingest | export
+		status              TEXT NOT NULL,            -- loading | success | failed
+		format              TEXT NOT NULL,
+		created_ms          INTEGER NOT NULL,
+		updated_ms          INTEGER NOT NULL,
+		started_ms          INTEGER NOT NULL DEFAULT 0,
+		completed_ms        INTEGER NOT NULL DEFAULT 0,
+		ingest_time_ms      INTEGER NOT NULL DEFAULT 0, -- assigned at commit, strictly increasing
+		record_count        INTEGER NOT NULL DEFAULT 0,
+		failed_record_count INTEGER NOT NULL DEFAULT 0,
+		size_bytes          INTEGER NOT NULL DEFAULT 0,
+		errors              TEXT NOT NULL DEFAULT '[]', -- JSON array of batch errors
+		profile_kind        INTEGER NOT NULL DEFAULT 0  -- recordKind of its profile segment; 0: none
+	) STRICT;
+	CREATE INDEX batches_by_dataset ON batches (dataset_id, created_ms);
+	CREATE INDEX batches_in_profile_store ON batches (ingest_time_ms) WHERE profile_kind <> 0 AND status = 'success';
+	CREATE TABLE batch_files (
+		batch_id   TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+		name       TEXT NOT NULL,
+		size_bytes INTEGER NOT NULL,
+		records    INTEGER NOT NULL,
+		sha256     TEXT NOT NULL,
+		PRIMARY KEY (batch_id, name)
+	) STRICT;
+	CREATE TABLE engine_state (
+		key   TEXT PRIMARY KEY,
+		value INTEGER NOT NULL
+	) STRICT;`,
 }
 
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two

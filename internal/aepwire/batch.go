@@ -1,0 +1,81 @@
+package aepwire
+
+// Batch statuses the engine uses, from the Catalog status enum.
+const (
+	BatchLoading = "loading"
+	BatchSuccess = "success"
+	BatchFailed  = "failed"
+)
+
+// BatchRequest is the body of POST /data/foundation/import/batches.
+type BatchRequest struct {
+	DatasetID   string       `json:"datasetId"`
+	InputFormat *InputFormat `json:"inputFormat,omitempty"`
+}
+
+// InputFormat names the format of a batch's files.
+type InputFormat struct {
+	Format string `json:"format"`
+}
+
+// RelatedObject links a batch to its dataset.
+type RelatedObject struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// BatchError reports one failed record of a batch, or a failure of the whole batch.
+type BatchError struct {
+	Code        string `json:"code"`
+	Description string `json:"description"`
+	// Rows holds the record's 1-based line (JSON Lines) or index (JSON array) in its file.
+	Rows []int64 `json:"rows,omitempty"`
+	// File names the file that holds the record.
+	File string `json:"file,omitempty"`
+}
+
+// BatchMetrics are the counters of a completed batch.
+type BatchMetrics struct {
+	RecordsRead    int64 `json:"recordsRead"`
+	RecordsWritten int64 `json:"recordsWritten"`
+	RecordsFailed  int64 `json:"recordsFailed"`
+	StartTime      int64 `json:"startTime,omitempty"`
+	EndTime        int64 `json:"endTime,omitempty"`
+}
+
+// Batch is a Catalog batch object. GET /batches/{id} returns it in a map keyed by id; the
+// ingestion API returns it with the id inside.
+type Batch struct {
+	ID                string          `json:"id,omitempty"`
+	ImsOrg            string          `json:"imsOrg,omitempty"`
+	Status            string          `json:"status"`
+	Version           string          `json:"version,omitempty"`
+	Created           int64           `json:"created"`
+	Updated           int64           `json:"updated"`
+	Started           int64           `json:"started,omitempty"`
+	Completed         int64           `json:"completed,omitempty"`
+	RecordCount       int64           `json:"recordCount"`
+	FailedRecordCount int64           `json:"failedRecordCount"`
+	Size              int64           `json:"size,omitempty"`
+	Errors            []BatchError    `json:"errors,omitempty"`
+	Metrics           *BatchMetrics   `json:"metrics,omitempty"`
+	RelatedObjects    []RelatedObject `json:"relatedObjects"`
+	InputFormat       *InputFormat    `json:"inputFormat,omitempty"`
+	// IngestTime is the batch's ingest time in epoch milliseconds, assigned when the batch commits
+	// and strictly increasing across batches: the time that export filters compare against.
+	// It is an extension of the embedded engine; AEP does not report it.
+	IngestTime int64 `json:"ingestTime,omitempty"`
+}
+
+// DatasetID returns the id of the batch's dataset, from its related objects.
+func (b *Batch) DatasetID() string {
+	for _, o := range b.RelatedObjects {
+		if o.Type == RelatedDataSet {
+			return o.ID
+		}
+	}
+	return ""
+}
+
+// RelatedDataSet is the relatedObjects type of a batch's dataset.
+const RelatedDataSet = "dataSet"

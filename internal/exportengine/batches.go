@@ -1,0 +1,332 @@
+package exportengine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// Batch ingestion error codes.
+const (
+	codeIngestBadRequest = "INGEST-1400"
+	codeBatchNotFound    = "CAT-1405"
+)
+
+const (
+	batchesDir   = "batches"
+	batchFileDir = "files"
+
+	originIngest = "ingest"
+	originExport = "export"
+
+	formatJSON = "json"
+)
+
+func batchNotFound(id string) error {
+	return aepwire.Errorf(http.StatusNotFound, codeBatchNotFound, "Batch not found", "no batch has the id %q", id)
+}
+
+func ingestBadRequest(format string, args ...any) error {
+	return aepwire.Errorf(http.StatusBadRequest, codeIngestBadRequest, "Bad request", format, args...)
+}
+
+func newBatchID() string { return randomHex(16) }
+
+// batchDir is where a batch's files and profile segment live.
+func (e *Engine) batchDir(id string) string { return filepath.Join(e.dir, batchesDir, id) }
+
+// CreateBatch opens a batch for uploads into a dataset. Profile union datasets take no uploads:
+// they are the output of export jobs.
+func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*aepwire.Batch, error) {
+	format := formatJSON
+	if req.InputFormat != nil && req.InputFormat.Format != "" {
+		format = strings.ToLower(req.InputFormat.Format)
+	}
+	if format != formatJSON {
+		return nil, ingestBadRequest("inputFormat.format %q is not supported: the engine ingests JSON "+
+			"(JSON Lines, or one JSON array a file)", req.InputFormat.Format)
+	}
+	if req.DatasetID == "" {
+		return nil, ingestBadRequest("datasetId is required")
+	}
+	id := newBatchID()
+	now := e.nowMs()
+	err := e.store.write(ctx, func(tx *sql.Tx) error {
+		ds, err := e.getDataset(ctx, tx, req.DatasetID)
+		if aepwire.IsNotFound(err) {
+			return ingestBadRequest("datasetId %q names no dataset", req.DatasetID)
+		}
+		if err != nil {
+			return err
+		}
+		if schemaKind(ds.SchemaRef.ID) == kindUnion {
+			return ingestBadRequest("dataset %s uses the profile union schema %s, which is only an export "+
+				"destination: ingest into a dataset of %s or %s instead",
+				ds.ID, ds.SchemaRef.ID, aepwire.SchemaProfile, aepwire.SchemaExperienceEvent)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO batches (id, dataset_id, origin, status, format, created_ms, updated_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, ds.ID, originIngest, aepwire.BatchLoading, format, now, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(e.batchDir(id), batchFileDir), 0o755); err != nil {
+		return nil, fmt.Errorf("creating batch directory: %w", err)
+	}
+	return e.GetBatch(ctx, id)
+}
+
+// UploadBatchFile stores one file of a loading batch. Uploading a name again replaces the file.
+func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name string, body io.Reader) error {
+	if err := validateFileName(name); err != nil {
+		return err
+	}
+	b, err := e.GetBatch(ctx, batchID)
+	if err != nil {
+		return err
+	}
+	if datasetID != "" && b.DatasetID() != datasetID {
+		return ingestBadRequest("batch %s belongs to dataset %s, not %s", batchID, b.DatasetID(), datasetID)
+	}
+	if b.Status != aepwire.BatchLoading {
+		return ingestBadRequest("batch %s is %s: files can only be added while it is loading", batchID, b.Status)
+	}
+	dir := filepath.Join(e.batchDir(batchID), batchFileDir)
+	tmp, err := os.CreateTemp(dir, ".upload-*")
+	if err != nil {
+		return fmt.Errorf("storing %s: %w", name, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
+	}
+	if err != nil {
+		return fmt.Errorf("storing %s: %w", name, err)
+	}
+	return nil
+}
+
+func validateFileName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+		return ingestBadRequest("file name %q is not valid: use a plain name such as profiles.json, "+
+			"without a path and not starting with a dot", name)
+	}
+	return nil
+}
+
+// CompleteBatch validates and commits a loading batch. Every record is checked; a bad record fails
+// alone and is reported. The batch ends success when at least one record was accepted, failed
+// otherwise. Its records become visible all at once, when the batch commits: readers never see
+// part of a batch. Completing a batch that has already ended returns it as it is.
+func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
+	b, err := e.GetBatch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if b.Status != aepwire.BatchLoading {
+		return b, nil
+	}
+	ds, err := e.GetDataset(ctx, b.DatasetID())
+	if err != nil {
+		return nil, err
+	}
+	started := e.nowMs()
+	kind := schemaKind(ds.SchemaRef.ID)
+	feedsProfile := (kind == kindFragment || kind == kindEvent) && aepwire.ProfileEnabled(ds.Tags)
+
+	dir := e.batchDir(id)
+	var seg *segmentWriter
+	if feedsProfile {
+		if seg, err = newSegmentWriter(dir, e.runBytes); err != nil {
+			return nil, fmt.Errorf("batch %s: %w", id, err)
+		}
+	}
+	res, err := ingestFiles(filepath.Join(dir, batchFileDir), kind, seg)
+	if err == nil && seg != nil {
+		res.segment, err = seg.close()
+		res.hasSegment = err == nil
+		seg = nil
+	}
+	if seg != nil {
+		seg.abort()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ingesting batch %s: %w", id, err)
+	}
+
+	status := aepwire.BatchSuccess
+	if res.accepted == 0 {
+		status = aepwire.BatchFailed
+		_ = os.Remove(filepath.Join(dir, segmentFile))
+		res.hasSegment = false
+	}
+	profileKind := 0
+	if res.hasSegment {
+		profileKind = int(kind)
+	}
+	errorsJSON, err := json.Marshal(res.errors)
+	if err != nil {
+		return nil, err
+	}
+	err = e.store.write(ctx, func(tx *sql.Tx) error {
+		ingestTime, err := e.nextIngestTime(ctx, tx)
+		if err != nil {
+			return err
+		}
+		now := e.nowMs()
+		r, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, started_ms = ?, completed_ms = ?,
+			ingest_time_ms = ?, record_count = ?, failed_record_count = ?, size_bytes = ?, errors = ?, profile_kind = ?
+			WHERE id = ? AND status = ?`,
+			status, now, started, now, ingestTime, res.accepted, res.failed, res.bytes, string(errorsJSON), profileKind,
+			id, aepwire.BatchLoading)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return errBatchChanged
+		}
+		for _, f := range res.files {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO batch_files (batch_id, name, size_bytes, records, sha256)
+				VALUES (?, ?, ?, ?, ?)`, id, f.name, f.size, f.records, f.sha256); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errBatchChanged) {
+		// Completed (or deleted) by someone else meanwhile: report what is there now.
+		return e.GetBatch(ctx, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("committing batch %s: %w", id, err)
+	}
+	return e.GetBatch(ctx, id)
+}
+
+var errBatchChanged = errors.New("batch changed while it was being completed")
+
+// nextIngestTime assigns the next batch ingest time: now, but always after the last one.
+func (e *Engine) nextIngestTime(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var last int64
+	err := tx.QueryRowContext(ctx, `SELECT value FROM engine_state WHERE key = 'last_ingest_ms'`).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	t := max(e.nowMs(), last+1)
+	_, err = tx.ExecContext(ctx, `INSERT INTO engine_state (key, value) VALUES ('last_ingest_ms', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, t)
+	return t, err
+}
+
+const batchColumns = `id, dataset_id, status, format, created_ms, updated_ms, started_ms, completed_ms, ingest_time_ms,
+	record_count, failed_record_count, size_bytes, errors`
+
+func (e *Engine) scanBatch(row interface{ Scan(...any) error }) (*aepwire.Batch, error) {
+	b := &aepwire.Batch{ImsOrg: e.imsOrg, Version: "1.0.0", InputFormat: &aepwire.InputFormat{}}
+	var datasetID, errorsJSON string
+	if err := row.Scan(&b.ID, &datasetID, &b.Status, &b.InputFormat.Format, &b.Created, &b.Updated, &b.Started,
+		&b.Completed, &b.IngestTime, &b.RecordCount, &b.FailedRecordCount, &b.Size, &errorsJSON); err != nil {
+		return nil, err
+	}
+	b.RelatedObjects = []aepwire.RelatedObject{{Type: aepwire.RelatedDataSet, ID: datasetID}}
+	if err := json.Unmarshal([]byte(errorsJSON), &b.Errors); err != nil {
+		return nil, fmt.Errorf("batch %s has unreadable errors: %w", b.ID, err)
+	}
+	if b.Status != aepwire.BatchLoading {
+		b.Metrics = &aepwire.BatchMetrics{
+			RecordsRead:    b.RecordCount + b.FailedRecordCount,
+			RecordsWritten: b.RecordCount,
+			RecordsFailed:  b.FailedRecordCount,
+			StartTime:      b.Started,
+			EndTime:        b.Completed,
+		}
+	}
+	return b, nil
+}
+
+// GetBatch returns a batch, or a 404 error.
+func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
+	b, err := e.scanBatch(e.store.db.QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, batchNotFound(id)
+	}
+	return b, err
+}
+
+// ListBatches returns the batches of a dataset, newest first.
+func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error) {
+	rows, err := e.store.db.QueryContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ?
+		ORDER BY created_ms DESC, id`, datasetID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*aepwire.Batch
+	for rows.Next() {
+		b, err := e.scanBatch(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// DeleteBatch deletes a batch, its files and the records it contributed to the profile store.
+func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
+	err := e.store.write(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return batchNotFound(id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The batch is gone once the row is; a crash before the files are removed leaves a directory
+	// that the next Open collects.
+	return os.RemoveAll(e.batchDir(id))
+}
+
+// collectOrphanBatchDirs removes batch directories that no batch row owns: what a crash left
+// between deleting a batch (or its dataset) and removing its files.
+func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
+	entries, err := os.ReadDir(filepath.Join(e.dir, batchesDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, ent := range entries {
+		var n int
+		err := e.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM batches WHERE id = ?`, ent.Name()).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if err := os.RemoveAll(filepath.Join(e.dir, batchesDir, ent.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

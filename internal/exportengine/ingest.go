@@ -1,0 +1,289 @@
+package exportengine
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// maxBatchErrors bounds the record errors a batch reports; failedRecordCount counts them all.
+const maxBatchErrors = 100
+
+// maxLineBytes bounds one JSON Lines record; a longer line is refused as too large unread.
+const maxLineBytes = 64 << 20
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// fileStat describes one file of a batch.
+type fileStat struct {
+	name    string
+	size    int64
+	records int64
+	sha256  string
+}
+
+// ingestResult is what validating a batch's files produced.
+type ingestResult struct {
+	accepted, failed int64
+	errors           []aepwire.BatchError
+	files            []fileStat
+	bytes            int64
+	segment          segmentStats
+	hasSegment       bool
+}
+
+func (res *ingestResult) fail(file string, pos int64, code, reason string) {
+	res.failed++
+	if len(res.errors) < maxBatchErrors {
+		res.errors = append(res.errors, aepwire.BatchError{Code: code, Description: reason, Rows: []int64{pos}, File: file})
+	}
+}
+
+// ingestFiles validates the files of a batch in file-name order. With a segment writer, accepted
+// records go to the profile store.
+func ingestFiles(dir string, kind recordKind, seg *segmentWriter) (*ingestResult, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+
+	res := &ingestResult{}
+	var parser recordParser
+	var seq uint64
+	for _, name := range names {
+		st := fileStat{name: name}
+		label := ""
+		if len(names) > 1 {
+			label = name
+		}
+		err := readRecords(filepath.Join(dir, name), &st, func(pos int64, raw []byte) error {
+			var r *record
+			var rerr *recordError
+			if raw == nil {
+				rerr = &recordError{codeTooLarge, fmt.Sprintf("the line is over %d MB", maxLineBytes>>20)}
+			} else {
+				r, rerr = parser.parse(raw, kind)
+			}
+			if rerr != nil {
+				res.fail(label, pos, rerr.code, rerr.reason)
+				return nil
+			}
+			res.accepted++
+			st.records++
+			r.seq = seq
+			seq++
+			if seg != nil {
+				return seg.add(r)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", name, err)
+		}
+		res.files = append(res.files, st)
+		res.bytes += st.size
+	}
+	if len(names) == 0 {
+		res.errors = append(res.errors, aepwire.BatchError{Code: codeNoFiles, Description: "the batch has no files"})
+	}
+	return res, nil
+}
+
+// readRecords calls fn for each record of a file: the elements of a JSON array when the whole
+// file parses as one (positions are 1-based indexes), otherwise the non-blank lines (positions
+// are 1-based line numbers). A leading UTF-8 byte order mark and trailing carriage returns are
+// ignored. raw is nil for a line too long to read, and is only valid during the call. It also
+// fills in the file's size and SHA-256.
+func readRecords(path string, st *fileStat, fn func(pos int64, raw []byte) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	st.size = info.Size()
+
+	head := bufio.NewReaderSize(f, 4096)
+	if b, _ := head.Peek(3); bytes.Equal(b, utf8BOM) {
+		_, _ = head.Discard(3)
+	}
+	if first, err := peekNonSpace(head); err == nil && first == '[' {
+		isArray, err := isJSONArrayFile(f)
+		if err != nil {
+			return err
+		}
+		if isArray {
+			if err := readArrayRecords(f, fn); err != nil {
+				return err
+			}
+			st.sha256, err = hashFile(f)
+			return err
+		}
+	}
+
+	// JSON Lines: one pass, hashing as it reads.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	h := sha256.New()
+	r := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
+	if b, _ := r.Peek(3); bytes.Equal(b, utf8BOM) {
+		_, _ = r.Discard(3)
+	}
+	if err := readLineRecords(r, fn); err != nil {
+		return err
+	}
+	st.sha256 = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+func hashFile(f *os.File) (string, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func peekNonSpace(r *bufio.Reader) (byte, error) {
+	for n := 1; ; n++ {
+		b, err := r.Peek(n)
+		if len(b) < n {
+			return 0, err
+		}
+		switch c := b[n-1]; c {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return c, nil
+		}
+	}
+}
+
+// isJSONArrayFile reports whether the whole file is one JSON array, reading it as a stream.
+func isJSONArrayFile(f *os.File) (bool, error) {
+	dec, err := arrayDecoder(f)
+	if err != nil {
+		return false, err
+	}
+	return decodesToEnd(dec), nil
+}
+
+// decodesToEnd reports whether the rest of the decoder's input is array elements, the closing
+// bracket, and nothing else. A decoding error only means that the input is not such an array.
+func decodesToEnd(dec *json.Decoder) bool {
+	for dec.More() {
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim(']') {
+		return false
+	}
+	_, err := dec.Token()
+	return errors.Is(err, io.EOF)
+}
+
+// arrayDecoder positions a decoder inside the file's top-level array.
+func arrayDecoder(f *os.File) (*json.Decoder, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(f, 1<<20)
+	if b, _ := br.Peek(3); bytes.Equal(b, utf8BOM) {
+		_, _ = br.Discard(3)
+	}
+	dec := json.NewDecoder(br)
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('[') {
+		return nil, fmt.Errorf("not a JSON array")
+	}
+	return dec, nil
+}
+
+func readArrayRecords(f *os.File, fn func(pos int64, raw []byte) error) error {
+	dec, err := arrayDecoder(f)
+	if err != nil {
+		return err
+	}
+	var compact bytes.Buffer
+	for pos := int64(1); dec.More(); pos++ {
+		var elem json.RawMessage
+		if err := dec.Decode(&elem); err != nil {
+			return err
+		}
+		compact.Reset()
+		if err := json.Compact(&compact, elem); err != nil {
+			return err
+		}
+		if err := fn(pos, compact.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readLineRecords(r *bufio.Reader, fn func(pos int64, raw []byte) error) error {
+	var long []byte
+	for line := int64(1); ; line++ {
+		b, err := r.ReadSlice('\n')
+		tooLong := false
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: gather it, up to the limit.
+			long = append(long[:0], b...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				b, err = r.ReadSlice('\n')
+				if len(long)+len(b) > maxLineBytes {
+					tooLong = true
+				} else {
+					long = append(long, b...)
+				}
+			}
+			b = long
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if len(b) == 0 && errors.Is(err, io.EOF) {
+			return nil
+		}
+		b = bytes.TrimSuffix(b, []byte{'\n'})
+		b = bytes.TrimSuffix(b, []byte{'\r'})
+		switch {
+		case tooLong:
+			if ferr := fn(line, nil); ferr != nil {
+				return ferr
+			}
+		case len(bytes.TrimSpace(b)) > 0:
+			if ferr := fn(line, b); ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+	}
+}

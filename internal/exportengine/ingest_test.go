@@ -1,0 +1,295 @@
+package exportengine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// newDataset creates a dataset for the given schema; profileEnabled tags it for the profile store.
+func newDataset(t *testing.T, e *Engine, schema string, profileEnabled bool) string {
+	t.Helper()
+	req := aepwire.DatasetRequest{Name: "ds", SchemaRef: aepwire.SchemaRef{ID: schema}}
+	if profileEnabled {
+		req.Tags = map[string][]string{aepwire.TagUnifiedProfile: {aepwire.TagUnifiedProfileEnabled}}
+	}
+	ds, err := e.CreateDataset(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds.ID
+}
+
+// ingest runs a whole batch: create, upload each file under its base name, complete.
+func ingest(t *testing.T, e *Engine, datasetID string, files ...string) *aepwire.Batch {
+	t.Helper()
+	ctx := context.Background()
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: datasetID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = e.UploadBatchFile(ctx, b.ID, datasetID, filepath.Base(path), f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	done, err := e.CompleteBatch(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return done
+}
+
+// ingestLines ingests records given inline, as one JSON Lines file.
+func ingestLines(t *testing.T, e *Engine, datasetID string, lines ...string) *aepwire.Batch {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "records.json")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ingest(t, e, datasetID, path)
+}
+
+// failure is the expected report of a failed record.
+type failure struct {
+	file string
+	pos  int64
+	code string
+}
+
+func failures(b *aepwire.Batch) []failure {
+	var out []failure
+	for _, e := range b.Errors {
+		var pos int64
+		if len(e.Rows) > 0 {
+			pos = e.Rows[0]
+		}
+		out = append(out, failure{e.File, pos, e.Code})
+	}
+	return out
+}
+
+func TestIngestValidation(t *testing.T) {
+	big := func(size int, tmpl string) string {
+		// tmpl has one %s, filled with padding so that the line is exactly size bytes.
+		pad := size - len(fmt.Sprintf(tmpl, ""))
+		return fmt.Sprintf(tmpl, strings.Repeat("x", pad))
+	}
+	profileAt := func(size int) string {
+		return big(size, `{"identityMap":{"Email":[{"id":"big@example.com"}]},"pad":"%s"}`)
+	}
+	eventAt := func(size int) string {
+		return big(size, `{"_id":"big","timestamp":"2026-01-01T00:00:00Z","identityMap":{"ECID":[{"id":"e"}]},"pad":"%s"}`)
+	}
+	writeLines := func(t *testing.T, lines ...string) string {
+		path := filepath.Join(t.TempDir(), "generated.json")
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	fixture := func(name string) func(*testing.T) []string {
+		return func(*testing.T) []string { return []string{filepath.Join("testdata", "ingest", name)} }
+	}
+
+	for _, tc := range []struct {
+		name     string
+		schema   string
+		files    func(t *testing.T) []string
+		status   string
+		accepted int64
+		failed   []failure
+	}{
+		{
+			name:   "profile lines: BOM, CRLF, blank lines, invalid JSON, non-objects, no identity, control characters",
+			schema: aepwire.SchemaProfile, files: fixture("profiles_mixed.json"),
+			status: aepwire.BatchSuccess, accepted: 3,
+			failed: []failure{{"", 4, codeInvalidJSON}, {"", 5, codeNotObject}, {"", 6, codeNotObject},
+				{"", 7, codeNoIdentity}, {"", 8, codeNoIdentity}, {"", 10, codeInvalidJSON}},
+		},
+		{
+			name:   "event lines: _id and timestamp rules, check order",
+			schema: aepwire.SchemaExperienceEvent, files: fixture("events_mixed.json"),
+			status: aepwire.BatchSuccess, accepted: 2,
+			failed: []failure{{"", 2, codeNoEventID}, {"", 3, codeNoEventID}, {"", 4, codeNoEventID},
+				{"", 5, codeBadTimestamp}, {"", 6, codeBadTimestamp}, {"", 8, codeNoIdentity}, {"", 9, codeNotObject}},
+		},
+		{
+			name:   "a file that parses whole as an array: positions are 1-based indexes",
+			schema: aepwire.SchemaProfile, files: fixture("profiles_array.json"),
+			status: aepwire.BatchSuccess, accepted: 2,
+			failed: []failure{{"", 2, codeNoIdentity}, {"", 3, codeNotObject}},
+		},
+		{
+			name:   "a first line that is an array does not make the file an array",
+			schema: aepwire.SchemaProfile, files: fixture("looks_like_array.json"),
+			status: aepwire.BatchSuccess, accepted: 1,
+			failed: []failure{{"", 1, codeNotObject}},
+		},
+		{
+			name:   "no valid record: the batch fails",
+			schema: aepwire.SchemaProfile, files: fixture("not_json.csv"),
+			status: aepwire.BatchFailed, accepted: 0,
+			failed: []failure{{"", 1, codeInvalidJSON}, {"", 2, codeInvalidJSON}},
+		},
+		{
+			name:   "several files: positions restart per file, and errors name the file",
+			schema: aepwire.SchemaProfile,
+			files: func(*testing.T) []string {
+				return []string{filepath.Join("testdata", "ingest", "profiles_array.json"), filepath.Join("testdata", "ingest", "looks_like_array.json")}
+			},
+			status: aepwire.BatchSuccess, accepted: 3,
+			failed: []failure{{"looks_like_array.json", 1, codeNotObject}, {"profiles_array.json", 2, codeNoIdentity}, {"profiles_array.json", 3, codeNotObject}},
+		},
+		{
+			name:   "profile size limit: 100 KB is allowed, one byte more is not, and not-an-object comes first",
+			schema: aepwire.SchemaProfile,
+			files: func(t *testing.T) []string {
+				return []string{writeLines(t, profileAt(100*1024), profileAt(100*1024+1), "["+strings.Repeat(" ", 200*1024)+"]")}
+			},
+			status: aepwire.BatchSuccess, accepted: 1,
+			failed: []failure{{"", 2, codeTooLarge}, {"", 3, codeNotObject}},
+		},
+		{
+			name:   "event size limit: 10 KB",
+			schema: aepwire.SchemaExperienceEvent,
+			files: func(t *testing.T) []string {
+				return []string{writeLines(t, eventAt(10*1024), eventAt(10*1024+1))}
+			},
+			status: aepwire.BatchSuccess, accepted: 1,
+			failed: []failure{{"", 2, codeTooLarge}},
+		},
+		{
+			name:   "other schemas: any JSON object is accepted",
+			schema: "https://ns.example.com/schemas/orders",
+			files: func(t *testing.T) []string {
+				return []string{writeLines(t, `{"order":1}`, `{"order":2,"identityMap":{}}`, `[1]`)}
+			},
+			status: aepwire.BatchSuccess, accepted: 2,
+			failed: []failure{{"", 3, codeNotObject}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _ := openTestEngine(t)
+			ds := newDataset(t, e, tc.schema, true)
+			b := ingest(t, e, ds, tc.files(t)...)
+			if b.Status != tc.status || b.RecordCount != tc.accepted || b.FailedRecordCount != int64(len(tc.failed)) {
+				t.Errorf("status %s, %d accepted, %d failed; want %s, %d, %d (errors %+v)",
+					b.Status, b.RecordCount, b.FailedRecordCount, tc.status, tc.accepted, len(tc.failed), b.Errors)
+			}
+			if got := failures(b); !reflect.DeepEqual(got, tc.failed) {
+				t.Errorf("failures:\n got %v\nwant %v", got, tc.failed)
+			}
+			for _, be := range b.Errors {
+				if be.Description == "" {
+					t.Errorf("error %+v has no reason", be)
+				}
+			}
+		})
+	}
+}
+
+func TestIngestErrorReasons(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ds := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
+	b := ingestLines(t, e, ds,
+		`{"_id":"e","timestamp":"2026-01-01","identityMap":{"ECID":[{"id":"x"}]}}`,
+		`true`,
+		`{"_id":"e","timestamp":"2026-01-01T00:00:00Z"}`,
+	)
+	want := []string{
+		`the event timestamp "2026-01-01" is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z`,
+		`the record is a JSON boolean, not an object`,
+		`the record has no identity: it needs an identityMap entry or an identities[] entry with a non-empty string id`,
+	}
+	var got []string
+	for _, be := range b.Errors {
+		got = append(got, be.Description)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("reasons:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestIngestReportsAtMost100Errors(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	var lines []string
+	for range 250 {
+		lines = append(lines, `{"no":"identity"}`)
+	}
+	lines = append(lines, `{"identityMap":{"Email":[{"id":"ok@example.com"}]}}`)
+	b := ingestLines(t, e, ds, lines...)
+	if b.FailedRecordCount != 250 || len(b.Errors) != 100 || b.Errors[99].Rows[0] != 100 || b.RecordCount != 1 {
+		t.Errorf("failed %d, %d errors (last at %v), accepted %d; want 250, 100 (last at line 100), 1",
+			b.FailedRecordCount, len(b.Errors), b.Errors[len(b.Errors)-1].Rows, b.RecordCount)
+	}
+}
+
+func TestIngestRefusals(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ctx := context.Background()
+	union := newDataset(t, e, aepwire.SchemaProfileUnion, false)
+	profiles := newDataset(t, e, aepwire.SchemaProfile, true)
+
+	if _, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: union}); aepwire.StatusOf(err) != 400 ||
+		!strings.Contains(err.Error(), "profile union schema") {
+		t.Errorf("batch into a union dataset: %v, want a 400 naming the union schema", err)
+	}
+	if _, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: "000000000000000000000000"}); aepwire.StatusOf(err) != 400 {
+		t.Errorf("batch into a missing dataset: %v, want 400", err)
+	}
+	if _, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: profiles, InputFormat: &aepwire.InputFormat{Format: "parquet"}}); aepwire.StatusOf(err) != 400 {
+		t.Errorf("parquet batch: %v, want 400", err)
+	}
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: profiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"", "../escape.json", "a/b.json", ".hidden"} {
+		if err := e.UploadBatchFile(ctx, b.ID, profiles, name, strings.NewReader("{}")); aepwire.StatusOf(err) != 400 {
+			t.Errorf("upload named %q: %v, want 400", name, err)
+		}
+	}
+	done, err := e.CompleteBatch(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Status != aepwire.BatchFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeNoFiles {
+		t.Errorf("batch without files: %+v, want failed with %s", done, codeNoFiles)
+	}
+	if err := e.UploadBatchFile(ctx, b.ID, profiles, "late.json", strings.NewReader("{}")); aepwire.StatusOf(err) != 400 {
+		t.Errorf("upload into a completed batch: %v, want 400", err)
+	}
+	again, err := e.CompleteBatch(ctx, b.ID)
+	if err != nil || again.Status != aepwire.BatchFailed || again.Completed != done.Completed {
+		t.Errorf("completing twice: %+v, %v; want the batch as it was", again, err)
+	}
+}
+
+func TestBatchObject(t *testing.T) {
+	e, clock := openTestEngine(t)
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	b := ingest(t, e, ds, filepath.Join("testdata", "ingest", "profiles_array.json"))
+	now := clock.Now().UnixMilli()
+	if b.DatasetID() != ds || b.ID == "" || len(b.ID) != 32 || b.Created != now || b.Completed != now || b.IngestTime != now ||
+		b.InputFormat.Format != "json" || b.Size != 220 || b.Metrics == nil || b.Metrics.RecordsRead != 4 || b.Metrics.RecordsWritten != 2 {
+		t.Errorf("batch = %+v (metrics %+v)", b, b.Metrics)
+	}
+	list, err := e.ListBatches(context.Background(), ds)
+	if err != nil || len(list) != 1 || list[0].ID != b.ID {
+		t.Errorf("ListBatches = %v, %v", list, err)
+	}
+}

@@ -1,0 +1,387 @@
+package exportengine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// storeContents lists what the profile store holds, one line a record, in the order an export
+// reads it: "<primary ns>:<primary id> <body>", grouped by primary identity.
+func storeContents(t *testing.T, e *Engine) []string {
+	t.Helper()
+	snap, err := e.openSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.close()
+	var out []string
+	err = snap.byPrimary(func(p identity, recs []*storedRecord) error {
+		for _, r := range recs {
+			if r.primary() != p {
+				return fmt.Errorf("record %s in the group of %v", r.body, p)
+			}
+			out = append(out, fmt.Sprintf("%s:%s %s", p.ns, p.id, r.body))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func expectStore(t *testing.T, e *Engine, want ...string) {
+	t.Helper()
+	if got := storeContents(t, e); !reflect.DeepEqual(got, want) {
+		t.Errorf("profile store:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}
+
+func TestIngestTimesStrictlyIncrease(t *testing.T) {
+	e, clock := openTestEngine(t)
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	rec := `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`
+	start := clock.Now().UnixMilli()
+
+	b1 := ingestLines(t, e, ds, rec)
+	b2 := ingestLines(t, e, ds, rec) // same clock reading
+	clock.Advance(-time.Hour)        // the clock goes back
+	b3 := ingestLines(t, e, ds, rec)
+	clock.Advance(2 * time.Hour)
+	b4 := ingestLines(t, e, ds, rec)
+
+	got := []int64{b1.IngestTime, b2.IngestTime, b3.IngestTime, b4.IngestTime}
+	want := []int64{start, start + 1, start + 2, start + time.Hour.Milliseconds()}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ingest times %v, want %v", got, want)
+	}
+}
+
+func TestProfileStoreOrderAndRecordOrder(t *testing.T) {
+	e, _ := openTestEngine(t)
+	crm := newDataset(t, e, aepwire.SchemaProfile, true)
+	ingestLines(t, e, crm,
+		`{"identityMap":{"Email":[{"id":"b@example.com"}]},"n":1}`,
+		`{"identityMap":{"CRMID":[{"id":"c1"}],"Email":[{"id":"a@example.com","primary":true}]},"n":2}`,
+		`{"identityMap":{"Email":[{"id":"b@example.com"}]},"n":3}`,
+	)
+	ingestLines(t, e, crm, `{"identityMap":{"CRMID":[{"id":"c0"}]},"n":4}`, `{"identityMap":{"Email":[{"id":"b@example.com"}]},"n":5}`)
+	expectStore(t, e,
+		`CRMID:c0 {"identityMap":{"CRMID":[{"id":"c0"}]},"n":4}`,
+		`Email:a@example.com {"identityMap":{"CRMID":[{"id":"c1"}],"Email":[{"id":"a@example.com","primary":true}]},"n":2}`,
+		`Email:b@example.com {"identityMap":{"Email":[{"id":"b@example.com"}]},"n":1}`,
+		`Email:b@example.com {"identityMap":{"Email":[{"id":"b@example.com"}]},"n":3}`,
+		`Email:b@example.com {"identityMap":{"Email":[{"id":"b@example.com"}]},"n":5}`,
+	)
+}
+
+func TestProfileStoreReadsManyRuns(t *testing.T) {
+	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), RunBytes: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	var lines, want []string
+	for i := range 40 {
+		id := fmt.Sprintf("p%02d@example.com", (i*7)%40) // out of order in the file
+		line := fmt.Sprintf(`{"identityMap":{"Email":[{"id":%q}]},"i":%d}`, id, i)
+		lines = append(lines, line)
+	}
+	ingestLines(t, e, ds, lines...)
+	for j := range 40 {
+		for i := range 40 {
+			if (i*7)%40 == j {
+				want = append(want, fmt.Sprintf(`Email:p%02d@example.com %s`, j, lines[i]))
+			}
+		}
+	}
+	snap, err := e.openSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := len(snap.batches[0].seg.runs)
+	snap.close()
+	if runs < 10 {
+		t.Errorf("a 256-byte run limit wrote %d runs, want one every few records", runs)
+	}
+	expectStore(t, e, want...)
+}
+
+func TestPrimaryIdentityRules(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	for _, tc := range []struct {
+		record  string
+		primary string
+	}{
+		{`{"identityMap":{"Email":[{"id":"e"}],"CRMID":[{"id":"c2"},{"id":"c1"}]}}`, "CRMID:c2"},               // smallest namespace, first entry
+		{`{"identityMap":{"Email":[{"id":"e","primary":true}],"CRMID":[{"id":"c"}]}}`, "Email:e"},              // marked
+		{`{"identityMap":{"Email":[{"id":"e","primary":"true"}],"CRMID":[{"id":"c"}]}}`, "CRMID:c"},            // only JSON true counts
+		{`{"identityMap":{"ECID":[{"id":"x","primary":true}],"Email":[{"id":"e","primary":true}]}}`, "ECID:x"}, // several: smallest namespace
+		{`{"identityMap":{"Email":[{"id":"e2","primary":true},{"id":"e1","primary":true}]}}`, "Email:e2"},      // then array order
+		{`{"identityMap":{"Phone":[{"id":"p"}]},"identities":[{"id":"i","namespace":{"code":"Email"},"primary":true}]}`, "Email:i"},
+		{`{"identityMap":{"Phone":[{"id":"p","primary":true}]},"identities":[{"id":"i","namespace":{"code":"Email"},"primary":true}]}`, "Phone:p"},
+		{`{"identityMap":{"Email":[{"id":"m"}]},"identities":[{"id":"i","namespace":{"code":"Email"}}]}`, "Email:m"}, // identityMap first on ties
+		{`{"identities":[{"id":"z","namespace":{"code":"ECID"}},{"id":"y","namespace":{"code":"AAID"}}]}`, "AAID:y"},
+	} {
+		r, rerr := (&recordParser{}).parse([]byte(tc.record), kindFragment)
+		if rerr != nil {
+			t.Fatalf("%s: %v", tc.record, rerr.reason)
+		}
+		if got := r.primary().ns + ":" + r.primary().id; got != tc.primary {
+			t.Errorf("%s: primary %s, want %s", tc.record, got, tc.primary)
+		}
+	}
+	// Identities are distinct, primary first.
+	r, _ := (&recordParser{}).parse([]byte(`{"identityMap":{"Email":[{"id":"a"},{"id":"a"}],"CRMID":[{"id":"c","primary":true}]},
+		"identities":[{"id":"a","namespace":{"code":"Email"}},{"id":"x","namespace":{"code":"ECID"}}]}`), kindFragment)
+	want := []identity{{"CRMID", "c"}, {"Email", "a"}, {"ECID", "x"}}
+	if !reflect.DeepEqual(r.identities, want) {
+		t.Errorf("identities %v, want %v", r.identities, want)
+	}
+	_ = ds
+}
+
+func TestEventDeduplication(t *testing.T) {
+	e, _ := openTestEngine(t)
+	web := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
+	app := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
+	ev := func(id, ecid, v string) string {
+		return fmt.Sprintf(`{"_id":%q,"timestamp":"2026-01-01T00:00:00Z","identityMap":{"ECID":[{"id":%q}]},"v":%q}`, id, ecid, v)
+	}
+	// Within a batch the later record wins.
+	ingestLines(t, e, web, ev("e1", "A", "first"), ev("e2", "A", "kept"), ev("e1", "A", "second"))
+	expectStore(t, e, "ECID:A "+ev("e2", "A", "kept"), "ECID:A "+ev("e1", "A", "second"))
+
+	// A later batch of the same dataset supersedes the event entirely, even under another identity;
+	// another dataset's event with the same _id is a different event.
+	later := ingestLines(t, e, web, ev("e1", "B", "third"))
+	ingestLines(t, e, app, ev("e1", "A", "app"))
+	expectStore(t, e,
+		"ECID:A "+ev("e2", "A", "kept"),
+		"ECID:A "+ev("e1", "A", "app"),
+		"ECID:B "+ev("e1", "B", "third"),
+	)
+
+	// Deleting the later batch brings the earlier event back.
+	if err := e.DeleteBatch(context.Background(), later.ID); err != nil {
+		t.Fatal(err)
+	}
+	expectStore(t, e,
+		"ECID:A "+ev("e2", "A", "kept"),
+		"ECID:A "+ev("e1", "A", "second"),
+		"ECID:A "+ev("e1", "A", "app"),
+	)
+}
+
+func TestOnlyProfileEnabledBatchesFeedTheStore(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ctx := context.Background()
+	enabled := newDataset(t, e, aepwire.SchemaProfile, true)
+	disabled := newDataset(t, e, aepwire.SchemaProfile, false)
+	other := newDataset(t, e, "https://ns.example.com/orders", true)
+	rec := func(id string) string { return fmt.Sprintf(`{"identityMap":{"Email":[{"id":%q}]}}`, id) }
+
+	ingestLines(t, e, enabled, rec("in"))
+	ingestLines(t, e, disabled, rec("before-enabling"))
+	ingestLines(t, e, other, rec("other-schema"))
+	tags := map[string][]string{aepwire.TagUnifiedProfile: {aepwire.TagUnifiedProfileEnabled}}
+	if _, err := e.UpdateDataset(ctx, disabled, aepwire.DatasetPatch{Tags: &tags}); err != nil {
+		t.Fatal(err)
+	}
+	ingestLines(t, e, disabled, rec("after-enabling"))
+	expectStore(t, e, "Email:after-enabling "+rec("after-enabling"), "Email:in "+rec("in"))
+}
+
+func TestDeletion(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ctx := context.Background()
+	crm := newDataset(t, e, aepwire.SchemaProfile, true)
+	web := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
+	keep := ingestLines(t, e, crm, `{"identityMap":{"Email":[{"id":"keep"}]}}`)
+	drop := ingestLines(t, e, crm, `{"identityMap":{"Email":[{"id":"drop"}]}}`)
+	ev := ingestLines(t, e, web, `{"_id":"e","timestamp":"2026-01-01T00:00:00Z","identityMap":{"Email":[{"id":"keep"}]}}`)
+
+	if err := e.DeleteBatch(ctx, drop.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.GetBatch(ctx, drop.ID); !aepwire.IsNotFound(err) {
+		t.Errorf("deleted batch: %v, want 404", err)
+	}
+	if _, err := os.Stat(e.batchDir(drop.ID)); !os.IsNotExist(err) {
+		t.Errorf("the deleted batch's directory is still there: %v", err)
+	}
+	if err := e.DeleteBatch(ctx, drop.ID); !aepwire.IsNotFound(err) {
+		t.Errorf("deleting twice: %v, want 404", err)
+	}
+	expectStore(t, e,
+		`Email:keep {"identityMap":{"Email":[{"id":"keep"}]}}`,
+		`Email:keep {"_id":"e","timestamp":"2026-01-01T00:00:00Z","identityMap":{"Email":[{"id":"keep"}]}}`)
+
+	if err := e.DeleteDataset(ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.GetBatch(ctx, ev.ID); !aepwire.IsNotFound(err) {
+		t.Errorf("batch of a deleted dataset: %v, want 404", err)
+	}
+	if _, err := os.Stat(e.batchDir(ev.ID)); !os.IsNotExist(err) {
+		t.Errorf("the batch directory of a deleted dataset is still there: %v", err)
+	}
+	expectStore(t, e, `Email:keep {"identityMap":{"Email":[{"id":"keep"}]}}`)
+	if _, err := e.GetBatch(ctx, keep.ID); err != nil {
+		t.Errorf("the other dataset's batch: %v", err)
+	}
+}
+
+func TestOrphanBatchDirectoriesAreCollected(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	e, err := Open(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	live := ingestLines(t, e, ds, `{"identityMap":{"Email":[{"id":"a"}]}}`)
+	// What a crash between deleting a batch's row and removing its files leaves behind.
+	orphan := filepath.Join(dir, batchesDir, newBatchID())
+	if err := os.MkdirAll(filepath.Join(orphan, batchFileDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.Close()
+
+	e, err = Open(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("orphan directory survived Open: %v", err)
+	}
+	if _, err := os.Stat(e.batchDir(live.ID)); err != nil {
+		t.Errorf("a live batch's directory was removed: %v", err)
+	}
+}
+
+// The helper process of the crash test: it ingests a batch and stops dead, with SIGKILL from the
+// test, in the middle of writing the batch's profile segment.
+const crashEnv = "EXPORTENGINE_TEST_CRASH"
+
+func init() {
+	spec := os.Getenv(crashEnv)
+	if spec == "" {
+		return
+	}
+	// spec is "dataDir|batchID|readyFile".
+	parts := strings.Split(spec, "|")
+	e, err := Open(context.Background(), Options{DataDir: parts[0], RunBytes: 4096})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	runs := 0
+	testHookRunWritten = func() {
+		if runs++; runs == 3 {
+			_ = os.WriteFile(parts[2], nil, 0o644)
+			select {} // wait for the kill
+		}
+	}
+	_, err = e.CompleteBatch(context.Background(), parts[1])
+	fmt.Fprintln(os.Stderr, "the batch completed before the test could kill it:", err)
+	os.Exit(3)
+}
+
+func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	e, err := Open(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	ingestLines(t, e, ds, `{"identityMap":{"Email":[{"id":"before"}]}}`)
+	before := storeContents(t, e)
+
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&sb, `{"identityMap":{"Email":[{"id":"p%03d@example.com"}]},"i":%d}`+"\n", i, i)
+	}
+	if err := e.UploadBatchFile(ctx, b.ID, ds, "big.json", strings.NewReader(sb.String())); err != nil {
+		t.Fatal(err)
+	}
+
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|%s", crashEnv, dir, b.ID, ready))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the helper exited before the crash point: %v\n%s", err, stderr.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segmentFile+".tmp")); err != nil {
+		t.Fatalf("the helper is not in the middle of writing the segment: %v", err)
+	}
+	_ = cmd.Process.Kill()
+	if err := <-exited; err == nil {
+		t.Fatal("the helper exited cleanly; it should have been killed")
+	}
+
+	// Nothing of the batch is visible, from this engine or from a new one.
+	for _, eng := range []*Engine{e, reopen(t, dir)} {
+		got, err := eng.GetBatch(ctx, b.ID)
+		if err != nil || got.Status != aepwire.BatchLoading || got.RecordCount != 0 {
+			t.Errorf("after the crash the batch is %+v, %v; want it still loading, with no records", got, err)
+		}
+		if after := storeContents(t, eng); !reflect.DeepEqual(after, before) {
+			t.Errorf("after the crash the profile store holds %d records, want the %d from before", len(after), len(before))
+		}
+	}
+
+	// Completing the batch again repairs it.
+	done, err := e.CompleteBatch(ctx, b.ID)
+	if err != nil || done.Status != aepwire.BatchSuccess || done.RecordCount != 500 {
+		t.Fatalf("completing after the crash: %+v, %v", done, err)
+	}
+	if n := len(storeContents(t, e)); n != 501 {
+		t.Errorf("profile store holds %d records after the repair, want 501", n)
+	}
+	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segmentFile+".tmp")); !os.IsNotExist(err) {
+		t.Errorf("a temporary segment file is left: %v", err)
+	}
+}
+
+func reopen(t *testing.T, dir string) *Engine {
+	t.Helper()
+	e, err := Open(context.Background(), Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}

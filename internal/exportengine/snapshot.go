@@ -1,0 +1,243 @@
+package exportengine
+
+import (
+	"bytes"
+	"cmp"
+	"container/heap"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// storeSnapshot is a consistent view of the profile store: the committed batches that feed it,
+// with their segments open. Batches committed later are not in it, and batches deleted meanwhile
+// stay readable through the open files.
+type storeSnapshot struct {
+	batches []*snapBatch // in ingest order
+}
+
+type snapBatch struct {
+	id, datasetID string
+	kind          recordKind
+	ingestTime    int64
+	order         int // position in ingest order: a higher order is a later batch
+	seg           *segment
+	// superseded marks the events that an event with the same _id in a later batch of the same
+	// dataset replaces; nil when there are none.
+	superseded []byte
+}
+
+func (b *snapBatch) isSuperseded(idx uint32) bool {
+	return b.superseded != nil && b.superseded[idx/8]&(1<<(idx%8)) != 0
+}
+
+// openSnapshot opens the profile store as it is now.
+func (e *Engine) openSnapshot(ctx context.Context) (*storeSnapshot, error) {
+	// A batch deleted between the query and the opening of its file is retried from a new
+	// query; after a few tries something else is wrong.
+	for attempt := 0; ; attempt++ {
+		snap, err := e.tryOpenSnapshot(ctx)
+		if err == nil || !errors.Is(err, os.ErrNotExist) || attempt == 4 {
+			return snap, err
+		}
+	}
+}
+
+func (e *Engine) tryOpenSnapshot(ctx context.Context) (*storeSnapshot, error) {
+	snap := &storeSnapshot{}
+	err := e.store.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, dataset_id, profile_kind, ingest_time_ms FROM batches
+			WHERE profile_kind <> 0 AND status = 'success' ORDER BY ingest_time_ms`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			b := &snapBatch{order: len(snap.batches)}
+			if err := rows.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime); err != nil {
+				return err
+			}
+			snap.batches = append(snap.batches, b)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range snap.batches {
+		if b.seg, err = openSegment(filepath.Join(e.batchDir(b.id), segmentFile)); err != nil {
+			snap.close()
+			return nil, err
+		}
+	}
+	if err := snap.markSuperseded(); err != nil {
+		snap.close()
+		return nil, err
+	}
+	return snap, nil
+}
+
+func (s *storeSnapshot) close() {
+	for _, b := range s.batches {
+		if b.seg != nil {
+			_ = b.seg.close()
+		}
+	}
+}
+
+// markSuperseded finds, for each event dataset, the events whose _id a later batch reuses: the
+// later event wins, and the earlier one is gone entirely.
+func (s *storeSnapshot) markSuperseded() error {
+	type entry struct {
+		hash  eventHash
+		batch *snapBatch
+		idx   uint32
+	}
+	byDataset := map[string][]*snapBatch{}
+	for _, b := range s.batches {
+		if b.kind == kindEvent && b.seg.evCount > 0 {
+			byDataset[b.datasetID] = append(byDataset[b.datasetID], b)
+		}
+	}
+	for _, batches := range byDataset {
+		if len(batches) < 2 {
+			continue
+		}
+		var entries []entry
+		for _, b := range batches {
+			err := b.seg.eventIndex(func(h eventHash, idx uint32) error {
+				entries = append(entries, entry{h, b, idx})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		slices.SortFunc(entries, func(a, b entry) int {
+			if c := bytes.Compare(a.hash[:], b.hash[:]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.batch.order, b.batch.order)
+		})
+		for i := 0; i+1 < len(entries); i++ {
+			if entries[i].hash != entries[i+1].hash {
+				continue
+			}
+			b := entries[i].batch
+			if b.superseded == nil {
+				b.superseded = make([]byte, (b.seg.total+7)/8)
+			}
+			b.superseded[entries[i].idx/8] |= 1 << (entries[i].idx % 8)
+		}
+	}
+	return nil
+}
+
+// storedRecord is a record of the profile store with the batch it came from.
+type storedRecord struct {
+	record
+	batch *snapBatch
+}
+
+// cursor walks one run of one batch's segment.
+type cursor struct {
+	it    *runIterator
+	batch *snapBatch
+}
+
+func (c *cursor) advance() (bool, error) {
+	for c.it.advance() {
+		if !c.batch.isSuperseded(c.it.cur.idx) {
+			return true, nil
+		}
+	}
+	return false, c.it.err
+}
+
+type cursorHeap []*cursor
+
+func (h cursorHeap) Len() int { return len(h) }
+func (h cursorHeap) Less(i, j int) bool {
+	a, b := &h[i].it.cur, &h[j].it.cur
+	if c := a.primary().compare(b.primary()); c != 0 {
+		return c < 0
+	}
+	if h[i].batch.order != h[j].batch.order {
+		return h[i].batch.order < h[j].batch.order
+	}
+	return a.seq < b.seq
+}
+func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any) {
+	c, _ := x.(*cursor)
+	*h = append(*h, c)
+}
+func (h *cursorHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
+}
+
+// byPrimary calls fn with the records that share each primary identity, in identity order
+// (namespace, then id, in byte order), each group in ingest order. It merges the sorted runs of
+// every segment, so it holds one group and a buffer per run in memory. The records passed to fn
+// are only valid during the call.
+func (s *storeSnapshot) byPrimary(fn func(primary identity, recs []*storedRecord) error) error {
+	h := cursorHeap{}
+	for _, b := range s.batches {
+		for run := range b.seg.runs {
+			c := &cursor{it: b.seg.iterateRun(run), batch: b}
+			ok, err := c.advance()
+			if err != nil {
+				return fmt.Errorf("batch %s: %w", b.id, err)
+			}
+			if ok {
+				h = append(h, c)
+			}
+		}
+	}
+	heap.Init(&h)
+	var group []*storedRecord
+	var pool []*storedRecord
+	take := func(c *cursor) *storedRecord {
+		var r *storedRecord
+		if n := len(pool); n > 0 {
+			r, pool = pool[n-1], pool[:n-1]
+		} else {
+			r = &storedRecord{}
+		}
+		cur := &c.it.cur.record
+		r.kind, r.seq, r.identities, r.eventID, r.timestamp = cur.kind, cur.seq, cur.identities, cur.eventID, cur.timestamp
+		r.body = append(r.body[:0], cur.body...)
+		r.batch = c.batch
+		return r
+	}
+	for h.Len() > 0 {
+		c := h[0]
+		primary := c.it.cur.primary()
+		group = group[:0]
+		for h.Len() > 0 && h[0].it.cur.primary() == primary {
+			c = h[0]
+			group = append(group, take(c))
+			ok, err := c.advance()
+			if err != nil {
+				return fmt.Errorf("batch %s: %w", c.batch.id, err)
+			}
+			if ok {
+				heap.Fix(&h, 0)
+			} else {
+				heap.Pop(&h)
+			}
+		}
+		if err := fn(primary, group); err != nil {
+			return err
+		}
+		pool = append(pool, group...)
+	}
+	return nil
+}
