@@ -11,7 +11,7 @@ terraform {
 
 provider "experienceplatform" {}
 
-# Profile records from the CRM, enabled for Real-Time Customer Profile.
+# Profile records from the CRM and the loyalty programme, enabled for Real-Time Customer Profile.
 resource "experienceplatform_dataset" "crm_profiles" {
   name        = "CRM profiles"
   description = "XDM Individual Profile records exported nightly from the CRM"
@@ -21,7 +21,16 @@ resource "experienceplatform_dataset" "crm_profiles" {
   profile_enabled = true
 }
 
-# Web and app events, enabled for Real-Time Customer Profile.
+resource "experienceplatform_dataset" "loyalty_members" {
+  name        = "Loyalty members"
+  description = "Members of the loyalty programme, keyed by email"
+  schema_ref = {
+    id = "https://ns.adobe.com/xdm/context/profile"
+  }
+  profile_enabled = true
+}
+
+# Web events, enabled for Real-Time Customer Profile.
 resource "experienceplatform_dataset" "web_events" {
   name        = "Web events"
   description = "XDM ExperienceEvents collected on the web site"
@@ -43,11 +52,40 @@ resource "experienceplatform_dataset" "export" {
   }
 }
 
+# The sample data (data/, made by `go run ./internal/sampledata/gensample`), one batch a file.
+# Editing a file ingests it again as a new batch on the next apply.
+resource "experienceplatform_batch" "crm_profiles" {
+  dataset_id = experienceplatform_dataset.crm_profiles.id
+  files      = ["${path.module}/data/crm_profiles.json"]
+}
+
+resource "experienceplatform_batch" "loyalty_members" {
+  dataset_id = experienceplatform_dataset.loyalty_members.id
+  files      = ["${path.module}/data/loyalty_members.json"]
+}
+
+resource "experienceplatform_batch" "web_events" {
+  dataset_id = experienceplatform_dataset.web_events.id
+  files      = ["${path.module}/data/web_events.json"]
+}
+
 output "datasets" {
   description = "The datasets the quick start created."
   value = {
-    crm_profiles = experienceplatform_dataset.crm_profiles.id
-    web_events   = experienceplatform_dataset.web_events.id
-    export       = experienceplatform_dataset.export.id
+    crm_profiles    = experienceplatform_dataset.crm_profiles.id
+    loyalty_members = experienceplatform_dataset.loyalty_members.id
+    web_events      = experienceplatform_dataset.web_events.id
+    export          = experienceplatform_dataset.export.id
+  }
+}
+
+output "ingested" {
+  description = "Records accepted and refused in each batch."
+  value = {
+    for name, b in {
+      crm_profiles    = experienceplatform_batch.crm_profiles
+      loyalty_members = experienceplatform_batch.loyalty_members
+      web_events      = experienceplatform_batch.web_events
+    } : name => "${b.record_count} records (${b.failed_record_count} refused) in batch ${b.id}"
   }
 }

@@ -4,6 +4,7 @@ package backend
 
 import (
 	"context"
+	"io"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
@@ -19,4 +20,16 @@ type Backend interface {
 	UpdateDataset(ctx context.Context, id string, patch aepwire.DatasetPatch) (*aepwire.Dataset, error)
 	// DeleteDataset deletes a dataset with its batches and the profile data they contributed.
 	DeleteDataset(ctx context.Context, id string) error
+
+	// CreateBatch opens a batch for file uploads into a dataset.
+	CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*aepwire.Batch, error)
+	// UploadBatchFile adds a file to a loading batch.
+	UploadBatchFile(ctx context.Context, batchID, datasetID, name string, body io.Reader) error
+	// CompleteBatch signals that all files are uploaded. The returned batch may still be
+	// processing; GetBatch reports when it has ended.
+	CompleteBatch(ctx context.Context, batchID string) (*aepwire.Batch, error)
+	// GetBatch returns the batch with the given id, or a 404 error.
+	GetBatch(ctx context.Context, id string) (*aepwire.Batch, error)
+	// DeleteBatch deletes a batch and the records it contributed.
+	DeleteBatch(ctx context.Context, id string) error
 }

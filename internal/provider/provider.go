@@ -111,6 +111,7 @@ func (p *experiencePlatformProvider) Configure(ctx context.Context, req provider
 func (p *experiencePlatformProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewDatasetResource,
+		NewBatchResource,
 	}
 }
 

@@ -38,3 +38,17 @@ func newTestEnv(t *testing.T) *testEnv {
 func (env *testEnv) config(body string) string {
 	return fmt.Sprintf("provider \"experienceplatform\" {\n  data_dir = %q\n}\n\n%s", env.dataDir, body)
 }
+
+// datasets returns the ids of every dataset in the test's data directory.
+func (env *testEnv) datasets(t *testing.T) ([]string, error) {
+	t.Helper()
+	list, err := env.engine.ListDatasets(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(list))
+	for i, ds := range list {
+		ids[i] = ds.ID
+	}
+	return ids, nil
+}

@@ -1,0 +1,529 @@
+package provider
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+var (
+	_ resource.Resource                   = (*batchResource)(nil)
+	_ resource.ResourceWithConfigure      = (*batchResource)(nil)
+	_ resource.ResourceWithImportState    = (*batchResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*batchResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*batchResource)(nil)
+)
+
+// NewBatchResource returns the experienceplatform_batch resource.
+func NewBatchResource() resource.Resource {
+	return &batchResource{}
+}
+
+type batchResource struct {
+	data *providerData
+}
+
+type batchResourceModelV0 struct {
+	ID                types.String   `tfsdk:"id"`
+	DatasetID         types.String   `tfsdk:"dataset_id"`
+	Files             types.List     `tfsdk:"files"`
+	Format            types.String   `tfsdk:"format"`
+	ContentSHA256     types.String   `tfsdk:"content_sha256"`
+	Status            types.String   `tfsdk:"status"`
+	RecordCount       types.Int64    `tfsdk:"record_count"`
+	FailedRecordCount types.Int64    `tfsdk:"failed_record_count"`
+	Errors            types.List     `tfsdk:"errors"`
+	IngestTimeMs      types.Int64    `tfsdk:"ingest_time_ms"`
+	CompletedAt       types.String   `tfsdk:"completed_at"`
+	Timeouts          timeouts.Value `tfsdk:"timeouts"`
+}
+
+var batchErrorAttrTypes = map[string]attr.Type{
+	"line":   types.Int64Type,
+	"reason": types.StringType,
+	"code":   types.StringType,
+	"file":   types.StringType,
+}
+
+// Batches of AEP are processed asynchronously after they are completed; these bound the wait.
+var (
+	batchPoll           = backoff{min: 200 * time.Millisecond, max: 10 * time.Second}
+	defaultBatchTimeout = 60 * time.Minute
+)
+
+func (r *batchResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_batch"
+}
+
+func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		Description: "A batch of records ingested from local files into a dataset, with the Batch Ingestion API: " +
+			"create runs create, upload and complete, and waits until the batch has succeeded. Every record is " +
+			"validated; a bad record fails alone and is listed in errors. A batch with no valid record fails, and " +
+			"so does the apply, naming the first reasons. Records of profile-enabled profile and experience-event " +
+			"datasets feed the profile store that export jobs read. Changing the files' contents (content_sha256) " +
+			"or any input ingests a new batch; destroy deletes the batch and the records it contributed.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:      true,
+				Description:   "Catalog id of the batch (32 hexadecimal characters).",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"dataset_id": schema.StringAttribute{
+				Required:      true,
+				Description:   "Id of the dataset to ingest into. Datasets on the profile union schema take no batches.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:    []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"files": schema.ListAttribute{
+				Required:    true,
+				ElementType: types.StringType,
+				Description: "Paths of the files to ingest, relative to the directory Terraform runs in (use " +
+					"`${path.module}` for files beside the configuration). Each file is JSON Lines (one record a " +
+					"line) or one JSON array of records. Files are uploaded under their base names, which must differ, " +
+					"and are read in file-name order: records of later files count as later.",
+				Validators: []validator.List{
+					listvalidator.SizeAtLeast(1),
+					listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1)),
+				},
+				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplaceIf(
+					func(_ context.Context, req planmodifier.ListRequest, resp *listplanmodifier.RequiresReplaceIfFuncResponse) {
+						// An imported batch has no files in state: adopting the configuration's is no change.
+						resp.RequiresReplace = !req.StateValue.IsNull()
+					},
+					"Changing the files ingests a new batch.", "Changing the files ingests a new batch.")},
+			},
+			"format": schema.StringAttribute{
+				Optional:      true,
+				Computed:      true,
+				Default:       stringdefault.StaticString("json"),
+				Description:   "Format of the files. Only `json` (JSON Lines or a JSON array) is supported, the default.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:    []validator.String{stringvalidator.OneOf("json")},
+			},
+			"content_sha256": schema.StringAttribute{
+				Computed: true,
+				Description: "SHA-256 over the files' names and contents, computed at plan time. When the contents " +
+					"change, the plan replaces the batch, so the new contents are ingested.",
+			},
+			"status": schema.StringAttribute{
+				Computed:      true,
+				Description:   "Status of the batch: `success` or `failed`.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"record_count": schema.Int64Attribute{
+				Computed:      true,
+				Description:   "Number of records accepted.",
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+			"failed_record_count": schema.Int64Attribute{
+				Computed:      true,
+				Description:   "Number of records refused.",
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+			"errors": schema.ListNestedAttribute{
+				Computed:      true,
+				Description:   "Why records were refused: the first 100 failed records.",
+				PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+				NestedObject: schema.NestedAttributeObject{
+					Attributes: map[string]schema.Attribute{
+						"line": schema.Int64Attribute{
+							Computed:    true,
+							Description: "The record's 1-based line in its file, or its 1-based index when the file is a JSON array.",
+						},
+						"reason": schema.StringAttribute{
+							Computed:    true,
+							Description: "Why the record was refused.",
+						},
+						"code": schema.StringAttribute{
+							Computed:    true,
+							Description: "Error code of the reason, such as `INGEST-1003` for a record without identity.",
+						},
+						"file": schema.StringAttribute{
+							Computed:    true,
+							Description: "Base name of the record's file when the batch has several files; null otherwise.",
+						},
+					},
+				},
+			},
+			"ingest_time_ms": schema.Int64Attribute{
+				Computed: true,
+				Description: "Ingest time of the batch, epoch milliseconds: the time that the ingest-time filters of " +
+					"export jobs compare against. Later batches have later ingest times.",
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+			"completed_at": schema.StringAttribute{
+				Computed:      true,
+				Description:   "When the batch completed, RFC 3339 in UTC with milliseconds.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, CreateDescription: "How long to wait " +
+				"for the batch to be ingested (default 60m)."}),
+		},
+	}
+}
+
+func (r *batchResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = configureData(&resp.Diagnostics, req.ProviderData)
+}
+
+// ValidateConfig checks the file list at plan time: names must be distinct, files must exist and
+// look like JSON.
+func (r *batchResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var files types.List
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("files"), &files)...)
+	if resp.Diagnostics.HasError() || files.IsNull() || files.IsUnknown() {
+		return
+	}
+	seen := map[string]int{}
+	for i, elem := range files.Elements() {
+		s, ok := elem.(types.String)
+		if !ok || s.IsUnknown() || s.IsNull() || s.ValueString() == "" {
+			continue
+		}
+		at := path.Root("files").AtListIndex(i)
+		name := filepath.Base(s.ValueString())
+		if j, dup := seen[name]; dup {
+			resp.Diagnostics.AddAttributeError(at, "Duplicate file name",
+				fmt.Sprintf("Files %d and %d are both named %q. Files are uploaded under their base names, which "+
+					"must differ: rename one of them.", j, i, name))
+			continue
+		}
+		seen[name] = i
+		if err := sniffJSONFile(s.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(at, "Unusable batch file", err.Error())
+		}
+	}
+}
+
+// sniffJSONFile checks that a file exists and starts like JSON Lines or a JSON array.
+func sniffJSONFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("cannot open %s: %w. Paths are relative to the directory Terraform runs in; use "+
+			"\"${path.module}/...\" for files beside the configuration", p, errors.Unwrap(err))
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	if b, _ := r.Peek(3); bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
+		_, _ = r.Discard(3)
+	}
+	for {
+		c, err := r.ReadByte()
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s is empty: a batch file holds JSON Lines (one JSON object a line) or one JSON array", p)
+		}
+		if err != nil {
+			return fmt.Errorf("cannot read %s: %w", p, err)
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{', '[':
+			return nil
+		}
+		return fmt.Errorf("%s is not JSON: it starts with %q, where JSON Lines start with '{' and a JSON array "+
+			"with '['. Convert it to JSON Lines (one JSON object a line)", p, c)
+	}
+}
+
+// ModifyPlan computes content_sha256 from the files as they are now, and replaces the batch when
+// their contents changed since it was ingested.
+func (r *batchResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	var files types.List
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("files"), &files)...)
+	if resp.Diagnostics.HasError() || files.IsUnknown() {
+		return
+	}
+	var paths []string
+	resp.Diagnostics.Append(files.ElementsAs(ctx, &paths, false)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	sum, err := contentSHA256(paths)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("files"), "Cannot read batch files",
+			errorDetail("The files could not be read to compute their content hash.", "Check that every file exists and is readable.", err))
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("content_sha256"), sum)...)
+	if req.State.Raw.IsNull() {
+		return
+	}
+	var prior types.String
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("content_sha256"), &prior)...)
+	// An imported batch has no known content; the configuration's files are adopted as they are.
+	if !prior.IsNull() && prior.ValueString() != sum {
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("content_sha256"))
+	}
+}
+
+// contentSHA256 hashes the files in the order the engine reads them (by base name), each as its
+// name, its length and its contents, so that no two different sets of files hash alike.
+func contentSHA256(paths []string) (string, error) {
+	sorted := slices.Clone(paths)
+	slices.SortFunc(sorted, func(a, b string) int { return strings.Compare(filepath.Base(a), filepath.Base(b)) })
+	h := sha256.New()
+	for _, p := range sorted {
+		f, err := os.Open(p)
+		if err != nil {
+			return "", err
+		}
+		st, err := f.Stat()
+		if err == nil {
+			name := filepath.Base(p)
+			h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(name))))
+			h.Write([]byte(name))
+			h.Write(binary.BigEndian.AppendUint64(nil, uint64(st.Size())))
+			_, err = io.Copy(h, f)
+		}
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan batchResourceModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultBatchTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var paths []string
+	resp.Diagnostics.Append(plan.Files.ElementsAs(ctx, &paths, false)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	datasetID := plan.DatasetID.ValueString()
+	b, err := r.data.backend.CreateBatch(ctx, aepwire.BatchRequest{
+		DatasetID:   datasetID,
+		InputFormat: &aepwire.InputFormat{Format: plan.Format.ValueString()},
+	})
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("dataset_id"), "Cannot create batch",
+			errorDetail(fmt.Sprintf("The platform refused a batch into dataset %s.", datasetID),
+				"Check that the dataset exists and is a profile, experience-event or other non-union dataset.", err))
+		return
+	}
+	tflog.Info(ctx, "created batch", map[string]any{"batch_id": b.ID, "dataset_id": datasetID})
+
+	for i, p := range paths {
+		if err := uploadFile(ctx, r.data, b.ID, datasetID, p); err != nil {
+			// A batch that will never be completed is of no use: remove it rather than leave it loading.
+			if derr := r.data.backend.DeleteBatch(context.WithoutCancel(ctx), b.ID); derr != nil {
+				tflog.Warn(ctx, "could not delete the unfinished batch", map[string]any{"batch_id": b.ID, "error": derr.Error()})
+			}
+			resp.Diagnostics.AddAttributeError(path.Root("files").AtListIndex(i), "Cannot upload batch file",
+				errorDetail(fmt.Sprintf("Uploading %s into batch %s failed; the batch was discarded.", p, b.ID), "", err))
+			return
+		}
+		tflog.Debug(ctx, "uploaded batch file", map[string]any{"batch_id": b.ID, "file": p})
+	}
+
+	b, err = r.data.backend.CompleteBatch(ctx, b.ID)
+	if err == nil && b.Status != aepwire.BatchSuccess && b.Status != aepwire.BatchFailed {
+		id := b.ID
+		err = poll(ctx, batchPoll, func(ctx context.Context) (bool, error) {
+			var gerr error
+			b, gerr = r.data.backend.GetBatch(ctx, id)
+			if gerr != nil {
+				return false, gerr
+			}
+			tflog.Debug(ctx, "waiting for batch", map[string]any{"batch_id": id, "status": b.Status})
+			return b.Status == aepwire.BatchSuccess || b.Status == aepwire.BatchFailed, nil
+		})
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot complete batch",
+			errorDetail("Completing the batch, or waiting for it to be processed, failed.",
+				"If the wait timed out, raise timeouts.create.", err))
+		return
+	}
+	tflog.Info(ctx, "batch completed", map[string]any{"batch_id": b.ID, "status": b.Status,
+		"records": b.RecordCount, "failed_records": b.FailedRecordCount})
+
+	plan.ID = types.StringValue(b.ID)
+	resp.Diagnostics.Append(plan.fill(b)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if b.Status == aepwire.BatchFailed {
+		resp.Diagnostics.AddError("Batch failed",
+			fmt.Sprintf("Batch %s into dataset %s ingested no record: all %d failed.\n\n%s\n\nFix the files and "+
+				"apply again; the failed batch is replaced.", b.ID, datasetID, b.FailedRecordCount, firstReasons(b, 5)))
+	}
+}
+
+func uploadFile(ctx context.Context, data *providerData, batchID, datasetID, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return data.backend.UploadBatchFile(ctx, batchID, datasetID, filepath.Base(p), f)
+}
+
+// firstReasons lists up to n record errors of a batch, one a line.
+func firstReasons(b *aepwire.Batch, n int) string {
+	var lines []string
+	for _, e := range b.Errors[:min(n, len(b.Errors))] {
+		where := ""
+		if e.File != "" {
+			where = e.File + " "
+		}
+		if len(e.Rows) > 0 {
+			where += fmt.Sprintf("line %d", e.Rows[0])
+		}
+		if where != "" {
+			where += ": "
+		}
+		lines = append(lines, "  - "+where+e.Description+" ("+e.Code+")")
+	}
+	if len(b.Errors) > n {
+		lines = append(lines, fmt.Sprintf("  (and %d more; see the errors attribute)", b.FailedRecordCount-int64(n)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (r *batchResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state batchResourceModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	b, err := r.data.backend.GetBatch(ctx, state.ID.ValueString())
+	if aepwire.IsNotFound(err) {
+		resp.Diagnostics.AddWarning("Batch no longer exists",
+			fmt.Sprintf("The batch %s was deleted outside Terraform (or with its dataset). It is removed from the "+
+				"state, and the next plan will ingest the files again.", state.ID.ValueString()))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read batch", errorDetail(fmt.Sprintf("Reading the batch %s failed.", state.ID.ValueString()), "", err))
+		return
+	}
+	resp.Diagnostics.Append(state.fill(b)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// Update happens only when an imported batch adopts the configuration's files, or timeouts change:
+// there is nothing to do on the platform.
+func (r *batchResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state batchResourceModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.Files, state.ContentSHA256, state.Timeouts = plan.Files, plan.ContentSHA256, plan.Timeouts
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *batchResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state batchResourceModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	err := r.data.backend.DeleteBatch(ctx, state.ID.ValueString())
+	if err != nil && !aepwire.IsNotFound(err) {
+		resp.Diagnostics.AddError("Cannot delete batch", errorDetail(fmt.Sprintf("Deleting the batch %s failed.", state.ID.ValueString()), "", err))
+		return
+	}
+	tflog.Info(ctx, "deleted batch", map[string]any{"batch_id": state.ID.ValueString()})
+}
+
+func (r *batchResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	// The timeouts object must be present (as null) for the model to read.
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("timeouts"), timeouts.Value{
+		Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType}),
+	})...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("files"), types.ListNull(types.StringType))...)
+}
+
+// fill sets the computed attributes from the batch. files and content_sha256 are what was
+// ingested, which the platform does not report back.
+func (m *batchResourceModelV0) fill(b *aepwire.Batch) diag.Diagnostics {
+	m.ID = types.StringValue(b.ID)
+	m.DatasetID = types.StringValue(b.DatasetID())
+	if b.InputFormat != nil && b.InputFormat.Format != "" {
+		m.Format = types.StringValue(b.InputFormat.Format)
+	}
+	m.Status = types.StringValue(b.Status)
+	m.RecordCount = types.Int64Value(b.RecordCount)
+	m.FailedRecordCount = types.Int64Value(b.FailedRecordCount)
+	m.IngestTimeMs = types.Int64Value(b.IngestTime)
+	m.CompletedAt = types.StringNull()
+	if b.Completed > 0 {
+		m.CompletedAt = types.StringValue(formatMillis(b.Completed))
+	}
+	elems := make([]attr.Value, 0, len(b.Errors))
+	for _, e := range b.Errors {
+		line := types.Int64Null()
+		if len(e.Rows) > 0 {
+			line = types.Int64Value(e.Rows[0])
+		}
+		obj, diags := types.ObjectValue(batchErrorAttrTypes, map[string]attr.Value{
+			"line": line, "reason": types.StringValue(e.Description), "code": types.StringValue(e.Code),
+			"file": optionalString(e.File),
+		})
+		if diags.HasError() {
+			return diags
+		}
+		elems = append(elems, obj)
+	}
+	var diags diag.Diagnostics
+	m.Errors, diags = types.ListValue(types.ObjectType{AttrTypes: batchErrorAttrTypes}, elems)
+	if m.ContentSHA256.IsUnknown() {
+		m.ContentSHA256 = types.StringNull()
+	}
+	return diags
+}
+
+// formatMillis renders epoch milliseconds as RFC 3339 in UTC with milliseconds.
+func formatMillis(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
