@@ -1,0 +1,65 @@
+package aepwire
+
+// Merge policy settings.
+const (
+	IdentityGraphNone = "none"
+	IdentityGraphPDG  = "pdg"
+
+	AttributeMergeTimestampOrdered  = "timestampOrdered"
+	AttributeMergeDataSetPrecedence = "dataSetPrecedence"
+)
+
+// Merge policies every sandbox starts with.
+const (
+	MergePolicyDefaultNone = "timestampOrdered-none-mp"
+	MergePolicyDefaultPDG  = "timestampOrdered-pdg-mp"
+)
+
+// MergePolicy is a merge policy of /data/core/ups/config/mergePolicies.
+type MergePolicy struct {
+	ID             string         `json:"id"`
+	Name           string         `json:"name"`
+	ImsOrgID       string         `json:"imsOrgId,omitempty"`
+	Sandbox        *Sandbox       `json:"sandbox,omitempty"`
+	Schema         ExportSchema   `json:"schema"`
+	Version        int64          `json:"version"`
+	IdentityGraph  IdentityGraph  `json:"identityGraph"`
+	AttributeMerge AttributeMerge `json:"attributeMerge"`
+	IsActiveOnEdge bool           `json:"isActiveOnEdge"`
+	Default        bool           `json:"default"`
+	// UpdateEpoch is the time of the last change in epoch seconds.
+	UpdateEpoch int64 `json:"updateEpoch"`
+}
+
+// Sandbox names the sandbox of a merge policy.
+type Sandbox struct {
+	SandboxID   string `json:"sandboxId,omitempty"`
+	SandboxName string `json:"sandboxName"`
+	Type        string `json:"type,omitempty"`
+	Default     bool   `json:"default"`
+}
+
+// IdentityGraph is how a merge policy stitches fragments into profiles.
+type IdentityGraph struct {
+	Type string `json:"type"`
+}
+
+// AttributeMerge is how a merge policy resolves conflicting attributes.
+type AttributeMerge struct {
+	Type  string   `json:"type"`
+	Order []string `json:"order,omitempty"`
+}
+
+// MergePolicyList is a page of GET /config/mergePolicies.
+type MergePolicyList struct {
+	Children []MergePolicy `json:"children"`
+	Page     struct {
+		TotalCount int `json:"totalCount"`
+		PageSize   int `json:"pageSize"`
+	} `json:"_page"`
+	Links struct {
+		Next struct {
+			Href string `json:"href"`
+		} `json:"next"`
+	} `json:"_links"`
+}
