@@ -306,23 +306,60 @@ func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
 	return os.RemoveAll(e.batchDir(id))
 }
 
-// collectOrphanBatchDirs removes batch directories that no batch row owns: what a crash left
-// between deleting a batch (or its dataset) and removing its files.
+// collectOrphanBatchDirs removes batch directories that no batch row owns and no running export
+// job has reserved: what a crash left between deleting a batch (or its dataset) and removing its
+// files, or what an export job left when it was abandoned.
 func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
 	entries, err := os.ReadDir(filepath.Join(e.dir, batchesDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	keep := map[string]bool{}
+	err = e.store.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM batches`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			keep[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT batch_ids FROM export_jobs WHERE status IN ('NEW', 'PROCESSING')`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ids string
+			var list []string
+			if err := rows.Scan(&ids); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(ids), &list); err != nil {
+				return err
+			}
+			for _, id := range list {
+				keep[id] = true
+			}
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return err
 	}
 	for _, ent := range entries {
-		var n int
-		err := e.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM batches WHERE id = ?`, ent.Name()).Scan(&n)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
+		if !keep[ent.Name()] {
 			if err := os.RemoveAll(filepath.Join(e.dir, batchesDir, ent.Name())); err != nil {
 				return err
 			}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +39,18 @@ type Options struct {
 	// RunBytes bounds the records a batch's ingestion holds in memory before it sorts them and
 	// writes them out as one run of the batch's profile segment. Zero means 64 MiB.
 	RunBytes int
+	// RunJobs makes this engine run export jobs itself, in goroutines: for worker processes,
+	// servers and tests. Without it, jobs are run by a worker that Spawn starts.
+	RunJobs bool
+	// Spawn starts a worker process for this data directory (see RunWorker) when jobs need a
+	// runner and RunJobs is off. A worker that finds another one running exits at once.
+	Spawn func() error
+	// MaxConcurrentJobs bounds the jobs a runner runs at once; zero means 2. Each job uses every
+	// core, so more mostly adds memory.
+	MaxConcurrentJobs int
+	// Workers is the number of goroutines that merge and encode profiles in one job; zero means
+	// one a core.
+	Workers int
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.
@@ -48,7 +62,13 @@ type Engine struct {
 	clock    Clock
 	imsOrg   string
 	runBytes int
+	workers  int
 	store    *store
+
+	runner   *runner // nil unless RunJobs
+	spawn    func() error
+	spawnErr atomic.Value // the last error of spawn
+	closed   atomic.Bool
 }
 
 // databaseFile is the name of the engine's SQLite database inside the data directory.
@@ -66,7 +86,15 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	e := &Engine{dir: dir, clock: opts.Clock, imsOrg: opts.ImsOrg, runBytes: opts.RunBytes}
+	e := &Engine{dir: dir, clock: opts.Clock, imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, spawn: opts.Spawn}
+	if e.workers <= 0 {
+		e.workers = runtime.GOMAXPROCS(0)
+	}
+	for _, sub := range []string{batchesDir, jobsDir} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("creating data directory: %w", err)
+		}
+	}
 	if e.clock == nil {
 		e.clock = SystemClock
 	}
@@ -81,13 +109,31 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		_ = e.store.close()
 		return nil, fmt.Errorf("cleaning up the data directory: %w", err)
 	}
+	if opts.RunJobs {
+		maxJobs := opts.MaxConcurrentJobs
+		if maxJobs <= 0 {
+			maxJobs = 2
+		}
+		e.startRunner(maxJobs)
+	}
+	if err := e.recoverJobs(ctx); err != nil {
+		_ = e.Close()
+		return nil, fmt.Errorf("looking for interrupted export jobs: %w", err)
+	}
 	return e, nil
 }
 
 // DataDir is the absolute path of the engine's data directory.
 func (e *Engine) DataDir() string { return e.dir }
 
-// Close releases the database.
-func (e *Engine) Close() error { return e.store.close() }
+// Close stops the engine's runner, if it has one, and releases the database. Jobs it was running
+// are left to be resumed by the next runner.
+func (e *Engine) Close() error {
+	e.closed.Store(true)
+	e.stopRunner()
+	return e.store.close()
+}
+
+func (e *Engine) closing() bool { return e.closed.Load() }
 
 func (e *Engine) nowMs() int64 { return e.clock.Now().UnixMilli() }

@@ -55,6 +55,44 @@ var migrations = []string{
 		key   TEXT PRIMARY KEY,
 		value INTEGER NOT NULL
 	) STRICT;`,
+
+	// 3: merge policies (every version kept, so that a job can name an older one) and export jobs.
+	`CREATE TABLE merge_policies (
+		id                TEXT NOT NULL,
+		version           INTEGER NOT NULL,
+		name              TEXT NOT NULL,
+		identity_graph    TEXT NOT NULL,
+		attribute_merge   TEXT NOT NULL,
+		dataset_order     TEXT NOT NULL DEFAULT '[]', -- JSON array of dataset ids
+		is_default        INTEGER NOT NULL DEFAULT 0,  -- meaningful on the latest version only
+		is_active_on_edge INTEGER NOT NULL DEFAULT 0,
+		update_epoch      INTEGER NOT NULL,            -- seconds
+		latest            INTEGER NOT NULL DEFAULT 1,
+		PRIMARY KEY (id, version)
+	) STRICT;
+	CREATE UNIQUE INDEX merge_policies_latest ON merge_policies (id) WHERE latest = 1;
+	INSERT INTO merge_policies (id, version, name, identity_graph, attribute_merge, is_default, update_epoch) VALUES
+		('timestampOrdered-none-mp', 1, 'Default timestamp-ordered', 'none', 'timestampOrdered', 1, unixepoch()),
+		('timestampOrdered-pdg-mp', 1, 'Timestamp-ordered with private graph', 'pdg', 'timestampOrdered', 0, unixepoch());
+	CREATE TABLE export_jobs (
+		id               INTEGER PRIMARY KEY AUTOINCREMENT,
+		status           TEXT NOT NULL,
+		request          TEXT NOT NULL,             -- JSON: the request as the job echoes it
+		request_id       TEXT NOT NULL,
+		idempotency_key  TEXT UNIQUE,               -- a client's key: the same key returns the same job
+		batch_ids        TEXT NOT NULL,             -- JSON array: the destination batch ids, reserved
+		creation_ms      INTEGER NOT NULL,
+		update_ms        INTEGER NOT NULL,
+		started_ms       INTEGER NOT NULL DEFAULT 0,
+		metrics          TEXT NOT NULL DEFAULT '{}', -- JSON
+		errors           TEXT NOT NULL DEFAULT '[]', -- JSON
+		warnings         TEXT NOT NULL DEFAULT '[]', -- JSON
+		gateway_ids      TEXT NOT NULL DEFAULT '{}', -- JSON: computeGatewayJobId
+		attempts         INTEGER NOT NULL DEFAULT 0,
+		cancel_requested INTEGER NOT NULL DEFAULT 0
+	) STRICT;
+	CREATE INDEX export_jobs_active ON export_jobs (status) WHERE status IN ('NEW', 'PROCESSING');
+	CREATE INDEX export_jobs_by_creation ON export_jobs (creation_ms DESC, id DESC);`,
 }
 
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two

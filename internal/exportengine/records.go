@@ -192,7 +192,8 @@ func recordIdentities(v *fastjson.Value) []identity {
 	if m := v.Get("identityMap"); m != nil && m.Type() == fastjson.TypeObject {
 		o, _ := m.Object()
 		o.Visit(func(key []byte, list *fastjson.Value) {
-			if list.Type() != fastjson.TypeArray {
+			// A namespace needs a name, as identities[] entries need a namespace.code.
+			if len(key) == 0 || list.Type() != fastjson.TypeArray {
 				return
 			}
 			for _, e := range list.GetArray() {

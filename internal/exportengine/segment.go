@@ -354,34 +354,46 @@ func (s *segment) tombstoned(idx uint32) bool { return s.tomb[idx/8]&(1<<(idx%8)
 // segRecord is a record read back from a segment. Its body is valid until the iterator moves.
 type segRecord struct {
 	record
-	idx uint32 // position in the segment
+	idx     uint32 // position in the segment
+	bodyOff uint64 // where the body starts in the file
+	bodyLen uint32 // its length, when the body was not read
 }
 
 // runIterator reads one run of a segment in order, skipping tombstoned records.
 type runIterator struct {
-	seg  *segment
-	meta *bufio.Reader
-	body *bufio.Reader
-	next uint32
-	end  uint32
-	cur  segRecord
-	err  error
+	seg     *segment
+	meta    *bufio.Reader
+	body    *bufio.Reader // nil when only metadata is read
+	bodyOff uint64
+	next    uint32
+	end     uint32
+	cur     segRecord
+	err     error
 }
 
 const iteratorBuffer = 64 << 10
 
 func (s *segment) iterateRun(run int) *runIterator {
+	it := s.iterateRunMeta(run)
+	r := s.runs[run]
+	it.body = bufio.NewReaderSize(io.NewSectionReader(s.f, int64(r.bodyOff), int64(r.bodyLen)), iteratorBuffer)
+	return it
+}
+
+// iterateRunMeta reads only the records' metadata: their bodies are left unread (cur.body is
+// empty), with their offsets in cur.bodyOff.
+func (s *segment) iterateRunMeta(run int) *runIterator {
 	r := s.runs[run]
 	var first uint64
 	for _, prev := range s.runs[:run] {
 		first += prev.count
 	}
 	return &runIterator{
-		seg:  s,
-		meta: bufio.NewReaderSize(io.NewSectionReader(s.f, int64(r.metaOff), int64(r.metaLen)), iteratorBuffer),
-		body: bufio.NewReaderSize(io.NewSectionReader(s.f, int64(r.bodyOff), int64(r.bodyLen)), iteratorBuffer),
-		next: uint32(first),
-		end:  uint32(first + r.count),
+		seg:     s,
+		meta:    bufio.NewReaderSize(io.NewSectionReader(s.f, int64(r.metaOff), int64(r.metaLen)), iteratorBuffer),
+		bodyOff: r.bodyOff,
+		next:    uint32(first),
+		end:     uint32(first + r.count),
 	}
 }
 
@@ -438,6 +450,13 @@ func (it *runIterator) read(idx uint32) error {
 	bodyLen, err := binary.ReadUvarint(it.meta)
 	if err != nil || bodyLen > 1<<30 {
 		return corrupt(err)
+	}
+	r.bodyOff = it.bodyOff
+	it.bodyOff += bodyLen
+	if it.body == nil {
+		r.body = r.body[:0]
+		r.bodyLen = uint32(bodyLen)
+		return nil
 	}
 	if cap(r.body) < int(bodyLen) {
 		r.body = make([]byte, bodyLen)

@@ -125,6 +125,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(writerEnv); spec != "" {
 		os.Exit(runWriter(spec))
 	}
+	if os.Getenv(WorkerEnv) != "" {
+		os.Exit(WorkerMain())
+	}
 	os.Exit(m.Run())
 }
 

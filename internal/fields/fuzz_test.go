@@ -2,6 +2,7 @@ package fields
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/valyala/fastjson"
@@ -15,7 +16,7 @@ func FuzzParse(f *testing.F) {
 		sel, err := Parse(s)
 		if err != nil {
 			var se *SyntaxError
-			if !errorsAs(err, &se) || se.Pos < 1 || se.Pos > len([]rune(s))+1 {
+			if !errors.As(err, &se) || se.Pos < 1 || se.Pos > len([]rune(s))+1 {
 				t.Fatalf("Parse(%q): %v is not a syntax error with a position inside the input", s, err)
 			}
 			return
@@ -54,12 +55,4 @@ func FuzzProjection(f *testing.F) {
 			t.Fatalf("projection is not stable for %s by %q:\n once %s\ntwice %s", doc, list, once, twice)
 		}
 	})
-}
-
-func errorsAs(err error, target **SyntaxError) bool {
-	se, ok := err.(*SyntaxError)
-	if ok {
-		*target = se
-	}
-	return ok
 }

@@ -20,45 +20,45 @@ func (s *Selector) AppendProjection(dst []byte, v *fastjson.Value) ([]byte, bool
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		dst = append(dst, '{')
-		any := false
+		selectedAny := false
 		o.Visit(func(key []byte, child *fastjson.Value) {
 			c, ok := s.children[string(key)]
 			if !ok {
 				return
 			}
 			mark := len(dst)
-			if any {
+			if selectedAny {
 				dst = append(dst, ',')
 			}
 			dst = AppendString(dst, key)
 			dst = append(dst, ':')
 			var selected bool
 			if dst, selected = c.AppendProjection(dst, child); selected {
-				any = true
+				selectedAny = true
 			} else {
 				dst = dst[:mark]
 			}
 		})
-		if !any {
+		if !selectedAny {
 			return dst[:start], false
 		}
 		return append(dst, '}'), true
 	case fastjson.TypeArray:
 		dst = append(dst, '[')
-		any := false
+		selectedAny := false
 		for _, elem := range v.GetArray() {
 			mark := len(dst)
-			if any {
+			if selectedAny {
 				dst = append(dst, ',')
 			}
 			var selected bool
 			if dst, selected = s.AppendProjection(dst, elem); selected {
-				any = true
+				selectedAny = true
 			} else {
 				dst = dst[:mark]
 			}
 		}
-		if !any {
+		if !selectedAny {
 			return dst[:start], false
 		}
 		return append(dst, ']'), true

@@ -1,0 +1,566 @@
+package exportengine
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// An export streams profiles through read → merge → filter → project → write: a producer reads
+// the profile store in row order and cuts it into chunks of profiles; workers (one a core) merge,
+// filter, project and encode the chunks in parallel; the writer puts the encoded chunks back in
+// order and appends them to the output files. The channels between them are short, so memory
+// stays bounded whatever the number of profiles.
+
+const (
+	chunkProfiles = 256
+	chunkBytes    = 1 << 20
+	// partMaxBytes is where the writer starts a new part file of a batch.
+	partMaxBytes = 128 << 20
+)
+
+// exportProgress counts what a running export has written so far.
+type exportProgress struct {
+	profiles, events atomic.Int64
+}
+
+// profileUnit is what the producer knows of one profile: its row identity and its records.
+type profileUnit struct {
+	key    identity
+	frags  []*storedRecord
+	events []*storedRecord
+}
+
+// exportChunk is a run of consecutive profiles, and then their encoded rows.
+type exportChunk struct {
+	seq   int
+	units []profileUnit
+	recs  []storedRecord
+	buf   []byte // bodies of recs
+	// Filled by a worker: the rows for each output batch, and counters.
+	out      [][]byte
+	rows     []int64
+	profiles int64
+	events   int64
+	byNS     map[string]int64
+}
+
+func (c *exportChunk) full() bool { return len(c.units) >= chunkProfiles || len(c.buf) >= chunkBytes }
+
+// add copies a record into the chunk.
+func (c *exportChunk) add(r *storedRecord) *storedRecord {
+	start := len(c.buf)
+	c.buf = append(c.buf, r.body...)
+	if len(c.recs) == cap(c.recs) {
+		// Records of earlier profiles keep pointing into the old array, which stays alive.
+		c.recs = make([]storedRecord, 0, max(64, 2*cap(c.recs)))
+	}
+	c.recs = append(c.recs, *r)
+	cp := &c.recs[len(c.recs)-1]
+	cp.body = c.buf[start:len(c.buf):len(c.buf)]
+	return cp
+}
+
+func (c *exportChunk) addUnit(key identity, recs []*storedRecord) {
+	u := profileUnit{key: key}
+	for _, r := range recs {
+		cp := c.add(r)
+		if r.kind == kindEvent {
+			u.events = append(u.events, cp)
+		} else {
+			u.frags = append(u.frags, cp)
+		}
+	}
+	c.units = append(c.units, u)
+}
+
+// exportResult is what an export wrote, before it is committed.
+type exportResult struct {
+	batches                          []*outBatch
+	profiles, events, excluded, size int64
+	byNamespace                      map[string]int64
+	exportStart, exportEnd           int64
+}
+
+func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, progress *exportProgress) (_ *exportResult, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	res := &exportResult{byNamespace: map[string]int64{}, exportStart: e.nowMs()}
+	snap, err := e.openSnapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the profile store: %w", err)
+	}
+	defer snap.close()
+	for _, id := range j.batchIDs {
+		ob, err := newOutBatch(filepath.Join(e.batchDir(id), batchFileDir), id)
+		if err != nil {
+			return nil, err
+		}
+		res.batches = append(res.batches, ob)
+	}
+	defer func() {
+		for _, ob := range res.batches {
+			if cerr := ob.close(); err == nil && cerr != nil {
+				err = cerr
+			}
+		}
+	}()
+
+	chunks := make(chan *exportChunk, e.workers)
+	encoded := make(chan *exportChunk, e.workers)
+	var excluded int64
+	go func() {
+		defer close(chunks)
+		if err := e.produce(ctx, snap, spec, chunks, &excluded); err != nil {
+			cancel(err)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range e.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &exportWorker{spec: spec, nBatches: len(res.batches)}
+			for c := range chunks {
+				if err := w.encode(c); err != nil {
+					cancel(err)
+					return
+				}
+				select {
+				case encoded <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(encoded) }()
+
+	// Write the chunks in order.
+	pending := map[int]*exportChunk{}
+	next := 0
+	for c := range encoded {
+		if ctx.Err() != nil {
+			continue // drain
+		}
+		pending[c.seq] = c
+		for c := pending[next]; c != nil; c = pending[next] {
+			delete(pending, next)
+			next++
+			for b, rows := range c.out {
+				if len(rows) == 0 {
+					continue
+				}
+				if err := res.batches[b].write(rows, c.rows[b]); err != nil {
+					cancel(err)
+					break
+				}
+			}
+			res.profiles += c.profiles
+			res.events += c.events
+			for ns, n := range c.byNS {
+				res.byNamespace[ns] += n
+			}
+			progress.profiles.Store(res.profiles)
+			progress.events.Store(res.events)
+		}
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	for _, ob := range res.batches {
+		if err := ob.flush(); err != nil {
+			return nil, err
+		}
+		res.size += ob.size
+	}
+	res.excluded = excluded
+	res.exportEnd = e.nowMs()
+	return res, nil
+}
+
+// produce reads the profile store in row order, cut into chunks.
+func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportSpec, out chan<- *exportChunk, excluded *int64) error {
+	seq := 0
+	c := &exportChunk{seq: seq}
+	send := func() error {
+		if len(c.units) == 0 {
+			return nil
+		}
+		if testHookChunk != nil {
+			testHookChunk(ctx, c.seq)
+		}
+		select {
+		case out <- c:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		seq++
+		c = &exportChunk{seq: seq}
+		return nil
+	}
+	emit := func(key identity, recs []*storedRecord) error {
+		c.addUnit(key, recs)
+		if c.full() {
+			return send()
+		}
+		return nil
+	}
+	var err error
+	if spec.policy.identityGraph == aepwire.IdentityGraphPDG {
+		err = e.produceStitched(ctx, snap, spec, emit, excluded)
+	} else {
+		err = snap.byPrimary(func(p identity, recs []*storedRecord) error {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+			return emit(p, recs)
+		})
+	}
+	if err != nil {
+		return err
+	}
+	return send()
+}
+
+// testHookChunk, when set by a test, runs before each chunk of profiles goes to the workers.
+var testHookChunk func(ctx context.Context, seq int)
+
+// exportWorker encodes chunks. Each worker has its own merger and parsers.
+type exportWorker struct {
+	spec     *exportSpec
+	nBatches int
+	m        merger
+	evParser fastjson.Parser
+	row      []byte
+	events   []*storedRecord
+	qualify  []int
+}
+
+func (w *exportWorker) encode(c *exportChunk) error {
+	c.out = make([][]byte, w.nBatches)
+	c.rows = make([]int64, w.nBatches)
+	c.byNS = map[string]int64{}
+	for i := range c.units {
+		if err := w.encodeProfile(c, &c.units[i]); err != nil {
+			return err
+		}
+	}
+	c.units, c.recs, c.buf = nil, nil, nil
+	return nil
+}
+
+// counts reports whether a fragment counts under the merge policy, and its rank among datasets.
+func (w *exportWorker) rank(f *storedRecord) (int, bool) {
+	p := &w.spec.policy
+	if p.attributeMerge != aepwire.AttributeMergeDataSetPrecedence {
+		return 0, true
+	}
+	i := slices.Index(p.order, f.batch.datasetID)
+	return i, i >= 0
+}
+
+func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
+	spec := w.spec
+	frags := u.frags[:0:0]
+	var updated int64
+	for _, f := range u.frags {
+		if _, ok := w.rank(f); ok {
+			frags = append(frags, f)
+			updated = max(updated, f.batch.ingestTime)
+		}
+	}
+	if len(frags) == 0 && (!spec.emptyProfiles || len(u.events) == 0) {
+		return nil // not a profile
+	}
+	if spec.hasProfileFrom && (len(frags) == 0 || updated <= spec.profileFrom) {
+		return nil
+	}
+	slices.SortFunc(frags, func(a, b *storedRecord) int {
+		ra, _ := w.rank(a)
+		rb, _ := w.rank(b)
+		if ra != rb {
+			return cmp.Compare(ra, rb)
+		}
+		if a.batch.order != b.batch.order {
+			return cmp.Compare(b.batch.order, a.batch.order) // newer batch first
+		}
+		return cmp.Compare(b.seq, a.seq) // later record first
+	})
+	w.m.reset()
+	var profile *fastjson.Value
+	if len(frags) > 0 {
+		var err error
+		if profile, err = w.m.merge(frags); err != nil {
+			return err
+		}
+	} else {
+		profile = w.m.arena.NewObject()
+	}
+
+	w.qualify = w.qualify[:0]
+	for i, seg := range spec.segments {
+		if spec.qualifies(profile, seg) {
+			w.qualify = append(w.qualify, i)
+		}
+	}
+	if len(spec.segments) > 0 && len(w.qualify) == 0 {
+		return nil
+	}
+
+	// The row: the projected profile, then its events.
+	if spec.withEvents {
+		if o, err := profile.Object(); err == nil {
+			o.Del("eventList") // the row's own eventList takes the name
+		}
+	}
+	row := spec.profileFields.AppendRow(w.row[:0], profile)
+	var nEvents int64
+	if spec.withEvents {
+		row = row[:len(row)-1] // reopen the object
+		if len(row) > 1 {
+			row = append(row, ',')
+		}
+		row = append(row, `"eventList":[`...)
+		w.events = w.events[:0]
+		for _, ev := range u.events {
+			t := ev.batch.ingestTime
+			if (spec.hasEventFrom && t <= spec.eventFrom) || (spec.hasEventTo && t >= spec.eventTo) {
+				continue
+			}
+			w.events = append(w.events, ev)
+		}
+		slices.SortFunc(w.events, w.compareEvents)
+		for i, ev := range w.events {
+			if i > 0 {
+				row = append(row, ',')
+			}
+			if spec.eventFields == nil {
+				row = append(row, ev.body...)
+				continue
+			}
+			v, err := w.evParser.ParseBytes(ev.body)
+			if err != nil {
+				return fmt.Errorf("event of batch %s: %w", ev.batch.id, err)
+			}
+			row = spec.eventFields.AppendRow(row, v)
+		}
+		row = append(row, "]}"...)
+		nEvents = int64(len(w.events))
+	}
+	row = append(row, '\n')
+	w.row = row
+
+	targets := []int{0}
+	if spec.perBatch {
+		targets = w.qualify
+	}
+	for _, b := range targets {
+		c.out[b] = append(c.out[b], row...)
+		c.rows[b]++
+		c.profiles++
+		c.events += nEvents
+		c.byNS[u.key.ns]++
+	}
+	return nil
+}
+
+// compareEvents orders a profile's events: by timestamp, then _id, then dataset.
+func (w *exportWorker) compareEvents(a, b *storedRecord) int {
+	if c := cmp.Compare(a.timestamp, b.timestamp); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(w.eventID(a), w.eventID(b)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.batch.datasetID, b.batch.datasetID)
+}
+
+// eventID is an event's _id, read from its body when the record does not carry it.
+func (w *exportWorker) eventID(r *storedRecord) string {
+	if r.eventID == "" {
+		var p fastjson.Parser
+		if v, err := p.ParseBytes(r.body); err == nil {
+			r.eventID = string(v.GetStringBytes("_id"))
+		}
+	}
+	return r.eventID
+}
+
+// qualifies reports whether a merged profile's membership of seg has one of its statuses and,
+// when a qualification window is set, was last qualified inside it (bounds inclusive).
+func (spec *exportSpec) qualifies(profile *fastjson.Value, seg segmentSpec) bool {
+	m := profile.Get("segmentMembership", seg.ns, seg.id)
+	if m == nil || m.Type() != fastjson.TypeObject {
+		return false
+	}
+	status := m.Get("status")
+	if status == nil || status.Type() != fastjson.TypeString || !slices.Contains(seg.statuses, string(status.GetStringBytes())) {
+		return false
+	}
+	if !spec.hasQualStart && !spec.hasQualEnd {
+		return true
+	}
+	t, ok := qualificationTime(m)
+	return ok && (!spec.hasQualStart || t >= spec.qualStart) && (!spec.hasQualEnd || t <= spec.qualEnd)
+}
+
+// outBatch writes the part files of one output batch.
+type outBatch struct {
+	id, dir string
+	files   []fileStat
+	size    int64
+	rows    int64
+	f       *os.File
+	w       *bufio.Writer
+}
+
+func newOutBatch(dir, id string) (*outBatch, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return &outBatch{id: id, dir: dir}, nil
+}
+
+func (ob *outBatch) write(rows []byte, n int64) error {
+	if ob.f == nil || ob.files[len(ob.files)-1].size >= partMaxBytes {
+		if err := ob.flush(); err != nil {
+			return err
+		}
+		name := fmt.Sprintf("part-%05d.json", len(ob.files))
+		f, err := os.Create(filepath.Join(ob.dir, name))
+		if err != nil {
+			return err
+		}
+		ob.f, ob.w = f, bufio.NewWriterSize(f, 1<<20)
+		ob.files = append(ob.files, fileStat{name: name})
+	}
+	if _, err := ob.w.Write(rows); err != nil {
+		return err
+	}
+	cur := &ob.files[len(ob.files)-1]
+	cur.size += int64(len(rows))
+	cur.records += n
+	ob.size += int64(len(rows))
+	ob.rows += n
+	return nil
+}
+
+// flush finishes the current part file.
+func (ob *outBatch) flush() error {
+	if ob.f == nil {
+		return nil
+	}
+	err := ob.w.Flush()
+	if cerr := ob.f.Close(); err == nil {
+		err = cerr
+	}
+	ob.f, ob.w = nil, nil
+	return err
+}
+
+func (ob *outBatch) close() error { return ob.flush() }
+
+// commitExport makes an export's batches visible and ends the job SUCCEEDED, in one transaction:
+// until then no reader sees any of its output. A job cancelled at the last moment ends CANCELLED.
+func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult) error {
+	writeStart := e.nowMs()
+	for _, ob := range res.batches {
+		for _, f := range ob.files {
+			if err := syncFile(filepath.Join(ob.dir, f.name)); err != nil {
+				return err
+			}
+		}
+		if err := syncDir(ob.dir); err != nil {
+			return err
+		}
+	}
+	cancelled := false
+	err := e.store.write(ctx, func(tx *sql.Tx) error {
+		cur, err := e.getJobRow(ctx, tx, j.id)
+		if err != nil {
+			return err
+		}
+		if cur.cancelRequested || cur.status != aepwire.JobProcessing {
+			cancelled = true
+			return e.finishJob(ctx, tx, cur, aepwire.JobCancelled, nil, e.nowMs())
+		}
+		dest := cur.req.Destination.DatasetID
+		if _, err := e.getDataset(ctx, tx, dest); aepwire.IsNotFound(err) {
+			return fmt.Errorf("the destination dataset %s was deleted while the job ran", dest)
+		} else if err != nil {
+			return err
+		}
+		now := e.nowMs()
+		for _, ob := range res.batches {
+			ingestTime, err := e.nextIngestTime(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO batches (id, dataset_id, origin, status, format, created_ms, updated_ms,
+				started_ms, completed_ms, ingest_time_ms, record_count, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				ob.id, dest, originExport, aepwire.BatchSuccess, formatJSON, cur.started, now, cur.started, now, ingestTime,
+				ob.rows, ob.size); err != nil {
+				return err
+			}
+			for _, f := range ob.files {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO batch_files (batch_id, name, size_bytes, records, sha256)
+					VALUES (?, ?, ?, ?, '')`, ob.id, f.name, f.size, f.records); err != nil {
+					return err
+				}
+			}
+		}
+		profiles, events, excluded, size := res.profiles, res.events, res.excluded, res.size
+		cur.metrics = aepwire.ExportMetrics{
+			TotalTime:                         &aepwire.FeedbackMetrics{StartTimeInMs: cur.creation},
+			ProfileExportTime:                 span(res.exportStart, res.exportEnd),
+			ACPDatasetWriteTime:               span(writeStart, now),
+			TotalExportedProfileCounter:       &profiles,
+			ExportedProfileByNamespaceCounter: res.byNamespace,
+			ExportedEventCounter:              &events,
+			ExcludedProfileCount:              &excluded,
+			BytesWritten:                      &size,
+		}
+		cur.gatewayIDs["pushJob"] = newUUID()
+		gateway, _ := json.Marshal(cur.gatewayIDs)
+		if _, err := tx.ExecContext(ctx, `UPDATE export_jobs SET gateway_ids = ? WHERE id = ?`, string(gateway), cur.id); err != nil {
+			return err
+		}
+		return e.finishJob(ctx, tx, cur, aepwire.JobSucceeded, nil, now)
+	})
+	if err != nil || cancelled {
+		e.removeJobOutput(j.id)
+	}
+	return err
+}
+
+func span(start, end int64) *aepwire.FeedbackMetrics {
+	return &aepwire.FeedbackMetrics{StartTimeInMs: start, EndTimeInMs: end, TotalTimeInMs: end - start}
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,521 @@
+package exportengine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
+)
+
+// Export job error codes reported in a job's errors.
+const (
+	codeJobInternal    = "EXPORT-1000"
+	codeJobDestination = "EXPORT-1001"
+	codeJobAbandoned   = "EXPORT-1002"
+	codeJobResumed     = "EXPORT-1003"
+	codeJobCancelled   = "EXPORT-1004"
+)
+
+// maxJobAttempts bounds how often a job whose runner died is started again before it fails.
+const maxJobAttempts = 3
+
+func jobNotFound(id int64) error {
+	return aepwire.Errorf(http.StatusNotFound, codeJobNotFound, "Export job not found", "no export job has the id %d", id)
+}
+
+// exportSpec is a validated export request: everything a run needs, parsed.
+type exportSpec struct {
+	req           aepwire.ExportJobRequest // as echoed by the job
+	policy        mergePolicyDef
+	profileFields *fields.Selector
+	eventFields   *fields.Selector
+	withEvents    bool
+	// Ingest-time bounds in epoch milliseconds; has* tells whether they are set.
+	profileFrom              int64
+	hasProfileFrom           bool
+	eventFrom, eventTo       int64
+	hasEventFrom, hasEventTo bool
+	emptyProfiles            bool
+	segments                 []segmentSpec
+	qualStart, qualEnd       int64 // nanoseconds
+	hasQualStart, hasQualEnd bool
+	perBatch                 bool
+}
+
+type segmentSpec struct {
+	id, ns   string
+	statuses []string
+}
+
+// rfc3339Millis parses an RFC 3339 time of a request into epoch milliseconds, truncating.
+func rfc3339Millis(field, s string) (int64, error) {
+	ns, ok := parseRFC3339(s)
+	if !ok {
+		return 0, profileBadRequest("%s %q is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z", field, s)
+	}
+	return floorDiv(ns, 1e6), nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// validateExportRequest checks a request as AEP would, with 400 errors that name the field at
+// fault, and resolves the merge policy. It runs inside the transaction that creates the job.
+func (e *Engine) validateExportRequest(ctx context.Context, tx *sql.Tx, req aepwire.ExportJobRequest) (*exportSpec, error) {
+	spec := &exportSpec{req: req}
+	if req.Schema.Name == "" {
+		return nil, profileBadRequest("schema.name is required: use %s", aepwire.ProfileSchemaName)
+	}
+	if req.Schema.Name != aepwire.ProfileSchemaName {
+		return nil, profileBadRequest("schema.name %q is not supported: profile export jobs use %s", req.Schema.Name, aepwire.ProfileSchemaName)
+	}
+	if req.EvaluationInfo != nil && req.EvaluationInfo.Segmentation {
+		return nil, profileBadRequest("evaluationInfo.segmentation is not supported by the embedded engine: " +
+			"memberships are exported as ingested")
+	}
+	dest := req.Destination.DatasetID
+	if dest == "" {
+		return nil, profileBadRequest("destination.datasetId is required")
+	}
+	ds, err := e.getDataset(ctx, tx, dest)
+	if aepwire.IsNotFound(err) {
+		return nil, profileBadRequest("destination.datasetId %s names no dataset", dest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ds.SchemaRef.ID != aepwire.SchemaProfileUnion {
+		return nil, profileBadRequest("destination dataset %s (%q) uses the schema %s; an export destination must use the profile union schema %s",
+			ds.ID, ds.Name, ds.SchemaRef.ID, aepwire.SchemaProfileUnion)
+	}
+
+	// Merge policy: the one named (at the version named, or the latest), else the default.
+	var policy *aepwire.MergePolicy
+	if req.MergePolicy == nil || req.MergePolicy.ID == "" {
+		if req.MergePolicy != nil && req.MergePolicy.Version != nil {
+			return nil, profileBadRequest("mergePolicy.version is set without mergePolicy.id")
+		}
+		policy, err = e.defaultMergePolicy(ctx, tx)
+	} else {
+		var version int64
+		if req.MergePolicy.Version != nil {
+			if version = *req.MergePolicy.Version; version < 1 {
+				return nil, profileBadRequest("mergePolicy.version must be 1 or more, not %d", version)
+			}
+		}
+		policy, err = e.getMergePolicy(ctx, tx, req.MergePolicy.ID, version)
+		if aepwire.IsNotFound(err) {
+			var we *aepwire.Error
+			errors.As(err, &we)
+			return nil, profileBadRequest("mergePolicy: %s", we.Detail)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	spec.policy = definition(policy)
+	version := policy.Version
+	spec.req.MergePolicy = &aepwire.MergePolicyRef{ID: policy.ID, Version: &version}
+
+	if spec.profileFields, err = parseFields("fields", req.Fields); err != nil {
+		return nil, err
+	}
+	if f := req.Filter; f != nil {
+		if f.FromIngestTimestamp != "" {
+			if spec.profileFrom, err = rfc3339Millis("filter.fromIngestTimestamp", f.FromIngestTimestamp); err != nil {
+				return nil, err
+			}
+			spec.hasProfileFrom = true
+		}
+		spec.emptyProfiles = f.EmptyProfiles
+		for i, s := range f.Segments {
+			at := fmt.Sprintf("filter.segments[%d]", i)
+			if s.SegmentID == "" {
+				return nil, profileBadRequest("%s.segmentId is required", at)
+			}
+			seg := segmentSpec{id: s.SegmentID, ns: s.SegmentNs, statuses: s.Status}
+			if seg.ns == "" {
+				seg.ns = "ups"
+			}
+			if len(seg.statuses) == 0 {
+				seg.statuses = []string{aepwire.SegmentRealized, aepwire.SegmentExisting}
+			}
+			for _, st := range seg.statuses {
+				if st != aepwire.SegmentRealized && st != aepwire.SegmentExisting && st != aepwire.SegmentExited {
+					return nil, profileBadRequest("%s.status holds %q; statuses are realized, existing and exited", at, st)
+				}
+			}
+			spec.segments = append(spec.segments, seg)
+		}
+		if q := f.SegmentQualificationTime; q != nil {
+			if q.StartTime != "" {
+				ns, ok := parseRFC3339(q.StartTime)
+				if !ok {
+					return nil, profileBadRequest("filter.segmentQualificationTime.startTime %q is not an RFC 3339 date-time with an offset", q.StartTime)
+				}
+				spec.qualStart, spec.hasQualStart = ns, true
+			}
+			if q.EndTime != "" {
+				ns, ok := parseRFC3339(q.EndTime)
+				if !ok {
+					return nil, profileBadRequest("filter.segmentQualificationTime.endTime %q is not an RFC 3339 date-time with an offset", q.EndTime)
+				}
+				spec.qualEnd, spec.hasQualEnd = ns, true
+			}
+		}
+	}
+	spec.perBatch = req.Destination.SegmentPerBatch
+	if spec.perBatch && len(spec.segments) == 0 {
+		return nil, profileBadRequest("destination.segmentPerBatch is true but filter.segments is empty: " +
+			"list the segments to export one batch each, or set segmentPerBatch to false")
+	}
+	if af := req.AdditionalFields; af != nil && af.EventList != nil {
+		spec.withEvents = true
+		el := af.EventList
+		if spec.eventFields, err = parseFields("additionalFields.eventList.fields", el.Fields); err != nil {
+			return nil, err
+		}
+		if ef := el.Filter; ef != nil {
+			if ef.FromIngestTimestamp != "" {
+				if spec.eventFrom, err = rfc3339Millis("additionalFields.eventList.filter.fromIngestTimestamp", ef.FromIngestTimestamp); err != nil {
+					return nil, err
+				}
+				spec.hasEventFrom = true
+			}
+			if ef.ToIngestTimestamp != "" {
+				if spec.eventTo, err = rfc3339Millis("additionalFields.eventList.filter.toIngestTimestamp", ef.ToIngestTimestamp); err != nil {
+					return nil, err
+				}
+				spec.hasEventTo = true
+			}
+		}
+	}
+	return spec, nil
+}
+
+func parseFields(field, list string) (*fields.Selector, error) {
+	sel, err := fields.Parse(list)
+	if err != nil {
+		return nil, profileBadRequest("%s %q is malformed at %s", field, list, err)
+	}
+	return sel, nil
+}
+
+// specOf rebuilds the spec of a stored job. The request was valid when the job was created; the
+// merge policy version it names is read again, since versions are kept.
+func (e *Engine) specOf(ctx context.Context, req aepwire.ExportJobRequest) (*exportSpec, error) {
+	var spec *exportSpec
+	err := e.store.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		spec, err = e.validateExportRequest(ctx, tx, req)
+		return err
+	})
+	return spec, err
+}
+
+// CreateExportJob validates a request and creates a NEW job for it, with its destination batch
+// ids reserved. A non-empty idempotencyKey makes the call safe to retry: a second request with
+// the same key returns the job the first one created.
+func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobRequest, idempotencyKey string) (*aepwire.ExportJob, error) {
+	var id int64
+	err := e.store.write(ctx, func(tx *sql.Tx) error {
+		if idempotencyKey != "" {
+			err := tx.QueryRowContext(ctx, `SELECT id FROM export_jobs WHERE idempotency_key = ?`, idempotencyKey).Scan(&id)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		spec, err := e.validateExportRequest(ctx, tx, req)
+		if err != nil {
+			return err
+		}
+		batches := []string{newBatchID()}
+		if spec.perBatch {
+			batches = batches[:0]
+			for range spec.segments {
+				batches = append(batches, newBatchID())
+			}
+		}
+		reqJSON, err := json.Marshal(spec.req)
+		if err != nil {
+			return err
+		}
+		batchJSON, _ := json.Marshal(batches)
+		now := e.nowMs()
+		var key any
+		if idempotencyKey != "" {
+			key = idempotencyKey
+		}
+		r, err := tx.ExecContext(ctx, `INSERT INTO export_jobs (status, request, request_id, idempotency_key, batch_ids, creation_ms, update_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, aepwire.JobNew, string(reqJSON), randomHex(16), key, string(batchJSON), now, now)
+		if err != nil {
+			return err
+		}
+		id, err = r.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.jobsChanged()
+	return e.GetExportJob(ctx, id)
+}
+
+// jobRow is an export job as stored.
+type jobRow struct {
+	id              int64
+	status          string
+	req             aepwire.ExportJobRequest
+	requestID       string
+	batchIDs        []string
+	creation        int64
+	update          int64
+	started         int64
+	metrics         aepwire.ExportMetrics
+	errors          []aepwire.JobError
+	warnings        []aepwire.JobError
+	gatewayIDs      map[string]string
+	attempts        int
+	cancelRequested bool
+}
+
+const jobColumns = `id, status, request, request_id, batch_ids, creation_ms, update_ms, started_ms, metrics, errors,
+	warnings, gateway_ids, attempts, cancel_requested`
+
+func scanJob(row interface{ Scan(...any) error }) (*jobRow, error) {
+	j := &jobRow{}
+	var req, batches, metrics, errs, warnings, gateway string
+	if err := row.Scan(&j.id, &j.status, &req, &j.requestID, &batches, &j.creation, &j.update, &j.started, &metrics,
+		&errs, &warnings, &gateway, &j.attempts, &j.cancelRequested); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		s string
+		v any
+	}{{req, &j.req}, {batches, &j.batchIDs}, {metrics, &j.metrics}, {errs, &j.errors}, {warnings, &j.warnings}, {gateway, &j.gatewayIDs}} {
+		if err := json.Unmarshal([]byte(f.s), f.v); err != nil {
+			return nil, fmt.Errorf("export job %d is unreadable: %w", j.id, err)
+		}
+	}
+	return j, nil
+}
+
+func (e *Engine) getJobRow(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, id int64) (*jobRow, error) {
+	j, err := scanJob(q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, jobNotFound(id)
+	}
+	return j, err
+}
+
+// wire renders a job as the API returns it.
+func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
+	job := &aepwire.ExportJob{
+		ID:                  j.id,
+		ProfileInstanceID:   "ups",
+		JobType:             "BATCH",
+		Status:              j.status,
+		Fields:              j.req.Fields,
+		Schema:              j.req.Schema,
+		Filter:              j.req.Filter,
+		AdditionalFields:    j.req.AdditionalFields,
+		Destination:         j.req.Destination,
+		RequestID:           j.requestID,
+		ComputeGatewayJobID: j.gatewayIDs,
+		Metrics:             j.metrics,
+		Errors:              j.errors,
+		Warnings:            j.warnings,
+		ImsOrgID:            e.imsOrg,
+		CreationTime:        j.creation,
+		UpdateTime:          j.update,
+	}
+	if j.req.MergePolicy != nil {
+		job.MergePolicy = *j.req.MergePolicy
+	}
+	if job.ComputeGatewayJobID == nil {
+		job.ComputeGatewayJobID = map[string]string{}
+	}
+	if job.Metrics.TotalTime == nil {
+		job.Metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
+	}
+	if j.req.Destination.SegmentPerBatch {
+		for i, seg := range j.req.Filter.Segments {
+			ns, statuses := seg.SegmentNs, seg.Status
+			if ns == "" {
+				ns = "ups"
+			}
+			if len(statuses) == 0 {
+				statuses = []string{aepwire.SegmentRealized, aepwire.SegmentExisting}
+			}
+			b := aepwire.ExportBatch{SegmentID: seg.SegmentID, SegmentNs: ns, Status: statuses}
+			if j.status != aepwire.JobFailed && j.status != aepwire.JobCancelled && i < len(j.batchIDs) {
+				b.BatchID = j.batchIDs[i]
+			}
+			job.Destination.Batches = append(job.Destination.Batches, b)
+		}
+	} else if j.status != aepwire.JobFailed && j.status != aepwire.JobCancelled && len(j.batchIDs) > 0 {
+		job.Destination.BatchID = j.batchIDs[0]
+	}
+	return job
+}
+
+// GetExportJob returns a job, or a 404 error.
+func (e *Engine) GetExportJob(ctx context.Context, id int64) (*aepwire.ExportJob, error) {
+	j, err := e.getJobRow(ctx, e.store.db, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.wire(j), nil
+}
+
+const defaultJobListLimit = 100
+
+// ListExportJobs returns a page of jobs, newest first, as GET /export/jobs does: the page's
+// offset is "{creationTime}_{id}" of its last job, and link.next is empty on the last page.
+func (e *Engine) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (*aepwire.ExportJobList, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultJobListLimit
+	}
+	where, args := []string{"1 = 1"}, []any{}
+	if q.Status != "" {
+		st := strings.ToUpper(q.Status)
+		if !slices.Contains([]string{aepwire.JobNew, aepwire.JobProcessing, aepwire.JobSucceeded, aepwire.JobFailed, aepwire.JobCancelled}, st) {
+			return nil, profileBadRequest("status %q is not one of NEW, PROCESSING, SUCCEEDED, FAILED, CANCELLED", q.Status)
+		}
+		where, args = append(where, "status = ?"), append(args, st)
+	}
+	if q.Offset != "" {
+		creation, id, ok := parseJobOffset(q.Offset)
+		if !ok {
+			return nil, profileBadRequest("offset %q is not a page offset of this list ({creationTime}_{id})", q.Offset)
+		}
+		where = append(where, "(creation_ms < ? OR (creation_ms = ? AND id < ?))")
+		args = append(args, creation, creation, id)
+	}
+	args = append(args, limit+1)
+	rows, err := e.store.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY creation_ms DESC, id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := &aepwire.ExportJobList{Records: []aepwire.ExportJob{}, Page: aepwire.ListPage{SortField: "createdTime", Sort: "desc"}}
+	more := false
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		if len(list.Records) == limit {
+			more = true
+			break
+		}
+		list.Records = append(list.Records, *e.wire(j))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	list.Page.PageSize = len(list.Records)
+	if n := len(list.Records); n > 0 {
+		last := list.Records[n-1]
+		list.Page.PageOffset = fmt.Sprintf("%d_%d", last.CreationTime, last.ID)
+		if more {
+			next := fmt.Sprintf("/export/jobs/?limit=%d&offset=%s", limit, list.Page.PageOffset)
+			if q.Status != "" {
+				next += "&status=" + strings.ToUpper(q.Status)
+			}
+			list.Link.Next = next
+		}
+	}
+	return list, nil
+}
+
+func parseJobOffset(s string) (creation, id int64, ok bool) {
+	a, b, found := strings.Cut(s, "_")
+	if !found {
+		return 0, 0, false
+	}
+	var err1, err2 error
+	creation, err1 = strconv.ParseInt(a, 10, 64)
+	id, err2 = strconv.ParseInt(b, 10, 64)
+	return creation, id, err1 == nil && err2 == nil
+}
+
+// CancelExportJob is DELETE /export/jobs/{id}: a NEW or PROCESSING job stops and becomes
+// CANCELLED, its partial output discarded; a finished job's record is deleted (its batches stay).
+// It returns once the request is recorded; the runner stops promptly after.
+func (e *Engine) CancelExportJob(ctx context.Context, id int64) error {
+	var abandoned bool
+	err := e.store.write(ctx, func(tx *sql.Tx) error {
+		j, err := e.getJobRow(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		now := e.nowMs()
+		switch j.status {
+		case aepwire.JobNew:
+			// Not started: no runner can claim it any more once it is CANCELLED.
+			return e.finishJob(ctx, tx, j, aepwire.JobCancelled, nil, now)
+		case aepwire.JobProcessing:
+			_, err := tx.ExecContext(ctx, `UPDATE export_jobs SET cancel_requested = 1, update_ms = ? WHERE id = ?`, now, id)
+			abandoned = true
+			return err
+		default:
+			_, err := tx.ExecContext(ctx, `DELETE FROM export_jobs WHERE id = ?`, id)
+			return err
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if abandoned {
+		// A runner in this process stops at once; one in another process sees the flag within
+		// its next check; and a job without a runner at all is cancelled here.
+		e.cancelLocal(id)
+		return e.cancelIfAbandoned(ctx, id)
+	}
+	return nil
+}
+
+// finishJob moves a job to a terminal status in tx. A successful job's batches are committed by
+// the runner before it calls this.
+func (e *Engine) finishJob(ctx context.Context, tx *sql.Tx, j *jobRow, status string, errs []aepwire.JobError, now int64) error {
+	if j.metrics.TotalTime == nil {
+		j.metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
+	}
+	j.metrics.TotalTime.EndTimeInMs = now
+	j.metrics.TotalTime.TotalTimeInMs = now - j.metrics.TotalTime.StartTimeInMs
+	if status == aepwire.JobCancelled && len(errs) == 0 {
+		errs = []aepwire.JobError{{Code: codeJobCancelled, Msg: "the job was cancelled (DELETE /export/jobs/" + strconv.FormatInt(j.id, 10) + ")"}}
+	}
+	metrics, err := json.Marshal(j.metrics)
+	if err != nil {
+		return err
+	}
+	errsJSON, err := json.Marshal(append(j.errors, errs...))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE export_jobs SET status = ?, metrics = ?, errors = ?, update_ms = ? WHERE id = ?`,
+		status, string(metrics), string(errsJSON), now, j.id)
+	return err
+}

@@ -1,0 +1,369 @@
+package exportengine
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
+)
+
+// jobEnv is an engine that runs jobs, with a union destination and some profiles.
+type jobEnv struct {
+	e       *Engine
+	clock   *fakeClock
+	dest    string
+	crm     string
+	web     string
+	dataDir string
+}
+
+func newJobEnv(t *testing.T, opts Options) *jobEnv {
+	t.Helper()
+	env := &jobEnv{clock: newFakeClock(), dataDir: opts.DataDir}
+	if env.dataDir == "" {
+		env.dataDir = t.TempDir()
+	}
+	opts.DataDir, opts.Clock = env.dataDir, env.clock
+	e, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	env.e = e
+	env.dest = newDataset(t, e, aepwire.SchemaProfileUnion, false)
+	env.crm = newDataset(t, e, aepwire.SchemaProfile, true)
+	env.web = newDataset(t, e, aepwire.SchemaExperienceEvent, true)
+	return env
+}
+
+func (env *jobEnv) request() aepwire.ExportJobRequest {
+	return aepwire.ExportJobRequest{
+		Destination: aepwire.ExportDestination{DatasetID: env.dest},
+		Schema:      aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
+	}
+}
+
+// ingestSample loads generated sample data for people people.
+func (env *jobEnv) ingestSample(t *testing.T, people int) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := sampledata.Generate(dir, sampledata.Options{Seed: 11, People: people, EventsPerPerson: 2}); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, env.e, env.crm, filepath.Join(dir, sampledata.CRMFile), filepath.Join(dir, sampledata.LoyaltyFile))
+	ingest(t, env.e, env.web, filepath.Join(dir, sampledata.EventsFile))
+}
+
+func wait(t *testing.T, e *Engine, id int64) *aepwire.ExportJob {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	job, err := e.WaitExportJob(ctx, id, nil)
+	if err != nil {
+		t.Fatalf("waiting for job %d: %v", id, err)
+	}
+	return job
+}
+
+func TestExportJobBadRequests(t *testing.T) {
+	env := newJobEnv(t, Options{})
+	ctx := context.Background()
+	v := func(n int64) *int64 { return &n }
+	for _, tc := range []struct {
+		name   string
+		change func(r *aepwire.ExportJobRequest)
+		want   string
+	}{
+		{"no destination", func(r *aepwire.ExportJobRequest) { r.Destination.DatasetID = "" }, "destination.datasetId is required"},
+		{"unknown destination", func(r *aepwire.ExportJobRequest) { r.Destination.DatasetID = "000000000000000000000000" },
+			"destination.datasetId 000000000000000000000000 names no dataset"},
+		{"destination not on the union schema", func(r *aepwire.ExportJobRequest) { r.Destination.DatasetID = env.crm },
+			"destination dataset " + env.crm + ` ("ds") uses the schema ` + aepwire.SchemaProfile + "; an export destination must use the profile union schema"},
+		{"no schema", func(r *aepwire.ExportJobRequest) { r.Schema.Name = "" }, "schema.name is required"},
+		{"other schema", func(r *aepwire.ExportJobRequest) { r.Schema.Name = "_xdm.context.experienceevent" }, `schema.name "_xdm.context.experienceevent" is not supported`},
+		{"malformed fields", func(r *aepwire.ExportJobRequest) { r.Fields = "a..b" }, `fields "a..b" is malformed at position 3: a name is missing between two dots`},
+		{"malformed event fields", func(r *aepwire.ExportJobRequest) {
+			r.AdditionalFields = &aepwire.AdditionalFields{EventList: &aepwire.EventList{Fields: "a(b).c"}}
+		}, `additionalFields.eventList.fields "a(b).c" is malformed at position 5`},
+		{"unknown merge policy", func(r *aepwire.ExportJobRequest) { r.MergePolicy = &aepwire.MergePolicyRef{ID: "nope"} },
+			`mergePolicy: no merge policy has the id "nope"`},
+		{"unknown merge policy version", func(r *aepwire.ExportJobRequest) {
+			r.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultNone, Version: v(7)}
+		}, `mergePolicy: merge policy "timestampOrdered-none-mp" has no version 7`},
+		{"bad from timestamp", func(r *aepwire.ExportJobRequest) { r.Filter = &aepwire.ExportFilter{FromIngestTimestamp: "yesterday"} },
+			`filter.fromIngestTimestamp "yesterday" is not an RFC 3339 date-time`},
+		{"bad segment status", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{Segments: []aepwire.SegmentFilter{{SegmentID: "s", Status: []string{"active"}}}}
+		}, `filter.segments[0].status holds "active"; statuses are realized, existing and exited`},
+		{"segment without id", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{Segments: []aepwire.SegmentFilter{{}}}
+		}, "filter.segments[0].segmentId is required"},
+		{"segmentPerBatch without segments", func(r *aepwire.ExportJobRequest) { r.Destination.SegmentPerBatch = true },
+			"destination.segmentPerBatch is true but filter.segments is empty"},
+		{"bad event window", func(r *aepwire.ExportJobRequest) {
+			r.AdditionalFields = &aepwire.AdditionalFields{EventList: &aepwire.EventList{Filter: &aepwire.EventListFilter{ToIngestTimestamp: "2026-01-01"}}}
+		}, `additionalFields.eventList.filter.toIngestTimestamp "2026-01-01" is not an RFC 3339 date-time`},
+		{"bad qualification window", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{SegmentQualificationTime: &aepwire.SegmentQualificationTime{EndTime: "soon"}}
+		}, `filter.segmentQualificationTime.endTime "soon" is not an RFC 3339 date-time`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := env.request()
+			tc.change(&req)
+			_, err := env.e.CreateExportJob(ctx, req, "")
+			if aepwire.StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v\nwant a 400 containing %q", err, tc.want)
+			}
+		})
+	}
+	list, err := env.e.ListExportJobs(ctx, aepwire.ExportJobQuery{})
+	if err != nil || len(list.Records) != 0 {
+		t.Errorf("refused requests created jobs: %+v, %v", list, err)
+	}
+}
+
+func TestExportJobLifecycleAndMetrics(t *testing.T) {
+	env := newJobEnv(t, Options{RunJobs: true})
+	env.ingestSample(t, 200)
+	ctx := context.Background()
+	req := env.request()
+	req.Fields = "personalEmail.address"
+	req.AdditionalFields = &aepwire.AdditionalFields{EventList: &aepwire.EventList{Fields: "eventType"}}
+	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+
+	created, err := env.e.CreateExportJob(ctx, req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Status != aepwire.JobNew || created.ID < 1 || created.Destination.BatchID == "" || len(created.RequestID) != 32 ||
+		created.Metrics.TotalTime == nil || created.Metrics.TotalTime.StartTimeInMs != created.CreationTime ||
+		created.MergePolicy.Version == nil || *created.MergePolicy.Version != 1 || created.JobType != "BATCH" {
+		t.Errorf("new job = %+v", created)
+	}
+	var statuses []string
+	var mu sync.Mutex
+	job, err := env.e.WaitExportJob(ctx, created.ID, func(j *aepwire.ExportJob) {
+		mu.Lock()
+		statuses = append(statuses, j.Status)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != aepwire.JobSucceeded {
+		t.Fatalf("job ended %s: %+v", job.Status, job.Errors)
+	}
+	if statuses[len(statuses)-1] != aepwire.JobSucceeded {
+		t.Errorf("the waiter heard %v", statuses)
+	}
+	m := job.Metrics
+	if m.ProfileExportTime == nil || m.ACPDatasetWriteTime == nil || m.TotalTime.EndTimeInMs == 0 ||
+		m.ProfileExportTime.TotalTimeInMs != m.ProfileExportTime.EndTimeInMs-m.ProfileExportTime.StartTimeInMs ||
+		m.ProfileExportTime.EndTimeInMs > m.ACPDatasetWriteTime.StartTimeInMs || job.UpdateTime != m.TotalTime.EndTimeInMs {
+		t.Errorf("timings: %+v %+v %+v", m.TotalTime, m.ProfileExportTime, m.ACPDatasetWriteTime)
+	}
+	if *m.TotalExportedProfileCounter == 0 || *m.ExportedEventCounter == 0 || *m.BytesWritten == 0 ||
+		job.ComputeGatewayJobID["exportJob"] == "" || job.ComputeGatewayJobID["pushJob"] == "" {
+		t.Errorf("counters: %+v, gateway %v", m, job.ComputeGatewayJobID)
+	}
+	var byNS int64
+	for _, n := range m.ExportedProfileByNamespaceCounter {
+		byNS += n
+	}
+	if byNS != *m.TotalExportedProfileCounter {
+		t.Errorf("by namespace %v does not add up to %d", m.ExportedProfileByNamespaceCounter, *m.TotalExportedProfileCounter)
+	}
+	b, err := env.e.GetBatch(ctx, job.Destination.BatchID)
+	if err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != *m.TotalExportedProfileCounter || b.Size != *m.BytesWritten ||
+		b.DatasetID() != env.dest {
+		t.Errorf("exported batch %+v, %v", b, err)
+	}
+}
+
+func TestExportJobListPages(t *testing.T) {
+	env := newJobEnv(t, Options{})
+	ctx := context.Background()
+	var ids []int64
+	for i := range 5 {
+		env.clock.Advance(time.Second)
+		if i == 3 {
+			env.clock.Advance(-time.Second) // two jobs created in the same millisecond
+		}
+		j, err := env.e.CreateExportJob(ctx, env.request(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	var got []int64
+	q := aepwire.ExportJobQuery{Limit: 2}
+	for pages := 0; ; pages++ {
+		list, err := env.e.ListExportJobs(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range list.Records {
+			got = append(got, r.ID)
+		}
+		if list.Page.PageSize != len(list.Records) || list.Page.SortField != "createdTime" || list.Page.Sort != "desc" {
+			t.Errorf("page %+v", list.Page)
+		}
+		if list.Link.Next == "" {
+			if pages != 2 {
+				t.Errorf("%d pages, want 3", pages+1)
+			}
+			break
+		}
+		if !strings.HasPrefix(list.Link.Next, "/export/jobs/?limit=2&offset=") || !strings.HasSuffix(list.Link.Next, list.Page.PageOffset) {
+			t.Errorf("next link %q, page offset %q", list.Link.Next, list.Page.PageOffset)
+		}
+		q.Offset = list.Page.PageOffset
+	}
+	want := []int64{ids[4], ids[3], ids[2], ids[1], ids[0]}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("jobs listed %v, want newest first %v", got, want)
+	}
+	list, err := env.e.ListExportJobs(ctx, aepwire.ExportJobQuery{Status: "succeeded"})
+	if err != nil || len(list.Records) != 0 {
+		t.Errorf("SUCCEEDED jobs: %v, %v", list, err)
+	}
+	if _, err := env.e.ListExportJobs(ctx, aepwire.ExportJobQuery{Offset: "x"}); aepwire.StatusOf(err) != 400 {
+		t.Errorf("bad offset: %v", err)
+	}
+}
+
+func TestIdempotentCreate(t *testing.T) {
+	env := newJobEnv(t, Options{})
+	ctx := context.Background()
+	a, err := env.e.CreateExportJob(ctx, env.request(), "key-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := env.e.CreateExportJob(ctx, env.request(), "key-1")
+	if err != nil || b.ID != a.ID {
+		t.Errorf("retried create gave job %v (%v), want %d", b, err, a.ID)
+	}
+	c, err := env.e.CreateExportJob(ctx, env.request(), "key-2")
+	if err != nil || c.ID == a.ID {
+		t.Errorf("another key gave job %v (%v)", c, err)
+	}
+}
+
+// pauseExports makes exports stop before their second chunk until release is called.
+func pauseExports(t *testing.T) (reached <-chan struct{}, release func()) {
+	t.Helper()
+	r := make(chan struct{})
+	gate := make(chan struct{})
+	var once, closeOnce sync.Once
+	testHookChunk = func(ctx context.Context, seq int) {
+		if seq == 1 {
+			once.Do(func() { close(r) })
+			select {
+			case <-gate:
+			case <-ctx.Done():
+			}
+		}
+	}
+	release = func() { closeOnce.Do(func() { close(gate) }) }
+	t.Cleanup(func() { release(); testHookChunk = nil })
+	return r, release
+}
+
+func TestCancelNewJob(t *testing.T) {
+	env := newJobEnv(t, Options{}) // no runner: the job stays NEW
+	ctx := context.Background()
+	j, err := env.e.CreateExportJob(ctx, env.request(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.e.CancelExportJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := env.e.GetExportJob(ctx, j.ID)
+	if err != nil || got.Status != aepwire.JobCancelled || got.Destination.BatchID != "" || len(got.Errors) != 1 || got.Errors[0].Code != codeJobCancelled {
+		t.Errorf("after cancel: %+v, %v", got, err)
+	}
+	// A cancelled (terminal) job is deleted by a second DELETE.
+	if err := env.e.CancelExportJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.GetExportJob(ctx, j.ID); !aepwire.IsNotFound(err) {
+		t.Errorf("after delete: %v, want 404", err)
+	}
+	if err := env.e.CancelExportJob(ctx, j.ID); !aepwire.IsNotFound(err) {
+		t.Errorf("delete of a deleted job: %v, want 404", err)
+	}
+}
+
+func TestCancelMidRun(t *testing.T) {
+	env := newJobEnv(t, Options{RunJobs: true})
+	env.ingestSample(t, 1500)
+	reached, _ := pauseExports(t)
+	ctx := context.Background()
+	j, err := env.e.CreateExportJob(ctx, env.request(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-reached
+	running, err := env.e.GetExportJob(ctx, j.ID)
+	if err != nil || running.Status != aepwire.JobProcessing {
+		t.Fatalf("job is %+v, %v; want PROCESSING", running, err)
+	}
+	if err := env.e.CancelExportJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The runner is held at the gate; the cancellation must still stop it (the gate is released by
+	// the context, not by the test).
+	done := wait(t, env.e, j.ID)
+	if done.Status != aepwire.JobCancelled || done.Destination.BatchID != "" {
+		t.Errorf("cancelled job: %+v", done)
+	}
+	if _, err := env.e.GetBatch(ctx, running.Destination.BatchID); !aepwire.IsNotFound(err) {
+		t.Errorf("a cancelled job left its batch: %v", err)
+	}
+	if _, err := os.Stat(env.e.batchDir(running.Destination.BatchID)); !os.IsNotExist(err) {
+		t.Errorf("a cancelled job left its files: %v", err)
+	}
+}
+
+func TestTwoJobsAtOnce(t *testing.T) {
+	env := newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2})
+	env.ingestSample(t, 600)
+	ctx := context.Background()
+	reqA := env.request()
+	reqB := env.request()
+	reqB.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+	reqB.Fields = "identityMap"
+	a, err := env.e.CreateExportJob(ctx, reqA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := env.e.CreateExportJob(ctx, reqB, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja, jb := wait(t, env.e, a.ID), wait(t, env.e, b.ID)
+	if ja.Status != aepwire.JobSucceeded || jb.Status != aepwire.JobSucceeded {
+		t.Fatalf("jobs ended %s and %s", ja.Status, jb.Status)
+	}
+	if ja.Destination.BatchID == jb.Destination.BatchID {
+		t.Errorf("two jobs wrote one batch")
+	}
+	// Each job alone gives the same output as together.
+	alone, err := env.e.CreateExportJob(ctx, reqA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jc := wait(t, env.e, alone.ID)
+	if fmt.Sprint(exportedRows(t, env.e, jc.Destination.BatchID)) != fmt.Sprint(exportedRows(t, env.e, ja.Destination.BatchID)) {
+		t.Errorf("the job run beside another wrote other rows than alone")
+	}
+}

@@ -1,0 +1,101 @@
+package exportengine
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
+)
+
+// FuzzMergeProject merges two fragments and projects the profile: no panic, the row is JSON, and
+// projecting the row again changes nothing.
+func FuzzMergeProject(f *testing.F) {
+	f.Add(`{"a":{"b":1,"c":null},"identityMap":{"E":[{"id":"x","primary":true}]}}`, `{"a":{"d":[1,null]},"identityMap":{"E":[{"id":"w"}]}}`, "a,identityMap.E.id")
+	f.Add(`{"segmentMembership":{"ups":{"s":{"status":"realized","lastQualificationTime":"2026-01-01T00:00:00Z"}}}}`,
+		`{"segmentMembership":{"ups":{"s":{"status":"exited","lastQualificationTime":"bad"}},"x":1}}`, "segmentMembership.ups")
+	f.Add(`{"k":1,"k":{"z":2}}`, `{"k":{"y":null}}`, "")
+	f.Fuzz(func(t *testing.T, first, second, list string) {
+		for _, doc := range []string{first, second} {
+			if fastjson.Validate(doc) != nil {
+				return
+			}
+			if v, _ := fastjson.Parse(doc); v.Type() != fastjson.TypeObject {
+				return
+			}
+		}
+		sel, err := fields.Parse(list)
+		if err != nil {
+			return
+		}
+		b := &snapBatch{id: "b"}
+		frags := []*storedRecord{
+			{record: record{body: []byte(first)}, batch: b},
+			{record: record{body: []byte(second)}, batch: b},
+		}
+		var m merger
+		merged, err := m.merge(frags)
+		if err != nil {
+			t.Fatalf("merge: %v", err)
+		}
+		whole := fields.AppendValue(nil, merged)
+		if err := fastjson.ValidateBytes(whole); err != nil {
+			t.Fatalf("merged profile is not JSON: %s (%v)", whole, err)
+		}
+		row := sel.AppendRow(nil, merged)
+		v, err := fastjson.ParseBytes(row)
+		if err != nil {
+			t.Fatalf("row is not JSON: %s (%v)", row, err)
+		}
+		if again := sel.AppendRow(nil, v); !bytes.Equal(again, row) {
+			t.Fatalf("projection is not stable:\n once %s\ntwice %s", row, again)
+		}
+		// Merging is idempotent: a merged profile merged with itself is unchanged.
+		var m2 merger
+		self, err := m2.merge([]*storedRecord{{record: record{body: whole}, batch: b}, {record: record{body: whole}, batch: b}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fields.AppendValue(nil, self); !bytes.Equal(got, whole) {
+			t.Fatalf("merging a profile with itself changed it:\n%s\n%s", whole, got)
+		}
+	})
+}
+
+// FuzzRecordParse validates arbitrary records: no panic, and an accepted record has a primary
+// identity first and no identity twice.
+func FuzzRecordParse(f *testing.F) {
+	f.Add([]byte(`{"identityMap":{"Email":[{"id":"a","primary":true}]},"_id":"e","timestamp":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"identities":[{"id":"x","namespace":{"code":"ECID"}}]}`))
+	f.Add([]byte(`[{"a":1}]`))
+	f.Add([]byte("{\"a\":\"\x01\"}"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var p recordParser
+		for _, kind := range []recordKind{kindFragment, kindEvent, kindOther} {
+			r, rerr := p.parse(raw, kind)
+			if (r == nil) == (rerr == nil) {
+				t.Fatalf("parse(%q) = %v, %v", raw, r, rerr)
+			}
+			if r == nil {
+				if rerr.code == "" || rerr.reason == "" {
+					t.Fatalf("refusal without a reason: %+v", rerr)
+				}
+				continue
+			}
+			if kind == kindOther {
+				continue
+			}
+			seen := map[identity]bool{}
+			for _, id := range r.identities {
+				if seen[id] || id.ns == "" || id.id == "" {
+					t.Fatalf("identities %v of %q", r.identities, raw)
+				}
+				seen[id] = true
+			}
+			if kind == kindEvent && r.eventID == "" {
+				t.Fatalf("accepted event without _id: %q", raw)
+			}
+		}
+	})
+}

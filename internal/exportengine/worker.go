@@ -1,0 +1,114 @@
+package exportengine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// A worker is a process that runs the export jobs of a data directory and exits when none has
+// been left for a while. The provider starts one (SpawnWorker) for the jobs it creates, so that a
+// job keeps running after Terraform stops the provider, and so that a job whose runner died is
+// resumed. At most one worker runs per data directory: it holds the worker lock.
+
+const (
+	workerLockFile = "worker.lock"
+	workerLogFile  = "worker.log"
+
+	// WorkerEnv names the environment variable that makes a program a worker for the data
+	// directory it holds; the program must then call RunWorker (see main.go).
+	WorkerEnv = "AEP_ENGINE_WORKER"
+	// WorkerIdleEnv, when set to a duration, is how long a worker waits for new jobs before it exits.
+	WorkerIdleEnv = "AEP_ENGINE_WORKER_IDLE"
+
+	defaultWorkerIdle = 2 * time.Second
+)
+
+// WorkerIdle is the idle time of workers: WorkerIdleEnv when it is a valid duration, else 2s.
+func WorkerIdle() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(WorkerIdleEnv)); err == nil && d > 0 {
+		return d
+	}
+	return defaultWorkerIdle
+}
+
+// RunWorker runs the export jobs of dataDir until there has been nothing to run for idle. It
+// returns at once when another worker is running.
+func RunWorker(ctx context.Context, dataDir string, idle time.Duration) error {
+	lockPath := filepath.Join(dataDir, workerLockFile)
+	for {
+		lock, ok, err := tryLockFile(lockPath, true)
+		if err != nil || !ok {
+			return err
+		}
+		e, err := Open(ctx, Options{DataDir: dataDir, RunJobs: true})
+		if err != nil {
+			_ = lock.unlock()
+			return err
+		}
+		e.waitIdle(ctx, idle)
+		// Stop taking jobs, then let go of the worker lock, then look once more: a job created
+		// meanwhile has a spawner that found this worker still holding the lock.
+		e.stopRunner()
+		_ = lock.unlock()
+		left, err := e.runnableJobs(ctx)
+		_ = e.Close()
+		if err != nil || len(left) == 0 || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func (e *Engine) waitIdle(ctx context.Context, idle time.Duration) {
+	idleSince := time.Now()
+	for ctx.Err() == nil {
+		if sleepCtx(ctx, schedulerPoll) != nil {
+			return
+		}
+		if e.runningJobs() > 0 {
+			idleSince = time.Now()
+			continue
+		}
+		if ids, err := e.runnableJobs(ctx); err == nil && len(ids) > 0 {
+			idleSince = time.Now()
+			continue
+		}
+		if time.Since(idleSince) >= idle {
+			return
+		}
+	}
+}
+
+// SpawnWorker starts the executable exe as a detached worker for dataDir: in a session of its
+// own, with its output in the data directory's worker.log, so that it outlives its parent.
+func SpawnWorker(exe, dataDir string) error {
+	logFile, err := os.OpenFile(filepath.Join(dataDir, workerLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening the worker log: %w", err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), WorkerEnv+"="+dataDir)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = detachedProcess()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting an engine worker: %w", err)
+	}
+	// Reap the worker if it ends before this process does.
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
+// WorkerMain is the whole life of a worker process: the data directory comes from WorkerEnv.
+// It returns the process's exit code.
+func WorkerMain() int {
+	dir := os.Getenv(WorkerEnv)
+	if err := RunWorker(context.Background(), dir, WorkerIdle()); err != nil {
+		fmt.Fprintf(os.Stderr, "%s engine worker for %s: %v\n", time.Now().UTC().Format(time.RFC3339), dir, err)
+		return 1
+	}
+	return 0
+}
