@@ -32,4 +32,13 @@ type Backend interface {
 	GetBatch(ctx context.Context, id string) (*aepwire.Batch, error)
 	// DeleteBatch deletes a batch and the records it contributed.
 	DeleteBatch(ctx context.Context, id string) error
+
+	// CreateMergePolicy creates a merge policy at version 1.
+	CreateMergePolicy(ctx context.Context, p aepwire.MergePolicy) (*aepwire.MergePolicy, error)
+	// GetMergePolicy returns the latest version of a merge policy, or a 404 error.
+	GetMergePolicy(ctx context.Context, id string) (*aepwire.MergePolicy, error)
+	// UpdateMergePolicy replaces a merge policy's settings, which bumps its version.
+	UpdateMergePolicy(ctx context.Context, id string, p aepwire.MergePolicy) (*aepwire.MergePolicy, error)
+	// DeleteMergePolicy deletes a merge policy.
+	DeleteMergePolicy(ctx context.Context, id string) error
 }

@@ -112,11 +112,13 @@ func (p *experiencePlatformProvider) Resources(context.Context) []func() resourc
 	return []func() resource.Resource{
 		NewDatasetResource,
 		NewBatchResource,
+		NewMergePolicyResource,
 	}
 }
 
 func (p *experiencePlatformProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewDatasetDataSource,
+		NewMergePolicyDataSource,
 	}
 }

@@ -1,0 +1,66 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+var (
+	_ datasource.DataSource              = (*mergePolicyDataSource)(nil)
+	_ datasource.DataSourceWithConfigure = (*mergePolicyDataSource)(nil)
+)
+
+// NewMergePolicyDataSource returns the experienceplatform_merge_policy data source.
+func NewMergePolicyDataSource() datasource.DataSource {
+	return &mergePolicyDataSource{}
+}
+
+type mergePolicyDataSource struct {
+	data *providerData
+}
+
+func (d *mergePolicyDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_merge_policy"
+}
+
+func (d *mergePolicyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		Description: "Looks up a merge policy by id, such as the built-in `timestampOrdered-none-mp` or `timestampOrdered-pdg-mp`.",
+		Attributes: map[string]schema.Attribute{
+			"id":              schema.StringAttribute{Required: true, Description: "Id of the merge policy."},
+			"name":            schema.StringAttribute{Computed: true, Description: "Name of the merge policy."},
+			"identity_graph":  schema.StringAttribute{Computed: true, Description: "`none` or `pdg`."},
+			"attribute_merge": schema.StringAttribute{Computed: true, Description: "`timestampOrdered` or `dataSetPrecedence`."},
+			"dataset_order": schema.ListAttribute{Computed: true, ElementType: types.StringType,
+				Description: "Dataset ids in precedence order, for `dataSetPrecedence`."},
+			"default":      schema.BoolAttribute{Computed: true, Description: "Whether this is the sandbox's default merge policy."},
+			"version":      schema.Int64Attribute{Computed: true, Description: "Latest version of the policy."},
+			"update_epoch": schema.Int64Attribute{Computed: true, Description: "Time of the last change, epoch seconds."},
+		},
+	}
+}
+
+func (d *mergePolicyDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.data = configureData(&resp.Diagnostics, req.ProviderData)
+}
+
+func (d *mergePolicyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var config mergePolicyModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	p, err := d.data.backend.GetMergePolicy(ctx, config.ID.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read merge policy",
+			errorDetail(fmt.Sprintf("Looking up the merge policy %s failed.", config.ID.ValueString()),
+				"Check that the id names an existing merge policy.", err))
+		return
+	}
+	resp.Diagnostics.Append(config.fill(ctx, p)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
+}

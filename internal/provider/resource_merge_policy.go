@@ -1,0 +1,252 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+var (
+	_ resource.Resource                   = (*mergePolicyResource)(nil)
+	_ resource.ResourceWithConfigure      = (*mergePolicyResource)(nil)
+	_ resource.ResourceWithImportState    = (*mergePolicyResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*mergePolicyResource)(nil)
+)
+
+// NewMergePolicyResource returns the experienceplatform_merge_policy resource.
+func NewMergePolicyResource() resource.Resource {
+	return &mergePolicyResource{}
+}
+
+type mergePolicyResource struct {
+	data *providerData
+}
+
+type mergePolicyModelV0 struct {
+	ID             types.String `tfsdk:"id"`
+	Name           types.String `tfsdk:"name"`
+	IdentityGraph  types.String `tfsdk:"identity_graph"`
+	AttributeMerge types.String `tfsdk:"attribute_merge"`
+	DatasetOrder   types.List   `tfsdk:"dataset_order"`
+	Default        types.Bool   `tfsdk:"default"`
+	Version        types.Int64  `tfsdk:"version"`
+	UpdateEpoch    types.Int64  `tfsdk:"update_epoch"`
+}
+
+func (r *mergePolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_merge_policy"
+}
+
+func (r *mergePolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		Description: "A merge policy of Real-Time Customer Profile: how profile fragments are stitched into " +
+			"profiles (identity_graph) and which fragment wins when attributes conflict (attribute_merge). " +
+			"Export jobs name the policy, and optionally its version. Every change updates the policy in place and " +
+			"raises its version; earlier versions stay usable by jobs. Destroy deletes the policy. A sandbox holds at " +
+			"most five merge policies, two of them the built-in timestampOrdered-none-mp and timestampOrdered-pdg-mp.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:      true,
+				Description:   "Id of the merge policy.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Required:    true,
+				Description: "Name of the merge policy.",
+				Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"identity_graph": schema.StringAttribute{
+				Required: true,
+				Description: "How fragments form profiles: `none` (the fragments sharing one primary identity) or `pdg` " +
+					"(the private identity graph: every record links all of its identities, and a profile is all that " +
+					"is linked; graphs of more than 50 identities are left out of exports).",
+				Validators: []validator.String{stringvalidator.OneOf(aepwire.IdentityGraphNone, aepwire.IdentityGraphPDG)},
+			},
+			"attribute_merge": schema.StringAttribute{
+				Required: true,
+				Description: "Which fragment wins a conflicting attribute: `timestampOrdered` (the most recently ingested) " +
+					"or `dataSetPrecedence` (by the position of its dataset in dataset_order; fragments of datasets not " +
+					"listed are ignored).",
+				Validators: []validator.String{stringvalidator.OneOf(aepwire.AttributeMergeTimestampOrdered, aepwire.AttributeMergeDataSetPrecedence)},
+			},
+			"dataset_order": schema.ListAttribute{
+				Optional:    true,
+				ElementType: types.StringType,
+				Description: "Dataset ids, highest precedence first. Required with `dataSetPrecedence`, not allowed otherwise.",
+				Validators:  []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues()},
+			},
+			"default": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+				Description: "Whether this is the sandbox's default merge policy, which export jobs without a merge " +
+					"policy use. Making a policy the default takes the place of the previous default. Defaults to false.",
+			},
+			"version": schema.Int64Attribute{
+				Computed:    true,
+				Description: "Version of the policy: 1 when created, raised by every change.",
+			},
+			"update_epoch": schema.Int64Attribute{
+				Computed:    true,
+				Description: "Time of the last change, epoch seconds.",
+			},
+		},
+	}
+}
+
+func (r *mergePolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = configureData(&resp.Diagnostics, req.ProviderData)
+}
+
+func (r *mergePolicyResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var config mergePolicyModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() || config.AttributeMerge.IsUnknown() || config.DatasetOrder.IsUnknown() {
+		return
+	}
+	switch config.AttributeMerge.ValueString() {
+	case aepwire.AttributeMergeDataSetPrecedence:
+		if config.DatasetOrder.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("dataset_order"), "Missing dataset order",
+				"attribute_merge = \"dataSetPrecedence\" ranks fragments by their dataset: list the dataset ids in "+
+					"dataset_order, highest precedence first.")
+		}
+	case aepwire.AttributeMergeTimestampOrdered:
+		if !config.DatasetOrder.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("dataset_order"), "Dataset order without dataset precedence",
+				"dataset_order is only used with attribute_merge = \"dataSetPrecedence\": remove it, or change attribute_merge.")
+		}
+	}
+}
+
+func (m *mergePolicyModelV0) policy(ctx context.Context) (aepwire.MergePolicy, diag.Diagnostics) {
+	p := aepwire.MergePolicy{
+		Name:           m.Name.ValueString(),
+		Schema:         aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
+		IdentityGraph:  aepwire.IdentityGraph{Type: m.IdentityGraph.ValueString()},
+		AttributeMerge: aepwire.AttributeMerge{Type: m.AttributeMerge.ValueString()},
+		Default:        m.Default.ValueBool(),
+	}
+	var diags diag.Diagnostics
+	if !m.DatasetOrder.IsNull() {
+		diags = m.DatasetOrder.ElementsAs(ctx, &p.AttributeMerge.Order, false)
+	}
+	return p, diags
+}
+
+func (m *mergePolicyModelV0) fill(ctx context.Context, p *aepwire.MergePolicy) diag.Diagnostics {
+	m.ID = types.StringValue(p.ID)
+	m.Name = types.StringValue(p.Name)
+	m.IdentityGraph = types.StringValue(p.IdentityGraph.Type)
+	m.AttributeMerge = types.StringValue(p.AttributeMerge.Type)
+	m.Default = types.BoolValue(p.Default)
+	m.Version = types.Int64Value(p.Version)
+	m.UpdateEpoch = types.Int64Value(p.UpdateEpoch)
+	m.DatasetOrder = types.ListNull(types.StringType)
+	if len(p.AttributeMerge.Order) > 0 {
+		var diags diag.Diagnostics
+		m.DatasetOrder, diags = types.ListValueFrom(ctx, types.StringType, p.AttributeMerge.Order)
+		return diags
+	}
+	return nil
+}
+
+func (r *mergePolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan mergePolicyModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	p, diags := plan.policy(ctx)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	created, err := r.data.backend.CreateMergePolicy(ctx, p)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot create merge policy",
+			errorDetail(fmt.Sprintf("The platform refused the merge policy %q.", p.Name),
+				"Check the attributes named in the error below; a sandbox holds at most five merge policies.", err))
+		return
+	}
+	tflog.Info(ctx, "created merge policy", map[string]any{"merge_policy_id": created.ID})
+	resp.Diagnostics.Append(plan.fill(ctx, created)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *mergePolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state mergePolicyModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	p, err := r.data.backend.GetMergePolicy(ctx, state.ID.ValueString())
+	if aepwire.IsNotFound(err) {
+		resp.Diagnostics.AddWarning("Merge policy no longer exists",
+			fmt.Sprintf("The merge policy %s was deleted outside Terraform. It is removed from the state, and the "+
+				"next plan will create it again.", state.ID.ValueString()))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read merge policy",
+			errorDetail(fmt.Sprintf("Reading the merge policy %s failed.", state.ID.ValueString()), "", err))
+		return
+	}
+	resp.Diagnostics.Append(state.fill(ctx, p)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *mergePolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state mergePolicyModelV0
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	p, diags := plan.policy(ctx)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	updated, err := r.data.backend.UpdateMergePolicy(ctx, state.ID.ValueString(), p)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot update merge policy",
+			errorDetail(fmt.Sprintf("The platform refused to update the merge policy %s.", state.ID.ValueString()),
+				"Check the attributes named in the error below.", err))
+		return
+	}
+	tflog.Info(ctx, "updated merge policy", map[string]any{"merge_policy_id": updated.ID, "version": updated.Version})
+	resp.Diagnostics.Append(plan.fill(ctx, updated)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *mergePolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state mergePolicyModelV0
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := r.data.backend.DeleteMergePolicy(ctx, state.ID.ValueString()); err != nil && !aepwire.IsNotFound(err) {
+		resp.Diagnostics.AddError("Cannot delete merge policy",
+			errorDetail(fmt.Sprintf("Deleting the merge policy %s failed.", state.ID.ValueString()), "", err))
+	}
+}
+
+func (r *mergePolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+}
