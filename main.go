@@ -6,9 +6,11 @@ import (
 	"context"
 	"flag"
 	"log"
+	"os"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/provider"
 )
 
@@ -16,6 +18,12 @@ import (
 var version = "dev"
 
 func main() {
+	// The provider starts itself again as the embedded engine's worker, which runs export jobs
+	// in the background (see exportengine.SpawnWorker).
+	if os.Getenv(exportengine.WorkerEnv) != "" {
+		os.Exit(exportengine.WorkerMain())
+	}
+
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()

@@ -79,3 +79,13 @@ func (b *Batch) DatasetID() string {
 
 // RelatedDataSet is the relatedObjects type of a batch's dataset.
 const RelatedDataSet = "dataSet"
+
+// BatchFile is a file of a batch as the provider reports it. Location is where to read it: a
+// local path with the embedded engine, the Data Access URL in remote mode.
+type BatchFile struct {
+	ID       string
+	Name     string
+	Size     int64
+	Records  int64
+	Location string
+}

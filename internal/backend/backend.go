@@ -41,4 +41,20 @@ type Backend interface {
 	UpdateMergePolicy(ctx context.Context, id string, p aepwire.MergePolicy) (*aepwire.MergePolicy, error)
 	// DeleteMergePolicy deletes a merge policy.
 	DeleteMergePolicy(ctx context.Context, id string) error
+
+	// CreateExportJob starts an export job. A non-empty idempotencyKey makes the call safe to
+	// retry: the platform returns the job the key first created.
+	CreateExportJob(ctx context.Context, req aepwire.ExportJobRequest, idempotencyKey string) (*aepwire.ExportJob, error)
+	// GetExportJob returns a job, or a 404 error.
+	GetExportJob(ctx context.Context, id int64) (*aepwire.ExportJob, error)
+	// ListExportJobs returns a page of jobs, newest first.
+	ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (*aepwire.ExportJobList, error)
+	// CancelExportJob cancels a NEW or PROCESSING job, or deletes the record of a finished one.
+	CancelExportJob(ctx context.Context, id int64) error
+	// WaitExportJob returns once the job has ended (SUCCEEDED, FAILED or CANCELLED), or ctx is
+	// done. onChange, when set, hears of status changes and progress.
+	WaitExportJob(ctx context.Context, id int64, onChange func(*aepwire.ExportJob)) (*aepwire.ExportJob, error)
+
+	// ListBatchFiles returns the files of a batch.
+	ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.BatchFile, error)
 }

@@ -367,3 +367,26 @@ func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ListBatchFiles returns the files of a batch in name order, with their local paths. Each file is
+// a dataSetFile of its own, with the id {batchId}-{n}.
+func (e *Engine) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.BatchFile, error) {
+	if _, err := e.GetBatch(ctx, batchID); err != nil {
+		return nil, err
+	}
+	rows, err := e.store.db.QueryContext(ctx, `SELECT name, size_bytes, records FROM batch_files WHERE batch_id = ? ORDER BY name`, batchID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	files := []aepwire.BatchFile{}
+	for rows.Next() {
+		f := aepwire.BatchFile{ID: fmt.Sprintf("%s-%d", batchID, len(files)+1)}
+		if err := rows.Scan(&f.Name, &f.Size, &f.Records); err != nil {
+			return nil, err
+		}
+		f.Location = filepath.Join(e.batchDir(batchID), batchFileDir, f.Name)
+		files = append(files, f)
+	}
+	return files, rows.Err()
+}

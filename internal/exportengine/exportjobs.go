@@ -57,7 +57,7 @@ type segmentSpec struct {
 
 // rfc3339Millis parses an RFC 3339 time of a request into epoch milliseconds, truncating.
 func rfc3339Millis(field, s string) (int64, error) {
-	ns, ok := parseRFC3339(s)
+	ns, ok := aepwire.ParseTimestamp(s)
 	if !ok {
 		return 0, profileBadRequest("%s %q is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z", field, s)
 	}
@@ -162,14 +162,14 @@ func (e *Engine) validateExportRequest(ctx context.Context, tx *sql.Tx, req aepw
 		}
 		if q := f.SegmentQualificationTime; q != nil {
 			if q.StartTime != "" {
-				ns, ok := parseRFC3339(q.StartTime)
+				ns, ok := aepwire.ParseTimestamp(q.StartTime)
 				if !ok {
 					return nil, profileBadRequest("filter.segmentQualificationTime.startTime %q is not an RFC 3339 date-time with an offset", q.StartTime)
 				}
 				spec.qualStart, spec.hasQualStart = ns, true
 			}
 			if q.EndTime != "" {
-				ns, ok := parseRFC3339(q.EndTime)
+				ns, ok := aepwire.ParseTimestamp(q.EndTime)
 				if !ok {
 					return nil, profileBadRequest("filter.segmentQualificationTime.endTime %q is not an RFC 3339 date-time with an offset", q.EndTime)
 				}

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
 // merger merges the fragments of one profile. It reuses its parsers and arena from one profile to
@@ -278,7 +280,7 @@ func qualificationTime(membership *fastjson.Value) (int64, bool) {
 	if v == nil || v.Type() != fastjson.TypeString {
 		return 0, false
 	}
-	return parseRFC3339(string(v.GetStringBytes()))
+	return aepwire.ParseTimestamp(string(v.GetStringBytes()))
 }
 
 // lastValue is the value of the last occurrence of key in o (JSON allows repeated keys; the last

@@ -150,7 +150,7 @@ func (rp *recordParser) parse(raw []byte, kind recordKind) (*record, *recordErro
 var errBadTimestamp = fmt.Errorf("bad timestamp")
 
 func parseTimestamp(s string) (int64, error) {
-	ns, ok := parseRFC3339(s)
+	ns, ok := aepwire.ParseTimestamp(s)
 	if !ok {
 		return 0, errBadTimestamp
 	}

@@ -194,4 +194,8 @@ func TestSpawnedWorkerRunsJobs(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The worker writes to its log only when something went wrong.
+	if log, err := os.ReadFile(filepath.Join(dir, workerLogFile)); err != nil || len(log) > 0 {
+		t.Errorf("worker log: %v\n%s", err, log)
+	}
 }

@@ -38,12 +38,13 @@ func (e *Engine) jobLockPath(id int64) string {
 
 // runner is the part of an engine that runs jobs.
 type runner struct {
-	mu      sync.Mutex
-	running map[int64]context.CancelFunc
-	wake    chan struct{}
-	stop    chan struct{}
-	done    sync.WaitGroup
-	max     int
+	stopOnce sync.Once
+	mu       sync.Mutex
+	running  map[int64]context.CancelFunc
+	wake     chan struct{}
+	stop     chan struct{}
+	done     sync.WaitGroup
+	max      int
 }
 
 func (e *Engine) startRunner(maxJobs int) {
@@ -59,12 +60,14 @@ func (e *Engine) stopRunner() {
 	if r == nil {
 		return
 	}
-	close(r.stop)
-	r.mu.Lock()
-	for _, cancel := range r.running {
-		cancel()
-	}
-	r.mu.Unlock()
+	r.stopOnce.Do(func() {
+		close(r.stop)
+		r.mu.Lock()
+		for _, cancel := range r.running {
+			cancel()
+		}
+		r.mu.Unlock()
+	})
 	r.done.Wait()
 }
 
@@ -91,14 +94,7 @@ func (e *Engine) ensureWorker() {
 	}
 }
 
-func (e *Engine) workerRunning() bool {
-	l, ok, err := tryLockFile(filepath.Join(e.dir, workerLockFile), true)
-	if err != nil || !ok {
-		return err == nil
-	}
-	_ = l.unlock()
-	return false
-}
+func (e *Engine) workerRunning() bool { return WorkerRunning(e.dir) }
 
 func (e *Engine) schedule() {
 	r := e.runner

@@ -112,3 +112,13 @@ func WorkerMain() int {
 	}
 	return 0
 }
+
+// WorkerRunning reports whether a worker process runs the jobs of dataDir now.
+func WorkerRunning(dataDir string) bool {
+	l, ok, err := tryLockFile(filepath.Join(dataDir, workerLockFile), true)
+	if err != nil || !ok {
+		return err == nil
+	}
+	_ = l.unlock()
+	return false
+}

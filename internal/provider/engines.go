@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -30,7 +31,15 @@ func (r *engineRegistry) open(ctx context.Context, dataDir string) (*exportengin
 	if e, ok := r.engines[dir]; ok {
 		return e, nil
 	}
-	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: dir})
+	// Export jobs run in a worker process of this same executable, so that they outlive the
+	// provider (which Terraform stops after each command) and one worker serves every run.
+	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: dir, Spawn: func() error {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		return exportengine.SpawnWorker(exe, dir)
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
 // Environment variables that configure the provider when the configuration does not.
@@ -26,8 +27,11 @@ const (
 // is set, relative to the directory Terraform runs in, like .terraform.
 const defaultDataDir = ".aep"
 
-// Ensure the implementation satisfies the provider interfaces.
-var _ provider.Provider = (*experiencePlatformProvider)(nil)
+// Ensure the implementations satisfy the interfaces.
+var (
+	_ provider.Provider = (*experiencePlatformProvider)(nil)
+	_ backend.Backend   = (*exportengine.Engine)(nil)
+)
 
 type experiencePlatformProvider struct {
 	version string
@@ -113,6 +117,7 @@ func (p *experiencePlatformProvider) Resources(context.Context) []func() resourc
 		NewDatasetResource,
 		NewBatchResource,
 		NewMergePolicyResource,
+		NewExportJobResource,
 	}
 }
 
@@ -120,5 +125,8 @@ func (p *experiencePlatformProvider) DataSources(context.Context) []func() datas
 	return []func() datasource.DataSource{
 		NewDatasetDataSource,
 		NewMergePolicyDataSource,
+		NewExportJobDataSource,
+		NewExportJobsDataSource,
+		NewBatchFilesDataSource,
 	}
 }

@@ -3,13 +3,31 @@ package provider
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
+
+// pauseFile is the file whose presence in a test's data directory holds its exports running
+// (see exportengine.PauseExportsWhile), so that a test can act on a running job.
+const pauseFile = "test-pause-exports"
+
+func TestMain(m *testing.M) {
+	// The provider under test spawns this test binary as its engine worker.
+	if dir := os.Getenv(exportengine.WorkerEnv); dir != "" {
+		exportengine.PauseExportsWhile(filepath.Join(dir, pauseFile))
+		os.Exit(exportengine.WorkerMain())
+	}
+	// Workers of finished tests go away soon, before their data directories are removed.
+	_ = os.Setenv(exportengine.WorkerIdleEnv, "300ms")
+	os.Exit(m.Run())
+}
 
 // testAccProtoV6ProviderFactories runs the provider in the test process; Terraform reattaches to it.
 var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
@@ -30,8 +48,32 @@ func newTestEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatalf("opening the test's engine: %v", err)
 	}
-	t.Cleanup(func() { _ = e.Close() })
+	t.Cleanup(func() {
+		_ = e.Close()
+		// The worker must be gone before the directory is removed (cleanups run last first).
+		deadline := time.Now().Add(30 * time.Second)
+		for exportengine.WorkerRunning(dir) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		// A worker writes to its log only when something went wrong.
+		if log, err := os.ReadFile(filepath.Join(dir, "worker.log")); err == nil && len(log) > 0 {
+			t.Errorf("the engine worker reported:\n%s", log)
+		}
+	})
 	return &testEnv{dataDir: dir, engine: e}
+}
+
+// pauseExports holds the exports of the test's worker before their second chunk, until the
+// returned function (also run at cleanup) lets them go.
+func (env *testEnv) pauseExports(t *testing.T) (resume func()) {
+	t.Helper()
+	p := filepath.Join(env.dataDir, pauseFile)
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resume = func() { _ = os.Remove(p) }
+	t.Cleanup(resume)
+	return resume
 }
 
 // config prefixes a configuration with the provider block for the test's data directory.

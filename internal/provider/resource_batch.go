@@ -64,6 +64,7 @@ type batchResourceModelV0 struct {
 	FailedRecordCount types.Int64    `tfsdk:"failed_record_count"`
 	Errors            types.List     `tfsdk:"errors"`
 	IngestTimeMs      types.Int64    `tfsdk:"ingest_time_ms"`
+	IngestedAt        types.String   `tfsdk:"ingested_at"`
 	CompletedAt       types.String   `tfsdk:"completed_at"`
 	Timeouts          timeouts.Value `tfsdk:"timeouts"`
 }
@@ -181,6 +182,13 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				Description: "Ingest time of the batch, epoch milliseconds: the time that the ingest-time filters of " +
 					"export jobs compare against. Later batches have later ingest times.",
 				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+			"ingested_at": schema.StringAttribute{
+				Computed: true,
+				Description: "The ingest time as RFC 3339 in UTC with milliseconds, for the ingest-time filters of " +
+					"experienceplatform_export_job: `event_list = { from_ingest_timestamp = experienceplatform_batch.x.ingested_at }` " +
+					"exports only events ingested after this batch.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"completed_at": schema.StringAttribute{
 				Computed:      true,
@@ -496,6 +504,10 @@ func (m *batchResourceModelV0) fill(b *aepwire.Batch) diag.Diagnostics {
 	m.RecordCount = types.Int64Value(b.RecordCount)
 	m.FailedRecordCount = types.Int64Value(b.FailedRecordCount)
 	m.IngestTimeMs = types.Int64Value(b.IngestTime)
+	m.IngestedAt = types.StringNull()
+	if b.IngestTime > 0 {
+		m.IngestedAt = types.StringValue(formatMillis(b.IngestTime))
+	}
 	m.CompletedAt = types.StringNull()
 	if b.Completed > 0 {
 		m.CompletedAt = types.StringValue(formatMillis(b.Completed))

@@ -1,11 +1,11 @@
-package exportengine
+package aepwire
 
 import (
 	"testing"
 	"time"
 )
 
-func TestParseRFC3339(t *testing.T) {
+func TestParseTimestamp(t *testing.T) {
 	base := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC).UnixNano()
 	for _, tc := range []struct {
 		in   string
@@ -32,9 +32,9 @@ func TestParseRFC3339(t *testing.T) {
 		{"26-03-04T05:06:07Z", 0, false},
 		{"", 0, false},
 	} {
-		got, ok := parseRFC3339(tc.in)
+		got, ok := ParseTimestamp(tc.in)
 		if ok != tc.ok || got != tc.want {
-			t.Errorf("parseRFC3339(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+			t.Errorf("ParseTimestamp(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
 }

@@ -1,15 +1,15 @@
-package exportengine
+package aepwire
 
 import (
 	"math"
 	"time"
 )
 
-// parseRFC3339 parses an RFC 3339 date-time with a required offset ("Z" or ±hh:mm) and any number
-// of fraction digits, and returns it as nanoseconds since the Unix epoch. Digits beyond
-// nanoseconds are dropped. Instants outside what int64 nanoseconds can hold (years 1678 to 2262)
-// are refused.
-func parseRFC3339(s string) (int64, bool) {
+// ParseTimestamp parses an RFC 3339 date-time with a required offset ("Z" or ±hh:mm) and any
+// number of fraction digits, the form of XDM and AEP timestamps, into nanoseconds since the Unix
+// epoch. Digits beyond nanoseconds are dropped. Instants outside what int64 nanoseconds can hold
+// (years 1678 to 2262) are refused.
+func ParseTimestamp(s string) (int64, bool) {
 	// 2006-01-02T15:04:05 is 19 bytes; an offset needs at least 1 more.
 	if len(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
 		return 0, false

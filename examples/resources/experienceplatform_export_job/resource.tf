@@ -1,0 +1,51 @@
+# The request of AEP's export-jobs documentation: each profile's identities and email address,
+# with the browser of each event ingested after the first web batch.
+resource "experienceplatform_export_job" "profiles" {
+  fields = "identities.id,personalEmail.address"
+  merge_policy = {
+    id      = "timestampOrdered-pdg-mp"
+    version = 1
+  }
+  event_list = {
+    fields                = "environment.browserDetails.name,environment.browserDetails.version"
+    from_ingest_timestamp = experienceplatform_batch.web_day1.ingested_at
+  }
+  destination = {
+    dataset_id = experienceplatform_dataset.export.id
+  }
+  schema_name = "_xdm.context.profile"
+}
+
+# One batch per segment, for the members of two segments; the job runs again whenever
+# the CRM batch is replaced.
+resource "experienceplatform_export_job" "audiences" {
+  fields = "identityMap,personalEmail.address"
+  filter = {
+    segments = [
+      { segment_id = "5b5a8f2e-3f7c-4d9a-9e61-2c4f0a1b7d01" },
+      { segment_id = "8c1d7e44-90ab-4f3e-b2d5-6a7b8c9d0e02", status = ["realized"] },
+    ]
+  }
+  destination = {
+    dataset_id        = experienceplatform_dataset.export.id
+    segment_per_batch = true
+  }
+  triggers = {
+    crm_batch = experienceplatform_batch.crm.id
+  }
+  timeouts = {
+    create = "2h"
+  }
+}
+
+output "profiles_batch" {
+  value = {
+    batch_id  = experienceplatform_export_job.profiles.batch_id
+    profiles  = experienceplatform_export_job.profiles.metrics.exported_profile_count
+    export_ms = experienceplatform_export_job.profiles.metrics.total_time.total_ms
+  }
+}
+
+output "audience_batches" {
+  value = { for b in experienceplatform_export_job.audiences.batches : b.segment_id => b.batch_id }
+}

@@ -1,0 +1,94 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+var (
+	_ datasource.DataSource              = (*batchFilesDataSource)(nil)
+	_ datasource.DataSourceWithConfigure = (*batchFilesDataSource)(nil)
+)
+
+// NewBatchFilesDataSource returns the experienceplatform_batch_files data source.
+func NewBatchFilesDataSource() datasource.DataSource {
+	return &batchFilesDataSource{}
+}
+
+type batchFilesDataSource struct {
+	data *providerData
+}
+
+type batchFilesDataSourceModelV0 struct {
+	BatchID types.String `tfsdk:"batch_id"`
+	Files   types.List   `tfsdk:"files"`
+}
+
+var batchFileAttrTypes = map[string]attr.Type{
+	"file_id":    types.StringType,
+	"name":       types.StringType,
+	"size_bytes": types.Int64Type,
+	"records":    types.Int64Type,
+	"path":       types.StringType,
+}
+
+func (d *batchFilesDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_batch_files"
+}
+
+func (d *batchFilesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		Description: "The files of a batch, such as the JSON Lines files an export job wrote (Data Access API).",
+		Attributes: map[string]schema.Attribute{
+			"batch_id": schema.StringAttribute{Required: true, Description: "Id of the batch, such as an export job's batch_id."},
+			"files": schema.ListNestedAttribute{
+				Computed:    true,
+				Description: "The batch's files, in name order.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"file_id":    schema.StringAttribute{Computed: true, Description: "Data Access id of the file ({batch id}-{n})."},
+					"name":       schema.StringAttribute{Computed: true, Description: "Name of the file, such as part-00000.json."},
+					"size_bytes": schema.Int64Attribute{Computed: true, Description: "Size of the file in bytes."},
+					"records":    schema.Int64Attribute{Computed: true, Description: "Records (rows) in the file."},
+					"path": schema.StringAttribute{Computed: true,
+						Description: "Where to read the file: a local path with the embedded engine, the Data Access URL in remote mode."},
+				}},
+			},
+		},
+	}
+}
+
+func (d *batchFilesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.data = configureData(&resp.Diagnostics, req.ProviderData)
+}
+
+func (d *batchFilesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var config batchFilesDataSourceModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	files, err := d.data.backend.ListBatchFiles(ctx, config.BatchID.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot list batch files",
+			errorDetail(fmt.Sprintf("Listing the files of batch %s failed.", config.BatchID.ValueString()),
+				"Check that the id names an existing batch.", err))
+		return
+	}
+	var diags diag.Diagnostics
+	elems := make([]attr.Value, 0, len(files))
+	for _, f := range files {
+		elems = append(elems, objectValue(&diags, batchFileAttrTypes, map[string]attr.Value{
+			"file_id": types.StringValue(f.ID), "name": types.StringValue(f.Name), "size_bytes": types.Int64Value(f.Size),
+			"records": types.Int64Value(f.Records), "path": types.StringValue(f.Location),
+		}))
+	}
+	config.Files = listValue(&diags, types.ObjectType{AttrTypes: batchFileAttrTypes}, elems)
+	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
+}

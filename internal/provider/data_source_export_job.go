@@ -1,0 +1,146 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+var (
+	_ datasource.DataSource              = (*exportJobDataSource)(nil)
+	_ datasource.DataSourceWithConfigure = (*exportJobDataSource)(nil)
+)
+
+// NewExportJobDataSource returns the experienceplatform_export_job data source.
+func NewExportJobDataSource() datasource.DataSource {
+	return &exportJobDataSource{}
+}
+
+type exportJobDataSource struct {
+	data *providerData
+}
+
+type exportJobDataSourceModelV0 struct {
+	ID             types.String `tfsdk:"id"`
+	Fields         types.String `tfsdk:"fields"`
+	MergePolicy    types.Object `tfsdk:"merge_policy"`
+	Filter         types.Object `tfsdk:"filter"`
+	EventList      types.Object `tfsdk:"event_list"`
+	Destination    types.Object `tfsdk:"destination"`
+	SchemaName     types.String `tfsdk:"schema_name"`
+	Status         types.String `tfsdk:"status"`
+	BatchID        types.String `tfsdk:"batch_id"`
+	Batches        types.List   `tfsdk:"batches"`
+	RequestID      types.String `tfsdk:"request_id"`
+	JobType        types.String `tfsdk:"job_type"`
+	CreationTimeMs types.Int64  `tfsdk:"creation_time_ms"`
+	UpdateTimeMs   types.Int64  `tfsdk:"update_time_ms"`
+	Errors         types.List   `tfsdk:"errors"`
+	Warnings       types.List   `tfsdk:"warnings"`
+	Metrics        types.Object `tfsdk:"metrics"`
+}
+
+func (m *exportJobDataSourceModelV0) fill(ctx context.Context, job *aepwire.ExportJob) diag.Diagnostics {
+	in, diags := jobInputsOf(ctx, job)
+	v, d := jobViewOf(job)
+	diags.Append(d...)
+	m.Fields, m.MergePolicy, m.Filter, m.EventList, m.Destination, m.SchemaName =
+		in.Fields, in.MergePolicy, in.Filter, in.EventList, in.Destination, in.SchemaName
+	m.ID, m.Status, m.BatchID, m.Batches, m.RequestID, m.JobType = v.ID, v.Status, v.BatchID, v.Batches, v.RequestID, v.JobType
+	m.CreationTimeMs, m.UpdateTimeMs, m.Errors, m.Warnings, m.Metrics = v.CreationTimeMs, v.UpdateTimeMs, v.Errors, v.Warnings, v.Metrics
+	return diags
+}
+
+func (d *exportJobDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_export_job"
+}
+
+func (d *exportJobDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	attrs := exportJobComputedAttributes(ctx)
+	attrs["id"] = schema.StringAttribute{Required: true, Description: "Id of the export job."}
+	resp.Schema = schema.Schema{
+		Description: "Looks up an export job by id: its status, batches and metrics, and the request it was created with.",
+		Attributes:  attrs,
+	}
+}
+
+// exportJobComputedAttributes is the resource's schema with every attribute computed: the
+// request as the job echoes it, and what the job reports.
+func exportJobComputedAttributes(ctx context.Context) map[string]schema.Attribute {
+	var rs resource.SchemaResponse
+	(&exportJobResource{}).Schema(ctx, resource.SchemaRequest{}, &rs)
+	out := map[string]schema.Attribute{}
+	for name, a := range rs.Schema.Attributes {
+		switch name {
+		case "triggers", "wait_for_completion", "timeouts":
+			continue
+		}
+		out[name] = computedAttribute(a)
+	}
+	return out
+}
+
+// computedAttribute turns a resource attribute into a computed data source attribute.
+func computedAttribute(a rschema.Attribute) schema.Attribute {
+	desc := a.GetDescription()
+	switch a := a.(type) {
+	case rschema.StringAttribute:
+		return schema.StringAttribute{Computed: true, Description: desc}
+	case rschema.Int64Attribute:
+		return schema.Int64Attribute{Computed: true, Description: desc}
+	case rschema.BoolAttribute:
+		return schema.BoolAttribute{Computed: true, Description: desc}
+	case rschema.MapAttribute:
+		return schema.MapAttribute{Computed: true, Description: desc, ElementType: a.ElementType}
+	case rschema.ListAttribute:
+		return schema.ListAttribute{Computed: true, Description: desc, ElementType: a.ElementType}
+	case rschema.SingleNestedAttribute:
+		return schema.SingleNestedAttribute{Computed: true, Description: desc, Attributes: computedAttributes(a.Attributes)}
+	case rschema.ListNestedAttribute:
+		return schema.ListNestedAttribute{Computed: true, Description: desc,
+			NestedObject: schema.NestedAttributeObject{Attributes: computedAttributes(a.NestedObject.Attributes)}}
+	}
+	panic(fmt.Sprintf("computedAttribute: unexpected %T", a))
+}
+
+func computedAttributes(in map[string]rschema.Attribute) map[string]schema.Attribute {
+	out := map[string]schema.Attribute{}
+	for name, a := range in {
+		out[name] = computedAttribute(a)
+	}
+	return out
+}
+
+func (d *exportJobDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.data = configureData(&resp.Diagnostics, req.ProviderData)
+}
+
+func (d *exportJobDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var config exportJobDataSourceModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id, err := strconv.ParseInt(config.ID.ValueString(), 10, 64)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid export job id", fmt.Sprintf("%q is not an export job id: job ids are whole numbers, such as 24115.", config.ID.ValueString()))
+		return
+	}
+	job, err := d.data.backend.GetExportJob(ctx, id)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read export job",
+			errorDetail(fmt.Sprintf("Looking up export job %d failed.", id), "Check that the id names an existing job.", err))
+		return
+	}
+	resp.Diagnostics.Append(config.fill(ctx, job)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
+}
