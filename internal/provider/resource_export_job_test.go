@@ -510,3 +510,86 @@ func TestAccExportJob_validation(t *testing.T) {
 		})
 	}
 }
+
+func TestAccExportJob_deletedOutsideTerraform(t *testing.T) {
+	env := newTestEnv(t)
+	dir := exportData(t)
+	config := env.exportConfig(dir, `
+resource "experienceplatform_export_job" "test" {
+  destination = { dataset_id = experienceplatform_dataset.export.id }
+  depends_on  = [experienceplatform_batch.loyalty]
+}`)
+	var id string
+	newJob := statecheck.CompareValue(compare.ValuesDiffer())
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					captureString(jobAddr, tfjsonpath.New("id"), &id),
+					newJob.AddStateValue(jobAddr, tfjsonpath.New("id")),
+				},
+			},
+			{ // DELETE of a finished job deletes its record: the next plan starts a new job
+				PreConfig: func() {
+					n, _ := strconv.ParseInt(id, 10, 64)
+					if err := env.engine.CancelExportJob(context.Background(), n); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{newJob.AddStateValue(jobAddr, tfjsonpath.New("id"))},
+			},
+		},
+	})
+}
+
+// A job that nobody waited for and that failed is replaced by the next apply.
+func TestAccExportJob_failedWithoutWaitIsReplaced(t *testing.T) {
+	env := newTestEnv(t)
+	dir := exportData(t)
+	job := `
+resource "experienceplatform_export_job" "test" {
+  destination         = { dataset_id = experienceplatform_dataset.export.id }
+  wait_for_completion = false
+  depends_on          = [experienceplatform_batch.loyalty]
+}`
+	var first string
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				PreConfig:         func() { env.pauseExports(t) },
+				Config:            env.exportConfig(dir, job),
+				ConfigStateChecks: []statecheck.StateCheck{captureString(jobAddr, tfjsonpath.New("id"), &first)},
+			},
+			{ // the job fails while nobody waits: its destination goes away
+				PreConfig: func() {
+					running := env.runningJob(t)
+					if err := env.engine.DeleteDataset(context.Background(), running.Destination.DatasetID); err != nil {
+						t.Fatal(err)
+					}
+					_ = os.Remove(filepath.Join(env.dataDir, pauseFile))
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					if done, err := env.engine.WaitExportJob(ctx, running.ID, nil); err != nil || done.Status != aepwire.JobFailed {
+						t.Fatalf("the job ended %+v, %v; want FAILED", done, err)
+					}
+				},
+				Config: env.exportConfig(dir, job),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringRegexp(regexp.MustCompile(`^(NEW|PROCESSING|SUCCEEDED)$`))),
+				},
+			},
+		},
+	})
+}
