@@ -25,8 +25,17 @@ func main() {
 	}
 
 	var debug bool
+	var server serveFlags
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
+	server.register(flag.CommandLine)
 	flag.Parse()
+
+	if server.addr != "" {
+		if err := serve(server); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/aepkit/experienceplatform",

@@ -1,6 +1,7 @@
 package aepwire
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +22,8 @@ type Error struct {
 	Code string `json:"-"`
 	// RequestID is the x-request-id of the response, when one is known.
 	RequestID string `json:"-"`
+	// Hint says what to do about the error, when the client knows.
+	Hint string `json:"-"`
 }
 
 const errorTypePrefix = "http://ns.adobe.com/aep/errors/"
@@ -58,6 +61,10 @@ func (e *Error) Error() string {
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " [request id %s]", e.RequestID)
 	}
+	if e.Hint != "" {
+		b.WriteString(". ")
+		b.WriteString(e.Hint)
+	}
 	return b.String()
 }
 
@@ -72,3 +79,45 @@ func StatusOf(err error) int {
 
 // IsNotFound reports whether err is a 404 from the API or the engine.
 func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
+
+// DecodeError builds the error of a response with the given status and body. It understands
+// problem details, gateway errors and 429 bodies, and falls back to the status alone.
+func DecodeError(status int, body []byte, requestID string) *Error {
+	e := &Error{Status: status, Title: http.StatusText(status), RequestID: requestID}
+	var probe struct {
+		Type      string `json:"type"`
+		Title     string `json:"title"`
+		Detail    string `json:"detail"`
+		ErrorCode string `json:"error_code"`
+		Message   string `json:"message"`
+	}
+	if json.Unmarshal(body, &probe) != nil {
+		if text := strings.TrimSpace(string(body)); text != "" && len(text) < 500 {
+			e.Detail = text
+		}
+		return e
+	}
+	switch {
+	case probe.ErrorCode != "":
+		e.Code, e.Title = probe.ErrorCode, probe.Message
+	case probe.Type != "" || probe.Title != "":
+		e.Type, e.Title, e.Detail = probe.Type, probe.Title, probe.Detail
+		e.Code = codeOfType(probe.Type)
+	case probe.Message != "":
+		e.Title = probe.Message
+	}
+	return e
+}
+
+// codeOfType extracts the code of a problem type such as
+// http://ns.adobe.com/aep/errors/CAT-1404-404.
+func codeOfType(t string) string {
+	rest, ok := strings.CutPrefix(t, errorTypePrefix)
+	if !ok {
+		return ""
+	}
+	if i := strings.LastIndexByte(rest, '-'); i > 0 {
+		return rest[:i]
+	}
+	return rest
+}

@@ -390,3 +390,18 @@ func (e *Engine) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.
 	}
 	return files, rows.Err()
 }
+
+// OpenBatchFile opens a file of a batch for reading.
+func (e *Engine) OpenBatchFile(ctx context.Context, batchID, name string) (*os.File, error) {
+	if err := validateFileName(name); err != nil {
+		return nil, err
+	}
+	var n int
+	if err := e.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM batch_files WHERE batch_id = ? AND name = ?`, batchID, name).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, aepwire.Errorf(http.StatusNotFound, codeBatchNotFound, "File not found", "batch %s has no file %q", batchID, name)
+	}
+	return os.Open(filepath.Join(e.batchDir(batchID), batchFileDir, name))
+}

@@ -200,7 +200,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 			return nil
 		}
 		if testHookChunk != nil {
-			testHookChunk(ctx, c.seq)
+			testHookChunk(ctx, e.dir, c.seq)
 		}
 		select {
 		case out <- c:
@@ -236,7 +236,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 }
 
 // testHookChunk, when set by a test, runs before each chunk of profiles goes to the workers.
-var testHookChunk func(ctx context.Context, seq int)
+var testHookChunk func(ctx context.Context, dataDir string, seq int)
 
 // exportWorker encodes chunks. Each worker has its own merger and parsers.
 type exportWorker struct {

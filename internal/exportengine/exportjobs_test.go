@@ -263,7 +263,7 @@ func pauseExports(t *testing.T) (reached <-chan struct{}, release func()) {
 	r := make(chan struct{})
 	gate := make(chan struct{})
 	var once, closeOnce sync.Once
-	testHookChunk = func(ctx context.Context, seq int) {
+	testHookChunk = func(ctx context.Context, _ string, seq int) {
 		if seq == 1 {
 			once.Do(func() { close(r) })
 			select {

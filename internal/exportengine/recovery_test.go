@@ -23,7 +23,7 @@ func init() {
 		return
 	}
 	dir, ready, _ := strings.Cut(spec, "|")
-	testHookChunk = func(_ context.Context, seq int) {
+	testHookChunk = func(_ context.Context, _ string, seq int) {
 		if seq == 1 {
 			_ = os.WriteFile(ready, nil, 0o644)
 			select {} // wait for the kill

@@ -4,33 +4,50 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepclient"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
 // Environment variables that configure the provider when the configuration does not.
 const (
-	envDataDir = "AEP_DATA_DIR"
+	envDataDir      = "AEP_DATA_DIR"
+	envEndpoint     = "AEP_ENDPOINT"
+	envIMSEndpoint  = "AEP_IMS_ENDPOINT"
+	envClientID     = "AEP_CLIENT_ID"
+	envClientSecret = "AEP_CLIENT_SECRET"
+	envAccessToken  = "AEP_ACCESS_TOKEN"
+	envOrgID        = "AEP_ORG_ID"
+	envSandboxName  = "AEP_SANDBOX_NAME"
 )
 
 // defaultDataDir is the embedded engine's data directory when neither data_dir nor AEP_DATA_DIR
 // is set, relative to the directory Terraform runs in, like .terraform.
 const defaultDataDir = ".aep"
 
+const defaultPollIntervalMs = 1000
+
 // Ensure the implementations satisfy the interfaces.
 var (
-	_ provider.Provider = (*experiencePlatformProvider)(nil)
-	_ backend.Backend   = (*exportengine.Engine)(nil)
+	_ provider.Provider                     = (*experiencePlatformProvider)(nil)
+	_ provider.ProviderWithConfigValidators = (*experiencePlatformProvider)(nil)
+	_ backend.Backend                       = (*exportengine.Engine)(nil)
+	_ backend.Backend                       = (*aepclient.Client)(nil)
 )
 
 type experiencePlatformProvider struct {
@@ -44,7 +61,15 @@ type providerData struct {
 }
 
 type providerModelV0 struct {
-	DataDir types.String `tfsdk:"data_dir"`
+	DataDir        types.String `tfsdk:"data_dir"`
+	Endpoint       types.String `tfsdk:"endpoint"`
+	IMSEndpoint    types.String `tfsdk:"ims_endpoint"`
+	ClientID       types.String `tfsdk:"client_id"`
+	ClientSecret   types.String `tfsdk:"client_secret"`
+	AccessToken    types.String `tfsdk:"access_token"`
+	OrgID          types.String `tfsdk:"org_id"`
+	SandboxName    types.String `tfsdk:"sandbox_name"`
+	PollIntervalMs types.Int64  `tfsdk:"poll_interval_ms"`
 }
 
 // New returns the provider factory. Every provider it makes shares one registry of open engines,
@@ -65,17 +90,79 @@ func (p *experiencePlatformProvider) Metadata(_ context.Context, _ provider.Meta
 func (p *experiencePlatformProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		Description: "Manages Adobe Experience Platform export datasets and profile export jobs, " +
-			"either in the embedded export engine (the default) or through the AEP REST API.",
+			"either in the embedded export engine (the default) or through the AEP REST API (with endpoint).",
 		Attributes: map[string]schema.Attribute{
 			"data_dir": schema.StringAttribute{
 				Optional: true,
 				Description: "Directory of the embedded engine: its database and the files of its batches. " +
 					"Created when missing; several Terraform runs may share it at once. " +
 					"Defaults to the `" + envDataDir + "` environment variable, else `" + defaultDataDir +
-					"` in the directory Terraform runs in. A relative path is resolved against that directory.",
+					"` in the directory Terraform runs in. A relative path is resolved against that directory. " +
+					"Not used with `endpoint`.",
+			},
+			"endpoint": schema.StringAttribute{
+				Optional: true,
+				Description: "Base URL of the AEP REST API, such as `https://platform.adobe.io`, or of an engine served " +
+					"with `terraform-provider-experienceplatform -serve`. Setting it (or `" + envEndpoint + "`) selects " +
+					"remote mode; leave it out for the embedded engine.",
+			},
+			"ims_endpoint": schema.StringAttribute{
+				Optional: true,
+				Description: "Base URL of Adobe IMS, which issues the OAuth server-to-server tokens. Defaults to `" +
+					envIMSEndpoint + "`, else `" + aepclient.DefaultIMSEndpoint + "`.",
+			},
+			"client_id": schema.StringAttribute{
+				Optional:    true,
+				Description: "Client id of the OAuth server-to-server credential, also sent as the API key (`x-api-key`). Defaults to `" + envClientID + "`.",
+			},
+			"client_secret": schema.StringAttribute{
+				Optional:    true,
+				Sensitive:   true,
+				Description: "Client secret of the OAuth server-to-server credential. Defaults to `" + envClientSecret + "`. Never logged.",
+			},
+			"access_token": schema.StringAttribute{
+				Optional:  true,
+				Sensitive: true,
+				Description: "An access token to use as it is, instead of obtaining one with client_secret. Defaults to `" +
+					envAccessToken + "`. Never logged.",
+			},
+			"org_id": schema.StringAttribute{
+				Optional:    true,
+				Description: "IMS organisation id (`x-gw-ims-org-id`), such as `12345@AdobeOrg`. Defaults to `" + envOrgID + "`.",
+			},
+			"sandbox_name": schema.StringAttribute{
+				Optional:    true,
+				Description: "Sandbox to work in (`x-sandbox-name`). Defaults to `" + envSandboxName + "`, else `prod`.",
+			},
+			"poll_interval_ms": schema.Int64Attribute{
+				Optional: true,
+				Description: fmt.Sprintf("Upper bound, in milliseconds, on the wait between two status polls of an export job "+
+					"in remote mode; polls start faster and slow down to it. Defaults to %d.", defaultPollIntervalMs),
+				Validators: []validator.Int64{int64validator.AtLeast(10)},
 			},
 		},
 	}
+}
+
+func (p *experiencePlatformProvider) ConfigValidators(context.Context) []provider.ConfigValidator {
+	return []provider.ConfigValidator{
+		providervalidator.Conflicting(path.MatchRoot("data_dir"), path.MatchRoot("endpoint")),
+		providervalidator.Conflicting(path.MatchRoot("client_secret"), path.MatchRoot("access_token")),
+	}
+}
+
+// setting resolves one setting: the configuration, else the environment variable.
+func setting(resp *provider.ConfigureResponse, attr string, v types.String, env string) string {
+	if v.IsUnknown() {
+		resp.Diagnostics.AddAttributeError(path.Root(attr), "Unknown "+attr,
+			fmt.Sprintf("The provider cannot be configured because %s depends on a value known only after apply. "+
+				"Set it to a literal, or use the %s environment variable.", attr, env))
+		return ""
+	}
+	if s := v.ValueString(); s != "" {
+		return s
+	}
+	return os.Getenv(env)
 }
 
 func (p *experiencePlatformProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
@@ -84,16 +171,28 @@ func (p *experiencePlatformProvider) Configure(ctx context.Context, req provider
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if config.DataDir.IsUnknown() {
-		resp.Diagnostics.AddAttributeError(path.Root("data_dir"), "Unknown data directory",
-			"The provider cannot open the embedded engine because data_dir depends on a value that is known "+
-				"only after apply. Set data_dir to a literal path, or use the "+envDataDir+" environment variable.")
+	endpoint := setting(resp, "endpoint", config.Endpoint, envEndpoint)
+	if resp.Diagnostics.HasError() {
 		return
 	}
+	var b backend.Backend
+	if endpoint == "" {
+		b = p.configureEmbedded(ctx, config, resp)
+	} else {
+		b = p.configureRemote(ctx, config, endpoint, resp)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	data := &providerData{backend: b}
+	resp.ResourceData = data
+	resp.DataSourceData = data
+}
 
-	dataDir := config.DataDir.ValueString()
-	if dataDir == "" {
-		dataDir = os.Getenv(envDataDir)
+func (p *experiencePlatformProvider) configureEmbedded(ctx context.Context, config providerModelV0, resp *provider.ConfigureResponse) backend.Backend {
+	dataDir := setting(resp, "data_dir", config.DataDir, envDataDir)
+	if resp.Diagnostics.HasError() {
+		return nil
 	}
 	if dataDir == "" {
 		dataDir = defaultDataDir
@@ -103,13 +202,79 @@ func (p *experiencePlatformProvider) Configure(ctx context.Context, req provider
 		resp.Diagnostics.AddAttributeError(path.Root("data_dir"), "Cannot open the embedded engine",
 			"The embedded engine could not open its data directory "+dataDir+". Check that the directory "+
 				"is writable and was not written by a newer provider version.\n\nOriginal error: "+err.Error())
-		return
+		return nil
 	}
 	tflog.Debug(ctx, "opened embedded engine", map[string]any{"data_dir": engine.DataDir()})
+	return engine
+}
 
-	data := &providerData{backend: engine}
-	resp.ResourceData = data
-	resp.DataSourceData = data
+func (p *experiencePlatformProvider) configureRemote(ctx context.Context, config providerModelV0, endpoint string, resp *provider.ConfigureResponse) backend.Backend {
+	if !config.DataDir.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("data_dir"), "Conflicting data_dir",
+			"data_dir is the embedded engine's directory, and endpoint (or "+envEndpoint+") selects remote mode. "+
+				"Remove data_dir to use the remote API, or remove endpoint to use the embedded engine.")
+		return nil
+	}
+	cfg := aepclient.Config{
+		Endpoint:     endpoint,
+		IMSEndpoint:  setting(resp, "ims_endpoint", config.IMSEndpoint, envIMSEndpoint),
+		ClientID:     setting(resp, "client_id", config.ClientID, envClientID),
+		ClientSecret: setting(resp, "client_secret", config.ClientSecret, envClientSecret),
+		AccessToken:  setting(resp, "access_token", config.AccessToken, envAccessToken),
+		OrgID:        setting(resp, "org_id", config.OrgID, envOrgID),
+		Sandbox:      setting(resp, "sandbox_name", config.SandboxName, envSandboxName),
+		PollInterval: defaultPollIntervalMs * time.Millisecond,
+	}
+	if resp.Diagnostics.HasError() {
+		return nil
+	}
+	if !config.PollIntervalMs.IsNull() && !config.PollIntervalMs.IsUnknown() {
+		cfg.PollInterval = time.Duration(config.PollIntervalMs.ValueInt64()) * time.Millisecond
+	}
+	missing := func(attr, env, what string) {
+		resp.Diagnostics.AddAttributeError(path.Root(attr), "Missing "+attr,
+			fmt.Sprintf("Remote mode (endpoint %s) needs %s. Set %s in the provider block, or the %s environment variable.",
+				endpoint, what, attr, env))
+	}
+	if cfg.ClientID == "" {
+		missing("client_id", envClientID, "the client id of an OAuth server-to-server credential, which is also the API key")
+	}
+	if cfg.OrgID == "" {
+		missing("org_id", envOrgID, "the IMS organisation id, such as 12345@AdobeOrg")
+	}
+	if cfg.ClientSecret == "" && cfg.AccessToken == "" {
+		missing("client_secret", envClientSecret, "a client secret to obtain tokens with (or an access_token)")
+	}
+	if cfg.ClientSecret != "" && cfg.AccessToken != "" {
+		resp.Diagnostics.AddAttributeError(path.Root("access_token"), "Conflicting credentials",
+			"Both a client secret and an access token are set (in the configuration or the environment). Keep one: "+
+				"client_secret obtains and renews tokens; access_token is used as it is.")
+	}
+	if resp.Diagnostics.HasError() {
+		return nil
+	}
+	secrets := []string{cfg.ClientSecret, cfg.AccessToken}
+	cfg.Log = func(ctx context.Context, msg string, fields map[string]any) {
+		tflog.Debug(tflog.MaskAllFieldValuesStrings(tflog.MaskMessageStrings(ctx, nonEmpty(secrets)...), nonEmpty(secrets)...), msg, fields)
+	}
+	client, err := aepclient.New(cfg)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Invalid remote configuration",
+			"The remote API client could not be configured: "+err.Error())
+		return nil
+	}
+	tflog.Debug(ctx, "configured remote API", map[string]any{"endpoint": endpoint, "sandbox": cfg.Sandbox})
+	return client
+}
+
+func nonEmpty(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (p *experiencePlatformProvider) Resources(context.Context) []func() resource.Resource {

@@ -3,14 +3,18 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepclient"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
@@ -20,8 +24,8 @@ const pauseFile = "test-pause-exports"
 
 func TestMain(m *testing.M) {
 	// The provider under test spawns this test binary as its engine worker.
-	if dir := os.Getenv(exportengine.WorkerEnv); dir != "" {
-		exportengine.PauseExportsWhile(filepath.Join(dir, pauseFile))
+	exportengine.PauseExportsWhile(pauseFile)
+	if os.Getenv(exportengine.WorkerEnv) != "" {
 		os.Exit(exportengine.WorkerMain())
 	}
 	// Workers of finished tests go away soon, before their data directories are removed.
@@ -34,17 +38,37 @@ var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServe
 	"experienceplatform": providerserver.NewProtocol6WithError(New("test")()),
 }
 
-// testEnv is one acceptance test's embedded engine: a private data directory, and an engine of
-// the test's own on it to arrange and inspect data behind Terraform's back, as another process would.
+// testEnv is one acceptance test's platform: a private data directory, and an engine of the
+// test's own on it to arrange and inspect data behind Terraform's back, as another process would.
+// In remote mode, the provider reaches that engine through the HTTP API, served on a loopback
+// port.
 type testEnv struct {
+	mode    string
 	dataDir string
 	engine  *exportengine.Engine
+	server  *httptest.Server
+	client  *aepclient.Client
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+// The credentials of remote mode.
+const (
+	testClientID     = "test-client"
+	testClientSecret = "test-secret-4f0c"
+	testOrgID        = "test@AdobeOrg"
+)
+
+// forEachMode runs a test against the embedded engine and against the served engine.
+func forEachMode(t *testing.T, test func(t *testing.T, env *testEnv)) {
+	for _, mode := range []string{"embedded", "remote"} {
+		t.Run(mode, func(t *testing.T) { test(t, newTestEnv(t, mode)) })
+	}
+}
+
+func newTestEnv(t *testing.T, mode string) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir})
+	// In remote mode the served engine runs the jobs itself; embedded, the provider's worker does.
+	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir, RunJobs: mode == "remote"})
 	if err != nil {
 		t.Fatalf("opening the test's engine: %v", err)
 	}
@@ -60,7 +84,54 @@ func newTestEnv(t *testing.T) *testEnv {
 			t.Errorf("the engine worker reported:\n%s", log)
 		}
 	})
-	return &testEnv{dataDir: dir, engine: e}
+	env := &testEnv{mode: mode, dataDir: dir, engine: e}
+	if mode == "remote" {
+		env.server = httptest.NewServer(aepserver.New(e, aepserver.Options{
+			Credentials: []aepserver.Credential{{ClientID: testClientID, ClientSecret: testClientSecret}},
+			OrgID:       testOrgID,
+			Log: func(format string, args ...any) {
+				if os.Getenv("AEP_TEST_SERVER_LOG") != "" {
+					t.Logf("server: "+format, args...)
+				}
+			},
+		}))
+		t.Cleanup(env.server.Close)
+		env.client, err = aepclient.New(aepclient.Config{Endpoint: env.server.URL, IMSEndpoint: env.server.URL,
+			ClientID: testClientID, ClientSecret: testClientSecret, OrgID: testOrgID})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
+}
+
+// providerBlock is the provider configuration of the test's mode.
+func (env *testEnv) providerBlock() string {
+	if env.mode == "remote" {
+		return fmt.Sprintf(`provider "experienceplatform" {
+  endpoint         = %q
+  ims_endpoint     = %q
+  client_id        = %q
+  client_secret    = %q
+  org_id           = %q
+  poll_interval_ms = 50
+}`, env.server.URL, env.server.URL, testClientID, testClientSecret, testOrgID)
+	}
+	return fmt.Sprintf("provider \"experienceplatform\" {\n  data_dir = %q\n}", env.dataDir)
+}
+
+// config prefixes a configuration with the provider block.
+func (env *testEnv) config(body string) string {
+	return env.providerBlock() + "\n\n" + body
+}
+
+// readBatchFile reads a batch file from the location the provider reported: a local path, or a
+// Data Access URL.
+func (env *testEnv) readBatchFile(location string) ([]byte, error) {
+	if strings.HasPrefix(location, "http://") || strings.HasPrefix(location, "https://") {
+		return env.client.Download(context.Background(), location)
+	}
+	return os.ReadFile(location)
 }
 
 // pauseExports holds the exports of the test's worker before their second chunk, until the
@@ -74,11 +145,6 @@ func (env *testEnv) pauseExports(t *testing.T) (resume func()) {
 	resume = func() { _ = os.Remove(p) }
 	t.Cleanup(resume)
 	return resume
-}
-
-// config prefixes a configuration with the provider block for the test's data directory.
-func (env *testEnv) config(body string) string {
-	return fmt.Sprintf("provider \"experienceplatform\" {\n  data_dir = %q\n}\n\n%s", env.dataDir, body)
 }
 
 // datasets returns the ids of every dataset in the test's data directory.

@@ -52,89 +52,90 @@ resource "experienceplatform_batch" "test" {
 }
 
 func TestAccBatchResource(t *testing.T) {
-	env := newTestEnv(t)
-	dir := t.TempDir()
-	good := writeFile(t, dir, "a_crm.json",
-		`{"identityMap":{"CRMID":[{"id":"c1","primary":true}]},"person":{"name":{"firstName":"Ada"}}}`,
-		`not json`,
-		``,
-		`{"person":{"name":{"firstName":"Nobody"}}}`,
-		`{"identityMap":{"CRMID":[{"id":"c2"}]}}`)
-	array := writeFile(t, dir, "b_loyalty.json",
-		`[{"identities":[{"id":"a@example.com","namespace":{"code":"Email"}}]}, 7]`)
-	sameBatch := statecheck.CompareValue(compare.ValuesSame())
-	newBatch := statecheck.CompareValue(compare.ValuesDiffer())
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := t.TempDir()
+		good := writeFile(t, dir, "a_crm.json",
+			`{"identityMap":{"CRMID":[{"id":"c1","primary":true}]},"person":{"name":{"firstName":"Ada"}}}`,
+			`not json`,
+			``,
+			`{"person":{"name":{"firstName":"Nobody"}}}`,
+			`{"identityMap":{"CRMID":[{"id":"c2"}]}}`)
+		array := writeFile(t, dir, "b_loyalty.json",
+			`[{"identities":[{"id":"a@example.com","namespace":{"code":"Email"}}]}, 7]`)
+		sameBatch := statecheck.CompareValue(compare.ValuesSame())
+		newBatch := statecheck.CompareValue(compare.ValuesDiffer())
 
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy: func(s *terraform.State) error {
-			for _, rs := range s.RootModule().Resources {
-				if rs.Type != "experienceplatform_batch" {
-					continue
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			CheckDestroy: func(s *terraform.State) error {
+				for _, rs := range s.RootModule().Resources {
+					if rs.Type != "experienceplatform_batch" {
+						continue
+					}
+					if _, err := env.engine.GetBatch(context.Background(), rs.Primary.ID); !aepwire.IsNotFound(err) {
+						return fmt.Errorf("batch %s still exists after destroy: %w", rs.Primary.ID, err)
+					}
 				}
-				if _, err := env.engine.GetBatch(context.Background(), rs.Primary.ID); !aepwire.IsNotFound(err) {
-					return fmt.Errorf("batch %s still exists after destroy: %w", rs.Primary.ID, err)
-				}
-			}
-			return nil
-		},
-		Steps: []resource.TestStep{
-			{ // good and bad records in two files
-				Config: env.batchConfig(good, array),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionCreate),
-						plancheck.ExpectKnownValue(batchAddr, tfjsonpath.New("content_sha256"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{64}$`))),
+				return nil
+			},
+			Steps: []resource.TestStep{
+				{ // good and bad records in two files
+					Config: env.batchConfig(good, array),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionCreate),
+							plancheck.ExpectKnownValue(batchAddr, tfjsonpath.New("content_sha256"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{64}$`))),
+						},
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 					},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					ConfigStateChecks: []statecheck.StateCheck{
+						sameBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
+						newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("id"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{32}$`))),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("status"), knownvalue.StringExact("success")),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("record_count"), knownvalue.Int64Exact(3)),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("failed_record_count"), knownvalue.Int64Exact(3)),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("errors"), knownvalue.ListExact([]knownvalue.Check{
+							batchErrorCheck("a_crm.json", 2, "INGEST-1000", `^not valid JSON: `),
+							batchErrorCheck("a_crm.json", 4, "INGEST-1003", `^the record has no identity`),
+							batchErrorCheck("b_loyalty.json", 2, "INGEST-1001", `^the record is a JSON number, not an object$`),
+						})),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("ingest_time_ms"), knownvalue.NotNull()),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("completed_at"),
+							knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`))),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("format"), knownvalue.StringExact("json")),
+					},
 				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					sameBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
-					newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("id"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{32}$`))),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("status"), knownvalue.StringExact("success")),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("record_count"), knownvalue.Int64Exact(3)),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("failed_record_count"), knownvalue.Int64Exact(3)),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("errors"), knownvalue.ListExact([]knownvalue.Check{
-						batchErrorCheck("a_crm.json", 2, "INGEST-1000", `^not valid JSON: `),
-						batchErrorCheck("a_crm.json", 4, "INGEST-1003", `^the record has no identity`),
-						batchErrorCheck("b_loyalty.json", 2, "INGEST-1001", `^the record is a JSON number, not an object$`),
-					})),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("ingest_time_ms"), knownvalue.NotNull()),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("completed_at"),
-						knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`))),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("format"), knownvalue.StringExact("json")),
+				{ // import by id; the platform does not know the local file paths
+					ResourceName:            batchAddr,
+					ImportState:             true,
+					ImportStateVerify:       true,
+					ImportStateVerifyIgnore: []string{"files", "content_sha256"},
+				},
+				{ // a plain second apply ingests nothing
+					Config: env.batchConfig(good, array),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
+				},
+				{ // changed contents are ingested again as a new batch
+					PreConfig: func() {
+						writeFile(t, dir, "b_loyalty.json", `[{"identities":[{"id":"b@example.com","namespace":{"code":"Email"}}]}]`)
+					},
+					Config: env.batchConfig(good, array),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("record_count"), knownvalue.Int64Exact(3)),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("failed_record_count"), knownvalue.Int64Exact(2)),
+					},
 				},
 			},
-			{ // import by id; the platform does not know the local file paths
-				ResourceName:            batchAddr,
-				ImportState:             true,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"files", "content_sha256"},
-			},
-			{ // a plain second apply ingests nothing
-				Config: env.batchConfig(good, array),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
-			},
-			{ // changed contents are ingested again as a new batch
-				PreConfig: func() {
-					writeFile(t, dir, "b_loyalty.json", `[{"identities":[{"id":"b@example.com","namespace":{"code":"Email"}}]}]`)
-				},
-				Config: env.batchConfig(good, array),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("record_count"), knownvalue.Int64Exact(3)),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("failed_record_count"), knownvalue.Int64Exact(2)),
-				},
-			},
-		},
+		})
 	})
 }
 
@@ -148,45 +149,46 @@ func batchErrorCheck(file string, line int64, code, reason string) knownvalue.Ch
 }
 
 func TestAccBatchResource_failedBatchIsTaintedAndReplaced(t *testing.T) {
-	env := newTestEnv(t)
-	dir := t.TempDir()
-	file := writeFile(t, dir, "profiles.json", `{"no":"identity"}`, `[1]`, `{"still":"none"}`)
-	var failedID string
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: env.batchConfig(file),
-				ExpectError: errorPattern("Batch failed", "ingested no record: all 3 failed",
-					"line 1: the record has no identity", "(INGEST-1003)",
-					"line 2: the record is a JSON array, not an object (INGEST-1001)",
-					"line 3: the record has no identity"),
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := t.TempDir()
+		file := writeFile(t, dir, "profiles.json", `{"no":"identity"}`, `[1]`, `{"still":"none"}`)
+		var failedID string
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					Config: env.batchConfig(file),
+					ExpectError: errorPattern("Batch failed", "ingested no record: all 3 failed",
+						"line 1: the record has no identity", "(INGEST-1003)",
+						"line 2: the record is a JSON array, not an object (INGEST-1001)",
+						"line 3: the record has no identity"),
+				},
+				{ // the failed batch was saved, tainted: fixing the file replaces it
+					PreConfig: func() {
+						batches := env.listBatches(t)
+						if len(batches) != 1 || batches[0].Status != aepwire.BatchFailed {
+							t.Fatalf("after the failed apply the dataset holds %v, want one failed batch", batches)
+						}
+						failedID = batches[0].ID
+						writeFile(t, dir, "profiles.json", `{"identityMap":{"Email":[{"id":"fixed@example.com"}]}}`)
+					},
+					Config: env.batchConfig(file),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("status"), knownvalue.StringExact("success")),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("errors"), knownvalue.ListSizeExact(0)),
+					},
+					Check: func(*terraform.State) error {
+						if _, err := env.engine.GetBatch(context.Background(), failedID); !aepwire.IsNotFound(err) {
+							return fmt.Errorf("the failed batch %s was not deleted: %w", failedID, err)
+						}
+						return nil
+					},
+				},
 			},
-			{ // the failed batch was saved, tainted: fixing the file replaces it
-				PreConfig: func() {
-					batches := env.listBatches(t)
-					if len(batches) != 1 || batches[0].Status != aepwire.BatchFailed {
-						t.Fatalf("after the failed apply the dataset holds %v, want one failed batch", batches)
-					}
-					failedID = batches[0].ID
-					writeFile(t, dir, "profiles.json", `{"identityMap":{"Email":[{"id":"fixed@example.com"}]}}`)
-				},
-				Config: env.batchConfig(file),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("status"), knownvalue.StringExact("success")),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("errors"), knownvalue.ListSizeExact(0)),
-				},
-				Check: func(*terraform.State) error {
-					if _, err := env.engine.GetBatch(context.Background(), failedID); !aepwire.IsNotFound(err) {
-						return fmt.Errorf("the failed batch %s was not deleted: %w", failedID, err)
-					}
-					return nil
-				},
-			},
-		},
+		})
 	})
 }
 
@@ -209,136 +211,139 @@ func (env *testEnv) listBatches(t *testing.T) []*aepwire.Batch {
 }
 
 func TestAccBatchResource_importAdoptsFiles(t *testing.T) {
-	env := newTestEnv(t)
-	ctx := context.Background()
-	file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
-	// A batch ingested outside Terraform.
-	ds, err := env.engine.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := env.engine.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.engine.UploadBatchFile(ctx, b.ID, ds.ID, "profiles.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.engine.CompleteBatch(ctx, b.ID); err != nil {
-		t.Fatal(err)
-	}
-	config := env.config(fmt.Sprintf(`
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		ctx := context.Background()
+		file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
+		// A batch ingested outside Terraform.
+		ds, err := env.engine.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := env.engine.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.engine.UploadBatchFile(ctx, b.ID, ds.ID, "profiles.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.engine.CompleteBatch(ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		config := env.config(fmt.Sprintf(`
 resource "experienceplatform_batch" "test" {
   dataset_id = %q
   files      = [%q]
 }`, ds.ID, file))
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config:             config,
-				ResourceName:       batchAddr,
-				ImportState:        true,
-				ImportStateId:      b.ID,
-				ImportStatePersist: true,
-				ImportStateCheck: func(states []*terraform.InstanceState) error {
-					if len(states) != 1 || states[0].Attributes["record_count"] != "1" || states[0].Attributes["dataset_id"] != ds.ID {
-						return fmt.Errorf("imported %v", states)
-					}
-					return nil
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					Config:             config,
+					ResourceName:       batchAddr,
+					ImportState:        true,
+					ImportStateId:      b.ID,
+					ImportStatePersist: true,
+					ImportStateCheck: func(states []*terraform.InstanceState) error {
+						if len(states) != 1 || states[0].Attributes["record_count"] != "1" || states[0].Attributes["dataset_id"] != ds.ID {
+							return fmt.Errorf("imported %v", states)
+						}
+						return nil
+					},
+				},
+				{ // the imported batch takes the configuration's files in place, without ingesting again
+					Config: config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionUpdate)},
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("id"), knownvalue.StringExact(b.ID)),
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("content_sha256"), knownvalue.NotNull()),
+					},
 				},
 			},
-			{ // the imported batch takes the configuration's files in place, without ingesting again
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionUpdate)},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("id"), knownvalue.StringExact(b.ID)),
-					statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("content_sha256"), knownvalue.NotNull()),
-				},
-			},
-		},
+		})
 	})
 }
 
 func TestAccBatchResource_deletedOutsideTerraform(t *testing.T) {
-	env := newTestEnv(t)
-	file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
-	var id string
-	newBatch := statecheck.CompareValue(compare.ValuesDiffer())
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: env.batchConfig(file),
-				ConfigStateChecks: []statecheck.StateCheck{
-					captureString(batchAddr, tfjsonpath.New("id"), &id),
-					newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
+		var id string
+		newBatch := statecheck.CompareValue(compare.ValuesDiffer())
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					Config: env.batchConfig(file),
+					ConfigStateChecks: []statecheck.StateCheck{
+						captureString(batchAddr, tfjsonpath.New("id"), &id),
+						newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
+					},
+				},
+				{
+					PreConfig: func() {
+						if err := env.engine.DeleteBatch(context.Background(), id); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: env.batchConfig(file),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionCreate)},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{newBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
 				},
 			},
-			{
-				PreConfig: func() {
-					if err := env.engine.DeleteBatch(context.Background(), id); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: env.batchConfig(file),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionCreate)},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{newBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
-			},
-		},
+		})
 	})
 }
 
 func TestAccBatchResource_planTimeErrors(t *testing.T) {
-	env := newTestEnv(t)
-	dir := t.TempDir()
-	csv := filepath.Join(dir, "people.csv")
-	if err := os.WriteFile(csv, []byte("id,email\n1,a@example.com\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(dir, "empty.json")
-	if err := os.WriteFile(empty, []byte("\n\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sub := filepath.Join(dir, "sub")
-	if err := os.Mkdir(sub, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	one := writeFile(t, dir, "same.json", `{}`)
-	two := writeFile(t, sub, "same.json", `{}`)
-	missing := filepath.Join(dir, "missing.json")
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := t.TempDir()
+		csv := filepath.Join(dir, "people.csv")
+		if err := os.WriteFile(csv, []byte("id,email\n1,a@example.com\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		empty := filepath.Join(dir, "empty.json")
+		if err := os.WriteFile(empty, []byte("\n\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sub := filepath.Join(dir, "sub")
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		one := writeFile(t, dir, "same.json", `{}`)
+		two := writeFile(t, sub, "same.json", `{}`)
+		missing := filepath.Join(dir, "missing.json")
 
-	for name, tc := range map[string]struct {
-		config string
-		want   []string
-	}{
-		"missing file": {env.batchConfig(missing), []string{"Unusable batch file", "cannot open " + missing, "no such file or directory",
-			`use "${path.module}/..." for files beside the configuration`}},
-		"not JSON":        {env.batchConfig(csv), []string{"Unusable batch file", "people.csv is not JSON: it starts with 'i'", "Convert it to JSON Lines"}},
-		"empty":           {env.batchConfig(empty), []string{"empty.json is empty"}},
-		"duplicate names": {env.batchConfig(one, two), []string{"Duplicate file name", `Files 0 and 1 are both named "same.json"`}},
-		"no files":        {env.batchConfig(), []string{"Attribute files list must contain at least 1 elements"}},
-		"format": {env.config(`
+		for name, tc := range map[string]struct {
+			config string
+			want   []string
+		}{
+			"missing file": {env.batchConfig(missing), []string{"Unusable batch file", "cannot open " + missing, "no such file or directory",
+				`use "${path.module}/..." for files beside the configuration`}},
+			"not JSON":        {env.batchConfig(csv), []string{"Unusable batch file", "people.csv is not JSON: it starts with 'i'", "Convert it to JSON Lines"}},
+			"empty":           {env.batchConfig(empty), []string{"empty.json is empty"}},
+			"duplicate names": {env.batchConfig(one, two), []string{"Duplicate file name", `Files 0 and 1 are both named "same.json"`}},
+			"no files":        {env.batchConfig(), []string{"Attribute files list must contain at least 1 elements"}},
+			"format": {env.config(`
 resource "experienceplatform_batch" "test" {
   dataset_id = "0123456789abcdef01234567"
   files      = ["` + one + `"]
   format     = "parquet"
 }`), []string{`Attribute format value must be one of: ["json"], got: "parquet"`}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			resource.ParallelTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps: []resource.TestStep{{
-					Config:      tc.config,
-					PlanOnly:    true,
-					ExpectError: errorPattern(tc.want...),
-				}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				resource.ParallelTest(t, resource.TestCase{
+					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+					Steps: []resource.TestStep{{
+						Config:      tc.config,
+						PlanOnly:    true,
+						ExpectError: errorPattern(tc.want...),
+					}},
+				})
 			})
-		})
-	}
+		}
+	})
 }

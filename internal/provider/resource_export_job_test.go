@@ -106,7 +106,7 @@ data "experienceplatform_batch_files" "out" {
 `
 
 // expectRows checks that the files listed by a batch_files data source hold exactly these rows.
-func expectRows(dataAddr string, want ...string) resource.TestCheckFunc {
+func (env *testEnv) expectRows(dataAddr string, want ...string) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		rs, ok := s.RootModule().Resources[dataAddr]
 		if !ok {
@@ -115,7 +115,7 @@ func expectRows(dataAddr string, want ...string) resource.TestCheckFunc {
 		n, _ := strconv.Atoi(rs.Primary.Attributes["files.#"])
 		var got []string
 		for i := range n {
-			data, err := os.ReadFile(rs.Primary.Attributes[fmt.Sprintf("files.%d.path", i)])
+			data, err := env.readBatchFile(rs.Primary.Attributes[fmt.Sprintf("files.%d.path", i)])
 			if err != nil {
 				return err
 			}
@@ -143,16 +143,16 @@ var seedRows = []string{
 }
 
 func TestAccExportJob_seedExample(t *testing.T) {
-	env := newTestEnv(t)
-	dir := exportData(t)
-	sameBatch := statecheck.CompareValue(compare.ValuesSame())
-	newBatch := statecheck.CompareValue(compare.ValuesDiffer())
-	config := func(triggers string) string { return env.exportConfig(dir, fmt.Sprintf(seedJob, triggers)) }
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: config(`{ run = "1" }`) + `
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		sameBatch := statecheck.CompareValue(compare.ValuesSame())
+		newBatch := statecheck.CompareValue(compare.ValuesDiffer())
+		config := func(triggers string) string { return env.exportConfig(dir, fmt.Sprintf(seedJob, triggers)) }
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					Config: config(`{ run = "1" }`) + `
 data "experienceplatform_export_job" "test" {
   id = experienceplatform_export_job.test.id
 }
@@ -161,79 +161,80 @@ data "experienceplatform_export_jobs" "done" {
   status     = "SUCCEEDED"
   depends_on = [experienceplatform_export_job.test]
 }`,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
+						newBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("id"), knownvalue.StringRegexp(regexp.MustCompile(`^\d+$`))),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("batch_id"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{32}$`))),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("job_type"), knownvalue.StringExact("BATCH")),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("errors"), knownvalue.ListSizeExact(0)),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("batches"), knownvalue.Null()),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("merge_policy"), knownvalue.ObjectExact(map[string]knownvalue.Check{
+							"id": knownvalue.StringExact(aepwire.MergePolicyDefaultNone), "version": knownvalue.Int64Exact(1),
+						})),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_profile_count"), knownvalue.Int64Exact(2)),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_event_count"), knownvalue.Int64Exact(2)),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("excluded_profile_count"), knownvalue.Int64Exact(0)),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_profile_by_namespace"),
+							knownvalue.MapExact(map[string]knownvalue.Check{"Email": knownvalue.Int64Exact(2)})),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("bytes_written"), knownvalue.NotNull()),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("total_time").AtMapKey("total_ms"), knownvalue.NotNull()),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("profile_export_time").AtMapKey("end_ms"), knownvalue.NotNull()),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("dataset_write_time").AtMapKey("start_ms"), knownvalue.NotNull()),
+						statecheck.ExpectKnownValue("data.experienceplatform_batch_files.out", tfjsonpath.New("files"), knownvalue.ListSizeExact(1)),
+						statecheck.ExpectKnownValue("data.experienceplatform_batch_files.out", tfjsonpath.New("files").AtSliceIndex(0).AtMapKey("records"),
+							knownvalue.Int64Exact(2)),
+						// The data sources see the same job.
+						statecheck.CompareValuePairs("data.experienceplatform_export_job.test", tfjsonpath.New("batch_id"), jobAddr, tfjsonpath.New("batch_id"), compare.ValuesSame()),
+						statecheck.CompareValuePairs("data.experienceplatform_export_job.test", tfjsonpath.New("event_list"), jobAddr, tfjsonpath.New("event_list"), compare.ValuesSame()),
+						statecheck.ExpectKnownValue("data.experienceplatform_export_job.test", tfjsonpath.New("fields"), knownvalue.StringExact("identities.id,personalEmail.address")),
+						statecheck.ExpectKnownValue("data.experienceplatform_export_jobs.done", tfjsonpath.New("jobs"), knownvalue.ListSizeExact(1)),
+						statecheck.CompareValuePairs("data.experienceplatform_export_jobs.done", tfjsonpath.New("jobs").AtSliceIndex(0).AtMapKey("id"),
+							jobAddr, tfjsonpath.New("id"), compare.ValuesSame()),
+					},
+					Check: env.expectRows("data.experienceplatform_batch_files.out", seedRows...),
 				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
-					newBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("id"), knownvalue.StringRegexp(regexp.MustCompile(`^\d+$`))),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("batch_id"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{32}$`))),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("job_type"), knownvalue.StringExact("BATCH")),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("errors"), knownvalue.ListSizeExact(0)),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("batches"), knownvalue.Null()),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("merge_policy"), knownvalue.ObjectExact(map[string]knownvalue.Check{
-						"id": knownvalue.StringExact(aepwire.MergePolicyDefaultNone), "version": knownvalue.Int64Exact(1),
-					})),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_profile_count"), knownvalue.Int64Exact(2)),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_event_count"), knownvalue.Int64Exact(2)),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("excluded_profile_count"), knownvalue.Int64Exact(0)),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_profile_by_namespace"),
-						knownvalue.MapExact(map[string]knownvalue.Check{"Email": knownvalue.Int64Exact(2)})),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("bytes_written"), knownvalue.NotNull()),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("total_time").AtMapKey("total_ms"), knownvalue.NotNull()),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("profile_export_time").AtMapKey("end_ms"), knownvalue.NotNull()),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("dataset_write_time").AtMapKey("start_ms"), knownvalue.NotNull()),
-					statecheck.ExpectKnownValue("data.experienceplatform_batch_files.out", tfjsonpath.New("files"), knownvalue.ListSizeExact(1)),
-					statecheck.ExpectKnownValue("data.experienceplatform_batch_files.out", tfjsonpath.New("files").AtSliceIndex(0).AtMapKey("records"),
-						knownvalue.Int64Exact(2)),
-					// The data sources see the same job.
-					statecheck.CompareValuePairs("data.experienceplatform_export_job.test", tfjsonpath.New("batch_id"), jobAddr, tfjsonpath.New("batch_id"), compare.ValuesSame()),
-					statecheck.CompareValuePairs("data.experienceplatform_export_job.test", tfjsonpath.New("event_list"), jobAddr, tfjsonpath.New("event_list"), compare.ValuesSame()),
-					statecheck.ExpectKnownValue("data.experienceplatform_export_job.test", tfjsonpath.New("fields"), knownvalue.StringExact("identities.id,personalEmail.address")),
-					statecheck.ExpectKnownValue("data.experienceplatform_export_jobs.done", tfjsonpath.New("jobs"), knownvalue.ListSizeExact(1)),
-					statecheck.CompareValuePairs("data.experienceplatform_export_jobs.done", tfjsonpath.New("jobs").AtSliceIndex(0).AtMapKey("id"),
-						jobAddr, tfjsonpath.New("id"), compare.ValuesSame()),
+				{ // import by job id
+					ResourceName:            jobAddr,
+					ImportState:             true,
+					ImportStateVerify:       true,
+					ImportStateVerifyIgnore: []string{"timeouts", "triggers", "wait_for_completion"},
 				},
-				Check: expectRows("data.experienceplatform_batch_files.out", seedRows...),
+				{ // a plain second apply runs nothing
+					Config: config(`{ run = "1" }`),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id"))},
+				},
+				{ // a new trigger runs the job again
+					Config: config(`{ run = "2" }`),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						newBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+					},
+					Check: env.expectRows("data.experienceplatform_batch_files.out", seedRows...),
+				},
 			},
-			{ // import by job id
-				ResourceName:            jobAddr,
-				ImportState:             true,
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"timeouts", "triggers", "wait_for_completion"},
-			},
-			{ // a plain second apply runs nothing
-				Config: config(`{ run = "1" }`),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id"))},
-			},
-			{ // a new trigger runs the job again
-				Config: config(`{ run = "2" }`),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					newBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
-				},
-				Check: expectRows("data.experienceplatform_batch_files.out", seedRows...),
-			},
-		},
+		})
 	})
 }
 
 func TestAccExportJob_segmentPerBatch(t *testing.T) {
-	env := newTestEnv(t)
-	dir := exportData(t)
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
-			Config: env.exportConfig(dir, `
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: env.exportConfig(dir, `
 resource "experienceplatform_export_job" "test" {
   fields = "personalEmail,person.name"
   filter = {
@@ -256,20 +257,21 @@ data "experienceplatform_batch_files" "s1" {
 data "experienceplatform_batch_files" "s2" {
   batch_id = experienceplatform_export_job.test.batches[1].batch_id
 }`),
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("batch_id"), knownvalue.Null()),
-				statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("batches"), knownvalue.ListExact([]knownvalue.Check{
-					knownvalue.ObjectPartial(map[string]knownvalue.Check{"segment_id": knownvalue.StringExact("s1"), "segment_ns": knownvalue.StringExact("ups")}),
-					knownvalue.ObjectPartial(map[string]knownvalue.Check{"segment_id": knownvalue.StringExact("s2"), "segment_ns": knownvalue.StringExact("ups")}),
-				})),
-				statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_profile_count"), knownvalue.Int64Exact(3)),
-			},
-			Check: resource.ComposeTestCheckFunc(
-				expectRows("data.experienceplatform_batch_files.s1", `{"personalEmail":{"address":"a@x","status":"active"}}`),
-				expectRows("data.experienceplatform_batch_files.s2", `{"personalEmail":{"address":"a@x","status":"active"}}`,
-					`{"person":{"name":{"firstName":"B"}}}`),
-			),
-		}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("batch_id"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("batches"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{"segment_id": knownvalue.StringExact("s1"), "segment_ns": knownvalue.StringExact("ups")}),
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{"segment_id": knownvalue.StringExact("s2"), "segment_ns": knownvalue.StringExact("ups")}),
+					})),
+					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_profile_count"), knownvalue.Int64Exact(3)),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					env.expectRows("data.experienceplatform_batch_files.s1", `{"personalEmail":{"address":"a@x","status":"active"}}`),
+					env.expectRows("data.experienceplatform_batch_files.s2", `{"personalEmail":{"address":"a@x","status":"active"}}`,
+						`{"person":{"name":{"firstName":"B"}}}`),
+				),
+			}},
+		})
 	})
 }
 
@@ -289,307 +291,314 @@ func (env *testEnv) runningJob(t *testing.T) *aepwire.ExportJob {
 }
 
 func TestAccExportJob_failsWhenDestinationIsDeleted(t *testing.T) {
-	env := newTestEnv(t)
-	dir := exportData(t)
-	config := env.exportConfig(dir, `
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		config := env.exportConfig(dir, `
 resource "experienceplatform_export_job" "test" {
   destination = { dataset_id = experienceplatform_dataset.export.id }
   depends_on  = [experienceplatform_batch.loyalty]
 }`)
-	var failed *aepwire.ExportJob
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				PreConfig: func() {
-					resume := env.pauseExports(t)
-					go func() {
-						failed = env.runningJob(t)
-						if err := env.engine.DeleteDataset(context.Background(), failed.Destination.DatasetID); err != nil {
-							t.Error(err)
-						}
-						resume()
-					}()
+		var failed *aepwire.ExportJob
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					PreConfig: func() {
+						resume := env.pauseExports(t)
+						go func() {
+							failed = env.runningJob(t)
+							if err := env.engine.DeleteDataset(context.Background(), failed.Destination.DatasetID); err != nil {
+								t.Error(err)
+							}
+							resume()
+						}()
+					},
+					Config:      config,
+					ExpectError: errorPattern("Export job failed", "ended FAILED", "was deleted while the job ran", "saved as tainted"),
 				},
-				Config:      config,
-				ExpectError: errorPattern("Export job failed", "ended FAILED", "was deleted while the job ran", "saved as tainted"),
-			},
-			{ // the failed job is in the state, tainted: the next apply replaces it
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate),
-						plancheck.ExpectResourceAction("experienceplatform_dataset.export", plancheck.ResourceActionCreate),
+				{ // the failed job is in the state, tainted: the next apply replaces it
+					Config: config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate),
+							plancheck.ExpectResourceAction("experienceplatform_dataset.export", plancheck.ResourceActionCreate),
+						},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+					},
+					Check: func(*terraform.State) error {
+						job, err := env.engine.GetExportJob(context.Background(), failed.ID)
+						if err != nil || job.Status != aepwire.JobFailed {
+							return fmt.Errorf("the first job is %+v, %w; want it FAILED", job, err)
+						}
+						return nil
 					},
 				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
-				},
-				Check: func(*terraform.State) error {
-					job, err := env.engine.GetExportJob(context.Background(), failed.ID)
-					if err != nil || job.Status != aepwire.JobFailed {
-						return fmt.Errorf("the first job is %+v, %w; want it FAILED", job, err)
-					}
-					return nil
-				},
 			},
-		},
+		})
 	})
 }
 
 func TestAccExportJob_destroyCancelsRunningJob(t *testing.T) {
-	env := newTestEnv(t)
-	dir := exportData(t)
-	base := env.exportConfig(dir, "")
-	var running *aepwire.ExportJob
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				PreConfig: func() { env.pauseExports(t) },
-				Config: env.exportConfig(dir, `
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		base := env.exportConfig(dir, "")
+		var running *aepwire.ExportJob
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					PreConfig: func() { env.pauseExports(t) },
+					Config: env.exportConfig(dir, `
 resource "experienceplatform_export_job" "test" {
   destination         = { dataset_id = experienceplatform_dataset.export.id }
   wait_for_completion = false
   depends_on          = [experienceplatform_batch.loyalty]
 }`),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringRegexp(regexp.MustCompile(`^(NEW|PROCESSING)$`))),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringRegexp(regexp.MustCompile(`^(NEW|PROCESSING)$`))),
+					},
+					Check: func(*terraform.State) error {
+						running = env.runningJob(t)
+						return nil
+					},
 				},
-				Check: func(*terraform.State) error {
-					running = env.runningJob(t)
-					return nil
+				{ // the job leaves the configuration: destroy cancels it while it runs
+					Config: base,
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroy)},
+					},
+					Check: func(*terraform.State) error {
+						job, err := env.engine.GetExportJob(context.Background(), running.ID)
+						if err != nil || job.Status != aepwire.JobCancelled || job.Destination.BatchID != "" {
+							return fmt.Errorf("after destroy the job is %+v, %w; want it CANCELLED, with no batch", job, err)
+						}
+						if _, err := env.engine.GetBatch(context.Background(), running.Destination.BatchID); !aepwire.IsNotFound(err) {
+							return fmt.Errorf("the cancelled job's batch exists: %w", err)
+						}
+						return nil
+					},
 				},
 			},
-			{ // the job leaves the configuration: destroy cancels it while it runs
-				Config: base,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroy)},
-				},
-				Check: func(*terraform.State) error {
-					job, err := env.engine.GetExportJob(context.Background(), running.ID)
-					if err != nil || job.Status != aepwire.JobCancelled || job.Destination.BatchID != "" {
-						return fmt.Errorf("after destroy the job is %+v, %w; want it CANCELLED, with no batch", job, err)
-					}
-					if _, err := env.engine.GetBatch(context.Background(), running.Destination.BatchID); !aepwire.IsNotFound(err) {
-						return fmt.Errorf("the cancelled job's batch exists: %w", err)
-					}
-					return nil
-				},
-			},
-		},
+		})
 	})
 }
 
 func TestAccExportJob_timeout(t *testing.T) {
-	env := newTestEnv(t)
-	dir := exportData(t)
-	config := env.exportConfig(dir, `
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		config := env.exportConfig(dir, `
 resource "experienceplatform_export_job" "test" {
   destination = { dataset_id = experienceplatform_dataset.export.id }
   timeouts    = { create = "2s" }
   depends_on  = [experienceplatform_batch.loyalty]
 }`)
-	var first string
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				PreConfig:   func() { env.pauseExports(t) },
-				Config:      config,
-				ExpectError: errorPattern("Export job timed out", "did not end within 2s (timeouts.create); it is PROCESSING", "raise timeouts.create"),
+		var first string
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					PreConfig:   func() { env.pauseExports(t) },
+					Config:      config,
+					ExpectError: errorPattern("Export job timed out", "did not end within 2s (timeouts.create); it is PROCESSING", "raise timeouts.create"),
+				},
+				{ // the next apply cancels the timed-out job and starts another
+					PreConfig: func() {
+						id := env.runningJob(t).ID
+						first = strconv.FormatInt(id, 10)
+						// Let exports go once the old job is cancelled, so that the new one can finish.
+						go func() {
+							ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+							defer cancel()
+							_, _ = env.engine.WaitExportJob(ctx, id, nil)
+							_ = os.Remove(filepath.Join(env.dataDir, pauseFile))
+						}()
+					},
+					Config: config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+					},
+					Check: func(*terraform.State) error {
+						id, _ := strconv.ParseInt(first, 10, 64)
+						job, err := env.engine.GetExportJob(context.Background(), id)
+						if err != nil || job.Status != aepwire.JobCancelled {
+							return fmt.Errorf("the timed-out job is %+v, %w; want it CANCELLED", job, err)
+						}
+						return nil
+					},
+				},
 			},
-			{ // the next apply cancels the timed-out job and starts another
-				PreConfig: func() {
-					id := env.runningJob(t).ID
-					first = strconv.FormatInt(id, 10)
-					// Let exports go once the old job is cancelled, so that the new one can finish.
-					go func() {
-						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-						defer cancel()
-						_, _ = env.engine.WaitExportJob(ctx, id, nil)
-						_ = os.Remove(filepath.Join(env.dataDir, pauseFile))
-					}()
-				},
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
-				},
-				Check: func(*terraform.State) error {
-					id, _ := strconv.ParseInt(first, 10, 64)
-					job, err := env.engine.GetExportJob(context.Background(), id)
-					if err != nil || job.Status != aepwire.JobCancelled {
-						return fmt.Errorf("the timed-out job is %+v, %w; want it CANCELLED", job, err)
-					}
-					return nil
-				},
-			},
-		},
+		})
 	})
 }
 
 func TestAccExportJob_noWait(t *testing.T) {
-	env := newTestEnv(t)
-	dir := exportData(t)
-	config := env.exportConfig(dir, `
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		config := env.exportConfig(dir, `
 resource "experienceplatform_export_job" "test" {
   fields              = "personalEmail.address"
   destination         = { dataset_id = experienceplatform_dataset.export.id }
   wait_for_completion = false
   depends_on          = [experienceplatform_batch.loyalty]
 }`)
-	var id string
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: config,
-				ConfigStateChecks: []statecheck.StateCheck{
-					captureString(jobAddr, tfjsonpath.New("id"), &id),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("profile_export_time"), knownvalue.Null()),
+		var id string
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					Config: config,
+					ConfigStateChecks: []statecheck.StateCheck{
+						captureString(jobAddr, tfjsonpath.New("id"), &id),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("profile_export_time"), knownvalue.Null()),
+					},
+				},
+				{ // the job went on alone; a refresh reports how it ended
+					PreConfig: func() {
+						n, _ := strconv.ParseInt(id, 10, 64)
+						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+						defer cancel()
+						if _, err := env.engine.WaitExportJob(ctx, n, nil); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_profile_count"), knownvalue.Int64Exact(2)),
+					},
 				},
 			},
-			{ // the job went on alone; a refresh reports how it ended
-				PreConfig: func() {
-					n, _ := strconv.ParseInt(id, 10, 64)
-					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-					defer cancel()
-					if _, err := env.engine.WaitExportJob(ctx, n, nil); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_profile_count"), knownvalue.Int64Exact(2)),
-				},
-			},
-		},
+		})
 	})
 }
 
 func TestAccExportJob_validation(t *testing.T) {
-	env := newTestEnv(t)
-	dest := `destination = { dataset_id = "0123456789abcdef01234567" }`
-	for name, tc := range map[string]struct {
-		body string
-		want []string
-	}{
-		"fields": {`fields = "identities..id"
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dest := `destination = { dataset_id = "0123456789abcdef01234567" }`
+		for name, tc := range map[string]struct {
+			body string
+			want []string
+		}{
+			"fields": {`fields = "identities..id"
   ` + dest, []string{"Malformed field list", "Attribute fields is malformed at position 12: a name is missing between two dots"}},
-		"event fields": {`event_list = { fields = "a(b).c" }
+			"event fields": {`event_list = { fields = "a(b).c" }
   ` + dest, []string{"Attribute event_list.fields is malformed at position 5: a path cannot continue after ')': write a(b.c) rather than a(b).c"}},
-		"timestamp": {`filter = { from_ingest_timestamp = "2026-01-31 12:00" }
+			"timestamp": {`filter = { from_ingest_timestamp = "2026-01-31 12:00" }
   ` + dest, []string{`Attribute filter.from_ingest_timestamp value must be an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z, got: "2026-01-31 12:00"`}},
-		"event window": {`event_list = { to_ingest_timestamp = "yesterday" }
+			"event window": {`event_list = { to_ingest_timestamp = "yesterday" }
   ` + dest, []string{`Attribute event_list.to_ingest_timestamp value must be an RFC 3339 date-time`}},
-		"segment status": {`filter = { segments = [{ segment_id = "s", status = ["active"] }] }
+			"segment status": {`filter = { segments = [{ segment_id = "s", status = ["active"] }] }
   ` + dest, []string{`Attribute filter.segments[0].status[0] value must be one of: ["realized" "existing" "exited"], got: "active"`}},
-		"segment per batch without segments": {`destination = { dataset_id = "0123456789abcdef01234567", segment_per_batch = true }`,
-			[]string{"Segment per batch without segments", "destination.segment_per_batch = true writes one batch for each segment of filter.segments"}},
-		"dataset id": {`destination = { dataset_id = "profile-export" }`,
-			[]string{"Attribute destination.dataset_id must be a Catalog dataset id: 24 lowercase hexadecimal characters, such as experienceplatform_dataset.export.id, got: profile-export"}},
-		"schema": {`schema_name = "_xdm.context.experienceevent"
+			"segment per batch without segments": {`destination = { dataset_id = "0123456789abcdef01234567", segment_per_batch = true }`,
+				[]string{"Segment per batch without segments", "destination.segment_per_batch = true writes one batch for each segment of filter.segments"}},
+			"dataset id": {`destination = { dataset_id = "profile-export" }`,
+				[]string{"Attribute destination.dataset_id must be a Catalog dataset id: 24 lowercase hexadecimal characters, such as experienceplatform_dataset.export.id, got: profile-export"}},
+			"schema": {`schema_name = "_xdm.context.experienceevent"
   ` + dest, []string{`Attribute schema_name value must be one of: ["_xdm.context.profile"]`}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			resource.ParallelTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps: []resource.TestStep{{
-					Config:      env.config("resource \"experienceplatform_export_job\" \"test\" {\n  " + tc.body + "\n}"),
-					PlanOnly:    true,
-					ExpectError: errorPattern(tc.want...),
-				}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				resource.ParallelTest(t, resource.TestCase{
+					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+					Steps: []resource.TestStep{{
+						Config:      env.config("resource \"experienceplatform_export_job\" \"test\" {\n  " + tc.body + "\n}"),
+						PlanOnly:    true,
+						ExpectError: errorPattern(tc.want...),
+					}},
+				})
 			})
-		})
-	}
+		}
+	})
 }
 
 func TestAccExportJob_deletedOutsideTerraform(t *testing.T) {
-	env := newTestEnv(t)
-	dir := exportData(t)
-	config := env.exportConfig(dir, `
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		config := env.exportConfig(dir, `
 resource "experienceplatform_export_job" "test" {
   destination = { dataset_id = experienceplatform_dataset.export.id }
   depends_on  = [experienceplatform_batch.loyalty]
 }`)
-	var id string
-	newJob := statecheck.CompareValue(compare.ValuesDiffer())
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: config,
-				ConfigStateChecks: []statecheck.StateCheck{
-					captureString(jobAddr, tfjsonpath.New("id"), &id),
-					newJob.AddStateValue(jobAddr, tfjsonpath.New("id")),
+		var id string
+		newJob := statecheck.CompareValue(compare.ValuesDiffer())
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					Config: config,
+					ConfigStateChecks: []statecheck.StateCheck{
+						captureString(jobAddr, tfjsonpath.New("id"), &id),
+						newJob.AddStateValue(jobAddr, tfjsonpath.New("id")),
+					},
+				},
+				{ // DELETE of a finished job deletes its record: the next plan starts a new job
+					PreConfig: func() {
+						n, _ := strconv.ParseInt(id, 10, 64)
+						if err := env.engine.CancelExportJob(context.Background(), n); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionCreate)},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{newJob.AddStateValue(jobAddr, tfjsonpath.New("id"))},
 				},
 			},
-			{ // DELETE of a finished job deletes its record: the next plan starts a new job
-				PreConfig: func() {
-					n, _ := strconv.ParseInt(id, 10, 64)
-					if err := env.engine.CancelExportJob(context.Background(), n); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionCreate)},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{newJob.AddStateValue(jobAddr, tfjsonpath.New("id"))},
-			},
-		},
+		})
 	})
 }
 
 // A job that nobody waited for and that failed is replaced by the next apply.
 func TestAccExportJob_failedWithoutWaitIsReplaced(t *testing.T) {
-	env := newTestEnv(t)
-	dir := exportData(t)
-	job := `
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		job := `
 resource "experienceplatform_export_job" "test" {
   destination         = { dataset_id = experienceplatform_dataset.export.id }
   wait_for_completion = false
   depends_on          = [experienceplatform_batch.loyalty]
 }`
-	var first string
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				PreConfig:         func() { env.pauseExports(t) },
-				Config:            env.exportConfig(dir, job),
-				ConfigStateChecks: []statecheck.StateCheck{captureString(jobAddr, tfjsonpath.New("id"), &first)},
-			},
-			{ // the job fails while nobody waits: its destination goes away
-				PreConfig: func() {
-					running := env.runningJob(t)
-					if err := env.engine.DeleteDataset(context.Background(), running.Destination.DatasetID); err != nil {
-						t.Fatal(err)
-					}
-					_ = os.Remove(filepath.Join(env.dataDir, pauseFile))
-					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-					defer cancel()
-					if done, err := env.engine.WaitExportJob(ctx, running.ID, nil); err != nil || done.Status != aepwire.JobFailed {
-						t.Fatalf("the job ended %+v, %v; want FAILED", done, err)
-					}
+		var first string
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					PreConfig:         func() { env.pauseExports(t) },
+					Config:            env.exportConfig(dir, job),
+					ConfigStateChecks: []statecheck.StateCheck{captureString(jobAddr, tfjsonpath.New("id"), &first)},
 				},
-				Config: env.exportConfig(dir, job),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate),
+				{ // the job fails while nobody waits: its destination goes away
+					PreConfig: func() {
+						running := env.runningJob(t)
+						if err := env.engine.DeleteDataset(context.Background(), running.Destination.DatasetID); err != nil {
+							t.Fatal(err)
+						}
+						_ = os.Remove(filepath.Join(env.dataDir, pauseFile))
+						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+						defer cancel()
+						if done, err := env.engine.WaitExportJob(ctx, running.ID, nil); err != nil || done.Status != aepwire.JobFailed {
+							t.Fatalf("the job ended %+v, %v; want FAILED", done, err)
+						}
+					},
+					Config: env.exportConfig(dir, job),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate),
+						},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringRegexp(regexp.MustCompile(`^(NEW|PROCESSING|SUCCEEDED)$`))),
 					},
 				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringRegexp(regexp.MustCompile(`^(NEW|PROCESSING|SUCCEEDED)$`))),
-				},
 			},
-		},
+		})
 	})
 }

@@ -29,13 +29,13 @@ resource "experienceplatform_dataset" "loyalty" {
 `
 
 func TestAccMergePolicyResource(t *testing.T) {
-	env := newTestEnv(t)
-	samePolicy := statecheck.CompareValue(compare.ValuesSame())
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: env.config(policyDatasets + `
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		samePolicy := statecheck.CompareValue(compare.ValuesSame())
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					Config: env.config(policyDatasets + `
 resource "experienceplatform_merge_policy" "test" {
   name            = "Loyalty first"
   identity_graph  = "pdg"
@@ -48,102 +48,105 @@ data "experienceplatform_merge_policy" "builtin" {
   id         = "timestampOrdered-none-mp"
   depends_on = [experienceplatform_merge_policy.test]
 }`),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						samePolicy.AddStateValue(policyAddr, tfjsonpath.New("id")),
+						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("version"), knownvalue.Int64Exact(1)),
+						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("identity_graph"), knownvalue.StringExact("pdg")),
+						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("default"), knownvalue.Bool(true)),
+						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("dataset_order"), knownvalue.ListSizeExact(2)),
+						statecheck.CompareValuePairs(policyAddr, tfjsonpath.New("dataset_order").AtSliceIndex(0),
+							"experienceplatform_dataset.loyalty", tfjsonpath.New("id"), compare.ValuesSame()),
+						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("update_epoch"), knownvalue.NotNull()),
+						// The new default took the place of the built-in one.
+						statecheck.ExpectKnownValue("data.experienceplatform_merge_policy.builtin", tfjsonpath.New("default"), knownvalue.Bool(false)),
+						statecheck.ExpectKnownValue("data.experienceplatform_merge_policy.builtin", tfjsonpath.New("identity_graph"), knownvalue.StringExact("none")),
+						statecheck.ExpectKnownValue("data.experienceplatform_merge_policy.builtin", tfjsonpath.New("dataset_order"), knownvalue.Null()),
+					},
 				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					samePolicy.AddStateValue(policyAddr, tfjsonpath.New("id")),
-					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("version"), knownvalue.Int64Exact(1)),
-					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("identity_graph"), knownvalue.StringExact("pdg")),
-					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("default"), knownvalue.Bool(true)),
-					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("dataset_order"), knownvalue.ListSizeExact(2)),
-					statecheck.CompareValuePairs(policyAddr, tfjsonpath.New("dataset_order").AtSliceIndex(0),
-						"experienceplatform_dataset.loyalty", tfjsonpath.New("id"), compare.ValuesSame()),
-					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("update_epoch"), knownvalue.NotNull()),
-					// The new default took the place of the built-in one.
-					statecheck.ExpectKnownValue("data.experienceplatform_merge_policy.builtin", tfjsonpath.New("default"), knownvalue.Bool(false)),
-					statecheck.ExpectKnownValue("data.experienceplatform_merge_policy.builtin", tfjsonpath.New("identity_graph"), knownvalue.StringExact("none")),
-					statecheck.ExpectKnownValue("data.experienceplatform_merge_policy.builtin", tfjsonpath.New("dataset_order"), knownvalue.Null()),
+				{
+					ResourceName:      policyAddr,
+					ImportState:       true,
+					ImportStateVerify: true,
 				},
-			},
-			{
-				ResourceName:      policyAddr,
-				ImportState:       true,
-				ImportStateVerify: true,
-			},
-			{ // every change is an update in place that raises the version
-				Config: env.config(policyDatasets + `
+				{ // every change is an update in place that raises the version
+					Config: env.config(policyDatasets + `
 resource "experienceplatform_merge_policy" "test" {
   name            = "Newest first"
   identity_graph  = "none"
   attribute_merge = "timestampOrdered"
 }`),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionUpdate)},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					samePolicy.AddStateValue(policyAddr, tfjsonpath.New("id")),
-					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("version"), knownvalue.Int64Exact(2)),
-					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("dataset_order"), knownvalue.Null()),
-					statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("default"), knownvalue.Bool(false)),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionUpdate)},
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						samePolicy.AddStateValue(policyAddr, tfjsonpath.New("id")),
+						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("version"), knownvalue.Int64Exact(2)),
+						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("dataset_order"), knownvalue.Null()),
+						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("default"), knownvalue.Bool(false)),
+					},
 				},
 			},
-		},
+		})
 	})
 }
 
 func TestAccMergePolicyResource_deletedOutsideTerraform(t *testing.T) {
-	env := newTestEnv(t)
-	config := env.config(`
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		config := env.config(`
 resource "experienceplatform_merge_policy" "test" {
   name            = "Gone soon"
   identity_graph  = "none"
   attribute_merge = "timestampOrdered"
 }`)
-	var id string
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{Config: config, ConfigStateChecks: []statecheck.StateCheck{captureString(policyAddr, tfjsonpath.New("id"), &id)}},
-			{
-				PreConfig: func() {
-					if err := env.engine.DeleteMergePolicy(context.Background(), id); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionCreate)},
+		var id string
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{Config: config, ConfigStateChecks: []statecheck.StateCheck{captureString(policyAddr, tfjsonpath.New("id"), &id)}},
+				{
+					PreConfig: func() {
+						if err := env.engine.DeleteMergePolicy(context.Background(), id); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionCreate)},
+					},
 				},
 			},
-		},
+		})
 	})
 }
 
 func TestAccMergePolicyResource_validation(t *testing.T) {
-	env := newTestEnv(t)
-	for name, tc := range map[string]struct {
-		body string
-		want []string
-	}{
-		"precedence without order": {`identity_graph = "none"
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		for name, tc := range map[string]struct {
+			body string
+			want []string
+		}{
+			"precedence without order": {`identity_graph = "none"
   attribute_merge = "dataSetPrecedence"`, []string{"Missing dataset order", `attribute_merge = "dataSetPrecedence" ranks fragments by their dataset`}},
-		"order without precedence": {`identity_graph = "none"
+			"order without precedence": {`identity_graph = "none"
   attribute_merge = "timestampOrdered"
   dataset_order = ["0123456789abcdef01234567"]`, []string{"Dataset order without dataset precedence"}},
-		"unknown graph": {`identity_graph = "full"
+			"unknown graph": {`identity_graph = "full"
   attribute_merge = "timestampOrdered"`, []string{`Attribute identity_graph value must be one of: ["none" "pdg"], got: "full"`}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			resource.ParallelTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps: []resource.TestStep{{
-					Config:      env.config("resource \"experienceplatform_merge_policy\" \"test\" {\n  name = \"p\"\n  " + tc.body + "\n}"),
-					PlanOnly:    true,
-					ExpectError: errorPattern(tc.want...),
-				}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				resource.ParallelTest(t, resource.TestCase{
+					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+					Steps: []resource.TestStep{{
+						Config:      env.config("resource \"experienceplatform_merge_policy\" \"test\" {\n  name = \"p\"\n  " + tc.body + "\n}"),
+						PlanOnly:    true,
+						ExpectError: errorPattern(tc.want...),
+					}},
+				})
 			})
-		})
-	}
+		}
+	})
 }

@@ -1,0 +1,254 @@
+package aepserver
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+func (s *Server) createDataset(w http.ResponseWriter, r *http.Request) error {
+	var req aepwire.DatasetRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	ds, err := s.platform.CreateDataset(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", catalogPath+"/dataSets/"+ds.ID)
+	writeJSON(w, http.StatusCreated, []string{"@/dataSets/" + ds.ID})
+	return nil
+}
+
+func (s *Server) getDataset(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.platform.GetDataset(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", `"`+ds.Version+`"`)
+	writeJSON(w, http.StatusOK, map[string]*aepwire.Dataset{ds.ID: ds})
+	return nil
+}
+
+// listDatasets is GET /dataSets with start (0-based) and limit (default 20, at most 100).
+func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request) error {
+	start, limit, err := pageParams(r, 20)
+	if err != nil {
+		return err
+	}
+	all, err := s.platform.ListDatasets(r.Context())
+	if err != nil {
+		return err
+	}
+	out := map[string]*aepwire.Dataset{}
+	for i := start; i < len(all) && i < start+limit; i++ {
+		out[all[i].ID] = all[i]
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// pageParams reads start (0-based) and limit (at most 100, as AEP's listings allow).
+func pageParams(r *http.Request, defaultLimit int) (start, limit int, err error) {
+	const maxLimit = 100
+	limit = defaultLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxLimit {
+			return 0, 0, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "limit must be between 1 and %d", maxLimit)
+		}
+	}
+	if v := r.URL.Query().Get("start"); v != "" {
+		if start, err = strconv.Atoi(v); err != nil || start < 0 {
+			return 0, 0, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "start must be 0 or more")
+		}
+	}
+	return start, limit, nil
+}
+
+// patchDataset takes either a partial object or, with application/json-patch+json, a JSON Patch
+// of top-level properties and single tags.
+func (s *Server) patchDataset(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	var patch aepwire.DatasetPatch
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json-patch+json") {
+		cur, err := s.platform.GetDataset(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if patch, err = jsonPatchDataset(r.Body, cur); err != nil {
+			return err
+		}
+	} else if err := decodeBody(r, &patch); err != nil {
+		return err
+	}
+	if _, err := s.platform.UpdateDataset(r.Context(), id, patch); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, []string{"@/dataSets/" + id})
+	return nil
+}
+
+type patchOp struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value"`
+}
+
+func jsonPatchDataset(body io.Reader, cur *aepwire.Dataset) (aepwire.DatasetPatch, error) {
+	var ops []patchOp
+	var patch aepwire.DatasetPatch
+	if err := json.NewDecoder(body).Decode(&ops); err != nil {
+		return patch, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "the body is not a JSON Patch array: %v", err)
+	}
+	tags := map[string][]string{}
+	for k, v := range cur.Tags {
+		tags[k] = v
+	}
+	tagsChanged := false
+	bad := func(op patchOp) error {
+		return aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "cannot %s %s", op.Op, op.Path)
+	}
+	for _, op := range ops {
+		if op.Op != "add" && op.Op != "replace" && op.Op != "remove" {
+			return patch, bad(op)
+		}
+		switch {
+		case op.Path == "/name" || op.Path == "/description":
+			var v string
+			if op.Op != "remove" && json.Unmarshal(op.Value, &v) != nil {
+				return patch, bad(op)
+			}
+			if op.Path == "/name" {
+				patch.Name = &v
+			} else {
+				patch.Description = &v
+			}
+		case op.Path == "/tags":
+			tagsChanged = true
+			tags = map[string][]string{}
+			if op.Op != "remove" && json.Unmarshal(op.Value, &tags) != nil {
+				return patch, bad(op)
+			}
+		case strings.HasPrefix(op.Path, "/tags/"):
+			tagsChanged = true
+			name := strings.NewReplacer("~1", "/", "~0", "~").Replace(strings.TrimPrefix(op.Path, "/tags/"))
+			if op.Op == "remove" {
+				delete(tags, name)
+				continue
+			}
+			var v []string
+			if json.Unmarshal(op.Value, &v) != nil {
+				return patch, bad(op)
+			}
+			tags[name] = v
+		default:
+			return patch, bad(op)
+		}
+	}
+	if tagsChanged {
+		patch.Tags = &tags
+	}
+	return patch, nil
+}
+
+func (s *Server) deleteDataset(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := s.platform.DeleteDataset(r.Context(), id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, []string{"@/dataSets/" + id})
+	return nil
+}
+
+func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.platform.GetBatch(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]*aepwire.Batch{b.ID: catalogBatch(b)})
+	return nil
+}
+
+// catalogBatch is a batch as Catalog shows it: keyed by id, so without the id inside.
+func catalogBatch(b *aepwire.Batch) *aepwire.Batch {
+	c := *b
+	c.ID = ""
+	return &c
+}
+
+// listBatches is GET /batches?dataSet={id}, newest first.
+func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
+	ds := r.URL.Query().Get("dataSet")
+	if ds == "" {
+		return aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "the dataSet query parameter is required")
+	}
+	start, limit, err := pageParams(r, 20)
+	if err != nil {
+		return err
+	}
+	all, err := s.platform.ListBatches(r.Context(), ds)
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Created > all[j].Created })
+	out := map[string]*aepwire.Batch{}
+	for i := start; i < len(all) && i < start+limit; i++ {
+		out[all[i].ID] = catalogBatch(all[i])
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) deleteBatch(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := s.platform.DeleteBatch(r.Context(), id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, []string{"@/batches/" + id})
+	return nil
+}
+
+func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
+	var req aepwire.BatchRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	b, err := s.platform.CreateBatch(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, b)
+	return nil
+}
+
+func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
+	if err := s.platform.UploadBatchFile(r.Context(), r.PathValue("id"), r.PathValue("dataset"), r.PathValue("name"), r.Body); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// batchAction is POST /batches/{id}?action=COMPLETE (or ABORT, which deletes a loading batch).
+func (s *Server) batchAction(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	switch action := strings.ToUpper(r.URL.Query().Get("action")); action {
+	case "COMPLETE":
+		if _, err := s.platform.CompleteBatch(r.Context(), id); err != nil {
+			return err
+		}
+	case "ABORT":
+		if err := s.platform.DeleteBatch(r.Context(), id); err != nil {
+			return err
+		}
+	default:
+		return aepwire.Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request", "action %q is not one of COMPLETE, ABORT", action)
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
