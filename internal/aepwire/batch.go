@@ -1,5 +1,7 @@
 package aepwire
 
+import "encoding/json"
+
 // Batch statuses the engine uses, from the Catalog status enum.
 const (
 	BatchLoading = "loading"
@@ -46,21 +48,26 @@ type BatchMetrics struct {
 // Batch is a Catalog batch object. GET /batches/{id} returns it in a map keyed by id; the
 // ingestion API returns it with the id inside.
 type Batch struct {
-	ID                string          `json:"id,omitempty"`
-	ImsOrg            string          `json:"imsOrg,omitempty"`
-	Status            string          `json:"status"`
-	Version           string          `json:"version,omitempty"`
-	Created           int64           `json:"created"`
-	Updated           int64           `json:"updated"`
-	Started           int64           `json:"started,omitempty"`
-	Completed         int64           `json:"completed,omitempty"`
-	RecordCount       int64           `json:"recordCount"`
-	FailedRecordCount int64           `json:"failedRecordCount"`
-	Size              int64           `json:"size,omitempty"`
-	Errors            []BatchError    `json:"errors,omitempty"`
-	Metrics           *BatchMetrics   `json:"metrics,omitempty"`
-	RelatedObjects    []RelatedObject `json:"relatedObjects"`
-	InputFormat       *InputFormat    `json:"inputFormat,omitempty"`
+	ID                string              `json:"id,omitempty"`
+	ImsOrg            string              `json:"imsOrg,omitempty"`
+	CreatedClient     string              `json:"createdClient,omitempty"`
+	CreatedUser       string              `json:"createdUser,omitempty"`
+	UpdatedUser       string              `json:"updatedUser,omitempty"`
+	Status            string              `json:"status"`
+	Version           string              `json:"version,omitempty"`
+	Created           int64               `json:"created"`
+	Updated           int64               `json:"updated"`
+	Started           int64               `json:"started,omitempty"`
+	Completed         int64               `json:"completed,omitempty"`
+	RecordCount       int64               `json:"recordCount"`
+	FailedRecordCount int64               `json:"failedRecordCount"`
+	Size              int64               `json:"size,omitempty"`
+	Errors            []BatchError        `json:"errors,omitempty"`
+	Metrics           *BatchMetrics       `json:"metrics,omitempty"`
+	RelatedObjects    []RelatedObject     `json:"relatedObjects"`
+	InputFormat       *InputFormat        `json:"inputFormat,omitempty"`
+	Tags              map[string][]string `json:"tags,omitempty"`
+	AvailableDates    json.RawMessage     `json:"availableDates,omitempty"`
 	// IngestTime is the batch's ingest time in epoch milliseconds, assigned when the batch commits
 	// and strictly increasing across batches: the time that export filters compare against.
 	// It is an extension of the embedded engine; AEP does not report it.

@@ -58,6 +58,14 @@ type Dataset struct {
 	State           string              `json:"state,omitempty"`
 	LastBatchID     string              `json:"lastBatchId,omitempty"`
 	LastBatchStatus string              `json:"lastBatchStatus,omitempty"`
+	// Catalog's bookkeeping, kept as AEP sends it.
+	CreatedClient       string `json:"createdClient,omitempty"`
+	CreatedUser         string `json:"createdUser,omitempty"`
+	UpdatedUser         string `json:"updatedUser,omitempty"`
+	Files               string `json:"files,omitempty"`
+	ViewID              string `json:"viewId,omitempty"`
+	LastSuccessfulBatch string `json:"lastSuccessfulBatch,omitempty"`
+	BasePath            string `json:"basePath,omitempty"`
 }
 
 // ProfileEnabled reports whether tags enable a dataset for Real-Time Customer Profile.

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -44,10 +44,10 @@ const defaultPollIntervalMs = 1000
 
 // Ensure the implementations satisfy the interfaces.
 var (
-	_ provider.Provider                     = (*experiencePlatformProvider)(nil)
-	_ provider.ProviderWithConfigValidators = (*experiencePlatformProvider)(nil)
-	_ backend.Backend                       = (*exportengine.Engine)(nil)
-	_ backend.Backend                       = (*aepclient.Client)(nil)
+	_ provider.Provider                   = (*experiencePlatformProvider)(nil)
+	_ provider.ProviderWithValidateConfig = (*experiencePlatformProvider)(nil)
+	_ backend.Backend                     = (*exportengine.Engine)(nil)
+	_ backend.Backend                     = (*aepclient.Client)(nil)
 )
 
 type experiencePlatformProvider struct {
@@ -144,11 +144,31 @@ func (p *experiencePlatformProvider) Schema(_ context.Context, _ provider.Schema
 	}
 }
 
-func (p *experiencePlatformProvider) ConfigValidators(context.Context) []provider.ConfigValidator {
-	return []provider.ConfigValidator{
-		providervalidator.Conflicting(path.MatchRoot("data_dir"), path.MatchRoot("endpoint")),
-		providervalidator.Conflicting(path.MatchRoot("client_secret"), path.MatchRoot("access_token")),
+// ValidateConfig refuses settings of the two modes together, at plan time.
+func (p *experiencePlatformProvider) ValidateConfig(ctx context.Context, req provider.ValidateConfigRequest, resp *provider.ValidateConfigResponse) {
+	var config providerModelV0
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
 	}
+	if !config.DataDir.IsNull() && !config.Endpoint.IsNull() {
+		conflictingDataDir(&resp.Diagnostics)
+	}
+	if !config.ClientSecret.IsNull() && !config.AccessToken.IsNull() {
+		conflictingCredentials(&resp.Diagnostics)
+	}
+}
+
+func conflictingDataDir(diags *diag.Diagnostics) {
+	diags.AddAttributeError(path.Root("data_dir"), "Conflicting data_dir",
+		"data_dir is the embedded engine's directory, and endpoint (or "+envEndpoint+") selects remote mode. "+
+			"Remove data_dir to use the remote API, or remove endpoint to use the embedded engine.")
+}
+
+func conflictingCredentials(diags *diag.Diagnostics) {
+	diags.AddAttributeError(path.Root("access_token"), "Conflicting credentials",
+		"Both a client secret and an access token are set (in the configuration or the environment). Keep one: "+
+			"client_secret obtains and renews tokens; access_token is used as it is.")
 }
 
 // setting resolves one setting: the configuration, else the environment variable.
@@ -210,9 +230,7 @@ func (p *experiencePlatformProvider) configureEmbedded(ctx context.Context, conf
 
 func (p *experiencePlatformProvider) configureRemote(ctx context.Context, config providerModelV0, endpoint string, resp *provider.ConfigureResponse) backend.Backend {
 	if !config.DataDir.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("data_dir"), "Conflicting data_dir",
-			"data_dir is the embedded engine's directory, and endpoint (or "+envEndpoint+") selects remote mode. "+
-				"Remove data_dir to use the remote API, or remove endpoint to use the embedded engine.")
+		conflictingDataDir(&resp.Diagnostics)
 		return nil
 	}
 	cfg := aepclient.Config{
@@ -246,9 +264,7 @@ func (p *experiencePlatformProvider) configureRemote(ctx context.Context, config
 		missing("client_secret", envClientSecret, "a client secret to obtain tokens with (or an access_token)")
 	}
 	if cfg.ClientSecret != "" && cfg.AccessToken != "" {
-		resp.Diagnostics.AddAttributeError(path.Root("access_token"), "Conflicting credentials",
-			"Both a client secret and an access token are set (in the configuration or the environment). Keep one: "+
-				"client_secret obtains and renews tokens; access_token is used as it is.")
+		conflictingCredentials(&resp.Diagnostics)
 	}
 	if resp.Diagnostics.HasError() {
 		return nil

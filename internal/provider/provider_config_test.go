@@ -62,3 +62,78 @@ data "experienceplatform_dataset" "test" {
 		}},
 	})
 }
+
+func TestAccProvider_remoteSettings(t *testing.T) {
+	for _, env := range []string{envEndpoint, envClientID, envClientSecret, envAccessToken, envOrgID, envDataDir} {
+		t.Setenv(env, "")
+	}
+	dataset := `
+resource "experienceplatform_dataset" "test" {
+  name       = "x"
+  schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
+}`
+	for name, tc := range map[string]struct {
+		provider string
+		want     []string
+	}{
+		"nothing but the endpoint": {`endpoint = "http://127.0.0.1:1"`, []string{
+			"Missing client_id", "Remote mode (endpoint http://127.0.0.1:1) needs the client id", "AEP_CLIENT_ID",
+			"Missing org_id", "AEP_ORG_ID", "Missing client_secret", "AEP_CLIENT_SECRET"}},
+		"data_dir with endpoint": {`endpoint = "http://127.0.0.1:1"
+  data_dir = "x"`, []string{"Conflicting data_dir", "Remove data_dir to use the remote API, or remove endpoint to use the embedded engine"}},
+		"secret and token": {`endpoint = "http://127.0.0.1:1"
+  client_id = "c"
+  org_id = "o@AdobeOrg"
+  client_secret = "s"
+  access_token = "t"`, []string{"Conflicting credentials", "Keep one"}},
+		"not a URL": {`endpoint = "platform.adobe.io"
+  client_id = "c"
+  org_id = "o@AdobeOrg"
+  client_secret = "s"`, []string{"Invalid remote configuration", `endpoint "platform.adobe.io" is not an http(s) URL`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      "provider \"experienceplatform\" {\n  " + tc.provider + "\n}\n" + dataset,
+					ExpectError: errorPattern(tc.want...),
+				}},
+			})
+		})
+	}
+}
+
+// Wrong credentials fail at the first call, with a message that names the setting to fix.
+func TestAccProvider_remoteCredentials(t *testing.T) {
+	env := newTestEnv(t, "remote")
+	dataset := `
+resource "experienceplatform_dataset" "test" {
+  name       = "x"
+  schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
+}`
+	for name, tc := range map[string]struct {
+		creds string
+		want  []string
+	}{
+		"wrong secret": {`client_id = "` + testClientID + `"
+  client_secret = "wrong"
+  org_id = "` + testOrgID + `"`, []string{"refused the credentials", "invalid client_secret parameter", "check client_id (AEP_CLIENT_ID) and client_secret (AEP_CLIENT_SECRET)"}},
+		"forged token": {`client_id = "` + testClientID + `"
+  access_token = "forged"
+  org_id = "` + testOrgID + `"`, []string{"401 Unauthorized (401013)", "check access_token (AEP_ACCESS_TOKEN)"}},
+		"wrong org": {`client_id = "` + testClientID + `"
+  client_secret = "` + testClientSecret + `"
+  org_id = "someone-else@AdobeOrg"`, []string{"403 Forbidden (403027)", "check org_id (AEP_ORG_ID)"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config: fmt.Sprintf("provider \"experienceplatform\" {\n  endpoint = %q\n  ims_endpoint = %q\n  %s\n}\n%s",
+						env.server.URL, env.server.URL, tc.creds, dataset),
+					ExpectError: errorPattern(tc.want...),
+				}},
+			})
+		})
+	}
+}
