@@ -95,6 +95,9 @@ func TestExportJobBadRequests(t *testing.T) {
 		}, `additionalFields.eventList.fields "a(b).c" is malformed at position 5`},
 		{"unknown merge policy", func(r *aepwire.ExportJobRequest) { r.MergePolicy = &aepwire.MergePolicyRef{ID: "nope"} },
 			`mergePolicy: no merge policy has the id "nope"`},
+		{"unknown merge policy, with a version", func(r *aepwire.ExportJobRequest) {
+			r.MergePolicy = &aepwire.MergePolicyRef{ID: "nope", Version: v(1)}
+		}, `mergePolicy: no merge policy has the id "nope"`},
 		{"unknown merge policy version", func(r *aepwire.ExportJobRequest) {
 			r.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultNone, Version: v(7)}
 		}, `mergePolicy: merge policy "timestampOrdered-none-mp" has no version 7`},

@@ -212,6 +212,9 @@ func (e *Engine) getMergePolicy(ctx context.Context, tx *sql.Tx, id string, vers
 		if version == 0 {
 			return nil, policyNotFound(id)
 		}
+		if _, err := e.getMergePolicy(ctx, tx, id, 0); err != nil {
+			return nil, err // no such policy at all
+		}
 		return nil, aepwire.Errorf(http.StatusNotFound, codePolicyNotFound, "Merge policy version not found",
 			"merge policy %q has no version %d", id, version)
 	}

@@ -187,7 +187,8 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				Computed: true,
 				Description: "The ingest time as RFC 3339 in UTC with milliseconds, for the ingest-time filters of " +
 					"experienceplatform_export_job: `event_list = { from_ingest_timestamp = experienceplatform_batch.x.ingested_at }` " +
-					"exports only events ingested after this batch.",
+					"exports only events ingested after this batch. Batches are ingested in the order Terraform creates them, " +
+					"in parallel when nothing orders them: use depends_on when one batch must be ingested after another.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"completed_at": schema.StringAttribute{

@@ -157,12 +157,15 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Optional: true,
 				Computed: true,
 				Description: "The merge policy that builds the profiles. Omitted: the sandbox's default policy, " +
-					"recorded here once the job is created.",
+					"recorded here once the job is created. With a policy whose identity_graph is `none` (such as the " +
+					"default `timestampOrdered-none-mp`), an event joins only the profile whose primary identity is the " +
+					"event's primary identity; use a `pdg` policy (such as `timestampOrdered-pdg-mp`) to attach events " +
+					"through any identity they share with the profile.",
 				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace(), objectplanmodifier.UseStateForUnknown()},
 				Attributes: map[string]schema.Attribute{
 					// Computed too (and required by ValidateConfig) because Terraform takes an optional
 					// and computed object that holds a non-computed value for one that was configured.
-					"id": schema.StringAttribute{Optional: true, Computed: true, Description: "Id of the merge policy (required).",
+					"id": schema.StringAttribute{Optional: true, Computed: true, Description: "Id of the merge policy, such as `timestampOrdered-pdg-mp` or experienceplatform_merge_policy.x.id. Required when merge_policy is set.",
 						Validators:    []validator.String{stringvalidator.LengthAtLeast(1)},
 						PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 					"version": schema.Int64Attribute{Optional: true, Computed: true,
@@ -213,7 +216,9 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 						Validators: []validator.String{fieldsValidator{}}},
 					"from_ingest_timestamp": schema.StringAttribute{Optional: true, Description: "Only events ingested strictly after this RFC 3339 time.",
 						Validators: []validator.String{timestampValidator{}}},
-					"to_ingest_timestamp": schema.StringAttribute{Optional: true, Description: "Only events ingested strictly before this RFC 3339 time.",
+					"to_ingest_timestamp": schema.StringAttribute{Optional: true, Description: "Only events ingested strictly before this RFC 3339 time. " +
+						"A batch's `ingested_at` is a handy bound; mind that Terraform creates independent batches in parallel, so " +
+						"order them with depends_on when one must be ingested after another.",
 						Validators: []validator.String{timestampValidator{}}},
 				},
 			},

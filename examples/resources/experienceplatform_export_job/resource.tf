@@ -1,5 +1,10 @@
+resource "experienceplatform_dataset" "export" {
+  name       = "Profile export"
+  schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
+}
+
 # The request of AEP's export-jobs documentation: each profile's identities and email address,
-# with the browser of each event ingested after the first web batch.
+# with the browser of each event ingested after a point in time.
 resource "experienceplatform_export_job" "profiles" {
   fields = "identities.id,personalEmail.address"
   merge_policy = {
@@ -8,7 +13,7 @@ resource "experienceplatform_export_job" "profiles" {
   }
   event_list = {
     fields                = "environment.browserDetails.name,environment.browserDetails.version"
-    from_ingest_timestamp = experienceplatform_batch.web_day1.ingested_at
+    from_ingest_timestamp = "2026-01-01T00:00:00Z"
   }
   destination = {
     dataset_id = experienceplatform_dataset.export.id
@@ -16,8 +21,13 @@ resource "experienceplatform_export_job" "profiles" {
   schema_name = "_xdm.context.profile"
 }
 
-# One batch per segment, for the members of two segments; the job runs again whenever
-# the CRM batch is replaced.
+variable "crm_batch_id" {
+  type        = string
+  description = "The CRM batch the audiences come from, such as experienceplatform_batch.crm.id."
+}
+
+# One batch per segment, for the members of two segments; the job runs again whenever the CRM
+# batch changes.
 resource "experienceplatform_export_job" "audiences" {
   fields = "identityMap,personalEmail.address"
   filter = {
@@ -31,7 +41,7 @@ resource "experienceplatform_export_job" "audiences" {
     segment_per_batch = true
   }
   triggers = {
-    crm_batch = experienceplatform_batch.crm.id
+    crm_batch = var.crm_batch_id
   }
   timeouts = {
     create = "2h"

@@ -1,3 +1,15 @@
+resource "experienceplatform_dataset" "crm" {
+  name            = "CRM profiles"
+  schema_ref      = { id = "https://ns.adobe.com/xdm/context/profile" }
+  profile_enabled = true
+}
+
+resource "experienceplatform_dataset" "loyalty" {
+  name            = "Loyalty members"
+  schema_ref      = { id = "https://ns.adobe.com/xdm/context/profile" }
+  profile_enabled = true
+}
+
 # Stitch fragments through the private identity graph, and let the loyalty programme's data win
 # over the CRM's when attributes conflict. Fragments of datasets not listed are ignored.
 resource "experienceplatform_merge_policy" "loyalty_first" {
