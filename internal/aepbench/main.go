@@ -1,0 +1,132 @@
+// Command aepbench measures the embedded engine on generated data: ingestion, exports (with and
+// without projection), the I/O and JSON floors they are compared with, and the overhead Terraform
+// adds. Each measurement runs in a process of its own, so that its peak resident memory is its
+// own. `make bench` runs it; see BENCHMARKS.md.
+//
+//	aepbench [-sizes 100000,1000000] [-data .benchdata] [-terraform bin/terraform -provider bin/terraform-provider-experienceplatform]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "step" {
+		if err := runStep(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "aepbench step:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var opts driverOptions
+	flag.StringVar(&opts.sizes, "sizes", "100000,1000000", "comma-separated numbers of people to measure")
+	flag.StringVar(&opts.dataDir, "data", ".benchdata", "where generated data (cached) and engine directories go")
+	flag.Float64Var(&opts.eventsPerPerson, "events-per-person", 3, "web events a person")
+	flag.StringVar(&opts.terraform, "terraform", "", "a terraform binary, to measure Terraform's overhead (with -provider)")
+	flag.StringVar(&opts.provider, "provider", "", "the provider binary built for the Terraform runs")
+	flag.IntVar(&opts.jobs, "jobs", 100, "export jobs in the many-jobs Terraform run")
+	flag.IntVar(&opts.jobPeople, "job-people", 10000, "people of the data each of those jobs exports")
+	flag.Parse()
+	if err := drive(context.Background(), opts); err != nil {
+		fmt.Fprintln(os.Stderr, "aepbench:", err)
+		os.Exit(1)
+	}
+}
+
+// measurement is what one step reports, plus what its parent measured of it.
+type measurement struct {
+	What    string  `json:"what"`
+	People  int     `json:"people"`
+	Records int64   `json:"records"`
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds"`
+	// Job is an export job's own totalTime, when the step ran one.
+	JobSeconds float64 `json:"job_seconds,omitempty"`
+	Note       string  `json:"note,omitempty"`
+	PeakRSS    int64   `json:"-"` // bytes, from the child's rusage
+}
+
+// child runs one step in a process of its own and returns its report and peak RSS.
+func child(ctx context.Context, args ...string) (*measurement, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, append([]string{"step"}, args...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("step %v: %w", args, err)
+	}
+	var m measurement
+	if err := json.Unmarshal(out, &m); err != nil {
+		return nil, fmt.Errorf("step %v reported %q: %w", args, out, err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.PeakRSS = ru.Maxrss * 1024 // Linux reports kilobytes
+	}
+	return &m, nil
+}
+
+func report(m *measurement) error {
+	return json.NewEncoder(os.Stdout).Encode(m)
+}
+
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("size %q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func machine() string {
+	host, _ := os.Hostname()
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				model = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		fields := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		if len(fields) >= 2 {
+			if kb, err := strconv.ParseInt(fields[1], 10, 64); err == nil {
+				mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+			}
+		}
+	}
+	return fmt.Sprintf("%s: %d cores (%s)%s, %s, %s/%s", host, runtime.NumCPU(), model, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func since(t time.Time) float64 { return time.Since(t).Seconds() }
