@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,7 +185,7 @@ func inputBytes(engineDir string) int64 {
 	return n
 }
 
-func isPart(path string) bool { return len(filepath.Base(path)) > 5 && filepath.Base(path)[:5] == "part-" }
+func isPart(path string) bool { return strings.HasPrefix(filepath.Base(path), "part-") }
 
 // stepFloorIO reads the input files: the I/O floor.
 func stepFloorIO(data string, people int) error {
@@ -251,22 +252,22 @@ func stepFloorJSON(data string, people int) error {
 		if err != nil {
 			return err
 		}
-		r := bufio.NewReaderSize(f, 1<<20)
-		for {
-			buf := make([]byte, 1<<20)
-			n, err := io.ReadFull(r, buf)
-			buf = buf[:n]
-			if rest, rerr := r.ReadBytes('\n'); len(rest) > 0 {
-				buf = append(buf, rest...)
-				_ = rerr
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		batch := make([]byte, 0, 1<<20+64<<10)
+		for sc.Scan() {
+			batch = append(append(batch, sc.Bytes()...), '\n')
+			size += int64(len(sc.Bytes())) + 1
+			if len(batch) >= 1<<20 {
+				chunks <- chunk{batch}
+				batch = make([]byte, 0, 1<<20+64<<10)
 			}
-			size += int64(len(buf))
-			if len(buf) > 0 {
-				chunks <- chunk{buf}
-			}
-			if err != nil {
-				break
-			}
+		}
+		if len(batch) > 0 {
+			chunks <- chunk{batch}
+		}
+		if err := sc.Err(); err != nil {
+			return err
 		}
 		f.Close()
 	}
