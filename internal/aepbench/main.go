@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -73,9 +72,7 @@ func child(ctx context.Context, args ...string) (*measurement, error) {
 	if err := json.Unmarshal(out, &m); err != nil {
 		return nil, fmt.Errorf("step %v reported %q: %w", args, out, err)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.PeakRSS = ru.Maxrss * 1024 // Linux reports kilobytes
-	}
+	m.PeakRSS = peakRSS(cmd.ProcessState)
 	return &m, nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +45,25 @@ func runStep(args []string) error {
 		return err
 	}
 	ctx := context.Background()
+	// AEPBENCH_PROFILE=DIR writes a CPU and a heap profile of each step into DIR.
+	if dir := os.Getenv("AEPBENCH_PROFILE"); dir != "" {
+		name := filepath.Join(dir, args[0]+"-"+strconv.Itoa(*people))
+		f, err := os.Create(name + ".cpu.prof")
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+			if h, err := os.Create(name + ".heap.prof"); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(h, 0)
+				_ = h.Close()
+			}
+		}()
+	}
 	switch args[0] {
 	case "gen":
 		return stepGenerate(*data, *people, *events)

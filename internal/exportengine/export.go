@@ -49,6 +49,12 @@ type exportChunk struct {
 	units []profileUnit
 	recs  []storedRecord
 	buf   []byte // bodies of recs
+	// A stitched export sends its profiles' record locations instead (pending, and each
+	// profile's key and span of locs); a worker reads the bodies.
+	snap        *storeSnapshot
+	locs        []recordLoc
+	pending     []pendingUnit
+	pendingSize int
 	// Filled by a worker: the rows for each output batch, and counters.
 	out      [][]byte
 	rows     []int64
@@ -57,7 +63,52 @@ type exportChunk struct {
 	byNS     map[string]int64
 }
 
-func (c *exportChunk) full() bool { return len(c.units) >= chunkProfiles || len(c.buf) >= chunkBytes }
+type pendingUnit struct {
+	key        identity
+	start, end int
+}
+
+func (c *exportChunk) full() bool {
+	return len(c.units)+len(c.pending) >= chunkProfiles || len(c.buf)+c.pendingSize >= chunkBytes
+}
+
+func (c *exportChunk) addPending(key identity, locs []recordLoc) {
+	start := len(c.locs)
+	c.locs = append(c.locs, locs...)
+	for i := range locs {
+		c.pendingSize += int(locs[i].size())
+	}
+	c.pending = append(c.pending, pendingUnit{key: key, start: start, end: len(c.locs)})
+}
+
+// load finds the bodies of a stitched chunk's records, and makes its profiles.
+func (c *exportChunk) load() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	c.recs = make([]storedRecord, 0, len(c.locs))
+	for _, p := range c.pending {
+		u := profileUnit{key: p.key}
+		for _, l := range c.locs[p.start:p.end] {
+			b := c.snap.batches[l.batch]
+			var body []byte
+			var err error
+			if body, c.buf, err = b.seg.bodyAt(l.off, l.size(), c.buf); err != nil {
+				return fmt.Errorf("batch %s: %w", b.id, err)
+			}
+			c.recs = append(c.recs, storedRecord{kind: l.kind(), seq: uint64(l.seq), timestamp: l.timestamp, body: body, batch: b})
+			r := &c.recs[len(c.recs)-1]
+			if r.kind == kindEvent {
+				u.events = append(u.events, r)
+			} else {
+				u.frags = append(u.frags, r)
+			}
+		}
+		c.units = append(c.units, u)
+	}
+	c.locs, c.pending = nil, nil
+	return nil
+}
 
 // add copies a record into the chunk.
 func (c *exportChunk) add(r *storedRecord) *storedRecord {
@@ -67,10 +118,9 @@ func (c *exportChunk) add(r *storedRecord) *storedRecord {
 		// Records of earlier profiles keep pointing into the old array, which stays alive.
 		c.recs = make([]storedRecord, 0, max(64, 2*cap(c.recs)))
 	}
-	c.recs = append(c.recs, *r)
-	cp := &c.recs[len(c.recs)-1]
-	cp.body = c.buf[start:len(c.buf):len(c.buf)]
-	return cp
+	c.recs = append(c.recs, storedRecord{kind: r.kind, seq: r.seq, timestamp: r.timestamp, batch: r.batch,
+		body: c.buf[start:len(c.buf):len(c.buf)]})
+	return &c.recs[len(c.recs)-1]
 }
 
 func (c *exportChunk) addUnit(key identity, recs []*storedRecord) {
@@ -194,9 +244,9 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 // produce reads the profile store in row order, cut into chunks.
 func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportSpec, out chan<- *exportChunk, excluded *int64) error {
 	seq := 0
-	c := &exportChunk{seq: seq}
+	c := &exportChunk{seq: seq, snap: snap}
 	send := func() error {
-		if len(c.units) == 0 {
+		if len(c.units) == 0 && len(c.pending) == 0 {
 			return nil
 		}
 		if testHookChunk != nil {
@@ -208,7 +258,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 			return context.Cause(ctx)
 		}
 		seq++
-		c = &exportChunk{seq: seq}
+		c = &exportChunk{seq: seq, snap: snap}
 		return nil
 	}
 	emit := func(key identity, recs []*storedRecord) error {
@@ -220,7 +270,13 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 	}
 	var err error
 	if spec.policy.identityGraph == aepwire.IdentityGraphPDG {
-		err = e.produceStitched(ctx, snap, spec, emit, excluded)
+		err = e.produceStitched(ctx, snap, spec, func(key identity, locs []recordLoc) error {
+			c.addPending(key, locs)
+			if c.full() {
+				return send()
+			}
+			return nil
+		}, excluded)
 	} else {
 		err = snap.byPrimary(func(p identity, recs []*storedRecord) error {
 			if err := ctx.Err(); err != nil {
@@ -250,6 +306,9 @@ type exportWorker struct {
 }
 
 func (w *exportWorker) encode(c *exportChunk) error {
+	if err := c.load(); err != nil {
+		return err
+	}
 	c.out = make([][]byte, w.nBatches)
 	c.rows = make([]int64, w.nBatches)
 	c.byNS = map[string]int64{}
@@ -258,7 +317,7 @@ func (w *exportWorker) encode(c *exportChunk) error {
 			return err
 		}
 	}
-	c.units, c.recs, c.buf = nil, nil, nil
+	c.units, c.recs, c.buf, c.snap = nil, nil, nil, nil
 	return nil
 }
 

@@ -31,8 +31,8 @@ func FuzzMergeProject(f *testing.F) {
 		}
 		b := &snapBatch{id: "b"}
 		frags := []*storedRecord{
-			{record: record{body: []byte(first)}, batch: b},
-			{record: record{body: []byte(second)}, batch: b},
+			{body: []byte(first), batch: b},
+			{body: []byte(second), batch: b},
 		}
 		var m merger
 		merged, err := m.merge(frags)
@@ -53,7 +53,7 @@ func FuzzMergeProject(f *testing.F) {
 		}
 		// Merging is idempotent: a merged profile merged with itself is unchanged.
 		var m2 merger
-		self, err := m2.merge([]*storedRecord{{record: record{body: whole}, batch: b}, {record: record{body: whole}, batch: b}})
+		self, err := m2.merge([]*storedRecord{{body: whole, batch: b}, {body: whole, batch: b}})
 		if err != nil {
 			t.Fatal(err)
 		}

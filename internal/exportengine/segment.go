@@ -28,12 +28,15 @@ import (
 // trailer. Integers in the tables are little-endian.
 
 var (
-	segmentMagic   = [8]byte{'A', 'E', 'P', 'S', 'E', 'G', '0', '1'}
+	segmentMagic   = [8]byte{'A', 'E', 'P', 'S', 'E', 'G', '0', '2'}
 	segmentTrailer = [8]byte{'A', 'E', 'P', 'S', 'E', 'G', 'E', 'N'}
 )
 
 const (
-	segmentFile = "profile.seg"
+	// maxRecordBytes bounds what one record adds to the run buffer (a profile record of 100 KB
+	// and its metadata), so that a buffer of runBytes+maxRecordBytes never grows.
+	maxRecordBytes = 128 << 10
+	segmentFile    = "profile.seg"
 	// defaultRunBytes bounds the memory a batch's ingestion holds before it sorts and writes a run.
 	defaultRunBytes = 64 << 20
 	runTableEntry   = 4*8 + 8
@@ -69,6 +72,7 @@ type segmentWriter struct {
 
 	pending []pendingRecord
 	buf     []byte // meta and body bytes of the pending records
+	meta    []byte // scratch for one record's metadata
 	runs    []runInfo
 	events  []eventEntry
 	stats   segmentStats
@@ -101,6 +105,8 @@ func newSegmentWriter(dir string, runBytes int) (*segmentWriter, error) {
 	if sw.runBytes <= 0 {
 		sw.runBytes = defaultRunBytes
 	}
+	// The run buffer is reused from run to run; growing it by appending would copy it many times.
+	sw.buf = make([]byte, 0, sw.runBytes+maxRecordBytes)
 	if err := sw.write(segmentMagic[:]); err != nil {
 		sw.abort()
 		return nil, err
@@ -114,21 +120,26 @@ func (sw *segmentWriter) write(b []byte) error {
 	return err
 }
 
-// add appends a record; its body is copied.
+// add appends a record; its body is copied. Its metadata is length-prefixed, so that readers can
+// take it whole and parse it in place.
 func (sw *segmentWriter) add(r *record) error {
-	start := len(sw.buf)
-	sw.buf = append(sw.buf, byte(r.kind))
-	sw.buf = binary.AppendUvarint(sw.buf, r.seq)
-	sw.buf = binary.AppendUvarint(sw.buf, uint64(len(r.identities)))
+	m := sw.meta[:0]
+	m = append(m, byte(r.kind))
+	m = binary.AppendUvarint(m, r.seq)
+	m = binary.AppendUvarint(m, uint64(len(r.identities)))
 	for _, id := range r.identities {
-		sw.buf = appendString(sw.buf, id.ns)
-		sw.buf = appendString(sw.buf, id.id)
+		m = appendString(m, id.ns)
+		m = appendString(m, id.id)
 	}
 	if r.kind == kindEvent {
-		sw.buf = appendString(sw.buf, r.eventID)
-		sw.buf = binary.AppendVarint(sw.buf, r.timestamp)
+		m = appendString(m, r.eventID)
+		m = binary.AppendVarint(m, r.timestamp)
 	}
-	sw.buf = binary.AppendUvarint(sw.buf, uint64(len(r.body)))
+	m = binary.AppendUvarint(m, uint64(len(r.body)))
+	sw.meta = m
+	start := len(sw.buf)
+	sw.buf = binary.AppendUvarint(sw.buf, uint64(len(m)))
+	sw.buf = append(sw.buf, m...)
 	bodyStart := len(sw.buf)
 	sw.buf = append(sw.buf, r.body...)
 	sw.pending = append(sw.pending, pendingRecord{
@@ -281,6 +292,8 @@ func syncDir(dir string) error {
 // segment is an open segment file.
 type segment struct {
 	f         *os.File
+	size      int64
+	mapped    []byte // the file mapped read-only, once a stitched export asks for bodies at random
 	runs      []runInfo
 	total     uint64
 	tomb      []byte
@@ -323,7 +336,7 @@ func readSegmentTables(f *os.File) (*segment, error) {
 	}
 	u := func(i int) uint64 { return binary.LittleEndian.Uint64(t[i*8:]) }
 	nRuns, runsOff := u(0), u(1)
-	s := &segment{f: f, total: u(2), evOff: u(4), evCount: u(5), fragments: u(6), events: u(7)}
+	s := &segment{f: f, size: size, total: u(2), evOff: u(4), evCount: u(5), fragments: u(6), events: u(7)}
 	tombOff := u(3)
 	if runsOff+nRuns*runTableEntry != uint64(size-trailerSize) || tombOff > s.evOff || s.evOff > runsOff {
 		return nil, errCorruptSegment
@@ -347,17 +360,72 @@ func readSegmentTables(f *os.File) (*segment, error) {
 	return s, nil
 }
 
-func (s *segment) close() error { return s.f.Close() }
+func (s *segment) close() error {
+	err := unmapFile(s.mapped)
+	s.mapped = nil
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// mapBodies maps the segment for bodyAt. Where mapping is not available, bodyAt reads instead.
+func (s *segment) mapBodies() error {
+	if s.mapped != nil {
+		return nil
+	}
+	var err error
+	s.mapped, err = mapFile(s.f, s.size)
+	return err
+}
+
+// bodyAt returns a body by its place in the file: a view of the mapping when the segment is
+// mapped (valid until close), else a copy in buf.
+func (s *segment) bodyAt(off uint64, size uint32, buf []byte) ([]byte, []byte, error) {
+	if s.mapped != nil {
+		if off+uint64(size) > uint64(len(s.mapped)) {
+			return nil, buf, errCorruptSegment
+		}
+		return s.mapped[off : off+uint64(size) : off+uint64(size)], buf, nil
+	}
+	start := len(buf)
+	buf = append(buf, make([]byte, size)...)
+	body := buf[start:len(buf):len(buf)]
+	if _, err := s.f.ReadAt(body, int64(off)); err != nil {
+		return nil, buf, corrupt(err)
+	}
+	return body, buf, nil
+}
 
 func (s *segment) tombstoned(idx uint32) bool { return s.tomb[idx/8]&(1<<(idx%8)) != 0 }
 
-// segRecord is a record read back from a segment. Its body is valid until the iterator moves.
-type segRecord struct {
-	record
-	idx     uint32 // position in the segment
-	bodyOff uint64 // where the body starts in the file
-	bodyLen uint32 // its length, when the body was not read
+// idRef is an identity read from a segment: views into the reader's buffer, valid until it moves.
+type idRef struct {
+	ns, id []byte
 }
+
+func (a idRef) compare(b idRef) int {
+	if c := bytes.Compare(a.ns, b.ns); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.id, b.id)
+}
+
+// segRecord is a record read back from a segment. Its identities, event id and body are views
+// into the iterator's buffers, valid until it moves.
+type segRecord struct {
+	kind      recordKind
+	seq       uint64
+	ids       []idRef // the primary identity first
+	eventID   []byte
+	timestamp int64
+	body      []byte
+	idx       uint32 // position in the segment
+	bodyOff   uint64 // where the body starts in the file
+	bodyLen   uint32
+}
+
+func (r *segRecord) primary() idRef { return r.ids[0] }
 
 // runIterator reads one run of a segment in order, skipping tombstoned records.
 type runIterator struct {
@@ -368,10 +436,14 @@ type runIterator struct {
 	next    uint32
 	end     uint32
 	cur     segRecord
+	scratch []byte
 	err     error
 }
 
-const iteratorBuffer = 64 << 10
+const (
+	iteratorBuffer = 64 << 10
+	maxMetaBytes   = 1 << 20
+)
 
 func (s *segment) iterateRun(run int) *runIterator {
 	it := s.iterateRunMeta(run)
@@ -414,48 +486,43 @@ func (it *runIterator) advance() bool {
 }
 
 func (it *runIterator) read(idx uint32) error {
-	kind, err := it.meta.ReadByte()
-	if err != nil {
+	n, err := binary.ReadUvarint(it.meta)
+	if err != nil || n == 0 || n > maxMetaBytes {
+		return corrupt(err)
+	}
+	if cap(it.scratch) < int(n) {
+		it.scratch = make([]byte, n, max(n, 256))
+	}
+	m := it.scratch[:n]
+	if _, err := io.ReadFull(it.meta, m); err != nil {
 		return corrupt(err)
 	}
 	r := &it.cur
 	r.idx = idx
-	r.kind = recordKind(kind)
-	if r.seq, err = binary.ReadUvarint(it.meta); err != nil {
-		return corrupt(err)
+	p := metaParser{b: m}
+	r.kind = recordKind(p.byte())
+	r.seq = p.uvarint()
+	count := p.uvarint()
+	if count == 0 || count > 1<<16 {
+		return errCorruptSegment
 	}
-	n, err := binary.ReadUvarint(it.meta)
-	if err != nil || n == 0 || n > 1<<16 {
-		return corrupt(err)
+	r.ids = r.ids[:0]
+	for range count {
+		r.ids = append(r.ids, idRef{ns: p.bytes(), id: p.bytes()})
 	}
-	ids := make([]identity, n)
-	for i := range ids {
-		if ids[i].ns, err = readString(it.meta); err != nil {
-			return err
-		}
-		if ids[i].id, err = readString(it.meta); err != nil {
-			return err
-		}
-	}
-	r.identities = ids
-	r.eventID, r.timestamp = "", 0
+	r.eventID, r.timestamp = nil, 0
 	if r.kind == kindEvent {
-		if r.eventID, err = readString(it.meta); err != nil {
-			return err
-		}
-		if r.timestamp, err = binary.ReadVarint(it.meta); err != nil {
-			return corrupt(err)
-		}
+		r.eventID = p.bytes()
+		r.timestamp = p.varint()
 	}
-	bodyLen, err := binary.ReadUvarint(it.meta)
-	if err != nil || bodyLen > 1<<30 {
-		return corrupt(err)
+	bodyLen := p.uvarint()
+	if p.bad || bodyLen > 1<<30 {
+		return errCorruptSegment
 	}
-	r.bodyOff = it.bodyOff
+	r.bodyOff, r.bodyLen = it.bodyOff, uint32(bodyLen)
 	it.bodyOff += bodyLen
 	if it.body == nil {
 		r.body = r.body[:0]
-		r.bodyLen = uint32(bodyLen)
 		return nil
 	}
 	if cap(r.body) < int(bodyLen) {
@@ -468,16 +535,51 @@ func (it *runIterator) read(idx uint32) error {
 	return nil
 }
 
-func readString(r *bufio.Reader) (string, error) {
-	n, err := binary.ReadUvarint(r)
-	if err != nil || n > 1<<20 {
-		return "", corrupt(err)
+// metaParser reads a record's metadata in place; bad is set on any malformed value.
+type metaParser struct {
+	b   []byte
+	bad bool
+}
+
+func (p *metaParser) byte() byte {
+	if len(p.b) == 0 {
+		p.bad = true
+		return 0
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return "", corrupt(err)
+	c := p.b[0]
+	p.b = p.b[1:]
+	return c
+}
+
+func (p *metaParser) uvarint() uint64 {
+	v, n := binary.Uvarint(p.b)
+	if n <= 0 {
+		p.bad = true
+		return 0
 	}
-	return string(b), nil
+	p.b = p.b[n:]
+	return v
+}
+
+func (p *metaParser) varint() int64 {
+	v, n := binary.Varint(p.b)
+	if n <= 0 {
+		p.bad = true
+		return 0
+	}
+	p.b = p.b[n:]
+	return v
+}
+
+func (p *metaParser) bytes() []byte {
+	n := p.uvarint()
+	if n > uint64(len(p.b)) {
+		p.bad = true
+		return nil
+	}
+	v := p.b[:n:n]
+	p.b = p.b[n:]
+	return v
 }
 
 func corrupt(err error) error {

@@ -137,10 +137,15 @@ func (s *storeSnapshot) markSuperseded() error {
 	return nil
 }
 
-// storedRecord is a record of the profile store with the batch it came from.
+// storedRecord is a record of the profile store, as an export uses it, with its batch.
 type storedRecord struct {
-	record
-	batch *snapBatch
+	kind      recordKind
+	seq       uint64
+	timestamp int64
+	// eventID is read from the body when it is needed (see exportWorker.eventID).
+	eventID string
+	body    []byte
+	batch   *snapBatch
 }
 
 // cursor walks one run of one batch's segment.
@@ -204,6 +209,7 @@ func (s *storeSnapshot) byPrimary(fn func(primary identity, recs []*storedRecord
 	heap.Init(&h)
 	var group []*storedRecord
 	var pool []*storedRecord
+	var keyNS, keyID []byte
 	take := func(c *cursor) *storedRecord {
 		var r *storedRecord
 		if n := len(pool); n > 0 {
@@ -211,18 +217,19 @@ func (s *storeSnapshot) byPrimary(fn func(primary identity, recs []*storedRecord
 		} else {
 			r = &storedRecord{}
 		}
-		cur := &c.it.cur.record
-		r.kind, r.seq, r.identities, r.eventID, r.timestamp = cur.kind, cur.seq, cur.identities, cur.eventID, cur.timestamp
+		cur := &c.it.cur
+		r.kind, r.seq, r.timestamp, r.eventID = cur.kind, cur.seq, cur.timestamp, ""
 		r.body = append(r.body[:0], cur.body...)
 		r.batch = c.batch
 		return r
 	}
 	for h.Len() > 0 {
-		c := h[0]
-		primary := c.it.cur.primary()
+		p := h[0].it.cur.primary()
+		keyNS, keyID = append(keyNS[:0], p.ns...), append(keyID[:0], p.id...)
+		key := idRef{ns: keyNS, id: keyID}
 		group = group[:0]
-		for h.Len() > 0 && h[0].it.cur.primary() == primary {
-			c = h[0]
+		for h.Len() > 0 && h[0].it.cur.primary().compare(key) == 0 {
+			c := h[0]
 			group = append(group, take(c))
 			ok, err := c.advance()
 			if err != nil {
@@ -234,7 +241,7 @@ func (s *storeSnapshot) byPrimary(fn func(primary identity, recs []*storedRecord
 				heap.Pop(&h)
 			}
 		}
-		if err := fn(primary, group); err != nil {
+		if err := fn(identity{ns: string(keyNS), id: string(keyID)}, group); err != nil {
 			return err
 		}
 		pool = append(pool, group...)
