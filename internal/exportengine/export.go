@@ -48,7 +48,8 @@ type exportChunk struct {
 	seq   int
 	units []profileUnit
 	recs  []storedRecord
-	buf   []byte // bodies of recs
+	ptrs  []*storedRecord // the units' frags and events are spans of it
+	buf   []byte          // bodies of recs
 	// A stitched export sends its profiles' record locations instead (pending, and each
 	// profile's key and span of locs); a worker reads the bodies.
 	snap        *storeSnapshot
@@ -66,6 +67,23 @@ type exportChunk struct {
 type pendingUnit struct {
 	key        identity
 	start, end int
+}
+
+// reset empties a chunk for reuse, keeping its buffers. Chunks are recycled so that an export
+// allocates a bounded set of them however many profiles it writes.
+func (c *exportChunk) reset(seq int, snap *storeSnapshot) {
+	c.seq, c.snap = seq, snap
+	clear(c.units)
+	c.units = c.units[:0]
+	clear(c.ptrs)
+	c.recs, c.ptrs, c.buf = c.recs[:0], c.ptrs[:0], c.buf[:0]
+	c.locs, c.pending, c.pendingSize = c.locs[:0], c.pending[:0], 0
+	for b := range c.out {
+		c.out[b] = c.out[b][:0]
+	}
+	clear(c.rows)
+	c.profiles, c.events = 0, 0
+	clear(c.byNS)
 }
 
 func (c *exportChunk) full() bool {
@@ -86,9 +104,11 @@ func (c *exportChunk) load() error {
 	if len(c.pending) == 0 {
 		return nil
 	}
-	c.recs = make([]storedRecord, 0, len(c.locs))
+	if cap(c.recs) < len(c.locs) {
+		c.recs = make([]storedRecord, 0, len(c.locs)) // pointers into it are taken: it must not grow
+	}
+	c.recs = c.recs[:0]
 	for _, p := range c.pending {
-		u := profileUnit{key: p.key}
 		for _, l := range c.locs[p.start:p.end] {
 			b := c.snap.batches[l.batch]
 			var body []byte
@@ -97,43 +117,45 @@ func (c *exportChunk) load() error {
 				return fmt.Errorf("batch %s: %w", b.id, err)
 			}
 			c.recs = append(c.recs, storedRecord{kind: l.kind(), seq: uint64(l.seq), timestamp: l.timestamp, body: body, batch: b})
-			r := &c.recs[len(c.recs)-1]
-			if r.kind == kindEvent {
-				u.events = append(u.events, r)
-			} else {
-				u.frags = append(u.frags, r)
-			}
 		}
-		c.units = append(c.units, u)
+		c.addUnitOf(p.key, c.recs[p.start:p.end])
 	}
-	c.locs, c.pending = nil, nil
+	c.locs, c.pending = c.locs[:0], c.pending[:0]
 	return nil
 }
 
-// add copies a record into the chunk.
-func (c *exportChunk) add(r *storedRecord) *storedRecord {
-	start := len(c.buf)
-	c.buf = append(c.buf, r.body...)
-	if len(c.recs) == cap(c.recs) {
-		// Records of earlier profiles keep pointing into the old array, which stays alive.
-		c.recs = make([]storedRecord, 0, max(64, 2*cap(c.recs)))
-	}
-	c.recs = append(c.recs, storedRecord{kind: r.kind, seq: r.seq, timestamp: r.timestamp, batch: r.batch,
-		body: c.buf[start:len(c.buf):len(c.buf)]})
-	return &c.recs[len(c.recs)-1]
-}
-
-func (c *exportChunk) addUnit(key identity, recs []*storedRecord) {
-	u := profileUnit{key: key}
-	for _, r := range recs {
-		cp := c.add(r)
-		if r.kind == kindEvent {
-			u.events = append(u.events, cp)
-		} else {
-			u.frags = append(u.frags, cp)
+// addUnitOf adds a profile of records that the chunk holds: its fragments, then its events, in
+// the order given.
+func (c *exportChunk) addUnitOf(key identity, recs []storedRecord) {
+	start := len(c.ptrs)
+	for i := range recs {
+		if recs[i].kind != kindEvent {
+			c.ptrs = append(c.ptrs, &recs[i])
 		}
 	}
-	c.units = append(c.units, u)
+	mid := len(c.ptrs)
+	for i := range recs {
+		if recs[i].kind == kindEvent {
+			c.ptrs = append(c.ptrs, &recs[i])
+		}
+	}
+	c.units = append(c.units, profileUnit{key: key, frags: c.ptrs[start:mid:mid], events: c.ptrs[mid:len(c.ptrs):len(c.ptrs)]})
+}
+
+// addUnit copies a profile's records into the chunk.
+func (c *exportChunk) addUnit(key identity, recs []*storedRecord) {
+	if len(c.recs)+len(recs) > cap(c.recs) {
+		// Records of earlier profiles keep pointing into the old array, which stays alive.
+		c.recs = make([]storedRecord, 0, max(256, 2*cap(c.recs), len(recs)))
+	}
+	start := len(c.recs)
+	for _, r := range recs {
+		at := len(c.buf)
+		c.buf = append(c.buf, r.body...)
+		c.recs = append(c.recs, storedRecord{kind: r.kind, seq: r.seq, timestamp: r.timestamp, batch: r.batch,
+			body: c.buf[at:len(c.buf):len(c.buf)]})
+	}
+	c.addUnitOf(key, c.recs[start:])
 }
 
 // exportResult is what an export wrote, before it is committed.
@@ -170,10 +192,16 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 
 	chunks := make(chan *exportChunk, e.workers)
 	encoded := make(chan *exportChunk, e.workers)
+	// The chunks in flight, recycled: being filled, waiting for or in a worker, waiting to be
+	// written in order. However far the workers get ahead of the writer, there are no more.
+	free := make(chan *exportChunk, 2*e.workers+2)
+	for range cap(free) {
+		free <- &exportChunk{}
+	}
 	var excluded int64
 	go func() {
 		defer close(chunks)
-		if err := e.produce(ctx, snap, spec, chunks, &excluded); err != nil {
+		if err := e.produce(ctx, snap, spec, free, chunks, &excluded); err != nil {
 			cancel(err)
 		}
 	}()
@@ -225,6 +253,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			}
 			progress.profiles.Store(res.profiles)
 			progress.events.Store(res.events)
+			free <- c
 		}
 	}
 	if err := context.Cause(ctx); err != nil {
@@ -242,9 +271,22 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 }
 
 // produce reads the profile store in row order, cut into chunks.
-func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportSpec, out chan<- *exportChunk, excluded *int64) error {
+func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportSpec, free <-chan *exportChunk,
+	out chan<- *exportChunk, excluded *int64) error {
 	seq := 0
-	c := &exportChunk{seq: seq, snap: snap}
+	var c *exportChunk
+	take := func() error {
+		select {
+		case c = <-free:
+			c.reset(seq, snap)
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	if err := take(); err != nil {
+		return err
+	}
 	send := func() error {
 		if len(c.units) == 0 && len(c.pending) == 0 {
 			return nil
@@ -258,8 +300,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 			return context.Cause(ctx)
 		}
 		seq++
-		c = &exportChunk{seq: seq, snap: snap}
-		return nil
+		return take()
 	}
 	emit := func(key identity, recs []*storedRecord) error {
 		c.addUnit(key, recs)
@@ -301,6 +342,7 @@ type exportWorker struct {
 	m        merger
 	evParser fastjson.Parser
 	row      []byte
+	frags    []*storedRecord
 	events   []*storedRecord
 	qualify  []int
 }
@@ -309,15 +351,18 @@ func (w *exportWorker) encode(c *exportChunk) error {
 	if err := c.load(); err != nil {
 		return err
 	}
-	c.out = make([][]byte, w.nBatches)
-	c.rows = make([]int64, w.nBatches)
-	c.byNS = map[string]int64{}
+	if len(c.out) != w.nBatches {
+		c.out = make([][]byte, w.nBatches)
+		c.rows = make([]int64, w.nBatches)
+	}
+	if c.byNS == nil {
+		c.byNS = map[string]int64{}
+	}
 	for i := range c.units {
 		if err := w.encodeProfile(c, &c.units[i]); err != nil {
 			return err
 		}
 	}
-	c.units, c.recs, c.buf, c.snap = nil, nil, nil, nil
 	return nil
 }
 
@@ -333,7 +378,7 @@ func (w *exportWorker) rank(f *storedRecord) (int, bool) {
 
 func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	spec := w.spec
-	frags := u.frags[:0:0]
+	frags := w.frags[:0]
 	var updated int64
 	for _, f := range u.frags {
 		if _, ok := w.rank(f); ok {
@@ -347,6 +392,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	if spec.hasProfileFrom && (len(frags) == 0 || updated <= spec.profileFrom) {
 		return nil
 	}
+	w.frags = frags
 	slices.SortFunc(frags, func(a, b *storedRecord) int {
 		ra, _ := w.rank(a)
 		rb, _ := w.rank(b)

@@ -65,7 +65,6 @@ func ingestFiles(dir string, kind recordKind, seg *segmentWriter) (*ingestResult
 	slices.Sort(names)
 
 	res := &ingestResult{}
-	var parser recordParser
 	var seq uint64
 	for _, name := range names {
 		st := fileStat{name: name}
@@ -73,14 +72,10 @@ func ingestFiles(dir string, kind recordKind, seg *segmentWriter) (*ingestResult
 		if len(names) > 1 {
 			label = name
 		}
-		err := readRecords(filepath.Join(dir, name), &st, func(pos int64, raw []byte) error {
-			var r *record
-			var rerr *recordError
-			if raw == nil {
-				rerr = &recordError{codeTooLarge, fmt.Sprintf("the line is over %d MB", maxLineBytes>>20)}
-			} else {
-				r, rerr = parser.parse(raw, kind)
-			}
+		read := func(fn func(pos int64, raw []byte) error) error {
+			return readRecords(filepath.Join(dir, name), &st, fn)
+		}
+		err := parallelParse(kind, read, func(pos int64, r *record, rerr *recordError) error {
 			if rerr != nil {
 				res.fail(label, pos, rerr.code, rerr.reason)
 				return nil

@@ -181,6 +181,44 @@ func TestEventDeduplication(t *testing.T) {
 	)
 }
 
+// Within a batch whose events span many runs, the latest record of each _id wins, wherever the
+// runs put its earlier copies.
+func TestEventDeduplicationAcrossRuns(t *testing.T) {
+	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), RunBytes: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	web := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
+	ev := func(id string, v int) string {
+		return fmt.Sprintf(`{"_id":%q,"timestamp":"2026-01-01T00:00:00Z","identityMap":{"ECID":[{"id":"A"}]},"v":%d}`, id, v)
+	}
+	var lines []string
+	latest := map[string]int{}
+	for i := range 60 {
+		id := fmt.Sprintf("e%d", (i*5)%7)
+		lines = append(lines, ev(id, i))
+		latest[id] = i
+	}
+	ingestLines(t, e, web, lines...)
+	var want []string
+	for i := range 60 {
+		if latest[fmt.Sprintf("e%d", (i*5)%7)] == i {
+			want = append(want, "ECID:A "+ev(fmt.Sprintf("e%d", (i*5)%7), i))
+		}
+	}
+	snap, err := e.openSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := len(snap.batches[0].seg.runs)
+	snap.close()
+	if runs < 10 {
+		t.Fatalf("a 300-byte run limit wrote %d runs, want many", runs)
+	}
+	expectStore(t, e, want...)
+}
+
 func TestOnlyProfileEnabledBatchesFeedTheStore(t *testing.T) {
 	e, _ := openTestEngine(t)
 	ctx := context.Background()

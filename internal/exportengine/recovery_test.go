@@ -136,7 +136,7 @@ func TestJobAbandonedTooOftenFails(t *testing.T) {
 		t.Errorf("warnings %+v, want one for each resumed attempt", done.Warnings)
 	}
 	if _, err := os.Stat(runner.batchDir(j.Destination.BatchID)); !os.IsNotExist(err) {
-		t.Errorf("the failed job left files: %v", err)
+		t.Errorf("the failed job left files (batch %q): %v", j.Destination.BatchID, err)
 	}
 }
 
@@ -160,7 +160,7 @@ func TestDestinationDeletedWhileRunning(t *testing.T) {
 		t.Errorf("job whose destination was deleted: %s %+v", done.Status, done.Errors)
 	}
 	if _, err := os.Stat(env.e.batchDir(j.Destination.BatchID)); !os.IsNotExist(err) {
-		t.Errorf("the failed job left files: %v", err)
+		t.Errorf("the failed job left files (batch %q): %v", j.Destination.BatchID, err)
 	}
 }
 

@@ -208,6 +208,10 @@ func (e *Engine) claimJobs() {
 // claim moves a job this engine holds the lock of to PROCESSING. It returns nil when the job
 // needs no running (it ended meanwhile, or it was abandoned too often and is failed here).
 func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, error) {
+	// Anything left by an interrupted attempt is discarded first, so that a job is never seen
+	// to have ended while files of its attempts remain. This engine holds the job's lock: no
+	// attempt is writing them.
+	e.removeJobOutput(id)
 	var claimed *jobRow
 	err := e.store.write(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
@@ -240,13 +244,8 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 		return err
 	})
 	if err != nil || claimed == nil {
-		if err == nil {
-			e.removeJobOutput(id)
-		}
 		return nil, nil, err
 	}
-	// Anything left by an interrupted attempt is discarded.
-	e.removeJobOutput(id)
 	spec, err := e.specOf(ctx, claimed.req)
 	if err != nil {
 		e.failJob(ctx, id, err)
@@ -276,6 +275,7 @@ func (e *Engine) failJob(ctx context.Context, id int64, cause error) {
 	if errors.As(cause, &we) {
 		code = codeJobDestination
 	}
+	e.removeJobOutput(id) // before the job ends, as in claim
 	_ = e.store.write(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
 		if err != nil || aepwire.JobTerminal(j.status) {
@@ -283,7 +283,6 @@ func (e *Engine) failJob(ctx context.Context, id int64, cause error) {
 		}
 		return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: code, Msg: cause.Error()}}, e.nowMs())
 	})
-	e.removeJobOutput(id)
 }
 
 // run runs a claimed job to its end.
@@ -320,6 +319,7 @@ func (e *Engine) run(ctx context.Context, j *jobRow, spec *exportSpec) {
 }
 
 func (e *Engine) finish(ctx context.Context, id int64, status string, errs []aepwire.JobError) {
+	e.removeJobOutput(id) // before the job ends, as in claim
 	_ = e.store.write(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
 		if err != nil || aepwire.JobTerminal(j.status) {
@@ -327,7 +327,6 @@ func (e *Engine) finish(ctx context.Context, id int64, status string, errs []aep
 		}
 		return e.finishJob(ctx, tx, j, status, errs, e.nowMs())
 	})
-	e.removeJobOutput(id)
 }
 
 // monitor watches a running job until done is closed: it cancels the run when the job is

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"container/heap"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -63,6 +64,8 @@ type segmentStats struct {
 }
 
 // segmentWriter builds a segment. Records are added in batch order; Close sorts and writes.
+// A full run is sorted and written in the background while the next one fills, so a writer holds
+// two run buffers.
 type segmentWriter struct {
 	path, tmp string
 	f         *os.File
@@ -70,12 +73,19 @@ type segmentWriter struct {
 	off       uint64
 	runBytes  int
 
+	cur, spare *runBuffer
+	flushing   chan error // the background write of the previous run, when one is in flight
+	meta       []byte     // scratch for one record's metadata
+	runs       []runInfo
+	runEvents  [][]eventEntry // each run's events, sorted by hash then sequence
+	stats      segmentStats
+}
+
+// runBuffer holds the records of one run until it is written.
+type runBuffer struct {
 	pending []pendingRecord
 	buf     []byte // meta and body bytes of the pending records
-	meta    []byte // scratch for one record's metadata
-	runs    []runInfo
-	events  []eventEntry
-	stats   segmentStats
+	base    uint32 // the segment index of the run's first record
 }
 
 type pendingRecord struct {
@@ -94,6 +104,13 @@ type eventEntry struct {
 	idx  uint32
 }
 
+func compareEvents(a, b eventEntry) int {
+	if c := bytes.Compare(a.hash[:], b.hash[:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
 func newSegmentWriter(dir string, runBytes int) (*segmentWriter, error) {
 	path := filepath.Join(dir, segmentFile)
 	tmp := path + ".tmp"
@@ -105,8 +122,8 @@ func newSegmentWriter(dir string, runBytes int) (*segmentWriter, error) {
 	if sw.runBytes <= 0 {
 		sw.runBytes = defaultRunBytes
 	}
-	// The run buffer is reused from run to run; growing it by appending would copy it many times.
-	sw.buf = make([]byte, 0, sw.runBytes+maxRecordBytes)
+	// Run buffers are reused from run to run; growing one by appending would copy it many times.
+	sw.cur = &runBuffer{buf: make([]byte, 0, sw.runBytes+maxRecordBytes)}
 	if err := sw.write(segmentMagic[:]); err != nil {
 		sw.abort()
 		return nil, err
@@ -137,14 +154,15 @@ func (sw *segmentWriter) add(r *record) error {
 	}
 	m = binary.AppendUvarint(m, uint64(len(r.body)))
 	sw.meta = m
-	start := len(sw.buf)
-	sw.buf = binary.AppendUvarint(sw.buf, uint64(len(m)))
-	sw.buf = append(sw.buf, m...)
-	bodyStart := len(sw.buf)
-	sw.buf = append(sw.buf, r.body...)
-	sw.pending = append(sw.pending, pendingRecord{
+	rb := sw.cur
+	start := len(rb.buf)
+	rb.buf = binary.AppendUvarint(rb.buf, uint64(len(m)))
+	rb.buf = append(rb.buf, m...)
+	bodyStart := len(rb.buf)
+	rb.buf = append(rb.buf, r.body...)
+	rb.pending = append(rb.pending, pendingRecord{
 		primary: r.primary(), seq: r.seq, eventID: r.eventID, isEvent: r.kind == kindEvent,
-		metaStart: start, bodyStart: bodyStart, bodyEnd: len(sw.buf),
+		metaStart: start, bodyStart: bodyStart, bodyEnd: len(rb.buf),
 	})
 	sw.stats.records++
 	if r.kind == kindEvent {
@@ -152,7 +170,7 @@ func (sw *segmentWriter) add(r *record) error {
 	} else {
 		sw.stats.fragments++
 	}
-	if len(sw.buf) >= sw.runBytes {
+	if len(rb.buf) >= sw.runBytes {
 		return sw.flushRun()
 	}
 	return nil
@@ -163,37 +181,66 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// flushRun hands the current run to be written in the background, once the previous one is.
 func (sw *segmentWriter) flushRun() error {
-	if len(sw.pending) == 0 {
+	if err := sw.waitFlush(); err != nil {
+		return err
+	}
+	if len(sw.cur.pending) == 0 {
 		return nil
 	}
-	slices.SortFunc(sw.pending, func(a, b pendingRecord) int {
+	rb := sw.cur
+	rb.base = uint32(sw.stats.records) - uint32(len(rb.pending))
+	if sw.spare == nil {
+		sw.spare = &runBuffer{buf: make([]byte, 0, sw.runBytes+maxRecordBytes)}
+	}
+	sw.cur, sw.spare = sw.spare, rb
+	sw.flushing = make(chan error, 1)
+	go func() { sw.flushing <- sw.writeRun(rb) }()
+	return nil
+}
+
+func (sw *segmentWriter) waitFlush() error {
+	if sw.flushing == nil {
+		return nil
+	}
+	err := <-sw.flushing
+	sw.flushing = nil
+	return err
+}
+
+// writeRun sorts a run and writes it. Only one runs at a time, and nothing else writes meanwhile.
+func (sw *segmentWriter) writeRun(rb *runBuffer) error {
+	slices.SortFunc(rb.pending, func(a, b pendingRecord) int {
 		if c := a.primary.compare(b.primary); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
-	run := runInfo{metaOff: sw.off, count: uint64(len(sw.pending))}
-	base := uint32(sw.stats.records) - uint32(len(sw.pending))
-	for i, p := range sw.pending {
-		if err := sw.write(sw.buf[p.metaStart:p.bodyStart]); err != nil {
+	run := runInfo{metaOff: sw.off, count: uint64(len(rb.pending))}
+	var events []eventEntry
+	for i, p := range rb.pending {
+		if err := sw.write(rb.buf[p.metaStart:p.bodyStart]); err != nil {
 			return err
 		}
 		if p.isEvent {
-			sw.events = append(sw.events, eventEntry{hash: hashEventID(p.eventID), seq: p.seq, idx: base + uint32(i)})
+			events = append(events, eventEntry{hash: hashEventID(p.eventID), seq: p.seq, idx: rb.base + uint32(i)})
 		}
 	}
 	run.metaLen = sw.off - run.metaOff
 	run.bodyOff = sw.off
-	for _, p := range sw.pending {
-		if err := sw.write(sw.buf[p.bodyStart:p.bodyEnd]); err != nil {
+	for _, p := range rb.pending {
+		if err := sw.write(rb.buf[p.bodyStart:p.bodyEnd]); err != nil {
 			return err
 		}
 	}
 	run.bodyLen = sw.off - run.bodyOff
+	slices.SortFunc(events, compareEvents)
 	sw.runs = append(sw.runs, run)
-	sw.pending = sw.pending[:0]
-	sw.buf = sw.buf[:0]
+	sw.runEvents = append(sw.runEvents, events)
+	clear(rb.pending) // drop the event ids and identities they hold
+	rb.pending = rb.pending[:0]
+	rb.buf = rb.buf[:0]
 	if testHookRunWritten != nil {
 		if err := sw.w.Flush(); err != nil {
 			return err
@@ -206,40 +253,89 @@ func (sw *segmentWriter) flushRun() error {
 // testHookRunWritten, when set by a test, runs after each run is written.
 var testHookRunWritten func()
 
+// mergeEvents calls fn with the events of all runs in hash-then-sequence order.
+func (sw *segmentWriter) mergeEvents(fn func(e eventEntry) error) error {
+	pos := make([]int, len(sw.runEvents))
+	h := &eventMergeHeap{runs: sw.runEvents, pos: pos}
+	for i, evs := range sw.runEvents {
+		if len(evs) > 0 {
+			h.order = append(h.order, i)
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		r := h.order[0]
+		if err := fn(sw.runEvents[r][pos[r]]); err != nil {
+			return err
+		}
+		if pos[r]++; pos[r] < len(sw.runEvents[r]) {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return nil
+}
+
+type eventMergeHeap struct {
+	runs  [][]eventEntry
+	pos   []int
+	order []int // runs with events left, as a heap by their next event
+}
+
+func (h *eventMergeHeap) Len() int { return len(h.order) }
+func (h *eventMergeHeap) Less(i, j int) bool {
+	a, b := h.order[i], h.order[j]
+	return compareEvents(h.runs[a][h.pos[a]], h.runs[b][h.pos[b]]) < 0
+}
+func (h *eventMergeHeap) Swap(i, j int) { h.order[i], h.order[j] = h.order[j], h.order[i] }
+func (h *eventMergeHeap) Push(x any)    { h.order = append(h.order, x.(int)) }
+func (h *eventMergeHeap) Pop() any {
+	x := h.order[len(h.order)-1]
+	h.order = h.order[:len(h.order)-1]
+	return x
+}
+
 // close writes the tables, syncs the file and moves it into place. It returns the segment's stats.
 func (sw *segmentWriter) close() (segmentStats, error) {
-	if err := sw.flushRun(); err != nil {
+	err := sw.flushRun()
+	if err == nil {
+		err = sw.waitFlush()
+	}
+	if err != nil {
 		sw.abort()
 		return segmentStats{}, err
 	}
-	// Within a batch, the later of two events with one _id wins; the earlier is tombstoned.
-	slices.SortFunc(sw.events, func(a, b eventEntry) int {
-		if c := bytes.Compare(a.hash[:], b.hash[:]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
+	sw.cur, sw.spare = nil, nil
+	// Within a batch, the later of two events with one _id wins; the earlier is tombstoned. The
+	// runs' events are merged twice: to find the tombstones, then to write the live ones' index.
 	tomb := make([]byte, (sw.stats.records+7)/8)
-	live := sw.events[:0]
-	for i, e := range sw.events {
-		if i+1 < len(sw.events) && sw.events[i+1].hash == e.hash {
-			tomb[e.idx/8] |= 1 << (e.idx % 8)
+	var prev eventEntry
+	var live uint64
+	first := true
+	_ = sw.mergeEvents(func(e eventEntry) error {
+		if !first && prev.hash == e.hash {
+			tomb[prev.idx/8] |= 1 << (prev.idx % 8)
 			sw.stats.tombstoned++
-			continue
+		} else {
+			live++
 		}
-		live = append(live, e)
-	}
+		prev, first = e, false
+		return nil
+	})
 	tombOff := sw.off
-	err := sw.write(tomb)
+	err = sw.write(tomb)
 	evOff := sw.off
-	entry := make([]byte, eventIndexEntry)
-	for _, e := range live {
-		if err != nil {
-			break
-		}
-		copy(entry, e.hash[:])
-		binary.LittleEndian.PutUint32(entry[len(e.hash):], e.idx)
-		err = sw.write(entry)
+	if err == nil {
+		entry := make([]byte, eventIndexEntry)
+		err = sw.mergeEvents(func(e eventEntry) error {
+			if tomb[e.idx/8]&(1<<(e.idx%8)) != 0 {
+				return nil
+			}
+			copy(entry, e.hash[:])
+			binary.LittleEndian.PutUint32(entry[len(e.hash):], e.idx)
+			return sw.write(entry)
+		})
 	}
 	runsOff := sw.off
 	for _, r := range sw.runs {
@@ -251,7 +347,7 @@ func (sw *segmentWriter) close() (segmentStats, error) {
 	}
 	if err == nil {
 		var t []byte
-		for _, v := range []uint64{uint64(len(sw.runs)), runsOff, sw.stats.records, tombOff, evOff, uint64(len(live)), sw.stats.fragments, sw.stats.events} {
+		for _, v := range []uint64{uint64(len(sw.runs)), runsOff, sw.stats.records, tombOff, evOff, live, sw.stats.fragments, sw.stats.events} {
 			t = binary.LittleEndian.AppendUint64(t, v)
 		}
 		err = sw.write(append(t, segmentTrailer[:]...))
@@ -276,6 +372,7 @@ func (sw *segmentWriter) close() (segmentStats, error) {
 }
 
 func (sw *segmentWriter) abort() {
+	_ = sw.waitFlush()
 	_ = sw.f.Close()
 	_ = os.Remove(sw.tmp)
 }
