@@ -151,6 +151,7 @@ func stepIngest(ctx context.Context, data, engineDir string, people int) error {
 }
 
 func stepExport(ctx context.Context, engineDir string, people int, policy, fieldList, eventFields string, withEvents bool) error {
+	exportengine.LimitMemory() // as in the worker process that runs jobs for the provider
 	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: engineDir, RunJobs: true})
 	if err != nil {
 		return err

@@ -108,6 +108,9 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 	}
 	defer os.Remove(tmp.Name())
 	_, err = io.Copy(tmp, body)
+	if err == nil {
+		err = tmp.Sync() // a file that is in place is whole, even after a crash of the machine
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -151,7 +154,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	dir := e.batchDir(id)
 	var seg *segmentWriter
 	if feedsProfile {
-		if seg, err = newSegmentWriter(dir, e.runBytes); err != nil {
+		if seg, err = newSegmentWriter(dir, e.runBytes, dirBytes(filepath.Join(dir, batchFileDir))); err != nil {
 			return nil, fmt.Errorf("batch %s: %w", id, err)
 		}
 	}
@@ -215,6 +218,18 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		return nil, fmt.Errorf("committing batch %s: %w", id, err)
 	}
 	return e.GetBatch(ctx, id)
+}
+
+// dirBytes is the size of the files in dir.
+func dirBytes(dir string) int64 {
+	entries, _ := os.ReadDir(dir)
+	var n int64
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
 }
 
 var errBatchChanged = errors.New("batch changed while it was being completed")

@@ -56,6 +56,8 @@ type exportChunk struct {
 	locs        []recordLoc
 	pending     []pendingUnit
 	pendingSize int
+	byPlace     []int32 // indexes of locs in file order
+	bodyAt      []int   // where each of locs has its body in buf
 	// Filled by a worker: the rows for each output batch, and counters.
 	out      [][]byte
 	rows     []int64
@@ -99,30 +101,70 @@ func (c *exportChunk) addPending(key identity, locs []recordLoc) {
 	c.pending = append(c.pending, pendingUnit{key: key, start: start, end: len(c.locs)})
 }
 
-// load finds the bodies of a stitched chunk's records, and makes its profiles.
+// load reads the bodies of a stitched chunk's records, and makes its profiles. The records are
+// read in file order, and records close together in one read, so that a chunk costs few system
+// calls however its profiles' records are spread across the store.
 func (c *exportChunk) load() error {
 	if len(c.pending) == 0 {
 		return nil
 	}
-	if cap(c.recs) < len(c.locs) {
-		c.recs = make([]storedRecord, 0, len(c.locs)) // pointers into it are taken: it must not grow
+	n := len(c.locs)
+	c.byPlace = c.byPlace[:0]
+	for i := range n {
+		c.byPlace = append(c.byPlace, int32(i))
+	}
+	slices.SortFunc(c.byPlace, func(a, b int32) int {
+		la, lb := &c.locs[a], &c.locs[b]
+		if la.batch != lb.batch {
+			return cmp.Compare(la.batch, lb.batch)
+		}
+		return cmp.Compare(la.off(), lb.off())
+	})
+	c.bodyAt = slices.Grow(c.bodyAt[:0], n)[:n]
+	c.buf = c.buf[:0]
+	for i := 0; i < n; {
+		first := &c.locs[c.byPlace[i]]
+		start, end := first.off(), first.off()+uint64(first.size())
+		j := i + 1
+		for ; j < n; j++ {
+			l := &c.locs[c.byPlace[j]]
+			if l.batch != first.batch || l.off() > end+readGap || l.off()+uint64(l.size())-start > maxRead {
+				break
+			}
+			end = max(end, l.off()+uint64(l.size()))
+		}
+		at := len(c.buf)
+		c.buf = slices.Grow(c.buf, int(end-start))[:at+int(end-start)]
+		b := c.snap.batches[first.batch]
+		if err := b.seg.readAt(c.buf[at:], start); err != nil {
+			return fmt.Errorf("batch %s: %w", b.id, err)
+		}
+		for _, k := range c.byPlace[i:j] {
+			c.bodyAt[k] = at + int(c.locs[k].off()-start)
+		}
+		i = j
+	}
+	if cap(c.recs) < n {
+		c.recs = make([]storedRecord, 0, n) // pointers into it are taken: it must not grow
 	}
 	c.recs = c.recs[:0]
+	for i := range c.locs {
+		l := &c.locs[i]
+		at := c.bodyAt[i]
+		c.recs = append(c.recs, l.record(c.snap.batches[l.batch], c.buf[at:at+int(l.size()):at+int(l.size())]))
+	}
 	for _, p := range c.pending {
-		for _, l := range c.locs[p.start:p.end] {
-			b := c.snap.batches[l.batch]
-			var body []byte
-			var err error
-			if body, c.buf, err = b.seg.bodyAt(l.off, l.size(), c.buf); err != nil {
-				return fmt.Errorf("batch %s: %w", b.id, err)
-			}
-			c.recs = append(c.recs, storedRecord{kind: l.kind(), seq: uint64(l.seq), timestamp: l.timestamp, body: body, batch: b})
-		}
 		c.addUnitOf(p.key, c.recs[p.start:p.end])
 	}
 	c.locs, c.pending = c.locs[:0], c.pending[:0]
 	return nil
 }
+
+// Records of a chunk less than readGap apart in a file are read together, up to maxRead at once.
+const (
+	readGap = 4 << 10
+	maxRead = 1 << 20
+)
 
 // addUnitOf adds a profile of records that the chunk holds: its fragments, then its events, in
 // the order given.

@@ -131,36 +131,56 @@ func (g *identityGraph) union(a, b uint32) {
 	g.parent[rb] = ra
 }
 
-// identity is a node's identity as strings.
-func (g *identityGraph) identity(n uint32) identity {
-	k := g.key(n)
-	sep := bytes.IndexByte(k, 0)
-	return identity{ns: string(k[:sep]), id: string(k[sep+1:])}
-}
-
 // compareKeys orders two nodes' identities: namespace, then id, in byte order. The zero byte
 // between them sorts a namespace before any longer one it prefixes.
 func (g *identityGraph) compareKeys(a, b uint32) int { return bytes.Compare(g.key(a), g.key(b)) }
 
-// recordLoc locates a live record of the store for the stitched pass: 32 bytes, pointer-free.
+// recordLoc locates a live record of the store for the stitched pass: 24 bytes, pointer-free.
 type recordLoc struct {
-	off       uint64
-	timestamp int64
-	group     uint32 // the record's first identity's node, then its component's rank
-	seq       uint32
-	sizeKind  uint32 // the body's size (at most 1 GiB), and the record's kind in the top two bits
-	batch     uint32
+	offSizeKind uint64 // the body's offset (40 bits), its size (22 bits) and the record's kind (2 bits)
+	order       int64  // a fragment's sequence in its batch; an event's timestamp
+	group       uint32 // the record's first identity's node, then its component's rank
+	batch       uint32
 }
 
-func (l *recordLoc) size() uint32     { return l.sizeKind & (1<<30 - 1) }
-func (l *recordLoc) kind() recordKind { return recordKind(l.sizeKind >> 30) }
+const (
+	locSizeBits = 22
+	locOffBits  = 40
+)
+
+func newRecordLoc(r *segRecord, batch int) (recordLoc, bool) {
+	if r.bodyOff >= 1<<locOffBits || r.bodyLen >= 1<<locSizeBits {
+		return recordLoc{}, false
+	}
+	l := recordLoc{offSizeKind: r.bodyOff | uint64(r.bodyLen)<<locOffBits | uint64(r.kind)<<(locOffBits+locSizeBits),
+		batch: uint32(batch), order: int64(r.seq)}
+	if r.kind == kindEvent {
+		l.order = r.timestamp
+	}
+	return l, true
+}
+
+func (l *recordLoc) off() uint64      { return l.offSizeKind & (1<<locOffBits - 1) }
+func (l *recordLoc) size() uint32     { return uint32(l.offSizeKind>>locOffBits) & (1<<locSizeBits - 1) }
+func (l *recordLoc) kind() recordKind { return recordKind(l.offSizeKind >> (locOffBits + locSizeBits)) }
+
+// record is the stored record a location stands for, with its body.
+func (l *recordLoc) record(b *snapBatch, body []byte) storedRecord {
+	r := storedRecord{kind: l.kind(), body: body, batch: b}
+	if r.kind == kindEvent {
+		r.timestamp = l.order
+	} else {
+		r.seq = uint64(l.order)
+	}
+	return r
+}
 
 // stitched is the profile store grouped into the components of the private identity graph, in the
 // order of each component's smallest identity.
 type stitched struct {
 	locs   []recordLoc // every live record, in ingest order
 	order  []uint32    // indexes of locs, by component rank
-	keys   []identity  // each component's smallest identity, by rank
+	keys   keyList     // each component's smallest identity, by rank
 	size   []uint32    // each component's number of identities, by rank
 	starts []uint32    // where each component starts in order, by rank; one more at the end
 }
@@ -185,8 +205,12 @@ func stitch(ctx context.Context, snap *storeSnapshot) (*stitched, error) {
 				for _, id := range r.ids[1:] {
 					g.union(first, g.node(id))
 				}
-				st.locs = append(st.locs, recordLoc{group: first, batch: uint32(bi), seq: uint32(r.seq), timestamp: r.timestamp,
-					off: r.bodyOff, sizeKind: r.bodyLen | uint32(r.kind)<<30})
+				l, ok := newRecordLoc(r, bi)
+				if !ok {
+					return nil, fmt.Errorf("batch %s: %w", b.id, errCorruptSegment)
+				}
+				l.group = first
+				st.locs = append(st.locs, l)
 			}
 			if it.err != nil {
 				return nil, fmt.Errorf("batch %s: %w", b.id, it.err)
@@ -220,12 +244,12 @@ func stitch(ctx context.Context, snap *storeSnapshot) (*stitched, error) {
 	}
 	slices.SortFunc(roots, func(a, b uint32) int { return g.compareKeys(smallest[a], smallest[b]) })
 	rank := count // reused: a node's rank, for roots
-	st.keys = make([]identity, len(roots))
+	st.keys.ends = make([]int, 0, len(roots))
 	st.size = make([]uint32, len(roots))
 	for i, r := range roots {
 		st.size[i] = count[r]
 		rank[r] = uint32(i)
-		st.keys[i] = g.identity(smallest[r])
+		st.keys.add(g.key(smallest[r]))
 	}
 	for i := range st.locs {
 		st.locs[i].group = rank[g.find(st.locs[i].group)]
@@ -249,6 +273,39 @@ func stitch(ctx context.Context, snap *storeSnapshot) (*stitched, error) {
 	return st, nil
 }
 
+// keyList holds identities as their arena keys (namespace, a zero byte, id), end to end: a
+// string pair for each would cost twice the memory.
+type keyList struct {
+	bytes []byte
+	ends  []int
+	ns    map[string]string // namespaces, interned
+}
+
+func (k *keyList) add(key []byte) {
+	k.bytes = append(k.bytes, key...)
+	k.ends = append(k.ends, len(k.bytes))
+}
+
+func (k *keyList) len() int { return len(k.ends) }
+
+func (k *keyList) identity(i int) identity {
+	start := 0
+	if i > 0 {
+		start = k.ends[i-1]
+	}
+	key := k.bytes[start:k.ends[i]]
+	sep := bytes.IndexByte(key, 0)
+	if k.ns == nil {
+		k.ns = map[string]string{}
+	}
+	ns, ok := k.ns[string(key[:sep])]
+	if !ok {
+		ns = string(key[:sep])
+		k.ns[ns] = ns
+	}
+	return identity{ns: ns, id: string(key[sep+1:])}
+}
+
 // produceStitched emits the profiles of the private identity graph, in the order of each
 // component's smallest identity. It sends the records' locations: the workers read the bodies.
 func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec *exportSpec,
@@ -257,16 +314,8 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	if err != nil {
 		return err
 	}
-	for _, b := range snap.batches {
-		if err := b.seg.mapBodies(); err != nil {
-			return fmt.Errorf("batch %s: %w", b.id, err)
-		}
-	}
-	// The workers read bodies at random across the mappings; every so often their pages are let
-	// go, so that the resident set stays small whatever the size of the store.
-	var sent int64
 	group := make([]recordLoc, 0, 64)
-	for rank := range st.keys {
+	for rank := range st.keys.len() {
 		if rank%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
@@ -282,25 +331,12 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 			}
 			continue
 		}
-		if err := emit(st.keys[rank], group); err != nil {
+		if err := emit(st.keys.identity(rank), group); err != nil {
 			return err
-		}
-		for _, l := range group {
-			sent += int64(l.size())
-		}
-		if sent >= releaseEvery {
-			sent = 0
-			for _, b := range snap.batches {
-				releaseMapped(b.seg.mapped)
-			}
 		}
 	}
 	return nil
 }
-
-// releaseEvery is how many bytes of bodies a stitched export reads between releases of the
-// mappings' pages.
-const releaseEvery = 64 << 20
 
 // wouldExport reports whether a component would have been a profile of the export: it has a
 // fragment that counts under the merge policy, or events when empty profiles are exported.

@@ -47,7 +47,7 @@ func parallelParse(kind recordKind, read func(fn func(pos int64, raw []byte) err
 	workers := runtime.GOMAXPROCS(0)
 	free := make(chan *lineBlock, blocksInFlight)
 	for range blocksInFlight {
-		free <- &lineBlock{data: make([]byte, 0, blockBytes+64<<10), done: make(chan struct{}, 1)}
+		free <- &lineBlock{done: make(chan struct{}, 1)} // data grows as a block fills, then is reused
 	}
 	work := make(chan *lineBlock, blocksInFlight)
 	ordered := make(chan *lineBlock, blocksInFlight)

@@ -72,6 +72,7 @@ type segmentWriter struct {
 	w         *bufio.Writer
 	off       uint64
 	runBytes  int
+	bufSize   int // of each run buffer
 
 	cur, spare *runBuffer
 	flushing   chan error // the background write of the previous run, when one is in flight
@@ -111,7 +112,9 @@ func compareEvents(a, b eventEntry) int {
 	return cmp.Compare(a.seq, b.seq)
 }
 
-func newSegmentWriter(dir string, runBytes int) (*segmentWriter, error) {
+// newSegmentWriter starts a segment in dir. inputBytes, the size of the batch's files, bounds
+// the run buffers of a small batch.
+func newSegmentWriter(dir string, runBytes int, inputBytes int64) (*segmentWriter, error) {
 	path := filepath.Join(dir, segmentFile)
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
@@ -123,7 +126,9 @@ func newSegmentWriter(dir string, runBytes int) (*segmentWriter, error) {
 		sw.runBytes = defaultRunBytes
 	}
 	// Run buffers are reused from run to run; growing one by appending would copy it many times.
-	sw.cur = &runBuffer{buf: make([]byte, 0, sw.runBytes+maxRecordBytes)}
+	// Records take more room in a run than in the files (their metadata), never twice as much.
+	sw.bufSize = int(min(int64(sw.runBytes), 2*inputBytes+4096)) + maxRecordBytes
+	sw.cur = &runBuffer{buf: make([]byte, 0, sw.bufSize)}
 	if err := sw.write(segmentMagic[:]); err != nil {
 		sw.abort()
 		return nil, err
@@ -192,7 +197,7 @@ func (sw *segmentWriter) flushRun() error {
 	rb := sw.cur
 	rb.base = uint32(sw.stats.records) - uint32(len(rb.pending))
 	if sw.spare == nil {
-		sw.spare = &runBuffer{buf: make([]byte, 0, sw.runBytes+maxRecordBytes)}
+		sw.spare = &runBuffer{buf: make([]byte, 0, sw.bufSize)}
 	}
 	sw.cur, sw.spare = sw.spare, rb
 	sw.flushing = make(chan error, 1)
@@ -289,7 +294,11 @@ func (h *eventMergeHeap) Less(i, j int) bool {
 	return compareEvents(h.runs[a][h.pos[a]], h.runs[b][h.pos[b]]) < 0
 }
 func (h *eventMergeHeap) Swap(i, j int) { h.order[i], h.order[j] = h.order[j], h.order[i] }
-func (h *eventMergeHeap) Push(x any)    { h.order = append(h.order, x.(int)) }
+func (h *eventMergeHeap) Push(x any) {
+	if i, ok := x.(int); ok {
+		h.order = append(h.order, i)
+	}
+}
 func (h *eventMergeHeap) Pop() any {
 	x := h.order[len(h.order)-1]
 	h.order = h.order[:len(h.order)-1]
@@ -390,7 +399,6 @@ func syncDir(dir string) error {
 type segment struct {
 	f         *os.File
 	size      int64
-	mapped    []byte // the file mapped read-only, once a stitched export asks for bodies at random
 	runs      []runInfo
 	total     uint64
 	tomb      []byte
@@ -457,41 +465,17 @@ func readSegmentTables(f *os.File) (*segment, error) {
 	return s, nil
 }
 
-func (s *segment) close() error {
-	err := unmapFile(s.mapped)
-	s.mapped = nil
-	if cerr := s.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (s *segment) close() error { return s.f.Close() }
 
-// mapBodies maps the segment for bodyAt. Where mapping is not available, bodyAt reads instead.
-func (s *segment) mapBodies() error {
-	if s.mapped != nil {
-		return nil
+// readAt reads a span of the segment: bodies, for an export that reads them by place.
+func (s *segment) readAt(b []byte, off uint64) error {
+	if off+uint64(len(b)) > uint64(s.size) {
+		return errCorruptSegment
 	}
-	var err error
-	s.mapped, err = mapFile(s.f, s.size)
-	return err
-}
-
-// bodyAt returns a body by its place in the file: a view of the mapping when the segment is
-// mapped (valid until close), else a copy in buf.
-func (s *segment) bodyAt(off uint64, size uint32, buf []byte) ([]byte, []byte, error) {
-	if s.mapped != nil {
-		if off+uint64(size) > uint64(len(s.mapped)) {
-			return nil, buf, errCorruptSegment
-		}
-		return s.mapped[off : off+uint64(size) : off+uint64(size)], buf, nil
+	if _, err := s.f.ReadAt(b, int64(off)); err != nil {
+		return corrupt(err)
 	}
-	start := len(buf)
-	buf = append(buf, make([]byte, size)...)
-	body := buf[start:len(buf):len(buf)]
-	if _, err := s.f.ReadAt(body, int64(off)); err != nil {
-		return nil, buf, corrupt(err)
-	}
-	return body, buf, nil
+	return nil
 }
 
 func (s *segment) tombstoned(idx uint32) bool { return s.tomb[idx/8]&(1<<(idx%8)) != 0 }

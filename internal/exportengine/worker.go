@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 )
 
@@ -105,12 +106,25 @@ func SpawnWorker(exe, dataDir string) error {
 // WorkerMain is the whole life of a worker process: the data directory comes from WorkerEnv.
 // It returns the process's exit code.
 func WorkerMain() int {
+	LimitMemory()
 	dir := os.Getenv(WorkerEnv)
 	if err := RunWorker(context.Background(), dir, WorkerIdle()); err != nil {
 		fmt.Fprintf(os.Stderr, "%s engine worker for %s: %v\n", time.Now().UTC().Format(time.RFC3339), dir, err)
 		return 1
 	}
 	return 0
+}
+
+// MemoryLimit is the soft memory limit of a process that runs export jobs. An export of a
+// million profiles holds about 300 MB (the identity graph and the records' places, while it
+// stitches); past the limit the garbage collector works harder rather than let the process grow.
+const MemoryLimit = 320 << 20
+
+// LimitMemory sets MemoryLimit as the process's soft memory limit, unless GOMEMLIMIT sets one.
+func LimitMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(MemoryLimit)
+	}
 }
 
 // WorkerRunning reports whether a worker process runs the jobs of dataDir now.
