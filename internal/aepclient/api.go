@@ -87,7 +87,8 @@ func (c *Client) DeleteDataset(ctx context.Context, id string) error {
 
 // CreateBatch opens a batch for uploads.
 func (c *Client) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*aepwire.Batch, error) {
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: importPath + "/batches", body: req})
+	// Safe to send again: a batch a lost answer hid is left empty and loading, and never counts.
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: importPath + "/batches", body: req, idempotent: true})
 	if err != nil {
 		return nil, err
 	}

@@ -217,6 +217,11 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			attempt--
 			continue
 		case !retryable(err, idempotent):
+			var re *retryError
+			if errors.As(err, &re) {
+				return nil, fmt.Errorf("%w\n(the server may have carried out this %s before its answer was lost, so it was "+
+					"not sent again: check for what it would have created before applying again)", err, r.method)
+			}
 			return nil, err
 		case attempt >= c.cfg.MaxAttempts:
 			return nil, fmt.Errorf("%s %s failed after %d attempts: %w", r.method, r.path, attempt, err)
@@ -267,7 +272,9 @@ func (c *Client) try(ctx context.Context, r request, target string, body []byte,
 	var reader io.Reader
 	switch {
 	case r.raw != nil:
-		reader = r.raw
+		// Hidden behind a plain Reader, so that the transport does not close a file that a
+		// retry reads again.
+		reader = struct{ io.Reader }{r.raw}
 	case body != nil:
 		reader = bytes.NewReader(body)
 	}

@@ -164,8 +164,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.mux.ServeHTTP(rec, r)
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		// No route: the gateway's JSON answer rather than the mux's plain text.
+		s.noRoute(rec, r)
+	} else {
+		s.mux.ServeHTTP(rec, r)
+	}
 	s.log(r, fmt.Sprint(rec.status), start)
+}
+
+// noRoute answers a request that no route takes: 405 with Allow when the path exists with other
+// methods, else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		writeError(w, aepwire.NewError(http.StatusNotFound, "SRV-1404", "Not found", fmt.Sprintf("No API at %s.", r.URL.Path)))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, aepwire.NewError(http.StatusMethodNotAllowed, "SRV-1405", "Method not allowed",
+		fmt.Sprintf("%s %s is not an API: it takes %s.", r.Method, r.URL.Path, strings.Join(allow, ", "))))
 }
 
 // serveTruncated serves a request but sends only the first half of the body its Content-Length

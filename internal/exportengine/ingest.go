@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
@@ -58,7 +59,9 @@ func ingestFiles(dir string, kind recordKind, seg *segmentWriter) (*ingestResult
 	}
 	var names []string
 	for _, e := range entries {
-		if e.Type().IsRegular() {
+		// Dot files are uploads in progress, or left by one that was interrupted: batch files
+		// never start with a dot (see validateFileName).
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
 			names = append(names, e.Name())
 		}
 	}

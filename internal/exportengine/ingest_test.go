@@ -293,3 +293,26 @@ func TestBatchObject(t *testing.T) {
 		t.Errorf("ListBatches = %v, %v", list, err)
 	}
 }
+
+// An upload that was interrupted (its process killed) leaves its temporary file beside the
+// batch's files; completing the batch ingests the files only.
+func TestInterruptedUploadIsNotIngested(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ctx := context.Background()
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.UploadBatchFile(ctx, b.ID, ds, "p.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"a"}]}}`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	partial := filepath.Join(e.batchDir(b.ID), batchFileDir, ".upload-123")
+	if err := os.WriteFile(partial, []byte(`{"identityMap":{"Email":[{"id":"b"}]}}`+"\n"+`{"identityMap":{"Em`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done, err := e.CompleteBatch(ctx, b.ID)
+	if err != nil || done.RecordCount != 1 || done.FailedRecordCount != 0 {
+		t.Fatalf("completed with a partial upload beside the file: %+v, %v; want the 1 record of p.json", done, err)
+	}
+}
