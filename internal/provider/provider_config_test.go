@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -111,26 +112,41 @@ resource "experienceplatform_dataset" "test" {
   name       = "x"
   schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
 }`
+	// An endpoint nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	_ = ln.Close()
 	for name, tc := range map[string]struct {
-		creds string
-		want  []string
+		creds    string
+		want     []string
+		endpoint string
 	}{
 		"wrong secret": {`client_id = "` + testClientID + `"
   client_secret = "wrong"
-  org_id = "` + testOrgID + `"`, []string{"refused the credentials", "invalid client_secret parameter", "check client_id (AEP_CLIENT_ID) and client_secret (AEP_CLIENT_SECRET)"}},
+  org_id = "` + testOrgID + `"`, []string{"refused the credentials", "invalid client_secret parameter", "check client_id (AEP_CLIENT_ID) and client_secret (AEP_CLIENT_SECRET)"}, ""},
 		"forged token": {`client_id = "` + testClientID + `"
   access_token = "forged"
-  org_id = "` + testOrgID + `"`, []string{"401 Unauthorized (401013)", "check access_token (AEP_ACCESS_TOKEN)"}},
+  org_id = "` + testOrgID + `"`, []string{"401 Unauthorized (401013)", "check access_token (AEP_ACCESS_TOKEN)"}, ""},
 		"wrong org": {`client_id = "` + testClientID + `"
   client_secret = "` + testClientSecret + `"
-  org_id = "someone-else@AdobeOrg"`, []string{"403 Forbidden (403027)", "check org_id (AEP_ORG_ID)"}},
+  org_id = "someone-else@AdobeOrg"`, []string{"403 Forbidden (403027)", "check org_id (AEP_ORG_ID)"}, ""},
+		"unreachable endpoint": {`client_id = "` + testClientID + `"
+  client_secret = "` + testClientSecret + `"
+  org_id = "` + testOrgID + `"`, []string{closed, "connection refused"}, closed},
 	} {
 		t.Run(name, func(t *testing.T) {
+			endpoint := env.server.URL
+			if tc.endpoint != "" {
+				endpoint = tc.endpoint
+			}
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config: fmt.Sprintf("provider \"experienceplatform\" {\n  endpoint = %q\n  ims_endpoint = %q\n  %s\n}\n%s",
-						env.server.URL, env.server.URL, tc.creds, dataset),
+						endpoint, endpoint, tc.creds, dataset),
 					ExpectError: errorPattern(tc.want...),
 				}},
 			})

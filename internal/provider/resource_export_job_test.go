@@ -602,3 +602,50 @@ resource "experienceplatform_export_job" "test" {
 		})
 	})
 }
+
+// What only the platform can refuse, at apply: each is an error that names what to fix, and no
+// job is created.
+func TestAccExportJob_refusedByThePlatform(t *testing.T) {
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		datasets := `
+resource "experienceplatform_dataset" "profiles" {
+  name       = "Profiles"
+  schema_ref = { id = "https://ns.adobe.com/xdm/context/profile" }
+}
+
+resource "experienceplatform_dataset" "export" {
+  name       = "Profile export"
+  schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
+}
+`
+		for name, tc := range map[string]struct {
+			job  string
+			want []string
+		}{
+			"unknown destination": {`destination = { dataset_id = "0123456789abcdef01234567" }`,
+				[]string{"Cannot start export job", "0123456789abcdef01234567"}},
+			"destination not on the union schema": {`destination = { dataset_id = experienceplatform_dataset.profiles.id }`,
+				[]string{"Cannot start export job", "profile__union"}},
+			"unknown merge policy": {`merge_policy = { id = "no-such-policy" }
+  destination  = { dataset_id = experienceplatform_dataset.export.id }`,
+				[]string{"Cannot start export job", "no-such-policy"}},
+			"unknown merge policy version": {`merge_policy = { id = "timestampOrdered-pdg-mp", version = 99 }
+  destination  = { dataset_id = experienceplatform_dataset.export.id }`,
+				[]string{"Cannot start export job", "version 99"}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				resource.Test(t, resource.TestCase{
+					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+					Steps: []resource.TestStep{{
+						Config:      env.config(datasets + "resource \"experienceplatform_export_job\" \"test\" {\n  " + tc.job + "\n}"),
+						ExpectError: errorPattern(tc.want...),
+					}},
+				})
+				list, err := env.engine.ListExportJobs(context.Background(), aepwire.ExportJobQuery{})
+				if err != nil || len(list.Records) != 0 {
+					t.Errorf("a refused job left %d jobs (%v)", len(list.Records), err)
+				}
+			})
+		}
+	})
+}
