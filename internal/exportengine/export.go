@@ -649,7 +649,7 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 		}
 		dest := cur.req.Destination.DatasetID
 		if _, err := e.getDataset(ctx, tx, dest); aepwire.IsNotFound(err) {
-			return fmt.Errorf("the destination dataset %s was deleted while the job ran", dest)
+			return requestGoneError(fmt.Sprintf("the destination dataset %s was deleted while the job ran", dest))
 		} else if err != nil {
 			return err
 		}

@@ -214,18 +214,6 @@ func parseFields(field, list string) (*fields.Selector, error) {
 	return sel, nil
 }
 
-// specOf rebuilds the spec of a stored job. The request was valid when the job was created; the
-// merge policy version it names is read again, since versions are kept.
-func (e *Engine) specOf(ctx context.Context, req aepwire.ExportJobRequest) (*exportSpec, error) {
-	var spec *exportSpec
-	err := e.store.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		spec, err = e.validateExportRequest(ctx, tx, req)
-		return err
-	})
-	return spec, err
-}
-
 // CreateExportJob validates a request and creates a NEW job for it, with its destination batch
 // ids reserved. A non-empty idempotencyKey makes the call safe to retry: a second request with
 // the same key returns the job the first one created.

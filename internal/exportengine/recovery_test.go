@@ -155,12 +155,38 @@ func TestDestinationDeletedWhileRunning(t *testing.T) {
 	}
 	release()
 	done := wait(t, env.e, j.ID)
-	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 ||
+	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobDestination ||
 		!strings.Contains(done.Errors[0].Msg, "the destination dataset "+env.dest+" was deleted while the job ran") {
 		t.Errorf("job whose destination was deleted: %s %+v", done.Status, done.Errors)
 	}
 	if _, err := os.Stat(env.e.batchDir(j.Destination.BatchID)); !os.IsNotExist(err) {
 		t.Errorf("the failed job left files (batch %q): %v", j.Destination.BatchID, err)
+	}
+}
+
+// A job whose destination goes before any runner picks it up never becomes PROCESSING: the
+// runner that finds it ends it FAILED, saying what went.
+func TestDestinationDeletedBeforeStart(t *testing.T) {
+	env := newJobEnv(t, Options{})
+	env.ingestSample(t, 100)
+	ctx := context.Background()
+	j, err := env.e.CreateExportJob(ctx, env.request(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.e.DeleteDataset(ctx, env.dest); err != nil {
+		t.Fatal(err)
+	}
+	runner, err := Open(ctx, Options{DataDir: env.dataDir, RunJobs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runner.Close()
+	done := wait(t, runner, j.ID)
+	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobDestination ||
+		!strings.Contains(done.Errors[0].Msg, "the job cannot start: destination.datasetId "+env.dest+" names no dataset") ||
+		done.Metrics.TotalTime == nil || done.Destination.BatchID != "" {
+		t.Errorf("job whose destination was deleted before it started: %s %+v %+v", done.Status, done.Errors, done.Metrics)
 	}
 }
 

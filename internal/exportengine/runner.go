@@ -213,6 +213,7 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 	// attempt is writing them.
 	e.removeJobOutput(id)
 	var claimed *jobRow
+	var spec *exportSpec
 	err := e.store.write(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
 		if err != nil {
@@ -227,7 +228,19 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 		case j.status == aepwire.JobProcessing && j.attempts >= maxJobAttempts:
 			return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: codeJobAbandoned, Msg: fmt.Sprintf(
 				"the job was interrupted %d times (the engine process running it stopped) and is not started again", j.attempts)}}, now)
-		case j.status == aepwire.JobProcessing:
+		}
+		// The spec is resolved in the transaction that starts the job, so that a job is never
+		// PROCESSING on a request that no longer holds (its destination or merge policy deleted
+		// since it was created): such a job ends FAILED here, saying what went.
+		if spec, err = e.validateExportRequest(ctx, tx, j.req); err != nil {
+			var we *aepwire.Error
+			if !errors.As(err, &we) {
+				return err
+			}
+			return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: codeJobDestination,
+				Msg: "the job cannot start: " + we.Detail + "; the request was valid when the job was created, so what it names was deleted since"}}, now)
+		}
+		if j.status == aepwire.JobProcessing {
 			j.warnings = append(j.warnings, aepwire.JobError{Code: codeJobResumed, Msg: fmt.Sprintf(
 				"attempt %d was interrupted: the engine process running it stopped; the job was started again from the beginning", j.attempts)})
 		}
@@ -246,11 +259,6 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 	if err != nil || claimed == nil {
 		return nil, nil, err
 	}
-	spec, err := e.specOf(ctx, claimed.req)
-	if err != nil {
-		e.failJob(ctx, id, err)
-		return nil, nil, nil
-	}
 	return claimed, spec, nil
 }
 
@@ -268,11 +276,16 @@ func (e *Engine) removeJobOutput(id int64) {
 	}
 }
 
+// requestGoneError says that something a job's request names was deleted while the job ran.
+type requestGoneError string
+
+func (e requestGoneError) Error() string { return string(e) }
+
 // failJob ends a job as FAILED with the reason.
 func (e *Engine) failJob(ctx context.Context, id int64, cause error) {
 	code := codeJobInternal
-	var we *aepwire.Error
-	if errors.As(cause, &we) {
+	var gone requestGoneError
+	if errors.As(cause, &gone) {
 		code = codeJobDestination
 	}
 	e.removeJobOutput(id) // before the job ends, as in claim

@@ -314,7 +314,7 @@ resource "experienceplatform_export_job" "test" {
 						}()
 					},
 					Config:      config,
-					ExpectError: errorPattern("Export job failed", "ended FAILED", "was deleted while the job ran", "saved as tainted"),
+					ExpectError: errorPattern("Export job failed", "ended FAILED", "EXPORT-1001", "was deleted while the job ran", "saved as tainted"),
 				},
 				{ // the failed job is in the state, tainted: the next apply replaces it
 					Config: config,
