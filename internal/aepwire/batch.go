@@ -7,6 +7,9 @@ const (
 	BatchLoading = "loading"
 	BatchSuccess = "success"
 	BatchFailed  = "failed"
+	// BatchAbandoned is a batch left loading, never completed, for longer than the engine keeps
+	// such batches (a client that died between creating and completing it): its uploads are gone.
+	BatchAbandoned = "abandoned"
 )
 
 // BatchRequest is the body of POST /data/foundation/import/batches.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
@@ -319,6 +320,70 @@ func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
 	// The batch is gone once the row is; a crash before the files are removed leaves a directory
 	// that the next Open collects.
 	return os.RemoveAll(e.batchDir(id))
+}
+
+// abandonLoadingAfter is how long a batch may stay loading, neither completed nor deleted, before
+// an engine that opens the store ends it abandoned and removes its uploads: the client that
+// created it stopped (a provider killed mid-ingestion), and nothing else will complete it.
+const abandonLoadingAfter = 24 * time.Hour
+
+// codeBatchAbandoned is the batch error of an abandoned batch.
+const codeBatchAbandoned = "INGEST-1408"
+
+// abandonStaleBatches ends abandoned the ingestion batches left loading for longer than
+// abandonLoadingAfter, and removes their files.
+func (e *Engine) abandonStaleBatches(ctx context.Context) error {
+	cutoff := e.nowMs() - abandonLoadingAfter.Milliseconds()
+	var stale []string
+	err := e.store.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM batches WHERE status = ? AND origin = ? AND updated_ms < ?`,
+			aepwire.BatchLoading, originIngest, cutoff)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			stale = append(stale, id)
+		}
+		return rows.Err()
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	errorsJSON, err := json.Marshal([]aepwire.BatchError{{Code: codeBatchAbandoned, Description: fmt.Sprintf(
+		"the batch was still loading %s after it was last changed (the client that created it never completed it): "+
+			"its uploaded files were discarded; create a new batch", abandonLoadingAfter)}})
+	if err != nil {
+		return err
+	}
+	var abandoned []string
+	err = e.store.write(ctx, func(tx *sql.Tx) error {
+		now := e.nowMs()
+		for _, id := range stale {
+			r, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, errors = ? WHERE id = ? AND status = ?`,
+				aepwire.BatchAbandoned, now, string(errorsJSON), id, aepwire.BatchLoading)
+			if err != nil {
+				return err
+			}
+			if n, _ := r.RowsAffected(); n == 1 {
+				abandoned = append(abandoned, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range abandoned {
+		if err := os.RemoveAll(e.batchDir(id)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // collectOrphanBatchDirs removes batch directories that no batch row owns and no running export

@@ -109,6 +109,10 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		_ = e.store.close()
 		return nil, fmt.Errorf("cleaning up the data directory: %w", err)
 	}
+	if err := e.abandonStaleBatches(ctx); err != nil {
+		_ = e.store.close()
+		return nil, fmt.Errorf("ending batches left loading: %w", err)
+	}
 	if opts.RunJobs {
 		maxJobs := opts.MaxConcurrentJobs
 		if maxJobs <= 0 {

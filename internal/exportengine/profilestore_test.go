@@ -307,6 +307,74 @@ func TestOrphanBatchDirectoriesAreCollected(t *testing.T) {
 	}
 }
 
+// A batch a client created and never completed is left loading; once it has been left alone for
+// abandonLoadingAfter, the next engine to open the store ends it abandoned and removes its files.
+func TestBatchesLeftLoadingAreAbandoned(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	clock := newFakeClock()
+	e, err := Open(ctx, Options{DataDir: dir, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	done := ingestLines(t, e, ds, `{"identityMap":{"Email":[{"id":"a"}]}}`)
+	left, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.UploadBatchFile(ctx, left.ID, ds, "p.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"b"}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(abandonLoadingAfter - time.Minute)
+	_ = e.Close()
+
+	status := func(e *Engine, id string) string {
+		t.Helper()
+		b, err := e.GetBatch(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Status
+	}
+	// Not yet: a batch younger than the limit may still be completed by its client.
+	e, err = Open(ctx, Options{DataDir: dir, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := status(e, left.ID); got != aepwire.BatchLoading {
+		t.Fatalf("before the limit the batch is %s, want loading", got)
+	}
+	_ = e.Close()
+
+	clock.Advance(2 * time.Minute)
+	e, err = Open(ctx, Options{DataDir: dir, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	b, err := e.GetBatch(ctx, left.ID)
+	if err != nil || b.Status != aepwire.BatchAbandoned || len(b.Errors) != 1 || b.Errors[0].Code != codeBatchAbandoned ||
+		!strings.Contains(b.Errors[0].Description, "never completed") || b.RecordCount != 0 {
+		t.Fatalf("the batch left loading is %+v, %v; want it abandoned, saying why", b, err)
+	}
+	if _, err := os.Stat(e.batchDir(left.ID)); !os.IsNotExist(err) {
+		t.Errorf("the abandoned batch's files are still there: %v", err)
+	}
+	if got := status(e, done.ID); got != aepwire.BatchSuccess {
+		t.Errorf("the completed batch is %s, want success", got)
+	}
+	// It takes nothing more, and completing it changes nothing.
+	if err := e.UploadBatchFile(ctx, left.ID, ds, "q.json", strings.NewReader(`{}`)); err == nil ||
+		!strings.Contains(err.Error(), "abandoned") {
+		t.Errorf("upload into the abandoned batch: %v, want a refusal naming its status", err)
+	}
+	if got, err := e.CompleteBatch(ctx, left.ID); err != nil || got.Status != aepwire.BatchAbandoned {
+		t.Errorf("completing the abandoned batch: %+v, %v", got, err)
+	}
+	expectStore(t, e, `Email:a {"identityMap":{"Email":[{"id":"a"}]}}`)
+}
+
 // The helper process of the crash test: it ingests a batch and stops dead, with SIGKILL from the
 // test, in the middle of writing the batch's profile segment.
 const crashEnv = "EXPORTENGINE_TEST_CRASH"

@@ -373,7 +373,7 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 
 	b, err = r.data.backend.CompleteBatch(ctx, b.ID)
-	if err == nil && b.Status != aepwire.BatchSuccess && b.Status != aepwire.BatchFailed {
+	if err == nil && !batchEnded(b.Status) {
 		id := b.ID
 		err = poll(ctx, batchPoll, func(ctx context.Context) (bool, error) {
 			var gerr error
@@ -382,8 +382,12 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 				return false, gerr
 			}
 			tflog.Debug(ctx, "waiting for batch", map[string]any{"batch_id": id, "status": b.Status})
-			return b.Status == aepwire.BatchSuccess || b.Status == aepwire.BatchFailed, nil
+			return batchEnded(b.Status), nil
 		})
+	}
+	if err == nil && b.Status == aepwire.BatchAbandoned {
+		err = fmt.Errorf("batch %s ended %s before it completed: it was left loading too long; apply again to "+
+			"ingest the files into a new batch", b.ID, b.Status)
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot complete batch",
@@ -402,6 +406,11 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 			fmt.Sprintf("Batch %s into dataset %s ingested no record: all %d failed.\n\n%s\n\nFix the files and "+
 				"apply again; the failed batch is replaced.", b.ID, datasetID, b.FailedRecordCount, firstReasons(b, 5)))
 	}
+}
+
+// batchEnded says whether a batch has reached a status it does not leave.
+func batchEnded(status string) bool {
+	return status == aepwire.BatchSuccess || status == aepwire.BatchFailed || status == aepwire.BatchAbandoned
 }
 
 func uploadFile(ctx context.Context, data *providerData, batchID, datasetID, p string) error {

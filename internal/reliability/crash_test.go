@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
 // crashPeople is the size of the crash tests' data: enough that an ingestion and an export each
@@ -152,9 +154,32 @@ func TestKillProviderMidIngestion(t *testing.T) {
 	lost, dup := r.repair()
 	l, d := r.job()
 	left := queryInt(t, db(t, dataDir), `SELECT COUNT(*) FROM batches WHERE status = 'loading'`)
+
+	// The interrupted batch stays loading (and invisible) until a day has passed; then the next
+	// engine to open the store ends it abandoned and removes its files.
+	later, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dataDir, Clock: dayLater{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = later.Close()
+	d2 := db(t, dataDir)
+	if n := queryInt(t, d2, `SELECT COUNT(*) FROM batches WHERE status = 'loading'`); n != 0 {
+		t.Errorf("%d batches still loading a day later", n)
+	}
+	abandoned := queryInt(t, d2, `SELECT COUNT(*) FROM batches WHERE status = 'abandoned'`)
+	if abandoned != left {
+		t.Errorf("%d batches abandoned a day later, want the %d left loading", abandoned, left)
+	}
+	lost2, dup2 := checkStore(t, dataDir, r.ref)
 	record(t, outcome{"SIGKILL provider mid-ingestion (embedded)",
-		fmt.Sprintf("apply failed; next apply ingested anew, job SUCCEEDED; %d interrupted batch left loading, empty", left), lost + l, dup + d})
+		fmt.Sprintf("apply failed; next apply ingested anew, job SUCCEEDED; %d interrupted batch left loading (empty), "+
+			"ended abandoned by the first engine to open the store a day later", left), lost + l + lost2, dup + d + dup2})
 }
+
+// dayLater is a clock a day and a minute ahead of the wall clock.
+type dayLater struct{}
+
+func (dayLater) Now() time.Time { return time.Now().Add(24*time.Hour + time.Minute) }
 
 func TestKillProviderAndWorkerMidExport(t *testing.T) {
 	requireTerraform(t)
