@@ -99,12 +99,15 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 	if datasetID != "" && b.DatasetID() != datasetID {
 		return ingestBadRequest("batch %s belongs to dataset %s, not %s", batchID, b.DatasetID(), datasetID)
 	}
-	if b.Status != aepwire.BatchLoading {
-		return ingestBadRequest("batch %s is %s: files can only be added while it is loading", batchID, b.Status)
+	if err := e.touchLoadingBatch(ctx, batchID); err != nil {
+		return err
 	}
 	dir := filepath.Join(e.batchDir(batchID), batchFileDir)
 	tmp, err := os.CreateTemp(dir, ".upload-*")
 	if err != nil {
+		if terr := e.touchLoadingBatch(ctx, batchID); terr != nil {
+			return terr // it ended (or went) meanwhile, and its directory with it
+		}
 		return fmt.Errorf("storing %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
@@ -122,6 +125,30 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 		return fmt.Errorf("storing %s: %w", name, err)
 	}
 	return nil
+}
+
+// touchLoadingBatch records activity on a loading batch, so that it is not abandoned while its
+// client uploads or completes it. A batch that is no longer loading is refused, naming its status.
+func (e *Engine) touchLoadingBatch(ctx context.Context, id string) error {
+	var status string
+	err := e.store.write(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `UPDATE batches SET updated_ms = ? WHERE id = ? AND status = ?`, e.nowMs(), id, aepwire.BatchLoading)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			return nil
+		}
+		err = tx.QueryRowContext(ctx, `SELECT status FROM batches WHERE id = ?`, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return batchNotFound(id)
+		}
+		return err
+	})
+	if err == nil && status != "" {
+		err = ingestBadRequest("batch %s is %s: files can only be added while it is loading", id, status)
+	}
+	return err
 }
 
 func validateFileName(name string) error {
@@ -143,6 +170,12 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	}
 	if b.Status != aepwire.BatchLoading {
 		return b, nil
+	}
+	if err := e.touchLoadingBatch(ctx, id); err != nil {
+		if aepwire.IsNotFound(err) {
+			return nil, err
+		}
+		return e.GetBatch(ctx, id) // it ended meanwhile: report what is there now
 	}
 	ds, err := e.GetDataset(ctx, b.DatasetID())
 	if err != nil {
@@ -169,6 +202,9 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		seg.abort()
 	}
 	if err != nil {
+		if now, gerr := e.GetBatch(ctx, id); gerr == nil && now.Status != aepwire.BatchLoading {
+			return now, nil // it ended meanwhile (abandoned, or completed by another client)
+		}
 		return nil, fmt.Errorf("ingesting batch %s: %w", id, err)
 	}
 
@@ -330,8 +366,8 @@ const abandonLoadingAfter = 24 * time.Hour
 // codeBatchAbandoned is the batch error of an abandoned batch.
 const codeBatchAbandoned = "INGEST-1408"
 
-// abandonStaleBatches ends abandoned the ingestion batches left loading for longer than
-// abandonLoadingAfter, and removes their files.
+// abandonStaleBatches ends abandoned the ingestion batches left loading, untouched, for longer than
+// abandonLoadingAfter. collectOrphanBatchDirs, which runs after it, removes their files.
 func (e *Engine) abandonStaleBatches(ctx context.Context) error {
 	cutoff := e.nowMs() - abandonLoadingAfter.Milliseconds()
 	var stale []string
@@ -355,40 +391,29 @@ func (e *Engine) abandonStaleBatches(ctx context.Context) error {
 		return err
 	}
 	errorsJSON, err := json.Marshal([]aepwire.BatchError{{Code: codeBatchAbandoned, Description: fmt.Sprintf(
-		"the batch was still loading %s after it was last changed (the client that created it never completed it): "+
-			"its uploaded files were discarded; create a new batch", abandonLoadingAfter)}})
+		"the batch was left loading for %d hours without an upload or a completion (the client that created it "+
+			"stopped): its uploaded files were discarded; ingest them again in a new batch", int(abandonLoadingAfter.Hours()))}})
 	if err != nil {
 		return err
 	}
-	var abandoned []string
-	err = e.store.write(ctx, func(tx *sql.Tx) error {
+	return e.store.write(ctx, func(tx *sql.Tx) error {
 		now := e.nowMs()
 		for _, id := range stale {
-			r, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, errors = ? WHERE id = ? AND status = ?`,
-				aepwire.BatchAbandoned, now, string(errorsJSON), id, aepwire.BatchLoading)
-			if err != nil {
+			// Only a batch still loading and still untouched: its client may have come back.
+			if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, errors = ?
+				WHERE id = ? AND status = ? AND updated_ms < ?`,
+				aepwire.BatchAbandoned, now, string(errorsJSON), id, aepwire.BatchLoading, cutoff); err != nil {
 				return err
-			}
-			if n, _ := r.RowsAffected(); n == 1 {
-				abandoned = append(abandoned, id)
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for _, id := range abandoned {
-		if err := os.RemoveAll(e.batchDir(id)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
-// collectOrphanBatchDirs removes batch directories that no batch row owns and no running export
-// job has reserved: what a crash left between deleting a batch (or its dataset) and removing its
-// files, or what an export job left when it was abandoned.
+// collectOrphanBatchDirs removes batch directories that no live batch owns (no row, or an abandoned
+// one) and no running export job has reserved: what a crash left between deleting a batch (or its
+// dataset) and removing its files, what an export job left when it was abandoned, and the uploads
+// of abandoned batches. A directory it cannot remove now is left for the next Open.
 func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
 	entries, err := os.ReadDir(filepath.Join(e.dir, batchesDir))
 	if errors.Is(err, os.ErrNotExist) {
@@ -399,7 +424,7 @@ func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
 	}
 	keep := map[string]bool{}
 	err = e.store.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM batches`)
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM batches WHERE status <> ?`, aepwire.BatchAbandoned)
 		if err != nil {
 			return err
 		}
@@ -440,9 +465,7 @@ func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
 	}
 	for _, ent := range entries {
 		if !keep[ent.Name()] {
-			if err := os.RemoveAll(filepath.Join(e.dir, batchesDir, ent.Name())); err != nil {
-				return err
-			}
+			_ = os.RemoveAll(filepath.Join(e.dir, batchesDir, ent.Name()))
 		}
 	}
 	return nil

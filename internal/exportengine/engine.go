@@ -105,13 +105,13 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := e.collectOrphanBatchDirs(ctx); err != nil {
-		_ = e.store.close()
-		return nil, fmt.Errorf("cleaning up the data directory: %w", err)
-	}
 	if err := e.abandonStaleBatches(ctx); err != nil {
 		_ = e.store.close()
 		return nil, fmt.Errorf("ending batches left loading: %w", err)
+	}
+	if err := e.collectOrphanBatchDirs(ctx); err != nil {
+		_ = e.store.close()
+		return nil, fmt.Errorf("cleaning up the data directory: %w", err)
 	}
 	if opts.RunJobs {
 		maxJobs := opts.MaxConcurrentJobs

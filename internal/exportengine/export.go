@@ -649,7 +649,8 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 		}
 		dest := cur.req.Destination.DatasetID
 		if _, err := e.getDataset(ctx, tx, dest); aepwire.IsNotFound(err) {
-			return requestGoneError(fmt.Sprintf("the destination dataset %s was deleted while the job ran", dest))
+			return requestGoneError(fmt.Sprintf("the destination dataset %s was deleted while the job ran, and its "+
+				"output with it; create a new job on an existing dataset%s", dest, applyAgain))
 		} else if err != nil {
 			return err
 		}

@@ -345,9 +345,22 @@ func TestBatchesLeftLoadingAreAbandoned(t *testing.T) {
 	if got := status(e, left.ID); got != aepwire.BatchLoading {
 		t.Fatalf("before the limit the batch is %s, want loading", got)
 	}
+	// An upload counts as activity: the day starts again from it.
+	if err := e.UploadBatchFile(ctx, left.ID, ds, "p2.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"c"}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.Close()
+	clock.Advance(2 * time.Minute)
+	e, err = Open(ctx, Options{DataDir: dir, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := status(e, left.ID); got != aepwire.BatchLoading {
+		t.Fatalf("a day after its creation but minutes after an upload the batch is %s, want loading", got)
+	}
 	_ = e.Close()
 
-	clock.Advance(2 * time.Minute)
+	clock.Advance(abandonLoadingAfter)
 	e, err = Open(ctx, Options{DataDir: dir, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -355,7 +368,7 @@ func TestBatchesLeftLoadingAreAbandoned(t *testing.T) {
 	defer e.Close()
 	b, err := e.GetBatch(ctx, left.ID)
 	if err != nil || b.Status != aepwire.BatchAbandoned || len(b.Errors) != 1 || b.Errors[0].Code != codeBatchAbandoned ||
-		!strings.Contains(b.Errors[0].Description, "never completed") || b.RecordCount != 0 {
+		!strings.Contains(b.Errors[0].Description, "left loading for 24 hours") || b.RecordCount != 0 {
 		t.Fatalf("the batch left loading is %+v, %v; want it abandoned, saying why", b, err)
 	}
 	if _, err := os.Stat(e.batchDir(left.ID)); !os.IsNotExist(err) {

@@ -184,7 +184,7 @@ func TestDestinationDeletedBeforeStart(t *testing.T) {
 	defer runner.Close()
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobDestination ||
-		!strings.Contains(done.Errors[0].Msg, "the job cannot start: destination.datasetId "+env.dest+" names no dataset") ||
+		!strings.Contains(done.Errors[0].Msg, "the job cannot run: destination.datasetId "+env.dest+" names no dataset (it was deleted after the job was created)") ||
 		done.Metrics.TotalTime == nil || done.Destination.BatchID != "" {
 		t.Errorf("job whose destination was deleted before it started: %s %+v %+v", done.Status, done.Errors, done.Metrics)
 	}

@@ -233,12 +233,15 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 		// PROCESSING on a request that no longer holds (its destination or merge policy deleted
 		// since it was created): such a job ends FAILED here, saying what went.
 		if spec, err = e.validateExportRequest(ctx, tx, j.req); err != nil {
-			var we *aepwire.Error
-			if !errors.As(err, &we) {
+			if ctx.Err() != nil {
 				return err
 			}
-			return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: codeJobDestination,
-				Msg: "the job cannot start: " + we.Detail + "; the request was valid when the job was created, so what it names was deleted since"}}, now)
+			code, msg := codeJobInternal, "the job cannot run: its request cannot be read back: "+err.Error()
+			if we := (*aepwire.Error)(nil); errors.As(err, &we) {
+				code, msg = codeJobDestination, "the job cannot run: "+we.Detail+" (it was deleted after the job "+
+					"was created); create it again or name another, and create a new job"+applyAgain
+			}
+			return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: code, Msg: msg}}, now)
 		}
 		if j.status == aepwire.JobProcessing {
 			j.warnings = append(j.warnings, aepwire.JobError{Code: codeJobResumed, Msg: fmt.Sprintf(
@@ -275,6 +278,9 @@ func (e *Engine) removeJobOutput(id int64) {
 		}
 	}
 }
+
+// applyAgain ends the messages of jobs that a new job would fix.
+const applyAgain = " (with Terraform, apply again: the failed job is replaced)"
 
 // requestGoneError says that something a job's request names was deleted while the job ran.
 type requestGoneError string

@@ -386,8 +386,14 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 		})
 	}
 	if err == nil && b.Status == aepwire.BatchAbandoned {
-		err = fmt.Errorf("batch %s ended %s before it completed: it was left loading too long; apply again to "+
-			"ingest the files into a new batch", b.ID, b.Status)
+		// Another engine gave up on the batch while this apply was uploading or completing it.
+		if derr := r.data.backend.DeleteBatch(context.WithoutCancel(ctx), b.ID); derr != nil {
+			tflog.Warn(ctx, "could not delete the abandoned batch", map[string]any{"batch_id": b.ID, "error": derr.Error()})
+		}
+		resp.Diagnostics.AddError("Batch abandoned",
+			fmt.Sprintf("Batch %s into dataset %s was ended abandoned before it completed: the platform found it "+
+				"left loading too long (%s). Apply again to ingest the files into a new batch.", b.ID, datasetID, firstReasons(b, 1)))
+		return
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot complete batch",
