@@ -390,9 +390,13 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 		if derr := r.data.backend.DeleteBatch(context.WithoutCancel(ctx), b.ID); derr != nil {
 			tflog.Warn(ctx, "could not delete the abandoned batch", map[string]any{"batch_id": b.ID, "error": derr.Error()})
 		}
+		why := "it was left loading too long"
+		if len(b.Errors) > 0 {
+			why = b.Errors[0].Description + " (" + b.Errors[0].Code + ")"
+		}
 		resp.Diagnostics.AddError("Batch abandoned",
-			fmt.Sprintf("Batch %s into dataset %s was ended abandoned before it completed: the platform found it "+
-				"left loading too long (%s). Apply again to ingest the files into a new batch.", b.ID, datasetID, firstReasons(b, 1)))
+			fmt.Sprintf("Batch %s into dataset %s was ended abandoned before it completed: %s.\n\n"+
+				"Apply again to ingest the files into a new batch.", b.ID, datasetID, why))
 		return
 	}
 	if err != nil {
