@@ -120,30 +120,24 @@ func printTable(rows []row) {
 func printTargets(sizes []int, bySize map[int]map[string]*measurement) {
 	largest := sizes[len(sizes)-1]
 	big := bySize[largest]
-	check := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "NOT MET"
-	}
 	const mib = 1 << 20
 	fmt.Printf("targets at %d people:\n", largest)
 	e, w := big["export"], big["export-whole"]
 	fmt.Printf("  export with projection and eventList <= 20 s, RSS <= 512 MiB: %.2f s, %.0f MiB: %s\n",
-		e.Seconds, float64(e.PeakRSS)/mib, check(e.Seconds <= 20 && e.PeakRSS <= 512*mib))
+		e.Seconds, float64(e.PeakRSS)/mib, met(e.Seconds <= 20 && e.PeakRSS <= 512*mib))
 	fmt.Printf("  export of whole profiles <= 30 s, RSS <= 512 MiB: %.2f s, %.0f MiB: %s\n",
-		w.Seconds, float64(w.PeakRSS)/mib, check(w.Seconds <= 30 && w.PeakRSS <= 512*mib))
+		w.Seconds, float64(w.PeakRSS)/mib, met(w.Seconds <= 30 && w.PeakRSS <= 512*mib))
 	ratio := e.Seconds / big["json"].Seconds
-	fmt.Printf("  export <= 2.0x the JSON floor: %.2fx: %s\n", ratio, check(ratio <= 2))
+	fmt.Printf("  export <= 2.0x the JSON floor: %.2fx: %s\n", ratio, met(ratio <= 2))
 	in := big["ingest"]
 	rate := float64(in.Records) / in.Seconds
-	fmt.Printf("  ingestion >= 150000 records/s: %.0f records/s: %s\n", rate, check(rate >= 150000))
+	fmt.Printf("  ingestion >= 150000 records/s: %.0f records/s: %s\n", rate, met(rate >= 150000))
 	if len(sizes) > 1 {
 		small := bySize[sizes[0]]
 		growth := e.Seconds / small["export"].Seconds
 		scale := float64(largest) / float64(sizes[0])
 		memGrowth := float64(e.PeakRSS) / float64(small["export"].PeakRSS)
 		fmt.Printf("  growth %dx people: export time %.2fx (<= %.1fx), peak RSS %.2fx (flat): %s\n", int(scale), growth,
-			scale*1.1, memGrowth, check(growth <= scale*1.1 && memGrowth <= 1.5))
+			scale*1.1, memGrowth, met(growth <= scale*1.1 && memGrowth <= 1.5))
 	}
 }

@@ -88,12 +88,8 @@ func (c *Client) DeleteDataset(ctx context.Context, id string) error {
 // CreateBatch opens a batch for uploads.
 func (c *Client) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*aepwire.Batch, error) {
 	// Safe to send again: a batch a lost answer hid is left empty and loading, and never counts.
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: importPath + "/batches", body: req, idempotent: true})
-	if err != nil {
-		return nil, err
-	}
 	var b aepwire.Batch
-	if err := decode(resp, "creating batch", &b); err != nil {
+	if err := c.call(ctx, request{method: http.MethodPost, path: importPath + "/batches", body: req, idempotent: true}, &b); err != nil {
 		return nil, err
 	}
 	return &b, nil
@@ -154,12 +150,8 @@ func (c *Client) UpdateMergePolicy(ctx context.Context, id string, p aepwire.Mer
 }
 
 func (c *Client) policyCall(ctx context.Context, r request) (*aepwire.MergePolicy, error) {
-	resp, err := c.do(ctx, r)
-	if err != nil {
-		return nil, err
-	}
 	var p aepwire.MergePolicy
-	if err := decode(resp, r.path, &p); err != nil {
+	if err := c.call(ctx, r, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -176,12 +168,8 @@ const jobsPath = profilePath + "/export/jobs"
 // CreateExportJob starts an export job. The idempotency key lets a try whose answer was lost be
 // repeated without starting a second job.
 func (c *Client) CreateExportJob(ctx context.Context, req aepwire.ExportJobRequest, idempotencyKey string) (*aepwire.ExportJob, error) {
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: jobsPath, body: req, idempotencyKey: idempotencyKey})
-	if err != nil {
-		return nil, err
-	}
 	var job aepwire.ExportJob
-	if err := decode(resp, jobsPath, &job); err != nil {
+	if err := c.call(ctx, request{method: http.MethodPost, path: jobsPath, body: req, idempotencyKey: idempotencyKey}, &job); err != nil {
 		return nil, err
 	}
 	return &job, nil
@@ -252,21 +240,13 @@ func (c *Client) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.
 	for {
 		var page aepwire.DataSetFileList
 		r := request{method: http.MethodGet, path: exportDataPath + "/batches/" + url.PathEscape(batchID) + "/files", rawURL: next}
-		resp, err := c.do(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		if err := decode(resp, r.path, &page); err != nil {
+		if err := c.call(ctx, r, &page); err != nil {
 			return nil, err
 		}
 		for _, d := range page.Data {
 			var files aepwire.PhysicalFileList
 			fr := request{method: http.MethodGet, path: exportDataPath + "/files/" + url.PathEscape(d.DataSetFileID), rawURL: d.Links.Self.Href}
-			resp, err := c.do(ctx, fr)
-			if err != nil {
-				return nil, err
-			}
-			if err := decode(resp, fr.path, &files); err != nil {
+			if err := c.call(ctx, fr, &files); err != nil {
 				return nil, err
 			}
 			for _, f := range files.Data {

@@ -246,11 +246,10 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// retryError marks an error worth another try; server says whether the server surely did nothing.
+// retryError marks an error worth another try; unsent says whether the server surely did nothing.
 type retryError struct {
-	err      error
-	unsent   bool // the request never reached the server, or the server refused it unprocessed
-	response bool // a response arrived (status or broken body)
+	err    error
+	unsent bool // the request never reached the server, or the server refused it unprocessed
 }
 
 func (e *retryError) Error() string { return e.err.Error() }
@@ -317,7 +316,7 @@ func (c *Client) try(ctx context.Context, r request, target string, body []byte,
 	c.log(ctx, "API request", fields)
 	if err != nil {
 		return nil, 0, &retryError{err: fmt.Errorf("%s %s: reading the response (status %d, request id %s): %w",
-			r.method, r.path, resp.StatusCode, requestID, err), response: true}
+			r.method, r.path, resp.StatusCode, requestID, err)}
 	}
 	if resp.StatusCode < 300 {
 		return &response{status: resp.StatusCode, header: resp.Header, body: data}, 0, nil
@@ -327,9 +326,9 @@ func (c *Client) try(ctx context.Context, r request, target string, body []byte,
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		// Refused unprocessed: safe to try again, after the wait the server asks for.
-		return nil, c.retryAfter(resp.Header, data), &retryError{err: apiErr, unsent: true, response: true}
+		return nil, c.retryAfter(resp.Header, data), &retryError{err: apiErr, unsent: true}
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return nil, c.retryAfter(resp.Header, data), &retryError{err: apiErr, response: true}
+		return nil, c.retryAfter(resp.Header, data), &retryError{err: apiErr}
 	}
 	return nil, 0, apiErr
 }
@@ -378,7 +377,7 @@ func hint(e *aepwire.Error) string {
 		return "The API key is not valid for this token: client_id (AEP_CLIENT_ID) must be the client the token was issued to"
 	case aepwire.GatewayHeaderMissing:
 		return "A required header is missing: check org_id (AEP_ORG_ID) and sandbox_name (AEP_SANDBOX_NAME)"
-	case "403027":
+	case aepwire.GatewayOrgMismatch:
 		return "The organisation does not match the credentials: check org_id (AEP_ORG_ID)"
 	case aepwire.GatewayNotEntitled:
 		return "The credentials have no access to this sandbox: check sandbox_name (AEP_SANDBOX_NAME)"
@@ -392,13 +391,18 @@ func (c *Client) log(ctx context.Context, msg string, fields map[string]any) {
 	}
 }
 
-// getJSON calls a GET and decodes its JSON body into out.
-func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out any) error {
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: path, query: query})
+// call runs a request and decodes its JSON answer into out.
+func (c *Client) call(ctx context.Context, r request, out any) error {
+	resp, err := c.do(ctx, r)
 	if err != nil {
 		return err
 	}
-	return decode(resp, path, out)
+	return decode(resp, r.path, out)
+}
+
+// getJSON calls a GET and decodes its JSON body into out.
+func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out any) error {
+	return c.call(ctx, request{method: http.MethodGet, path: path, query: query}, out)
 }
 
 func decode(resp *response, path string, out any) error {

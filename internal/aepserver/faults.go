@@ -47,10 +47,8 @@ func (f *Fault) apply(w http.ResponseWriter, r *http.Request) bool {
 			writeJSON(w, f.Status, map[string]any{"title": http.StatusText(f.Status), "status": f.Status})
 		}
 		return true
-	case f.Truncate:
-		return false // served by truncatingWriter
 	}
-	return false
+	return false // served, and cut off by ServeHTTP when f.Truncate
 }
 
 func (f *Fault) describe() string {

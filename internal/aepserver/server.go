@@ -272,7 +272,7 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) bool {
 		writeGatewayError(w, http.StatusBadRequest, aepwire.GatewayHeaderMissing, "Missing header: "+aepwire.HeaderOrgID)
 		return false
 	case s.opts.OrgID != "" && org != s.opts.OrgID:
-		writeGatewayError(w, http.StatusForbidden, "403027", "User region is missing")
+		writeGatewayError(w, http.StatusForbidden, aepwire.GatewayOrgMismatch, "User region is missing")
 		return false
 	}
 	sandbox := r.Header.Get(aepwire.HeaderSandbox)

@@ -12,6 +12,11 @@ const (
 	BatchAbandoned = "abandoned"
 )
 
+// BatchTerminal says whether a batch has reached a status it does not leave.
+func BatchTerminal(status string) bool {
+	return status == BatchSuccess || status == BatchFailed || status == BatchAbandoned
+}
+
 // BatchRequest is the body of POST /data/foundation/import/batches.
 type BatchRequest struct {
 	DatasetID   string       `json:"datasetId"`

@@ -33,6 +33,9 @@ const (
 	GatewayAPIKeyInvalid = "403003"
 	GatewayHeaderMissing = "400003"
 	GatewayNotEntitled   = "403025"
+	// GatewayOrgMismatch answers a token whose organisation is not the x-gw-ims-org-id one
+	// ("User region is missing").
+	GatewayOrgMismatch = "403027"
 )
 
 // GatewayError is the body of an API gateway error.

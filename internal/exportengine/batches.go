@@ -369,25 +369,13 @@ const codeBatchAbandoned = "INGEST-1408"
 // abandonStaleBatches ends abandoned the ingestion batches left loading, untouched, for longer than
 // abandonLoadingAfter. collectOrphanBatchDirs, which runs after it, removes their files.
 func (e *Engine) abandonStaleBatches(ctx context.Context) error {
+	const stale = `status = ? AND origin = ? AND updated_ms < ?`
 	cutoff := e.nowMs() - abandonLoadingAfter.Milliseconds()
-	var stale []string
-	err := e.store.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM batches WHERE status = ? AND origin = ? AND updated_ms < ?`,
-			aepwire.BatchLoading, originIngest, cutoff)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			stale = append(stale, id)
-		}
-		return rows.Err()
-	})
-	if err != nil || len(stale) == 0 {
+	// Looked for first, so that an Open with nothing to abandon does not take the write lock.
+	var found bool
+	err := e.store.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE `+stale+`)`,
+		aepwire.BatchLoading, originIngest, cutoff).Scan(&found)
+	if err != nil || !found {
 		return err
 	}
 	errorsJSON, err := json.Marshal([]aepwire.BatchError{{Code: codeBatchAbandoned, Description: fmt.Sprintf(
@@ -397,16 +385,9 @@ func (e *Engine) abandonStaleBatches(ctx context.Context) error {
 		return err
 	}
 	return e.store.write(ctx, func(tx *sql.Tx) error {
-		now := e.nowMs()
-		for _, id := range stale {
-			// Only a batch still loading and still untouched: its client may have come back.
-			if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, errors = ?
-				WHERE id = ? AND status = ? AND updated_ms < ?`,
-				aepwire.BatchAbandoned, now, string(errorsJSON), id, aepwire.BatchLoading, cutoff); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, errors = ? WHERE `+stale,
+			aepwire.BatchAbandoned, e.nowMs(), string(errorsJSON), aepwire.BatchLoading, originIngest, cutoff)
+		return err
 	})
 }
 
@@ -424,41 +405,25 @@ func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
 	}
 	keep := map[string]bool{}
 	err = e.store.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM batches WHERE status <> ?`, aepwire.BatchAbandoned)
+		live, err := queryStrings(ctx, tx, `SELECT id FROM batches WHERE status <> ?`, aepwire.BatchAbandoned)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			keep[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows, err = tx.QueryContext(ctx, `SELECT batch_ids FROM export_jobs WHERE status IN ('NEW', 'PROCESSING')`)
+		reserved, err := queryStrings(ctx, tx, `SELECT batch_ids FROM export_jobs WHERE status IN ('NEW', 'PROCESSING')`)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var ids string
+		for _, ids := range reserved {
 			var list []string
-			if err := rows.Scan(&ids); err != nil {
-				return err
-			}
 			if err := json.Unmarshal([]byte(ids), &list); err != nil {
 				return err
 			}
-			for _, id := range list {
-				keep[id] = true
-			}
+			live = append(live, list...)
 		}
-		return rows.Err()
+		for _, id := range live {
+			keep[id] = true
+		}
+		return nil
 	})
 	if err != nil {
 		return err

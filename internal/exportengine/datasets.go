@@ -162,20 +162,8 @@ func (e *Engine) UpdateDataset(ctx context.Context, id string, patch aepwire.Dat
 func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
 	var batches []string
 	err := e.store.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM batches WHERE dataset_id = ?`, id)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var b string
-			if err := rows.Scan(&b); err != nil {
-				rows.Close()
-				return err
-			}
-			batches = append(batches, b)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		var err error
+		if batches, err = queryStrings(ctx, tx, `SELECT id FROM batches WHERE dataset_id = ?`, id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id) // batches cascade

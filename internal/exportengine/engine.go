@@ -67,7 +67,8 @@ type Engine struct {
 
 	runner   *runner // nil unless RunJobs
 	spawn    func() error
-	spawnErr atomic.Value // the last error of spawn
+	spawnErr atomic.Pointer[error] // the last error of spawn
+	spawned  atomic.Int64          // when spawn last started a worker, in Unix nanoseconds
 	closed   atomic.Bool
 }
 

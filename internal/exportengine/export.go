@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -624,7 +625,8 @@ func (ob *outBatch) flush() error {
 func (ob *outBatch) close() error { return ob.flush() }
 
 // commitExport makes an export's batches visible and ends the job SUCCEEDED, in one transaction:
-// until then no reader sees any of its output. A job cancelled at the last moment ends CANCELLED.
+// until then no reader sees any of its output. For a job cancelled at the last moment it commits
+// nothing and returns errCancelledAtCommit; its caller ends the job, as it does on any error.
 func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult) error {
 	writeStart := e.nowMs()
 	for _, ob := range res.batches {
@@ -637,15 +639,13 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			return err
 		}
 	}
-	cancelled := false
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	return e.store.write(ctx, func(tx *sql.Tx) error {
 		cur, err := e.getJobRow(ctx, tx, j.id)
 		if err != nil {
 			return err
 		}
 		if cur.cancelRequested || cur.status != aepwire.JobProcessing {
-			cancelled = true
-			return e.finishJob(ctx, tx, cur, aepwire.JobCancelled, nil, e.nowMs())
+			return errCancelledAtCommit
 		}
 		dest := cur.req.Destination.DatasetID
 		if _, err := e.getDataset(ctx, tx, dest); aepwire.IsNotFound(err) {
@@ -691,11 +691,10 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 		}
 		return e.finishJob(ctx, tx, cur, aepwire.JobSucceeded, nil, now)
 	})
-	if err != nil || cancelled {
-		e.removeJobOutput(j.id)
-	}
-	return err
 }
+
+// errCancelledAtCommit says that a job was cancelled after its export ended, before its commit.
+var errCancelledAtCommit = errors.New("the job was cancelled before its output was committed")
 
 func span(start, end int64) *aepwire.FeedbackMetrics {
 	return &aepwire.FeedbackMetrics{StartTimeInMs: start, EndTimeInMs: end, TotalTimeInMs: end - start}

@@ -41,10 +41,9 @@ type goldenSetup struct {
 }
 
 type goldenOutcome struct {
-	Status  string           `json:"status"`
-	Error   string           `json:"error"`
-	Metrics *goldenCounters  `json:"metrics"`
-	Batches []map[string]any `json:"batches"`
+	Status  string          `json:"status"`
+	Error   string          `json:"error"`
+	Metrics *goldenCounters `json:"metrics"`
 }
 
 type goldenCounters struct {
@@ -196,6 +195,9 @@ func runGoldenCase(t *testing.T, dir string) {
 		outputBatches = outputBatches[:0]
 		for _, b := range job.Destination.Batches {
 			outputBatches = append(outputBatches, b.BatchID)
+		}
+		if len(outputBatches) != len(req.Filter.Segments) {
+			t.Fatalf("the job wrote %d batches, want one a segment (%d)", len(outputBatches), len(req.Filter.Segments))
 		}
 	}
 	for i, id := range outputBatches {

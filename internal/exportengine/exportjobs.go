@@ -233,12 +233,13 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 		if err != nil {
 			return err
 		}
-		batches := []string{newBatchID()}
+		n := 1
 		if spec.perBatch {
-			batches = batches[:0]
-			for range spec.segments {
-				batches = append(batches, newBatchID())
-			}
+			n = len(spec.segments)
+		}
+		batches := make([]string, n)
+		for i := range batches {
+			batches[i] = newBatchID()
 		}
 		reqJSON, err := json.Marshal(spec.req)
 		if err != nil {

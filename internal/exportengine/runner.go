@@ -84,13 +84,24 @@ func (e *Engine) jobsChanged() {
 	e.ensureWorker()
 }
 
-// ensureWorker starts a worker process unless one is running.
+// spawnSettle is how long a worker process just started is given to take the worker lock before
+// another is started: waiters call ensureWorker every few milliseconds, and starting a process
+// takes longer than that.
+const spawnSettle = 500 * time.Millisecond
+
+// ensureWorker starts a worker process unless one is running or was just started.
 func (e *Engine) ensureWorker() {
 	if e.spawn == nil || e.workerRunning() {
 		return
 	}
+	now := time.Now().UnixNano()
+	last := e.spawned.Load()
+	if now-last < int64(spawnSettle) || !e.spawned.CompareAndSwap(last, now) {
+		return
+	}
 	if err := e.spawn(); err != nil {
-		e.spawnErr.Store(err)
+		e.spawnErr.Store(&err)
+		e.spawned.Store(0) // a failed start holds nothing back
 	}
 }
 
@@ -294,14 +305,7 @@ func (e *Engine) failJob(ctx context.Context, id int64, cause error) {
 	if errors.As(cause, &gone) {
 		code = codeJobDestination
 	}
-	e.removeJobOutput(id) // before the job ends, as in claim
-	_ = e.store.write(ctx, func(tx *sql.Tx) error {
-		j, err := e.getJobRow(ctx, tx, id)
-		if err != nil || aepwire.JobTerminal(j.status) {
-			return err
-		}
-		return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: code, Msg: cause.Error()}}, e.nowMs())
-	})
+	e.finish(ctx, id, aepwire.JobFailed, []aepwire.JobError{{Code: code, Msg: cause.Error()}})
 }
 
 // run runs a claimed job to its end.
@@ -331,7 +335,10 @@ func (e *Engine) run(ctx context.Context, j *jobRow, spec *exportSpec) {
 	case err != nil:
 		e.failJob(bg, j.id, err)
 	default:
-		if err := e.commitExport(bg, j, res); err != nil {
+		switch err := e.commitExport(bg, j, res); {
+		case errors.Is(err, errCancelledAtCommit):
+			e.finish(bg, j.id, aepwire.JobCancelled, nil)
+		case err != nil:
 			e.failJob(bg, j.id, fmt.Errorf("committing the exported batches: %w", err))
 		}
 	}
@@ -524,9 +531,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 func (e *Engine) spawnError() error {
-	if v := e.spawnErr.Load(); v != nil {
-		err, _ := v.(error)
-		return err
+	if err := e.spawnErr.Load(); err != nil {
+		return *err
 	}
 	return nil
 }

@@ -492,13 +492,12 @@ func (a idRef) compare(b idRef) int {
 	return bytes.Compare(a.id, b.id)
 }
 
-// segRecord is a record read back from a segment. Its identities, event id and body are views
+// segRecord is a record read back from a segment. Its identities and body are views
 // into the iterator's buffers, valid until it moves.
 type segRecord struct {
 	kind      recordKind
 	seq       uint64
 	ids       []idRef // the primary identity first
-	eventID   []byte
 	timestamp int64
 	body      []byte
 	idx       uint32 // position in the segment
@@ -591,9 +590,9 @@ func (it *runIterator) read(idx uint32) error {
 	for range count {
 		r.ids = append(r.ids, idRef{ns: p.bytes(), id: p.bytes()})
 	}
-	r.eventID, r.timestamp = nil, 0
+	r.timestamp = 0
 	if r.kind == kindEvent {
-		r.eventID = p.bytes()
+		p.bytes() // the event id: exports read it from the body when they need it
 		r.timestamp = p.varint()
 	}
 	bodyLen := p.uvarint()

@@ -137,7 +137,7 @@ func (d *exportJobsDataSource) Read(ctx context.Context, req datasource.ReadRequ
 			"merge_policy_id":        types.StringValue(j.MergePolicy.ID),
 			"creation_time_ms":       types.Int64Value(j.CreationTime),
 			"update_time_ms":         types.Int64Value(j.UpdateTime),
-			"exported_profile_count": optionalInt(j.Metrics.TotalExportedProfileCounter),
+			"exported_profile_count": types.Int64PointerValue(j.Metrics.TotalExportedProfileCounter),
 			"errors":                 messagesValue(&diags, j.Errors),
 		}))
 	}

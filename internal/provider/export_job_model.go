@@ -256,10 +256,10 @@ func jobViewOf(job *aepwire.ExportJob) (jobView, diag.Diagnostics) {
 		"total_time":                    timingValue(&diags, m.TotalTime),
 		"profile_export_time":           timingValue(&diags, m.ProfileExportTime),
 		"dataset_write_time":            timingValue(&diags, m.ACPDatasetWriteTime),
-		"exported_profile_count":        optionalInt(m.TotalExportedProfileCounter),
-		"exported_event_count":          optionalInt(m.ExportedEventCounter),
-		"bytes_written":                 optionalInt(m.BytesWritten),
-		"excluded_profile_count":        optionalInt(m.ExcludedProfileCount),
+		"exported_profile_count":        types.Int64PointerValue(m.TotalExportedProfileCounter),
+		"exported_event_count":          types.Int64PointerValue(m.ExportedEventCounter),
+		"bytes_written":                 types.Int64PointerValue(m.BytesWritten),
+		"excluded_profile_count":        types.Int64PointerValue(m.ExcludedProfileCount),
 		"exported_profile_by_namespace": byNS,
 	})
 	return v, diags
@@ -284,13 +284,6 @@ func messagesValue(diags *diag.Diagnostics, msgs []aepwire.JobError) types.List 
 		}))
 	}
 	return listValue(diags, types.ObjectType{AttrTypes: jobMessageAttrTypes}, elems)
-}
-
-func optionalInt(n *int64) types.Int64 {
-	if n == nil {
-		return types.Int64Null()
-	}
-	return types.Int64Value(*n)
 }
 
 func objectValue(diags *diag.Diagnostics, t map[string]attr.Type, v map[string]attr.Value) types.Object {

@@ -269,9 +269,9 @@ func (p *experiencePlatformProvider) configureRemote(ctx context.Context, config
 	if resp.Diagnostics.HasError() {
 		return nil
 	}
-	secrets := []string{cfg.ClientSecret, cfg.AccessToken}
+	secrets := nonEmpty([]string{cfg.ClientSecret, cfg.AccessToken})
 	cfg.Log = func(ctx context.Context, msg string, fields map[string]any) {
-		tflog.Debug(tflog.MaskAllFieldValuesStrings(tflog.MaskMessageStrings(ctx, nonEmpty(secrets)...), nonEmpty(secrets)...), msg, fields)
+		tflog.Debug(tflog.MaskAllFieldValuesStrings(tflog.MaskMessageStrings(ctx, secrets...), secrets...), msg, fields)
 	}
 	client, err := aepclient.New(cfg)
 	if err != nil {

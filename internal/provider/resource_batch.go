@@ -362,9 +362,7 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	for i, p := range paths {
 		if err := uploadFile(ctx, r.data, b.ID, datasetID, p); err != nil {
 			// A batch that will never be completed is of no use: remove it rather than leave it loading.
-			if derr := r.data.backend.DeleteBatch(context.WithoutCancel(ctx), b.ID); derr != nil {
-				tflog.Warn(ctx, "could not delete the unfinished batch", map[string]any{"batch_id": b.ID, "error": derr.Error()})
-			}
+			r.discard(ctx, b.ID, "unfinished")
 			resp.Diagnostics.AddAttributeError(path.Root("files").AtListIndex(i), "Cannot upload batch file",
 				errorDetail(fmt.Sprintf("Uploading %s into batch %s failed; the batch was discarded.", p, b.ID), "", err))
 			return
@@ -373,7 +371,7 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 
 	b, err = r.data.backend.CompleteBatch(ctx, b.ID)
-	if err == nil && !batchEnded(b.Status) {
+	if err == nil && !aepwire.BatchTerminal(b.Status) {
 		id := b.ID
 		err = poll(ctx, batchPoll, func(ctx context.Context) (bool, error) {
 			var gerr error
@@ -382,14 +380,12 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 				return false, gerr
 			}
 			tflog.Debug(ctx, "waiting for batch", map[string]any{"batch_id": id, "status": b.Status})
-			return batchEnded(b.Status), nil
+			return aepwire.BatchTerminal(b.Status), nil
 		})
 	}
 	if err == nil && b.Status == aepwire.BatchAbandoned {
 		// Another engine gave up on the batch while this apply was uploading or completing it.
-		if derr := r.data.backend.DeleteBatch(context.WithoutCancel(ctx), b.ID); derr != nil {
-			tflog.Warn(ctx, "could not delete the abandoned batch", map[string]any{"batch_id": b.ID, "error": derr.Error()})
-		}
+		r.discard(ctx, b.ID, "abandoned")
 		why := "it was left loading too long"
 		if len(b.Errors) > 0 {
 			why = b.Errors[0].Description + " (" + b.Errors[0].Code + ")"
@@ -418,9 +414,12 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 }
 
-// batchEnded says whether a batch has reached a status it does not leave.
-func batchEnded(status string) bool {
-	return status == aepwire.BatchSuccess || status == aepwire.BatchFailed || status == aepwire.BatchAbandoned
+// discard deletes a batch that create leaves behind (what says why), even once ctx is done; a
+// failure is only logged, since create reports its own error.
+func (r *batchResource) discard(ctx context.Context, id, what string) {
+	if err := r.data.backend.DeleteBatch(context.WithoutCancel(ctx), id); err != nil {
+		tflog.Warn(ctx, "could not delete the "+what+" batch", map[string]any{"batch_id": id, "error": err.Error()})
+	}
 }
 
 func uploadFile(ctx context.Context, data *providerData, batchID, datasetID, p string) error {
@@ -460,16 +459,12 @@ func (r *batchResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	b, err := r.data.backend.GetBatch(ctx, state.ID.ValueString())
-	if aepwire.IsNotFound(err) {
-		resp.Diagnostics.AddWarning("Batch no longer exists",
-			fmt.Sprintf("The batch %s was deleted outside Terraform (or with its dataset). It is removed from the "+
-				"state, and the next plan will ingest the files again.", state.ID.ValueString()))
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read batch", errorDetail(fmt.Sprintf("Reading the batch %s failed.", state.ID.ValueString()), "", err))
+	id := state.ID.ValueString()
+	b, err := r.data.backend.GetBatch(ctx, id)
+	if readFailed(ctx, resp, err, "Batch",
+		fmt.Sprintf("The batch %s was deleted outside Terraform (or with its dataset). It is removed from the "+
+			"state, and the next plan will ingest the files again.", id),
+		fmt.Sprintf("Reading the batch %s failed.", id)) {
 		return
 	}
 	resp.Diagnostics.Append(state.fill(b)...)

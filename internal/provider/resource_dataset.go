@@ -176,17 +176,12 @@ func (r *datasetResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ds, err := r.data.backend.GetDataset(ctx, state.ID.ValueString())
-	if aepwire.IsNotFound(err) {
-		resp.Diagnostics.AddWarning("Dataset no longer exists",
-			fmt.Sprintf("The dataset %s was deleted outside Terraform. It is removed from the state, and the next "+
-				"plan will create it again.", state.ID.ValueString()))
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read dataset",
-			errorDetail(fmt.Sprintf("Reading the dataset %s failed.", state.ID.ValueString()), "", err))
+	id := state.ID.ValueString()
+	ds, err := r.data.backend.GetDataset(ctx, id)
+	if readFailed(ctx, resp, err, "Dataset",
+		fmt.Sprintf("The dataset %s was deleted outside Terraform. It is removed from the state, and the next "+
+			"plan will create it again.", id),
+		fmt.Sprintf("Reading the dataset %s failed.", id)) {
 		return
 	}
 	resp.Diagnostics.Append(state.fill(ctx, ds)...)

@@ -487,15 +487,10 @@ func (r *exportJobResource) Read(ctx context.Context, req resource.ReadRequest, 
 		return
 	}
 	job, err := r.data.backend.GetExportJob(ctx, id)
-	if aepwire.IsNotFound(err) {
-		resp.Diagnostics.AddWarning("Export job no longer exists",
-			fmt.Sprintf("Export job %d was deleted outside Terraform. It is removed from the state, and the next plan "+
-				"will start a new job.", id))
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read export job", errorDetail(fmt.Sprintf("Reading export job %d failed.", id), "", err))
+	if readFailed(ctx, resp, err, "Export job",
+		fmt.Sprintf("Export job %d was deleted outside Terraform. It is removed from the state, and the next plan "+
+			"will start a new job.", id),
+		fmt.Sprintf("Reading export job %d failed.", id)) {
 		return
 	}
 	if state.Destination.IsNull() {

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -278,16 +277,24 @@ data "experienceplatform_batch_files" "s2" {
 // runningJob waits until the test's data directory has a PROCESSING export job and returns it.
 func (env *testEnv) runningJob(t *testing.T) *aepwire.ExportJob {
 	t.Helper()
+	job, err := env.awaitRunningJob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
+// awaitRunningJob is runningJob for goroutines other than the test's.
+func (env *testEnv) awaitRunningJob() (*aepwire.ExportJob, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		list, err := env.engine.ListExportJobs(context.Background(), aepwire.ExportJobQuery{Status: aepwire.JobProcessing})
 		if err == nil && len(list.Records) > 0 {
-			return &list.Records[0]
+			return &list.Records[0], nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("no export job started running")
-	return nil
+	return nil, errors.New("no export job started running")
 }
 
 func TestAccExportJob_failsWhenDestinationIsDeleted(t *testing.T) {
@@ -298,7 +305,8 @@ resource "experienceplatform_export_job" "test" {
   destination = { dataset_id = experienceplatform_dataset.export.id }
   depends_on  = [experienceplatform_batch.loyalty]
 }`)
-		var failed *aepwire.ExportJob
+		// The job whose destination goes, handed over by the goroutine that deletes it.
+		failedJob := make(chan *aepwire.ExportJob, 1)
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			Steps: []resource.TestStep{
@@ -306,11 +314,16 @@ resource "experienceplatform_export_job" "test" {
 					PreConfig: func() {
 						resume := env.pauseExports(t)
 						go func() {
-							failed = env.runningJob(t)
-							if err := env.engine.DeleteDataset(context.Background(), failed.Destination.DatasetID); err != nil {
-								t.Error(err)
+							defer resume()
+							job, err := env.awaitRunningJob()
+							if err == nil {
+								err = env.engine.DeleteDataset(context.Background(), job.Destination.DatasetID)
 							}
-							resume()
+							if err != nil {
+								t.Error(err)
+								job = nil
+							}
+							failedJob <- job
 						}()
 					},
 					Config:      config,
@@ -328,6 +341,10 @@ resource "experienceplatform_export_job" "test" {
 						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
 					},
 					Check: func(*terraform.State) error {
+						failed := <-failedJob
+						if failed == nil {
+							return errors.New("the job whose destination was deleted is unknown")
+						}
 						job, err := env.engine.GetExportJob(context.Background(), failed.ID)
 						if err != nil || job.Status != aepwire.JobFailed {
 							return fmt.Errorf("the first job is %+v, %w; want it FAILED", job, err)
@@ -394,25 +411,25 @@ resource "experienceplatform_export_job" "test" {
   timeouts    = { create = "2s" }
   depends_on  = [experienceplatform_batch.loyalty]
 }`)
-		var first string
+		var first int64
+		var resume func()
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			Steps: []resource.TestStep{
 				{
-					PreConfig:   func() { env.pauseExports(t) },
+					PreConfig:   func() { resume = env.pauseExports(t) },
 					Config:      config,
 					ExpectError: errorPattern("Export job timed out", "did not end within 2s (timeouts.create); it is PROCESSING", "raise timeouts.create"),
 				},
 				{ // the next apply cancels the timed-out job and starts another
 					PreConfig: func() {
-						id := env.runningJob(t).ID
-						first = strconv.FormatInt(id, 10)
+						first = env.runningJob(t).ID
 						// Let exports go once the old job is cancelled, so that the new one can finish.
 						go func() {
 							ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 							defer cancel()
-							_, _ = env.engine.WaitExportJob(ctx, id, nil)
-							_ = os.Remove(filepath.Join(env.dataDir, pauseFile))
+							_, _ = env.engine.WaitExportJob(ctx, first, nil)
+							resume()
 						}()
 					},
 					Config: config,
@@ -423,8 +440,7 @@ resource "experienceplatform_export_job" "test" {
 						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
 					},
 					Check: func(*terraform.State) error {
-						id, _ := strconv.ParseInt(first, 10, 64)
-						job, err := env.engine.GetExportJob(context.Background(), id)
+						job, err := env.engine.GetExportJob(context.Background(), first)
 						if err != nil || job.Status != aepwire.JobCancelled {
 							return fmt.Errorf("the timed-out job is %+v, %w; want it CANCELLED", job, err)
 						}
@@ -567,11 +583,12 @@ resource "experienceplatform_export_job" "test" {
   depends_on          = [experienceplatform_batch.loyalty]
 }`
 		var first string
+		var resume func()
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			Steps: []resource.TestStep{
 				{
-					PreConfig:         func() { env.pauseExports(t) },
+					PreConfig:         func() { resume = env.pauseExports(t) },
 					Config:            env.exportConfig(dir, job),
 					ConfigStateChecks: []statecheck.StateCheck{captureString(jobAddr, tfjsonpath.New("id"), &first)},
 				},
@@ -581,7 +598,7 @@ resource "experienceplatform_export_job" "test" {
 						if err := env.engine.DeleteDataset(context.Background(), running.Destination.DatasetID); err != nil {
 							t.Fatal(err)
 						}
-						_ = os.Remove(filepath.Join(env.dataDir, pauseFile))
+						resume()
 						ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 						defer cancel()
 						if done, err := env.engine.WaitExportJob(ctx, running.ID, nil); err != nil || done.Status != aepwire.JobFailed {
@@ -597,6 +614,12 @@ resource "experienceplatform_export_job" "test" {
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringRegexp(regexp.MustCompile(`^(NEW|PROCESSING|SUCCEEDED)$`))),
 					},
+					Check: resource.TestCheckResourceAttrWith(jobAddr, "id", func(id string) error {
+						if id == first {
+							return fmt.Errorf("the job is still %s; want a new one", id)
+						}
+						return nil
+					}),
 				},
 			},
 		})

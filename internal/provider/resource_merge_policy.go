@@ -194,17 +194,12 @@ func (r *mergePolicyResource) Read(ctx context.Context, req resource.ReadRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	p, err := r.data.backend.GetMergePolicy(ctx, state.ID.ValueString())
-	if aepwire.IsNotFound(err) {
-		resp.Diagnostics.AddWarning("Merge policy no longer exists",
-			fmt.Sprintf("The merge policy %s was deleted outside Terraform. It is removed from the state, and the "+
-				"next plan will create it again.", state.ID.ValueString()))
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read merge policy",
-			errorDetail(fmt.Sprintf("Reading the merge policy %s failed.", state.ID.ValueString()), "", err))
+	id := state.ID.ValueString()
+	p, err := r.data.backend.GetMergePolicy(ctx, id)
+	if readFailed(ctx, resp, err, "Merge policy",
+		fmt.Sprintf("The merge policy %s was deleted outside Terraform. It is removed from the state, and the "+
+			"next plan will create it again.", id),
+		fmt.Sprintf("Reading the merge policy %s failed.", id)) {
 		return
 	}
 	resp.Diagnostics.Append(state.fill(ctx, p)...)

@@ -2,7 +2,6 @@ package reliability
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -271,7 +270,7 @@ func kill9(t *testing.T, pids ...int) {
 	}
 }
 
-// needsLinux skips a test that finds processes through /proc.
+// needsProc skips a test that finds processes through /proc.
 func needsProc(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat("/proc/self/exe"); err != nil {
@@ -282,13 +281,30 @@ func needsProc(t *testing.T) {
 // db opens the engine's database read-only, to watch and check what the engine did.
 func db(t *testing.T, dataDir string) *sql.DB {
 	t.Helper()
+	dbsMu.Lock()
+	defer dbsMu.Unlock()
+	if d, ok := dbs[dataDir]; ok {
+		return d
+	}
 	d, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "aep.db")+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = d.Close() })
+	dbs[dataDir] = d
+	t.Cleanup(func() {
+		dbsMu.Lock()
+		delete(dbs, dataDir)
+		dbsMu.Unlock()
+		_ = d.Close()
+	})
 	return d
 }
+
+// dbs holds one read-only handle a data directory, for the pollers that ask every few milliseconds.
+var (
+	dbsMu sync.Mutex
+	dbs   = map[string]*sql.DB{}
+)
 
 func queryInt(t *testing.T, d *sql.DB, query string, args ...any) int64 {
 	t.Helper()
@@ -311,24 +327,29 @@ func queryString(t *testing.T, d *sql.DB, query string, args ...any) string {
 // generated is sample data made once per size for the whole run.
 var (
 	generatedMu sync.Mutex
-	generated   = map[int]string{}
+	generated   = map[int]generatedData{}
 )
+
+type generatedData struct {
+	dir    string
+	counts sampledata.Counts
+}
 
 // sampleData returns a directory of generated sample data for people people.
 func sampleData(t *testing.T, people int) (string, sampledata.Counts) {
 	t.Helper()
 	generatedMu.Lock()
 	defer generatedMu.Unlock()
-	dir, ok := generated[people]
+	g, ok := generated[people]
 	if !ok {
-		dir = filepath.Join(dataRoot, fmt.Sprintf("people-%d", people))
-		generated[people] = dir
+		g.dir = filepath.Join(dataRoot, fmt.Sprintf("people-%d", people))
+		var err error
+		if g.counts, err = sampledata.Generate(g.dir, sampledata.Options{Seed: 7, People: people, EventsPerPerson: 3}); err != nil {
+			t.Fatal(err)
+		}
+		generated[people] = g
 	}
-	counts, err := sampledata.Generate(dir, sampledata.Options{Seed: 7, People: people, EventsPerPerson: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, counts
+	return g.dir, g.counts
 }
 
 // freePort returns a TCP address on the loopback interface that nothing listens on now.
@@ -415,7 +436,7 @@ func (s *server) stop() {
 	s.cmd = nil
 }
 
-// providerBlock is the provider configuration of a workspace: embedded on dataDir, or remote.
+// embeddedProvider is the provider configuration of a workspace on the embedded engine in dataDir.
 func embeddedProvider(dataDir string) string {
 	return fmt.Sprintf("provider \"experienceplatform\" {\n  data_dir = %q\n}\n", dataDir)
 }
@@ -430,14 +451,3 @@ func (s *server) provider() string {
 }
 `, s.addr, s.addr, s.clientID, s.secret)
 }
-
-var _ = context.Background
-
-func openFile(path string) (*os.File, error) { return os.Open(path) }
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }

@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -116,7 +117,7 @@ func reference(t *testing.T, people int) *expected {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := openFile(filepath.Join(data, src.file))
+		f, err := os.Open(filepath.Join(data, src.file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +199,7 @@ func checkJob(t *testing.T, what string, profiles, events int64, ref *expected) 
 	return lost, duplicated
 }
 
-// jobsOf lists the export jobs of a data directory with their status and exported counts.
+// jobRow is an export job of a data directory, with its status and exported counts.
 type jobRow struct {
 	id               int64
 	status, warnings string
@@ -256,7 +257,7 @@ func segmentBeingWritten(dataDir string) bool {
 // jobProcessing reports whether an export job is PROCESSING now.
 func jobProcessing(t *testing.T, dataDir string) bool {
 	t.Helper()
-	if !fileExists(filepath.Join(dataDir, "aep.db")) {
+	if _, err := os.Stat(filepath.Join(dataDir, "aep.db")); err != nil {
 		return false
 	}
 	d := db(t, dataDir)

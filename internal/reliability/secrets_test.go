@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -109,10 +110,9 @@ func TestTraceLogsCarryNoSecrets(t *testing.T) {
 }
 
 func humanBytes(n int) string {
-	switch {
-	case n >= 1<<20:
-		return strings.TrimRight(strings.TrimRight(formatFloat(float64(n)/(1<<20)), "0"), ".") + " MB"
-	default:
-		return strings.TrimRight(strings.TrimRight(formatFloat(float64(n)/(1<<10)), "0"), ".") + " KB"
+	value, unit := float64(n)/(1<<10), " KB"
+	if n >= 1<<20 {
+		value, unit = float64(n)/(1<<20), " MB"
 	}
+	return strings.TrimRight(strings.TrimRight(strconv.FormatFloat(value, 'f', 1, 64), "0"), ".") + unit
 }
