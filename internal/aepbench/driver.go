@@ -144,7 +144,7 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 		return nil
 	}
 	profiles := strings.Join(profileFiles, ",")
-	steps := []struct {
+	for _, s := range []struct {
 		key, what string
 		args      []string
 	}{
@@ -152,10 +152,7 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 		{"json", "", []string{"floor-json", "-data", data, "-people", p}},
 		{"json-profiles", "floor: decode + encode, profiles", []string{"floor-json", "-data", data, "-people", p, "-files", profiles}},
 		{"ingest", "", []string{"ingest", "-data", data, "-engine", engine, "-people", p}},
-		{"export", "export: pdg, fields, eventList", []string{"export", "-engine", engine, "-people", p, "-fields", benchFields, "-event-fields", benchEventFields}},
-		{"export-whole", "export: pdg, whole profiles, eventList", []string{"export", "-engine", engine, "-people", p}},
-	}
-	for _, s := range steps {
+	} {
 		if err := run(s.key, s.what, "", s.args...); err != nil {
 			return nil, nil, err
 		}
@@ -166,18 +163,66 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 			return nil, nil, err
 		}
 	}
+	// compare checks an export of the engine against DuckDB's, and removes DuckDB's.
+	compare := func(what, engineRows, duckRows, keys string, m *measurement) error {
+		defer os.Remove(duckRows)
+		n, err := compareRows(engineRows, duckRows, keys)
+		if err != nil {
+			return fmt.Errorf("%d people, %s: %w", people, what, err)
+		}
+		if err := checkNamespaces(m, keys); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "  %s: the engine's rows and DuckDB's are the same: %d profiles\n", what, n)
+		return nil
+	}
+
+	// Through the private identity graph, with event lists; DuckDB from its tables only.
+	for _, x := range []struct{ key, label, fields, eventFields string }{
+		{"export", "fields, eventList", benchFields, benchEventFields},
+		{"export-whole", "whole profiles, eventList", "", ""},
+	} {
+		engineRows := filepath.Join(work, x.key+"-engine.json")
+		args := []string{"export", "-engine", engine, "-people", p, "-fields", x.fields, "-event-fields", x.eventFields}
+		if opts.peer != "" {
+			args = append(args, "-rows", engineRows)
+		}
+		if err := run(x.key, "export: pdg, "+x.label, "", args...); err != nil {
+			return nil, nil, err
+		}
+		if opts.peer == "" {
+			continue
+		}
+		out, keys := filepath.Join(work, x.key+"-duckdb.json"), filepath.Join(work, x.key+"-keys.json")
+		k := "duck-" + x.key + "-tables"
+		if err := run(k, "DuckDB: export: pdg, "+x.label+", from loaded tables", opts.peer, "export", "-db", duckDB, "-policy", "pdg",
+			"-fields", x.fields, "-events", "-event-fields", x.eventFields, "-out", out, "-keys", keys, "-people", p); err != nil {
+			return nil, nil, err
+		}
+		got[k].Bytes = got[x.key].Bytes
+		err := compare("pdg, "+x.label, engineRows, out, keys, got[x.key])
+		_ = os.Remove(engineRows)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+
+	// Profile fragments only, identity graph none; DuckDB from the files and from its tables.
 	profileBytes := got["json-profiles"].Bytes
+	keys := filepath.Join(work, "none-keys.json")
 	for _, x := range peerExports {
 		engineRows := filepath.Join(work, x.key+"-engine.json")
-		if err := run(x.key, "export: none, "+x.label, "", "export", "-engine", engine, "-people", p, "-policy", aepwire.MergePolicyDefaultNone,
-			"-fields", x.fields, "-events=false", "-rows", engineRows); err != nil {
+		args := []string{"export", "-engine", engine, "-people", p, "-policy", aepwire.MergePolicyDefaultNone, "-fields", x.fields, "-events=false"}
+		if opts.peer != "" {
+			args = append(args, "-rows", engineRows)
+		}
+		if err := run(x.key, "export: none, "+x.label, "", args...); err != nil {
 			return nil, nil, err
 		}
 		got[x.key].Bytes = profileBytes
 		if opts.peer == "" {
 			continue
 		}
-		keys := filepath.Join(work, "keys.json")
 		for _, from := range []struct{ key, what, flag, arg string }{
 			{"files", "from files", "-data", data},
 			{"tables", "from loaded tables", "-db", duckDB},
@@ -192,15 +237,11 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 				return nil, nil, err
 			}
 			got[k].Bytes = profileBytes
-			n, err := compareRows(engineRows, out, keys)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%d people, fields %q, DuckDB %s: %w", people, x.fields, from.what, err)
-			}
-			if err := checkNamespaces(got[x.key], keys); err != nil {
+			if err := compare(fmt.Sprintf("none, %s, DuckDB %s", x.label, from.what), engineRows, out, keys, got[x.key]); err != nil {
 				return nil, nil, err
 			}
-			fmt.Fprintf(os.Stderr, "  the engine's rows and DuckDB's (%s) are the same: %d profiles\n", from.what, n)
 		}
+		_ = os.Remove(engineRows)
 	}
 
 	var rows []row
@@ -225,7 +266,9 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 	add("ingest", "", all, "")
 	add("duck-load", "", all, "ingest")
 	add("export", "json", all, "")
+	add("duck-export-tables", "json", all, "export")
 	add("export-whole", "json", all, "")
+	add("duck-export-whole-tables", "json", all, "export-whole")
 	for _, x := range peerExports {
 		add(x.key, "json-profiles", prof, "")
 		add("duck-"+x.key+"-files", "json-profiles", prof, x.key)
@@ -316,8 +359,8 @@ func printTargets(sizes []int, bySize map[int]map[string]*measurement, peer bool
 		load := big["duck-load"]
 		duckRate := float64(load.Records) / load.Seconds
 		fmt.Printf("  ingestion at least DuckDB's load rate: %.0f records/s, DuckDB %.0f: %s\n", rate, duckRate, met(rate >= duckRate))
-		for _, x := range peerExports {
-			eng, duck := big[x.key], big["duck-"+x.key+"-tables"]
+		for _, key := range []string{"export", "export-whole", "none4", "none2"} {
+			eng, duck := big[key], big["duck-"+key+"-tables"]
 			t, m := eng.Seconds/duck.Seconds, float64(eng.PeakRSS)/float64(duck.PeakRSS)
 			fmt.Printf("  %s <= 1/3 of DuckDB's time from loaded tables, < 1/10 of its peak RSS: %.2f s / %.2f s = %.2f, %.0f / %.0f MiB = %.3f: %s\n",
 				eng.What, eng.Seconds, duck.Seconds, t, float64(eng.PeakRSS)/mib, float64(duck.PeakRSS)/mib, m, met(t <= 1.0/3 && m < 0.1))

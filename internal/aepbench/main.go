@@ -59,8 +59,10 @@ type measurement struct {
 	JobSeconds float64 `json:"job_seconds,omitempty"`
 	// ByNamespace is an export's count of profiles by primary identity namespace.
 	ByNamespace map[string]int64 `json:"by_namespace,omitempty"`
-	Note        string           `json:"note,omitempty"`
-	PeakRSS     int64            `json:"-"` // bytes, from the child's rusage
+	// Excluded is an export's count of profiles left out for their size.
+	Excluded int64  `json:"excluded,omitempty"`
+	Note     string `json:"note,omitempty"`
+	PeakRSS  int64  `json:"-"` // bytes, from the child's rusage
 }
 
 // child runs one step in a process of its own and returns its report and peak RSS.

@@ -22,8 +22,11 @@ import (
 // show that DuckDB's SQL merges as the engine does. The merge check does: two batches of
 // fragments made to collide (several fragments of one primary identity across batches, chosen
 // by identityMap or identities[], marked or not; nulls, partial objects, identityMap entries
-// repeated with other flags, memberships qualified at the same instant in other spellings), the
-// engine's export and DuckDB's, compared row by row, for several projections and whole profiles.
+// repeated with other flags, memberships qualified at the same instant in other spellings) and a
+// batch of events (linking a person's identities, some sent twice, at instants that coincide,
+// a few on a device many people share, which makes a component too large to export); the
+// engine's exports and DuckDB's, compared row by row, with `none` and `pdg`, for several
+// projections and whole profiles.
 //
 // The data keeps to what the peer's SQL handles: the peer's declared schema; at most one fragment
 // of a primary identity in a batch; no object without a non-null member.
@@ -38,6 +41,13 @@ var mergeCheckFields = []string{
 	"person,loyalty,identities,lifetimeValue",
 }
 
+// The pdg exports of the merge check: fields and event fields.
+var mergeCheckPDG = [][2]string{
+	{benchFields, benchEventFields},
+	{"", ""},
+	{"personalEmail.address", "commerce,environment.browserDetails"},
+}
+
 func mergeCheck(ctx context.Context, opts driverOptions, w io.Writer) error {
 	if opts.peer == "" {
 		return fmt.Errorf("the merge check needs the DuckDB peer (-peer)")
@@ -47,64 +57,100 @@ func mergeCheck(ctx context.Context, opts driverOptions, w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	data, engine := filepath.Join(dir, "data"), filepath.Join(dir, "engine")
-	fragments, merged, err := writeMergeCheckData(data, mergeCheckPeople)
+	data, engine, duckDB := filepath.Join(dir, "data"), filepath.Join(dir, "engine"), filepath.Join(dir, "peer.duckdb")
+	c, err := writeMergeCheckData(data, mergeCheckPeople)
 	if err != nil {
 		return err
 	}
 	if _, err := child(ctx, "ingest", "-data", data, "-engine", engine, "-people", strconv.Itoa(mergeCheckPeople)); err != nil {
 		return err
 	}
-	keys := filepath.Join(dir, "keys.json")
-	var profiles int64
+	if _, err := measured(ctx, opts.peer, "load", "-data", data, "-db", duckDB); err != nil {
+		return err
+	}
+	var profiles, components int64
 	for i, fields := range mergeCheckFields {
-		engineRows := filepath.Join(dir, fmt.Sprintf("engine-%d.json", i))
+		engineRows := filepath.Join(dir, fmt.Sprintf("engine-none-%d.json", i))
 		m, err := child(ctx, "export", "-engine", engine, "-policy", aepwire.MergePolicyDefaultNone, "-fields", fields,
 			"-events=false", "-rows", engineRows)
 		if err != nil {
 			return err
 		}
-		duckRows := filepath.Join(dir, fmt.Sprintf("duckdb-%d.json", i))
-		args := []string{"export", "-data", data, "-fields", fields, "-out", duckRows}
-		if i == 0 {
-			args = append(args, "-keys", keys)
+		for _, from := range [][2]string{{"-data", data}, {"-db", duckDB}} {
+			duckRows := filepath.Join(dir, "duckdb.json")
+			keys := filepath.Join(dir, "keys.json")
+			if _, err := measured(ctx, opts.peer, "export", from[0], from[1], "-fields", fields, "-out", duckRows, "-keys", keys); err != nil {
+				return err
+			}
+			if profiles, err = compareRows(engineRows, duckRows, keys); err != nil {
+				return fmt.Errorf("merge check, none, fields %q, DuckDB %s: %w", fields, from[0], err)
+			}
+			if err := checkNamespaces(m, keys); err != nil {
+				return err
+			}
 		}
-		if _, err := measured(ctx, opts.peer, args...); err != nil {
+	}
+	for i, x := range mergeCheckPDG {
+		engineRows := filepath.Join(dir, fmt.Sprintf("engine-pdg-%d.json", i))
+		m, err := child(ctx, "export", "-engine", engine, "-policy", aepwire.MergePolicyDefaultPDG, "-fields", x[0],
+			"-event-fields", x[1], "-rows", engineRows)
+		if err != nil {
 			return err
 		}
-		if profiles, err = compareRows(engineRows, duckRows, keys); err != nil {
-			return fmt.Errorf("merge check, fields %q: %w", fields, err)
+		duckRows, keys := filepath.Join(dir, "duckdb.json"), filepath.Join(dir, "keys.json")
+		if _, err := measured(ctx, opts.peer, "export", "-db", duckDB, "-policy", "pdg", "-fields", x[0], "-events",
+			"-event-fields", x[1], "-out", duckRows, "-keys", keys); err != nil {
+			return err
+		}
+		if components, err = compareRows(engineRows, duckRows, keys); err != nil {
+			return fmt.Errorf("merge check, pdg, fields %q, event fields %q: %w", x[0], x[1], err)
 		}
 		if err := checkNamespaces(m, keys); err != nil {
 			return err
+		}
+		if excluded := m.Excluded; excluded == 0 {
+			return fmt.Errorf("merge check, pdg: no component was too large to export, so that rule went unchecked")
 		}
 	}
 	quoted := make([]string, len(mergeCheckFields))
 	for i, f := range mergeCheckFields {
 		quoted[i] = strconv.Quote(f)
 	}
-	_, err = fmt.Fprintf(w, "merge check: %d fragments in two batches, %d profiles (%d merged from two or more fragments); "+
-		"the engine and DuckDB export the same rows with fields %s\n", fragments, profiles, merged, strings.Join(quoted, ", "))
+	_, err = fmt.Fprintf(w, "merge check: %d fragments in two batches and %d events; with none, %d profiles (%d merged from two or more fragments), "+
+		"with pdg, %d; the engine and DuckDB export the same rows with fields %s, and with pdg with event lists\n",
+		c.fragments, c.events, profiles, c.merged, components, strings.Join(quoted, ", "))
 	return err
 }
 
-// writeMergeCheckData writes the two batches of the merge check into dir, as the files the
-// benchmark's steps read (one batch a file; no events), and returns how many fragments it wrote
-// and how many profiles have more than one.
-func writeMergeCheckData(dir string, people int) (fragments, merged int, err error) {
+type mergeCheckCounts struct{ fragments, merged, events int }
+
+// writeMergeCheckData writes the three batches of the merge check into dir, as the files the
+// benchmark's steps read (one batch a file).
+func writeMergeCheckData(dir string, people int) (mergeCheckCounts, error) {
+	var c mergeCheckCounts
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, 0, err
+		return c, err
 	}
-	var files [2]*os.File
-	var bufs [2]*bufio.Writer
-	for i, name := range []string{sampledata.CRMFile, sampledata.LoyaltyFile} {
-		if files[i], err = os.Create(filepath.Join(dir, name)); err != nil {
-			return 0, 0, err
+	var files [3]*os.File
+	var bufs [3]*bufio.Writer
+	for i, name := range []string{sampledata.CRMFile, sampledata.LoyaltyFile, sampledata.EventsFile} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return c, err
 		}
-		defer files[i].Close()
-		bufs[i] = bufio.NewWriter(files[i])
+		defer f.Close()
+		files[i], bufs[i] = f, bufio.NewWriter(f)
+	}
+	write := func(batch int, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = bufs[batch].Write(append(b, '\n'))
+		return err
 	}
 	r := rand.New(rand.NewPCG(7, 11))
+	var resent []obj
 	for p := range people {
 		g := fragmentGen{r: r, p: p}
 		// Each fragment is keyed, by the engine's rules, to the person's CRMID, email or ECID;
@@ -119,31 +165,50 @@ func writeMergeCheckData(dir string, people int) (fragments, merged int, err err
 				}
 				used[key] = true
 				perKey[key]++
-				b, err := json.Marshal(frag)
-				if err != nil {
-					return 0, 0, err
+				if err := write(batch, frag); err != nil {
+					return c, err
 				}
-				if _, err := bufs[batch].Write(append(b, '\n')); err != nil {
-					return 0, 0, err
-				}
-				fragments++
+				c.fragments++
 			}
 		}
 		for _, n := range perKey {
 			if n > 1 {
-				merged++
+				c.merged++
+			}
+		}
+		n := r.IntN(4)
+		if p%97 == 0 {
+			n = max(n, 1) // the shared device's event
+		}
+		for e := range n {
+			ev := g.event(e)
+			if err := write(2, ev); err != nil {
+				return c, err
+			}
+			c.events++
+			if g.chance(0.1) {
+				again := g.event(e)
+				again["_id"] = ev["_id"]
+				resent = append(resent, again)
 			}
 		}
 	}
+	// Second deliveries come last, as late ones do: they replace the first.
+	for _, ev := range resent {
+		if err := write(2, ev); err != nil {
+			return c, err
+		}
+		c.events++
+	}
 	for i := range bufs {
 		if err := bufs[i].Flush(); err != nil {
-			return 0, 0, err
+			return c, err
 		}
 		if err := files[i].Close(); err != nil {
-			return 0, 0, err
+			return c, err
 		}
 	}
-	return fragments, merged, nil
+	return c, nil
 }
 
 type fragmentGen struct {
@@ -157,11 +222,44 @@ func (g *fragmentGen) chance(p float64) bool { return g.r.Float64() < p }
 
 func (g *fragmentGen) pick(choices ...string) string { return choices[g.r.IntN(len(choices))] }
 
+func (g *fragmentGen) ids() (crmid, email, ecid string) {
+	return fmt.Sprintf("CRM-%06d", g.p), fmt.Sprintf("p%d@example.com", g.p), fmt.Sprintf("%020d", g.p*7919)
+}
+
+// event is the person's k-th web event. Every 97th person also uses a device that all of them
+// share: its events join those people into one component, larger than an export takes.
+func (g *fragmentGen) event(k int) obj {
+	_, email, ecid := g.ids()
+	im := obj{"ECID": []any{obj{"id": ecid, "primary": true}}}
+	if g.chance(0.4) {
+		im["Email"] = []any{obj{"id": email, "authenticatedState": "authenticated"}}
+	}
+	if g.p%97 == 0 && k == 0 {
+		im["ECID"] = []any{obj{"id": "shared-device", "primary": true}, obj{"id": ecid}}
+	}
+	ev := obj{
+		"_id":         fmt.Sprintf("ev-%d-%d-%d", g.p, k, g.r.IntN(3)),
+		"timestamp":   g.qualified(),
+		"eventType":   g.pick("web.webpagedetails.pageViews", "commerce.purchases"),
+		"identityMap": im,
+		"web":         obj{"webPageDetails": obj{"name": g.pick("Home", "Cart"), "URL": "https://luma.example.com/"}},
+	}
+	if ev["timestamp"] == nil || ev["timestamp"] == "n/a" {
+		ev["timestamp"] = "2026-05-01T08:00:00Z"
+	}
+	if g.chance(0.5) {
+		ev["environment"] = obj{"type": "browser", "browserDetails": obj{"name": g.pick("Chrome", "Safari"), "javaScriptEnabled": g.chance(0.5)}}
+	}
+	if ev["eventType"] == "commerce.purchases" {
+		ev["commerce"] = obj{"order": obj{"priceTotal": json.RawMessage(strconv.FormatFloat(float64(g.r.IntN(10000))/100, 'f', 2, 64)),
+			"currencyCode": "EUR"}, "purchases": obj{"value": 1}}
+	}
+	return ev
+}
+
 // fragment is a profile fragment of the person and the primary identity the engine gives it.
 func (g *fragmentGen) fragment() (obj, string) {
-	crmid := fmt.Sprintf("CRM-%06d", g.p)
-	email := fmt.Sprintf("p%d@example.com", g.p)
-	ecid := fmt.Sprintf("%020d", g.p*7919)
+	crmid, email, ecid := g.ids()
 	f := obj{}
 	var key string
 	switch g.r.IntN(4) {

@@ -78,8 +78,11 @@ func providerStart(ctx context.Context, provider string, env []string) (startSam
 	wall := time.Since(start)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	if readErr != nil || !strings.HasPrefix(line, "1|6|") {
-		return startSample{}, fmt.Errorf("provider %s did not hand over its address (got %q, %v): %s", provider, line, readErr, stderr.String())
+	if readErr != nil {
+		return startSample{}, fmt.Errorf("provider %s did not hand over its address: %w: %s", provider, readErr, stderr.String())
+	}
+	if !strings.HasPrefix(line, "1|6|") {
+		return startSample{}, fmt.Errorf("provider %s handed over %q, not a protocol 6 address: %s", provider, line, stderr.String())
 	}
 	ps := cmd.ProcessState
 	return startSample{wall: wall, cpu: ps.UserTime() + ps.SystemTime()}, nil

@@ -213,8 +213,8 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	m := job.Metrics
 	return report(&measurement{What: "export", People: people, Records: *m.TotalExportedProfileCounter + *m.ExportedEventCounter,
 		Bytes: inputBytes(engineDir), Seconds: wall, JobSeconds: float64(m.TotalTime.TotalTimeInMs) / 1000,
-		ByNamespace: m.ExportedProfileByNamespaceCounter,
-		Note:        fmt.Sprintf("%d rows, %d events, %d MB written", *m.TotalExportedProfileCounter, *m.ExportedEventCounter, *m.BytesWritten>>20)})
+		ByNamespace: m.ExportedProfileByNamespaceCounter, Excluded: deref(m.ExcludedProfileCount),
+		Note: fmt.Sprintf("%d rows, %d events, %d MB written", *m.TotalExportedProfileCounter, *m.ExportedEventCounter, *m.BytesWritten>>20)})
 }
 
 // copyRows writes the rows of an export job, its files in order, into one file.
@@ -381,4 +381,11 @@ func stepFloorJSON(data string, people int, files []string) error {
 		return readErr
 	}
 	return report(&measurement{What: "floor: decode + encode", People: people, Records: records, Bytes: size, Seconds: since(start)})
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

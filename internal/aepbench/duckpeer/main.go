@@ -5,7 +5,7 @@
 // provider never links DuckDB.
 //
 //	duckpeer load -data DIR -db FILE
-//	duckpeer export (-data DIR | -db FILE) -fields LIST -out FILE [-keys FILE]
+//	duckpeer export (-data DIR | -db FILE) [-policy none|pdg] -fields LIST [-events -event-fields LIST] -out FILE [-keys FILE]
 //
 // Each step prints one JSON object on stdout: what it did, how many records, how many bytes it
 // read, and its wall time in seconds (the fields aepbench's own steps report).
@@ -56,6 +56,9 @@ func main() {
 	db := fs.String("db", "", "DuckDB database file")
 	people := fs.Int("people", 0, "people in the data (reported)")
 	fields := fs.String("fields", "", "fields of the export")
+	policy := fs.String("policy", "none", "identity graph of the merge policy (timestampOrdered): none or pdg (pdg from -db only)")
+	events := fs.Bool("events", false, "export: add each profile's eventList (pdg only)")
+	eventFields := fs.String("event-fields", "", "fields of the eventList")
 	out := fs.String("out", "", "where the export writes its rows")
 	keys := fs.String("keys", "", "export: where to write the profiles' primary identities in row order (after the measurement)")
 	_ = fs.Parse(os.Args[2:])
@@ -66,7 +69,8 @@ func main() {
 	case "load":
 		m, err = load(ctx, *data, *db)
 	case "export":
-		m, err = export(ctx, *data, *db, *fields, *out, *keys)
+		m, err = export(ctx, exportOptions{data: *data, db: *db, policy: *policy, fields: *fields, events: *events,
+			eventFields: *eventFields, out: *out, keys: *keys})
 	default:
 		err = fmt.Errorf("unknown step %q", os.Args[1])
 	}
@@ -196,23 +200,40 @@ func writeKeys(ctx context.Context, db *sql.DB, query, path string) error {
 	return f.Close()
 }
 
-// export runs the export with fields, from the files in data or from the tables of the database
-// at path, and writes its rows to out as JSON Lines.
-func export(ctx context.Context, data, path, fields, out, keys string) (*measurement, error) {
-	if (data == "") == (path == "") || out == "" {
+type exportOptions struct {
+	data, db, policy, fields string
+	events                   bool
+	eventFields              string
+	out, keys                string
+}
+
+// export runs the export from the files in data or from the tables of the database db, and
+// writes its rows to out as JSON Lines.
+func export(ctx context.Context, o exportOptions) (*measurement, error) {
+	if (o.data == "") == (o.db == "") || o.out == "" {
 		return nil, errors.New("export needs -out and one of -data and -db")
 	}
-	sel, err := parseFields(fields)
+	sel, err := parseFields(o.fields)
 	if err != nil {
 		return nil, err
 	}
-	var sources []source
+	q, err := mergeQuery(sel)
+	if err != nil {
+		return nil, err
+	}
+	var evSel *selection
+	if o.events {
+		if evSel, err = parseFields(o.eventFields); err != nil {
+			return nil, err
+		}
+	}
+	sources := profileTables
 	what := "DuckDB: export from tables"
 	var size int64
-	if data != "" {
-		what = "DuckDB: export from files"
+	if o.data != "" {
+		what, sources = "DuckDB: export from files", nil
 		for _, f := range []string{crmFile, loyaltyFile} {
-			file := filepath.Join(data, f)
+			file := filepath.Join(o.data, f)
 			st, err := os.Stat(file)
 			if err != nil {
 				return nil, err
@@ -220,30 +241,44 @@ func export(ctx context.Context, data, path, fields, out, keys string) (*measure
 			size += st.Size()
 			sources = append(sources, source{file: file})
 		}
-	} else {
-		sources = []source{{table: "crm"}, {table: "loyalty"}}
 	}
-	query, err := exportSQL(sources, sel)
-	if err != nil {
-		return nil, err
+	switch {
+	case o.policy == "pdg" && o.data != "":
+		return nil, errors.New("export with pdg: from -db only (the tables keep each batch's order, which the files read in parallel do not)")
+	case o.policy != "pdg" && o.events:
+		return nil, errors.New("export: -events with pdg only")
+	case o.policy != "pdg" && o.policy != "none":
+		return nil, fmt.Errorf("export: policy %q: want none or pdg", o.policy)
 	}
-	db, err := open(ctx, path)
+	db, err := open(ctx, o.db)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
 	start := time.Now()
-	res, err := db.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT json)", query, literal(out)))
-	if err != nil {
-		return nil, fmt.Errorf("export: %w\n%s", err, query)
+	var rows int64
+	if o.policy == "pdg" {
+		rows, err = exportPDG(ctx, db, q, evSel, o.out)
+	} else {
+		query := noneSQL(sources, q)
+		var res sql.Result
+		if res, err = db.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT json)", query, literal(o.out))); err != nil {
+			err = fmt.Errorf("%w\n%s", err, query)
+		} else {
+			rows, err = res.RowsAffected()
+		}
 	}
-	rows, err := res.RowsAffected()
 	if err != nil {
 		return nil, err
 	}
 	m := &measurement{What: what, Records: rows, Bytes: size, Seconds: time.Since(start).Seconds()}
-	if keys != "" {
-		if err := checkAndWriteKeys(ctx, db, sources, keys); err != nil {
+	if o.keys != "" {
+		if o.policy == "pdg" {
+			err = writeKeys(ctx, db, pdgKeysSQL, o.keys)
+		} else {
+			err = checkAndWriteKeys(ctx, db, sources, o.keys)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -5,40 +5,65 @@ import (
 	"strings"
 )
 
-// The export as DuckDB SQL: the profile fragments of each batch (a file, or a table loaded from
-// it), a primary identity for each fragment, one group per primary identity (merge policy
-// `timestampOrdered` with identity graph `none`), the selected fields merged, rows ordered by
-// primary identity. The merge follows the engine's contract:
+// The export as DuckDB SQL, following the engine's contract (merge policies with
+// attributeMerge timestampOrdered):
 //
-//   - null is absent; a later batch wins each field it has (arg_max over the batch's priority,
-//     which ignores nulls);
+//   - a profile is, with identity graph `none`, the fragments of one primary identity (a group
+//     per identity), and with `pdg`, the fragments of a connected component of the graph that
+//     every record's identities make (labels propagated until they settle; components of more
+//     than 50 identities left out); rows are ordered by that identity, or by the component's
+//     smallest;
+//   - null is absent; the newest fragment wins each field it has (arg_max over the fragment's
+//     rank: its batch, then, where the rows of a table give it, its place in the batch);
 //   - objects merge field by field, recursively, so each selected leaf is merged on its own, and
 //     an object none of whose leaves is left is absent;
 //   - identityMap: per namespace, the entries of every fragment, newest first, each id once (its
 //     newest entry), sorted by id;
-//   - segmentMembership: per segment, the membership qualified last (ties: the newest batch);
-//   - every other array is atomic: the newest fragment's whole array.
+//   - segmentMembership: per segment, the membership qualified last (ties: the newest fragment);
+//   - every other array is atomic: the newest fragment's whole array;
+//   - eventList: the component's events (each _id once, the later one), ordered by timestamp and
+//     _id, projected by their own fields.
 //
-// What it leaves out, because the generated data does not need it: within one batch, fragments
-// of one profile are not ranked by their order in the file (the data has at most one fragment of
-// a primary identity per batch, which the load step checks); a selection inside an array is not
-// supported; the namespaces and segments are those of the declared schema.
+// What it leaves out, because the generated data does not need it: read from files, fragments of
+// one profile in one batch are ranked alike (the data has at most one fragment of a primary
+// identity in a batch, which the export checks); a selection inside an array; namespaces and
+// segments other than the declared schema's.
 
-// source is a batch of profile fragments: a JSON Lines file, or a table loaded from one. Later
-// sources rank higher.
+// source is a batch: a JSON Lines file, or a table loaded from one. Later sources rank higher.
 type source struct {
 	file, table string
 }
 
-// exportSQL is the query of an export with the given fields from sources, in batch order.
-func exportSQL(sources []source, sel *selection) (string, error) {
-	b := &sqlBuilder{}
-	var outCols []string
-	var readCols []*node
+// rank is the priority of a record of the i-th source: its batch and, in a table, whose rows keep
+// the order of the file, its place in the batch.
+func (s source) rank(i int) string {
+	if s.table != "" {
+		return fmt.Sprintf("((%d::BIGINT << 40) + rowid)", i+1)
+	}
+	return fmt.Sprintf("%d::BIGINT", i+1)
+}
+
+// from is the relation of the source, reading the columns given.
+func (s source) from(cols []*node) string {
+	if s.table != "" {
+		return s.table
+	}
+	return fmt.Sprintf("read_json(%s, format='newline_delimited', columns=%s)", literal(s.file), columns(cols))
+}
+
+// profileQuery is the merge of the selected fields: the aggregates of a group of fragments (one a
+// merged leaf), the leaves made of them, the row's columns made of the leaves, and the columns to
+// read.
+type profileQuery struct {
+	aggs, leaves, outCols []string
+	readCols              []*node
+}
+
+func mergeQuery(sel *selection) (*profileQuery, error) {
+	q := &profileQuery{}
 	for _, f := range profileSchema.fields {
 		s := sel.child(f.name)
-		need := s != nil || f.name == "identityMap" || f.name == "identities"
-		if !need {
+		if s == nil && f.name != "identityMap" && f.name != "identities" {
 			continue
 		}
 		col := f
@@ -48,41 +73,46 @@ func exportSQL(sources []source, sel *selection) (string, error) {
 			var err error
 			switch f.name {
 			case "identityMap":
-				out, ok, err = b.identityMap(f, s)
+				out, ok, err = q.identityMap(f, s)
 			case "segmentMembership":
-				out, ok, err = b.segmentMembership(f, s)
+				out, ok, err = q.segmentMembership(f, s)
 			default:
-				out, ok, err = b.merge(f, s, ident(f.name))
+				out, ok, err = q.merge(f, s, ident(f.name))
 			}
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			if ok {
-				outCols = append(outCols, out+" AS "+ident(f.name))
+				q.outCols = append(q.outCols, out+" AS "+ident(f.name))
 			}
 			if f.name != "identityMap" {
 				col = prune(f, s)
 			}
 		}
-		readCols = append(readCols, col)
+		q.readCols = append(q.readCols, col)
 	}
-	if len(outCols) == 0 {
-		// Nothing selected: every row is {} (DuckDB needs a column: an object with nothing in it
-		// is written as null, which reads back as absent).
-		outCols = append(outCols, "NULL::INTEGER AS "+ident("nothing"))
+	if len(q.outCols) == 0 {
+		// Nothing selected: every row is {} (a null column, which reads back as absent).
+		q.outCols = append(q.outCols, "NULL::INTEGER AS "+ident("nothing"))
 	}
-	names := make([]string, len(readCols))
-	for i, c := range readCols {
+	return q, nil
+}
+
+// fragments is the union of the sources' fragments, with their rank (prio) and the columns q reads.
+func (q *profileQuery) fragments(sources []source, extra string) string {
+	names := make([]string, len(q.readCols))
+	for i, c := range q.readCols {
 		names[i] = ident(c.name)
 	}
-	var frags []string
+	var parts []string
 	for i, s := range sources {
-		from := s.table
-		if s.file != "" {
-			from = fmt.Sprintf("read_json(%s, format='newline_delimited', columns=%s)", literal(s.file), columns(readCols))
-		}
-		frags = append(frags, fmt.Sprintf("SELECT %d AS prio, %s FROM %s", i+1, strings.Join(names, ", "), from))
+		parts = append(parts, fmt.Sprintf("SELECT %s AS prio, %s%s FROM %s", s.rank(i), extra, strings.Join(names, ", "), s.from(q.readCols)))
 	}
+	return strings.Join(parts, "\n  UNION ALL\n  ")
+}
+
+// noneSQL is the export with identity graph none: a row a primary identity.
+func noneSQL(sources []source, q *profileQuery) string {
 	return fmt.Sprintf(`WITH frag AS (
   %s
 ), keyed AS (
@@ -93,8 +123,8 @@ func exportSQL(sources []source, sel *selection) (string, error) {
   SELECT ns, id, %s FROM grouped
 )
 SELECT %s FROM leaves ORDER BY ns, id`,
-		strings.Join(frags, "\n  UNION ALL\n  "), primaryIdentity(),
-		strings.Join(b.aggs, ", "), strings.Join(b.leaves, ", "), strings.Join(outCols, ", ")), nil
+		q.fragments(sources, ""), primaryIdentity(),
+		strings.Join(q.aggs, ", "), strings.Join(q.leaves, ", "), strings.Join(q.outCols, ", "))
 }
 
 // keysSQL lists the profiles' primary identities in row order, and checkSQL counts the primary
@@ -113,57 +143,57 @@ func identitySources(sources []source) string {
 	cols := []*node{profileSchema.field("identityMap"), profileSchema.field("identities")}
 	var parts []string
 	for i, s := range sources {
-		from := s.table
-		if s.file != "" {
-			from = fmt.Sprintf("read_json(%s, format='newline_delimited', columns=%s)", literal(s.file), columns(cols))
-		}
-		parts = append(parts, fmt.Sprintf("SELECT %d AS prio, identityMap, identities FROM %s", i+1, from))
+		parts = append(parts, fmt.Sprintf("SELECT %d AS prio, identityMap, identities FROM %s", i+1, s.from(cols)))
 	}
 	return strings.Join(parts, " UNION ALL ")
 }
 
-// primaryIdentity is a fragment's primary identity {ns, id}, as the engine picks it: the
-// identityMap entry marked primary, else the identities[] entry marked primary, else the first
-// entry of the smallest namespace (identityMap first); among equals, the smallest namespace, then
-// the first entry. Entries without a non-empty id or namespace do not count.
-func primaryIdentity() string {
+// identityCandidates lists a record's identities as structs {r, ns, s, i, id}: r ranks how
+// primary it is (0 marked in identityMap, 1 marked in identities[], 2 not marked), s its source
+// (0 identityMap, 1 identities[]) and i its place there. Entries without a non-empty id and
+// namespace do not count.
+func identityCandidates(namespaces []string, withIdentities bool) string {
 	var lists []string
-	for _, ns := range identityNamespaces {
+	for _, ns := range namespaces {
 		lists = append(lists, fmt.Sprintf(
 			"list_transform(coalesce(identityMap.%s, []), lambda e, i: {r: if(e.\"primary\", 0, 2), ns: %s, s: 0, i: i, id: e.id})",
 			ident(ns), literal(ns)))
 	}
-	lists = append(lists,
-		"list_transform(coalesce(identities, []), lambda e, i: {r: if(e.\"primary\", 1, 2), ns: e.namespace.code, s: 1, i: i, id: e.id})")
-	return fmt.Sprintf("list_min(list_filter(list_concat(%s), lambda c: c.id <> '' AND c.ns <> ''))", strings.Join(lists, ", "))
+	if withIdentities {
+		lists = append(lists,
+			"list_transform(coalesce(identities, []), lambda e, i: {r: if(e.\"primary\", 1, 2), ns: e.namespace.code, s: 1, i: i, id: e.id})")
+	}
+	return fmt.Sprintf("list_filter(list_concat(%s), lambda c: c.id <> '' AND c.ns <> '')", strings.Join(lists, ", "))
 }
 
-// sqlBuilder collects the aggregates of the merge (one a merged leaf) and the leaf values made
-// from them; the row is then built from the leaves.
-type sqlBuilder struct {
-	aggs   []string
-	leaves []string
+// primaryIdentity is a fragment's primary identity {r, ns, s, i, id}, as the engine picks it: the
+// identityMap entry marked primary, else the identities[] entry marked primary, else the first
+// entry of the smallest namespace (identityMap first); among equals, the smallest namespace, then
+// the first entry.
+func primaryIdentity() string {
+	return "list_min(" + identityCandidates(identityNamespaces, true) + ")"
 }
 
 // leaf adds an aggregate and the value made from it (post, with %s for the aggregate), and
 // returns the leaf's name.
-func (b *sqlBuilder) leaf(agg, post string) string {
-	a := fmt.Sprintf("a%d", len(b.aggs))
-	b.aggs = append(b.aggs, agg+" AS "+a)
-	l := fmt.Sprintf("l%d", len(b.leaves))
-	b.leaves = append(b.leaves, fmt.Sprintf(post, a)+" AS "+l)
+func (q *profileQuery) leaf(agg, post string) string {
+	a := fmt.Sprintf("a%d", len(q.aggs))
+	q.aggs = append(q.aggs, agg+" AS "+a)
+	l := fmt.Sprintf("l%d", len(q.leaves))
+	q.leaves = append(q.leaves, fmt.Sprintf(post, a)+" AS "+l)
 	return l
 }
 
-// merge is the merged value of field n (at path) as sel selects it, built from leaves: an
-// expression of the last layer, and the leaves it is made of, so that an object with no leaf left
-// can be made absent.
-func (b *sqlBuilder) merge(n *node, sel *selection, path string) (string, bool, error) {
-	out, _, ok, err := b.mergeLeaves(n, sel, path)
+// merge is the merged value of field n (at path) as sel selects it, made of leaves.
+func (q *profileQuery) merge(n *node, sel *selection, path string) (string, bool, error) {
+	out, _, ok, err := project(n, sel, path, func(path string) string { return q.leaf("arg_max("+path+", prio)", "%s") })
 	return out, ok, err
 }
 
-func (b *sqlBuilder) mergeLeaves(n *node, sel *selection, path string) (string, []string, bool, error) {
+// project is the value of field n (at path) as sel selects it: leafOf(path) for a selected
+// scalar, list or whole object leaf by leaf; a struct of what is selected in an object, absent
+// when none of its leaves is present. It returns the expression and its leaves.
+func project(n *node, sel *selection, path string, leafOf func(path string) string) (string, []string, bool, error) {
 	switch {
 	case n.isStruct:
 		var parts, leaves []string
@@ -172,7 +202,7 @@ func (b *sqlBuilder) mergeLeaves(n *node, sel *selection, path string) (string, 
 			if s == nil {
 				continue
 			}
-			out, ls, ok, err := b.mergeLeaves(f, s, path+"."+ident(f.name))
+			out, ls, ok, err := project(f, s, path+"."+ident(f.name), leafOf)
 			if err != nil {
 				return "", nil, false, err
 			}
@@ -191,7 +221,7 @@ func (b *sqlBuilder) mergeLeaves(n *node, sel *selection, path string) (string, 
 		}
 		return "", nil, false, nil // names below a scalar select nothing
 	}
-	l := b.leaf("arg_max("+path+", prio)", "%s")
+	l := leafOf(path)
 	return l, []string{l}, true, nil
 }
 
@@ -204,7 +234,7 @@ func structOrNull(parts, leaves []string) string {
 	return fmt.Sprintf("CASE WHEN %s THEN NULL ELSE {%s} END", strings.Join(nulls, " AND "), strings.Join(parts, ", "))
 }
 
-func (b *sqlBuilder) identityMap(n *node, sel *selection) (string, bool, error) {
+func (q *profileQuery) identityMap(n *node, sel *selection) (string, bool, error) {
 	var parts, leaves []string
 	for _, f := range n.fields {
 		s := sel.child(f.name)
@@ -217,7 +247,7 @@ func (b *sqlBuilder) identityMap(n *node, sel *selection) (string, bool, error) 
 		col := "identityMap." + ident(f.name)
 		// Newest fragment first; each id once (its first, newest entry), then sorted by id (the
 		// entry's first field), and absent when nothing is left.
-		l := b.leaf(fmt.Sprintf("flatten(list(%s ORDER BY prio DESC) FILTER (WHERE %s IS NOT NULL))", col, col),
+		l := q.leaf(fmt.Sprintf("flatten(list(%s ORDER BY prio DESC) FILTER (WHERE %s IS NOT NULL))", col, col),
 			"nullif(list_sort(list_filter(%[1]s, lambda e, i: coalesce(e.id, '') <> '' AND "+
 				"list_position(list_transform(%[1]s, lambda x: x.id), e.id) = i)), [])")
 		parts = append(parts, ident(f.name)+": "+l)
@@ -229,7 +259,7 @@ func (b *sqlBuilder) identityMap(n *node, sel *selection) (string, bool, error) 
 	return structOrNull(parts, leaves), true, nil
 }
 
-func (b *sqlBuilder) segmentMembership(n *node, sel *selection) (string, bool, error) {
+func (q *profileQuery) segmentMembership(n *node, sel *selection) (string, bool, error) {
 	var nsParts, all []string
 	for _, ns := range n.fields {
 		nsSel := sel.child(ns.name)
@@ -246,7 +276,7 @@ func (b *sqlBuilder) segmentMembership(n *node, sel *selection) (string, bool, e
 				return "", false, fmt.Errorf("fields: segmentMembership.%s.%s: a selection inside a membership is not supported by the DuckDB peer", ns.name, seg.name)
 			}
 			col := "segmentMembership." + ident(ns.name) + "." + ident(seg.name)
-			l := b.leaf(fmt.Sprintf("arg_max(%[1]s, {valid: TRY_CAST(%[1]s.lastQualificationTime AS TIMESTAMPTZ) IS NOT NULL, "+
+			l := q.leaf(fmt.Sprintf("arg_max(%[1]s, {valid: TRY_CAST(%[1]s.lastQualificationTime AS TIMESTAMPTZ) IS NOT NULL, "+
 				"t: coalesce(TRY_CAST(%[1]s.lastQualificationTime AS TIMESTAMPTZ), TIMESTAMPTZ '1970-01-01 00:00:00+00'), p: prio})", col), "%s")
 			parts = append(parts, ident(seg.name)+": "+l)
 			leaves = append(leaves, l)

@@ -32,22 +32,22 @@ func TestParseFields(t *testing.T) {
 }
 
 func TestExportSQLSelections(t *testing.T) {
-	src := []source{{table: "crm"}, {table: "loyalty"}}
+	src := profileTables
 	for _, fields := range []string{"identities.id", "identityMap.Email.id", "segmentMembership.ups." + segmentIDs[0] + ".status"} {
 		sel, err := parseFields(fields)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := exportSQL(src, sel); err == nil || !strings.Contains(err.Error(), "not supported") {
+		if _, err := mergeQuery(sel); err == nil || !strings.Contains(err.Error(), "not supported") {
 			t.Errorf("fields %q: %v, want an error that says the peer does not support it", fields, err)
 		}
 	}
 	sel, _ := parseFields("person.name.firstName.x,unknown")
-	q, err := exportSQL(src, sel)
+	q, err := mergeQuery(sel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(q, `AS "nothing"`) {
-		t.Errorf("a selection that matches nothing does not give empty rows:\n%s", q)
+	if query := noneSQL(src, q); !strings.Contains(query, `AS "nothing"`) {
+		t.Errorf("a selection that matches nothing does not give empty rows:\n%s", query)
 	}
 }
