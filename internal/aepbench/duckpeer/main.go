@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -84,6 +85,20 @@ func main() {
 	}
 }
 
+// run executes one statement. With DUCKPEER_TRACE set to a file, each statement and the time it
+// took are appended to it, so that a slow step can be found and the SQL run again by hand.
+func run(ctx context.Context, db *sql.DB, stmt string) (sql.Result, error) {
+	start := time.Now()
+	res, err := db.ExecContext(ctx, stmt)
+	if trace := os.Getenv("DUCKPEER_TRACE"); trace != "" {
+		if f, ferr := os.OpenFile(trace, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); ferr == nil {
+			fmt.Fprintf(f, "-- %.2f s\n%s;\n\n", time.Since(start).Seconds(), strings.TrimSpace(stmt))
+			_ = f.Close()
+		}
+	}
+	return res, err
+}
+
 // open opens a database (in memory when path is empty) with the benchmark's settings.
 func open(ctx context.Context, path string) (*sql.DB, error) {
 	c, err := duckdb.NewConnector(path, nil)
@@ -133,7 +148,7 @@ func load(ctx context.Context, data, path string) (*measurement, error) {
 			return nil, err
 		}
 		size += st.Size()
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_json(%s, format='newline_delimited', columns=%s)",
+		if _, err := run(ctx, db, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_json(%s, format='newline_delimited', columns=%s)",
 			t.name, literal(file), columns(t.schema.fields))); err != nil {
 			return nil, fmt.Errorf("loading %s: %w", file, err)
 		}
@@ -143,7 +158,7 @@ func load(ctx context.Context, data, path string) (*measurement, error) {
 		}
 		records += n
 	}
-	if _, err := db.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if _, err := run(ctx, db, "CHECKPOINT"); err != nil {
 		return nil, err
 	}
 	return &measurement{What: "DuckDB: load", Records: records, Bytes: size, Seconds: time.Since(start).Seconds()}, nil
@@ -262,7 +277,7 @@ func export(ctx context.Context, o exportOptions) (*measurement, error) {
 	} else {
 		query := noneSQL(sources, q)
 		var res sql.Result
-		if res, err = db.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT json)", query, literal(o.out))); err != nil {
+		if res, err = run(ctx, db, fmt.Sprintf("COPY (%s) TO %s (FORMAT json)", query, literal(o.out))); err != nil {
 			err = fmt.Errorf("%w\n%s", err, query)
 		} else {
 			rows, err = res.RowsAffected()

@@ -245,11 +245,14 @@ func (q *profileQuery) identityMap(n *node, sel *selection) (string, bool, error
 			return "", false, fmt.Errorf("fields: identityMap.%s: a selection inside an array is not supported by the DuckDB peer", f.name)
 		}
 		col := "identityMap." + ident(f.name)
-		// Newest fragment first; each id once (its first, newest entry), then sorted by id (the
-		// entry's first field), and absent when nothing is left.
-		l := q.leaf(fmt.Sprintf("flatten(list(%s ORDER BY prio DESC) FILTER (WHERE %s IS NOT NULL))", col, col),
-			"nullif(list_sort(list_filter(%[1]s, lambda e, i: coalesce(e.id, '') <> '' AND "+
-				"list_position(list_transform(%[1]s, lambda x: x.id), e.id) = i)), [])")
+		// The fragments' lists with their rank, then newest first (a list sorted afterwards:
+		// DuckDB's ordered aggregates, list(... ORDER BY ...), took two to three times as long);
+		// each id once (its first, newest entry), then sorted by id (the entry's first field),
+		// and absent when nothing is left.
+		all := "flatten(list_transform(list_sort(%[1]s, 'DESC'), lambda x: x.l))"
+		l := q.leaf(fmt.Sprintf("list({p: prio, l: %s}) FILTER (WHERE %s IS NOT NULL)", col, col),
+			"nullif(list_sort(list_filter("+all+", lambda e, i: coalesce(e.id, '') <> '' AND "+
+				"list_position(list_transform("+all+", lambda x: x.id), e.id) = i)), [])")
 		parts = append(parts, ident(f.name)+": "+l)
 		leaves = append(leaves, l)
 	}

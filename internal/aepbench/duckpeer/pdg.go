@@ -46,18 +46,18 @@ func exportPDG(ctx context.Context, db *sql.DB, q *profileQuery, events *selecti
 		"CREATE TEMP TABLE label AS SELECT n, n AS label FROM nodes",
 	}
 	for _, s := range setup {
-		if _, err := db.ExecContext(ctx, s); err != nil {
+		if _, err := run(ctx, db, s); err != nil {
 			return 0, fmt.Errorf("%w\n%s", err, s)
 		}
 	}
 	// A record takes the smallest label of its identities, an identity the smallest of its
 	// records, until nothing changes.
 	for {
-		if _, err := db.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE rec_label AS "+
+		if _, err := run(ctx, db, "CREATE OR REPLACE TEMP TABLE rec_label AS "+
 			"SELECT rn.rec, min(l.label) AS label FROM rec_node rn JOIN label l ON l.n = rn.n GROUP BY rn.rec"); err != nil {
 			return 0, err
 		}
-		res, err := db.ExecContext(ctx, "UPDATE label SET label = m.label FROM "+
+		res, err := run(ctx, db, "UPDATE label SET label = m.label FROM "+
 			"(SELECT rn.n, min(rl.label) AS label FROM rec_node rn JOIN rec_label rl ON rl.rec = rn.rec GROUP BY rn.n) m "+
 			"WHERE label.n = m.n AND m.label < label.label")
 		if err != nil {
@@ -70,14 +70,14 @@ func exportPDG(ctx context.Context, db *sql.DB, q *profileQuery, events *selecti
 			break
 		}
 	}
-	if _, err := db.ExecContext(ctx, fmt.Sprintf("CREATE TEMP TABLE kept AS SELECT label FROM label GROUP BY label HAVING count(*) <= %d", maxComponent)); err != nil {
+	if _, err := run(ctx, db, fmt.Sprintf("CREATE TEMP TABLE kept AS SELECT label FROM label GROUP BY label HAVING count(*) <= %d", maxComponent)); err != nil {
 		return 0, err
 	}
 	query, err := pdgSQL(q, events)
 	if err != nil {
 		return 0, err
 	}
-	res, err := db.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (FORMAT json)", query, literal(out)))
+	res, err := run(ctx, db, fmt.Sprintf("COPY (%s) TO %s (FORMAT json)", query, literal(out)))
 	if err != nil {
 		return 0, fmt.Errorf("%w\n%s", err, query)
 	}
@@ -101,11 +101,14 @@ func pdgSQL(q *profileQuery, events *selection) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		// Ordered by time, then _id.
+		// Ordered by time, then _id (each _id is there once): a list of {time, _id, event}
+		// sorted afterwards, which took DuckDB less than half as long as list(... ORDER BY ...).
 		evCTE = fmt.Sprintf(`, ev AS (
-  SELECT rl.label AS k, list(%s ORDER BY TRY_CAST(w."timestamp" AS TIMESTAMPTZ), w._id) AS eventList
-  FROM live_events w JOIN rec_label rl ON rl.rec = w.rec
-  GROUP BY rl.label
+  SELECT k, list_transform(list_sort(evs), lambda x: x.e) AS eventList FROM (
+    SELECT rl.label AS k, list({t: TRY_CAST(w."timestamp" AS TIMESTAMPTZ), id: w._id, e: %s}) AS evs
+    FROM live_events w JOIN rec_label rl ON rl.rec = w.rec
+    GROUP BY rl.label
+  )
 )`, ev)
 		evCol = `, coalesce(ev.eventList, []) AS "eventList"`
 		evJoin = " LEFT JOIN ev ON ev.k = leaves.k"
