@@ -115,6 +115,9 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 	work := filepath.Join(opts.dataDir, fmt.Sprintf("work-%d", people))
 	defer os.RemoveAll(engine)
 	defer os.RemoveAll(work)
+	if err := os.RemoveAll(work); err != nil { // what a stopped run left
+		return nil, nil, err
+	}
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, nil, err
 	}
