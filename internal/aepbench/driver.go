@@ -269,13 +269,13 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 	add("ingest", "", all, "")
 	add("duck-load", "", all, "ingest")
 	add("export", "json", all, "")
-	add("duck-export-tables", "json", all, "export")
+	add("duck-export-tables", "", all, "export")
 	add("export-whole", "json", all, "")
-	add("duck-export-whole-tables", "json", all, "export-whole")
+	add("duck-export-whole-tables", "", all, "export-whole")
 	for _, x := range peerExports {
 		add(x.key, "json-profiles", prof, "")
-		add("duck-"+x.key+"-files", "json-profiles", prof, x.key)
-		add("duck-"+x.key+"-tables", "json-profiles", prof, x.key)
+		add("duck-"+x.key+"-files", "", prof, x.key)
+		add("duck-"+x.key+"-tables", "", prof, x.key)
 	}
 	return got, rows, nil
 }

@@ -37,7 +37,7 @@ func main() {
 	flag.StringVar(&opts.terraform, "terraform", "", "a terraform binary, to measure Terraform's overhead (with -provider)")
 	flag.StringVar(&opts.provider, "provider", "", "the provider binary built for the Terraform runs")
 	flag.StringVar(&opts.peer, "peer", "", "the DuckDB peer (built from ./internal/aepbench/duckpeer), to compare exports with DuckDB's")
-	flag.IntVar(&opts.jobs, "jobs", 100, "export jobs in the many-jobs Terraform run")
+	flag.IntVar(&opts.jobs, "jobs", 100, "export jobs in the many-jobs Terraform run (0: no such run)")
 	flag.IntVar(&opts.jobPeople, "job-people", 10000, "people of the data each of those jobs exports")
 	flag.IntVar(&opts.starts, "starts", 30, "times to start the provider to measure its start")
 	flag.StringVar(&opts.only, "only", "", "measure only one part: \"starts\" (the provider's start) or \"terraform\" (with -terraform and -provider)")

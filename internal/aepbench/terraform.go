@@ -103,6 +103,9 @@ func terraformOverhead(ctx context.Context, opts driverOptions) ([]string, error
 	)
 
 	// Many jobs in one apply.
+	if opts.jobs <= 0 {
+		return lines, nil
+	}
 	line, err := manyJobs(ctx, opts, tmp, run, apply)
 	if err != nil {
 		return nil, err
