@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -25,14 +26,15 @@ const (
 	// forgetFailures is how long after its last failure, and its lockout's end, an id's
 	// failures are forgotten.
 	forgetFailures = 15 * time.Minute
-	// maxFailureRecords bounds the ids whose failures are remembered; past it, the one that
-	// failed longest ago is forgotten first.
+	// maxFailureRecords bounds the ids whose failures are remembered; past it, the half that
+	// failed longest ago is forgotten (an id being guessed at fails often, or is locked out,
+	// and stays).
 	maxFailureRecords = 4096
 )
 
 // Issued tokens are kept until they expire, and swept out at most this often; at most
-// maxTokens are kept, and past that the one closest to expiring goes first (its client gets a
-// 401 and asks for a new token).
+// maxTokens are kept, and past that the tenth closest to expiring go (their clients get a 401
+// and ask for new tokens).
 const (
 	sweepTokensEvery = time.Minute
 	maxTokens        = 10000
@@ -168,23 +170,37 @@ func (a *auth) fail(id digest, now time.Time) {
 	}
 }
 
-// forgetFailuresLocked makes room for another id: ids whose failures are old are forgotten, or,
-// when none is, the one that failed longest ago.
+// forgetFailuresLocked makes room for more ids: ids whose failures are old are forgotten, and
+// if that leaves the records more than half full, the older half of them, by their last failure
+// or the end of their lockout, whichever is later, so that a lockout is not cut short by failures
+// of other ids. Room is made for many at once, so that a stream of new ids costs a pass over
+// the records only now and then.
 func (a *auth) forgetFailuresLocked(now time.Time) {
-	var oldest digest
-	var oldestAt time.Time
+	recent := make([]time.Time, 0, len(a.failures))
 	for id, f := range a.failures {
 		if now.Sub(f.last) > forgetFailures && !now.Before(f.lockedUntil) {
 			delete(a.failures, id)
 			continue
 		}
-		if oldestAt.IsZero() || f.last.Before(oldestAt) {
-			oldest, oldestAt = id, f.last
+		recent = append(recent, f.latest())
+	}
+	if len(recent) <= maxFailureRecords/2 {
+		return
+	}
+	slices.SortFunc(recent, time.Time.Compare)
+	cut := recent[len(recent)/2]
+	for id, f := range a.failures {
+		if f.latest().Before(cut) {
+			delete(a.failures, id)
 		}
 	}
-	if len(a.failures) >= maxFailureRecords {
-		delete(a.failures, oldest)
+}
+
+func (f *failures) latest() time.Time {
+	if f.lockedUntil.After(f.last) {
+		return f.lockedUntil
 	}
+	return f.last
 }
 
 func (a *auth) succeed(id digest) {
@@ -206,14 +222,17 @@ func (a *auth) issue(token string, t issuedToken, now time.Time) {
 		a.swept = now
 	}
 	if len(a.tokens) >= maxTokens {
-		var first string
-		var firstAt time.Time
+		expiries := make([]time.Time, 0, len(a.tokens))
+		for _, v := range a.tokens {
+			expiries = append(expiries, v.expires)
+		}
+		slices.SortFunc(expiries, time.Time.Compare)
+		cut := expiries[len(expiries)/10]
 		for k, v := range a.tokens {
-			if firstAt.IsZero() || v.expires.Before(firstAt) {
-				first, firstAt = k, v.expires
+			if !v.expires.After(cut) {
+				delete(a.tokens, k)
 			}
 		}
-		delete(a.tokens, first)
 	}
 	a.tokens[token] = t
 }

@@ -211,8 +211,9 @@ func (p *pace) start() {
 	}
 }
 
-// moved records a read or write of n bytes that ended with err. At the end of a body, the
-// deadline stays cleared: the server reads the connection again for its next request.
+// moved records a read or write of n bytes that ended with err. The pace ends with the body:
+// the HTTP server then reads the connection itself (for the next request, or to notice the
+// client leaving), and a deadline set after that would cut its read.
 func (p *pace) moved(n int, err error) {
 	if p.off {
 		return
