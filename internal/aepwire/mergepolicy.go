@@ -1,5 +1,7 @@
 package aepwire
 
+import "encoding/json"
+
 // Merge policy settings.
 const (
 	IdentityGraphNone = "none"
@@ -29,6 +31,22 @@ type MergePolicy struct {
 	Default        bool           `json:"default"`
 	// UpdateEpoch is the time of the last change in epoch seconds.
 	UpdateEpoch int64 `json:"updateEpoch"`
+}
+
+// UnmarshalJSON reads version and updateEpoch as numbers (3 or 3.0).
+func (p *MergePolicy) UnmarshalJSON(b []byte) error {
+	type plain MergePolicy
+	var v struct {
+		*plain
+		Version     number `json:"version"`
+		UpdateEpoch number `json:"updateEpoch"`
+	}
+	v.plain = (*plain)(p)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	p.Version, p.UpdateEpoch = int64(v.Version), int64(v.UpdateEpoch)
+	return nil
 }
 
 // Sandbox names the sandbox of a merge policy.
