@@ -131,6 +131,9 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		}
 		q.Limit = n
 	}
+	if arranged(r) {
+		return s.listJobsArranged(w, r, q)
+	}
 	list, err := s.platform.ListExportJobs(r.Context(), q)
 	if err != nil {
 		return err

@@ -44,7 +44,8 @@ type Options struct {
 	Credentials []Credential
 	// OrgID is the organisation every request must name in x-gw-ims-org-id.
 	OrgID string
-	// Sandboxes are the sandbox names requests may name; default "prod".
+	// Sandboxes are the sandbox names requests may name; default "prod". A request without
+	// x-sandbox-name is in the first.
 	Sandboxes []string
 	// AccessTokens are tokens accepted without the token endpoint, each for a client id.
 	AccessTokens map[string]string
@@ -54,6 +55,9 @@ type Options struct {
 	Faults func(r *http.Request) *Fault
 	// Log, when set, hears of each request.
 	Log func(format string, args ...any)
+	// Strict makes the server behave as AEP does wherever the served engine's own extensions would
+	// hide a fault of a client (see strict.go).
+	Strict bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -63,6 +67,7 @@ type Server struct {
 	platform Platform
 	opts     Options
 	mux      *http.ServeMux
+	strictSt *strictState // the strict profile's memory, with Options.Strict
 
 	mu     sync.Mutex
 	tokens map[string]issuedToken
@@ -85,6 +90,9 @@ func New(p Platform, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{platform: p, opts: opts, mux: http.NewServeMux(), tokens: map[string]issuedToken{}}
+	if opts.Strict {
+		s.strictSt = newStrictState()
+	}
 	s.routes()
 	return s
 }
@@ -122,6 +130,7 @@ func (s *Server) routes() {
 
 	s.api("POST "+profilePath+"/export/jobs", s.createJob)
 	s.api("GET "+profilePath+"/export/jobs", s.listJobs)
+	s.api("GET "+profilePath+"/export/jobs/{$}", s.listJobs) // the seed's spelling, and link.next's
 	s.api("GET "+profilePath+"/export/jobs/{id}", s.getJob)
 	s.api("DELETE "+profilePath+"/export/jobs/{id}", s.deleteJob)
 
@@ -130,15 +139,22 @@ func (s *Server) routes() {
 	s.api("HEAD "+exportDataPath+"/files/{id}", s.getFile)
 }
 
-// api registers a Platform API handler behind the gateway's checks.
+// api registers a Platform API handler behind the gateway's checks (and, with Options.Strict,
+// the strict profile's translations of the route).
 func (s *Server) api(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+	var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, err)
+		}
+	})
+	if s.strictSt != nil {
+		handler = s.strictRoute(pattern, handler)
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if !s.gateway(w, r) {
 			return
 		}
-		if err := h(w, r); err != nil {
-			writeError(w, err)
-		}
+		handler.ServeHTTP(w, r)
 	})
 }
 
@@ -277,8 +293,8 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) bool {
 	}
 	sandbox := r.Header.Get(aepwire.HeaderSandbox)
 	if sandbox == "" {
-		writeGatewayError(w, http.StatusBadRequest, aepwire.GatewayHeaderMissing, "Missing header: "+aepwire.HeaderSandbox)
-		return false
+		// AEP works in the organisation's default production sandbox: the first one here.
+		sandbox = s.opts.Sandboxes[0]
 	}
 	for _, sb := range s.opts.Sandboxes {
 		if sandbox == sb {

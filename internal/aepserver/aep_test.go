@@ -1,0 +1,259 @@
+package aepserver
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire/contracttest"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
+)
+
+// newFixtureWith serves an engine with opts; contract, when set, validates every exchange
+// against Adobe's specifications (for tests that send only valid requests).
+func newFixtureWith(t *testing.T, opts Options, contract bool) *fixture {
+	t.Helper()
+	return newFixtureOf(t, opts, contract, true)
+}
+
+// newFixtureOf is newFixtureWith with an engine that runs jobs, or one whose jobs stay NEW.
+func newFixtureOf(t *testing.T, opts Options, contract, runJobs bool) *fixture {
+	t.Helper()
+	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: t.TempDir(), RunJobs: runJobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	opts.AccessTokens = map[string]string{"tok": "c"}
+	opts.OrgID = "o@AdobeOrg"
+	var h http.Handler = New(e, opts)
+	if contract {
+		h = contracttest.Handler(t, h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &fixture{engine: e, srv: srv, token: "tok"}
+}
+
+func decodeJSON(t *testing.T, resp *http.Response, v any) {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("%d %s: %v", resp.StatusCode, body, err)
+	}
+}
+
+// ingest makes a profile dataset with one successful batch of the given JSON Lines.
+func (f *fixture) ingest(t *testing.T, lines string) (datasetID, batchID string) {
+	t.Helper()
+	ctx := context.Background()
+	ds, err := f.engine.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile},
+		Tags: map[string][]string{aepwire.TagUnifiedProfile: {aepwire.TagUnifiedProfileEnabled}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.engine.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.UploadBatchFile(ctx, b.ID, ds.ID, "p.json", strings.NewReader(lines)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.CompleteBatch(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	return ds.ID, b.ID
+}
+
+func (f *fixture) exportDataset(t *testing.T) string {
+	t.Helper()
+	ds, err := f.engine.CreateDataset(context.Background(), aepwire.DatasetRequest{Name: "x", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfileUnion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds.ID
+}
+
+const twoProfiles = `{"identityMap":{"Email":[{"id":"a@example.com","primary":true}]},"person":{"name":{"firstName":"A"}}}
+{"identityMap":{"Email":[{"id":"b@example.com","primary":true}]},"person":{"name":{"firstName":"B"}}}
+{"person":{"name":{"firstName":"no identity"}}}
+`
+
+// The seed lists jobs at /export/jobs/ (with the slash), and link.next uses that path too.
+func TestJobListAnswersAtTheSeedsPath(t *testing.T) {
+	f := newFixtureWith(t, Options{}, false)
+	dest := f.exportDataset(t)
+	for range 3 {
+		if _, err := f.engine.CreateExportJob(context.Background(), aepwire.ExportJobRequest{Destination: aepwire.ExportDestination{DatasetID: dest},
+			Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp := f.call(t, "GET", "/data/core/ups/export/jobs/?limit=2", "", nil)
+	var page aepwire.ExportJobList
+	decodeJSON(t, resp, &page)
+	if resp.StatusCode != 200 || len(page.Records) != 2 || page.Link.Next == "" {
+		t.Fatalf("GET /export/jobs/: %d %+v", resp.StatusCode, page)
+	}
+	next, err := url.Parse(page.Link.Next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = f.call(t, "GET", "/data/core/ups"+next.Path+"?"+next.RawQuery, "", nil)
+	var rest aepwire.ExportJobList
+	decodeJSON(t, resp, &rest)
+	if resp.StatusCode != 200 || len(rest.Records) != 1 || rest.Link.Next != "" {
+		t.Errorf("following link.next %q: %d %+v", page.Link.Next, resp.StatusCode, rest)
+	}
+}
+
+// Without x-sandbox-name, AEP works in the organisation's default (production) sandbox.
+func TestMissingSandboxHeaderIsTheDefaultSandbox(t *testing.T) {
+	f := newFixtureWith(t, Options{Sandboxes: []string{"prod", "dev"}}, false)
+	resp := f.call(t, "GET", "/data/core/ups/config/mergePolicies/"+aepwire.MergePolicyDefaultNone, "", nil, "x-sandbox-name")
+	if resp.StatusCode != 200 {
+		t.Errorf("without x-sandbox-name: %d, want 200 in the default sandbox", resp.StatusCode)
+	}
+}
+
+// The seed documents start, page and sort on the job list.
+func TestJobListTakesStartPageAndSort(t *testing.T) {
+	f := newFixtureWith(t, Options{}, false)
+	dest := f.exportDataset(t)
+	var ids []int64
+	for range 5 {
+		job, err := f.engine.CreateExportJob(context.Background(), aepwire.ExportJobRequest{Destination: aepwire.ExportDestination{DatasetID: dest},
+			Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, job.ID)
+	}
+	list := func(query string) []int64 {
+		t.Helper()
+		resp := f.call(t, "GET", "/data/core/ups/export/jobs?"+query, "", nil)
+		var page aepwire.ExportJobList
+		decodeJSON(t, resp, &page)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", query, resp.StatusCode)
+		}
+		var got []int64
+		for _, r := range page.Records {
+			got = append(got, r.ID)
+		}
+		return got
+	}
+	// Newest first by default; start skips, page takes the n-th page of limit.
+	if got := list("start=1&limit=2"); len(got) != 2 || got[0] != ids[3] || got[1] != ids[2] {
+		t.Errorf("start=1&limit=2: %v, want %d %d", got, ids[3], ids[2])
+	}
+	if got := list("page=2&limit=2"); len(got) != 2 || got[0] != ids[2] || got[1] != ids[1] {
+		t.Errorf("page=2&limit=2: %v, want %d %d", got, ids[2], ids[1])
+	}
+	if got := list("sort=id:asc&limit=3"); len(got) != 3 || got[0] != ids[0] || got[2] != ids[2] {
+		t.Errorf("sort=id:asc&limit=3: %v, want the three oldest, oldest first", got)
+	}
+	if got := list("sort=updateTime:desc"); len(got) != 5 {
+		t.Errorf("sort=updateTime:desc: %v", got)
+	}
+	if resp := f.call(t, "GET", "/data/core/ups/export/jobs?sort=color:asc", "", nil); resp.StatusCode != 400 {
+		t.Errorf("sort by an unknown field: %d, want 400", resp.StatusCode)
+	}
+}
+
+// Catalog lists batches without a dataSet filter, and filters by creation time.
+func TestBatchListNeedsNoDataset(t *testing.T) {
+	f := newFixtureWith(t, Options{}, true)
+	_, b1 := f.ingest(t, twoProfiles)
+	_, b2 := f.ingest(t, twoProfiles)
+	resp := f.call(t, "GET", "/data/foundation/catalog/batches", "", nil)
+	var all map[string]*aepwire.Batch
+	decodeJSON(t, resp, &all)
+	if resp.StatusCode != 200 || all[b1] == nil || all[b2] == nil {
+		t.Fatalf("GET /batches: %d, %d batches", resp.StatusCode, len(all))
+	}
+	after := all[b2].Created
+	resp = f.call(t, "GET", "/data/foundation/catalog/batches?createdAfter="+strconv.FormatInt(after-1, 10), "", nil)
+	var recent map[string]*aepwire.Batch
+	decodeJSON(t, resp, &recent)
+	if recent[b2] == nil || (all[b1].Created < after && recent[b1] != nil) {
+		t.Errorf("createdAfter: %v", recent)
+	}
+}
+
+// Batch ingestion's ?action=REVERT undoes a batch: Catalog's DELETE /batches/{id} is deprecated.
+func TestBatchRevert(t *testing.T) {
+	f := newFixtureWith(t, Options{}, true)
+	_, b := f.ingest(t, twoProfiles)
+	resp := f.call(t, "POST", "/data/foundation/import/batches/"+b+"?action=REVERT", "", nil)
+	if resp.StatusCode != 200 {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("REVERT: %d %s", resp.StatusCode, body)
+	}
+	if _, err := f.engine.GetBatch(context.Background(), b); !aepwire.IsNotFound(err) {
+		t.Errorf("after REVERT the batch reads %v, want it gone", err)
+	}
+}
+
+// COMPLETE answers with the batch, as the spec declares; files download as octet streams.
+func TestCompleteAnswersWithTheBatch(t *testing.T) {
+	f := newFixtureWith(t, Options{}, true)
+	ctx := context.Background()
+	ds, _ := f.engine.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile}})
+	b, _ := f.engine.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
+	f.call(t, "PUT", "/data/foundation/import/batches/"+b.ID+"/datasets/"+ds.ID+"/files/p.json", twoProfiles,
+		map[string]string{"Content-Type": "application/octet-stream"})
+	resp := f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=COMPLETE", "", nil)
+	var got aepwire.Batch
+	decodeJSON(t, resp, &got)
+	if resp.StatusCode != 200 || got.ID != b.ID || got.Status == "" {
+		t.Errorf("COMPLETE: %d %+v", resp.StatusCode, got)
+	}
+}
+
+// A FAILED job keeps destination.batchId (empty when it has none) and its errors' callStack.
+func TestFailedJobKeepsItsShape(t *testing.T) {
+	f := newFixtureWith(t, Options{}, true)
+	dest := f.exportDataset(t)
+	job, err := f.engine.CreateExportJob(context.Background(), aepwire.ExportJobRequest{Destination: aepwire.ExportDestination{DatasetID: dest},
+		Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.DeleteDataset(context.Background(), dest); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if j, err := f.engine.WaitExportJob(ctx, job.ID, nil); err != nil || j.Status != aepwire.JobFailed {
+		t.Fatalf("the job without its dataset: %+v, %v", j, err)
+	}
+	resp := f.call(t, "GET", "/data/core/ups/export/jobs/"+strconv.FormatInt(job.ID, 10), "", nil)
+	var raw struct {
+		Destination map[string]any   `json:"destination"`
+		Errors      []map[string]any `json:"errors"`
+	}
+	decodeJSON(t, resp, &raw)
+	if _, ok := raw.Destination["batchId"]; !ok {
+		t.Errorf("destination of the FAILED job: %v, want batchId", raw.Destination)
+	}
+	if len(raw.Errors) == 0 {
+		t.Fatal("the FAILED job has no errors")
+	}
+	for _, e := range raw.Errors {
+		if _, ok := e["callStack"]; !ok {
+			t.Errorf("error %v has no callStack", e)
+		}
+	}
+}
