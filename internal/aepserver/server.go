@@ -173,8 +173,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.log(r, f.describe(), start)
 				return
 			}
-			if f.Truncate {
-				s.serveTruncated(rec, r)
+			if f.Truncate || f.Lost {
+				s.serveTruncated(rec, r, f.Lost)
 				s.log(r, f.describe(), start)
 				return
 			}
@@ -210,10 +210,14 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveTruncated serves a request but sends only the first half of the body its Content-Length
-// announces, then drops the connection.
-func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request) {
+// announces (or, when lost, nothing at all), then drops the connection.
+func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request, lost bool) {
 	buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 	s.mux.ServeHTTP(buf, r)
+	if lost {
+		resetConnection(w)
+		return
+	}
 	for k, v := range buf.header {
 		w.Header()[k] = v
 	}
