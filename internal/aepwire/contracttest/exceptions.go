@@ -43,15 +43,15 @@ var Exceptions = []Exception{
 			"form-encoded client_credentials (reference/aep-api.md §1).",
 	},
 	{
-		Name:     "gateway and throttling statuses",
+		Name:     "statuses of every Platform API",
 		Op:       "*",
 		Where:    "response",
-		Statuses: []int{401, 403, 429, 500, 502, 503, 504},
+		Statuses: []int{400, 401, 403, 404, 429, 500, 502, 503, 504},
 		Match:    "status is not supported",
-		Why: "The API gateway answers 401 and 403 for credentials, and any service may answer 429 or 5xx, " +
-			"on every operation, while each spec lists such statuses on a few operations only.",
-		Evidence: "Platform troubleshooting guide: the request header errors (401013, 403010, 403000, 403027) and " +
-			"the API status codes table (401, 403, 404, 500) apply to every Platform API (S9).",
+		Why: "Every Platform API answers 400 for a request it cannot take, 404 for an unknown object, 401 and 403 " +
+			"from the gateway, and 429 or 5xx when it cannot serve; each spec lists such statuses on some operations only.",
+		Evidence: "Platform troubleshooting guide: the API status codes table (400, 401, 403, 404, 500) and the request " +
+			"header errors (401013, 403010, 403000, 403027) apply to every Platform API (S9).",
 	},
 	{
 		Name:  "batch inputFormat.format in lower case",
