@@ -175,7 +175,9 @@ var profileInstance = http.Header{"X-Profile-Instance-Id": {"ups"}}
 // looked for and adopted.
 func (c *Client) CreateMergePolicy(ctx context.Context, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
 	resp, id, err := c.create(ctx, request{method: http.MethodPost, path: policiesPath, body: p, header: profileInstance}, "merge policy",
-		func(ctx context.Context, since time.Time) ([]string, error) { return c.findMergePolicies(ctx, p, since) })
+		func(ctx context.Context, since time.Time) ([]string, error) {
+			return c.findMergePolicies(ctx, p, since)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -374,13 +376,13 @@ func (c *Client) WaitExportJob(ctx context.Context, id int64, onChange func(*aep
 			outage = err
 		default:
 			if outage != nil && errors.Is(err, ctx.Err()) {
-				return nil, fmt.Errorf("%w (the platform had not answered since: %v)", err, outage)
+				return nil, fmt.Errorf("%w (the platform had not answered since: %w)", err, outage)
 			}
 			return nil, err
 		}
 		if err := clock.Sleep(ctx, c.clock, wait); err != nil {
 			if outage != nil {
-				return nil, fmt.Errorf("%w (the platform had not answered since: %v)", err, outage)
+				return nil, fmt.Errorf("%w (the platform had not answered since: %w)", err, outage)
 			}
 			return nil, err
 		}

@@ -164,7 +164,7 @@ func (c *Client) findDatasets(ctx context.Context, req aepwire.DatasetRequest, s
 
 func tagsHold(have, want map[string][]string) bool {
 	for k, v := range want {
-		if !reflect.DeepEqual(have[k], v) && !(len(v) == 0 && len(have[k]) == 0) {
+		if !reflect.DeepEqual(have[k], v) && (len(v) != 0 || len(have[k]) != 0) {
 			return false
 		}
 	}

@@ -54,8 +54,8 @@ func decodeJSON(t *testing.T, resp *http.Response, v any) {
 	}
 }
 
-// ingest makes a profile dataset with one successful batch of the given JSON Lines.
-func (f *fixture) ingest(t *testing.T, lines string) (datasetID, batchID string) {
+// ingest makes a profile dataset with one successful batch of twoProfiles (and a record that fails).
+func (f *fixture) ingest(t *testing.T) (batchID string) {
 	t.Helper()
 	ctx := context.Background()
 	ds, err := f.engine.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile},
@@ -67,13 +67,13 @@ func (f *fixture) ingest(t *testing.T, lines string) (datasetID, batchID string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.engine.UploadBatchFile(ctx, b.ID, ds.ID, "p.json", strings.NewReader(lines)); err != nil {
+	if err := f.engine.UploadBatchFile(ctx, b.ID, ds.ID, "p.json", strings.NewReader(twoProfiles)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.engine.CompleteBatch(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	return ds.ID, b.ID
+	return b.ID
 }
 
 func (f *fixture) exportDataset(t *testing.T) string {
@@ -175,8 +175,8 @@ func TestJobListTakesStartPageAndSort(t *testing.T) {
 // Catalog lists batches without a dataSet filter, and filters by creation time.
 func TestBatchListNeedsNoDataset(t *testing.T) {
 	f := newFixtureWith(t, Options{}, true)
-	_, b1 := f.ingest(t, twoProfiles)
-	_, b2 := f.ingest(t, twoProfiles)
+	b1 := f.ingest(t)
+	b2 := f.ingest(t)
 	resp := f.call(t, "GET", "/data/foundation/catalog/batches", "", nil)
 	var all map[string]*aepwire.Batch
 	decodeJSON(t, resp, &all)
@@ -195,7 +195,7 @@ func TestBatchListNeedsNoDataset(t *testing.T) {
 // Batch ingestion's ?action=REVERT undoes a batch: Catalog's DELETE /batches/{id} is deprecated.
 func TestBatchRevert(t *testing.T) {
 	f := newFixtureWith(t, Options{}, true)
-	_, b := f.ingest(t, twoProfiles)
+	b := f.ingest(t)
 	resp := f.call(t, "POST", "/data/foundation/import/batches/"+b+"?action=REVERT", "", nil)
 	if resp.StatusCode != 200 {
 		body, _ := io.ReadAll(resp.Body)

@@ -157,18 +157,21 @@ func (st *strictState) setMultiLine(batchID string, on bool) {
 // readInputFormat reads whether a batch creation asks for multi-line JSON, leaving the body for
 // the handler.
 func readInputFormat(r *http.Request) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxStrictBody))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
 	var req struct {
 		InputFormat struct {
 			IsMultiLineJSON bool `json:"isMultiLineJson"`
 		} `json:"inputFormat"`
 	}
-	_ = json.Unmarshal(body, &req)
+	peekJSON(r, &req)
 	return req.InputFormat.IsMultiLineJSON
+}
+
+// peekJSON decodes a JSON request body (the first maxStrictBody bytes) into v, leaving the body
+// for the handler; it reports whether the body was read and decoded.
+func peekJSON(r *http.Request, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxStrictBody))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return err == nil && json.Unmarshal(body, v) == nil
 }
 
 // maxStrictBody bounds the JSON requests the strict profile reads ahead of the handler.
@@ -197,14 +200,9 @@ func (st *strictState) checkUpload(r *http.Request) error {
 
 // strictJobRequest refuses what the spec does not document in an export job request.
 func strictJobRequest(r *http.Request) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxStrictBody))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return nil // the handler reports the broken body
-	}
 	var req aepwire.ExportJobRequest
-	if json.Unmarshal(body, &req) != nil {
-		return nil
+	if !peekJSON(r, &req) {
+		return nil // the handler reports what is wrong with the body
 	}
 	check := func(name, v string) error {
 		if strings.ContainsAny(v, "()") || strings.IndexFunc(v, unicode.IsSpace) >= 0 {

@@ -69,8 +69,7 @@ func TestStrictNeverReportsCancelled(t *testing.T) {
 func TestStrictSendsAEPShapes(t *testing.T) {
 	f := newFixtureOf(t, Options{Strict: true}, true, true)
 	ctx := context.Background()
-	ds, batchID := f.ingest(t, twoProfiles)
-	_ = ds
+	batchID := f.ingest(t)
 	// The batch: rows as strings, no ingestTime, no file, completed no earlier than the ingest time.
 	resp := f.call(t, "GET", "/data/foundation/catalog/batches/"+batchID, "", nil)
 	var raw map[string]map[string]any
@@ -178,7 +177,7 @@ func TestStrictRefusesWhatAEPDoesNotTake(t *testing.T) {
 // strict profile does, one level deep.
 func TestStrictDataAccessDirectories(t *testing.T) {
 	f := newFixtureOf(t, Options{Strict: true}, true, false)
-	_, batchID := f.ingest(t, twoProfiles)
+	batchID := f.ingest(t)
 	resp := f.call(t, "GET", "/data/foundation/export/batches/"+batchID+"/files", "", nil)
 	var files aepwire.DataSetFileList
 	decodeJSON(t, resp, &files)

@@ -22,7 +22,7 @@ func TestDestinationBatchesDecodeInEveryDocumentedForm(t *testing.T) {
 			if err := json.Unmarshal([]byte(doc), &d); err != nil {
 				t.Fatalf("decoding %s: %v", doc, err)
 			}
-			if !reflect.DeepEqual([]ExportBatch(d.Batches), want) {
+			if !reflect.DeepEqual(d.Batches, want) {
 				t.Errorf("batches = %+v, want %+v", d.Batches, want)
 			}
 		})

@@ -31,7 +31,7 @@ func poll(ctx context.Context, b backoff, check func(context.Context) (bool, err
 		case err == nil:
 			outage = nil
 		case aepwire.IsUnavailable(err) && ctx.Err() != nil:
-			return fmt.Errorf("%w (the platform had not answered since: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (the platform had not answered since: %w)", ctx.Err(), err)
 		case aepwire.IsUnavailable(err):
 			if outage == nil {
 				tflog.Warn(ctx, "the platform does not answer; waiting on", map[string]any{"error": err.Error()})
@@ -45,7 +45,7 @@ func poll(ctx context.Context, b backoff, check func(context.Context) (bool, err
 		case <-ctx.Done():
 			timer.Stop()
 			if outage != nil {
-				return fmt.Errorf("%w (the platform had not answered since: %v)", ctx.Err(), outage)
+				return fmt.Errorf("%w (the platform had not answered since: %w)", ctx.Err(), outage)
 			}
 			return ctx.Err()
 		case <-timer.C:

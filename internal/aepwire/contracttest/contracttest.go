@@ -401,7 +401,8 @@ func flatten(err error) []string {
 	var out []string
 	var walk func(prefix string, err error)
 	walk = func(prefix string, err error) {
-		switch e := err.(type) {
+		// The exact tree of validation errors is walked: errors.As would skip a level.
+		switch e := err.(type) { //nolint:errorlint
 		case nil:
 		case openapi3.MultiError:
 			for _, inner := range e {
