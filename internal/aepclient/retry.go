@@ -90,7 +90,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	}
 	resp, err := rc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		if ctx.Err() != nil && (err == ctx.Err() || !errors.Is(err, ctx.Err())) { //nolint:errorlint // the bare error of retryablehttp
 			err = fmt.Errorf("%s %s: %w", r.method, r.path, ctx.Err())
 		}
 		return nil, err

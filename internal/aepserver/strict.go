@@ -166,12 +166,15 @@ func readInputFormat(r *http.Request) bool {
 	return req.InputFormat.IsMultiLineJSON
 }
 
-// peekJSON decodes a JSON request body (the first maxStrictBody bytes) into v, leaving the body
-// for the handler; it reports whether the body was read and decoded.
+// peekJSON decodes a JSON request body into v, when it is at most maxStrictBody bytes, leaving
+// the whole body for the handler; it reports whether the body was read and decoded.
 func peekJSON(r *http.Request, v any) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxStrictBody))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return err == nil && json.Unmarshal(body, v) == nil
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxStrictBody+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+	return err == nil && len(body) <= maxStrictBody && json.Unmarshal(body, v) == nil
 }
 
 // maxStrictBody bounds the JSON requests the strict profile reads ahead of the handler.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -210,4 +211,19 @@ func reflect2(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// The strict profile reads a JSON body ahead of the handler without taking any of it away, however
+// large it is.
+func TestStrictPeekLeavesTheWholeBody(t *testing.T) {
+	for _, n := range []int{10, maxStrictBody + 100} {
+		body := `{"fields":"` + strings.Repeat("a", n) + `"}`
+		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+		var v struct{ Fields string }
+		ok := peekJSON(r, &v)
+		rest, _ := io.ReadAll(r.Body)
+		if string(rest) != body || ok != (n < maxStrictBody) {
+			t.Errorf("body of %d: decoded %v, handler got %d of %d bytes", len(body), ok, len(rest), len(body))
+		}
+	}
 }
