@@ -148,11 +148,9 @@ func TestLostCreationAnswersAreAdopted(t *testing.T) {
 	}
 }
 
-// A JSON array file reaches AEP in a form a JSON batch reads: as JSON Lines, one record a line,
-// numbered as the array's elements.
-func TestJSONArrayFilesAreSentAsJSONLines(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
-	c := ts.client(t, nil)
+// newBatch creates a profile dataset, and a JSON batch into it that is loading, through c.
+func newBatch(t *testing.T, c *Client) (*aepwire.Dataset, *aepwire.Batch) {
+	t.Helper()
 	ctx := context.Background()
 	ds, err := c.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile}})
 	if err != nil {
@@ -162,6 +160,16 @@ func TestJSONArrayFilesAreSentAsJSONLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ds, b
+}
+
+// A JSON array file reaches AEP in a form a JSON batch reads: as JSON Lines, one record a line,
+// numbered as the array's elements.
+func TestJSONArrayFilesAreSentAsJSONLines(t *testing.T) {
+	ts := newTestServer(t, aepserver.Options{Strict: true})
+	c := ts.client(t, nil)
+	ctx := context.Background()
+	ds, b := newBatch(t, c)
 	path := filepath.Join(t.TempDir(), "people.json")
 	array := "[\n  {\"identityMap\": {\"Email\": [{\"id\": \"a@example.com\"}]}},\n  {\"x\": 1},\n" +
 		"  {\n    \"identityMap\": {\"Email\": [{\"id\": \"b@example.com\"}]}\n  }\n]\n"
@@ -191,8 +199,7 @@ func TestDataAccessDirectoriesAreFollowed(t *testing.T) {
 	ts := newTestServer(t, aepserver.Options{Strict: true})
 	c := ts.client(t, nil)
 	ctx := context.Background()
-	ds, _ := c.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile}})
-	b, _ := c.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID, InputFormat: &aepwire.InputFormat{Format: "json"}})
+	ds, b := newBatch(t, c)
 	content := `{"identityMap":{"Email":[{"id":"a@example.com"}]}}` + "\n"
 	if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "a.json", strings.NewReader(content)); err != nil {
 		t.Fatal(err)
@@ -255,8 +262,7 @@ func TestBatchDeletionReverts(t *testing.T) {
 	ts := newTestServer(t, aepserver.Options{Strict: true})
 	c := ts.client(t, nil)
 	ctx := context.Background()
-	ds, _ := c.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile}})
-	b, _ := c.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID, InputFormat: &aepwire.InputFormat{Format: "json"}})
+	_, b := newBatch(t, c)
 	if err := c.DeleteBatch(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package aepclient
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
@@ -9,7 +8,5 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	fmt.Println(contracttest.Summary())
-	os.Exit(code)
+	os.Exit(contracttest.Main(m))
 }

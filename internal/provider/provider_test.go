@@ -31,9 +31,7 @@ func TestMain(m *testing.M) {
 	}
 	// Workers of finished tests go away soon, before their data directories are removed.
 	_ = os.Setenv(exportengine.WorkerIdleEnv, "300ms")
-	code := m.Run()
-	fmt.Println(contracttest.Summary())
-	os.Exit(code)
+	os.Exit(contracttest.Main(m))
 }
 
 // testAccProtoV6ProviderFactories runs the provider in the test process; Terraform reattaches to it.

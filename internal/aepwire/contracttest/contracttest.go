@@ -227,6 +227,14 @@ func Summary() string {
 	return b.String()
 }
 
+// Main runs a test binary's tests (from its TestMain) and prints the Summary, so that every run
+// with -v says how much traffic it validated; it returns the exit code.
+func Main(m *testing.M) int {
+	code := m.Run()
+	fmt.Println(Summary())
+	return code
+}
+
 // Counts returns the requests and responses validated so far by this test binary.
 func Counts() (requests, responses int64) {
 	return requestsValidated.Load(), responsesValidated.Load()
