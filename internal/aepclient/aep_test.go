@@ -17,8 +17,9 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
-// These tests run the client against the served engine's strict profile, which behaves as AEP
-// does where the engine's own extensions would hide a fault of the client.
+// These tests, as the others of this package, run the client against the served engine's strict
+// profile, which behaves as AEP does where the engine's own extensions would hide a fault of the
+// client.
 
 const jobsPathForTest = "/data/core/ups/export/jobs"
 
@@ -53,7 +54,7 @@ func TestRetriedJobCreationLeavesExactlyOneJob(t *testing.T) {
 			names = append(names, describeFault(f))
 		}
 		t.Run(strings.Join(names, ", then "), func(t *testing.T) {
-			ts := newTestServer(t, aepserver.Options{Strict: true})
+			ts := newTestServer(t, aepserver.Options{})
 			c := ts.client(t, nil)
 			// A call first, so that the POST goes out on a reused connection, where net/http
 			// itself would replay a request it deems idempotent.
@@ -90,7 +91,7 @@ func describeFault(f aepserver.Fault) string {
 // When the answer is lost and two jobs of the same request appeared meanwhile, the client cannot
 // tell which is its own: it fails, naming both, rather than guess or start a third.
 func TestAmbiguousJobCreationFailsSayingWhatToCheck(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	var once sync.Once
 	ts.faults.addFunc(func(r *http.Request) *aepserver.Fault {
@@ -124,7 +125,7 @@ func TestAmbiguousJobCreationFailsSayingWhatToCheck(t *testing.T) {
 // Datasets and batches have no idempotency key either: a creation whose answer is lost is
 // found and adopted, not repeated.
 func TestLostCreationAnswersAreAdopted(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	ctx := context.Background()
 	before, _ := ts.engine.ListDatasets(ctx)
@@ -166,7 +167,7 @@ func newBatch(t *testing.T, c *Client) (*aepwire.Dataset, *aepwire.Batch) {
 // A JSON array file reaches AEP in a form a JSON batch reads: as JSON Lines, one record a line,
 // numbered as the array's elements.
 func TestJSONArrayFilesAreSentAsJSONLines(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	ctx := context.Background()
 	ds, b := newBatch(t, c)
@@ -196,7 +197,7 @@ func TestJSONArrayFilesAreSentAsJSONLines(t *testing.T) {
 // Data Access may answer a dataSetFile with further dataSetFiles (a directory): the client
 // follows them to the physical files.
 func TestDataAccessDirectoriesAreFollowed(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	ctx := context.Background()
 	ds, b := newBatch(t, c)
@@ -222,7 +223,7 @@ func TestDataAccessDirectoriesAreFollowed(t *testing.T) {
 
 // AEP documents plain comma-separated dot paths: the shorthand is expanded before it is sent.
 func TestFieldsAreSentExpanded(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	req := exportRequest(ts.dest)
 	req.Fields = "identityMap, person(name, gender)"
@@ -240,7 +241,7 @@ func TestFieldsAreSentExpanded(t *testing.T) {
 // AEP's list takes status NEW, SUCCEEDED and FAILED; the client serves the other statuses by
 // listing and filtering itself.
 func TestListByStatusesAEPLacks(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	ctx := context.Background()
 	for _, st := range []string{aepwire.JobProcessing, aepwire.JobCancelled, aepwire.JobSucceeded} {
@@ -259,7 +260,7 @@ func TestListByStatusesAEPLacks(t *testing.T) {
 
 // Batches are removed with Batch Ingestion's ?action=REVERT: Catalog's DELETE is deprecated.
 func TestBatchDeletionReverts(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	ctx := context.Background()
 	_, b := newBatch(t, c)
@@ -283,7 +284,7 @@ func TestBatchDeletionReverts(t *testing.T) {
 
 // A wait rides out an outage longer than one call's retries, until its own deadline.
 func TestWaitRidesOutAnOutage(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	ctx := context.Background()
 	job, err := c.CreateExportJob(ctx, exportRequest(ts.dest), "")
@@ -316,7 +317,7 @@ func TestUnreachableIsToldFromRefused(t *testing.T) {
 	if !aepwire.NotReached(err) || !strings.Contains(err.Error(), "could not reach") {
 		t.Errorf("unreachable: %v, want it told as not reached", err)
 	}
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	_, err = ts.client(t, nil).CreateExportJob(context.Background(), exportRequest("no-such-dataset"), "")
 	if aepwire.NotReached(err) || aepwire.StatusOf(err) == 0 {
 		t.Errorf("refused: %v, want the platform's answer", err)
@@ -326,7 +327,7 @@ func TestUnreachableIsToldFromRefused(t *testing.T) {
 // After the platform restarts, every token it issued is unknown to it: the calls under way
 // share one new token, fetched once.
 func TestConcurrentCallsAfterARestartShareOneNewToken(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true, TokenLifetime: time.Hour})
+	ts := newTestServer(t, aepserver.Options{TokenLifetime: time.Hour})
 	c := ts.client(t, nil)
 	ctx := context.Background()
 	if _, err := c.GetDataset(ctx, ts.dest); err != nil {
@@ -370,7 +371,7 @@ func TestConcurrentCallsAfterARestartShareOneNewToken(t *testing.T) {
 
 // Merge policy writes carry x-profile-instance-id, which profile.yaml requires there.
 func TestMergePolicyWritesNameTheProfileInstance(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{Strict: true})
+	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	var seen []string
 	var mu sync.Mutex

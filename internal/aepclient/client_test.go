@@ -156,7 +156,17 @@ type testServer struct {
 	dest    string
 }
 
+// newTestServer serves an engine as AEP behaves (the strict profile), for the client to be
+// judged by.
 func newTestServer(t *testing.T, opts aepserver.Options) *testServer {
+	t.Helper()
+	opts.Strict = true
+	return serveEngine(t, opts)
+}
+
+// serveEngine serves an engine with opts as they are: without Strict, with the engine's own
+// documented extensions.
+func serveEngine(t *testing.T, opts aepserver.Options) *testServer {
 	t.Helper()
 	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: t.TempDir(), RunJobs: true})
 	if err != nil {
@@ -288,7 +298,7 @@ func TestRetriesRunOut(t *testing.T) {
 // The served engine's own profile honours Idempotency-Key, but the client does not rely on it:
 // the job a lost answer hid is adopted, not created again.
 func TestExportJobIsNotCreatedTwiceByARetriedPost(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{})
+	ts := serveEngine(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	// The server creates the job, and the answer is lost on the way back.
 	ts.faults.add("POST", "/data/core/ups/export/jobs", aepserver.Fault{Truncate: true}, 1)
