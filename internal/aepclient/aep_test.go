@@ -122,8 +122,8 @@ func TestAmbiguousJobCreationFailsSayingWhatToCheck(t *testing.T) {
 	}
 }
 
-// Datasets and batches have no idempotency key either: a creation whose answer is lost is
-// found and adopted, not repeated.
+// Datasets, batches and merge policies have no idempotency key either: a creation whose answer
+// is lost is found and adopted, not repeated.
 func TestLostCreationAnswersAreAdopted(t *testing.T) {
 	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
@@ -146,6 +146,17 @@ func TestLostCreationAnswersAreAdopted(t *testing.T) {
 	batches, _ := ts.engine.ListBatches(ctx, ds.ID)
 	if len(batches) != 1 || batches[0].ID != b.ID {
 		t.Errorf("batches of the dataset: %d, want exactly the one returned (%s)", len(batches), b.ID)
+	}
+	policiesBefore, _ := ts.engine.ListMergePolicies(ctx)
+	ts.faults.add("POST", "/data/core/ups/config/mergePolicies", aepserver.Fault{Lost: true}, 1)
+	p, err := c.CreateMergePolicy(ctx, aepwire.MergePolicy{Name: "adopted", Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
+		IdentityGraph: aepwire.IdentityGraph{Type: "pdg"}, AttributeMerge: aepwire.AttributeMerge{Type: "timestampOrdered"}})
+	if err != nil {
+		t.Fatalf("merge policy: %v", err)
+	}
+	policiesAfter, _ := ts.engine.ListMergePolicies(ctx)
+	if len(policiesAfter) != len(policiesBefore)+1 || p.Name != "adopted" {
+		t.Errorf("merge policies %d → %d, got %+v; want one more, the one returned", len(policiesBefore), len(policiesAfter), p)
 	}
 }
 

@@ -257,3 +257,83 @@ func TestFailedJobKeepsItsShape(t *testing.T) {
 		}
 	}
 }
+
+// Every route answers as Adobe's specifications say, in both profiles: each call here is valid,
+// and the contract checks judge the request and the answer.
+func TestEveryRouteMeetsTheSpecs(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		t.Run(map[bool]string{false: "engine profile", true: "strict profile"}[strict], func(t *testing.T) {
+			f := newFixtureWith(t, Options{Strict: strict}, true)
+			ok := func(resp *http.Response, want int) {
+				t.Helper()
+				if resp.StatusCode != want {
+					body, _ := io.ReadAll(resp.Body)
+					t.Errorf("%s %s: %d %s, want %d", resp.Request.Method, resp.Request.URL, resp.StatusCode, body, want)
+				}
+			}
+			json := map[string]string{"Content-Type": "application/json"}
+			// Catalog.
+			resp := f.call(t, "POST", "/data/foundation/catalog/dataSets", `{"name":"p","schemaRef":{"id":"`+aepwire.SchemaProfile+
+				`","contentType":"`+aepwire.DefaultSchemaContentType+`"},"tags":{"unifiedProfile":["enabled:true"]}}`, json)
+			ok(resp, 201)
+			var refs []string
+			decodeJSON(t, resp, &refs)
+			ds := refs[0][strings.LastIndexByte(refs[0], '/')+1:]
+			ok(f.call(t, "GET", "/data/foundation/catalog/dataSets?limit=10&start=0&orderBy=desc:created", "", nil), 200)
+			ok(f.call(t, "GET", "/data/foundation/catalog/dataSets/"+ds, "", nil), 200)
+			ok(f.call(t, "PATCH", "/data/foundation/catalog/dataSets/"+ds, `{"description":"d"}`, json), 200)
+			// Batch ingestion, Catalog batches, Data Access.
+			resp = f.call(t, "POST", "/data/foundation/import/batches", `{"datasetId":"`+ds+`","inputFormat":{"format":"json"}}`, json)
+			ok(resp, 201)
+			var b aepwire.Batch
+			decodeJSON(t, resp, &b)
+			ok(f.call(t, "PUT", "/data/foundation/import/batches/"+b.ID+"/datasets/"+ds+"/files/p.json", twoProfiles,
+				map[string]string{"Content-Type": "application/octet-stream"}), 200)
+			ok(f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=COMPLETE", "", nil), 200)
+			ok(f.call(t, "GET", "/data/foundation/catalog/batches?dataSet="+ds+"&limit=5", "", nil), 200)
+			ok(f.call(t, "GET", "/data/foundation/catalog/batches/"+b.ID, "", nil), 200)
+			resp = f.call(t, "GET", "/data/foundation/export/batches/"+b.ID+"/files?start=0&limit=10", "", nil)
+			ok(resp, 200)
+			var files aepwire.DataSetFileList
+			decodeJSON(t, resp, &files)
+			if len(files.Data) == 1 {
+				u, _ := url.Parse(files.Data[0].Links.Self.Href)
+				ok(f.call(t, "GET", u.Path, "", nil), 200)
+				ok(f.call(t, "GET", u.Path+"?path=p.json", "", map[string]string{"Range": "bytes=0-9"}), 206)
+				ok(f.call(t, "HEAD", u.Path+"?path=p.json", "", nil), 200)
+			}
+			// Merge policies.
+			policy := `{"name":"m","schema":{"name":"_xdm.context.profile"},"identityGraph":{"type":"pdg"},` +
+				`"attributeMerge":{"type":"timestampOrdered"},"default":false}`
+			instance := map[string]string{"Content-Type": "application/json", "x-profile-instance-id": "ups"}
+			resp = f.call(t, "POST", "/data/core/ups/config/mergePolicies", policy, instance)
+			ok(resp, 200)
+			var p aepwire.MergePolicy
+			decodeJSON(t, resp, &p)
+			ok(f.call(t, "GET", "/data/core/ups/config/mergePolicies?limit=2", "", nil), 200)
+			ok(f.call(t, "GET", "/data/core/ups/config/mergePolicies/"+p.ID, "", nil), 200)
+			ok(f.call(t, "PUT", "/data/core/ups/config/mergePolicies/"+p.ID, strings.Replace(policy, `"m"`, `"n"`, 1), instance), 200)
+			ok(f.call(t, "PATCH", "/data/core/ups/config/mergePolicies/"+p.ID, `[{"op":"add","path":"/name","value":"o"}]`, instance), 200)
+			ok(f.call(t, "DELETE", "/data/core/ups/config/mergePolicies/"+p.ID, "", nil), 200)
+			// Export jobs.
+			dest := f.exportDataset(t)
+			resp = f.call(t, "POST", "/data/core/ups/export/jobs", `{"fields":"identityMap,person.name","destination":{"datasetId":"`+dest+
+				`","segmentPerBatch":false},"schema":{"name":"_xdm.context.profile"},"mergePolicy":{"id":"`+aepwire.MergePolicyDefaultPDG+
+				`","version":1},"filter":{"emptyProfiles":false},"additionalFields":{"eventList":{"fields":"timestamp"}}}`, instance)
+			ok(resp, 200)
+			var job aepwire.ExportJob
+			decodeJSON(t, resp, &job)
+			wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := f.engine.WaitExportJob(wctx, job.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			ok(f.call(t, "GET", "/data/core/ups/export/jobs?limit=5&status=SUCCEEDED", "", nil), 200)
+			ok(f.call(t, "GET", "/data/core/ups/export/jobs/"+strconv.FormatInt(job.ID, 10), "", nil), 200)
+			ok(f.call(t, "DELETE", "/data/core/ups/export/jobs/"+strconv.FormatInt(job.ID, 10), "", nil), 200)
+			// Undo the batch, then the dataset.
+			ok(f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=REVERT", "", nil), 200)
+			ok(f.call(t, "DELETE", "/data/foundation/catalog/dataSets/"+ds, "", nil), 200)
+		})
+	}
+}

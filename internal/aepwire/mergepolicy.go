@@ -68,12 +68,16 @@ type AttributeMerge struct {
 	Order []string `json:"order,omitempty"`
 }
 
-// MergePolicyList is a page of GET /config/mergePolicies.
+// MergePolicyList is a page of GET /config/mergePolicies. Its _page holds what profile.yaml
+// requires (count, and next: the cursor of the next page) and what the merge policy guide shows
+// (totalCount, pageSize).
 type MergePolicyList struct {
 	Children []MergePolicy `json:"children"`
 	Page     struct {
-		TotalCount int `json:"totalCount"`
-		PageSize   int `json:"pageSize"`
+		Count      int    `json:"count"`
+		Next       string `json:"next,omitempty"`
+		TotalCount int    `json:"totalCount"`
+		PageSize   int    `json:"pageSize"`
 	} `json:"_page"`
 	Links struct {
 		Next struct {
