@@ -211,6 +211,9 @@ var (
 
 // Summary says how much traffic this test binary validated, and which exceptions it applied.
 func Summary() string {
+	if _, err := Load(); err != nil {
+		return "contract checks: off, " + err.Error()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "contract checks: %d requests and %d responses validated against Adobe's OpenAPI specifications; "+
 		"%d violations outside the exceptions", requestsValidated.Load(), responsesValidated.Load(), violationsFound.Load())
