@@ -9,12 +9,15 @@
 // $AEP_OPENAPI_DIR). Where they are absent, Handler validates nothing and says so in the test's
 // log, and the tests of this package skip, naming the path.
 //
-// The validator is kin-openapi's openapi3filter. libopenapi-validator (pb33f) was tried beside it
-// on the same five files: both read them, but kin-openapi does it with four small modules where
-// libopenapi-validator brings eleven and a newer golang.org/x/net than the provider's own graph,
-// and openapi3filter validates one request or one response at a time against a route we find
-// ourselves, which is what a recorder between a test server and its handler needs. The specs
-// are OpenAPI 3.0.1, so libopenapi's 3.1 support buys nothing here.
+// The validator is kin-openapi's openapi3filter (v0.153.0). libopenapi-validator (pb33f, v0.16.3)
+// was tried beside it on the same five files: kin-openapi loads all five as Adobe publishes them,
+// while libopenapi-validator could not build a validator for segmentation.yaml (it tries to
+// resolve the XDM schema URL https://ns.adobe.com/xdm/context/profile__union as a reference)
+// and refuses the unquoted status codes of the others. kin-openapi also comes with four small
+// modules where libopenapi-validator brings eleven and a newer golang.org/x/net than the
+// provider's own graph, and openapi3filter validates one request or one response at a time
+// against a route found here, which is what a recorder between a test server and its handler
+// needs. The specs are OpenAPI 3.0.1, so libopenapi's 3.1 support buys nothing here.
 package contracttest
 
 import (
