@@ -12,8 +12,9 @@
 // The validator is kin-openapi's openapi3filter (v0.153.0). libopenapi-validator (pb33f, v0.16.3)
 // was tried beside it on the same five files: kin-openapi loads all five as Adobe publishes them,
 // while libopenapi-validator could not build a validator for segmentation.yaml (it tries to
-// resolve the XDM schema URL https://ns.adobe.com/xdm/context/profile__union as a reference)
-// and refuses the unquoted status codes of the others. kin-openapi also comes with four small
+// resolve the XDM schema URL https://ns.adobe.com/xdm/context/profile__union as a reference),
+// and its document check fails data-access.yaml and profile.yaml on their unquoted status codes
+// (200: rather than "200":). kin-openapi also comes with four small
 // modules where libopenapi-validator brings eleven and a newer golang.org/x/net than the
 // provider's own graph, and openapi3filter validates one request or one response at a time
 // against a route found here, which is what a recorder between a test server and its handler
