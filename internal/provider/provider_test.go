@@ -15,6 +15,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepclient"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire/contracttest"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
@@ -30,7 +31,7 @@ func TestMain(m *testing.M) {
 	}
 	// Workers of finished tests go away soon, before their data directories are removed.
 	_ = os.Setenv(exportengine.WorkerIdleEnv, "300ms")
-	os.Exit(m.Run())
+	os.Exit(contracttest.Main(m))
 }
 
 // testAccProtoV6ProviderFactories runs the provider in the test process; Terraform reattaches to it.
@@ -86,15 +87,18 @@ func newTestEnv(t *testing.T, mode string) *testEnv {
 	})
 	env := &testEnv{mode: mode, dataDir: dir, engine: e}
 	if mode == "remote" {
-		env.server = httptest.NewServer(aepserver.New(e, aepserver.Options{
+		// The served engine behaves as AEP does (Strict), and Adobe's specifications judge every
+		// exchange.
+		env.server = httptest.NewServer(contracttest.Handler(t, aepserver.New(e, aepserver.Options{
 			Credentials: []aepserver.Credential{{ClientID: testClientID, ClientSecret: testClientSecret}},
 			OrgID:       testOrgID,
+			Strict:      true,
 			Log: func(format string, args ...any) {
 				if os.Getenv("AEP_TEST_SERVER_LOG") != "" {
 					t.Logf("server: "+format, args...)
 				}
 			},
-		}))
+		})))
 		t.Cleanup(env.server.Close)
 		env.client, err = aepclient.New(aepclient.Config{Endpoint: env.server.URL, IMSEndpoint: env.server.URL,
 			ClientID: testClientID, ClientSecret: testClientSecret, OrgID: testOrgID})
