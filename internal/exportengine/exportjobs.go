@@ -217,13 +217,18 @@ func parseFields(field, list string) (*fields.Selector, error) {
 // CreateExportJob validates a request and creates a NEW job for it, with its destination batch
 // ids reserved. A non-empty idempotencyKey makes the call safe to retry: a second request with
 // the same key returns the job the first one created.
+//
+// It answers with the job as the transaction left it (NEW, or as the first request's job stood),
+// never as a runner may have moved it since: a runner can claim the job the moment it commits.
 func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobRequest, idempotencyKey string) (*aepwire.ExportJob, error) {
-	var id int64
+	var created *jobRow
 	err := e.store.write(ctx, func(tx *sql.Tx) error {
 		if idempotencyKey != "" {
+			var id int64
 			err := tx.QueryRowContext(ctx, `SELECT id FROM export_jobs WHERE idempotency_key = ?`, idempotencyKey).Scan(&id)
 			if err == nil {
-				return nil
+				created, err = e.getJobRow(ctx, tx, id)
+				return err
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
@@ -256,14 +261,18 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 		if err != nil {
 			return err
 		}
-		id, err = r.LastInsertId()
+		id, err := r.LastInsertId()
+		if err != nil {
+			return err
+		}
+		created, err = e.getJobRow(ctx, tx, id)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	e.jobsChanged()
-	return e.GetExportJob(ctx, id)
+	return e.wire(created), nil
 }
 
 // jobRow is an export job as stored.

@@ -142,6 +142,8 @@ func TestExportJobLifecycleAndMetrics(t *testing.T) {
 	req.AdditionalFields = &aepwire.AdditionalFields{EventList: &aepwire.EventList{Fields: "eventType"}}
 	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
 
+	// The runner may claim the job the moment it is committed; the answer is still the job as
+	// created: NEW.
 	created, err := env.e.CreateExportJob(ctx, req, "")
 	if err != nil {
 		t.Fatal(err)
