@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
 // Export job error codes reported in a job's errors.
@@ -31,189 +30,6 @@ func jobNotFound(id int64) error {
 	return aepwire.Errorf(http.StatusNotFound, codeJobNotFound, "Export job not found", "no export job has the id %d", id)
 }
 
-// exportSpec is a validated export request: everything a run needs, parsed.
-type exportSpec struct {
-	req           aepwire.ExportJobRequest // as echoed by the job
-	policy        mergePolicyDef
-	profileFields *fields.Selector
-	eventFields   *fields.Selector
-	withEvents    bool
-	// Ingest-time bounds in epoch milliseconds; has* tells whether they are set.
-	profileFrom              int64
-	hasProfileFrom           bool
-	eventFrom, eventTo       int64
-	hasEventFrom, hasEventTo bool
-	emptyProfiles            bool
-	segments                 []segmentSpec
-	qualStart, qualEnd       int64 // nanoseconds
-	hasQualStart, hasQualEnd bool
-	perBatch                 bool
-}
-
-type segmentSpec struct {
-	id, ns   string
-	statuses []string
-}
-
-// rfc3339Millis parses an RFC 3339 time of a request into epoch milliseconds, truncating.
-func rfc3339Millis(field, s string) (int64, error) {
-	ns, ok := aepwire.ParseTimestamp(s)
-	if !ok {
-		return 0, profileBadRequest("%s %q is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z", field, s)
-	}
-	return floorDiv(ns, 1e6), nil
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
-// validateExportRequest checks a request as AEP would, with 400 errors that name the field at
-// fault, and resolves the merge policy. It runs inside the transaction that creates the job.
-func (e *Engine) validateExportRequest(ctx context.Context, tx *sql.Tx, req aepwire.ExportJobRequest) (*exportSpec, error) {
-	spec := &exportSpec{req: req}
-	if req.Schema.Name == "" {
-		return nil, profileBadRequest("schema.name is required: use %s", aepwire.ProfileSchemaName)
-	}
-	if req.Schema.Name != aepwire.ProfileSchemaName {
-		return nil, profileBadRequest("schema.name %q is not supported: profile export jobs use %s", req.Schema.Name, aepwire.ProfileSchemaName)
-	}
-	if req.EvaluationInfo != nil && req.EvaluationInfo.Segmentation {
-		return nil, profileBadRequest("evaluationInfo.segmentation is not supported by the embedded engine: " +
-			"memberships are exported as ingested")
-	}
-	dest := req.Destination.DatasetID
-	if dest == "" {
-		return nil, profileBadRequest("destination.datasetId is required")
-	}
-	ds, err := e.getDataset(ctx, tx, dest)
-	if aepwire.IsNotFound(err) {
-		return nil, profileBadRequest("destination.datasetId %s names no dataset", dest)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if ds.SchemaRef.ID != aepwire.SchemaProfileUnion {
-		return nil, profileBadRequest("destination dataset %s (%q) uses the schema %s; an export destination must use the profile union schema %s",
-			ds.ID, ds.Name, ds.SchemaRef.ID, aepwire.SchemaProfileUnion)
-	}
-
-	// Merge policy: the one named (at the version named, or the latest), else the default.
-	var policy *aepwire.MergePolicy
-	if req.MergePolicy == nil || req.MergePolicy.ID == "" {
-		if req.MergePolicy != nil && req.MergePolicy.Version != nil {
-			return nil, profileBadRequest("mergePolicy.version is set without mergePolicy.id")
-		}
-		policy, err = e.defaultMergePolicy(ctx, tx)
-	} else {
-		var version int64
-		if req.MergePolicy.Version != nil {
-			if version = *req.MergePolicy.Version; version < 1 {
-				return nil, profileBadRequest("mergePolicy.version must be 1 or more, not %d", version)
-			}
-		}
-		policy, err = e.getMergePolicy(ctx, tx, req.MergePolicy.ID, version)
-		if aepwire.IsNotFound(err) {
-			var we *aepwire.Error
-			errors.As(err, &we)
-			return nil, profileBadRequest("mergePolicy: %s", we.Detail)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	spec.policy = definition(policy)
-	version := policy.Version
-	spec.req.MergePolicy = &aepwire.MergePolicyRef{ID: policy.ID, Version: &version}
-
-	if spec.profileFields, err = parseFields("fields", req.Fields); err != nil {
-		return nil, err
-	}
-	if f := req.Filter; f != nil {
-		if f.FromIngestTimestamp != "" {
-			if spec.profileFrom, err = rfc3339Millis("filter.fromIngestTimestamp", f.FromIngestTimestamp); err != nil {
-				return nil, err
-			}
-			spec.hasProfileFrom = true
-		}
-		spec.emptyProfiles = f.EmptyProfiles
-		for i, s := range f.Segments {
-			at := fmt.Sprintf("filter.segments[%d]", i)
-			if s.SegmentID == "" {
-				return nil, profileBadRequest("%s.segmentId is required", at)
-			}
-			seg := segmentSpec{id: s.SegmentID, ns: s.SegmentNs, statuses: s.Status}
-			if seg.ns == "" {
-				seg.ns = "ups"
-			}
-			if len(seg.statuses) == 0 {
-				seg.statuses = []string{aepwire.SegmentRealized, aepwire.SegmentExisting}
-			}
-			for _, st := range seg.statuses {
-				if st != aepwire.SegmentRealized && st != aepwire.SegmentExisting && st != aepwire.SegmentExited {
-					return nil, profileBadRequest("%s.status holds %q; statuses are realized, existing and exited", at, st)
-				}
-			}
-			spec.segments = append(spec.segments, seg)
-		}
-		if q := f.SegmentQualificationTime; q != nil {
-			if q.StartTime != "" {
-				ns, ok := aepwire.ParseTimestamp(q.StartTime)
-				if !ok {
-					return nil, profileBadRequest("filter.segmentQualificationTime.startTime %q is not an RFC 3339 date-time with an offset", q.StartTime)
-				}
-				spec.qualStart, spec.hasQualStart = ns, true
-			}
-			if q.EndTime != "" {
-				ns, ok := aepwire.ParseTimestamp(q.EndTime)
-				if !ok {
-					return nil, profileBadRequest("filter.segmentQualificationTime.endTime %q is not an RFC 3339 date-time with an offset", q.EndTime)
-				}
-				spec.qualEnd, spec.hasQualEnd = ns, true
-			}
-		}
-	}
-	spec.perBatch = req.Destination.SegmentPerBatch
-	if spec.perBatch && len(spec.segments) == 0 {
-		return nil, profileBadRequest("destination.segmentPerBatch is true but filter.segments is empty: " +
-			"list the segments to export one batch each, or set segmentPerBatch to false")
-	}
-	if af := req.AdditionalFields; af != nil && af.EventList != nil {
-		spec.withEvents = true
-		el := af.EventList
-		if spec.eventFields, err = parseFields("additionalFields.eventList.fields", el.Fields); err != nil {
-			return nil, err
-		}
-		if ef := el.Filter; ef != nil {
-			if ef.FromIngestTimestamp != "" {
-				if spec.eventFrom, err = rfc3339Millis("additionalFields.eventList.filter.fromIngestTimestamp", ef.FromIngestTimestamp); err != nil {
-					return nil, err
-				}
-				spec.hasEventFrom = true
-			}
-			if ef.ToIngestTimestamp != "" {
-				if spec.eventTo, err = rfc3339Millis("additionalFields.eventList.filter.toIngestTimestamp", ef.ToIngestTimestamp); err != nil {
-					return nil, err
-				}
-				spec.hasEventTo = true
-			}
-		}
-	}
-	return spec, nil
-}
-
-func parseFields(field, list string) (*fields.Selector, error) {
-	sel, err := fields.Parse(list)
-	if err != nil {
-		return nil, profileBadRequest("%s %q is malformed at %s", field, list, err)
-	}
-	return sel, nil
-}
-
 // CreateExportJob validates a request and creates a NEW job for it, with its destination batch
 // ids reserved. A non-empty idempotencyKey makes the call safe to retry: a second request with
 // the same key returns the job the first one created.
@@ -221,8 +37,12 @@ func parseFields(field, list string) (*fields.Selector, error) {
 // It answers with the job as the transaction left it (NEW, or as the first request's job stood),
 // never as a runner may have moved it since: a runner can claim the job the moment it commits.
 func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobRequest, idempotencyKey string) (*aepwire.ExportJob, error) {
+	spec, err := parseExportRequest(req)
+	if err != nil {
+		return nil, err
+	}
 	var created *jobRow
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err = e.store.write(ctx, func(tx *sql.Tx) error {
 		if idempotencyKey != "" {
 			var id int64
 			err := tx.QueryRowContext(ctx, `SELECT id FROM export_jobs WHERE idempotency_key = ?`, idempotencyKey).Scan(&id)
@@ -234,8 +54,7 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 				return err
 			}
 		}
-		spec, err := e.validateExportRequest(ctx, tx, req)
-		if err != nil {
+		if err := e.resolve(ctx, tx, spec); err != nil {
 			return err
 		}
 		n := 1

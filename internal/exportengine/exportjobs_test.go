@@ -2,6 +2,7 @@ package exportengine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -371,5 +372,41 @@ func TestTwoJobsAtOnce(t *testing.T) {
 	if beside, alone := exportedRows(t, env.e, jc.Destination.BatchID), exportedRows(t, env.e, ja.Destination.BatchID); len(alone) == 0 ||
 		fmt.Sprint(beside) != fmt.Sprint(alone) {
 		t.Errorf("the job run beside another wrote other rows than alone (%d rows alone)", len(alone))
+	}
+}
+
+// What a request says by itself is checked before the job's transaction: a malformed request is
+// refused while another writer holds the store, and never waits for it.
+func TestMalformedRequestTakesNoWriteLock(t *testing.T) {
+	env := newJobEnv(t, Options{})
+	ctx := context.Background()
+	holding, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- env.e.store.write(ctx, func(*sql.Tx) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	refused := make(chan error, 1)
+	go func() {
+		req := env.request()
+		req.Fields = "a(b,(c" + strings.Repeat("(", 5000)
+		_, err := env.e.CreateExportJob(ctx, req, "")
+		refused <- err
+	}()
+	select {
+	case err := <-refused:
+		if aepwire.StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "fields") {
+			t.Errorf("malformed fields: %v, want a 400 naming fields", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a malformed request waited for the write lock")
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -223,9 +223,14 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 	// to have ended while files of its attempts remain. This engine holds the job's lock: no
 	// attempt is writing them.
 	e.removeJobOutput(id)
+	// A job's request never changes: what it says by itself is read before the transaction.
+	stored, err := e.getJobRow(ctx, e.store.db, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec, parseErr := parseExportRequest(stored.req)
 	var claimed *jobRow
-	var spec *exportSpec
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err = e.store.write(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
 		if err != nil {
 			return err
@@ -243,7 +248,11 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 		// The spec is resolved in the transaction that starts the job, so that a job is never
 		// PROCESSING on a request that no longer holds (its destination or merge policy deleted
 		// since it was created): such a job ends FAILED here, saying what went.
-		if spec, err = e.validateExportRequest(ctx, tx, j.req); err != nil {
+		if parseErr != nil {
+			return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: codeJobInternal,
+				Msg: "the job cannot run: its request is not valid any more: " + parseErr.Error()}}, now)
+		}
+		if err := e.resolve(ctx, tx, spec); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
