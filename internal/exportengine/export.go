@@ -432,7 +432,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	if len(frags) == 0 && (!spec.emptyProfiles || len(u.events) == 0) {
 		return nil // not a profile
 	}
-	if spec.hasProfileFrom && (len(frags) == 0 || updated <= spec.profileFrom) {
+	if spec.profileFrom.set && (len(frags) == 0 || !spec.keepsProfile(updated)) {
 		return nil
 	}
 	w.frags = frags
@@ -484,8 +484,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 		row = append(row, `"eventList":[`...)
 		w.events = w.events[:0]
 		for _, ev := range u.events {
-			t := ev.batch.ingestTime
-			if (spec.hasEventFrom && t <= spec.eventFrom) || (spec.hasEventTo && t >= spec.eventTo) {
+			if !spec.keepsEvent(ev.batch.ingestTime) {
 				continue
 			}
 			w.events = append(w.events, ev)
@@ -558,11 +557,11 @@ func (spec *exportSpec) qualifies(profile *fastjson.Value, seg segmentSpec) bool
 	if status == nil || status.Type() != fastjson.TypeString || !slices.Contains(seg.statuses, string(status.GetStringBytes())) {
 		return false
 	}
-	if !spec.hasQualStart && !spec.hasQualEnd {
+	if !spec.qualStart.set && !spec.qualEnd.set {
 		return true
 	}
 	t, ok := qualificationTime(m)
-	return ok && (!spec.hasQualStart || t >= spec.qualStart) && (!spec.hasQualEnd || t <= spec.qualEnd)
+	return ok && spec.inQualificationWindow(t)
 }
 
 // outBatch writes the part files of one output batch.

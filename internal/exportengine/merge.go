@@ -7,8 +7,6 @@ import (
 	"slices"
 
 	"github.com/valyala/fastjson"
-
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
 // merger merges the fragments of one profile. It reuses its parsers and arena from one profile to
@@ -253,7 +251,7 @@ func (m *merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 		nsObj, _ := nsOut.Object()
 		for _, seg := range segments {
 			var best *fastjson.Value
-			var bestTime int64
+			var bestTime instant
 			bestValid := false
 			for _, so := range inNs {
 				e := lastValue(so, seg)
@@ -261,7 +259,7 @@ func (m *merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 					continue
 				}
 				t, valid := qualificationTime(e)
-				if best == nil || (valid && (!bestValid || t > bestTime)) {
+				if best == nil || (valid && (!bestValid || t.compare(bestTime) > 0)) {
 					best, bestTime, bestValid = e, t, valid
 				}
 			}
@@ -275,12 +273,12 @@ func (m *merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 }
 
 // qualificationTime is a membership's lastQualificationTime as an instant.
-func qualificationTime(membership *fastjson.Value) (int64, bool) {
+func qualificationTime(membership *fastjson.Value) (instant, bool) {
 	v := membership.Get("lastQualificationTime")
 	if v == nil || v.Type() != fastjson.TypeString {
-		return 0, false
+		return instant{}, false
 	}
-	return aepwire.ParseTimestamp(string(v.GetStringBytes()))
+	return parseInstant(string(v.GetStringBytes()))
 }
 
 // lastValue is the value of the last occurrence of key in o (JSON allows repeated keys; the last

@@ -23,16 +23,12 @@ type exportSpec struct {
 	profileFields *fields.Selector
 	eventFields   *fields.Selector
 	withEvents    bool
-	// Ingest-time bounds in epoch milliseconds; has* tells whether they are set.
-	profileFrom              int64
-	hasProfileFrom           bool
-	eventFrom, eventTo       int64
-	hasEventFrom, hasEventTo bool
-	emptyProfiles            bool
-	segments                 []segmentSpec
-	qualStart, qualEnd       int64 // nanoseconds
-	hasQualStart, hasQualEnd bool
-	perBatch                 bool
+	// The request's times, each with whether it is set.
+	profileFrom, eventFrom, eventTo optionalInstant
+	qualStart, qualEnd              optionalInstant
+	emptyProfiles                   bool
+	segments                        []segmentSpec
+	perBatch                        bool
 }
 
 type segmentSpec struct {
@@ -40,21 +36,40 @@ type segmentSpec struct {
 	statuses []string
 }
 
-// rfc3339Millis parses an RFC 3339 time of a request into epoch milliseconds, truncating.
-func rfc3339Millis(field, s string) (int64, error) {
-	ns, ok := aepwire.ParseTimestamp(s)
-	if !ok {
-		return 0, profileBadRequest("%s %q is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z", field, s)
-	}
-	return floorDiv(ns, 1e6), nil
+type optionalInstant struct {
+	instant
+	set bool
 }
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
+// parseRequestTime parses a time of a request, naming the field when it is not RFC 3339.
+func parseRequestTime(field, s string) (optionalInstant, error) {
+	if s == "" {
+		return optionalInstant{}, nil
 	}
-	return q
+	t, ok := parseInstant(s)
+	if !ok {
+		return optionalInstant{}, profileBadRequest("%s %q is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z", field, s)
+	}
+	return optionalInstant{instant: t, set: true}, nil
+}
+
+// keepsProfile reports whether a profile last updated at the ingest time updatedMs (epoch
+// milliseconds) passes filter.fromIngestTimestamp: strictly after it.
+func (spec *exportSpec) keepsProfile(updatedMs int64) bool {
+	return !spec.profileFrom.set || ingestInstant(updatedMs).compare(spec.profileFrom.instant) > 0
+}
+
+// keepsEvent reports whether an event of a batch ingested at ingestMs lies strictly between
+// eventList's fromIngestTimestamp and toIngestTimestamp.
+func (spec *exportSpec) keepsEvent(ingestMs int64) bool {
+	t := ingestInstant(ingestMs)
+	return (!spec.eventFrom.set || t.compare(spec.eventFrom.instant) > 0) && (!spec.eventTo.set || t.compare(spec.eventTo.instant) < 0)
+}
+
+// inQualificationWindow reports whether a membership's lastQualificationTime lies within
+// filter.segmentQualificationTime, bounds included.
+func (spec *exportSpec) inQualificationWindow(t instant) bool {
+	return (!spec.qualStart.set || t.compare(spec.qualStart.instant) >= 0) && (!spec.qualEnd.set || t.compare(spec.qualEnd.instant) <= 0)
 }
 
 // parseExportRequest checks what a request says by itself, as AEP would, with 400 errors that
@@ -88,11 +103,8 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 		return nil, err
 	}
 	if f := req.Filter; f != nil {
-		if f.FromIngestTimestamp != "" {
-			if spec.profileFrom, err = rfc3339Millis("filter.fromIngestTimestamp", f.FromIngestTimestamp); err != nil {
-				return nil, err
-			}
-			spec.hasProfileFrom = true
+		if spec.profileFrom, err = parseRequestTime("filter.fromIngestTimestamp", f.FromIngestTimestamp); err != nil {
+			return nil, err
 		}
 		spec.emptyProfiles = f.EmptyProfiles
 		for i, s := range f.Segments {
@@ -115,19 +127,11 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 			spec.segments = append(spec.segments, seg)
 		}
 		if q := f.SegmentQualificationTime; q != nil {
-			if q.StartTime != "" {
-				ns, ok := aepwire.ParseTimestamp(q.StartTime)
-				if !ok {
-					return nil, profileBadRequest("filter.segmentQualificationTime.startTime %q is not an RFC 3339 date-time with an offset", q.StartTime)
-				}
-				spec.qualStart, spec.hasQualStart = ns, true
+			if spec.qualStart, err = parseRequestTime("filter.segmentQualificationTime.startTime", q.StartTime); err != nil {
+				return nil, err
 			}
-			if q.EndTime != "" {
-				ns, ok := aepwire.ParseTimestamp(q.EndTime)
-				if !ok {
-					return nil, profileBadRequest("filter.segmentQualificationTime.endTime %q is not an RFC 3339 date-time with an offset", q.EndTime)
-				}
-				spec.qualEnd, spec.hasQualEnd = ns, true
+			if spec.qualEnd, err = parseRequestTime("filter.segmentQualificationTime.endTime", q.EndTime); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -143,17 +147,11 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 			return nil, err
 		}
 		if ef := el.Filter; ef != nil {
-			if ef.FromIngestTimestamp != "" {
-				if spec.eventFrom, err = rfc3339Millis("additionalFields.eventList.filter.fromIngestTimestamp", ef.FromIngestTimestamp); err != nil {
-					return nil, err
-				}
-				spec.hasEventFrom = true
+			if spec.eventFrom, err = parseRequestTime("additionalFields.eventList.filter.fromIngestTimestamp", ef.FromIngestTimestamp); err != nil {
+				return nil, err
 			}
-			if ef.ToIngestTimestamp != "" {
-				if spec.eventTo, err = rfc3339Millis("additionalFields.eventList.filter.toIngestTimestamp", ef.ToIngestTimestamp); err != nil {
-					return nil, err
-				}
-				spec.hasEventTo = true
+			if spec.eventTo, err = parseRequestTime("additionalFields.eventList.filter.toIngestTimestamp", ef.ToIngestTimestamp); err != nil {
+				return nil, err
 			}
 		}
 	}
