@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
 // Batch ingestion error codes.
@@ -409,7 +410,8 @@ func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		reserved, err := queryStrings(ctx, tx, `SELECT batch_ids FROM export_jobs WHERE status IN ('NEW', 'PROCESSING')`)
+		reserved, err := queryStrings(ctx, tx, `SELECT batch_ids FROM export_jobs WHERE status IN (?, ?)`,
+			jobs.New.Wire(), jobs.Processing.Wire())
 		if err != nil {
 			return err
 		}

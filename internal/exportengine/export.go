@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
 // An export streams profiles through read → merge → filter → project → write: a producer reads
@@ -643,7 +643,7 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 		if err != nil {
 			return err
 		}
-		if cur.cancelRequested || cur.status != aepwire.JobProcessing {
+		if cur.cancelRequested || cur.state != jobs.Processing {
 			return errCancelledAtCommit
 		}
 		dest := cur.req.Destination.DatasetID
@@ -684,11 +684,7 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			BytesWritten:                      &size,
 		}
 		cur.gatewayIDs["pushJob"] = newUUID()
-		gateway, _ := json.Marshal(cur.gatewayIDs)
-		if _, err := tx.ExecContext(ctx, `UPDATE export_jobs SET gateway_ids = ? WHERE id = ?`, string(gateway), cur.id); err != nil {
-			return err
-		}
-		return e.finishJob(ctx, tx, cur, aepwire.JobSucceeded, nil, now)
+		return e.transition(ctx, tx, cur, jobs.Succeeded, jobs.Runner, nil, now)
 	})
 }
 

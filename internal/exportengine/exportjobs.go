@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
 // Export job error codes reported in a job's errors.
@@ -22,9 +22,6 @@ const (
 	codeJobResumed     = "EXPORT-1003"
 	codeJobCancelled   = "EXPORT-1004"
 )
-
-// maxJobAttempts bounds how often a job whose runner died is started again before it fails.
-const maxJobAttempts = 3
 
 func jobNotFound(id int64) error {
 	return aepwire.Errorf(http.StatusNotFound, codeJobNotFound, "Export job not found", "no export job has the id %d", id)
@@ -76,7 +73,7 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 			key = idempotencyKey
 		}
 		r, err := tx.ExecContext(ctx, `INSERT INTO export_jobs (status, request, request_id, idempotency_key, batch_ids, creation_ms, update_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, aepwire.JobNew, string(reqJSON), randomHex(16), key, string(batchJSON), now, now)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, jobs.New.Wire(), string(reqJSON), randomHex(16), key, string(batchJSON), now, now)
 		if err != nil {
 			return err
 		}
@@ -97,7 +94,7 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 // jobRow is an export job as stored.
 type jobRow struct {
 	id              int64
-	status          string
+	state           jobs.State
 	req             aepwire.ExportJobRequest
 	requestID       string
 	batchIDs        []string
@@ -118,7 +115,7 @@ const jobColumns = `id, status, request, request_id, batch_ids, creation_ms, upd
 func scanJob(row interface{ Scan(...any) error }) (*jobRow, error) {
 	j := &jobRow{}
 	var req, batches, metrics, errs, warnings, gateway string
-	if err := row.Scan(&j.id, &j.status, &req, &j.requestID, &batches, &j.creation, &j.update, &j.started, &metrics,
+	if err := row.Scan(&j.id, &j.state, &req, &j.requestID, &batches, &j.creation, &j.update, &j.started, &metrics,
 		&errs, &warnings, &gateway, &j.attempts, &j.cancelRequested); err != nil {
 		return nil, err
 	}
@@ -149,7 +146,7 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 		ID:                  j.id,
 		ProfileInstanceID:   "ups",
 		JobType:             "BATCH",
-		Status:              j.status,
+		Status:              j.state.Wire(),
 		Fields:              j.req.Fields,
 		Schema:              j.req.Schema,
 		Filter:              j.req.Filter,
@@ -173,6 +170,8 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 	if job.Metrics.TotalTime == nil {
 		job.Metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
 	}
+	// A failed or cancelled job names no batches: none of its output was committed.
+	keepsBatches := j.state != jobs.Failed && j.state != jobs.Cancelled
 	if j.req.Destination.SegmentPerBatch {
 		for i, seg := range j.req.Filter.Segments {
 			ns, statuses := seg.SegmentNs, seg.Status
@@ -183,12 +182,12 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 				statuses = []string{aepwire.SegmentRealized, aepwire.SegmentExisting}
 			}
 			b := aepwire.ExportBatch{SegmentID: seg.SegmentID, SegmentNs: ns, Status: statuses}
-			if j.status != aepwire.JobFailed && j.status != aepwire.JobCancelled && i < len(j.batchIDs) {
+			if keepsBatches && i < len(j.batchIDs) {
 				b.BatchID = j.batchIDs[i]
 			}
 			job.Destination.Batches = append(job.Destination.Batches, b)
 		}
-	} else if j.status != aepwire.JobFailed && j.status != aepwire.JobCancelled && len(j.batchIDs) > 0 {
+	} else if keepsBatches && len(j.batchIDs) > 0 {
 		job.Destination.BatchID = j.batchIDs[0]
 	}
 	return job
@@ -214,11 +213,11 @@ func (e *Engine) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (
 	}
 	where, args := []string{"1 = 1"}, []any{}
 	if q.Status != "" {
-		st := strings.ToUpper(q.Status)
-		if !slices.Contains([]string{aepwire.JobNew, aepwire.JobProcessing, aepwire.JobSucceeded, aepwire.JobFailed, aepwire.JobCancelled}, st) {
+		st, ok := jobs.ParseWire(strings.ToUpper(q.Status))
+		if !ok {
 			return nil, profileBadRequest("status %q is not one of NEW, PROCESSING, SUCCEEDED, FAILED, CANCELLED", q.Status)
 		}
-		where, args = append(where, "status = ?"), append(args, st)
+		where, args = append(where, "status = ?"), append(args, st.Wire())
 	}
 	if q.Offset != "" {
 		creation, id, ok := parseJobOffset(q.Offset)
@@ -288,11 +287,11 @@ func (e *Engine) CancelExportJob(ctx context.Context, id int64) error {
 			return err
 		}
 		now := e.nowMs()
-		switch j.status {
-		case aepwire.JobNew:
-			// Not started: no runner can claim it any more once it is CANCELLED.
-			return e.finishJob(ctx, tx, j, aepwire.JobCancelled, nil, now)
-		case aepwire.JobProcessing:
+		switch j.state {
+		case jobs.New:
+			// Not started: no runner can claim it any more once it is Cancelled.
+			return e.transition(ctx, tx, j, jobs.Cancelled, jobs.API, nil, now)
+		case jobs.Processing:
 			_, err := tx.ExecContext(ctx, `UPDATE export_jobs SET cancel_requested = 1, update_ms = ? WHERE id = ?`, now, id)
 			abandoned = true
 			return err
@@ -313,26 +312,36 @@ func (e *Engine) CancelExportJob(ctx context.Context, id int64) error {
 	return nil
 }
 
-// finishJob moves a job to a terminal status in tx. A successful job's batches are committed by
-// the runner before it calls this.
-func (e *Engine) finishJob(ctx context.Context, tx *sql.Tx, j *jobRow, status string, errs []aepwire.JobError, now int64) error {
-	if j.metrics.TotalTime == nil {
-		j.metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
+// transition moves a job to another state in tx: it is the one way a job's state changes. The
+// move must be in the transition table (jobs.Check), made by by. The caller sets what the move
+// changes besides the state (attempts, warnings, metrics) in j first; transition adds errs to the
+// job's errors, and on an end state closes the job's total time and gives a cancellation its error.
+func (e *Engine) transition(ctx context.Context, tx *sql.Tx, j *jobRow, to jobs.State, by jobs.Mover, errs []aepwire.JobError, now int64) error {
+	if err := jobs.Check(j.state, to, by); err != nil {
+		return fmt.Errorf("export job %d: %w", j.id, err)
 	}
-	j.metrics.TotalTime.EndTimeInMs = now
-	j.metrics.TotalTime.TotalTimeInMs = now - j.metrics.TotalTime.StartTimeInMs
-	if status == aepwire.JobCancelled && len(errs) == 0 {
-		errs = []aepwire.JobError{{Code: codeJobCancelled, Msg: "the job was cancelled (DELETE /export/jobs/" + strconv.FormatInt(j.id, 10) + ")"}}
+	if to.Ended() {
+		if j.metrics.TotalTime == nil {
+			j.metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
+		}
+		j.metrics.TotalTime.EndTimeInMs = now
+		j.metrics.TotalTime.TotalTimeInMs = now - j.metrics.TotalTime.StartTimeInMs
+		if to == jobs.Cancelled && len(errs) == 0 {
+			errs = []aepwire.JobError{{Code: codeJobCancelled, Msg: "the job was cancelled (DELETE /export/jobs/" + strconv.FormatInt(j.id, 10) + ")"}}
+		}
 	}
-	metrics, err := json.Marshal(j.metrics)
-	if err != nil {
-		return err
+	j.state, j.update = to, now
+	j.errors = append(j.errors, errs...)
+	var cols [4][]byte
+	for i, v := range []any{j.metrics, j.errors, j.warnings, j.gatewayIDs} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		cols[i] = b
 	}
-	errsJSON, err := json.Marshal(append(j.errors, errs...))
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE export_jobs SET status = ?, metrics = ?, errors = ?, update_ms = ? WHERE id = ?`,
-		status, string(metrics), string(errsJSON), now, j.id)
+	_, err := tx.ExecContext(ctx, `UPDATE export_jobs SET status = ?, attempts = ?, started_ms = ?, update_ms = ?, metrics = ?,
+		errors = ?, warnings = ?, gateway_ids = ? WHERE id = ?`,
+		j.state.Wire(), j.attempts, j.started, j.update, string(cols[0]), string(cols[1]), string(cols[2]), string(cols[3]), j.id)
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
 // The helper process of the job crash test: a runner that stops dead (SIGKILL from the test) in
@@ -119,7 +120,7 @@ func TestJobAbandonedTooOftenFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range maxJobAttempts {
+	for range jobs.MaxAttempts {
 		killRunnerMidExport(t, env.dataDir)
 	}
 	runner, err := Open(ctx, Options{DataDir: env.dataDir, RunJobs: true})
@@ -130,7 +131,7 @@ func TestJobAbandonedTooOftenFails(t *testing.T) {
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobAbandoned ||
 		!strings.Contains(done.Errors[0].Msg, "interrupted 3 times") || done.Destination.BatchID != "" {
-		t.Errorf("job abandoned %d times: %+v", maxJobAttempts, done)
+		t.Errorf("job abandoned %d times: %+v", jobs.MaxAttempts, done)
 	}
 	if len(done.Warnings) != 2 {
 		t.Errorf("warnings %+v, want one for each resumed attempt", done.Warnings)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
 // Export jobs run in an engine opened with RunJobs: a worker process of its own (started through
@@ -133,18 +134,19 @@ func (e *Engine) runningJobs() int {
 
 // runnableJobs lists the jobs that need a runner: NEW ones, and PROCESSING ones nobody holds.
 func (e *Engine) runnableJobs(ctx context.Context) ([]int64, error) {
-	rows, err := e.store.db.QueryContext(ctx, `SELECT id, status FROM export_jobs WHERE status IN ('NEW', 'PROCESSING') ORDER BY id`)
+	rows, err := e.store.db.QueryContext(ctx, `SELECT id, status FROM export_jobs WHERE status IN (?, ?) ORDER BY id`,
+		jobs.New.Wire(), jobs.Processing.Wire())
 	if err != nil {
 		return nil, err
 	}
 	type cand struct {
-		id     int64
-		status string
+		id    int64
+		state jobs.State
 	}
 	var cands []cand
 	for rows.Next() {
 		var c cand
-		if err := rows.Scan(&c.id, &c.status); err != nil {
+		if err := rows.Scan(&c.id, &c.state); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -156,7 +158,7 @@ func (e *Engine) runnableJobs(ctx context.Context) ([]int64, error) {
 	}
 	var out []int64
 	for _, c := range cands {
-		if c.status == aepwire.JobNew {
+		if c.state == jobs.New {
 			out = append(out, c.id)
 			continue
 		}
@@ -236,20 +238,22 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 			return err
 		}
 		now := e.nowMs()
-		switch {
-		case aepwire.JobTerminal(j.status):
+		decision := jobs.Decide(j.state, j.attempts, j.cancelRequested)
+		by := decision.Mover(j.state)
+		switch decision {
+		case jobs.Skip:
 			return nil
-		case j.cancelRequested:
-			return e.finishJob(ctx, tx, j, aepwire.JobCancelled, nil, now)
-		case j.status == aepwire.JobProcessing && j.attempts >= maxJobAttempts:
-			return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: codeJobAbandoned, Msg: fmt.Sprintf(
+		case jobs.EndCancelled:
+			return e.transition(ctx, tx, j, jobs.Cancelled, by, nil, now)
+		case jobs.GiveUp:
+			return e.transition(ctx, tx, j, jobs.Failed, by, []aepwire.JobError{{Code: codeJobAbandoned, Msg: fmt.Sprintf(
 				"the job was interrupted %d times (the engine process running it stopped) and is not started again", j.attempts)}}, now)
 		}
 		// The spec is resolved in the transaction that starts the job, so that a job is never
 		// PROCESSING on a request that no longer holds (its destination or merge policy deleted
 		// since it was created): such a job ends FAILED here, saying what went.
 		if parseErr != nil {
-			return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: codeJobInternal,
+			return e.transition(ctx, tx, j, jobs.Failed, by, []aepwire.JobError{{Code: codeJobInternal,
 				Msg: "the job cannot run: its request is not valid any more: " + parseErr.Error()}}, now)
 		}
 		if err := e.resolve(ctx, tx, spec); err != nil {
@@ -261,23 +265,18 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 				code, msg = codeJobDestination, "the job cannot run: "+we.Detail+" (it was deleted after the job "+
 					"was created); create it again or name another, and create a new job"+applyAgain
 			}
-			return e.finishJob(ctx, tx, j, aepwire.JobFailed, []aepwire.JobError{{Code: code, Msg: msg}}, now)
+			return e.transition(ctx, tx, j, jobs.Failed, by, []aepwire.JobError{{Code: code, Msg: msg}}, now)
 		}
-		if j.status == aepwire.JobProcessing {
+		if decision == jobs.Resume {
 			j.warnings = append(j.warnings, aepwire.JobError{Code: codeJobResumed, Msg: fmt.Sprintf(
 				"attempt %d was interrupted: the engine process running it stopped; the job was started again from the beginning", j.attempts)})
 		}
 		j.attempts++
-		j.status = aepwire.JobProcessing
 		j.started = now
 		j.metrics = aepwire.ExportMetrics{TotalTime: &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}}
-		warnings, _ := json.Marshal(j.warnings)
-		metrics, _ := json.Marshal(j.metrics)
-		_, err = tx.ExecContext(ctx, `UPDATE export_jobs SET status = ?, attempts = ?, started_ms = ?, update_ms = ?,
-			warnings = ?, metrics = ?, gateway_ids = ? WHERE id = ?`,
-			j.status, j.attempts, now, now, string(warnings), string(metrics), `{"exportJob":"`+newUUID()+`"}`, id)
+		j.gatewayIDs = map[string]string{"exportJob": newUUID()}
 		claimed = j
-		return err
+		return e.transition(ctx, tx, j, jobs.Processing, by, nil, now)
 	})
 	if err != nil || claimed == nil {
 		return nil, nil, err
@@ -314,7 +313,7 @@ func (e *Engine) failJob(ctx context.Context, id int64, cause error) {
 	if errors.As(cause, &gone) {
 		code = codeJobDestination
 	}
-	e.finish(ctx, id, aepwire.JobFailed, []aepwire.JobError{{Code: code, Msg: cause.Error()}})
+	e.finish(ctx, id, jobs.Failed, jobs.Runner, []aepwire.JobError{{Code: code, Msg: cause.Error()}})
 }
 
 // run runs a claimed job to its end.
@@ -337,7 +336,7 @@ func (e *Engine) run(ctx context.Context, j *jobRow, spec *exportSpec) {
 	bg := context.Background()
 	switch {
 	case cancelled:
-		e.finish(bg, j.id, aepwire.JobCancelled, nil)
+		e.finish(bg, j.id, jobs.Cancelled, jobs.Runner, nil)
 	case err != nil && e.closing():
 		// The engine is closing: leave the job PROCESSING for the next runner to resume.
 		e.removeJobOutput(j.id)
@@ -346,21 +345,23 @@ func (e *Engine) run(ctx context.Context, j *jobRow, spec *exportSpec) {
 	default:
 		switch err := e.commitExport(bg, j, res); {
 		case errors.Is(err, errCancelledAtCommit):
-			e.finish(bg, j.id, aepwire.JobCancelled, nil)
+			e.finish(bg, j.id, jobs.Cancelled, jobs.Runner, nil)
 		case err != nil:
 			e.failJob(bg, j.id, fmt.Errorf("committing the exported batches: %w", err))
 		}
 	}
 }
 
-func (e *Engine) finish(ctx context.Context, id int64, status string, errs []aepwire.JobError) {
+// finish ends a job, unless it has ended already: by the runner that ran it, or by the API for a
+// job that lost its runner.
+func (e *Engine) finish(ctx context.Context, id int64, to jobs.State, by jobs.Mover, errs []aepwire.JobError) {
 	e.removeJobOutput(id) // before the job ends, as in claim
 	_ = e.store.write(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
-		if err != nil || aepwire.JobTerminal(j.status) {
+		if err != nil || j.state.Ended() {
 			return err
 		}
-		return e.finishJob(ctx, tx, j, status, errs, e.nowMs())
+		return e.transition(ctx, tx, j, to, by, errs, e.nowMs())
 	})
 }
 
@@ -402,7 +403,7 @@ func (e *Engine) recordProgress(id int64, p *exportProgress) {
 	profiles, events := p.profiles.Load(), p.events.Load()
 	_ = e.store.write(context.Background(), func(tx *sql.Tx) error {
 		j, err := e.getJobRow(context.Background(), tx, id)
-		if err != nil || j.status != aepwire.JobProcessing {
+		if err != nil || j.state != jobs.Processing {
 			return err
 		}
 		j.metrics.TotalExportedProfileCounter = &profiles
@@ -433,7 +434,7 @@ func (e *Engine) cancelIfAbandoned(ctx context.Context, id int64) error {
 	if err != nil || !ok {
 		return err
 	}
-	e.finish(ctx, id, aepwire.JobCancelled, nil)
+	e.finish(ctx, id, jobs.Cancelled, jobs.API, nil)
 	return lock.unlock()
 }
 
