@@ -12,28 +12,20 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
-
-// Clock tells the engine the time. Tests pass a fake one.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-// SystemClock is the wall clock.
-var SystemClock Clock = systemClock{}
 
 // Options configure an engine.
 type Options struct {
 	// DataDir holds the engine's database and data files. It is created when missing.
 	DataDir string
-	// Clock defaults to SystemClock.
-	Clock Clock
+	// Clock is the engine's one source of time: its timestamps, and every wait of its runner
+	// (the scheduler's poll, cancellation checks, progress, a worker's idle time) and of
+	// WaitExportJob. It defaults to the wall clock; tests pass a clock.Fake and move it.
+	Clock clock.Clock
 	// ImsOrg is the organisation the engine reports in the objects it returns.
 	ImsOrg string
 	// RunBytes bounds the records a batch's ingestion holds in memory before it sorts them and
@@ -59,7 +51,7 @@ const DefaultImsOrg = "embedded@AdobeOrg"
 // Engine is an open data directory.
 type Engine struct {
 	dir      string
-	clock    Clock
+	clock    clock.Clock
 	imsOrg   string
 	runBytes int
 	workers  int
@@ -70,6 +62,8 @@ type Engine struct {
 	spawnErr atomic.Pointer[error] // the last error of spawn
 	spawned  atomic.Int64          // when spawn last started a worker, in Unix nanoseconds
 	closed   atomic.Bool
+	// jobEvents tells waiters in this process that this engine changed an export job.
+	jobEvents signal
 }
 
 // databaseFile is the name of the engine's SQLite database inside the data directory.
@@ -87,7 +81,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	e := &Engine{dir: dir, clock: opts.Clock, imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, spawn: opts.Spawn}
+	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, spawn: opts.Spawn}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
@@ -95,9 +89,6 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
-	}
-	if e.clock == nil {
-		e.clock = SystemClock
 	}
 	if e.imsOrg == "" {
 		e.imsOrg = DefaultImsOrg
@@ -142,3 +133,29 @@ func (e *Engine) Close() error {
 func (e *Engine) closing() bool { return e.closed.Load() }
 
 func (e *Engine) nowMs() int64 { return e.clock.Now().UnixMilli() }
+
+// signal wakes every goroutine waiting on it when notified: a channel closed and replaced.
+type signal struct {
+	mu sync.Mutex
+	c  chan struct{}
+}
+
+// wait returns a channel that is closed at the next notify. Take it before looking at what it
+// signals, so that a change made in between is not missed.
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c == nil {
+		s.c = make(chan struct{})
+	}
+	return s.c
+}
+
+func (s *signal) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c != nil {
+		close(s.c)
+		s.c = nil
+	}
+}

@@ -638,7 +638,7 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			return err
 		}
 	}
-	return e.store.write(ctx, func(tx *sql.Tx) error {
+	return e.writeJobs(ctx, func(tx *sql.Tx) error {
 		cur, err := e.getJobRow(ctx, tx, j.id)
 		if err != nil {
 			return err

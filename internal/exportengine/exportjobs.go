@@ -39,7 +39,7 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 		return nil, err
 	}
 	var created *jobRow
-	err = e.store.write(ctx, func(tx *sql.Tx) error {
+	err = e.writeJobs(ctx, func(tx *sql.Tx) error {
 		if idempotencyKey != "" {
 			var id int64
 			err := tx.QueryRowContext(ctx, `SELECT id FROM export_jobs WHERE idempotency_key = ?`, idempotencyKey).Scan(&id)
@@ -281,7 +281,7 @@ func parseJobOffset(s string) (creation, id int64, ok bool) {
 // It returns once the request is recorded; the runner stops promptly after.
 func (e *Engine) CancelExportJob(ctx context.Context, id int64) error {
 	var abandoned bool
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.writeJobs(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
 		if err != nil {
 			return err
@@ -344,4 +344,12 @@ func (e *Engine) transition(ctx context.Context, tx *sql.Tx, j *jobRow, to jobs.
 		errors = ?, warnings = ?, gateway_ids = ? WHERE id = ?`,
 		j.state.Wire(), j.attempts, j.started, j.update, string(cols[0]), string(cols[1]), string(cols[2]), string(cols[3]), j.id)
 	return err
+}
+
+// writeJobs runs fn in a write transaction of the store, as store.write does, and then tells the
+// waiters of this process that a job may have changed. Every transaction that changes a job runs
+// through it.
+func (e *Engine) writeJobs(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	defer e.jobEvents.notify()
+	return e.store.write(ctx, fn)
 }

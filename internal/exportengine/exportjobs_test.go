@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
 // jobEnv is an engine that runs jobs, with a union destination and some profiles.
 type jobEnv struct {
 	e       *Engine
-	clock   *fakeClock
+	clock   clock.Clock
 	dest    string
 	crm     string
 	web     string
@@ -28,7 +29,10 @@ type jobEnv struct {
 
 func newJobEnv(t *testing.T, opts Options) *jobEnv {
 	t.Helper()
-	env := &jobEnv{clock: newFakeClock(), dataDir: opts.DataDir}
+	env := &jobEnv{clock: opts.Clock, dataDir: opts.DataDir}
+	if env.clock == nil {
+		env.clock = newFakeClock()
+	}
 	if env.dataDir == "" {
 		env.dataDir = t.TempDir()
 	}
@@ -195,13 +199,14 @@ func TestExportJobLifecycleAndMetrics(t *testing.T) {
 }
 
 func TestExportJobListPages(t *testing.T) {
-	env := newJobEnv(t, Options{})
+	clock := newSkewedClock()
+	env := newJobEnv(t, Options{Clock: clock})
 	ctx := context.Background()
 	var ids []int64
 	for i := range 5 {
-		env.clock.Advance(time.Second)
+		clock.Advance(time.Second)
 		if i == 3 {
-			env.clock.Advance(-time.Second) // two jobs created in the same millisecond
+			clock.Move(-time.Second) // two jobs created in the same millisecond
 		}
 		j, err := env.e.CreateExportJob(ctx, env.request(), "")
 		if err != nil {

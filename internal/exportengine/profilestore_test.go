@@ -44,16 +44,21 @@ func expectStore(t *testing.T, e *Engine, want ...string) {
 }
 
 func TestIngestTimesStrictlyIncrease(t *testing.T) {
-	e, clock := openTestEngine(t)
+	clock := newSkewedClock()
+	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
 	ds := newDataset(t, e, aepwire.SchemaProfile, true)
 	rec := `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`
 	start := clock.Now().UnixMilli()
 
 	b1 := ingestLines(t, e, ds, rec)
 	b2 := ingestLines(t, e, ds, rec) // same clock reading
-	clock.Advance(-time.Hour)        // the clock goes back
+	clock.Move(-time.Hour)           // the clock goes back
 	b3 := ingestLines(t, e, ds, rec)
-	clock.Advance(2 * time.Hour)
+	clock.Move(2 * time.Hour)
 	b4 := ingestLines(t, e, ds, rec)
 
 	got := []int64{b1.IngestTime, b2.IngestTime, b3.IngestTime, b4.IngestTime}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
@@ -197,7 +198,8 @@ func TestSpawnedWorkerRunsJobs(t *testing.T) {
 	t.Setenv(WorkerIdleEnv, "150ms")
 	dir := t.TempDir()
 	spawned := 0
-	env := newJobEnv(t, Options{DataDir: dir, Spawn: func() error {
+	// Another process runs the job: this engine hears of it by polling, on the wall clock.
+	env := newJobEnv(t, Options{DataDir: dir, Clock: clock.System, Spawn: func() error {
 		spawned++
 		return SpawnWorker(os.Args[0], dir)
 	}})

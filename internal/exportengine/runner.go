@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
@@ -95,7 +96,7 @@ func (e *Engine) ensureWorker() {
 	if e.spawn == nil || e.workerRunning() {
 		return
 	}
-	now := time.Now().UnixNano()
+	now := e.clock.Now().UnixNano()
 	last := e.spawned.Load()
 	if now-last < int64(spawnSettle) || !e.spawned.CompareAndSwap(last, now) {
 		return
@@ -111,14 +112,14 @@ func (e *Engine) workerRunning() bool { return WorkerRunning(e.dir) }
 func (e *Engine) schedule() {
 	r := e.runner
 	defer r.done.Done()
-	timer := time.NewTimer(0)
+	timer := e.clock.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
 		case <-r.stop:
 			return
 		case <-r.wake:
-		case <-timer.C:
+		case <-timer.C():
 		}
 		e.claimJobs()
 		timer.Reset(schedulerPoll)
@@ -232,7 +233,7 @@ func (e *Engine) claim(ctx context.Context, id int64) (*jobRow, *exportSpec, err
 	}
 	spec, parseErr := parseExportRequest(stored.req)
 	var claimed *jobRow
-	err = e.store.write(ctx, func(tx *sql.Tx) error {
+	err = e.writeJobs(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
 		if err != nil {
 			return err
@@ -356,7 +357,7 @@ func (e *Engine) run(ctx context.Context, j *jobRow, spec *exportSpec) {
 // job that lost its runner.
 func (e *Engine) finish(ctx context.Context, id int64, to jobs.State, by jobs.Mover, errs []aepwire.JobError) {
 	e.removeJobOutput(id) // before the job ends, as in claim
-	_ = e.store.write(ctx, func(tx *sql.Tx) error {
+	_ = e.writeJobs(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
 		if err != nil || j.state.Ended() {
 			return err
@@ -368,9 +369,9 @@ func (e *Engine) finish(ctx context.Context, id int64, to jobs.State, by jobs.Mo
 // monitor watches a running job until done is closed: it cancels the run when the job is
 // cancelled from anywhere, and records progress. It reports whether the job was cancelled.
 func (e *Engine) monitor(ctx context.Context, id int64, p *exportProgress, cancel context.CancelFunc, done <-chan struct{}) bool {
-	tick := time.NewTicker(cancelPoll)
+	tick := e.clock.NewTicker(cancelPoll)
 	defer tick.Stop()
-	lastProgress := time.Now()
+	lastProgress := e.clock.Now()
 	for {
 		select {
 		case <-done:
@@ -379,14 +380,14 @@ func (e *Engine) monitor(ctx context.Context, id int64, p *exportProgress, cance
 			// Cancelled by this engine (a local DELETE, or Close); a DELETE has set the flag.
 			<-done
 			return e.cancelRequested(id)
-		case <-tick.C:
+		case <-tick.C():
 			if e.cancelRequested(id) {
 				cancel()
 				<-done
 				return true
 			}
-			if time.Since(lastProgress) >= progressEvery {
-				lastProgress = time.Now()
+			if clock.Since(e.clock, lastProgress) >= progressEvery {
+				lastProgress = e.clock.Now()
 				e.recordProgress(id, p)
 			}
 		}
@@ -401,7 +402,7 @@ func (e *Engine) cancelRequested(id int64) bool {
 
 func (e *Engine) recordProgress(id int64, p *exportProgress) {
 	profiles, events := p.profiles.Load(), p.events.Load()
-	_ = e.store.write(context.Background(), func(tx *sql.Tx) error {
+	_ = e.writeJobs(context.Background(), func(tx *sql.Tx) error {
 		j, err := e.getJobRow(context.Background(), tx, id)
 		if err != nil || j.state != jobs.Processing {
 			return err
@@ -456,6 +457,7 @@ func (e *Engine) WaitExportJob(ctx context.Context, id int64, onChange func(*aep
 	lastStatus := ""
 	wait := 2 * time.Millisecond
 	for {
+		changed := e.jobEvents.wait()
 		job, err := e.GetExportJob(ctx, id)
 		if err != nil {
 			return nil, err
@@ -464,10 +466,11 @@ func (e *Engine) WaitExportJob(ctx context.Context, id int64, onChange func(*aep
 			onChange(job)
 		}
 		lastStatus = job.Status
-		if aepwire.JobTerminal(job.Status) {
+		state, _ := jobs.ParseWire(job.Status)
+		if state.Ended() {
 			return job, nil
 		}
-		if job.Status == aepwire.JobProcessing {
+		if state == jobs.Processing {
 			released, held := e.watchJobLock(id)
 			if held {
 				if err := e.awaitRelease(ctx, id, released, onChange); err != nil {
@@ -483,9 +486,16 @@ func (e *Engine) WaitExportJob(ctx context.Context, id int64, onChange func(*aep
 				return nil, fmt.Errorf("no runner could be started for export job %d: %w", id, err)
 			}
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
-			return nil, err
+		// A runner of this engine says when it moves the job; one in another process is polled.
+		timer := e.clock.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-changed:
+		case <-timer.C():
 		}
+		timer.Stop()
 		wait = min(wait*2, 50*time.Millisecond)
 	}
 }
@@ -511,7 +521,7 @@ func (e *Engine) watchJobLock(id int64) (<-chan struct{}, bool) {
 }
 
 func (e *Engine) awaitRelease(ctx context.Context, id int64, released <-chan struct{}, onChange func(*aepwire.ExportJob)) error {
-	tick := time.NewTicker(5 * time.Second)
+	tick := e.clock.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	for {
 		select {
@@ -519,24 +529,13 @@ func (e *Engine) awaitRelease(ctx context.Context, id int64, released <-chan str
 			return ctx.Err()
 		case <-released:
 			return nil
-		case <-tick.C:
+		case <-tick.C():
 			if onChange != nil {
 				if job, err := e.GetExportJob(ctx, id); err == nil {
 					onChange(job)
 				}
 			}
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
 // A worker is a process that runs the export jobs of a data directory and exits when none has
@@ -64,20 +66,20 @@ func RunWorker(ctx context.Context, dataDir string, idle time.Duration) error {
 }
 
 func (e *Engine) waitIdle(ctx context.Context, idle time.Duration) {
-	idleSince := time.Now()
+	idleSince := e.clock.Now()
 	for ctx.Err() == nil {
-		if sleepCtx(ctx, schedulerPoll) != nil {
+		if clock.Sleep(ctx, e.clock, schedulerPoll) != nil {
 			return
 		}
 		if e.runningJobs() > 0 {
-			idleSince = time.Now()
+			idleSince = e.clock.Now()
 			continue
 		}
 		if ids, err := e.runnableJobs(ctx); err == nil && len(ids) > 0 {
-			idleSince = time.Now()
+			idleSince = e.clock.Now()
 			continue
 		}
-		if time.Since(idleSince) >= idle {
+		if clock.Since(e.clock, idleSince) >= idle {
 			return
 		}
 	}
