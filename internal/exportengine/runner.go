@@ -14,6 +14,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
@@ -163,8 +164,8 @@ func (e *Engine) runnableJobs(ctx context.Context) ([]int64, error) {
 			out = append(out, c.id)
 			continue
 		}
-		if l, ok, err := tryLockFile(e.jobLockPath(c.id), true); err == nil && ok {
-			_ = l.unlock()
+		if l, ok, err := filelock.TryLock(e.jobLockPath(c.id), filelock.Exclusive); err == nil && ok {
+			_ = l.Unlock()
 			out = append(out, c.id)
 		}
 	}
@@ -189,13 +190,13 @@ func (e *Engine) claimJobs() {
 		if full {
 			return
 		}
-		lock, ok, err := tryLockFile(e.jobLockPath(id), true)
+		lock, ok, err := filelock.TryLock(e.jobLockPath(id), filelock.Exclusive)
 		if err != nil || !ok {
 			continue
 		}
 		j, spec, err := e.claim(ctx, id)
 		if err != nil || j == nil {
-			_ = lock.unlock()
+			_ = lock.Unlock()
 			continue
 		}
 		jobCtx, cancel := context.WithCancel(context.Background())
@@ -210,7 +211,7 @@ func (e *Engine) claimJobs() {
 			r.mu.Lock()
 			delete(r.running, id)
 			r.mu.Unlock()
-			_ = lock.unlock()
+			_ = lock.Unlock()
 			select {
 			case r.wake <- struct{}{}:
 			default:
@@ -431,12 +432,12 @@ func (e *Engine) cancelLocal(id int64) {
 // cancelIfAbandoned cancels a PROCESSING job that no runner holds, which no runner would ever
 // see the cancellation of.
 func (e *Engine) cancelIfAbandoned(ctx context.Context, id int64) error {
-	lock, ok, err := tryLockFile(e.jobLockPath(id), true)
+	lock, ok, err := filelock.TryLock(e.jobLockPath(id), filelock.Exclusive)
 	if err != nil || !ok {
 		return err
 	}
 	e.finish(ctx, id, jobs.Cancelled, jobs.API, nil)
-	return lock.unlock()
+	return lock.Unlock()
 }
 
 // recoverJobs looks for jobs without a runner when the engine opens: NEW jobs nobody started, and
@@ -504,16 +505,16 @@ func (e *Engine) WaitExportJob(ctx context.Context, id int64, onChange func(*aep
 // is closed when it lets go.
 func (e *Engine) watchJobLock(id int64) (<-chan struct{}, bool) {
 	path := e.jobLockPath(id)
-	if l, ok, err := tryLockFile(path, false); err == nil && ok {
-		_ = l.unlock()
+	if l, ok, err := filelock.TryLock(path, filelock.Shared); err == nil && ok {
+		_ = l.Unlock()
 		return nil, false
 	}
 	released := make(chan struct{})
 	go func() {
 		// Blocks until the runner releases the lock; it stays blocked past a cancelled wait,
 		// and ends when the job does.
-		if l, err := lockFile(path, false); err == nil {
-			_ = l.unlock()
+		if l, err := filelock.Wait(path, filelock.Shared); err == nil {
+			_ = l.Unlock()
 		}
 		close(released)
 	}()

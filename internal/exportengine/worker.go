@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
 )
 
 // A worker is a process that runs the export jobs of a data directory and exits when none has
@@ -43,20 +44,20 @@ func WorkerIdle() time.Duration {
 func RunWorker(ctx context.Context, dataDir string, idle time.Duration) error {
 	lockPath := filepath.Join(dataDir, workerLockFile)
 	for {
-		lock, ok, err := tryLockFile(lockPath, true)
+		lock, ok, err := filelock.TryLock(lockPath, filelock.Exclusive)
 		if err != nil || !ok {
 			return err
 		}
 		e, err := Open(ctx, Options{DataDir: dataDir, RunJobs: true})
 		if err != nil {
-			_ = lock.unlock()
+			_ = lock.Unlock()
 			return err
 		}
 		e.waitIdle(ctx, idle)
 		// Stop taking jobs, then let go of the worker lock, then look once more: a job created
 		// meanwhile has a spawner that found this worker still holding the lock.
 		e.stopRunner()
-		_ = lock.unlock()
+		_ = lock.Unlock()
 		left, err := e.runnableJobs(ctx)
 		_ = e.Close()
 		if err != nil || len(left) == 0 || ctx.Err() != nil {
@@ -131,10 +132,10 @@ func LimitMemory() {
 
 // WorkerRunning reports whether a worker process runs the jobs of dataDir now.
 func WorkerRunning(dataDir string) bool {
-	l, ok, err := tryLockFile(filepath.Join(dataDir, workerLockFile), true)
+	l, ok, err := filelock.TryLock(filepath.Join(dataDir, workerLockFile), filelock.Exclusive)
 	if err != nil || !ok {
 		return err == nil
 	}
-	_ = l.unlock()
+	_ = l.Unlock()
 	return false
 }
