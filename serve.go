@@ -54,7 +54,7 @@ func serve(f serveFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	exportengine.LimitMemory() // the server runs export jobs in its own process
+	limitMemory() // the server runs export jobs in its own process
 	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID})
 	if err != nil {
 		return err

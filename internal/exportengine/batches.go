@@ -189,7 +189,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	dir := e.batchDir(id)
 	var seg *segmentWriter
 	if feedsProfile {
-		if seg, err = newSegmentWriter(dir, e.runBytes, dirBytes(filepath.Join(dir, batchFileDir))); err != nil {
+		if seg, err = newSegmentWriter(dir, e.runBytes, dirBytes(filepath.Join(dir, batchFileDir)), e.hooks.AfterSegmentRun); err != nil {
 			return nil, fmt.Errorf("batch %s: %w", id, err)
 		}
 	}

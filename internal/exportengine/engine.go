@@ -43,6 +43,21 @@ type Options struct {
 	// Workers is the number of goroutines that merge and encode profiles in one job; zero means
 	// one a core.
 	Workers int
+	// Hooks are called at fixed points of the engine's work.
+	Hooks Hooks
+}
+
+// Hooks are points at which a program takes part in the engine's work: each is called in the
+// goroutine doing that work, which waits for it to return. A nil hook is skipped. Tests use them
+// to hold a job or an ingestion at a known point, and to learn that it got there.
+type Hooks struct {
+	// BeforeExportChunk is called before each chunk of an export's profiles goes to be merged,
+	// with the chunk's sequence number (from 0). ctx ends when the job is cancelled or its
+	// runner stops.
+	BeforeExportChunk func(ctx context.Context, seq int)
+	// AfterSegmentRun is called, while a batch is completed, after each sorted run of its profile
+	// segment is written to the file.
+	AfterSegmentRun func()
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.
@@ -59,6 +74,7 @@ type Engine struct {
 
 	runner   *runner // nil unless RunJobs
 	spawn    func() error
+	hooks    Hooks
 	spawnErr atomic.Pointer[error] // the last error of spawn
 	spawned  atomic.Int64          // when spawn last started a worker, in Unix nanoseconds
 	closed   atomic.Bool
@@ -81,7 +97,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, spawn: opts.Spawn}
+	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, spawn: opts.Spawn, hooks: opts.Hooks}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}

@@ -334,8 +334,8 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 		if len(c.units) == 0 && len(c.pending) == 0 {
 			return nil
 		}
-		if testHookChunk != nil {
-			testHookChunk(ctx, e.dir, c.seq)
+		if h := e.hooks.BeforeExportChunk; h != nil {
+			h(ctx, c.seq)
 		}
 		select {
 		case out <- c:
@@ -374,9 +374,6 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 	}
 	return send()
 }
-
-// testHookChunk, when set by a test, runs before each chunk of profiles goes to the workers.
-var testHookChunk func(ctx context.Context, dataDir string, seq int)
 
 // exportWorker encodes chunks. Each worker has its own merger and parsers.
 type exportWorker struct {

@@ -268,25 +268,34 @@ func TestIdempotentCreate(t *testing.T) {
 	}
 }
 
-// pauseExports makes exports stop before their second chunk until release is called.
-func pauseExports(t *testing.T) (reached <-chan struct{}, release func()) {
-	t.Helper()
-	r := make(chan struct{})
-	gate := make(chan struct{})
-	var once, closeOnce sync.Once
-	testHookChunk = func(ctx context.Context, _ string, seq int) {
-		if seq == 1 {
-			once.Do(func() { close(r) })
-			select {
-			case <-gate:
-			case <-ctx.Done():
-			}
-		}
-	}
-	release = func() { closeOnce.Do(func() { close(gate) }) }
-	t.Cleanup(func() { release(); testHookChunk = nil })
-	return r, release
+// chunkGate holds the exports of an engine (given its hooks) before their chunk seq until
+// released, or until the job's context ends; reached is closed when an export gets there.
+type chunkGate struct {
+	seq                      int
+	reached, open            chan struct{}
+	reachedOnce, releaseOnce sync.Once
 }
+
+func newChunkGate(t *testing.T, seq int) *chunkGate {
+	g := &chunkGate{seq: seq, reached: make(chan struct{}), open: make(chan struct{})}
+	t.Cleanup(g.release)
+	return g
+}
+
+func (g *chunkGate) hooks() Hooks {
+	return Hooks{BeforeExportChunk: func(ctx context.Context, seq int) {
+		if seq != g.seq {
+			return
+		}
+		g.reachedOnce.Do(func() { close(g.reached) })
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+		}
+	}}
+}
+
+func (g *chunkGate) release() { g.releaseOnce.Do(func() { close(g.open) }) }
 
 func TestCancelNewJob(t *testing.T) {
 	env := newJobEnv(t, Options{}) // no runner: the job stays NEW
@@ -315,15 +324,15 @@ func TestCancelNewJob(t *testing.T) {
 }
 
 func TestCancelMidRun(t *testing.T) {
-	env := newJobEnv(t, Options{RunJobs: true})
+	gate := newChunkGate(t, 1)
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: gate.hooks()})
 	env.ingestSample(t, 1500)
-	reached, _ := pauseExports(t)
 	ctx := context.Background()
 	j, err := env.e.CreateExportJob(ctx, env.request(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-reached
+	<-gate.reached
 	running, err := env.e.GetExportJob(ctx, j.ID)
 	if err != nil || running.Status != aepwire.JobProcessing {
 		t.Fatalf("job is %+v, %v; want PROCESSING", running, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -393,8 +392,9 @@ func TestBatchesLeftLoadingAreAbandoned(t *testing.T) {
 	expectStore(t, e, `Email:a {"identityMap":{"Email":[{"id":"a"}]}}`)
 }
 
-// The helper process of the crash test: it ingests a batch and stops dead, with SIGKILL from the
-// test, in the middle of writing the batch's profile segment.
+// The helper process of the crash test: it ingests a batch, says "ready" on its standard output
+// in the middle of writing the batch's profile segment, and stops dead there (SIGKILL from the
+// test).
 const crashEnv = "EXPORTENGINE_TEST_CRASH"
 
 func init() {
@@ -402,21 +402,20 @@ func init() {
 	if spec == "" {
 		return
 	}
-	// spec is "dataDir|batchID|readyFile".
-	parts := strings.Split(spec, "|")
-	e, err := Open(context.Background(), Options{DataDir: parts[0], RunBytes: 4096})
+	// spec is "dataDir|batchID".
+	dir, batch, _ := strings.Cut(spec, "|")
+	runs := 0
+	e, err := Open(context.Background(), Options{DataDir: dir, RunBytes: 4096, Hooks: Hooks{AfterSegmentRun: func() {
+		if runs++; runs == 3 {
+			fmt.Println("ready")
+			select {} // wait for the kill
+		}
+	}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	runs := 0
-	testHookRunWritten = func() {
-		if runs++; runs == 3 {
-			_ = os.WriteFile(parts[2], nil, 0o644)
-			select {} // wait for the kill
-		}
-	}
-	_, err = e.CompleteBatch(context.Background(), parts[1])
+	_, err = e.CompleteBatch(context.Background(), batch)
 	fmt.Fprintln(os.Stderr, "the batch completed before the test could kill it:", err)
 	os.Exit(3)
 }
@@ -445,32 +444,9 @@ func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ready := filepath.Join(t.TempDir(), "ready")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|%s", crashEnv, dir, b.ID, ready))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	for {
-		if _, err := os.Stat(ready); err == nil {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("the helper exited before the crash point: %v\n%s", err, stderr.String())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	killAtReady(t, fmt.Sprintf("%s=%s|%s", crashEnv, dir, b.ID))
 	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segmentFile+".tmp")); err != nil {
-		t.Fatalf("the helper is not in the middle of writing the segment: %v", err)
-	}
-	_ = cmd.Process.Kill()
-	if err := <-exited; err == nil {
-		t.Fatal("the helper exited cleanly; it should have been killed")
+		t.Fatalf("the helper was not in the middle of writing the segment: %v", err)
 	}
 
 	// Nothing of the batch is visible, from this engine or from a new one.

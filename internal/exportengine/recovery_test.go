@@ -1,6 +1,7 @@
 package exportengine
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -15,58 +16,65 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
-// The helper process of the job crash test: a runner that stops dead (SIGKILL from the test) in
-// the middle of an export.
+// The helper process of the job crash test: a runner that says "ready" on its standard output
+// when an export reaches its second chunk, and stops dead there (SIGKILL from the test).
 const jobCrashEnv = "EXPORTENGINE_TEST_JOB_CRASH"
 
 func init() {
-	spec := os.Getenv(jobCrashEnv)
-	if spec == "" {
+	dir := os.Getenv(jobCrashEnv)
+	if dir == "" {
 		return
 	}
-	dir, ready, _ := strings.Cut(spec, "|")
-	testHookChunk = func(_ context.Context, _ string, seq int) {
+	ctx := context.Background()
+	e, err := Open(ctx, Options{DataDir: dir, RunJobs: true, Hooks: Hooks{BeforeExportChunk: func(_ context.Context, seq int) {
 		if seq == 1 {
-			_ = os.WriteFile(ready, nil, 0o644)
+			fmt.Println("ready")
 			select {} // wait for the kill
 		}
-	}
-	e, err := Open(context.Background(), Options{DataDir: dir, RunJobs: true})
+	}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	time.Sleep(time.Minute)
-	_ = e.Close()
-	fmt.Fprintln(os.Stderr, "the helper was not killed")
+	// Nothing returns unless the jobs end before the crash point.
+	list, err := e.ListExportJobs(ctx, aepwire.ExportJobQuery{})
+	for i := 0; err == nil && i < len(list.Records); i++ {
+		_, err = e.WaitExportJob(ctx, list.Records[i].ID, nil)
+	}
+	fmt.Fprintln(os.Stderr, "the jobs ended before the crash point:", err)
 	os.Exit(3)
 }
 
-// startJobRunner starts a helper process that runs the data directory's jobs and stops mid-export.
+// killRunnerMidExport starts a helper process that runs the data directory's jobs, and kills it
+// when it is in the middle of an export.
 func killRunnerMidExport(t *testing.T, dir string) {
 	t.Helper()
-	ready := filepath.Join(t.TempDir(), "ready")
+	killAtReady(t, jobCrashEnv+"="+dir)
+}
+
+// killAtReady starts the test binary as a helper process (env selects what it does), waits until
+// it says "ready" on its standard output, and kills it.
+func killAtReady(t *testing.T, env string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), jobCrashEnv+"="+dir+"|"+ready)
+	cmd.Env = append(os.Environ(), env)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	for {
-		if _, err := os.Stat(ready); err == nil {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("the helper exited before the crash point: %v\n%s", err, stderr.String())
-		case <-time.After(5 * time.Millisecond):
-		}
+	line, readErr := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		// It ended (or wrote something else) before the crash point.
+		err := cmd.Wait()
+		t.Fatalf("the helper exited before the crash point (%v, %v): %q\n%s", err, readErr, line, stderr.String())
 	}
 	_ = cmd.Process.Kill()
-	if err := <-exited; err == nil {
+	if err := cmd.Wait(); err == nil {
 		t.Fatal("the helper exited cleanly; it should have been killed")
 	}
 }
@@ -143,19 +151,19 @@ func TestJobAbandonedTooOftenFails(t *testing.T) {
 }
 
 func TestDestinationDeletedWhileRunning(t *testing.T) {
-	env := newJobEnv(t, Options{RunJobs: true})
+	gate := newChunkGate(t, 1)
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: gate.hooks()})
 	env.ingestSample(t, 1500)
-	reached, release := pauseExports(t)
 	ctx := context.Background()
 	j, err := env.e.CreateExportJob(ctx, env.request(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-reached
+	<-gate.reached
 	if err := env.e.DeleteDataset(ctx, env.dest); err != nil {
 		t.Fatal(err)
 	}
-	release()
+	gate.release()
 	done := wait(t, env.e, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobDestination ||
 		!strings.Contains(done.Errors[0].Msg, "the destination dataset "+env.dest+" was deleted while the job ran") {
@@ -216,12 +224,15 @@ func TestSpawnedWorkerRunsJobs(t *testing.T) {
 	if env.e.runner != nil {
 		t.Fatal("the creating engine ran the job itself")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for env.e.workerRunning() {
-		if time.Now().After(deadline) {
-			t.Fatal("the worker did not exit after being idle")
+	exited := make(chan error, 1)
+	go func() { exited <- WaitWorkerExit(ctx, dir) }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
+	case <-time.After(time.Minute):
+		t.Fatal("the worker did not exit after being idle")
 	}
 	// The worker writes to its log only when something went wrong.
 	if log, err := os.ReadFile(filepath.Join(dir, workerLogFile)); err != nil || len(log) > 0 {

@@ -80,6 +80,7 @@ type segmentWriter struct {
 	runs       []runInfo
 	runEvents  [][]eventEntry // each run's events, sorted by hash then sequence
 	stats      segmentStats
+	afterRun   func() // called after each run is in the file
 }
 
 // runBuffer holds the records of one run until it is written.
@@ -114,14 +115,14 @@ func compareEvents(a, b eventEntry) int {
 
 // newSegmentWriter starts a segment in dir. inputBytes, the size of the batch's files, bounds
 // the run buffers of a small batch.
-func newSegmentWriter(dir string, runBytes int, inputBytes int64) (*segmentWriter, error) {
+func newSegmentWriter(dir string, runBytes int, inputBytes int64, afterRun func()) (*segmentWriter, error) {
 	path := filepath.Join(dir, segmentFile)
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return nil, err
 	}
-	sw := &segmentWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), runBytes: runBytes}
+	sw := &segmentWriter{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), runBytes: runBytes, afterRun: afterRun}
 	if sw.runBytes <= 0 {
 		sw.runBytes = defaultRunBytes
 	}
@@ -246,17 +247,14 @@ func (sw *segmentWriter) writeRun(rb *runBuffer) error {
 	clear(rb.pending) // drop the event ids and identities they hold
 	rb.pending = rb.pending[:0]
 	rb.buf = rb.buf[:0]
-	if testHookRunWritten != nil {
+	if sw.afterRun != nil {
 		if err := sw.w.Flush(); err != nil {
 			return err
 		}
-		testHookRunWritten()
+		sw.afterRun()
 	}
 	return nil
 }
-
-// testHookRunWritten, when set by a test, runs after each run is written.
-var testHookRunWritten func()
 
 // mergeEvents calls fn with the events of all runs in hash-then-sequence order.
 func (sw *segmentWriter) mergeEvents(fn func(e eventEntry) error) error {

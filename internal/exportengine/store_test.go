@@ -126,7 +126,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runWriter(spec))
 	}
 	if os.Getenv(WorkerEnv) != "" {
-		os.Exit(WorkerMain())
+		os.Exit(WorkerMain(Options{}))
 	}
 	os.Exit(m.Run())
 }

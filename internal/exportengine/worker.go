@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
@@ -39,16 +38,18 @@ func WorkerIdle() time.Duration {
 	return defaultWorkerIdle
 }
 
-// RunWorker runs the export jobs of dataDir until there has been nothing to run for idle. It
+// RunWorker runs the export jobs of the data directory opts.DataDir, with an engine opened with
+// opts (RunJobs set), until there has been nothing to run for idle, as opts.Clock tells it. It
 // returns at once when another worker is running.
-func RunWorker(ctx context.Context, dataDir string, idle time.Duration) error {
-	lockPath := filepath.Join(dataDir, workerLockFile)
+func RunWorker(ctx context.Context, opts Options, idle time.Duration) error {
+	opts.RunJobs = true
+	lockPath := filepath.Join(opts.DataDir, workerLockFile)
 	for {
 		lock, ok, err := filelock.TryLock(lockPath, filelock.Exclusive)
 		if err != nil || !ok {
 			return err
 		}
-		e, err := Open(ctx, Options{DataDir: dataDir, RunJobs: true})
+		e, err := Open(ctx, opts)
 		if err != nil {
 			_ = lock.Unlock()
 			return err
@@ -106,29 +107,24 @@ func SpawnWorker(exe, dataDir string) error {
 	return nil
 }
 
-// WorkerMain is the whole life of a worker process: the data directory comes from WorkerEnv.
-// It returns the process's exit code.
-func WorkerMain() int {
-	LimitMemory()
-	dir := os.Getenv(WorkerEnv)
-	if err := RunWorker(context.Background(), dir, WorkerIdle()); err != nil {
-		fmt.Fprintf(os.Stderr, "%s engine worker for %s: %v\n", time.Now().UTC().Format(time.RFC3339), dir, err)
+// WorkerMain is the whole life of a worker process, which a program calls when WorkerEnv is set:
+// it runs the jobs of the data directory WorkerEnv names with an engine opened with opts, and
+// returns the process's exit code. A worker's process is the program's: it should set its memory
+// limit (MemoryLimit) first.
+func WorkerMain(opts Options) int {
+	opts.DataDir = os.Getenv(WorkerEnv)
+	if err := RunWorker(context.Background(), opts, WorkerIdle()); err != nil {
+		fmt.Fprintf(os.Stderr, "%s engine worker for %s: %v\n", clock.Or(opts.Clock).Now().UTC().Format(time.RFC3339), opts.DataDir, err)
 		return 1
 	}
 	return 0
 }
 
-// MemoryLimit is the soft memory limit of a process that runs export jobs. An export of a
-// million profiles holds about 300 MB (the identity graph and the records' places, while it
-// stitches); past the limit the garbage collector works harder rather than let the process grow.
+// MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) that a process running
+// export jobs should set, unless GOMEMLIMIT sets one. An export of a million profiles holds about
+// 300 MB (the identity graph and the records' places, while it stitches); past the limit the
+// garbage collector works harder rather than let the process grow.
 const MemoryLimit = 320 << 20
-
-// LimitMemory sets MemoryLimit as the process's soft memory limit, unless GOMEMLIMIT sets one.
-func LimitMemory() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(MemoryLimit)
-	}
-}
 
 // WorkerRunning reports whether a worker process runs the jobs of dataDir now.
 func WorkerRunning(dataDir string) bool {
@@ -138,4 +134,25 @@ func WorkerRunning(dataDir string) bool {
 	}
 	_ = l.Unlock()
 	return false
+}
+
+// WaitWorkerExit waits until no worker process runs the jobs of dataDir: for a program that
+// removes or moves a data directory. A worker started meanwhile finds the lock taken for a moment
+// and exits at once.
+func WaitWorkerExit(ctx context.Context, dataDir string) error {
+	done := make(chan error, 1)
+	go func() {
+		// Blocks while a worker holds the lock; past a cancelled wait it ends when the worker does.
+		l, err := filelock.Wait(filepath.Join(dataDir, workerLockFile), filelock.Exclusive)
+		if err == nil {
+			err = l.Unlock()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
