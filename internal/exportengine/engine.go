@@ -13,9 +13,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
 // Options configure an engine.
@@ -72,12 +72,9 @@ type Engine struct {
 	workers  int
 	store    *store
 
-	runner   *runner // nil unless RunJobs
-	spawn    func() error
-	hooks    Hooks
-	spawnErr atomic.Pointer[error] // the last error of spawn
-	spawned  atomic.Int64          // when spawn last started a worker, in Unix nanoseconds
-	closed   atomic.Bool
+	locks  jobs.Locks
+	runner *jobs.Runner[*claimedJob] // started when RunJobs
+	hooks  Hooks
 	// jobEvents tells waiters in this process that this engine changed an export job.
 	jobEvents signal
 }
@@ -97,11 +94,12 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, spawn: opts.Spawn, hooks: opts.Hooks}
+	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, hooks: opts.Hooks,
+		locks: jobs.NewLocks(dir)}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
-	for _, sub := range []string{batchesDir, jobsDir} {
+	for _, sub := range []string{batchesDir, jobs.LocksDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
@@ -121,12 +119,10 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		_ = e.store.close()
 		return nil, fmt.Errorf("cleaning up the data directory: %w", err)
 	}
+	e.runner = jobs.NewRunner(jobs.Config[*claimedJob]{Locks: e.locks, Store: jobStore{e}, Export: e.export, Clock: e.clock,
+		MaxRunning: opts.MaxConcurrentJobs, Spawn: opts.Spawn})
 	if opts.RunJobs {
-		maxJobs := opts.MaxConcurrentJobs
-		if maxJobs <= 0 {
-			maxJobs = 2
-		}
-		e.startRunner(maxJobs)
+		e.runner.Start()
 	}
 	if err := e.recoverJobs(ctx); err != nil {
 		_ = e.Close()
@@ -141,12 +137,9 @@ func (e *Engine) DataDir() string { return e.dir }
 // Close stops the engine's runner, if it has one, and releases the database. Jobs it was running
 // are left to be resumed by the next runner.
 func (e *Engine) Close() error {
-	e.closed.Store(true)
-	e.stopRunner()
+	e.runner.Stop()
 	return e.store.close()
 }
-
-func (e *Engine) closing() bool { return e.closed.Load() }
 
 func (e *Engine) nowMs() int64 { return e.clock.Now().UnixMilli() }
 

@@ -5,13 +5,11 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/valyala/fastjson"
 
@@ -31,11 +29,6 @@ const (
 	// partMaxBytes is where the writer starts a new part file of a batch.
 	partMaxBytes = 128 << 20
 )
-
-// exportProgress counts what a running export has written so far.
-type exportProgress struct {
-	profiles, events atomic.Int64
-}
 
 // profileUnit is what the producer knows of one profile: its row identity and its records.
 type profileUnit struct {
@@ -209,7 +202,7 @@ type exportResult struct {
 	exportStart, exportEnd           int64
 }
 
-func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, progress *exportProgress) (_ *exportResult, err error) {
+func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, progress *jobs.Progress) (_ *exportResult, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	res := &exportResult{byNamespace: map[string]int64{}, exportStart: e.nowMs()}
@@ -294,8 +287,8 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			for ns, n := range c.byNS {
 				res.byNamespace[ns] += n
 			}
-			progress.profiles.Store(res.profiles)
-			progress.events.Store(res.events)
+			progress.Profiles.Store(res.profiles)
+			progress.Events.Store(res.events)
 			free <- c
 		}
 	}
@@ -622,7 +615,7 @@ func (ob *outBatch) close() error { return ob.flush() }
 
 // commitExport makes an export's batches visible and ends the job SUCCEEDED, in one transaction:
 // until then no reader sees any of its output. For a job cancelled at the last moment it commits
-// nothing and returns errCancelledAtCommit; its caller ends the job, as it does on any error.
+// nothing and returns jobs.ErrCancelledAtCommit; its runner ends the job, as it does on any error.
 func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult) error {
 	writeStart := e.nowMs()
 	for _, ob := range res.batches {
@@ -641,7 +634,7 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			return err
 		}
 		if cur.cancelRequested || cur.state != jobs.Processing {
-			return errCancelledAtCommit
+			return jobs.ErrCancelledAtCommit
 		}
 		dest := cur.req.Destination.DatasetID
 		if _, err := e.getDataset(ctx, tx, dest); aepwire.IsNotFound(err) {
@@ -681,12 +674,9 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			BytesWritten:                      &size,
 		}
 		cur.gatewayIDs["pushJob"] = newUUID()
-		return e.transition(ctx, tx, cur, jobs.Succeeded, jobs.Runner, nil, now)
+		return e.transition(ctx, tx, cur, jobs.Succeeded, jobs.ByRunner, nil, now)
 	})
 }
-
-// errCancelledAtCommit says that a job was cancelled after its export ended, before its commit.
-var errCancelledAtCommit = errors.New("the job was cancelled before its output was committed")
 
 func span(start, end int64) *aepwire.FeedbackMetrics {
 	return &aepwire.FeedbackMetrics{StartTimeInMs: start, EndTimeInMs: end, TotalTimeInMs: end - start}

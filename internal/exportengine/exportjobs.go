@@ -87,7 +87,7 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 	if err != nil {
 		return nil, err
 	}
-	e.jobsChanged()
+	e.runner.Wake()
 	return e.wire(created), nil
 }
 
@@ -290,7 +290,7 @@ func (e *Engine) CancelExportJob(ctx context.Context, id int64) error {
 		switch j.state {
 		case jobs.New:
 			// Not started: no runner can claim it any more once it is Cancelled.
-			return e.transition(ctx, tx, j, jobs.Cancelled, jobs.API, nil, now)
+			return e.transition(ctx, tx, j, jobs.Cancelled, jobs.ByAPI, nil, now)
 		case jobs.Processing:
 			_, err := tx.ExecContext(ctx, `UPDATE export_jobs SET cancel_requested = 1, update_ms = ? WHERE id = ?`, now, id)
 			abandoned = true
@@ -304,10 +304,7 @@ func (e *Engine) CancelExportJob(ctx context.Context, id int64) error {
 		return err
 	}
 	if abandoned {
-		// A runner in this process stops at once; one in another process sees the flag within
-		// its next check; and a job without a runner at all is cancelled here.
-		e.cancelLocal(id)
-		return e.cancelIfAbandoned(ctx, id)
+		return e.runner.Cancel(ctx, id)
 	}
 	return nil
 }

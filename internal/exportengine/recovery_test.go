@@ -221,7 +221,7 @@ func TestSpawnedWorkerRunsJobs(t *testing.T) {
 	if done.Status != aepwire.JobSucceeded || spawned == 0 {
 		t.Fatalf("job %s after %d spawns: %+v", done.Status, spawned, done.Errors)
 	}
-	if env.e.runner != nil {
+	if env.e.runner.Started() {
 		t.Fatal("the creating engine ran the job itself")
 	}
 	exited := make(chan error, 1)

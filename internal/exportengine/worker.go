@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
 // A worker is a process that runs the export jobs of a data directory and exits when none has
@@ -18,8 +18,7 @@ import (
 // resumed. At most one worker runs per data directory: it holds the worker lock.
 
 const (
-	workerLockFile = "worker.lock"
-	workerLogFile  = "worker.log"
+	workerLogFile = "worker.log"
 
 	// WorkerEnv names the environment variable that makes a program a worker for the data
 	// directory it holds; the program must then call RunWorker (see main.go).
@@ -43,9 +42,9 @@ func WorkerIdle() time.Duration {
 // returns at once when another worker is running.
 func RunWorker(ctx context.Context, opts Options, idle time.Duration) error {
 	opts.RunJobs = true
-	lockPath := filepath.Join(opts.DataDir, workerLockFile)
+	locks := jobs.NewLocks(opts.DataDir)
 	for {
-		lock, ok, err := filelock.TryLock(lockPath, filelock.Exclusive)
+		lock, ok, err := locks.TryWorker()
 		if err != nil || !ok {
 			return err
 		}
@@ -54,35 +53,15 @@ func RunWorker(ctx context.Context, opts Options, idle time.Duration) error {
 			_ = lock.Unlock()
 			return err
 		}
-		e.waitIdle(ctx, idle)
+		e.runner.WaitIdle(ctx, idle)
 		// Stop taking jobs, then let go of the worker lock, then look once more: a job created
 		// meanwhile has a spawner that found this worker still holding the lock.
-		e.stopRunner()
+		e.runner.Stop()
 		_ = lock.Unlock()
-		left, err := e.runnableJobs(ctx)
+		left, err := e.runner.Runnable(ctx)
 		_ = e.Close()
 		if err != nil || len(left) == 0 || ctx.Err() != nil {
 			return err
-		}
-	}
-}
-
-func (e *Engine) waitIdle(ctx context.Context, idle time.Duration) {
-	idleSince := e.clock.Now()
-	for ctx.Err() == nil {
-		if clock.Sleep(ctx, e.clock, schedulerPoll) != nil {
-			return
-		}
-		if e.runningJobs() > 0 {
-			idleSince = e.clock.Now()
-			continue
-		}
-		if ids, err := e.runnableJobs(ctx); err == nil && len(ids) > 0 {
-			idleSince = e.clock.Now()
-			continue
-		}
-		if clock.Since(e.clock, idleSince) >= idle {
-			return
 		}
 	}
 }
@@ -127,32 +106,11 @@ func WorkerMain(opts Options) int {
 const MemoryLimit = 320 << 20
 
 // WorkerRunning reports whether a worker process runs the jobs of dataDir now.
-func WorkerRunning(dataDir string) bool {
-	l, ok, err := filelock.TryLock(filepath.Join(dataDir, workerLockFile), filelock.Exclusive)
-	if err != nil || !ok {
-		return err == nil
-	}
-	_ = l.Unlock()
-	return false
-}
+func WorkerRunning(dataDir string) bool { return jobs.NewLocks(dataDir).WorkerRunning() }
 
 // WaitWorkerExit waits until no worker process runs the jobs of dataDir: for a program that
 // removes or moves a data directory. A worker started meanwhile finds the lock taken for a moment
 // and exits at once.
 func WaitWorkerExit(ctx context.Context, dataDir string) error {
-	done := make(chan error, 1)
-	go func() {
-		// Blocks while a worker holds the lock; past a cancelled wait it ends when the worker does.
-		l, err := filelock.Wait(filepath.Join(dataDir, workerLockFile), filelock.Exclusive)
-		if err == nil {
-			err = l.Unlock()
-		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return jobs.NewLocks(dataDir).WaitWorkerExit(ctx)
 }

@@ -61,12 +61,12 @@ func (s State) Ended() bool { return s == Succeeded || s == Failed || s == Cance
 type Mover string
 
 const (
-	// API is a request of a client: a cancellation.
-	API Mover = "API"
-	// Runner is the runner that claims and runs a job.
-	Runner Mover = "runner"
-	// Rescuer is a runner that claims a job whose runner died.
-	Rescuer Mover = "rescuer"
+	// ByAPI is a request of a client: a cancellation.
+	ByAPI Mover = "API"
+	// ByRunner is the runner that claims and runs a job.
+	ByRunner Mover = "runner"
+	// ByRescuer is a runner that claims a job whose runner died.
+	ByRescuer Mover = "rescuer"
 )
 
 // move is one row of the transition table.
@@ -78,15 +78,15 @@ type move struct {
 // moves is the transition table: every move a job can make, and who makes it. Nothing else moves
 // a job.
 var moves = []move{
-	{New, Processing, []Mover{Runner}},
-	{New, Failed, []Mover{Runner}}, // what the request names went before the job started
-	{New, Cancelled, []Mover{API}},
-	{Processing, Processing, []Mover{Rescuer}}, // a new attempt after the runner died
-	{Processing, Succeeded, []Mover{Runner}},
-	{Processing, Failed, []Mover{Runner, Rescuer}},
+	{New, Processing, []Mover{ByRunner}},
+	{New, Failed, []Mover{ByRunner}}, // what the request names went before the job started
+	{New, Cancelled, []Mover{ByAPI}},
+	{Processing, Processing, []Mover{ByRescuer}}, // a new attempt after the runner died
+	{Processing, Succeeded, []Mover{ByRunner}},
+	{Processing, Failed, []Mover{ByRunner, ByRescuer}},
 	// The API cancels a job that has lost its runner; the rescuer, one whose cancellation its
 	// runner did not live to see.
-	{Processing, Cancelled, []Mover{Runner, Rescuer, API}},
+	{Processing, Cancelled, []Mover{ByRunner, ByRescuer, ByAPI}},
 }
 
 // Check returns an error unless the table lets by move a job from from to to.
@@ -199,7 +199,7 @@ func Decide(state State, attempts int, cancelRequested bool) Claim {
 // Mover is who makes the moves of a claim: the rescuer for a job that had a runner before.
 func (c Claim) Mover(state State) Mover {
 	if state == Processing {
-		return Rescuer
+		return ByRescuer
 	}
-	return Runner
+	return ByRunner
 }

@@ -16,22 +16,22 @@ func TestTransitionTable(t *testing.T) {
 		from, to State
 		by       Mover
 	}{
-		{New, Processing, Runner},
-		{New, Failed, Runner},
-		{New, Cancelled, API},
-		{Processing, Processing, Rescuer},
-		{Processing, Succeeded, Runner},
-		{Processing, Failed, Runner},
-		{Processing, Failed, Rescuer},
-		{Processing, Cancelled, Runner},
-		{Processing, Cancelled, Rescuer},
-		{Processing, Cancelled, API},
+		{New, Processing, ByRunner},
+		{New, Failed, ByRunner},
+		{New, Cancelled, ByAPI},
+		{Processing, Processing, ByRescuer},
+		{Processing, Succeeded, ByRunner},
+		{Processing, Failed, ByRunner},
+		{Processing, Failed, ByRescuer},
+		{Processing, Cancelled, ByRunner},
+		{Processing, Cancelled, ByRescuer},
+		{Processing, Cancelled, ByAPI},
 	} {
 		allowed[[3]string{m.from.String(), m.to.String(), string(m.by)}] = true
 	}
 	for _, from := range States() {
 		for _, to := range States() {
-			for _, by := range []Mover{API, Runner, Rescuer} {
+			for _, by := range []Mover{ByAPI, ByRunner, ByRescuer} {
 				err := Check(from, to, by)
 				want := allowed[[3]string{from.String(), to.String(), string(by)}]
 				if (err == nil) != want {
@@ -47,7 +47,7 @@ func TestTransitionTable(t *testing.T) {
 	for _, s := range States() {
 		if s.Ended() {
 			for _, to := range States() {
-				for _, by := range []Mover{API, Runner, Rescuer} {
+				for _, by := range []Mover{ByAPI, ByRunner, ByRescuer} {
 					if Check(s, to, by) == nil {
 						t.Errorf("the end state %s can be left for %s", s, to)
 					}
@@ -95,15 +95,15 @@ func TestDecide(t *testing.T) {
 		want      Claim
 		by        Mover
 	}{
-		{New, 0, false, Start, Runner},
-		{Processing, 1, false, Resume, Rescuer},
-		{Processing, MaxAttempts - 1, false, Resume, Rescuer},
-		{Processing, MaxAttempts, false, GiveUp, Rescuer},
-		{Processing, 1, true, EndCancelled, Rescuer},
-		{Processing, MaxAttempts, true, EndCancelled, Rescuer}, // a cancellation wins over giving up
-		{Succeeded, 1, false, Skip, Runner},
-		{Failed, 3, true, Skip, Runner},
-		{Cancelled, 0, true, Skip, Runner},
+		{New, 0, false, Start, ByRunner},
+		{Processing, 1, false, Resume, ByRescuer},
+		{Processing, MaxAttempts - 1, false, Resume, ByRescuer},
+		{Processing, MaxAttempts, false, GiveUp, ByRescuer},
+		{Processing, 1, true, EndCancelled, ByRescuer},
+		{Processing, MaxAttempts, true, EndCancelled, ByRescuer}, // a cancellation wins over giving up
+		{Succeeded, 1, false, Skip, ByRunner},
+		{Failed, 3, true, Skip, ByRunner},
+		{Cancelled, 0, true, Skip, ByRunner},
 	} {
 		t.Run(fmt.Sprintf("%s/%d/%v", tc.state, tc.attempts, tc.cancelled), func(t *testing.T) {
 			got := Decide(tc.state, tc.attempts, tc.cancelled)
