@@ -15,6 +15,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // Batch ingestion error codes.
@@ -62,7 +63,7 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 	}
 	id := newBatchID()
 	now := e.nowMs()
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		ds, err := e.getDataset(ctx, tx, req.DatasetID)
 		if aepwire.IsNotFound(err) {
 			return ingestBadRequest("datasetId %q names no dataset", req.DatasetID)
@@ -132,7 +133,7 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 // client uploads or completes it. A batch that is no longer loading is refused, naming its status.
 func (e *Engine) touchLoadingBatch(ctx context.Context, id string) error {
 	var status string
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE batches SET updated_ms = ? WHERE id = ? AND status = ?`, e.nowMs(), id, aepwire.BatchLoading)
 		if err != nil {
 			return err
@@ -223,7 +224,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	if err != nil {
 		return nil, err
 	}
-	err = e.store.write(ctx, func(tx *sql.Tx) error {
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		ingestTime, err := e.nextIngestTime(ctx, tx)
 		if err != nil {
 			return err
@@ -313,7 +314,7 @@ func (e *Engine) scanBatch(row interface{ Scan(...any) error }) (*aepwire.Batch,
 
 // GetBatch returns a batch, or a 404 error.
 func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
-	b, err := e.scanBatch(e.store.db.QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
+	b, err := e.scanBatch(e.store.DB().QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, batchNotFound(id)
 	}
@@ -322,7 +323,7 @@ func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error
 
 // ListBatches returns the batches of a dataset, newest first.
 func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error) {
-	rows, err := e.store.db.QueryContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ?
+	rows, err := e.store.DB().QueryContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ?
 		ORDER BY created_ms DESC, id`, datasetID)
 	if err != nil {
 		return nil, err
@@ -341,7 +342,7 @@ func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.
 
 // DeleteBatch deletes a batch, its files and the records it contributed to the profile store.
 func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -374,7 +375,7 @@ func (e *Engine) abandonStaleBatches(ctx context.Context) error {
 	cutoff := e.nowMs() - abandonLoadingAfter.Milliseconds()
 	// Looked for first, so that an Open with nothing to abandon does not take the write lock.
 	var found bool
-	err := e.store.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE `+stale+`)`,
+	err := e.store.DB().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE `+stale+`)`,
 		aepwire.BatchLoading, originIngest, cutoff).Scan(&found)
 	if err != nil || !found {
 		return err
@@ -385,7 +386,7 @@ func (e *Engine) abandonStaleBatches(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return e.store.write(ctx, func(tx *sql.Tx) error {
+	return e.store.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, errors = ? WHERE `+stale,
 			aepwire.BatchAbandoned, e.nowMs(), string(errorsJSON), aepwire.BatchLoading, originIngest, cutoff)
 		return err
@@ -405,12 +406,12 @@ func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
 		return err
 	}
 	keep := map[string]bool{}
-	err = e.store.read(ctx, func(tx *sql.Tx) error {
-		live, err := queryStrings(ctx, tx, `SELECT id FROM batches WHERE status <> ?`, aepwire.BatchAbandoned)
+	err = e.store.Read(ctx, func(tx *sql.Tx) error {
+		live, err := store.QueryStrings(ctx, tx, `SELECT id FROM batches WHERE status <> ?`, aepwire.BatchAbandoned)
 		if err != nil {
 			return err
 		}
-		reserved, err := queryStrings(ctx, tx, `SELECT batch_ids FROM export_jobs WHERE status IN (?, ?)`,
+		reserved, err := store.QueryStrings(ctx, tx, `SELECT batch_ids FROM export_jobs WHERE status IN (?, ?)`,
 			jobs.New.Wire(), jobs.Processing.Wire())
 		if err != nil {
 			return err
@@ -444,7 +445,7 @@ func (e *Engine) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.
 	if _, err := e.GetBatch(ctx, batchID); err != nil {
 		return nil, err
 	}
-	rows, err := e.store.db.QueryContext(ctx, `SELECT name, size_bytes, records FROM batch_files WHERE batch_id = ? ORDER BY name`, batchID)
+	rows, err := e.store.DB().QueryContext(ctx, `SELECT name, size_bytes, records FROM batch_files WHERE batch_id = ? ORDER BY name`, batchID)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +468,7 @@ func (e *Engine) OpenBatchFile(ctx context.Context, batchID, name string) (*os.F
 		return nil, err
 	}
 	var n int
-	if err := e.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM batch_files WHERE batch_id = ? AND name = ?`, batchID, name).Scan(&n); err != nil {
+	if err := e.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM batch_files WHERE batch_id = ? AND name = ?`, batchID, name).Scan(&n); err != nil {
 		return nil, err
 	}
 	if n == 0 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // Options configure an engine.
@@ -70,7 +71,7 @@ type Engine struct {
 	imsOrg   string
 	runBytes int
 	workers  int
-	store    *store
+	store    *store.Store
 
 	locks  jobs.Locks
 	runner *jobs.Runner[*claimedJob] // started when RunJobs
@@ -107,16 +108,16 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if e.imsOrg == "" {
 		e.imsOrg = DefaultImsOrg
 	}
-	e.store, err = openStore(ctx, filepath.Join(dir, databaseFile))
+	e.store, err = store.Open(ctx, filepath.Join(dir, databaseFile))
 	if err != nil {
 		return nil, err
 	}
 	if err := e.abandonStaleBatches(ctx); err != nil {
-		_ = e.store.close()
+		_ = e.store.Close()
 		return nil, fmt.Errorf("ending batches left loading: %w", err)
 	}
 	if err := e.collectOrphanBatchDirs(ctx); err != nil {
-		_ = e.store.close()
+		_ = e.store.Close()
 		return nil, fmt.Errorf("cleaning up the data directory: %w", err)
 	}
 	e.runner = jobs.NewRunner(jobs.Config[*claimedJob]{Locks: e.locks, Store: jobStore{e}, Export: e.export, Clock: e.clock,
@@ -138,7 +139,7 @@ func (e *Engine) DataDir() string { return e.dir }
 // are left to be resumed by the next runner.
 func (e *Engine) Close() error {
 	e.runner.Stop()
-	return e.store.close()
+	return e.store.Close()
 }
 
 func (e *Engine) nowMs() int64 { return e.clock.Now().UnixMilli() }

@@ -195,7 +195,7 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 
 // GetExportJob returns a job, or a 404 error.
 func (e *Engine) GetExportJob(ctx context.Context, id int64) (*aepwire.ExportJob, error) {
-	j, err := e.getJobRow(ctx, e.store.db, id)
+	j, err := e.getJobRow(ctx, e.store.DB(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (e *Engine) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (
 		args = append(args, creation, creation, id)
 	}
 	args = append(args, limit+1)
-	rows, err := e.store.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE `+strings.Join(where, " AND ")+
+	rows, err := e.store.DB().QueryContext(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY creation_ms DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
@@ -348,5 +348,5 @@ func (e *Engine) transition(ctx context.Context, tx *sql.Tx, j *jobRow, to jobs.
 // through it.
 func (e *Engine) writeJobs(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer e.jobEvents.notify()
-	return e.store.write(ctx, fn)
+	return e.store.Write(ctx, fn)
 }

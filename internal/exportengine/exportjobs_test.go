@@ -397,7 +397,7 @@ func TestMalformedRequestTakesNoWriteLock(t *testing.T) {
 	holding, release := make(chan struct{}), make(chan struct{})
 	held := make(chan error, 1)
 	go func() {
-		held <- env.e.store.write(ctx, func(*sql.Tx) error {
+		held <- env.e.store.Write(ctx, func(*sql.Tx) error {
 			close(holding)
 			<-release
 			return nil

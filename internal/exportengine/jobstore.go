@@ -31,7 +31,7 @@ type jobStore struct{ e *Engine }
 var _ jobs.Store[*claimedJob] = jobStore{}
 
 func (s jobStore) Unfinished(ctx context.Context) ([]jobs.Ref, error) {
-	rows, err := s.e.store.db.QueryContext(ctx, `SELECT id, status FROM export_jobs WHERE status IN (?, ?) ORDER BY id`,
+	rows, err := s.e.store.DB().QueryContext(ctx, `SELECT id, status FROM export_jobs WHERE status IN (?, ?) ORDER BY id`,
 		jobs.New.Wire(), jobs.Processing.Wire())
 	if err != nil {
 		return nil, err
@@ -55,7 +55,7 @@ func (s jobStore) Unfinished(ctx context.Context) ([]jobs.Ref, error) {
 func (s jobStore) Claim(ctx context.Context, id int64) (*claimedJob, bool, error) {
 	e := s.e
 	// A job's request never changes: what it says by itself is read before the transaction.
-	stored, err := e.getJobRow(ctx, e.store.db, id)
+	stored, err := e.getJobRow(ctx, e.store.DB(), id)
 	if err != nil {
 		return nil, false, err
 	}
@@ -139,13 +139,13 @@ func (s jobStore) End(ctx context.Context, id int64, to jobs.State, by jobs.Move
 // committed.
 func (s jobStore) Discard(ctx context.Context, id int64) {
 	e := s.e
-	j, err := e.getJobRow(ctx, e.store.db, id)
+	j, err := e.getJobRow(ctx, e.store.DB(), id)
 	if err != nil {
 		return
 	}
 	for _, b := range j.batchIDs {
 		var n int
-		if e.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM batches WHERE id = ?`, b).Scan(&n) == nil && n == 0 {
+		if e.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM batches WHERE id = ?`, b).Scan(&n) == nil && n == 0 {
 			_ = os.RemoveAll(e.batchDir(b))
 		}
 	}
@@ -153,7 +153,7 @@ func (s jobStore) Discard(ctx context.Context, id int64) {
 
 func (s jobStore) CancelRequested(ctx context.Context, id int64) (bool, error) {
 	var flag bool
-	err := s.e.store.db.QueryRowContext(ctx, `SELECT cancel_requested FROM export_jobs WHERE id = ?`, id).Scan(&flag)
+	err := s.e.store.DB().QueryRowContext(ctx, `SELECT cancel_requested FROM export_jobs WHERE id = ?`, id).Scan(&flag)
 	return flag, err
 }
 

@@ -49,7 +49,7 @@ func (e *Engine) openSnapshot(ctx context.Context) (*storeSnapshot, error) {
 
 func (e *Engine) tryOpenSnapshot(ctx context.Context) (*storeSnapshot, error) {
 	snap := &storeSnapshot{}
-	err := e.store.read(ctx, func(tx *sql.Tx) error {
+	err := e.store.Read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, dataset_id, profile_kind, ingest_time_ms FROM batches
 			WHERE profile_kind <> 0 AND status = 'success' ORDER BY ingest_time_ms`)
 		if err != nil {

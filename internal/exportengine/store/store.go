@@ -1,4 +1,7 @@
-package exportengine
+// Package store is the engine's SQLite database: opening it (in WAL mode, so that any number of
+// readers run beside one writer, across processes), its transactions, and the migrations that
+// bring its schema up to date. What the tables mean is the engine's business.
+package store
 
 import (
 	"context"
@@ -11,10 +14,9 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// store is the engine's SQLite database. SQLite in WAL mode lets any number of readers run beside
-// one writer, across processes; write transactions begin IMMEDIATE so that two writers queue on
+// Store is an open database. Write transactions begin IMMEDIATE, so that two writers queue on
 // the busy timeout instead of failing when one upgrades a read lock.
-type store struct {
+type Store struct {
 	db *sql.DB
 	// writeMu serialises this process's writers, so that they queue in Go rather than in
 	// SQLite's busy handler, which sleeps in steps and would add latency. Writers in other
@@ -26,7 +28,8 @@ type store struct {
 // transactions are short, so reaching it means something is stuck rather than merely busy.
 const busyTimeoutMs = 60_000
 
-func storeDSN(path string) string {
+// DSN is how the store opens the database file at path with database/sql's "sqlite" driver.
+func DSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMs))
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -36,12 +39,13 @@ func storeDSN(path string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-func openStore(ctx context.Context, path string) (*store, error) {
-	db, err := sql.Open("sqlite", storeDSN(path))
+// Open opens (creating when needed) the database at path and brings its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	db, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("opening engine database %s: %w", path, err)
 	}
-	s := &store{db: db}
+	s := &Store{db: db}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("preparing engine database %s: %w", path, err)
@@ -49,10 +53,14 @@ func openStore(ctx context.Context, path string) (*store, error) {
 	return s, nil
 }
 
-func (s *store) close() error { return s.db.Close() }
+// Close releases the database.
+func (s *Store) Close() error { return s.db.Close() }
 
-// write runs fn in a write transaction and commits it when fn returns nil.
-func (s *store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// DB is the database, for reads outside a transaction.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Write runs fn in a write transaction and commits it when fn returns nil.
+func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -68,8 +76,8 @@ func (s *store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// read runs fn in a read-only transaction: one consistent snapshot of the database.
-func (s *store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// Read runs fn in a read-only transaction: one consistent snapshot of the database.
+func (s *Store) Read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("beginning read transaction: %w", err)
@@ -85,8 +93,8 @@ func ignoreDone(err error) error {
 	return err
 }
 
-// queryStrings returns the single text column of a query's rows.
-func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+// QueryStrings returns the single text column of a query's rows.
+func QueryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
