@@ -15,6 +15,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
@@ -71,7 +72,7 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 		if err != nil {
 			return err
 		}
-		if schemaKind(ds.SchemaRef.ID) == kindUnion {
+		if record.SchemaKind(ds.SchemaRef.ID) == record.Union {
 			return ingestBadRequest("dataset %s uses the profile union schema %s, which is only an export "+
 				"destination: ingest into a dataset of %s or %s instead",
 				ds.ID, ds.SchemaRef.ID, aepwire.SchemaProfile, aepwire.SchemaExperienceEvent)
@@ -184,8 +185,8 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		return nil, err
 	}
 	started := e.nowMs()
-	kind := schemaKind(ds.SchemaRef.ID)
-	feedsProfile := (kind == kindFragment || kind == kindEvent) && aepwire.ProfileEnabled(ds.Tags)
+	kind := record.SchemaKind(ds.SchemaRef.ID)
+	feedsProfile := (kind == record.Fragment || kind == record.Event) && aepwire.ProfileEnabled(ds.Tags)
 
 	dir := e.batchDir(id)
 	var seg *segmentWriter

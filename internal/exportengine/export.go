@@ -15,6 +15,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // An export streams profiles through read → merge → filter → project → write: a producer reads
@@ -32,7 +33,7 @@ const (
 
 // profileUnit is what the producer knows of one profile: its row identity and its records.
 type profileUnit struct {
-	key    identity
+	key    record.Identity
 	frags  []*storedRecord
 	events []*storedRecord
 }
@@ -61,7 +62,7 @@ type exportChunk struct {
 }
 
 type pendingUnit struct {
-	key        identity
+	key        record.Identity
 	start, end int
 }
 
@@ -86,7 +87,7 @@ func (c *exportChunk) full() bool {
 	return len(c.units)+len(c.pending) >= chunkProfiles || len(c.buf)+c.pendingSize >= chunkBytes
 }
 
-func (c *exportChunk) addPending(key identity, locs []recordLoc) {
+func (c *exportChunk) addPending(key record.Identity, locs []recordLoc) {
 	start := len(c.locs)
 	c.locs = append(c.locs, locs...)
 	for i := range locs {
@@ -162,16 +163,16 @@ const (
 
 // addUnitOf adds a profile of records that the chunk holds: its fragments, then its events, in
 // the order given.
-func (c *exportChunk) addUnitOf(key identity, recs []storedRecord) {
+func (c *exportChunk) addUnitOf(key record.Identity, recs []storedRecord) {
 	start := len(c.ptrs)
 	for i := range recs {
-		if recs[i].kind != kindEvent {
+		if recs[i].kind != record.Event {
 			c.ptrs = append(c.ptrs, &recs[i])
 		}
 	}
 	mid := len(c.ptrs)
 	for i := range recs {
-		if recs[i].kind == kindEvent {
+		if recs[i].kind == record.Event {
 			c.ptrs = append(c.ptrs, &recs[i])
 		}
 	}
@@ -179,7 +180,7 @@ func (c *exportChunk) addUnitOf(key identity, recs []storedRecord) {
 }
 
 // addUnit copies a profile's records into the chunk.
-func (c *exportChunk) addUnit(key identity, recs []*storedRecord) {
+func (c *exportChunk) addUnit(key record.Identity, recs []*storedRecord) {
 	if len(c.recs)+len(recs) > cap(c.recs) {
 		// Records of earlier profiles keep pointing into the old array, which stays alive.
 		c.recs = make([]storedRecord, 0, max(256, 2*cap(c.recs), len(recs)))
@@ -338,7 +339,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 		seq++
 		return take()
 	}
-	emit := func(key identity, recs []*storedRecord) error {
+	emit := func(key record.Identity, recs []*storedRecord) error {
 		c.addUnit(key, recs)
 		if c.full() {
 			return send()
@@ -347,7 +348,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 	}
 	var err error
 	if spec.policy.identityGraph == aepwire.IdentityGraphPDG {
-		err = e.produceStitched(ctx, snap, spec, func(key identity, locs []recordLoc) error {
+		err = e.produceStitched(ctx, snap, spec, func(key record.Identity, locs []recordLoc) error {
 			c.addPending(key, locs)
 			if c.full() {
 				return send()
@@ -355,7 +356,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 			return nil
 		}, excluded)
 	} else {
-		err = snap.byPrimary(func(p identity, recs []*storedRecord) error {
+		err = snap.byPrimary(func(p record.Identity, recs []*storedRecord) error {
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
 			}
@@ -509,7 +510,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 		c.rows[b]++
 		c.profiles++
 		c.events += nEvents
-		c.byNS[u.key.ns]++
+		c.byNS[u.key.NS]++
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // maxGraphIdentities is AEP's guardrail: identity graphs with more identities are excluded from
@@ -154,20 +155,22 @@ func newRecordLoc(r *segRecord, batch int) (recordLoc, bool) {
 	}
 	l := recordLoc{offSizeKind: r.bodyOff | uint64(r.bodyLen)<<locOffBits | uint64(r.kind)<<(locOffBits+locSizeBits),
 		batch: uint32(batch), order: int64(r.seq)}
-	if r.kind == kindEvent {
+	if r.kind == record.Event {
 		l.order = r.timestamp
 	}
 	return l, true
 }
 
-func (l *recordLoc) off() uint64      { return l.offSizeKind & (1<<locOffBits - 1) }
-func (l *recordLoc) size() uint32     { return uint32(l.offSizeKind>>locOffBits) & (1<<locSizeBits - 1) }
-func (l *recordLoc) kind() recordKind { return recordKind(l.offSizeKind >> (locOffBits + locSizeBits)) }
+func (l *recordLoc) off() uint64  { return l.offSizeKind & (1<<locOffBits - 1) }
+func (l *recordLoc) size() uint32 { return uint32(l.offSizeKind>>locOffBits) & (1<<locSizeBits - 1) }
+func (l *recordLoc) kind() record.Kind {
+	return record.Kind(l.offSizeKind >> (locOffBits + locSizeBits))
+}
 
 // record is the stored record a location stands for, with its body.
 func (l *recordLoc) record(b *snapBatch, body []byte) storedRecord {
 	r := storedRecord{kind: l.kind(), body: body, batch: b}
-	if r.kind == kindEvent {
+	if r.kind == record.Event {
 		r.timestamp = l.order
 	} else {
 		r.seq = uint64(l.order)
@@ -288,7 +291,7 @@ func (k *keyList) add(key []byte) {
 
 func (k *keyList) len() int { return len(k.ends) }
 
-func (k *keyList) identity(i int) identity {
+func (k *keyList) identity(i int) record.Identity {
 	start := 0
 	if i > 0 {
 		start = k.ends[i-1]
@@ -303,13 +306,13 @@ func (k *keyList) identity(i int) identity {
 		ns = string(key[:sep])
 		k.ns[ns] = ns
 	}
-	return identity{ns: ns, id: string(key[sep+1:])}
+	return record.Identity{NS: ns, ID: string(key[sep+1:])}
 }
 
 // produceStitched emits the profiles of the private identity graph, in the order of each
 // component's smallest identity. It sends the records' locations: the workers read the bodies.
 func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec *exportSpec,
-	emit func(identity, []recordLoc) error, excluded *int64) error {
+	emit func(record.Identity, []recordLoc) error, excluded *int64) error {
 	st, err := stitch(ctx, snap)
 	if err != nil {
 		return err
@@ -343,7 +346,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 func wouldExport(spec *exportSpec, snap *storeSnapshot, group []recordLoc) bool {
 	for _, l := range group {
 		b := snap.batches[l.batch]
-		if l.kind() == kindEvent {
+		if l.kind() == record.Event {
 			if spec.emptyProfiles {
 				return true
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"slices"
 
 	"github.com/valyala/fastjson"
@@ -251,7 +252,7 @@ func (m *merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 		nsObj, _ := nsOut.Object()
 		for _, seg := range segments {
 			var best *fastjson.Value
-			var bestTime instant
+			var bestTime record.Instant
 			bestValid := false
 			for _, so := range inNs {
 				e := lastValue(so, seg)
@@ -259,7 +260,7 @@ func (m *merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 					continue
 				}
 				t, valid := qualificationTime(e)
-				if best == nil || (valid && (!bestValid || t.compare(bestTime) > 0)) {
+				if best == nil || (valid && (!bestValid || t.Compare(bestTime) > 0)) {
 					best, bestTime, bestValid = e, t, valid
 				}
 			}
@@ -273,12 +274,12 @@ func (m *merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 }
 
 // qualificationTime is a membership's lastQualificationTime as an instant.
-func qualificationTime(membership *fastjson.Value) (instant, bool) {
+func qualificationTime(membership *fastjson.Value) (record.Instant, bool) {
 	v := membership.Get("lastQualificationTime")
 	if v == nil || v.Type() != fastjson.TypeString {
-		return instant{}, false
+		return record.Instant{}, false
 	}
-	return parseInstant(string(v.GetStringBytes()))
+	return record.ParseInstant(string(v.GetStringBytes()))
 }
 
 // lastValue is the value of the last occurrence of key in o (JSON allows repeated keys; the last

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // storeContents lists what the profile store holds, one line a record, in the order an export
@@ -23,9 +24,9 @@ func storeContents(t *testing.T, e *Engine) []string {
 	}
 	defer snap.close()
 	var out []string
-	err = snap.byPrimary(func(p identity, recs []*storedRecord) error {
+	err = snap.byPrimary(func(p record.Identity, recs []*storedRecord) error {
 		for _, r := range recs {
-			out = append(out, fmt.Sprintf("%s:%s %s", p.ns, p.id, r.body))
+			out = append(out, fmt.Sprintf("%s:%s %s", p.NS, p.ID, r.body))
 		}
 		return nil
 	})
@@ -116,41 +117,6 @@ func TestProfileStoreReadsManyRuns(t *testing.T) {
 		t.Errorf("a 256-byte run limit wrote %d runs, want one every few records", runs)
 	}
 	expectStore(t, e, want...)
-}
-
-func TestPrimaryIdentityRules(t *testing.T) {
-	e, _ := openTestEngine(t)
-	ds := newDataset(t, e, aepwire.SchemaProfile, true)
-	for _, tc := range []struct {
-		record  string
-		primary string
-	}{
-		{`{"identityMap":{"Email":[{"id":"e"}],"CRMID":[{"id":"c2"},{"id":"c1"}]}}`, "CRMID:c2"},               // smallest namespace, first entry
-		{`{"identityMap":{"Email":[{"id":"e","primary":true}],"CRMID":[{"id":"c"}]}}`, "Email:e"},              // marked
-		{`{"identityMap":{"Email":[{"id":"e","primary":"true"}],"CRMID":[{"id":"c"}]}}`, "CRMID:c"},            // only JSON true counts
-		{`{"identityMap":{"ECID":[{"id":"x","primary":true}],"Email":[{"id":"e","primary":true}]}}`, "ECID:x"}, // several: smallest namespace
-		{`{"identityMap":{"Email":[{"id":"e2","primary":true},{"id":"e1","primary":true}]}}`, "Email:e2"},      // then array order
-		{`{"identityMap":{"Phone":[{"id":"p"}]},"identities":[{"id":"i","namespace":{"code":"Email"},"primary":true}]}`, "Email:i"},
-		{`{"identityMap":{"Phone":[{"id":"p","primary":true}]},"identities":[{"id":"i","namespace":{"code":"Email"},"primary":true}]}`, "Phone:p"},
-		{`{"identityMap":{"Email":[{"id":"m"}]},"identities":[{"id":"i","namespace":{"code":"Email"}}]}`, "Email:m"}, // identityMap first on ties
-		{`{"identities":[{"id":"z","namespace":{"code":"ECID"}},{"id":"y","namespace":{"code":"AAID"}}]}`, "AAID:y"},
-	} {
-		r, rerr := (&recordParser{}).parse([]byte(tc.record), kindFragment)
-		if rerr != nil {
-			t.Fatalf("%s: %v", tc.record, rerr.reason)
-		}
-		if got := r.primary().ns + ":" + r.primary().id; got != tc.primary {
-			t.Errorf("%s: primary %s, want %s", tc.record, got, tc.primary)
-		}
-	}
-	// Identities are distinct, primary first.
-	r, _ := (&recordParser{}).parse([]byte(`{"identityMap":{"Email":[{"id":"a"},{"id":"a"}],"CRMID":[{"id":"c","primary":true}]},
-		"identities":[{"id":"a","namespace":{"code":"Email"}},{"id":"x","namespace":{"code":"ECID"}}]}`), kindFragment)
-	want := []identity{{"CRMID", "c"}, {"Email", "a"}, {"ECID", "x"}}
-	if !reflect.DeepEqual(r.identities, want) {
-		t.Errorf("identities %v, want %v", r.identities, want)
-	}
-	_ = ds
 }
 
 func TestEventDeduplication(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
@@ -37,7 +38,7 @@ type segmentSpec struct {
 }
 
 type optionalInstant struct {
-	instant
+	record.Instant
 	set bool
 }
 
@@ -46,30 +47,30 @@ func parseRequestTime(field, s string) (optionalInstant, error) {
 	if s == "" {
 		return optionalInstant{}, nil
 	}
-	t, ok := parseInstant(s)
+	t, ok := record.ParseInstant(s)
 	if !ok {
 		return optionalInstant{}, profileBadRequest("%s %q is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z", field, s)
 	}
-	return optionalInstant{instant: t, set: true}, nil
+	return optionalInstant{Instant: t, set: true}, nil
 }
 
 // keepsProfile reports whether a profile last updated at the ingest time updatedMs (epoch
 // milliseconds) passes filter.fromIngestTimestamp: strictly after it.
 func (spec *exportSpec) keepsProfile(updatedMs int64) bool {
-	return !spec.profileFrom.set || ingestInstant(updatedMs).compare(spec.profileFrom.instant) > 0
+	return !spec.profileFrom.set || record.MillisInstant(updatedMs).Compare(spec.profileFrom.Instant) > 0
 }
 
 // keepsEvent reports whether an event of a batch ingested at ingestMs lies strictly between
 // eventList's fromIngestTimestamp and toIngestTimestamp.
 func (spec *exportSpec) keepsEvent(ingestMs int64) bool {
-	t := ingestInstant(ingestMs)
-	return (!spec.eventFrom.set || t.compare(spec.eventFrom.instant) > 0) && (!spec.eventTo.set || t.compare(spec.eventTo.instant) < 0)
+	t := record.MillisInstant(ingestMs)
+	return (!spec.eventFrom.set || t.Compare(spec.eventFrom.Instant) > 0) && (!spec.eventTo.set || t.Compare(spec.eventTo.Instant) < 0)
 }
 
 // inQualificationWindow reports whether a membership's lastQualificationTime lies within
 // filter.segmentQualificationTime, bounds included.
-func (spec *exportSpec) inQualificationWindow(t instant) bool {
-	return (!spec.qualStart.set || t.compare(spec.qualStart.instant) >= 0) && (!spec.qualEnd.set || t.compare(spec.qualEnd.instant) <= 0)
+func (spec *exportSpec) inQualificationWindow(t record.Instant) bool {
+	return (!spec.qualStart.set || t.Compare(spec.qualStart.Instant) >= 0) && (!spec.qualEnd.set || t.Compare(spec.qualEnd.Instant) <= 0)
 }
 
 // parseExportRequest checks what a request says by itself, as AEP would, with 400 errors that

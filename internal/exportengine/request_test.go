@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // randomTime writes a random instant near base (epoch seconds) as RFC 3339: at any precision from
@@ -85,7 +86,7 @@ func TestRequestTimesAreComparedAsInstants(t *testing.T) {
 		}
 
 		qualified, qualifiedAt := randomTime(rng, base)
-		q, ok := parseInstant(qualified)
+		q, ok := record.ParseInstant(qualified)
 		if !ok {
 			t.Fatalf("%s does not parse", qualified)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
@@ -42,7 +43,7 @@ func TestSampleDataIngestsCleanly(t *testing.T) {
 	defer snap.close()
 	var tombstoned uint64
 	for _, b := range snap.batches {
-		if b.kind == kindEvent {
+		if b.kind == record.Event {
 			tombstoned = b.seg.total - b.seg.evCount
 		}
 	}

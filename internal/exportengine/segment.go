@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"io"
 	"os"
 	"path/filepath"
@@ -91,7 +92,7 @@ type runBuffer struct {
 }
 
 type pendingRecord struct {
-	primary   identity
+	primary   record.Identity
 	seq       uint64
 	eventID   string
 	metaStart int
@@ -145,33 +146,33 @@ func (sw *segmentWriter) write(b []byte) error {
 
 // add appends a record; its body is copied. Its metadata is length-prefixed, so that readers can
 // take it whole and parse it in place.
-func (sw *segmentWriter) add(r *record) error {
+func (sw *segmentWriter) add(r *record.Record) error {
 	m := sw.meta[:0]
-	m = append(m, byte(r.kind))
-	m = binary.AppendUvarint(m, r.seq)
-	m = binary.AppendUvarint(m, uint64(len(r.identities)))
-	for _, id := range r.identities {
-		m = appendString(m, id.ns)
-		m = appendString(m, id.id)
+	m = append(m, byte(r.Kind))
+	m = binary.AppendUvarint(m, r.Seq)
+	m = binary.AppendUvarint(m, uint64(len(r.Identities)))
+	for _, id := range r.Identities {
+		m = appendString(m, id.NS)
+		m = appendString(m, id.ID)
 	}
-	if r.kind == kindEvent {
-		m = appendString(m, r.eventID)
-		m = binary.AppendVarint(m, r.timestamp)
+	if r.Kind == record.Event {
+		m = appendString(m, r.EventID)
+		m = binary.AppendVarint(m, r.Timestamp)
 	}
-	m = binary.AppendUvarint(m, uint64(len(r.body)))
+	m = binary.AppendUvarint(m, uint64(len(r.Body)))
 	sw.meta = m
 	rb := sw.cur
 	start := len(rb.buf)
 	rb.buf = binary.AppendUvarint(rb.buf, uint64(len(m)))
 	rb.buf = append(rb.buf, m...)
 	bodyStart := len(rb.buf)
-	rb.buf = append(rb.buf, r.body...)
+	rb.buf = append(rb.buf, r.Body...)
 	rb.pending = append(rb.pending, pendingRecord{
-		primary: r.primary(), seq: r.seq, eventID: r.eventID, isEvent: r.kind == kindEvent,
+		primary: r.Primary(), seq: r.Seq, eventID: r.EventID, isEvent: r.Kind == record.Event,
 		metaStart: start, bodyStart: bodyStart, bodyEnd: len(rb.buf),
 	})
 	sw.stats.records++
-	if r.kind == kindEvent {
+	if r.Kind == record.Event {
 		sw.stats.events++
 	} else {
 		sw.stats.fragments++
@@ -218,7 +219,7 @@ func (sw *segmentWriter) waitFlush() error {
 // writeRun sorts a run and writes it. Only one runs at a time, and nothing else writes meanwhile.
 func (sw *segmentWriter) writeRun(rb *runBuffer) error {
 	slices.SortFunc(rb.pending, func(a, b pendingRecord) int {
-		if c := a.primary.compare(b.primary); c != 0 {
+		if c := a.primary.Compare(b.primary); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.seq, b.seq)
@@ -493,7 +494,7 @@ func (a idRef) compare(b idRef) int {
 // segRecord is a record read back from a segment. Its identities and body are views
 // into the iterator's buffers, valid until it moves.
 type segRecord struct {
-	kind      recordKind
+	kind      record.Kind
 	seq       uint64
 	ids       []idRef // the primary identity first
 	timestamp int64
@@ -578,7 +579,7 @@ func (it *runIterator) read(idx uint32) error {
 	r := &it.cur
 	r.idx = idx
 	p := metaParser{b: m}
-	r.kind = recordKind(p.byte())
+	r.kind = record.Kind(p.byte())
 	r.seq = p.uvarint()
 	count := p.uvarint()
 	if count == 0 || count > 1<<16 {
@@ -589,7 +590,7 @@ func (it *runIterator) read(idx uint32) error {
 		r.ids = append(r.ids, idRef{ns: p.bytes(), id: p.bytes()})
 	}
 	r.timestamp = 0
-	if r.kind == kindEvent {
+	if r.kind == record.Event {
 		p.bytes() // the event id: exports read it from the body when they need it
 		r.timestamp = p.varint()
 	}

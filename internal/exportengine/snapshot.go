@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,7 +23,7 @@ type storeSnapshot struct {
 
 type snapBatch struct {
 	id, datasetID string
-	kind          recordKind
+	kind          record.Kind
 	ingestTime    int64
 	order         int // position in ingest order: a higher order is a later batch
 	seg           *segment
@@ -99,7 +100,7 @@ func (s *storeSnapshot) markSuperseded() error {
 	}
 	byDataset := map[string][]*snapBatch{}
 	for _, b := range s.batches {
-		if b.kind == kindEvent && b.seg.evCount > 0 {
+		if b.kind == record.Event && b.seg.evCount > 0 {
 			byDataset[b.datasetID] = append(byDataset[b.datasetID], b)
 		}
 	}
@@ -139,7 +140,7 @@ func (s *storeSnapshot) markSuperseded() error {
 
 // storedRecord is a record of the profile store, as an export uses it, with its batch.
 type storedRecord struct {
-	kind      recordKind
+	kind      record.Kind
 	seq       uint64
 	timestamp int64
 	// eventID is read from the body when it is needed (see exportWorker.eventID).
@@ -192,7 +193,7 @@ func (h *cursorHeap) Pop() any {
 // (namespace, then id, in byte order), each group in ingest order. It merges the sorted runs of
 // every segment, so it holds one group and a buffer per run in memory. The records passed to fn
 // are only valid during the call.
-func (s *storeSnapshot) byPrimary(fn func(primary identity, recs []*storedRecord) error) error {
+func (s *storeSnapshot) byPrimary(fn func(primary record.Identity, recs []*storedRecord) error) error {
 	h := cursorHeap{}
 	for _, b := range s.batches {
 		for run := range b.seg.runs {
@@ -241,7 +242,7 @@ func (s *storeSnapshot) byPrimary(fn func(primary identity, recs []*storedRecord
 				heap.Pop(&h)
 			}
 		}
-		if err := fn(identity{ns: string(keyNS), id: string(keyID)}, group); err != nil {
+		if err := fn(record.Identity{NS: string(keyNS), ID: string(keyID)}, group); err != nil {
 			return err
 		}
 		pool = append(pool, group...)

@@ -1,4 +1,4 @@
-package exportengine
+package record
 
 import (
 	"cmp"
@@ -7,22 +7,22 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
-// instant is a point in time at the full precision of its RFC 3339 text: nanoseconds since the
+// Instant is a point in time at the full precision of its RFC 3339 text: nanoseconds since the
 // epoch, and the digits the text has past the ninth of the second (trailing zeros dropped), which
 // order two instants that share a nanosecond. Times are compared as instants, never as strings,
 // and never cut short: a bound a fraction of a millisecond after a batch's ingest time is after it.
-type instant struct {
+type Instant struct {
 	ns  int64
 	sub string
 }
 
-// parseInstant parses an RFC 3339 date-time with an offset.
-func parseInstant(s string) (instant, bool) {
+// ParseInstant parses an RFC 3339 date-time with an offset.
+func ParseInstant(s string) (Instant, bool) {
 	ns, ok := aepwire.ParseTimestamp(s)
 	if !ok {
-		return instant{}, false
+		return Instant{}, false
 	}
-	return instant{ns: ns, sub: subNanosecond(s)}, true
+	return Instant{ns: ns, sub: subNanosecond(s)}, true
 }
 
 // subNanosecond returns the fraction digits of a valid RFC 3339 time past the ninth, without
@@ -42,10 +42,12 @@ func subNanosecond(s string) string {
 	return strings.TrimRight(s[ninth:end], "0")
 }
 
-// ingestInstant is the instant of a batch ingest time, which the store keeps in epoch milliseconds.
-func ingestInstant(ms int64) instant { return instant{ns: ms * 1e6} }
+// MillisInstant is the instant ms milliseconds after the epoch: a batch ingest time, which the
+// store keeps in epoch milliseconds.
+func MillisInstant(ms int64) Instant { return Instant{ns: ms * 1e6} }
 
-func (a instant) compare(b instant) int {
+// Compare orders instants: -1 when a is before b, 0 when they are the same instant, +1 after.
+func (a Instant) Compare(b Instant) int {
 	if c := cmp.Compare(a.ns, b.ns); c != 0 {
 		return c
 	}
