@@ -16,6 +16,7 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
@@ -189,20 +190,22 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	feedsProfile := (kind == record.Fragment || kind == record.Event) && aepwire.ProfileEnabled(ds.Tags)
 
 	dir := e.batchDir(id)
-	var seg *segmentWriter
+	var seg *segment.Writer
 	if feedsProfile {
-		if seg, err = newSegmentWriter(dir, e.runBytes, dirBytes(filepath.Join(dir, batchFileDir)), e.hooks.AfterSegmentRun); err != nil {
+		seg, err = segment.Create(dir, segment.WriterOptions{RunBytes: e.runBytes, InputBytes: dirBytes(filepath.Join(dir, batchFileDir)),
+			AfterRun: e.hooks.AfterSegmentRun})
+		if err != nil {
 			return nil, fmt.Errorf("batch %s: %w", id, err)
 		}
 	}
 	res, err := ingestFiles(filepath.Join(dir, batchFileDir), kind, seg)
 	if err == nil && seg != nil {
-		res.segment, err = seg.close()
+		res.segment, err = seg.Close()
 		res.hasSegment = err == nil
 		seg = nil
 	}
 	if seg != nil {
-		seg.abort()
+		seg.Abort()
 	}
 	if err != nil {
 		if now, gerr := e.GetBatch(ctx, id); gerr == nil && now.Status != aepwire.BatchLoading {
@@ -214,7 +217,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	status := aepwire.BatchSuccess
 	if res.accepted == 0 {
 		status = aepwire.BatchFailed
-		_ = os.Remove(filepath.Join(dir, segmentFile))
+		_ = os.Remove(filepath.Join(dir, segment.FileName))
 		res.hasSegment = false
 	}
 	profileKind := 0

@@ -131,7 +131,7 @@ func (c *exportChunk) load() error {
 		at := len(c.buf)
 		c.buf = slices.Grow(c.buf, int(end-start))[:at+int(end-start)]
 		b := c.snap.batches[first.batch]
-		if err := b.seg.readAt(c.buf[at:], start); err != nil {
+		if err := b.seg.ReadAt(c.buf[at:], start); err != nil {
 			return fmt.Errorf("batch %s: %w", b.id, err)
 		}
 		for _, k := range c.byPlace[i:j] {
@@ -681,6 +681,16 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 
 func span(start, end int64) *aepwire.FeedbackMetrics {
 	return &aepwire.FeedbackMetrics{StartTimeInMs: start, EndTimeInMs: end, TotalTimeInMs: end - start}
+}
+
+// syncDir makes the files created in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func syncFile(path string) error {

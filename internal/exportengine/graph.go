@@ -10,6 +10,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 )
 
 // maxGraphIdentities is AEP's guardrail: identity graphs with more identities are excluded from
@@ -46,22 +47,22 @@ func (g *identityGraph) key(n uint32) []byte {
 	return block[off+k : off+k+int(l)]
 }
 
-func (g *identityGraph) hash(ref idRef) uint64 {
+func (g *identityGraph) hash(ref segment.IDRef) uint64 {
 	var h maphash.Hash
 	h.SetSeed(g.seed)
-	_, _ = h.Write(ref.ns)
+	_, _ = h.Write(ref.NS)
 	_ = h.WriteByte(0)
-	_, _ = h.Write(ref.id)
+	_, _ = h.Write(ref.ID)
 	return h.Sum64()
 }
 
-func keyEquals(k []byte, ref idRef) bool {
-	return len(k) == len(ref.ns)+1+len(ref.id) && bytes.Equal(k[:len(ref.ns)], ref.ns) && k[len(ref.ns)] == 0 &&
-		bytes.Equal(k[len(ref.ns)+1:], ref.id)
+func keyEquals(k []byte, ref segment.IDRef) bool {
+	return len(k) == len(ref.NS)+1+len(ref.ID) && bytes.Equal(k[:len(ref.NS)], ref.NS) && k[len(ref.NS)] == 0 &&
+		bytes.Equal(k[len(ref.NS)+1:], ref.ID)
 }
 
 // node returns the node of an identity, adding it when it is new.
-func (g *identityGraph) node(ref idRef) uint32 {
+func (g *identityGraph) node(ref segment.IDRef) uint32 {
 	mask := uint64(len(g.slots) - 1)
 	for i := g.hash(ref) & mask; ; i = (i + 1) & mask {
 		s := g.slots[i]
@@ -79,8 +80,8 @@ func (g *identityGraph) node(ref idRef) uint32 {
 	}
 }
 
-func (g *identityGraph) add(ref idRef) uint32 {
-	size := len(ref.ns) + 1 + len(ref.id)
+func (g *identityGraph) add(ref segment.IDRef) uint32 {
+	size := len(ref.NS) + 1 + len(ref.ID)
 	need := binary.MaxVarintLen64 + size
 	if len(g.blocks) == 0 || len(g.blocks[len(g.blocks)-1])+need > arenaBlockSize {
 		g.blocks = append(g.blocks, make([]byte, 0, max(arenaBlockSize, need)))
@@ -88,7 +89,7 @@ func (g *identityGraph) add(ref idRef) uint32 {
 	b := &g.blocks[len(g.blocks)-1]
 	pos := uint32(len(g.blocks)-1)<<arenaBlockBits | uint32(len(*b))
 	*b = binary.AppendUvarint(*b, uint64(size))
-	*b = append(append(append(*b, ref.ns...), 0), ref.id...)
+	*b = append(append(append(*b, ref.NS...), 0), ref.ID...)
 	n := uint32(len(g.pos))
 	g.pos = append(g.pos, pos)
 	g.parent = append(g.parent, n)
@@ -102,7 +103,7 @@ func (g *identityGraph) grow() {
 	for n := range g.pos {
 		k := g.key(uint32(n))
 		sep := bytes.IndexByte(k, 0)
-		for i := g.hash(idRef{ns: k[:sep], id: k[sep+1:]}) & mask; ; i = (i + 1) & mask {
+		for i := g.hash(segment.IDRef{NS: k[:sep], ID: k[sep+1:]}) & mask; ; i = (i + 1) & mask {
 			if slots[i] == 0 {
 				slots[i] = uint32(n) + 1
 				break
@@ -149,14 +150,14 @@ const (
 	locOffBits  = 40
 )
 
-func newRecordLoc(r *segRecord, batch int) (recordLoc, bool) {
-	if r.bodyOff >= 1<<locOffBits || r.bodyLen >= 1<<locSizeBits {
+func newRecordLoc(r *segment.Record, batch int) (recordLoc, bool) {
+	if r.BodyOff >= 1<<locOffBits || r.BodyLen >= 1<<locSizeBits {
 		return recordLoc{}, false
 	}
-	l := recordLoc{offSizeKind: r.bodyOff | uint64(r.bodyLen)<<locOffBits | uint64(r.kind)<<(locOffBits+locSizeBits),
-		batch: uint32(batch), order: int64(r.seq)}
-	if r.kind == record.Event {
-		l.order = r.timestamp
+	l := recordLoc{offSizeKind: r.BodyOff | uint64(r.BodyLen)<<locOffBits | uint64(r.Kind)<<(locOffBits+locSizeBits),
+		batch: uint32(batch), order: int64(r.Seq)}
+	if r.Kind == record.Event {
+		l.order = r.Timestamp
 	}
 	return l, true
 }
@@ -192,31 +193,31 @@ type stitched struct {
 func stitch(ctx context.Context, snap *storeSnapshot) (*stitched, error) {
 	var total uint64
 	for _, b := range snap.batches {
-		total += b.seg.total
+		total += b.seg.Stats().Records
 	}
 	st := &stitched{locs: make([]recordLoc, 0, total)}
 	g := newIdentityGraph()
 	for bi, b := range snap.batches {
-		for run := range b.seg.runs {
-			it := b.seg.iterateRunMeta(run)
-			for it.advance() {
-				r := &it.cur
-				if b.isSuperseded(r.idx) {
+		for run := range b.seg.Runs() {
+			it := b.seg.RunMeta(run)
+			for it.Next() {
+				r := it.Record()
+				if b.isSuperseded(r.Index) {
 					continue
 				}
-				first := g.node(r.ids[0])
-				for _, id := range r.ids[1:] {
+				first := g.node(r.IDs[0])
+				for _, id := range r.IDs[1:] {
 					g.union(first, g.node(id))
 				}
 				l, ok := newRecordLoc(r, bi)
 				if !ok {
-					return nil, fmt.Errorf("batch %s: %w", b.id, errCorruptSegment)
+					return nil, fmt.Errorf("batch %s: a record of %d bytes at %d is past what an export can place", b.id, r.BodyLen, r.BodyOff)
 				}
 				l.group = first
 				st.locs = append(st.locs, l)
 			}
-			if it.err != nil {
-				return nil, fmt.Errorf("batch %s: %w", b.id, it.err)
+			if err := it.Err(); err != nil {
+				return nil, fmt.Errorf("batch %s: %w", b.id, err)
 			}
 			if err := ctx.Err(); err != nil {
 				return nil, context.Cause(ctx)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 )
 
 // codeNoFiles is the batch error of a batch completed without files.
@@ -43,7 +44,7 @@ type ingestResult struct {
 	errors           []aepwire.BatchError
 	files            []fileStat
 	bytes            int64
-	segment          segmentStats
+	segment          segment.Stats
 	hasSegment       bool
 }
 
@@ -56,7 +57,7 @@ func (res *ingestResult) fail(file string, pos int64, code, reason string) {
 
 // ingestFiles validates the files of a batch in file-name order. With a segment writer, accepted
 // records go to the profile store.
-func ingestFiles(dir string, kind record.Kind, seg *segmentWriter) (*ingestResult, error) {
+func ingestFiles(dir string, kind record.Kind, seg *segment.Writer) (*ingestResult, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -92,7 +93,7 @@ func ingestFiles(dir string, kind record.Kind, seg *segmentWriter) (*ingestResul
 			r.Seq = seq
 			seq++
 			if seg != nil {
-				return seg.add(r)
+				return seg.Add(r)
 			}
 			return nil
 		})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 )
 
 // storeContents lists what the profile store holds, one line a record, in the order an export
@@ -111,7 +112,7 @@ func TestProfileStoreReadsManyRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs := len(snap.batches[0].seg.runs)
+	runs := snap.batches[0].seg.Runs()
 	snap.close()
 	if runs < 10 {
 		t.Errorf("a 256-byte run limit wrote %d runs, want one every few records", runs)
@@ -181,7 +182,7 @@ func TestEventDeduplicationAcrossRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs := len(snap.batches[0].seg.runs)
+	runs := snap.batches[0].seg.Runs()
 	snap.close()
 	if runs < 10 {
 		t.Fatalf("a 300-byte run limit wrote %d runs, want many", runs)
@@ -374,7 +375,7 @@ func init() {
 	e, err := Open(context.Background(), Options{DataDir: dir, RunBytes: 4096, Hooks: Hooks{AfterSegmentRun: func() {
 		if runs++; runs == 3 {
 			fmt.Println("ready")
-			select {} // wait for the kill
+			waitForKill()
 		}
 	}}})
 	if err != nil {
@@ -411,7 +412,7 @@ func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
 	}
 
 	killAtReady(t, fmt.Sprintf("%s=%s|%s", crashEnv, dir, b.ID))
-	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segmentFile+".tmp")); err != nil {
+	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segment.FileName+".tmp")); err != nil {
 		t.Fatalf("the helper was not in the middle of writing the segment: %v", err)
 	}
 
@@ -434,7 +435,7 @@ func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
 	if n := len(storeContents(t, e)); n != 501 {
 		t.Errorf("profile store holds %d records after the repair, want 501", n)
 	}
-	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segmentFile+".tmp")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segment.FileName+".tmp")); !os.IsNotExist(err) {
 		t.Errorf("a temporary segment file is left: %v", err)
 	}
 }

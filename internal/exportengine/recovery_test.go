@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,7 @@ func init() {
 	e, err := Open(ctx, Options{DataDir: dir, RunJobs: true, Hooks: Hooks{BeforeExportChunk: func(_ context.Context, seq int) {
 		if seq == 1 {
 			fmt.Println("ready")
-			select {} // wait for the kill
+			waitForKill()
 		}
 	}}})
 	if err != nil {
@@ -52,6 +53,15 @@ func killRunnerMidExport(t *testing.T, dir string) {
 	killAtReady(t, jobCrashEnv+"="+dir)
 }
 
+// waitForKill is what a helper process does at its crash point: it waits for the test to kill it,
+// reading its standard input, a pipe the test never writes to. (Blocking forever on nothing else
+// could be a deadlock, which the runtime ends.)
+func waitForKill() {
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	fmt.Fprintln(os.Stderr, "the test closed the helper's input instead of killing it")
+	os.Exit(4)
+}
+
 // killAtReady starts the test binary as a helper process (env selects what it does), waits until
 // it says "ready" on its standard output, and kills it.
 func killAtReady(t *testing.T, env string) {
@@ -64,6 +74,11 @@ func killAtReady(t *testing.T, env string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ const (
 	Exclusive Mode = true
 )
 
-// Lock is a lock held on a file.
+// Lock is a lock held on a file, until Unlock, or until the Lock is no longer referenced and the
+// garbage collector closes its file: a holder keeps it.
 type Lock struct {
 	f *os.File
 }

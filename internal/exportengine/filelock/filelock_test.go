@@ -2,6 +2,7 @@ package filelock
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,13 +13,21 @@ import (
 // killed.
 const holderEnv = "FILELOCK_TEST_HOLDER"
 
+// held keeps the holder's lock referenced: an unreferenced Lock's file is closed by the garbage
+// collector, which releases the lock.
+var held *Lock
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(holderEnv); path != "" {
-		if _, err := Wait(path, Exclusive); err != nil {
+		var err error
+		if held, err = Wait(path, Exclusive); err != nil {
 			os.Exit(2)
 		}
 		_, _ = os.Stdout.WriteString("locked\n")
-		select {}
+		// Wait for the kill, reading a pipe the test never writes to: a goroutine blocked
+		// forever on nothing else would be a deadlock, which ends the process.
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(3)
 	}
 	os.Exit(m.Run())
 }
@@ -80,6 +89,11 @@ func TestLockIsReleasedWhenItsHolderDies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
