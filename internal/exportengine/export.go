@@ -15,6 +15,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/merge"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
@@ -373,10 +374,10 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 type exportWorker struct {
 	spec     *exportSpec
 	nBatches int
-	m        merger
+	m        merge.Merger
 	evParser fastjson.Parser
 	row      []byte
-	frags    []*storedRecord
+	frags    []merge.Fragment
 	events   []*storedRecord
 	qualify  []int
 }
@@ -400,7 +401,8 @@ func (w *exportWorker) encode(c *exportChunk) error {
 	return nil
 }
 
-// counts reports whether a fragment counts under the merge policy, and its rank among datasets.
+// rank reports whether a fragment counts under the merge policy, and its precedence: its
+// dataset's place in a dataSetPrecedence order.
 func (w *exportWorker) rank(f *storedRecord) (int, bool) {
 	p := &w.spec.policy
 	if p.attributeMerge != aepwire.AttributeMergeDataSetPrecedence {
@@ -415,38 +417,27 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	frags := w.frags[:0]
 	var updated int64
 	for _, f := range u.frags {
-		if _, ok := w.rank(f); ok {
-			frags = append(frags, f)
+		if precedence, ok := w.rank(f); ok {
+			frags = append(frags, merge.Fragment{Body: f.body, Source: f.batch.id,
+				Rank: merge.Rank{Precedence: precedence, Batch: f.batch.order, Seq: f.seq}})
 			updated = max(updated, f.batch.ingestTime)
 		}
 	}
+	w.frags = frags
 	if len(frags) == 0 && (!spec.emptyProfiles || len(u.events) == 0) {
 		return nil // not a profile
 	}
 	if spec.profileFrom.set && (len(frags) == 0 || !spec.keepsProfile(updated)) {
 		return nil
 	}
-	w.frags = frags
-	slices.SortFunc(frags, func(a, b *storedRecord) int {
-		ra, _ := w.rank(a)
-		rb, _ := w.rank(b)
-		if ra != rb {
-			return cmp.Compare(ra, rb)
-		}
-		if a.batch.order != b.batch.order {
-			return cmp.Compare(b.batch.order, a.batch.order) // newer batch first
-		}
-		return cmp.Compare(b.seq, a.seq) // later record first
-	})
-	w.m.reset()
 	var profile *fastjson.Value
 	if len(frags) > 0 {
 		var err error
-		if profile, err = w.m.merge(frags); err != nil {
+		if profile, err = w.m.Merge(frags); err != nil {
 			return err
 		}
 	} else {
-		profile = w.m.arena.NewObject()
+		profile = w.m.Empty()
 	}
 
 	w.qualify = w.qualify[:0]
@@ -551,7 +542,7 @@ func (spec *exportSpec) qualifies(profile *fastjson.Value, seg segmentSpec) bool
 	if !spec.qualStart.set && !spec.qualEnd.set {
 		return true
 	}
-	t, ok := qualificationTime(m)
+	t, ok := merge.QualificationTime(m)
 	return ok && spec.inQualificationWindow(t)
 }
 

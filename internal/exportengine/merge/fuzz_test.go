@@ -1,4 +1,4 @@
-package exportengine
+package merge
 
 import (
 	"bytes"
@@ -29,13 +29,12 @@ func FuzzMergeProject(f *testing.F) {
 		if err != nil {
 			return
 		}
-		b := &snapBatch{id: "b"}
-		frags := []*storedRecord{
-			{body: []byte(first), batch: b},
-			{body: []byte(second), batch: b},
+		frags := []Fragment{
+			{Body: []byte(first), Rank: Rank{Seq: 2}, Source: "b"},
+			{Body: []byte(second), Rank: Rank{Seq: 1}, Source: "b"},
 		}
-		var m merger
-		merged, err := m.merge(frags)
+		var m Merger
+		merged, err := m.Merge(frags)
 		if err != nil {
 			t.Fatalf("merge: %v", err)
 		}
@@ -52,8 +51,8 @@ func FuzzMergeProject(f *testing.F) {
 			t.Fatalf("projection is not stable:\n once %s\ntwice %s", row, again)
 		}
 		// Merging is idempotent: a merged profile merged with itself is unchanged.
-		var m2 merger
-		self, err := m2.merge([]*storedRecord{{body: whole, batch: b}, {body: whole, batch: b}})
+		var m2 Merger
+		self, err := m2.Merge([]Fragment{{Body: whole, Source: "b"}, {Body: whole, Source: "b"}})
 		if err != nil {
 			t.Fatal(err)
 		}
