@@ -327,21 +327,8 @@ func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error
 
 // ListBatches returns the batches of a dataset, newest first.
 func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error) {
-	rows, err := e.store.DB().QueryContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ?
+	return store.All(ctx, e.store.DB(), e.scanBatch, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ?
 		ORDER BY created_ms DESC, id`, datasetID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*aepwire.Batch
-	for rows.Next() {
-		b, err := e.scanBatch(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
 }
 
 // DeleteBatch deletes a batch, its files and the records it contributed to the profile store.
@@ -449,21 +436,21 @@ func (e *Engine) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.
 	if _, err := e.GetBatch(ctx, batchID); err != nil {
 		return nil, err
 	}
-	rows, err := e.store.DB().QueryContext(ctx, `SELECT name, size_bytes, records FROM batch_files WHERE batch_id = ? ORDER BY name`, batchID)
+	files, err := store.All(ctx, e.store.DB(), func(row store.Scanner) (f aepwire.BatchFile, err error) {
+		err = row.Scan(&f.Name, &f.Size, &f.Records)
+		return f, err
+	}, `SELECT name, size_bytes, records FROM batch_files WHERE batch_id = ? ORDER BY name`, batchID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	files := []aepwire.BatchFile{}
-	for rows.Next() {
-		f := aepwire.BatchFile{ID: fmt.Sprintf("%s-%d", batchID, len(files)+1)}
-		if err := rows.Scan(&f.Name, &f.Size, &f.Records); err != nil {
-			return nil, err
-		}
-		f.Location = filepath.Join(e.batchDir(batchID), batchFileDir, f.Name)
-		files = append(files, f)
+	for i := range files {
+		files[i].ID = fmt.Sprintf("%s-%d", batchID, i+1)
+		files[i].Location = filepath.Join(e.batchDir(batchID), batchFileDir, files[i].Name)
 	}
-	return files, rows.Err()
+	if files == nil {
+		files = []aepwire.BatchFile{}
+	}
+	return files, nil
 }
 
 // OpenBatchFile opens a file of a batch for reading.

@@ -216,18 +216,5 @@ func bumpVersion(v string) string {
 
 // ListDatasets returns every dataset, oldest first.
 func (e *Engine) ListDatasets(ctx context.Context) ([]*aepwire.Dataset, error) {
-	rows, err := e.store.DB().QueryContext(ctx, `SELECT `+datasetColumns+` FROM datasets ORDER BY created_ms, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*aepwire.Dataset
-	for rows.Next() {
-		ds, err := e.scanDataset(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ds)
-	}
-	return out, rows.Err()
+	return store.All(ctx, e.store.DB(), e.scanDataset, `SELECT `+datasetColumns+` FROM datasets ORDER BY created_ms, id`)
 }

@@ -38,12 +38,10 @@ func (c *skewedClock) Move(d time.Duration) {
 	c.skew += d
 }
 
-// openTestEngine opens an engine on a fresh data directory with a fake clock; it is closed when
-// the test ends.
-func openTestEngine(t *testing.T) (*Engine, *clock.Fake) {
+// openEngine opens an engine with opts; it is closed when the test ends.
+func openEngine(t *testing.T, opts Options) *Engine {
 	t.Helper()
-	clock := newFakeClock()
-	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), Clock: clock})
+	e, err := Open(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -52,5 +50,13 @@ func openTestEngine(t *testing.T) (*Engine, *clock.Fake) {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return e, clock
+	return e
+}
+
+// openTestEngine opens an engine on a fresh data directory with a fake clock; it is closed when
+// the test ends.
+func openTestEngine(t *testing.T) (*Engine, *clock.Fake) {
+	t.Helper()
+	clock := newFakeClock()
+	return openEngine(t, Options{DataDir: t.TempDir(), Clock: clock}), clock
 }

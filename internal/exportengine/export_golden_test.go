@@ -91,11 +91,7 @@ func readJSON(t *testing.T, path string, v any) {
 func runGoldenCase(t *testing.T, dir string) {
 	ctx := context.Background()
 	clock := clock.NewFake(goldenEpoch)
-	e, err := Open(ctx, Options{DataDir: t.TempDir(), Clock: clock, RunJobs: true, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock, RunJobs: true, Workers: 2})
 
 	var setup goldenSetup
 	readJSON(t, filepath.Join(dir, "setup.json"), &setup)

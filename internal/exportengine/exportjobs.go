@@ -12,6 +12,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // Export job error codes reported in a job's errors.
@@ -228,27 +229,16 @@ func (e *Engine) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (
 		args = append(args, creation, creation, id)
 	}
 	args = append(args, limit+1)
-	rows, err := e.store.DB().QueryContext(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE `+strings.Join(where, " AND ")+
+	// One job past the page says whether another page follows.
+	rows, err := store.All(ctx, e.store.DB(), scanJob, `SELECT `+jobColumns+` FROM export_jobs WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY creation_ms DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	more := len(rows) > limit
 	list := &aepwire.ExportJobList{Records: []aepwire.ExportJob{}, Page: aepwire.ListPage{SortField: "createdTime", Sort: "desc"}}
-	more := false
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		if len(list.Records) == limit {
-			more = true
-			break
-		}
+	for _, j := range rows[:min(limit, len(rows))] {
 		list.Records = append(list.Records, *e.wire(j))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	list.Page.PageSize = len(list.Records)
 	if n := len(list.Records); n > 0 {

@@ -37,11 +37,7 @@ func newJobEnv(t *testing.T, opts Options) *jobEnv {
 		env.dataDir = t.TempDir()
 	}
 	opts.DataDir, opts.Clock = env.dataDir, env.clock
-	e, err := Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	e := openEngine(t, opts)
 	env.e = e
 	env.dest = newDataset(t, e, aepwire.SchemaProfileUnion, false)
 	env.crm = newDataset(t, e, aepwire.SchemaProfile, true)
@@ -54,6 +50,29 @@ func (env *jobEnv) request() aepwire.ExportJobRequest {
 		Destination: aepwire.ExportDestination{DatasetID: env.dest},
 		Schema:      aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
 	}
+}
+
+// create creates a job of the default request on e: the env's engine, or another one on its data
+// directory.
+func (env *jobEnv) create(t *testing.T, e *Engine) *aepwire.ExportJob {
+	t.Helper()
+	j, err := e.CreateExportJob(context.Background(), env.request(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// newHeldJob makes an engine that runs jobs, with sample data, and a job that its runner holds
+// before its second chunk of profiles; the gate lets it go.
+func newHeldJob(t *testing.T) (*jobEnv, *chunkGate, *aepwire.ExportJob) {
+	t.Helper()
+	gate := newChunkGate(t, 1)
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: gate.hooks()})
+	env.ingestSample(t, 1500)
+	j := env.create(t, env.e)
+	<-gate.reached
+	return env, gate, j
 }
 
 // ingestSample loads generated sample data for people people.
@@ -208,10 +227,7 @@ func TestExportJobListPages(t *testing.T) {
 		if i == 3 {
 			clock.Move(-time.Second) // two jobs created in the same millisecond
 		}
-		j, err := env.e.CreateExportJob(ctx, env.request(), "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		j := env.create(t, env.e)
 		ids = append(ids, j.ID)
 	}
 	var got []int64
@@ -300,10 +316,7 @@ func (g *chunkGate) release() { g.releaseOnce.Do(func() { close(g.open) }) }
 func TestCancelNewJob(t *testing.T) {
 	env := newJobEnv(t, Options{}) // no runner: the job stays NEW
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.create(t, env.e)
 	if err := env.e.CancelExportJob(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -324,15 +337,8 @@ func TestCancelNewJob(t *testing.T) {
 }
 
 func TestCancelMidRun(t *testing.T) {
-	gate := newChunkGate(t, 1)
-	env := newJobEnv(t, Options{RunJobs: true, Hooks: gate.hooks()})
-	env.ingestSample(t, 1500)
+	env, _, j := newHeldJob(t)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-gate.reached
 	running, err := env.e.GetExportJob(ctx, j.ID)
 	if err != nil || running.Status != aepwire.JobProcessing {
 		t.Fatalf("job is %+v, %v; want PROCESSING", running, err)

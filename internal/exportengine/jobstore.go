@@ -11,6 +11,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // Export jobs run in an engine opened with RunJobs: a worker process of its own (started through
@@ -31,21 +32,10 @@ type jobStore struct{ e *Engine }
 var _ jobs.Store[*claimedJob] = jobStore{}
 
 func (s jobStore) Unfinished(ctx context.Context) ([]jobs.Ref, error) {
-	rows, err := s.e.store.DB().QueryContext(ctx, `SELECT id, status FROM export_jobs WHERE status IN (?, ?) ORDER BY id`,
-		jobs.New.Wire(), jobs.Processing.Wire())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []jobs.Ref
-	for rows.Next() {
-		var r jobs.Ref
-		if err := rows.Scan(&r.ID, &r.State); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return store.All(ctx, s.e.store.DB(), func(row store.Scanner) (r jobs.Ref, err error) {
+		err = row.Scan(&r.ID, &r.State)
+		return r, err
+	}, `SELECT id, status FROM export_jobs WHERE status IN (?, ?) ORDER BY id`, jobs.New.Wire(), jobs.Processing.Wire())
 }
 
 // Claim starts an attempt of a job, or ends it, as jobs.Decide says. The job's request is

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // Profile service error codes.
@@ -181,20 +182,7 @@ func (e *Engine) GetMergePolicy(ctx context.Context, id string) (*aepwire.MergeP
 
 // ListMergePolicies returns the latest version of every policy, by name.
 func (e *Engine) ListMergePolicies(ctx context.Context) ([]*aepwire.MergePolicy, error) {
-	rows, err := e.store.DB().QueryContext(ctx, `SELECT `+policyColumns+` FROM merge_policies WHERE latest = 1 ORDER BY name, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*aepwire.MergePolicy
-	for rows.Next() {
-		p, err := e.scanPolicy(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return store.All(ctx, e.store.DB(), e.scanPolicy, `SELECT `+policyColumns+` FROM merge_policies WHERE latest = 1 ORDER BY name, id`)
 }
 
 const policyColumns = `id, version, name, identity_graph, attribute_merge, dataset_order, is_default, is_active_on_edge, update_epoch`

@@ -37,6 +37,17 @@ func storeContents(t *testing.T, e *Engine) []string {
 	return out
 }
 
+// firstBatchRuns is the number of runs of the profile store's first batch's segment.
+func firstBatchRuns(t *testing.T, e *Engine) int {
+	t.Helper()
+	snap, err := e.openSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.close()
+	return snap.batches[0].seg.Runs()
+}
+
 func expectStore(t *testing.T, e *Engine, want ...string) {
 	t.Helper()
 	if got := storeContents(t, e); !reflect.DeepEqual(got, want) {
@@ -46,11 +57,7 @@ func expectStore(t *testing.T, e *Engine, want ...string) {
 
 func TestIngestTimesStrictlyIncrease(t *testing.T) {
 	clock := newSkewedClock()
-	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock})
 	ds := newDataset(t, e, aepwire.SchemaProfile, true)
 	rec := `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`
 	start := clock.Now().UnixMilli()
@@ -88,11 +95,7 @@ func TestProfileStoreOrderAndRecordOrder(t *testing.T) {
 }
 
 func TestProfileStoreReadsManyRuns(t *testing.T) {
-	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), RunBytes: 256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 256})
 	ds := newDataset(t, e, aepwire.SchemaProfile, true)
 	var lines, want []string
 	for i := range 40 {
@@ -108,13 +111,7 @@ func TestProfileStoreReadsManyRuns(t *testing.T) {
 			}
 		}
 	}
-	snap, err := e.openSnapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs := snap.batches[0].seg.Runs()
-	snap.close()
-	if runs < 10 {
+	if runs := firstBatchRuns(t, e); runs < 10 {
 		t.Errorf("a 256-byte run limit wrote %d runs, want one every few records", runs)
 	}
 	expectStore(t, e, want...)
@@ -155,11 +152,7 @@ func TestEventDeduplication(t *testing.T) {
 // Within a batch whose events span many runs, the latest record of each _id wins, wherever the
 // runs put its earlier copies.
 func TestEventDeduplicationAcrossRuns(t *testing.T) {
-	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), RunBytes: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 300})
 	web := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
 	ev := func(id string, v int) string {
 		return fmt.Sprintf(`{"_id":%q,"timestamp":"2026-01-01T00:00:00Z","identityMap":{"ECID":[{"id":"A"}]},"v":%d}`, id, v)
@@ -178,13 +171,7 @@ func TestEventDeduplicationAcrossRuns(t *testing.T) {
 			want = append(want, "ECID:A "+ev(fmt.Sprintf("e%d", (i*5)%7), i))
 		}
 	}
-	snap, err := e.openSnapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs := snap.batches[0].seg.Runs()
-	snap.close()
-	if runs < 10 {
+	if runs := firstBatchRuns(t, e); runs < 10 {
 		t.Fatalf("a 300-byte run limit wrote %d runs, want many", runs)
 	}
 	expectStore(t, e, want...)
@@ -417,7 +404,7 @@ func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
 	}
 
 	// Nothing of the batch is visible, from this engine or from a new one.
-	for _, eng := range []*Engine{e, reopen(t, dir)} {
+	for _, eng := range []*Engine{e, openEngine(t, Options{DataDir: dir})} {
 		got, err := eng.GetBatch(ctx, b.ID)
 		if err != nil || got.Status != aepwire.BatchLoading || got.RecordCount != 0 {
 			t.Errorf("after the crash the batch is %+v, %v; want it still loading, with no records", got, err)
@@ -440,12 +427,3 @@ func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
 	}
 }
 
-func reopen(t *testing.T, dir string) *Engine {
-	t.Helper()
-	e, err := Open(context.Background(), Options{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	return e
-}

@@ -98,10 +98,7 @@ func TestAbandonedJobIsResumed(t *testing.T) {
 	env := newJobEnv(t, Options{}) // creates the job; runs nothing
 	env.ingestSample(t, 1500)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.create(t, env.e)
 	killRunnerMidExport(t, env.dataDir)
 
 	mid, err := env.e.GetExportJob(ctx, j.ID)
@@ -112,11 +109,7 @@ func TestAbandonedJobIsResumed(t *testing.T) {
 		t.Errorf("the interrupted job's batch is visible: %v", err)
 	}
 	// Any engine that runs jobs and opens the store resumes it.
-	runner, err := Open(ctx, Options{DataDir: env.dataDir, RunJobs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runner.Close()
+	runner := openEngine(t, Options{DataDir: env.dataDir, RunJobs: true})
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobSucceeded {
 		t.Fatalf("resumed job ended %s: %+v", done.Status, done.Errors)
@@ -125,10 +118,7 @@ func TestAbandonedJobIsResumed(t *testing.T) {
 		t.Errorf("the resumed job does not say so: %+v", done.Warnings)
 	}
 	// The output is whole: the same as a job that was never interrupted.
-	clean, err := runner.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	clean := env.create(t, runner)
 	again := wait(t, runner, clean.ID)
 	got, want := exportedRows(t, runner, done.Destination.BatchID), exportedRows(t, runner, again.Destination.BatchID)
 	if len(got) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
@@ -139,19 +129,11 @@ func TestAbandonedJobIsResumed(t *testing.T) {
 func TestJobAbandonedTooOftenFails(t *testing.T) {
 	env := newJobEnv(t, Options{})
 	env.ingestSample(t, 1500)
-	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.create(t, env.e)
 	for range jobs.MaxAttempts {
 		killRunnerMidExport(t, env.dataDir)
 	}
-	runner, err := Open(ctx, Options{DataDir: env.dataDir, RunJobs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runner.Close()
+	runner := openEngine(t, Options{DataDir: env.dataDir, RunJobs: true})
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobAbandoned ||
 		!strings.Contains(done.Errors[0].Msg, "interrupted 3 times") || done.Destination.BatchID != "" {
@@ -166,15 +148,8 @@ func TestJobAbandonedTooOftenFails(t *testing.T) {
 }
 
 func TestDestinationDeletedWhileRunning(t *testing.T) {
-	gate := newChunkGate(t, 1)
-	env := newJobEnv(t, Options{RunJobs: true, Hooks: gate.hooks()})
-	env.ingestSample(t, 1500)
+	env, gate, j := newHeldJob(t)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-gate.reached
 	if err := env.e.DeleteDataset(ctx, env.dest); err != nil {
 		t.Fatal(err)
 	}
@@ -195,18 +170,11 @@ func TestDestinationDeletedBeforeStart(t *testing.T) {
 	env := newJobEnv(t, Options{})
 	env.ingestSample(t, 100)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.create(t, env.e)
 	if err := env.e.DeleteDataset(ctx, env.dest); err != nil {
 		t.Fatal(err)
 	}
-	runner, err := Open(ctx, Options{DataDir: env.dataDir, RunJobs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runner.Close()
+	runner := openEngine(t, Options{DataDir: env.dataDir, RunJobs: true})
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobDestination ||
 		!strings.Contains(done.Errors[0].Msg, "the job cannot run: destination.datasetId "+env.dest+" names no dataset (it was deleted after the job was created)") ||
@@ -228,10 +196,7 @@ func TestSpawnedWorkerRunsJobs(t *testing.T) {
 	}})
 	env.ingestSample(t, 100)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.create(t, env.e)
 	done := wait(t, env.e, j.ID)
 	if done.Status != aepwire.JobSucceeded || spawned == 0 {
 		t.Fatalf("job %s after %d spawns: %+v", done.Status, spawned, done.Errors)

@@ -5,11 +5,11 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,22 +51,15 @@ func (e *Engine) openSnapshot(ctx context.Context) (*storeSnapshot, error) {
 
 func (e *Engine) tryOpenSnapshot(ctx context.Context) (*storeSnapshot, error) {
 	snap := &storeSnapshot{}
-	err := e.store.Read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, dataset_id, profile_kind, ingest_time_ms FROM batches
-			WHERE profile_kind <> 0 AND status = 'success' ORDER BY ingest_time_ms`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			b := &snapBatch{order: len(snap.batches)}
-			if err := rows.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime); err != nil {
-				return err
-			}
-			snap.batches = append(snap.batches, b)
-		}
-		return rows.Err()
-	})
+	var err error
+	snap.batches, err = store.All(ctx, e.store.DB(), func(row store.Scanner) (*snapBatch, error) {
+		b := &snapBatch{}
+		return b, row.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime)
+	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms FROM batches WHERE profile_kind <> 0 AND status = 'success'
+		ORDER BY ingest_time_ms`)
+	for i, b := range snap.batches {
+		b.order = i
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -247,12 +247,18 @@ func TestRunnerRunsJobsToTheirEnd(t *testing.T) {
 	}
 }
 
-func TestRunnerCancelsALocalRunAtOnce(t *testing.T) {
+// newRunningEnv is a started runner whose one job, 1, runs until it is cancelled.
+func newRunningEnv(t *testing.T) *runnerEnv {
 	env := newRunnerEnv(t, 0)
 	env.store.add(1, New, 0)
 	env.exports.on(1, untilCancelled)
 	env.start(t)
 	<-env.exports.started
+	return env
+}
+
+func TestRunnerCancelsALocalRunAtOnce(t *testing.T) {
+	env := newRunningEnv(t)
 	env.store.requestCancel(1)
 	if err := env.runner.Cancel(context.Background(), 1); err != nil {
 		t.Fatal(err)
@@ -265,11 +271,7 @@ func TestRunnerCancelsALocalRunAtOnce(t *testing.T) {
 // A cancellation recorded by another process reaches the run at the runner's next check, on its
 // clock.
 func TestRunnerSeesACancellationFromElsewhere(t *testing.T) {
-	env := newRunnerEnv(t, 0)
-	env.store.add(1, New, 0)
-	env.exports.on(1, untilCancelled)
-	env.start(t)
-	<-env.exports.started
+	env := newRunningEnv(t)
 	// The scheduler's timer and the run's ticker.
 	if err := env.clock.BlockUntil(context.Background(), 2); err != nil {
 		t.Fatal(err)

@@ -178,15 +178,22 @@ func (m *Merger) mergeValues(cands []*fastjson.Value) *fastjson.Value {
 	return m.mergeObjects(objs, false)
 }
 
+// objects are the values that are objects, in their order: what merges when the winner of a key
+// is an object.
+func objects(vals []*fastjson.Value) []*fastjson.Object {
+	var out []*fastjson.Object
+	for _, v := range vals {
+		if o, err := v.Object(); err == nil {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // mergeIdentityMap unites the identities of every fragment: per namespace, each id once (the
 // highest-priority entry, without its null keys), sorted by id.
 func (m *Merger) mergeIdentityMap(cands []*fastjson.Value) *fastjson.Value {
-	var maps []*fastjson.Object
-	for _, c := range cands {
-		if o, err := c.Object(); err == nil {
-			maps = append(maps, o)
-		}
-	}
+	maps := objects(cands)
 	if len(maps) == 0 {
 		return cands[0]
 	}
@@ -257,12 +264,7 @@ func (m *Merger) withoutNulls(v *fastjson.Value) *fastjson.Value {
 // mergeSegmentMembership keeps, for each segment of each namespace, the membership with the
 // latest lastQualificationTime (ties, and memberships without a valid time, go by priority), whole.
 func (m *Merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value {
-	var maps []*fastjson.Object
-	for _, c := range cands {
-		if o, err := c.Object(); err == nil {
-			maps = append(maps, o)
-		}
-	}
+	maps := objects(cands)
 	if len(maps) == 0 {
 		return cands[0]
 	}

@@ -390,22 +390,23 @@ func (p *metaParser) byte() byte {
 
 func (p *metaParser) uvarint() uint64 {
 	v, n := binary.Uvarint(p.b)
-	if n <= 0 {
-		p.bad = true
-		return 0
-	}
-	p.b = p.b[n:]
+	p.skip(n)
 	return v
 }
 
 func (p *metaParser) varint() int64 {
 	v, n := binary.Varint(p.b)
+	p.skip(n)
+	return v
+}
+
+// skip moves past a varint of n bytes; n <= 0 is a malformed one (whose value is 0).
+func (p *metaParser) skip(n int) {
 	if n <= 0 {
 		p.bad = true
-		return 0
+		return
 	}
 	p.b = p.b[n:]
-	return v
 }
 
 func (p *metaParser) bytes() []byte {

@@ -52,6 +52,16 @@ func writeFixture(t *testing.T, dir string) string {
 	return filepath.Join(dir, FileName)
 }
 
+// fixtureBytes writes the fixture's segment in dir and returns its bytes.
+func fixtureBytes(t *testing.T, dir string) []byte {
+	t.Helper()
+	whole, err := os.ReadFile(writeFixture(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return whole
+}
+
 // readAll reads everything the segment file at path holds (see readSegment).
 func readAll(path string) (string, error) {
 	s, err := Open(path)
@@ -194,10 +204,7 @@ func TestRoundTrip(t *testing.T) {
 // A segment cut short anywhere is refused when it is opened.
 func TestTruncatedSegmentsAreRefused(t *testing.T) {
 	dir := t.TempDir()
-	whole, err := os.ReadFile(writeFixture(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	whole := fixtureBytes(t, dir)
 	for n := range len(whole) {
 		if _, err := readTables(bytes.NewReader(whole[:n]), int64(n)); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("a segment cut to %d of %d bytes opened: %v", n, len(whole), err)
@@ -217,10 +224,7 @@ func TestTruncatedSegmentsAreRefused(t *testing.T) {
 // never other records than were written.
 func TestDamagedSegmentsAreRefused(t *testing.T) {
 	dir := t.TempDir()
-	whole, err := os.ReadFile(writeFixture(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	whole := fixtureBytes(t, dir)
 	if _, err := readAll(filepath.Join(dir, FileName)); err != nil {
 		t.Fatalf("the undamaged segment: %v", err)
 	}

@@ -93,20 +93,36 @@ func ignoreDone(err error) error {
 	return err
 }
 
-// QueryStrings returns the single text column of a query's rows.
-func QueryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
+// Scanner is a row to scan: a *sql.Row or *sql.Rows.
+type Scanner = interface{ Scan(dest ...any) error }
+
+// Querier runs queries: a *sql.DB or *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// All runs a query and returns its rows, each read by scan.
+func All[T any](ctx context.Context, q Querier, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// QueryStrings returns the single text column of a query's rows.
+func QueryStrings(ctx context.Context, q Querier, query string, args ...any) ([]string, error) {
+	return All(ctx, q, func(row Scanner) (s string, err error) {
+		err = row.Scan(&s)
+		return s, err
+	}, query, args...)
 }
