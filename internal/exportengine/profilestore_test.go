@@ -426,4 +426,3 @@ func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
 		t.Errorf("a temporary segment file is left: %v", err)
 	}
 }
-
