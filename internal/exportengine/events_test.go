@@ -1,9 +1,10 @@
 package exportengine
 
 import (
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"slices"
 	"testing"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // Events at the same instant with the same _id (possible across datasets) are ordered by dataset.

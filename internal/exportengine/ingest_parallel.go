@@ -2,9 +2,10 @@ package exportengine
 
 import (
 	"fmt"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"runtime"
 	"sync"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // Records are validated on every core: the reader cuts a file into blocks of lines, parsers

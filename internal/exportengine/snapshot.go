@@ -7,12 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // storeSnapshot is a consistent view of the profile store: the committed batches that feed it,

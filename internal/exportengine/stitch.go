@@ -107,7 +107,6 @@ func stitch(ctx context.Context, snap *storeSnapshot) (*stitched, error) {
 	for i := range st.locs {
 		st.locs[i].group = ranks[st.locs[i].group]
 	}
-	ranks = nil
 
 	// A counting sort of the records by rank, stable so that a component's records stay in ingest order.
 	st.starts = make([]uint32, comps.Len()+1)

@@ -352,9 +352,8 @@ func (r *Runner[J]) Cancel(ctx context.Context, id int64) error {
 	if err != nil || !ok {
 		return err
 	}
-	defer lock.Unlock()
 	r.cfg.Store.Discard(ctx, id)
-	return r.cfg.Store.End(ctx, id, Cancelled, ByAPI, nil)
+	return errors.Join(r.cfg.Store.End(ctx, id, Cancelled, ByAPI, nil), lock.Unlock())
 }
 
 // WaitIdle returns once the runner has had nothing to run for idle, or ctx ends.

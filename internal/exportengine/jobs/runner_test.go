@@ -411,7 +411,7 @@ func TestWakeSpawnsAWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer worker.Unlock()
+	defer func() { _ = worker.Unlock() }()
 	env.clock.Advance(spawnSettle)
 	r.Wake()
 	if spawns != 3 {
