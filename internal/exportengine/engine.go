@@ -1,8 +1,3 @@
-// Package exportengine is a local implementation of the parts of Adobe Experience Platform that
-// profile exports involve: Catalog datasets and batches, batch ingestion, the profile store, merge
-// policies and the export-jobs endpoint. It is a library with no global state: everything it
-// needs is passed to Open, and several engines (in one process or in several) may share a data
-// directory.
 package exportengine
 
 import (
