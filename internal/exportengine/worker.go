@@ -21,7 +21,7 @@ const (
 	workerLogFile = "worker.log"
 
 	// WorkerEnv names the environment variable that makes a program a worker for the data
-	// directory it holds; the program must then call RunWorker (see main.go).
+	// directory it holds; the program must then call WorkerMain (see main.go).
 	WorkerEnv = "AEP_ENGINE_WORKER"
 	// WorkerIdleEnv, when set to a duration, is how long a worker waits for new jobs before it exits.
 	WorkerIdleEnv = "AEP_ENGINE_WORKER_IDLE"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/sys/unix"
 	_ "modernc.org/sqlite"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
@@ -131,14 +133,47 @@ func newWorkspace(t *testing.T, config string, env ...string) *workspace {
 	return w
 }
 
+// awaitNoWorkers waits, up to 6s, until no engine worker of the provider built here runs.
 func awaitNoWorkers(t *testing.T) {
-	for i := 0; i < 300; i++ {
-		if _, workers := providerProcesses(t); len(workers) == 0 {
+	deadline := time.Now().Add(6 * time.Second)
+	for {
+		_, workers := providerProcesses(t)
+		if len(workers) == 0 {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		for _, pid := range workers {
+			if !awaitExit(t, pid, time.Until(deadline)) {
+				t.Log("engine workers still run 6s after the test")
+				return
+			}
+		}
 	}
-	t.Log("engine workers still run 6s after the test")
+}
+
+// awaitExit waits until the process pid has ended (it runs no more, reaped or not), for up to
+// timeout, and reports whether it has. It waits on a pidfd, which becomes readable when its
+// process ends, whoever the process's parent is.
+func awaitExit(t *testing.T, pid int, timeout time.Duration) bool {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return true // gone already
+	}
+	if err != nil {
+		t.Fatalf("watching process %d: %v", pid, err)
+	}
+	defer unix.Close(fd)
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(max(timeout, 0).Milliseconds()))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("waiting for process %d: %v", pid, err)
+		}
+		return n > 0
+	}
 }
 
 func (w *workspace) write(config string) {
@@ -256,16 +291,8 @@ func kill9(t *testing.T, pids ...int) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	for _, pid := range pids {
-		for i := 0; ; i++ {
-			// A killed child stays a zombie until its parent reaps it; either way it runs no more.
-			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-			if err != nil || bytes.Contains(stat, []byte(") Z ")) {
-				break
-			}
-			if i > 500 {
-				t.Fatalf("process %d still runs after SIGKILL", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !awaitExit(t, pid, 5*time.Second) {
+			t.Fatalf("process %d still runs after SIGKILL", pid)
 		}
 	}
 }
