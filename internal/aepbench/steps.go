@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -167,7 +168,9 @@ type exportOptions struct {
 }
 
 func stepExport(ctx context.Context, engineDir string, people int, o exportOptions) error {
-	exportengine.LimitMemory() // as in the worker process that runs jobs for the provider
+	if os.Getenv("GOMEMLIMIT") == "" { // as in the worker process that runs jobs for the provider
+		debug.SetMemoryLimit(exportengine.MemoryLimit)
+	}
 	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: engineDir, RunJobs: true})
 	if err != nil {
 		return err

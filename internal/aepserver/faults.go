@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
 // Fault is a failure the server injects into a request instead of (or before) serving it.
@@ -21,14 +23,15 @@ type Fault struct {
 	Delay time.Duration
 	// Truncate serves the request but cuts its body off halfway.
 	Truncate bool
+	// Lost serves the request, then drops the connection before any of the answer is sent: the
+	// server acted, and the client cannot know it.
+	Lost bool
 }
 
 // apply carries out the fault and reports whether the request has been answered.
-func (f *Fault) apply(w http.ResponseWriter, r *http.Request) bool {
+func (f *Fault) apply(w http.ResponseWriter, r *http.Request, c clock.Clock) bool {
 	if f.Delay > 0 {
-		select {
-		case <-time.After(f.Delay):
-		case <-r.Context().Done():
+		if clock.Sleep(r.Context(), c, f.Delay) != nil {
 			return true
 		}
 	}
@@ -59,6 +62,8 @@ func (f *Fault) describe() string {
 		return fmt.Sprintf("%d (injected)", f.Status)
 	case f.Truncate:
 		return "truncated"
+	case f.Lost:
+		return "answer lost"
 	}
 	return fmt.Sprintf("delayed %s", f.Delay)
 }

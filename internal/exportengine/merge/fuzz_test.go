@@ -1,0 +1,63 @@
+package merge
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
+)
+
+// FuzzMergeProject merges two fragments and projects the profile: no panic, the row is JSON, and
+// projecting the row again changes nothing.
+func FuzzMergeProject(f *testing.F) {
+	f.Add(`{"a":{"b":1,"c":null},"identityMap":{"E":[{"id":"x","primary":true}]}}`, `{"a":{"d":[1,null]},"identityMap":{"E":[{"id":"w"}]}}`, "a,identityMap.E.id")
+	f.Add(`{"segmentMembership":{"ups":{"s":{"status":"realized","lastQualificationTime":"2026-01-01T00:00:00Z"}}}}`,
+		`{"segmentMembership":{"ups":{"s":{"status":"exited","lastQualificationTime":"bad"}},"x":1}}`, "segmentMembership.ups")
+	f.Add(`{"k":1,"k":{"z":2}}`, `{"k":{"y":null}}`, "")
+	f.Fuzz(func(t *testing.T, first, second, list string) {
+		for _, doc := range []string{first, second} {
+			if fastjson.Validate(doc) != nil {
+				return
+			}
+			if v, _ := fastjson.Parse(doc); v.Type() != fastjson.TypeObject {
+				return
+			}
+		}
+		sel, err := fields.Parse(list)
+		if err != nil {
+			return
+		}
+		frags := []Fragment{
+			{Body: []byte(first), Rank: Rank{Seq: 2}, Source: "b"},
+			{Body: []byte(second), Rank: Rank{Seq: 1}, Source: "b"},
+		}
+		var m Merger
+		merged, err := m.Merge(frags)
+		if err != nil {
+			t.Fatalf("merge: %v", err)
+		}
+		whole := fields.AppendValue(nil, merged)
+		if err := fastjson.ValidateBytes(whole); err != nil {
+			t.Fatalf("merged profile is not JSON: %s (%v)", whole, err)
+		}
+		row := sel.AppendRow(nil, merged)
+		v, err := fastjson.ParseBytes(row)
+		if err != nil {
+			t.Fatalf("row is not JSON: %s (%v)", row, err)
+		}
+		if again := sel.AppendRow(nil, v); !bytes.Equal(again, row) {
+			t.Fatalf("projection is not stable:\n once %s\ntwice %s", row, again)
+		}
+		// Merging is idempotent: a merged profile merged with itself is unchanged.
+		var m2 Merger
+		self, err := m2.Merge([]Fragment{{Body: whole, Source: "b"}, {Body: whole, Source: "b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fields.AppendValue(nil, self); !bytes.Equal(got, whole) {
+			t.Fatalf("merging a profile with itself changed it:\n%s\n%s", whole, got)
+		}
+	})
+}

@@ -1,0 +1,261 @@
+// Package record is what the profile store keeps of an ingested record: its kind, its
+// identities (the primary one first), an event's _id and time, and its body; and the checks
+// that make a line of a batch file such a record, or say why not.
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// Kind is what a dataset's schema makes of its records.
+type Kind uint8
+
+const (
+	Other    Kind = iota // any other schema: kept as files, never reaches the profile store
+	Fragment             // XDM Individual Profile record
+	Event                // XDM ExperienceEvent
+	Union                // the profile union view: export destinations only
+)
+
+// SchemaKind is the kind of the records of a dataset of the given schema.
+func SchemaKind(schemaID string) Kind {
+	switch schemaID {
+	case aepwire.SchemaProfile:
+		return Fragment
+	case aepwire.SchemaExperienceEvent:
+		return Event
+	case aepwire.SchemaProfileUnion:
+		return Union
+	}
+	return Other
+}
+
+// AEP guardrails on record size; "over" means strictly greater.
+const (
+	maxProfileRecordBytes = 100 * 1024
+	maxEventRecordBytes   = 10 * 1024
+)
+
+// Codes of record errors, in the order the checks run: a record failing several checks reports
+// the first.
+const (
+	CodeInvalidJSON  = "INGEST-1000"
+	CodeNotObject    = "INGEST-1001"
+	CodeTooLarge     = "INGEST-1002"
+	CodeNoIdentity   = "INGEST-1003"
+	CodeNoEventID    = "INGEST-1004"
+	CodeBadTimestamp = "INGEST-1005"
+)
+
+// Identity is a (namespace, id) pair. Matching is exact and case-sensitive.
+type Identity struct {
+	NS, ID string
+}
+
+// Compare orders identities by namespace, then id, in byte order.
+func (a Identity) Compare(b Identity) int {
+	if c := strings.Compare(a.NS, b.NS); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// Record is a validated record of a profile or event dataset, as the profile store keeps it.
+type Record struct {
+	Kind Kind
+	// Seq orders the records of one batch: a later record counts as later.
+	Seq uint64
+	// Identities holds the record's distinct identities, its primary identity first.
+	Identities []Identity
+	// EventID is an event's _id.
+	EventID string
+	// Timestamp is an event's time in nanoseconds since the Unix epoch.
+	Timestamp int64
+	Body      []byte
+}
+
+// Primary is the record's primary identity.
+func (r *Record) Primary() Identity { return r.Identities[0] }
+
+// Error is why a record was refused: a code (Code...) and a reason a user can act on.
+type Error struct {
+	Code, Reason string
+}
+
+// Parser validates records. It is not safe for concurrent use.
+type Parser struct {
+	p fastjson.Parser
+}
+
+// Parse validates raw as a record of the given kind: the record, or why it is refused. The
+// record's body aliases raw.
+func (rp *Parser) Parse(raw []byte, kind Kind) (*Record, *Error) {
+	if err := validateJSON(raw); err != nil {
+		return nil, &Error{CodeInvalidJSON, "not valid JSON: " + err.Error()}
+	}
+	v, err := rp.p.ParseBytes(raw)
+	if err != nil { // unreachable after validation, but the parser has its own limits (depth)
+		return nil, &Error{CodeInvalidJSON, "not valid JSON: " + err.Error()}
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, &Error{CodeNotObject, fmt.Sprintf("the record is a JSON %s, not an object", jsonTypeName(v.Type()))}
+	}
+	if kind != Fragment && kind != Event {
+		return &Record{Kind: kind, Body: raw}, nil
+	}
+	limit, what := maxProfileRecordBytes, "profile records"
+	if kind == Event {
+		limit, what = maxEventRecordBytes, "experience events"
+	}
+	if len(raw) > limit {
+		return nil, &Error{CodeTooLarge, fmt.Sprintf("the record is %d bytes, over the %d KB limit of %s",
+			len(raw), limit/1024, what)}
+	}
+	ids := recordIdentities(v)
+	if len(ids) == 0 {
+		return nil, &Error{CodeNoIdentity, "the record has no identity: it needs an identityMap entry " +
+			"or an identities[] entry with a non-empty string id"}
+	}
+	r := &Record{Kind: kind, Identities: ids, Body: raw}
+	if kind == Event {
+		id := v.Get("_id")
+		if id == nil || id.Type() != fastjson.TypeString || len(id.GetStringBytes()) == 0 {
+			return nil, &Error{CodeNoEventID, "the event has no _id: it needs a non-empty string _id"}
+		}
+		r.EventID = string(id.GetStringBytes())
+		ts := v.Get("timestamp")
+		if ts == nil || ts.Type() != fastjson.TypeString {
+			return nil, &Error{CodeBadTimestamp, "the event has no timestamp: it needs an RFC 3339 date-time string"}
+		}
+		s := string(ts.GetStringBytes())
+		if r.Timestamp, err = parseTimestamp(s); err != nil {
+			return nil, &Error{CodeBadTimestamp, fmt.Sprintf("the event timestamp %q is not an RFC 3339 "+
+				"date-time with an offset, such as 2026-01-31T12:00:00Z", s)}
+		}
+	}
+	return r, nil
+}
+
+var errBadTimestamp = fmt.Errorf("bad timestamp")
+
+func parseTimestamp(s string) (int64, error) {
+	ns, ok := aepwire.ParseTimestamp(s)
+	if !ok {
+		return 0, errBadTimestamp
+	}
+	return ns, nil
+}
+
+// validateJSON checks that raw is one strict JSON value. fastjson's validator is strict except
+// that it lets control characters through inside strings; such bytes are rare, so the slower
+// standard library checks the values that have them.
+func validateJSON(raw []byte) error {
+	for _, c := range raw {
+		if c < 0x20 && c != '\t' {
+			if !json.Valid(raw) {
+				var v any
+				if err := json.Unmarshal(raw, &v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if bytes.IndexByte(raw, '\t') >= 0 && !json.Valid(raw) {
+		return fmt.Errorf("invalid character in string")
+	}
+	return fastjson.ValidateBytes(raw)
+}
+
+// recordIdentities returns the distinct identities of a record with its primary identity first:
+// the identityMap entry marked primary, else the identities[] entry marked primary (among several,
+// the smallest namespace, then array order), else the first entry of the smallest namespace.
+func recordIdentities(v *fastjson.Value) []Identity {
+	type candidate struct {
+		Identity
+		primary bool
+		source  int // 0 identityMap, 1 identities[]
+		pos     int // order of appearance
+	}
+	var cands []candidate
+	if m := v.Get("identityMap"); m != nil && m.Type() == fastjson.TypeObject {
+		o, _ := m.Object()
+		o.Visit(func(key []byte, list *fastjson.Value) {
+			// A namespace needs a name, as identities[] entries need a namespace.code.
+			if len(key) == 0 || list.Type() != fastjson.TypeArray {
+				return
+			}
+			for _, e := range list.GetArray() {
+				id := e.Get("id")
+				if e.Type() != fastjson.TypeObject || id == nil || id.Type() != fastjson.TypeString || len(id.GetStringBytes()) == 0 {
+					continue
+				}
+				p := e.Get("primary")
+				cands = append(cands, candidate{
+					Identity: Identity{NS: string(key), ID: string(id.GetStringBytes())},
+					primary:  p != nil && p.Type() == fastjson.TypeTrue,
+					source:   0, pos: len(cands),
+				})
+			}
+		})
+	}
+	if list := v.Get("identities"); list != nil && list.Type() == fastjson.TypeArray {
+		for _, e := range list.GetArray() {
+			id, code := e.Get("id"), e.Get("namespace", "code")
+			if e.Type() != fastjson.TypeObject || id == nil || id.Type() != fastjson.TypeString || len(id.GetStringBytes()) == 0 ||
+				code == nil || code.Type() != fastjson.TypeString || len(code.GetStringBytes()) == 0 {
+				continue
+			}
+			p := e.Get("primary")
+			cands = append(cands, candidate{
+				Identity: Identity{NS: string(code.GetStringBytes()), ID: string(id.GetStringBytes())},
+				primary:  p != nil && p.Type() == fastjson.TypeTrue,
+				source:   1, pos: len(cands),
+			})
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	best := 0
+	for i := 1; i < len(cands); i++ {
+		a, b := cands[i], cands[best]
+		var better bool
+		switch {
+		case a.primary != b.primary:
+			better = a.primary
+		case a.primary && a.source != b.source:
+			better = a.source < b.source
+		default:
+			// Same rank: the smallest namespace wins, then the earlier entry (identityMap entries
+			// come first, so they win ties of unmarked entries across the two sources).
+			better = a.NS < b.NS
+		}
+		if better {
+			best = i
+		}
+	}
+	ids := make([]Identity, 0, len(cands))
+	ids = append(ids, cands[best].Identity)
+	for i, c := range cands {
+		if i != best && !slices.Contains(ids, c.Identity) {
+			ids = append(ids, c.Identity)
+		}
+	}
+	return ids
+}
+
+func jsonTypeName(t fastjson.Type) string {
+	if t == fastjson.TypeTrue || t == fastjson.TypeFalse {
+		return "boolean"
+	}
+	return t.String()
+}

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the database schema, one step per version: migrations[i] brings the schema from
+// version i to i+1. Steps are append-only; a released step is never edited.
+var migrations = []string{
+	// 1: Catalog datasets.
+	`CREATE TABLE datasets (
+		id                  TEXT PRIMARY KEY,
+		name                TEXT NOT NULL,
+		description         TEXT NOT NULL DEFAULT '',
+		schema_id           TEXT NOT NULL,
+		schema_content_type TEXT NOT NULL,
+		tags                TEXT NOT NULL DEFAULT '{}', -- JSON object of string arrays
+		version             TEXT NOT NULL,
+		state               TEXT NOT NULL,
+		created_ms          INTEGER NOT NULL,
+		updated_ms          INTEGER NOT NULL
+	) STRICT`,
+
+	// 2: Catalog batches, their files, and the engine's own counters.
+	`CREATE TABLE batches (
+		id                  TEXT PRIMARY KEY,
+		dataset_id          TEXT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+		origin              TEXT NOT NULL,            -- ingest | export
+		status              TEXT NOT NULL,            -- loading | success | failed
+		format              TEXT NOT NULL,
+		created_ms          INTEGER NOT NULL,
+		updated_ms          INTEGER NOT NULL,
+		started_ms          INTEGER NOT NULL DEFAULT 0,
+		completed_ms        INTEGER NOT NULL DEFAULT 0,
+		ingest_time_ms      INTEGER NOT NULL DEFAULT 0, -- assigned at commit, strictly increasing
+		record_count        INTEGER NOT NULL DEFAULT 0,
+		failed_record_count INTEGER NOT NULL DEFAULT 0,
+		size_bytes          INTEGER NOT NULL DEFAULT 0,
+		errors              TEXT NOT NULL DEFAULT '[]', -- JSON array of batch errors
+		profile_kind        INTEGER NOT NULL DEFAULT 0  -- recordKind of its profile segment; 0: none
+	) STRICT;
+	CREATE INDEX batches_by_dataset ON batches (dataset_id, created_ms);
+	CREATE INDEX batches_in_profile_store ON batches (ingest_time_ms) WHERE profile_kind <> 0 AND status = 'success';
+	CREATE TABLE batch_files (
+		batch_id   TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+		name       TEXT NOT NULL,
+		size_bytes INTEGER NOT NULL,
+		records    INTEGER NOT NULL,
+		sha256     TEXT NOT NULL,
+		PRIMARY KEY (batch_id, name)
+	) STRICT;
+	CREATE TABLE engine_state (
+		key   TEXT PRIMARY KEY,
+		value INTEGER NOT NULL
+	) STRICT;`,
+
+	// 3: merge policies (every version kept, so that a job can name an older one) and export jobs.
+	`CREATE TABLE merge_policies (
+		id                TEXT NOT NULL,
+		version           INTEGER NOT NULL,
+		name              TEXT NOT NULL,
+		identity_graph    TEXT NOT NULL,
+		attribute_merge   TEXT NOT NULL,
+		dataset_order     TEXT NOT NULL DEFAULT '[]', -- JSON array of dataset ids
+		is_default        INTEGER NOT NULL DEFAULT 0,  -- meaningful on the latest version only
+		is_active_on_edge INTEGER NOT NULL DEFAULT 0,
+		update_epoch      INTEGER NOT NULL,            -- seconds
+		latest            INTEGER NOT NULL DEFAULT 1,
+		PRIMARY KEY (id, version)
+	) STRICT;
+	CREATE UNIQUE INDEX merge_policies_latest ON merge_policies (id) WHERE latest = 1;
+	INSERT INTO merge_policies (id, version, name, identity_graph, attribute_merge, is_default, update_epoch) VALUES
+		('timestampOrdered-none-mp', 1, 'Default timestamp-ordered', 'none', 'timestampOrdered', 1, unixepoch()),
+		('timestampOrdered-pdg-mp', 1, 'Timestamp-ordered with private graph', 'pdg', 'timestampOrdered', 0, unixepoch());
+	CREATE TABLE export_jobs (
+		id               INTEGER PRIMARY KEY AUTOINCREMENT,
+		status           TEXT NOT NULL,
+		request          TEXT NOT NULL,             -- JSON: the request as the job echoes it
+		request_id       TEXT NOT NULL,
+		idempotency_key  TEXT UNIQUE,               -- a client's key: the same key returns the same job
+		batch_ids        TEXT NOT NULL,             -- JSON array: the destination batch ids, reserved
+		creation_ms      INTEGER NOT NULL,
+		update_ms        INTEGER NOT NULL,
+		started_ms       INTEGER NOT NULL DEFAULT 0,
+		metrics          TEXT NOT NULL DEFAULT '{}', -- JSON
+		errors           TEXT NOT NULL DEFAULT '[]', -- JSON
+		warnings         TEXT NOT NULL DEFAULT '[]', -- JSON
+		gateway_ids      TEXT NOT NULL DEFAULT '{}', -- JSON: computeGatewayJobId
+		attempts         INTEGER NOT NULL DEFAULT 0,
+		cancel_requested INTEGER NOT NULL DEFAULT 0
+	) STRICT;
+	CREATE INDEX export_jobs_active ON export_jobs (status) WHERE status IN ('NEW', 'PROCESSING');
+	CREATE INDEX export_jobs_by_creation ON export_jobs (creation_ms DESC, id DESC);`,
+}
+
+// migrate brings the schema up to the newest version. It runs in one write transaction, so two
+// processes opening a new data directory at once apply each step exactly once.
+func (s *Store) migrate(ctx context.Context) error {
+	return s.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			applied_ms INTEGER NOT NULL
+		) STRICT`); err != nil {
+			return err
+		}
+		var current int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return err
+		}
+		if current > len(migrations) {
+			return fmt.Errorf("the data directory has schema version %d, newer than this provider knows (%d): "+
+				"use a provider version at least as new as the one that last wrote it", current, len(migrations))
+		}
+		for v := current + 1; v <= len(migrations); v++ {
+			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("schema migration %d: %w", v, err)
+			}
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO schema_migrations (version, applied_ms) VALUES (?, CAST(unixepoch('subsec') * 1000 AS INTEGER))`, v); err != nil {
+				return fmt.Errorf("recording schema migration %d: %w", v, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Versions is the number of migrations: the schema version of a database this package brought up
+// to date.
+func Versions() int { return len(migrations) }
+
+// SchemaVersion is the version the database is at.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
