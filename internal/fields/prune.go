@@ -1,9 +1,6 @@
 package fields
 
-import (
-	"bytes"
-	"maps"
-)
+import "maps"
 
 // Reading a record whole to project a few of its names wastes most of the work on values that no
 // projection keeps: AppendPruned cuts a record down to what a selector may keep before anything
@@ -112,27 +109,18 @@ func skipSpace(b []byte, i int) int {
 }
 
 // skipString returns where the string at b[i] (at its opening quote) ends, past its closing
-// quote, and whether it holds escapes.
+// quote, and whether it holds escapes. Strings of records are short: a loop beats searching.
 func skipString(b []byte, i int) (end int, escaped, ok bool) {
-	i++
-	for {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return len(b), escaped, false
-		}
-		// The quote is escaped when an odd number of backslashes precede it.
-		n := 0
-		for k := i + j - 1; k >= i && b[k] == '\\'; k-- {
-			n++
-		}
-		if !escaped && bytes.IndexByte(b[i:i+j], '\\') >= 0 {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			return i + 1, escaped, true
+		case '\\':
 			escaped = true
-		}
-		i += j + 1
-		if n%2 == 0 {
-			return i, escaped, true
+			i++ // the escaped byte; \uXXXX's digits are no quotes
 		}
 	}
+	return len(b), escaped, false
 }
 
 // skipValue returns where the value at b[i] ends. It checks no more than it needs to find the
