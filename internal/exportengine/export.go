@@ -359,7 +359,10 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 			return nil
 		}, excluded)
 	} else {
-		err = snap.byPrimary(func(p record.Identity, recs []*storedRecord) error {
+		// An event counts in a profile of its primary identity only in its event list, or as what
+		// makes an empty profile a profile: without either, event batches are not read at all.
+		needEvents := spec.withEvents || spec.emptyProfiles
+		err = snap.byPrimary(func(b *snapBatch) bool { return needEvents || b.kind != record.Event }, func(p record.Identity, recs []*storedRecord) error {
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
 			}
