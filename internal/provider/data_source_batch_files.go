@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
 var (
@@ -30,12 +32,18 @@ type batchFilesDataSourceModelV0 struct {
 	Files   types.List   `tfsdk:"files"`
 }
 
-var batchFileAttrTypes = map[string]attr.Type{
-	"file_id":    types.StringType,
-	"name":       types.StringType,
-	"size_bytes": types.Int64Type,
-	"records":    types.Int64Type,
-	"path":       types.StringType,
+type batchFileModelV0 struct {
+	FileID    types.String `tfsdk:"file_id"`
+	Name      types.String `tfsdk:"name"`
+	SizeBytes types.Int64  `tfsdk:"size_bytes"`
+	Records   types.Int64  `tfsdk:"records"`
+	Path      types.String `tfsdk:"path"`
+}
+
+func (batchFileModelV0) attrTypes() map[string]attr.Type {
+	return map[string]attr.Type{
+		"file_id": types.StringType, "name": types.StringType, "size_bytes": types.Int64Type, "records": types.Int64Type, "path": types.StringType,
+	}
 }
 
 func (d *batchFilesDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -81,14 +89,10 @@ func (d *batchFilesDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		return
 	}
 	var diags diag.Diagnostics
-	elems := make([]attr.Value, 0, len(files))
-	for _, f := range files {
-		elems = append(elems, objectValue(&diags, batchFileAttrTypes, map[string]attr.Value{
-			"file_id": types.StringValue(f.ID), "name": types.StringValue(f.Name), "size_bytes": types.Int64Value(f.Size),
-			"records": types.Int64Value(f.Records), "path": types.StringValue(f.Location),
-		}))
-	}
-	config.Files = listValue(&diags, types.ObjectType{AttrTypes: batchFileAttrTypes}, elems)
+	config.Files = objectList(ctx, &diags, files, func(f aepwire.BatchFile) batchFileModelV0 {
+		return batchFileModelV0{FileID: types.StringValue(f.ID), Name: types.StringValue(f.Name), SizeBytes: types.Int64Value(f.Size),
+			Records: types.Int64Value(f.Records), Path: types.StringValue(f.Location)}
+	})
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
@@ -30,33 +29,15 @@ type exportJobDataSource struct {
 }
 
 type exportJobDataSourceModelV0 struct {
-	ID             types.String `tfsdk:"id"`
-	Fields         types.String `tfsdk:"fields"`
-	MergePolicy    types.Object `tfsdk:"merge_policy"`
-	Filter         types.Object `tfsdk:"filter"`
-	EventList      types.Object `tfsdk:"event_list"`
-	Destination    types.Object `tfsdk:"destination"`
-	SchemaName     types.String `tfsdk:"schema_name"`
-	Status         types.String `tfsdk:"status"`
-	BatchID        types.String `tfsdk:"batch_id"`
-	Batches        types.List   `tfsdk:"batches"`
-	RequestID      types.String `tfsdk:"request_id"`
-	JobType        types.String `tfsdk:"job_type"`
-	CreationTimeMs types.Int64  `tfsdk:"creation_time_ms"`
-	UpdateTimeMs   types.Int64  `tfsdk:"update_time_ms"`
-	Errors         types.List   `tfsdk:"errors"`
-	Warnings       types.List   `tfsdk:"warnings"`
-	Metrics        types.Object `tfsdk:"metrics"`
+	exportJobInputsModel
+	exportJobViewModel
 }
 
 func (m *exportJobDataSourceModelV0) fill(ctx context.Context, job *aepwire.ExportJob) diag.Diagnostics {
-	in, diags := jobInputsOf(ctx, job)
-	v, d := jobViewOf(job)
+	var diags, d diag.Diagnostics
+	m.exportJobInputsModel, diags = jobInputsOf(ctx, job)
+	m.exportJobViewModel, d = jobViewOf(ctx, job)
 	diags.Append(d...)
-	m.Fields, m.MergePolicy, m.Filter, m.EventList, m.Destination, m.SchemaName =
-		in.Fields, in.MergePolicy, in.Filter, in.EventList, in.Destination, in.SchemaName
-	m.ID, m.Status, m.BatchID, m.Batches, m.RequestID, m.JobType = v.ID, v.Status, v.BatchID, v.Batches, v.RequestID, v.JobType
-	m.CreationTimeMs, m.UpdateTimeMs, m.Errors, m.Warnings, m.Metrics = v.CreationTimeMs, v.UpdateTimeMs, v.Errors, v.Warnings, v.Metrics
 	return diags
 }
 

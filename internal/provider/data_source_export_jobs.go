@@ -40,16 +40,30 @@ type exportJobsDataSourceModelV0 struct {
 	Jobs   types.List   `tfsdk:"jobs"`
 }
 
-var exportJobSummaryAttrTypes = map[string]attr.Type{
-	"id":                     types.StringType,
-	"status":                 types.StringType,
-	"destination_dataset_id": types.StringType,
-	"batch_id":               types.StringType,
-	"merge_policy_id":        types.StringType,
-	"creation_time_ms":       types.Int64Type,
-	"update_time_ms":         types.Int64Type,
-	"exported_profile_count": types.Int64Type,
-	"errors":                 types.ListType{ElemType: types.ObjectType{AttrTypes: jobMessageAttrTypes}},
+type exportJobSummaryModelV0 struct {
+	ID                   types.String `tfsdk:"id"`
+	Status               types.String `tfsdk:"status"`
+	DestinationDatasetID types.String `tfsdk:"destination_dataset_id"`
+	BatchID              types.String `tfsdk:"batch_id"`
+	MergePolicyID        types.String `tfsdk:"merge_policy_id"`
+	CreationTimeMs       types.Int64  `tfsdk:"creation_time_ms"`
+	UpdateTimeMs         types.Int64  `tfsdk:"update_time_ms"`
+	ExportedProfileCount types.Int64  `tfsdk:"exported_profile_count"`
+	Errors               types.List   `tfsdk:"errors"`
+}
+
+func (exportJobSummaryModelV0) attrTypes() map[string]attr.Type {
+	return map[string]attr.Type{
+		"id":                     types.StringType,
+		"status":                 types.StringType,
+		"destination_dataset_id": types.StringType,
+		"batch_id":               types.StringType,
+		"merge_policy_id":        types.StringType,
+		"creation_time_ms":       types.Int64Type,
+		"update_time_ms":         types.Int64Type,
+		"exported_profile_count": types.Int64Type,
+		"errors":                 types.ListType{ElemType: objectType[jobMessageModelV0]()},
+	}
 }
 
 func (d *exportJobsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -126,22 +140,19 @@ func (d *exportJobsDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		jobs = jobs[:limit]
 	}
 	var diags diag.Diagnostics
-	elems := make([]attr.Value, 0, len(jobs))
-	for i := range jobs {
-		j := &jobs[i]
-		elems = append(elems, objectValue(&diags, exportJobSummaryAttrTypes, map[string]attr.Value{
-			"id":                     types.StringValue(strconv.FormatInt(j.ID, 10)),
-			"status":                 types.StringValue(j.Status),
-			"destination_dataset_id": types.StringValue(j.Destination.DatasetID),
-			"batch_id":               optionalString(j.Destination.BatchID),
-			"merge_policy_id":        types.StringValue(j.MergePolicy.ID),
-			"creation_time_ms":       types.Int64Value(j.CreationTime),
-			"update_time_ms":         types.Int64Value(j.UpdateTime),
-			"exported_profile_count": types.Int64PointerValue(j.Metrics.TotalExportedProfileCounter),
-			"errors":                 messagesValue(&diags, j.Errors),
-		}))
-	}
-	config.Jobs = listValue(&diags, types.ObjectType{AttrTypes: exportJobSummaryAttrTypes}, elems)
+	config.Jobs = objectList(ctx, &diags, jobs, func(j aepwire.ExportJob) exportJobSummaryModelV0 {
+		return exportJobSummaryModelV0{
+			ID:                   types.StringValue(strconv.FormatInt(j.ID, 10)),
+			Status:               types.StringValue(j.Status),
+			DestinationDatasetID: types.StringValue(j.Destination.DatasetID),
+			BatchID:              optionalString(j.Destination.BatchID),
+			MergePolicyID:        types.StringValue(j.MergePolicy.ID),
+			CreationTimeMs:       types.Int64Value(j.CreationTime),
+			UpdateTimeMs:         types.Int64Value(j.UpdateTime),
+			ExportedProfileCount: types.Int64PointerValue(j.Metrics.TotalExportedProfileCounter),
+			Errors:               objectList(ctx, &diags, j.Errors, jobMessageOf),
+		}
+	})
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
 }

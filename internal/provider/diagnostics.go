@@ -44,16 +44,20 @@ func configureData(diags *diag.Diagnostics, data any) *providerData {
 	return pd
 }
 
-// readFailed handles the error of the lookup in a resource's Read, and reports whether Read must
-// stop. An object deleted outside Terraform is removed from the state with the warning gone;
-// any other error is reported with the sentence failed. kind names the object, capitalised.
-func readFailed(ctx context.Context, resp *resource.ReadResponse, err error, kind, gone, failed string) bool {
+// readFailed handles the error of the lookup of the object id in a resource's Read, and reports
+// whether Read must stop. An object deleted outside Terraform is removed from the state with the
+// warning gone; any other error is reported with the sentence failed. kind names the object,
+// capitalised.
+func readFailed(ctx context.Context, resp *resource.ReadResponse, id string, err error, kind, gone, failed string) bool {
 	switch {
 	case err == nil:
 		return false
 	case aepwire.IsNotFound(err):
 		resp.Diagnostics.AddWarning(kind+" no longer exists", gone)
 		resp.State.RemoveResource(ctx)
+		// The framework wants an identity even for a removed resource, and a state written by
+		// Terraform before 1.12 has none to carry over.
+		resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, id)...)
 	default:
 		resp.Diagnostics.AddError("Cannot read "+strings.ToLower(kind), errorDetail(failed, "", err))
 	}

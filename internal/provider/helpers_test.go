@@ -1,10 +1,14 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
@@ -60,3 +64,9 @@ func errorPattern(phrases ...string) *regexp.Regexp {
 	}
 	return regexp.MustCompile(`(?s)` + strings.Join(parts, `.*`))
 }
+
+// openTofu reports whether the acceptance tests run OpenTofu rather than Terraform.
+var openTofu = sync.OnceValue(func() bool {
+	out, err := exec.Command(os.Getenv("TF_ACC_TERRAFORM_PATH"), "version").Output()
+	return err == nil && bytes.HasPrefix(out, []byte("OpenTofu"))
+})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -53,6 +54,9 @@ var (
 type experiencePlatformProvider struct {
 	version string
 	engines *engineRegistry
+	// wrapBackend, when set, stands between the resources and the platform: tests use it to make
+	// the platform slow or faulty at a chosen call.
+	wrapBackend func(backend.Backend) backend.Backend
 }
 
 // providerData is what Configure hands to every resource and data source.
@@ -204,6 +208,9 @@ func (p *experiencePlatformProvider) Configure(ctx context.Context, req provider
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if p.wrapBackend != nil {
+		b = p.wrapBackend(b)
+	}
 	data := &providerData{backend: b}
 	resp.ResourceData = data
 	resp.DataSourceData = data
@@ -225,7 +232,44 @@ func (p *experiencePlatformProvider) configureEmbedded(ctx context.Context, conf
 		return nil
 	}
 	tflog.Debug(ctx, "opened embedded engine", map[string]any{"data_dir": engine.DataDir()})
+	if set := remoteSettings(config); len(set) > 0 {
+		// Most likely AEP_ENDPOINT is missing where the credentials are not, and an apply would
+		// otherwise succeed against a local database without a word.
+		resp.Diagnostics.AddWarning("Remote settings without an endpoint",
+			fmt.Sprintf("These settings of remote mode are set: %s. No endpoint is, so the provider ignores them "+
+				"and uses the embedded engine, whose data is in %s.\n\nTo manage Adobe Experience Platform, set "+
+				"endpoint = \"https://platform.adobe.io\" in the provider block, or %s in the environment. To use the "+
+				"embedded engine, unset them.", strings.Join(set, ", "), engine.DataDir(), envEndpoint))
+	}
 	return engine
+}
+
+// remoteSettings names the settings of remote mode that are set, in the configuration or the
+// environment (never their values).
+func remoteSettings(config providerModelV0) []string {
+	var set []string
+	for _, s := range []struct {
+		attr, env string
+		v         types.String
+	}{
+		{"client_id", envClientID, config.ClientID},
+		{"client_secret", envClientSecret, config.ClientSecret},
+		{"access_token", envAccessToken, config.AccessToken},
+		{"org_id", envOrgID, config.OrgID},
+		{"ims_endpoint", envIMSEndpoint, config.IMSEndpoint},
+		{"sandbox_name", envSandboxName, config.SandboxName},
+	} {
+		switch {
+		case s.v.ValueString() != "":
+			set = append(set, s.attr)
+		case os.Getenv(s.env) != "":
+			set = append(set, s.env)
+		}
+	}
+	if !config.PollIntervalMs.IsNull() {
+		set = append(set, "poll_interval_ms")
+	}
+	return set
 }
 
 func (p *experiencePlatformProvider) configureRemote(ctx context.Context, config providerModelV0, endpoint string, resp *provider.ConfigureResponse) backend.Backend {

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
 )
 
 const batchAddr = "experienceplatform_batch.test"
@@ -111,6 +112,15 @@ func TestAccBatchResource(t *testing.T) {
 					ImportState:             true,
 					ImportStateVerify:       true,
 					ImportStateVerifyIgnore: []string{"files", "content_sha256"},
+				},
+				{ // an import block by id: the imported batch adopts the configuration's files in place
+					ResourceName:       batchAddr,
+					ImportState:        true,
+					ImportStateKind:    resource.ImportBlockWithID,
+					ExpectNonEmptyPlan: true,
+					ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionUpdate),
+					}},
 				},
 				{ // a plain second apply ingests nothing
 					Config: env.batchConfig(good, array),
@@ -345,5 +355,67 @@ resource "experienceplatform_batch" "test" {
 				})
 			})
 		}
+	})
+}
+
+// stalledCompletion is a platform that takes longer to ingest a batch than the apply waits: its
+// completion answers only once the apply has stopped waiting, and the platform then ingests the
+// batch all the same, as AEP does with a completed batch.
+type stalledCompletion struct {
+	backend.Backend
+	stalled chan<- string // hears the id of each batch whose completion is stalled
+}
+
+func (s stalledCompletion) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
+	s.stalled <- id
+	<-ctx.Done()
+	if _, err := s.Backend.CompleteBatch(context.WithoutCancel(ctx), id); err != nil {
+		return nil, err
+	}
+	return nil, ctx.Err()
+}
+
+// Ctrl-C while the platform ingests a batch (a timeout takes the same path) leaves the batch in
+// the state, tainted, rather than nowhere: the next apply deletes it and ingests the files again.
+func TestAccBatchResource_interruptedCreateKeepsTheBatch(t *testing.T) {
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
+		stalled := make(chan string, 1)
+		slow := &testProvider{wrap: func(b backend.Backend) backend.Backend { return stalledCompletion{Backend: b, stalled: stalled} }}
+		var first string
+		resource.ParallelTest(t, resource.TestCase{
+			Steps: []resource.TestStep{
+				{
+					PreConfig: func() {
+						go func() {
+							first = <-stalled
+							slow.interrupt()
+						}()
+					},
+					ProtoV6ProviderFactories: slow.factories(),
+					Config:                   env.batchConfig(file),
+					ExpectError:              errorPattern("Wait for batch interrupted", "Terraform stopped waiting for batch", "saved in the state as tainted"),
+				},
+				{ // the interrupted batch was ingested meanwhile, and is in the state: the next apply replaces it
+					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+					Config:                   env.batchConfig(file),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("status"), knownvalue.StringExact("success")),
+					},
+					Check: func(s *terraform.State) error {
+						if _, err := env.engine.GetBatch(context.Background(), first); !aepwire.IsNotFound(err) {
+							return fmt.Errorf("the interrupted batch %s is still there: %w", first, err)
+						}
+						if batches := env.listBatches(t); len(batches) != 1 || batches[0].ID != s.RootModule().Resources[batchAddr].Primary.ID {
+							return fmt.Errorf("the dataset holds %v; want only the batch in the state", batches)
+						}
+						return nil
+					},
+				},
+			},
+		})
 	})
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -26,6 +25,7 @@ var (
 	_ resource.Resource                = (*datasetResource)(nil)
 	_ resource.ResourceWithConfigure   = (*datasetResource)(nil)
 	_ resource.ResourceWithImportState = (*datasetResource)(nil)
+	_ resource.ResourceWithIdentity    = (*datasetResource)(nil)
 )
 
 // NewDatasetResource returns the experienceplatform_dataset resource.
@@ -138,6 +138,10 @@ func (r *datasetResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 	}
 }
 
+func (r *datasetResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentitySchema("Catalog id of the dataset.")
+}
+
 func (r *datasetResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.data = configureData(&resp.Diagnostics, req.ProviderData)
 }
@@ -168,6 +172,7 @@ func (r *datasetResource) Create(ctx context.Context, req resource.CreateRequest
 	tflog.Info(ctx, "created dataset", map[string]any{"dataset_id": ds.ID})
 	resp.Diagnostics.Append(plan.fill(ctx, ds)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, ds.ID)...)
 }
 
 func (r *datasetResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -178,7 +183,7 @@ func (r *datasetResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	id := state.ID.ValueString()
 	ds, err := r.data.backend.GetDataset(ctx, id)
-	if readFailed(ctx, resp, err, "Dataset",
+	if readFailed(ctx, resp, id, err, "Dataset",
 		fmt.Sprintf("The dataset %s was deleted outside Terraform. It is removed from the state, and the next "+
 			"plan will create it again.", id),
 		fmt.Sprintf("Reading the dataset %s failed.", id)) {
@@ -186,6 +191,7 @@ func (r *datasetResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	resp.Diagnostics.Append(state.fill(ctx, ds)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, ds.ID)...)
 }
 
 func (r *datasetResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -221,6 +227,7 @@ func (r *datasetResource) Update(ctx context.Context, req resource.UpdateRequest
 	plan.ID = state.ID
 	resp.Diagnostics.Append(plan.fill(ctx, ds)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, id)...)
 }
 
 func (r *datasetResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -239,7 +246,7 @@ func (r *datasetResource) Delete(ctx context.Context, req resource.DeleteRequest
 }
 
 func (r *datasetResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	importByID(ctx, req, resp, nil)
 }
 
 // fill sets the model from a stored dataset. Optional attributes the dataset leaves empty keep
@@ -257,12 +264,4 @@ func (m *datasetResourceModelV0) fill(ctx context.Context, ds *aepwire.Dataset) 
 	var diags diag.Diagnostics
 	m.Tags, diags = tagsValue(ctx, ds.Tags, m.Tags)
 	return diags
-}
-
-// optionalString maps the API's empty string to null.
-func optionalString(s string) types.String {
-	if s == "" {
-		return types.StringNull()
-	}
-	return types.StringValue(s)
 }

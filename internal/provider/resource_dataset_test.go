@@ -73,6 +73,23 @@ resource "experienceplatform_dataset" "test" {
 					ImportState:       true,
 					ImportStateVerify: true,
 				},
+				{ // an import block by id imports the dataset as it is: no change
+					ResourceName:    datasetAddr,
+					ImportState:     true,
+					ImportStateKind: resource.ImportBlockWithID,
+				},
+				{ // plan -generate-config-out writes a configuration that describes the dataset exactly
+					ResourceName:    datasetAddr,
+					ImportState:     true,
+					ImportStateKind: resource.ImportBlockWithID,
+					GenerateConfig:  true,
+					ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectKnownValue("experienceplatform_dataset.generated", tfjsonpath.New("description"),
+							knownvalue.StringExact("Profiles exported for the warehouse")),
+						plancheck.ExpectKnownValue("experienceplatform_dataset.generated", tfjsonpath.New("tags").AtMapKey("team"),
+							knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("growth"), knownvalue.StringExact("emea")})),
+					}},
+				},
 				{ // in-place update of name, description, tags and profile_enabled
 					Config: env.config(`
 resource "experienceplatform_dataset" "test" {

@@ -39,12 +39,19 @@ var (
 	_ resource.ResourceWithImportState    = (*exportJobResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*exportJobResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*exportJobResource)(nil)
+	_ resource.ResourceWithIdentity       = (*exportJobResource)(nil)
 )
 
 const (
 	defaultExportCreateTimeout = 60 * time.Minute
+	defaultExportUpdateTimeout = 60 * time.Minute
 	defaultExportDeleteTimeout = 10 * time.Minute
 )
+
+// privateImported marks, in the private state, a job that import brought in: it was not started by
+// the configuration's triggers, so the first triggers it is given adopt it instead of running it
+// again.
+const privateImported = "imported"
 
 var datasetIDPattern = regexp.MustCompile(`^[0-9a-f]{24}$`)
 
@@ -58,44 +65,18 @@ type exportJobResource struct {
 }
 
 type exportJobResourceModelV0 struct {
-	ID                types.String   `tfsdk:"id"`
-	Fields            types.String   `tfsdk:"fields"`
-	MergePolicy       types.Object   `tfsdk:"merge_policy"`
-	Filter            types.Object   `tfsdk:"filter"`
-	EventList         types.Object   `tfsdk:"event_list"`
-	Destination       types.Object   `tfsdk:"destination"`
-	SchemaName        types.String   `tfsdk:"schema_name"`
+	exportJobInputsModel
+	exportJobViewModel
 	Triggers          types.Map      `tfsdk:"triggers"`
 	WaitForCompletion types.Bool     `tfsdk:"wait_for_completion"`
 	Timeouts          timeouts.Value `tfsdk:"timeouts"`
-	Status            types.String   `tfsdk:"status"`
-	BatchID           types.String   `tfsdk:"batch_id"`
-	Batches           types.List     `tfsdk:"batches"`
-	RequestID         types.String   `tfsdk:"request_id"`
-	JobType           types.String   `tfsdk:"job_type"`
-	CreationTimeMs    types.Int64    `tfsdk:"creation_time_ms"`
-	UpdateTimeMs      types.Int64    `tfsdk:"update_time_ms"`
-	Errors            types.List     `tfsdk:"errors"`
-	Warnings          types.List     `tfsdk:"warnings"`
-	Metrics           types.Object   `tfsdk:"metrics"`
-}
-
-func (m *exportJobResourceModelV0) inputs() jobInputs {
-	return jobInputs{Fields: m.Fields, MergePolicy: m.MergePolicy, Filter: m.Filter, EventList: m.EventList,
-		Destination: m.Destination, SchemaName: m.SchemaName}
-}
-
-func (m *exportJobResourceModelV0) setInputs(in jobInputs) {
-	m.Fields, m.MergePolicy, m.Filter, m.EventList, m.Destination, m.SchemaName =
-		in.Fields, in.MergePolicy, in.Filter, in.EventList, in.Destination, in.SchemaName
 }
 
 // setView sets the attributes the job reports. A merge policy left out of the configuration is
 // the one the job used.
 func (m *exportJobResourceModelV0) setView(ctx context.Context, job *aepwire.ExportJob) diag.Diagnostics {
-	v, diags := jobViewOf(job)
-	m.ID, m.Status, m.BatchID, m.Batches, m.RequestID, m.JobType = v.ID, v.Status, v.BatchID, v.Batches, v.RequestID, v.JobType
-	m.CreationTimeMs, m.UpdateTimeMs, m.Errors, m.Warnings, m.Metrics = v.CreationTimeMs, v.UpdateTimeMs, v.Errors, v.Warnings, v.Metrics
+	v, diags := jobViewOf(ctx, job)
+	m.exportJobViewModel = v
 	if m.MergePolicy.IsUnknown() || m.MergePolicy.IsNull() || hasUnknownVersion(ctx, m.MergePolicy) {
 		in, d := jobInputsOf(ctx, job)
 		diags.Append(d...)
@@ -105,11 +86,9 @@ func (m *exportJobResourceModelV0) setView(ctx context.Context, job *aepwire.Exp
 }
 
 func hasUnknownVersion(ctx context.Context, o types.Object) bool {
-	var mp mergePolicyRefModelV0
-	if o.As(ctx, &mp, objectAsOptions).HasError() {
-		return false
-	}
-	return mp.Version.IsUnknown()
+	var diags diag.Diagnostics
+	mp, ok := modelOf[mergePolicyRefModelV0](ctx, &diags, o)
+	return ok && !diags.HasError() && mp.Version.IsUnknown()
 }
 
 func (r *exportJobResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -244,10 +223,14 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"triggers": schema.MapAttribute{
-				Optional:      true,
-				ElementType:   types.StringType,
-				Description:   "Arbitrary values; changing any of them starts a new job, for example to export again after new data.",
-				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+				Optional:    true,
+				ElementType: types.StringType,
+				Description: "Arbitrary values; changing any of them starts a new job, for example to export again after new " +
+					"data, or every night with a value derived from `plantimestamp()` or `time_rotating`. The triggers given " +
+					"to an imported job adopt it as it is, without running it again.",
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplaceIf(adoptedByTriggers,
+					"Changing triggers starts a new job, except the first triggers of an imported job.",
+					"Changing `triggers` starts a new job, except the first triggers of an imported job.")},
 			},
 			"wait_for_completion": schema.BoolAttribute{
 				Optional: true,
@@ -257,8 +240,9 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 					"the job keeps running, and later refreshes report its status and metrics. A job found FAILED or " +
 					"CANCELLED by a refresh is replaced by the next apply.",
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true,
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
 				CreateDescription: "How long create waits for the job to end (default 60m).",
+				UpdateDescription: "How long an update that turns wait_for_completion on waits for a running job to end (default 60m).",
 				DeleteDescription: "How long destroy waits for a running job to stop once cancelled (default 10m)."}),
 			"status": schema.StringAttribute{
 				Computed:    true,
@@ -332,6 +316,18 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 	}
 }
 
+func (r *exportJobResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentitySchema("Id of the export job, a whole number such as `24115`, as a string.")
+}
+
+// adoptedByTriggers replaces the job when its triggers change, unless it is an imported job that
+// is given its first triggers.
+func adoptedByTriggers(ctx context.Context, req planmodifier.MapRequest, resp *mapplanmodifier.RequiresReplaceIfFuncResponse) {
+	imported, diags := req.Private.GetKey(ctx, privateImported)
+	resp.Diagnostics.Append(diags...)
+	resp.RequiresReplace = !(req.StateValue.IsNull() && imported != nil)
+}
+
 func (r *exportJobResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.data = configureData(&resp.Diagnostics, req.ProviderData)
 }
@@ -397,7 +393,7 @@ func (r *exportJobResource) Create(ctx context.Context, req resource.CreateReque
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, defaultExportCreateTimeout)
 	resp.Diagnostics.Append(diags...)
-	apiReq, diags := plan.inputs().request(ctx)
+	apiReq, diags := plan.request(ctx)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -415,18 +411,42 @@ func (r *exportJobResource) Create(ctx context.Context, req resource.CreateReque
 	// The job exists: from here on the state must hold it, whatever happens while waiting.
 	resp.Diagnostics.Append(plan.setView(ctx, job)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan.ID.ValueString())...)
 	if resp.Diagnostics.HasError() || !plan.WaitForCompletion.ValueBool() {
 		return
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r.wait(ctx, waitCtx, job.ID, timeout, &plan, &resp.Diagnostics)
+	r.wait(ctx, job.ID, timeout, createWait, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// wait waits for a job to end and records what it reports in m. A job that does not end
-// SUCCEEDED, or a wait that stops first, is an error diagnostic that names the job.
-func (r *exportJobResource) wait(ctx, waitCtx context.Context, id int64, timeout time.Duration, m *exportJobResourceModelV0, diags *diag.Diagnostics) {
+// waitPhase is what a wait that does not end SUCCEEDED leaves behind, which differs between create
+// (Terraform taints the resource of a create that fails) and update (it does not).
+type waitPhase struct {
+	timeout string // the timeouts attribute that bounds the wait
+	stopped string // what comes next when the wait stops first
+	ended   string // what comes next when the job ends FAILED or CANCELLED
+}
+
+var (
+	createWait = waitPhase{
+		timeout: "timeouts.create",
+		stopped: "The resource is saved as tainted: the next apply cancels the job and starts a new one, and destroy cancels it.",
+		ended:   "The resource is saved as tainted: the next apply starts a new job.",
+	}
+	updateWait = waitPhase{
+		timeout: "timeouts.update",
+		stopped: "The job keeps running, and the state keeps wait_for_completion = false: the next plan shows the " +
+			"change again, and the next apply waits for it again. Destroy cancels the job.",
+		ended: "The next apply replaces it with a new job.",
+	}
+)
+
+// wait waits, up to timeout, for a job to end and records what it reports in m; it reports
+// whether the job ended. A job that does not end SUCCEEDED, or a wait that stops first, is an error
+// diagnostic that names the job and says what comes next.
+func (r *exportJobResource) wait(ctx context.Context, id int64, timeout time.Duration, phase waitPhase, m *exportJobResourceModelV0, diags *diag.Diagnostics) bool {
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	job, err := r.data.backend.WaitExportJob(waitCtx, id, func(j *aepwire.ExportJob) {
 		fields := map[string]any{"status": j.Status}
 		if n := j.Metrics.TotalExportedProfileCounter; n != nil {
@@ -436,32 +456,30 @@ func (r *exportJobResource) wait(ctx, waitCtx context.Context, id int64, timeout
 	})
 	if err != nil {
 		// Record what is known of the job, then explain why the wait ended.
-		if last, gerr := r.data.backend.GetExportJob(ctx, id); gerr == nil {
+		if last, gerr := r.data.backend.GetExportJob(context.WithoutCancel(ctx), id); gerr == nil {
 			diags.Append(m.setView(ctx, last)...)
 		}
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 			diags.AddError("Export job timed out",
-				fmt.Sprintf("Export job %d did not end within %s (timeouts.create); it is %s. The resource is saved as "+
-					"tainted: the next apply cancels the job and starts a new one, and destroy cancels it. To wait longer, "+
-					"raise timeouts.create.", id, timeout, m.Status.ValueString()))
+				fmt.Sprintf("Export job %d did not end within %s (%s); it is %s. %s To wait longer, raise %s.",
+					id, timeout, phase.timeout, m.Status.ValueString(), phase.stopped, phase.timeout))
 		case ctx.Err() != nil:
 			diags.AddError("Wait for export job interrupted",
-				fmt.Sprintf("Terraform stopped waiting for export job %d, which is %s. The resource is saved as tainted: "+
-					"the next apply cancels the job and starts a new one, and destroy cancels it.", id, m.Status.ValueString()))
+				fmt.Sprintf("Terraform stopped waiting for export job %d, which is %s. %s", id, m.Status.ValueString(), phase.stopped))
 		default:
 			diags.AddError("Cannot wait for export job",
-				errorDetail(fmt.Sprintf("Waiting for export job %d failed; the resource is saved as tainted.", id), "", err))
+				errorDetail(fmt.Sprintf("Waiting for export job %d failed.", id), phase.stopped, err))
 		}
-		return
+		return false
 	}
 	diags.Append(m.setView(ctx, job)...)
 	tflog.Info(ctx, "export job ended", map[string]any{"status": job.Status})
 	if job.Status != aepwire.JobSucceeded {
 		diags.AddError("Export job "+strings.ToLower(job.Status),
-			fmt.Sprintf("Export job %d ended %s:\n%s\n\nThe resource is saved as tainted: the next apply starts a new job.",
-				id, job.Status, describeJobErrors(job.Errors)))
+			fmt.Sprintf("Export job %d ended %s:\n%s\n\n%s", id, job.Status, describeJobErrors(job.Errors), phase.ended))
 	}
+	return true
 }
 
 func describeJobErrors(errs []aepwire.JobError) string {
@@ -487,7 +505,7 @@ func (r *exportJobResource) Read(ctx context.Context, req resource.ReadRequest, 
 		return
 	}
 	job, err := r.data.backend.GetExportJob(ctx, id)
-	if readFailed(ctx, resp, err, "Export job",
+	if readFailed(ctx, resp, state.ID.ValueString(), err, "Export job",
 		fmt.Sprintf("Export job %d was deleted outside Terraform. It is removed from the state, and the next plan "+
 			"will start a new job.", id),
 		fmt.Sprintf("Reading export job %d failed.", id)) {
@@ -497,15 +515,16 @@ func (r *exportJobResource) Read(ctx context.Context, req resource.ReadRequest, 
 		// Imported: the job's request becomes the configuration it is compared with.
 		in, diags := jobInputsOf(ctx, job)
 		resp.Diagnostics.Append(diags...)
-		state.setInputs(in)
+		state.exportJobInputsModel = in
 		state.WaitForCompletion = types.BoolValue(true)
 	}
 	resp.Diagnostics.Append(state.setView(ctx, job)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
 }
 
-// Update changes only wait_for_completion and timeouts. Turning wait_for_completion on for a
-// job that still runs waits for it now.
+// Update changes only wait_for_completion, timeouts, and the triggers that adopt an imported job.
+// Turning wait_for_completion on for a job that still runs waits for it now, under timeouts.update.
 func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state exportJobResourceModelV0
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -513,12 +532,18 @@ func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	watched := state.WaitForCompletion
 	state.WaitForCompletion, state.Timeouts, state.Triggers = plan.WaitForCompletion, plan.Timeouts, plan.Triggers
+	if !state.Triggers.IsNull() {
+		// Adopted: from now on a change of triggers runs the job again.
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, nil)...)
+	}
 	id, err := strconv.ParseInt(state.ID.ValueString(), 10, 64)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid export job id", err.Error())
 		return
 	}
+	ctx = tflog.SetField(ctx, "job_id", id)
 	job, err := r.data.backend.GetExportJob(ctx, id)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read export job", errorDetail(fmt.Sprintf("Reading export job %d failed.", id), "", err))
@@ -526,13 +551,15 @@ func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateReque
 	}
 	resp.Diagnostics.Append(state.setView(ctx, job)...)
 	if state.WaitForCompletion.ValueBool() && !aepwire.JobTerminal(job.Status) {
-		timeout, diags := state.Timeouts.Create(ctx, defaultExportCreateTimeout)
+		timeout, diags := state.Timeouts.Update(ctx, defaultExportUpdateTimeout)
 		resp.Diagnostics.Append(diags...)
-		waitCtx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		r.wait(tflog.SetField(ctx, "job_id", id), waitCtx, id, timeout, &state, &resp.Diagnostics)
+		if !r.wait(ctx, id, timeout, updateWait, &state, &resp.Diagnostics) {
+			// Nobody watches the job now: the state says so, and the next plan offers the wait again.
+			state.WaitForCompletion = watched
+		}
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
 }
 
 // Delete cancels a job that is still running and waits until it has stopped. A finished or
@@ -581,9 +608,13 @@ func (r *exportJobResource) Delete(ctx context.Context, req resource.DeleteReque
 }
 
 func (r *exportJobResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if _, err := strconv.ParseInt(req.ID, 10, 64); err != nil {
-		resp.Diagnostics.AddError("Invalid export job id", fmt.Sprintf("%q is not an export job id: job ids are whole numbers, such as 24115.", req.ID))
-		return
+	importByID(ctx, req, resp, func(id string) string {
+		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+			return fmt.Sprintf("%q is not an export job id: job ids are whole numbers, such as 24115.", id)
+		}
+		return ""
+	})
+	if !resp.Diagnostics.HasError() {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte("true"))...)
 	}
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
 }

@@ -25,6 +25,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*mergePolicyResource)(nil)
 	_ resource.ResourceWithImportState    = (*mergePolicyResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*mergePolicyResource)(nil)
+	_ resource.ResourceWithIdentity       = (*mergePolicyResource)(nil)
 )
 
 // NewMergePolicyResource returns the experienceplatform_merge_policy resource.
@@ -108,6 +109,10 @@ func (r *mergePolicyResource) Schema(_ context.Context, _ resource.SchemaRequest
 	}
 }
 
+func (r *mergePolicyResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentitySchema("Id of the merge policy.")
+}
+
 func (r *mergePolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.data = configureData(&resp.Diagnostics, req.ProviderData)
 }
@@ -186,6 +191,7 @@ func (r *mergePolicyResource) Create(ctx context.Context, req resource.CreateReq
 	tflog.Info(ctx, "created merge policy", map[string]any{"merge_policy_id": created.ID})
 	resp.Diagnostics.Append(plan.fill(ctx, created)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, created.ID)...)
 }
 
 func (r *mergePolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -196,7 +202,7 @@ func (r *mergePolicyResource) Read(ctx context.Context, req resource.ReadRequest
 	}
 	id := state.ID.ValueString()
 	p, err := r.data.backend.GetMergePolicy(ctx, id)
-	if readFailed(ctx, resp, err, "Merge policy",
+	if readFailed(ctx, resp, id, err, "Merge policy",
 		fmt.Sprintf("The merge policy %s was deleted outside Terraform. It is removed from the state, and the "+
 			"next plan will create it again.", id),
 		fmt.Sprintf("Reading the merge policy %s failed.", id)) {
@@ -204,6 +210,7 @@ func (r *mergePolicyResource) Read(ctx context.Context, req resource.ReadRequest
 	}
 	resp.Diagnostics.Append(state.fill(ctx, p)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, p.ID)...)
 }
 
 func (r *mergePolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -228,6 +235,7 @@ func (r *mergePolicyResource) Update(ctx context.Context, req resource.UpdateReq
 	tflog.Info(ctx, "updated merge policy", map[string]any{"merge_policy_id": updated.ID, "version": updated.Version})
 	resp.Diagnostics.Append(plan.fill(ctx, updated)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, updated.ID)...)
 }
 
 func (r *mergePolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -243,5 +251,5 @@ func (r *mergePolicyResource) Delete(ctx context.Context, req resource.DeleteReq
 }
 
 func (r *mergePolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	importByID(ctx, req, resp, nil)
 }

@@ -71,6 +71,11 @@ data "experienceplatform_merge_policy" "builtin" {
 					ImportState:       true,
 					ImportStateVerify: true,
 				},
+				{ // an import block by id imports the policy as it is: no change
+					ResourceName:    policyAddr,
+					ImportState:     true,
+					ImportStateKind: resource.ImportBlockWithID,
+				},
 				{ // every change is an update in place that raises the version
 					Config: env.config(policyDatasets + `
 resource "experienceplatform_merge_policy" "test" {
