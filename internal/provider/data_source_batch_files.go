@@ -62,13 +62,25 @@ func (d *batchFilesDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 					"file_id":    schema.StringAttribute{Computed: true, Description: "Data Access id of the file ({batch id}-{n})."},
 					"name":       schema.StringAttribute{Computed: true, Description: "Name of the file, such as part-00000.json."},
 					"size_bytes": schema.Int64Attribute{Computed: true, Description: "Size of the file in bytes."},
-					"records":    schema.Int64Attribute{Computed: true, Description: "Records (rows) in the file."},
+					"records": schema.Int64Attribute{Computed: true, Description: "Records (rows) in the file. In remote " +
+						"mode, the count AEP reports for the file's dataset file, when that dataset file is this one file; " +
+						"null when AEP reports no count for it."},
 					"path": schema.StringAttribute{Computed: true,
 						Description: "Where to read the file: a local path with the embedded engine, the Data Access URL in remote mode."},
 				}},
 			},
 		},
 	}
+}
+
+// batchFileRecords is the record count of a file. Data Access counts records per dataset file,
+// and only a dataset file of one file tells a file's count: the client reports 0 otherwise, which
+// a file with contents cannot hold.
+func batchFileRecords(remote bool, f aepwire.BatchFile) types.Int64 {
+	if remote && f.Records == 0 && f.Size > 0 {
+		return types.Int64Null()
+	}
+	return types.Int64Value(f.Records)
 }
 
 func (d *batchFilesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
@@ -91,7 +103,7 @@ func (d *batchFilesDataSource) Read(ctx context.Context, req datasource.ReadRequ
 	var diags diag.Diagnostics
 	config.Files = objectList(ctx, &diags, files, func(f aepwire.BatchFile) batchFileModelV0 {
 		return batchFileModelV0{FileID: types.StringValue(f.ID), Name: types.StringValue(f.Name), SizeBytes: types.Int64Value(f.Size),
-			Records: types.Int64Value(f.Records), Path: types.StringValue(f.Location)}
+			Records: batchFileRecords(d.data.remote, f), Path: types.StringValue(f.Location)}
 	})
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)

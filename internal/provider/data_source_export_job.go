@@ -54,6 +54,25 @@ func (d *exportJobDataSource) Schema(ctx context.Context, _ datasource.SchemaReq
 	}
 }
 
+// echoedDescriptions describe the request as a job echoes it, where the resource's descriptions
+// say what to set or leave out. Keys are attribute paths.
+var echoedDescriptions = map[string]string{
+	"fields":                     "The profile fields the job exports, as comma-separated dot paths; null when it exports whole profiles.",
+	"merge_policy":               "The merge policy the job used: the one it named, or the sandbox's default when it named none.",
+	"merge_policy.id":            "Id of the merge policy.",
+	"merge_policy.version":       "Version of the merge policy the job used.",
+	"filter":                     "Which profiles the job exports; null when it exports every profile that has at least one profile record.",
+	"filter.segments.segment_ns": "Namespace of the segment; null when the request named none, which means `ups`.",
+	"filter.segments.status": "Membership statuses that qualify; null when the request named none, which means " +
+		"realized and existing.",
+	"event_list": "The experience events the job adds to each row, as `eventList`, ordered by timestamp; null when " +
+		"rows have no events.",
+	"event_list.fields":              "The event fields the job exports; null for whole events.",
+	"event_list.to_ingest_timestamp": "Only events ingested strictly before this RFC 3339 time.",
+	"destination.segment_per_batch":  "Whether the job writes one batch a segment of filter.segments (see batches) instead of one batch.",
+	"schema_name":                    "Schema of the exported profiles.",
+}
+
 // exportJobComputedAttributes is the resource's schema with every attribute computed: the
 // request as the job echoes it, and what the job reports.
 func exportJobComputedAttributes(ctx context.Context) map[string]schema.Attribute {
@@ -65,14 +84,17 @@ func exportJobComputedAttributes(ctx context.Context) map[string]schema.Attribut
 		case "triggers", "wait_for_completion", "timeouts":
 			continue
 		}
-		out[name] = computedAttribute(a)
+		out[name] = computedAttribute(name, a)
 	}
 	return out
 }
 
-// computedAttribute turns a resource attribute into a computed data source attribute.
-func computedAttribute(a rschema.Attribute) schema.Attribute {
+// computedAttribute turns the resource attribute at path p into a computed data source attribute.
+func computedAttribute(p string, a rschema.Attribute) schema.Attribute {
 	desc := a.GetDescription()
+	if echoed, ok := echoedDescriptions[p]; ok {
+		desc = echoed
+	}
 	switch a := a.(type) {
 	case rschema.StringAttribute:
 		return schema.StringAttribute{Computed: true, Description: desc}
@@ -85,18 +107,18 @@ func computedAttribute(a rschema.Attribute) schema.Attribute {
 	case rschema.ListAttribute:
 		return schema.ListAttribute{Computed: true, Description: desc, ElementType: a.ElementType}
 	case rschema.SingleNestedAttribute:
-		return schema.SingleNestedAttribute{Computed: true, Description: desc, Attributes: computedAttributes(a.Attributes)}
+		return schema.SingleNestedAttribute{Computed: true, Description: desc, Attributes: computedAttributes(p, a.Attributes)}
 	case rschema.ListNestedAttribute:
 		return schema.ListNestedAttribute{Computed: true, Description: desc,
-			NestedObject: schema.NestedAttributeObject{Attributes: computedAttributes(a.NestedObject.Attributes)}}
+			NestedObject: schema.NestedAttributeObject{Attributes: computedAttributes(p, a.NestedObject.Attributes)}}
 	}
 	panic(fmt.Sprintf("computedAttribute: unexpected %T", a))
 }
 
-func computedAttributes(in map[string]rschema.Attribute) map[string]schema.Attribute {
+func computedAttributes(parent string, in map[string]rschema.Attribute) map[string]schema.Attribute {
 	out := map[string]schema.Attribute{}
 	for name, a := range in {
-		out[name] = computedAttribute(a)
+		out[name] = computedAttribute(parent+"."+name, a)
 	}
 	return out
 }

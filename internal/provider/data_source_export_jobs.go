@@ -75,8 +75,9 @@ func (d *exportJobsDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 		Description: "Lists export jobs, newest first, as GET /export/jobs does, following its pages up to limit.",
 		Attributes: map[string]schema.Attribute{
 			"status": schema.StringAttribute{
-				Optional:    true,
-				Description: "Only jobs with this status: NEW, PROCESSING, SUCCEEDED, FAILED or CANCELLED.",
+				Optional: true,
+				Description: "Only jobs with this status: NEW, PROCESSING, SUCCEEDED or FAILED, or CANCELLED (the embedded " +
+					"engine's status of a cancelled job).",
 				Validators: []validator.String{stringvalidator.OneOf(aepwire.JobNew, aepwire.JobProcessing, aepwire.JobSucceeded,
 					aepwire.JobFailed, aepwire.JobCancelled)},
 			},

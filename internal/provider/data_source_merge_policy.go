@@ -29,7 +29,8 @@ func (d *mergePolicyDataSource) Metadata(_ context.Context, req datasource.Metad
 
 func (d *mergePolicyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Looks up a merge policy by id, such as the built-in `timestampOrdered-none-mp` or `timestampOrdered-pdg-mp`.",
+		Description: "Looks up a merge policy by id: one of the organisation's, or one built into the embedded engine, " +
+			"`timestampOrdered-none-mp` or `timestampOrdered-pdg-mp`.",
 		Attributes: map[string]schema.Attribute{
 			"id":              schema.StringAttribute{Required: true, Description: "Id of the merge policy."},
 			"name":            schema.StringAttribute{Computed: true, Description: "Name of the merge policy."},

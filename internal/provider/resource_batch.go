@@ -143,8 +143,9 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"change, the plan replaces the batch, so the new contents are ingested.",
 			},
 			"status": schema.StringAttribute{
-				Computed:      true,
-				Description:   "Status of the batch: `success` or `failed`.",
+				Computed: true,
+				Description: "Status of the batch: `success` or `failed` once ingested. A batch whose create was " +
+					"interrupted is saved tainted with the status it had then, such as `loading` or `processing`.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"record_count": schema.Int64Attribute{

@@ -98,11 +98,11 @@ func (r *exportJobResource) Metadata(_ context.Context, req resource.MetadataReq
 func timingAttribute(what string) schema.SingleNestedAttribute {
 	return schema.SingleNestedAttribute{
 		Computed:    true,
-		Description: what + ", in epoch milliseconds.",
+		Description: what + " When it started and ended, and how long it took.",
 		Attributes: map[string]schema.Attribute{
-			"start_ms": schema.Int64Attribute{Computed: true, Description: "When it started."},
-			"end_ms":   schema.Int64Attribute{Computed: true, Description: "When it ended; null while it runs."},
-			"total_ms": schema.Int64Attribute{Computed: true, Description: "How long it took: end_ms - start_ms."},
+			"start_ms": schema.Int64Attribute{Computed: true, Description: "When it started, epoch milliseconds."},
+			"end_ms":   schema.Int64Attribute{Computed: true, Description: "When it ended, epoch milliseconds; null while it runs."},
+			"total_ms": schema.Int64Attribute{Computed: true, Description: "How long it took, in milliseconds (end_ms - start_ms); null while it runs."},
 		},
 	}
 }
@@ -137,14 +137,16 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Computed: true,
 				Description: "The merge policy that builds the profiles. Omitted: the sandbox's default policy, " +
 					"recorded here once the job is created. With a policy whose identity_graph is `none` (such as the " +
-					"default `timestampOrdered-none-mp`), an event joins only the profile whose primary identity is the " +
-					"event's primary identity; use a `pdg` policy (such as `timestampOrdered-pdg-mp`) to attach events " +
-					"through any identity they share with the profile.",
+					"embedded engine's default, `timestampOrdered-none-mp`), an event joins only the profile whose primary " +
+					"identity is the event's primary identity; use a `pdg` policy to attach events through any identity " +
+					"they share with the profile.",
 				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace(), objectplanmodifier.UseStateForUnknown()},
 				Attributes: map[string]schema.Attribute{
 					// Computed too (and required by ValidateConfig) because Terraform takes an optional
 					// and computed object that holds a non-computed value for one that was configured.
-					"id": schema.StringAttribute{Optional: true, Computed: true, Description: "Id of the merge policy, such as `timestampOrdered-pdg-mp` or experienceplatform_merge_policy.x.id. Required when merge_policy is set.",
+					"id": schema.StringAttribute{Optional: true, Computed: true, Description: "Id of the merge policy, such as " +
+						"experienceplatform_merge_policy.x.id, or a policy built into the embedded engine, such as " +
+						"`timestampOrdered-pdg-mp`. Required when merge_policy is set.",
 						Validators:    []validator.String{stringvalidator.LengthAtLeast(1)},
 						PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 					"version": schema.Int64Attribute{Optional: true, Computed: true,
@@ -236,17 +238,19 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
-				Description: "Wait until the job has ended (default). With false, apply returns once the job is accepted; " +
-					"the job keeps running, and later refreshes report its status and metrics. A job found FAILED or " +
-					"CANCELLED by a refresh is replaced by the next apply.",
+				Description: "Wait until the job has ended (default); with `TF_LOG_PROVIDER=INFO`, the provider logs its " +
+					"progress meanwhile. With false, apply returns once the job is accepted; the job keeps running, and " +
+					"later refreshes report its status and metrics. A job found FAILED or CANCELLED by a refresh is " +
+					"replaced by the next apply. Turning it on for a job that still runs waits for the job, up to timeouts.update.",
 			},
 			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
 				CreateDescription: "How long create waits for the job to end (default 60m).",
 				UpdateDescription: "How long an update that turns wait_for_completion on waits for a running job to end (default 60m).",
 				DeleteDescription: "How long destroy waits for a running job to stop once cancelled (default 10m)."}),
 			"status": schema.StringAttribute{
-				Computed:    true,
-				Description: "Status of the job: NEW, PROCESSING, SUCCEEDED, FAILED or CANCELLED.",
+				Computed: true,
+				Description: "Status of the job: NEW, PROCESSING, SUCCEEDED or FAILED, or CANCELLED, the status the " +
+					"embedded engine gives a cancelled job (AEP's own list stops at FAILED).",
 			},
 			"batch_id": schema.StringAttribute{
 				Computed:    true,
@@ -300,9 +304,12 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Computed:    true,
 				Description: "Timings and counters of the job.",
 				Attributes: map[string]schema.Attribute{
-					"total_time":          timingAttribute("The whole job, from its creation"),
-					"profile_export_time": timingAttribute("Reading, merging, filtering and projecting the profiles"),
-					"dataset_write_time":  timingAttribute("Writing and committing the batches (the API's aCPDatasetWriteTime)"),
+					"total_time": timingAttribute("The whole job, from its creation to its end (the API's totalTime)."),
+					"profile_export_time": timingAttribute("Computing the export (the API's profileExportTime). In the embedded " +
+						"engine: reading, merging, filtering and projecting the profiles, and writing the rows into the batch files."),
+					"dataset_write_time": timingAttribute("Writing the output into the destination dataset (the API's " +
+						"aCPDatasetWriteTime). In the embedded engine: syncing the batch files to disk and committing the " +
+						"batches, which makes them visible all at once."),
 					"exported_profile_count": schema.Int64Attribute{Computed: true,
 						Description: "Rows written: profiles exported (a profile in two segment batches counts twice)."},
 					"exported_event_count":   schema.Int64Attribute{Computed: true, Description: "Events written in eventList."},
@@ -339,7 +346,7 @@ func (r *exportJobResource) ValidateConfig(ctx context.Context, req resource.Val
 	if !policy.IsNull() && !policy.IsUnknown() {
 		if id, ok := policy.Attributes()["id"].(types.String); ok && id.IsNull() {
 			resp.Diagnostics.AddAttributeError(path.Root("merge_policy").AtName("id"), "Missing merge policy id",
-				"merge_policy names a policy by its id, such as \"timestampOrdered-pdg-mp\" or experienceplatform_merge_policy.x.id. "+
+				"merge_policy names a policy by its id, such as experienceplatform_merge_policy.x.id. "+
 					"Set merge_policy.id, or remove merge_policy to use the sandbox's default policy.")
 		}
 	}

@@ -57,8 +57,9 @@ func (r *mergePolicyResource) Schema(_ context.Context, _ resource.SchemaRequest
 		Description: "A merge policy of Real-Time Customer Profile: how profile fragments are stitched into " +
 			"profiles (identity_graph) and which fragment wins when attributes conflict (attribute_merge). " +
 			"Export jobs name the policy, and optionally its version. Every change updates the policy in place and " +
-			"raises its version; earlier versions stay usable by jobs. Destroy deletes the policy. A sandbox holds at " +
-			"most five merge policies, two of them the built-in timestampOrdered-none-mp and timestampOrdered-pdg-mp.",
+			"raises its version; earlier versions stay usable by jobs. Destroy deletes the policy with all its versions; " +
+			"destroying the default policy leaves the sandbox without one. A sandbox holds at most five merge policies " +
+			"(in the embedded engine, counting its two built-in ones, timestampOrdered-none-mp and timestampOrdered-pdg-mp).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:      true,
@@ -95,7 +96,8 @@ func (r *mergePolicyResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Computed: true,
 				Default:  booldefault.StaticBool(false),
 				Description: "Whether this is the sandbox's default merge policy, which export jobs without a merge " +
-					"policy use. Making a policy the default takes the place of the previous default. Defaults to false.",
+					"policy use. Making a policy the default takes the place of the previous default, which does not get it " +
+					"back when this policy stops being the default or is destroyed. Defaults to false.",
 			},
 			"version": schema.Int64Attribute{
 				Computed:    true,

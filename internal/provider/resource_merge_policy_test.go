@@ -76,6 +76,15 @@ data "experienceplatform_merge_policy" "builtin" {
 					ImportState:     true,
 					ImportStateKind: resource.ImportBlockWithID,
 				},
+				{ // plan -generate-config-out writes a configuration that describes the policy exactly
+					ResourceName:    policyAddr,
+					ImportState:     true,
+					ImportStateKind: resource.ImportBlockWithID,
+					GenerateConfig:  true,
+					ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectKnownValue("experienceplatform_merge_policy.generated", tfjsonpath.New("dataset_order"), knownvalue.ListSizeExact(2)),
+					}},
+				},
 				{ // every change is an update in place that raises the version
 					Config: env.config(policyDatasets + `
 resource "experienceplatform_merge_policy" "test" {
