@@ -2,6 +2,7 @@ package clock
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -113,7 +114,7 @@ func TestSleepEndsWithItsContext(t *testing.T) {
 	f := NewFake(epoch)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := Sleep(ctx, f, time.Hour); err != context.Canceled {
+	if err := Sleep(ctx, f, time.Hour); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Sleep = %v, want context.Canceled", err)
 	}
 	if f.Waiters() != 0 {
