@@ -22,6 +22,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepclient"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
@@ -63,12 +64,14 @@ type experiencePlatformProvider struct {
 	// wrapBackend, when set, stands between the resources and the platform: tests use it to make
 	// the platform slow or faulty at a chosen call.
 	wrapBackend func(backend.Backend) backend.Backend
+	clock       clock.Clock // nil: the wall clock
 }
 
 // providerData is what Configure hands to every resource and data source.
 type providerData struct {
 	backend backend.Backend
-	remote  bool // the backend is the AEP REST API (or an engine served over it)
+	remote  bool        // the backend is the AEP REST API (or an engine served over it)
+	clock   clock.Clock // times the provider's own waits
 }
 
 type providerModelV0 struct {
@@ -222,7 +225,7 @@ func (p *experiencePlatformProvider) Configure(ctx context.Context, req provider
 	if p.wrapBackend != nil {
 		b = p.wrapBackend(b)
 	}
-	data := &providerData{backend: b, remote: endpoint != ""}
+	data := &providerData{backend: b, remote: endpoint != "", clock: clock.Or(p.clock)}
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }

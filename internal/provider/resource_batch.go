@@ -392,7 +392,7 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	b, err = r.data.backend.CompleteBatch(waitCtx, b.ID)
 	if err == nil && !aepwire.BatchTerminal(b.Status) {
 		id := b.ID
-		err = poll(waitCtx, batchPoll, func(ctx context.Context) (bool, error) {
+		err = poll(waitCtx, r.data.clock, batchPoll, func(ctx context.Context) (bool, error) {
 			var gerr error
 			b, gerr = r.data.backend.GetBatch(ctx, id)
 			if gerr != nil {

@@ -332,7 +332,7 @@ func (r *exportJobResource) IdentitySchema(_ context.Context, _ resource.Identit
 func adoptedByTriggers(ctx context.Context, req planmodifier.MapRequest, resp *mapplanmodifier.RequiresReplaceIfFuncResponse) {
 	imported, diags := req.Private.GetKey(ctx, privateImported)
 	resp.Diagnostics.Append(diags...)
-	resp.RequiresReplace = !(req.StateValue.IsNull() && imported != nil)
+	resp.RequiresReplace = !req.StateValue.IsNull() || imported == nil
 }
 
 func (r *exportJobResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
 const jobAddr = "experienceplatform_export_job.test"
@@ -296,17 +297,24 @@ func (env *testEnv) runningJob(t *testing.T) *aepwire.ExportJob {
 	return job
 }
 
-// awaitRunningJob is runningJob for goroutines other than the test's.
+// awaitRunningJob is runningJob for goroutines other than the test's. The engine tells of a job's
+// end, not of its start: this polls, on the provider's own backoff.
 func (env *testEnv) awaitRunningJob() (*aepwire.ExportJob, error) {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		list, err := env.engine.ListExportJobs(context.Background(), aepwire.ExportJobQuery{Status: aepwire.JobProcessing})
-		if err == nil && len(list.Records) > 0 {
-			return &list.Records[0], nil
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var job *aepwire.ExportJob
+	err := poll(ctx, clock.System, backoff{min: 5 * time.Millisecond, max: 100 * time.Millisecond}, func(ctx context.Context) (bool, error) {
+		list, err := env.engine.ListExportJobs(ctx, aepwire.ExportJobQuery{Status: aepwire.JobProcessing})
+		if err != nil || len(list.Records) == 0 {
+			return false, err
 		}
-		time.Sleep(20 * time.Millisecond)
+		job = &list.Records[0]
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("no export job started running: %w", err)
 	}
-	return nil, errors.New("no export job started running")
+	return job, nil
 }
 
 func TestAccExportJob_failsWhenDestinationIsDeleted(t *testing.T) {
