@@ -20,11 +20,11 @@ var (
 
 // NewBatchFilesDataSource returns the experienceplatform_batch_files data source.
 func NewBatchFilesDataSource() datasource.DataSource {
-	return &batchFilesDataSource{}
+	return &batchFilesDataSource{dataSourceBase{name: "batch_files"}}
 }
 
 type batchFilesDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type batchFilesDataSourceModelV0 struct {
@@ -41,13 +41,7 @@ type batchFileModelV0 struct {
 }
 
 func (batchFileModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{
-		"file_id": types.StringType, "name": types.StringType, "size_bytes": types.Int64Type, "records": types.Int64Type, "path": types.StringType,
-	}
-}
-
-func (d *batchFilesDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_batch_files"
+	return nestedAttrTypes(batchFilesType(), "files")
 }
 
 func (d *batchFilesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -81,10 +75,6 @@ func batchFileRecords(remote bool, f aepwire.BatchFile) types.Int64 {
 		return types.Int64Null()
 	}
 	return types.Int64Value(f.Records)
-}
-
-func (d *batchFilesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configureData(&resp.Diagnostics, req.ProviderData)
 }
 
 func (d *batchFilesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -21,11 +20,11 @@ var (
 
 // NewExportJobDataSource returns the experienceplatform_export_job data source.
 func NewExportJobDataSource() datasource.DataSource {
-	return &exportJobDataSource{}
+	return &exportJobDataSource{dataSourceBase{name: "export_job"}}
 }
 
 type exportJobDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type exportJobDataSourceModelV0 struct {
@@ -39,10 +38,6 @@ func (m *exportJobDataSourceModelV0) fill(ctx context.Context, job *aepwire.Expo
 	m.exportJobViewModel, d = jobViewOf(ctx, job)
 	diags.Append(d...)
 	return diags
-}
-
-func (d *exportJobDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_export_job"
 }
 
 func (d *exportJobDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -123,19 +118,14 @@ func computedAttributes(parent string, in map[string]rschema.Attribute) map[stri
 	return out
 }
 
-func (d *exportJobDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configureData(&resp.Diagnostics, req.ProviderData)
-}
-
 func (d *exportJobDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var config exportJobDataSourceModelV0
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	id, err := strconv.ParseInt(config.ID.ValueString(), 10, 64)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid export job id", fmt.Sprintf("%q is not an export job id: job ids are whole numbers, such as 24115.", config.ID.ValueString()))
+	id, ok := jobID(config.ID, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	job, err := d.data.backend.GetExportJob(ctx, id)

@@ -27,11 +27,11 @@ const defaultExportJobsLimit = 100
 
 // NewExportJobsDataSource returns the experienceplatform_export_jobs data source.
 func NewExportJobsDataSource() datasource.DataSource {
-	return &exportJobsDataSource{}
+	return &exportJobsDataSource{dataSourceBase{name: "export_jobs"}}
 }
 
 type exportJobsDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type exportJobsDataSourceModelV0 struct {
@@ -53,21 +53,7 @@ type exportJobSummaryModelV0 struct {
 }
 
 func (exportJobSummaryModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{
-		"id":                     types.StringType,
-		"status":                 types.StringType,
-		"destination_dataset_id": types.StringType,
-		"batch_id":               types.StringType,
-		"merge_policy_id":        types.StringType,
-		"creation_time_ms":       types.Int64Type,
-		"update_time_ms":         types.Int64Type,
-		"exported_profile_count": types.Int64Type,
-		"errors":                 types.ListType{ElemType: objectType[jobMessageModelV0]()},
-	}
-}
-
-func (d *exportJobsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_export_jobs"
+	return nestedAttrTypes(exportJobsType(), "jobs")
 }
 
 func (d *exportJobsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -107,10 +93,6 @@ func (d *exportJobsDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 			},
 		},
 	}
-}
-
-func (d *exportJobsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configureData(&resp.Diagnostics, req.ProviderData)
 }
 
 func (d *exportJobsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -43,7 +44,7 @@ type mergePolicyRefModelV0 struct {
 }
 
 func (mergePolicyRefModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{"id": types.StringType, "version": types.Int64Type}
+	return nestedAttrTypes(exportJobType(), "merge_policy")
 }
 
 type exportFilterModelV0 struct {
@@ -54,12 +55,7 @@ type exportFilterModelV0 struct {
 }
 
 func (exportFilterModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{
-		"from_ingest_timestamp":      types.StringType,
-		"empty_profiles":             types.BoolType,
-		"segments":                   types.ListType{ElemType: objectType[segmentFilterModelV0]()},
-		"segment_qualification_time": objectType[qualificationTimeModelV0](),
-	}
+	return nestedAttrTypes(exportJobType(), "filter")
 }
 
 type segmentFilterModelV0 struct {
@@ -69,9 +65,7 @@ type segmentFilterModelV0 struct {
 }
 
 func (segmentFilterModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{
-		"segment_id": types.StringType, "segment_ns": types.StringType, "status": types.ListType{ElemType: types.StringType},
-	}
+	return nestedAttrTypes(exportJobType(), "filter", "segments")
 }
 
 type qualificationTimeModelV0 struct {
@@ -80,7 +74,7 @@ type qualificationTimeModelV0 struct {
 }
 
 func (qualificationTimeModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{"start_time": types.StringType, "end_time": types.StringType}
+	return nestedAttrTypes(exportJobType(), "filter", "segment_qualification_time")
 }
 
 type eventListModelV0 struct {
@@ -90,9 +84,7 @@ type eventListModelV0 struct {
 }
 
 func (eventListModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{
-		"fields": types.StringType, "from_ingest_timestamp": types.StringType, "to_ingest_timestamp": types.StringType,
-	}
+	return nestedAttrTypes(exportJobType(), "event_list")
 }
 
 type destinationModelV0 struct {
@@ -101,7 +93,7 @@ type destinationModelV0 struct {
 }
 
 func (destinationModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{"dataset_id": types.StringType, "segment_per_batch": types.BoolType}
+	return nestedAttrTypes(exportJobType(), "destination")
 }
 
 type exportBatchModelV0 struct {
@@ -111,7 +103,7 @@ type exportBatchModelV0 struct {
 }
 
 func (exportBatchModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{"segment_id": types.StringType, "segment_ns": types.StringType, "batch_id": types.StringType}
+	return nestedAttrTypes(exportJobType(), "batches")
 }
 
 type jobMessageModelV0 struct {
@@ -120,7 +112,7 @@ type jobMessageModelV0 struct {
 }
 
 func (jobMessageModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{"code": types.StringType, "msg": types.StringType}
+	return nestedAttrTypes(exportJobType(), "errors")
 }
 
 func jobMessageOf(e aepwire.JobError) jobMessageModelV0 {
@@ -134,7 +126,7 @@ type timingModelV0 struct {
 }
 
 func (timingModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{"start_ms": types.Int64Type, "end_ms": types.Int64Type, "total_ms": types.Int64Type}
+	return nestedAttrTypes(exportJobType(), "metrics", "total_time")
 }
 
 type exportMetricsModelV0 struct {
@@ -149,17 +141,20 @@ type exportMetricsModelV0 struct {
 }
 
 func (exportMetricsModelV0) attrTypes() map[string]attr.Type {
-	timing := objectType[timingModelV0]()
-	return map[string]attr.Type{
-		"total_time":                    timing,
-		"profile_export_time":           timing,
-		"dataset_write_time":            timing,
-		"exported_profile_count":        types.Int64Type,
-		"exported_event_count":          types.Int64Type,
-		"bytes_written":                 types.Int64Type,
-		"excluded_profile_count":        types.Int64Type,
-		"exported_profile_by_namespace": types.MapType{ElemType: types.Int64Type},
+	return nestedAttrTypes(exportJobType(), "metrics")
+}
+
+// jobID is an export job's id from its attribute; a malformed one is an error diagnostic.
+func jobID(v types.String, diags *diag.Diagnostics) (int64, bool) {
+	id, err := strconv.ParseInt(v.ValueString(), 10, 64)
+	if err != nil {
+		diags.AddError("Invalid export job id", badJobID(v.ValueString()))
 	}
+	return id, err == nil
+}
+
+func badJobID(id string) string {
+	return fmt.Sprintf("%q is not an export job id: job ids are whole numbers, such as 24115.", id)
 }
 
 // request builds the API request from the inputs; every value is known at apply time.

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -17,21 +16,11 @@ import (
 func TestAccResourceIdentity(t *testing.T) {
 	forEachMode(t, func(t *testing.T, env *testEnv) {
 		file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
-		config := env.config(fmt.Sprintf(`
+		config := env.batchConfig(file) + `
+
 resource "experienceplatform_dataset" "test" {
   name       = "Profile export"
   schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
-}
-
-resource "experienceplatform_dataset" "profiles" {
-  name            = "Profiles"
-  schema_ref      = { id = "https://ns.adobe.com/xdm/context/profile" }
-  profile_enabled = true
-}
-
-resource "experienceplatform_batch" "test" {
-  dataset_id = experienceplatform_dataset.profiles.id
-  files      = [%q]
 }
 
 resource "experienceplatform_merge_policy" "test" {
@@ -44,7 +33,7 @@ resource "experienceplatform_export_job" "test" {
   merge_policy = { id = experienceplatform_merge_policy.test.id }
   destination  = { dataset_id = experienceplatform_dataset.test.id }
   depends_on   = [experienceplatform_batch.test]
-}`, file))
+}`
 		addrs := []string{datasetAddr, batchAddr, policyAddr, jobAddr}
 		var checks []statecheck.StateCheck
 		for _, addr := range addrs {

@@ -2,17 +2,60 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 )
 
-// nestedModel is the Go model of a nested attribute's object. Its attrTypes is the one place that
-// spells out the object's attribute types; values are built from the struct itself.
+// nestedModel is the Go model of a nested attribute's object. Its attrTypes are the schema's:
+// the schema is the one place that spells out types, and values are built from the struct itself.
 type nestedModel interface {
 	attrTypes() map[string]attr.Type
+}
+
+// The types of the schemas that nested models live in, worked out once.
+var (
+	exportJobType  = sync.OnceValue(func() attr.Type { return resourceType(NewExportJobResource()) })
+	batchType      = sync.OnceValue(func() attr.Type { return resourceType(NewBatchResource()) })
+	batchFilesType = sync.OnceValue(func() attr.Type { return dataSourceType(NewBatchFilesDataSource()) })
+	exportJobsType = sync.OnceValue(func() attr.Type { return dataSourceType(NewExportJobsDataSource()) })
+)
+
+func resourceType(r resource.Resource) attr.Type {
+	var resp resource.SchemaResponse
+	r.Schema(context.Background(), resource.SchemaRequest{}, &resp)
+	return resp.Schema.Type()
+}
+
+func dataSourceType(d datasource.DataSource) attr.Type {
+	var resp datasource.SchemaResponse
+	d.Schema(context.Background(), datasource.SchemaRequest{}, &resp)
+	return resp.Schema.Type()
+}
+
+// nestedAttrTypes is the attribute types of the objects at path in t, which goes into an object's
+// attribute by name, and on from a list to its elements.
+func nestedAttrTypes(t attr.Type, path ...string) map[string]attr.Type {
+	object := func() map[string]attr.Type {
+		o, ok := t.(attr.TypeWithAttributeTypes)
+		if !ok {
+			panic(fmt.Sprintf("nestedAttrTypes %v: %s is not an object", path, t))
+		}
+		return o.AttributeTypes()
+	}
+	for _, name := range path {
+		t = object()[name]
+		if list, ok := t.(attr.TypeWithElementType); ok {
+			t = list.ElementType()
+		}
+	}
+	return object()
 }
 
 // objectType is the type of the objects of M.

@@ -2,46 +2,47 @@ package provider
 
 import (
 	"context"
+	"reflect"
+	"slices"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
-	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
-// The attribute types of each nested model are written once, by hand: they must be what the
-// schemas declare, or values built from the models would not fit the schema.
-func TestNestedModelsMatchTheirSchemas(t *testing.T) {
-	ctx := context.Background()
-	resourceAttr := func(r resource.Resource, name string) attr.Type {
-		var resp resource.SchemaResponse
-		r.Schema(ctx, resource.SchemaRequest{}, &resp)
-		return resp.Schema.Attributes[name].GetType()
-	}
-	dataSourceAttr := func(d datasource.DataSource, name string) attr.Type {
-		var resp datasource.SchemaResponse
-		d.Schema(ctx, datasource.SchemaRequest{}, &resp)
-		return resp.Schema.Attributes[name].GetType()
-	}
-	listOf := func(t types.ObjectType) attr.Type { return types.ListType{ElemType: t} }
-	for name, tc := range map[string]struct{ schema, model attr.Type }{
-		"export job merge_policy": {resourceAttr(NewExportJobResource(), "merge_policy"), objectType[mergePolicyRefModelV0]()},
-		"export job filter":       {resourceAttr(NewExportJobResource(), "filter"), objectType[exportFilterModelV0]()},
-		"export job event_list":   {resourceAttr(NewExportJobResource(), "event_list"), objectType[eventListModelV0]()},
-		"export job destination":  {resourceAttr(NewExportJobResource(), "destination"), objectType[destinationModelV0]()},
-		"export job batches":      {resourceAttr(NewExportJobResource(), "batches"), listOf(objectType[exportBatchModelV0]())},
-		"export job errors":       {resourceAttr(NewExportJobResource(), "errors"), listOf(objectType[jobMessageModelV0]())},
-		"export job warnings":     {resourceAttr(NewExportJobResource(), "warnings"), listOf(objectType[jobMessageModelV0]())},
-		"export job metrics":      {resourceAttr(NewExportJobResource(), "metrics"), objectType[exportMetricsModelV0]()},
-		"data source metrics":     {dataSourceAttr(NewExportJobDataSource(), "metrics"), objectType[exportMetricsModelV0]()},
-		"data source filter":      {dataSourceAttr(NewExportJobDataSource(), "filter"), objectType[exportFilterModelV0]()},
-		"batch errors":            {resourceAttr(NewBatchResource(), "errors"), listOf(objectType[batchErrorModelV0]())},
-		"batch files":             {dataSourceAttr(NewBatchFilesDataSource(), "files"), listOf(objectType[batchFileModelV0]())},
-		"export jobs":             {dataSourceAttr(NewExportJobsDataSource(), "jobs"), listOf(objectType[exportJobSummaryModelV0]())},
+// A nested model's fields must be its schema object's attributes, or building a value from the
+// model fails at run time.
+func TestNestedModelsHaveTheirSchemasAttributes(t *testing.T) {
+	for _, m := range []nestedModel{
+		mergePolicyRefModelV0{}, exportFilterModelV0{}, segmentFilterModelV0{}, qualificationTimeModelV0{},
+		eventListModelV0{}, destinationModelV0{}, exportBatchModelV0{}, jobMessageModelV0{}, timingModelV0{},
+		exportMetricsModelV0{}, batchErrorModelV0{}, batchFileModelV0{}, exportJobSummaryModelV0{},
 	} {
-		if !tc.schema.Equal(tc.model) {
-			t.Errorf("%s: the schema declares\n  %s\nthe model\n  %s", name, tc.schema, tc.model)
+		typ := reflect.TypeOf(m)
+		var fields []string
+		for i := range typ.NumField() {
+			fields = append(fields, typ.Field(i).Tag.Get("tfsdk"))
+		}
+		var attrs []string
+		for name := range m.attrTypes() {
+			attrs = append(attrs, name)
+		}
+		slices.Sort(fields)
+		slices.Sort(attrs)
+		if !slices.Equal(fields, attrs) {
+			t.Errorf("%s has fields %v; its schema object has %v", typ.Name(), fields, attrs)
+		}
+	}
+}
+
+// The export job data source reports what the resource holds: the nested models serve both.
+func TestExportJobDataSourceHasTheResourcesTypes(t *testing.T) {
+	var resp datasource.SchemaResponse
+	NewExportJobDataSource().Schema(context.Background(), datasource.SchemaRequest{}, &resp)
+	for _, name := range []string{"merge_policy", "filter", "event_list", "destination", "batches", "errors", "warnings", "metrics"} {
+		want := exportJobType().(types.ObjectType).AttrTypes[name]
+		if got := resp.Schema.Attributes[name].GetType(); !got.Equal(want) {
+			t.Errorf("%s: the data source has\n  %s\nthe resource\n  %s", name, got, want)
 		}
 	}
 }

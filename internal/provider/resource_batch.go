@@ -47,12 +47,15 @@ var (
 
 // NewBatchResource returns the experienceplatform_batch resource.
 func NewBatchResource() resource.Resource {
-	return &batchResource{}
+	return &batchResource{resourceBase{name: "batch"}}
 }
 
 type batchResource struct {
-	data *providerData
+	resourceBase
 }
+
+// A batch also goes when its dataset is deleted.
+var batchKind = objectKind{name: "batch", recreate: "ingest the files again"}
 
 type batchResourceModelV0 struct {
 	ID                types.String   `tfsdk:"id"`
@@ -78,7 +81,7 @@ type batchErrorModelV0 struct {
 }
 
 func (batchErrorModelV0) attrTypes() map[string]attr.Type {
-	return map[string]attr.Type{"line": types.Int64Type, "reason": types.StringType, "code": types.StringType, "file": types.StringType}
+	return nestedAttrTypes(batchType(), "errors")
 }
 
 // Batches of AEP are processed asynchronously after they are completed; these bound the wait.
@@ -86,10 +89,6 @@ var (
 	batchPoll           = backoff{min: 200 * time.Millisecond, max: 10 * time.Second}
 	defaultBatchTimeout = 60 * time.Minute
 )
-
-func (r *batchResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_batch"
-}
 
 func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
@@ -210,10 +209,6 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 
 func (r *batchResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
 	resp.IdentitySchema = idIdentitySchema("Catalog id of the batch.")
-}
-
-func (r *batchResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureData(&resp.Diagnostics, req.ProviderData)
 }
 
 // ValidateConfig checks the file list at plan time: names must be distinct, files must exist and
@@ -433,9 +428,7 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 
 // record puts the batch as it is now into the state, with its identity.
 func (r *batchResource) record(ctx context.Context, m *batchResourceModelV0, b *aepwire.Batch, resp *resource.CreateResponse) {
-	resp.Diagnostics.Append(m.fill(ctx, b)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
-	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, b.ID)...)
+	save(ctx, m, b, b.ID, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
 // interrupted reports a create that stopped after the batch was completed, or while completing it:
@@ -508,22 +501,7 @@ func firstReasons(b *aepwire.Batch, n int) string {
 }
 
 func (r *batchResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state batchResourceModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	id := state.ID.ValueString()
-	b, err := r.data.backend.GetBatch(ctx, id)
-	if readFailed(ctx, resp, id, err, "Batch",
-		fmt.Sprintf("The batch %s was deleted outside Terraform (or with its dataset). It is removed from the "+
-			"state, and the next plan will ingest the files again.", id),
-		fmt.Sprintf("Reading the batch %s failed.", id)) {
-		return
-	}
-	resp.Diagnostics.Append(state.fill(ctx, b)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, b.ID)...)
+	readObject(ctx, req, resp, &batchResourceModelV0{}, batchKind, r.data.backend.GetBatch)
 }
 
 // Update happens only when an imported batch adopts the configuration's files, or timeouts change:
@@ -541,17 +519,7 @@ func (r *batchResource) Update(ctx context.Context, req resource.UpdateRequest, 
 }
 
 func (r *batchResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state batchResourceModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.data.backend.DeleteBatch(ctx, state.ID.ValueString())
-	if err != nil && !aepwire.IsNotFound(err) {
-		resp.Diagnostics.AddError("Cannot delete batch", errorDetail(fmt.Sprintf("Deleting the batch %s failed.", state.ID.ValueString()), "", err))
-		return
-	}
-	tflog.Info(ctx, "deleted batch", map[string]any{"batch_id": state.ID.ValueString()})
+	deleteObject(ctx, req, resp, batchKind, r.data.backend.DeleteBatch)
 }
 
 func (r *batchResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,7 +80,7 @@ func TestAccBatchResource(t *testing.T) {
 				}
 				return nil
 			},
-			Steps: []resource.TestStep{
+			Steps: slices.Concat([]resource.TestStep{
 				{ // good and bad records in two files
 					Config: env.batchConfig(good, array),
 					ConfigPlanChecks: resource.ConfigPlanChecks{
@@ -107,44 +108,31 @@ func TestAccBatchResource(t *testing.T) {
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("format"), knownvalue.StringExact("json")),
 					},
 				},
-				{ // import by id; the platform does not know the local file paths
-					ResourceName:            batchAddr,
-					ImportState:             true,
-					ImportStateVerify:       true,
-					ImportStateVerifyIgnore: []string{"files", "content_sha256"},
-				},
-				{ // an import block by id: the imported batch adopts the configuration's files in place
-					ResourceName:       batchAddr,
-					ImportState:        true,
-					ImportStateKind:    resource.ImportBlockWithID,
-					ExpectNonEmptyPlan: true,
-					ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionUpdate),
-					}},
-				},
-				{ // a plain second apply ingests nothing
-					Config: env.batchConfig(good, array),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
-				},
-				{ // changed contents are ingested again as a new batch
-					PreConfig: func() {
-						writeFile(t, dir, "b_loyalty.json", `[{"identities":[{"id":"b@example.com","namespace":{"code":"Email"}}]}]`)
-					},
-					Config: env.batchConfig(good, array),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{
-						newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
-						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("record_count"), knownvalue.Int64Exact(3)),
-						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("failed_record_count"), knownvalue.Int64Exact(2)),
-					},
-				},
 			},
+				// The platform does not know the local file paths: an import block adopts the
+				// configuration's files in place.
+				adoptingImportSteps(batchAddr, "files", "content_sha256"),
+				[]resource.TestStep{
+					{ // a plain second apply ingests nothing
+						Config: env.batchConfig(good, array),
+						ConfigPlanChecks: resource.ConfigPlanChecks{
+							PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+						},
+						ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
+					},
+					{ // changed contents are ingested again as a new batch
+						PreConfig: func() {
+							writeFile(t, dir, "b_loyalty.json", `[{"identities":[{"id":"b@example.com","namespace":{"code":"Email"}}]}]`)
+						},
+						Config:           env.batchConfig(good, array),
+						ConfigPlanChecks: expectAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate),
+						ConfigStateChecks: []statecheck.StateCheck{
+							newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
+							statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("record_count"), knownvalue.Int64Exact(3)),
+							statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("failed_record_count"), knownvalue.Int64Exact(2)),
+						},
+					},
+				}),
 		})
 	})
 }
@@ -261,11 +249,8 @@ resource "experienceplatform_batch" "test" {
 					},
 				},
 				{ // the imported batch takes the configuration's files in place, without ingesting again
-					Config: config,
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionUpdate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
+					Config:           config,
+					ConfigPlanChecks: expectAction(batchAddr, plancheck.ResourceActionUpdate),
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("id"), knownvalue.StringExact(b.ID)),
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("content_sha256"), knownvalue.NotNull()),
@@ -279,32 +264,7 @@ resource "experienceplatform_batch" "test" {
 func TestAccBatchResource_deletedOutsideTerraform(t *testing.T) {
 	forEachMode(t, func(t *testing.T, env *testEnv) {
 		file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
-		var id string
-		newBatch := statecheck.CompareValue(compare.ValuesDiffer())
-		resource.ParallelTest(t, resource.TestCase{
-			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
-				{
-					Config: env.batchConfig(file),
-					ConfigStateChecks: []statecheck.StateCheck{
-						captureString(batchAddr, tfjsonpath.New("id"), &id),
-						newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
-					},
-				},
-				{
-					PreConfig: func() {
-						if err := env.engine.DeleteBatch(context.Background(), id); err != nil {
-							t.Fatal(err)
-						}
-					},
-					Config: env.batchConfig(file),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionCreate)},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{newBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
-				},
-			},
-		})
+		testDeletedOutsideTerraform(t, batchAddr, env.batchConfig(file), env.engine.DeleteBatch)
 	})
 }
 

@@ -57,12 +57,14 @@ var datasetIDPattern = regexp.MustCompile(`^[0-9a-f]{24}$`)
 
 // NewExportJobResource returns the experienceplatform_export_job resource.
 func NewExportJobResource() resource.Resource {
-	return &exportJobResource{}
+	return &exportJobResource{resourceBase{name: "export_job"}}
 }
 
 type exportJobResource struct {
-	data *providerData
+	resourceBase
 }
+
+var exportJobKind = objectKind{name: "export job", recreate: "start a new job"}
 
 type exportJobResourceModelV0 struct {
 	exportJobInputsModel
@@ -91,10 +93,6 @@ func hasUnknownVersion(ctx context.Context, o types.Object) bool {
 	return ok && !diags.HasError() && mp.Version.IsUnknown()
 }
 
-func (r *exportJobResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_export_job"
-}
-
 func timingAttribute(what string) schema.SingleNestedAttribute {
 	return schema.SingleNestedAttribute{
 		Computed:    true,
@@ -104,6 +102,18 @@ func timingAttribute(what string) schema.SingleNestedAttribute {
 			"end_ms":   schema.Int64Attribute{Computed: true, Description: "When it ended, epoch milliseconds; null while it runs."},
 			"total_ms": schema.Int64Attribute{Computed: true, Description: "How long it took, in milliseconds (end_ms - start_ms); null while it runs."},
 		},
+	}
+}
+
+// messagesAttribute is a job's list of { code, msg }.
+func messagesAttribute(what, code, msg string) schema.ListNestedAttribute {
+	return schema.ListNestedAttribute{
+		Computed:    true,
+		Description: what,
+		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+			"code": schema.StringAttribute{Computed: true, Description: code},
+			"msg":  schema.StringAttribute{Computed: true, Description: msg},
+		}},
 	}
 }
 
@@ -161,7 +171,7 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Attributes: map[string]schema.Attribute{
 					"from_ingest_timestamp": schema.StringAttribute{Optional: true,
 						Description: "Only profiles updated (by an ingested profile record) strictly after this RFC 3339 time.",
-						Validators:  []validator.String{timestampValidator{}}},
+						Validators:  []validator.String{timestampValidator}},
 					"empty_profiles": schema.BoolAttribute{Optional: true,
 						Description: "Also export profiles that have events but no profile record; their rows hold only eventList."},
 					"segments": schema.ListNestedAttribute{Optional: true,
@@ -181,9 +191,9 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 						Description: "With segments: the qualifying membership's lastQualificationTime must lie in this window (bounds included).",
 						Attributes: map[string]schema.Attribute{
 							"start_time": schema.StringAttribute{Optional: true, Description: "RFC 3339 start of the window.",
-								Validators: []validator.String{timestampValidator{}}},
+								Validators: []validator.String{timestampValidator}},
 							"end_time": schema.StringAttribute{Optional: true, Description: "RFC 3339 end of the window.",
-								Validators: []validator.String{timestampValidator{}}},
+								Validators: []validator.String{timestampValidator}},
 						}},
 				},
 			},
@@ -196,11 +206,11 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 					"fields": schema.StringAttribute{Optional: true, Description: "The event fields to export, in the grammar of `fields`; omitted, whole events.",
 						Validators: []validator.String{fieldsValidator{}}},
 					"from_ingest_timestamp": schema.StringAttribute{Optional: true, Description: "Only events ingested strictly after this RFC 3339 time.",
-						Validators: []validator.String{timestampValidator{}}},
+						Validators: []validator.String{timestampValidator}},
 					"to_ingest_timestamp": schema.StringAttribute{Optional: true, Description: "Only events ingested strictly before this RFC 3339 time. " +
 						"A batch's `ingested_at` is a handy bound; mind that Terraform creates independent batches in parallel, so " +
 						"order them with depends_on when one must be ingested after another.",
-						Validators: []validator.String{timestampValidator{}}},
+						Validators: []validator.String{timestampValidator}},
 				},
 			},
 			"destination": schema.SingleNestedAttribute{
@@ -284,22 +294,9 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Computed:    true,
 				Description: "When the job last changed, epoch milliseconds.",
 			},
-			"errors": schema.ListNestedAttribute{
-				Computed:    true,
-				Description: "Why the job failed or was cancelled.",
-				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"code": schema.StringAttribute{Computed: true, Description: "Error code."},
-					"msg":  schema.StringAttribute{Computed: true, Description: "What went wrong."},
-				}},
-			},
-			"warnings": schema.ListNestedAttribute{
-				Computed:    true,
-				Description: "Notes on a job that did not fail, such as a restart after the engine process running it stopped.",
-				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"code": schema.StringAttribute{Computed: true, Description: "Warning code."},
-					"msg":  schema.StringAttribute{Computed: true, Description: "What happened."},
-				}},
-			},
+			"errors": messagesAttribute("Why the job failed or was cancelled.", "Error code.", "What went wrong."),
+			"warnings": messagesAttribute("Notes on a job that did not fail, such as a restart after the engine process "+
+				"running it stopped.", "Warning code.", "What happened."),
 			"metrics": schema.SingleNestedAttribute{
 				Computed:    true,
 				Description: "Timings and counters of the job.",
@@ -333,10 +330,6 @@ func adoptedByTriggers(ctx context.Context, req planmodifier.MapRequest, resp *m
 	imported, diags := req.Private.GetKey(ctx, privateImported)
 	resp.Diagnostics.Append(diags...)
 	resp.RequiresReplace = !req.StateValue.IsNull() || imported == nil
-}
-
-func (r *exportJobResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureData(&resp.Diagnostics, req.ProviderData)
 }
 
 // ValidateConfig checks what the attribute validators cannot see alone.
@@ -506,16 +499,12 @@ func (r *exportJobResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	id, err := strconv.ParseInt(state.ID.ValueString(), 10, 64)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid export job id", fmt.Sprintf("%q is not an export job id: job ids are whole numbers.", state.ID.ValueString()))
+	id, ok := jobID(state.ID, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	job, err := r.data.backend.GetExportJob(ctx, id)
-	if readFailed(ctx, resp, state.ID.ValueString(), err, "Export job",
-		fmt.Sprintf("Export job %d was deleted outside Terraform. It is removed from the state, and the next plan "+
-			"will start a new job.", id),
-		fmt.Sprintf("Reading export job %d failed.", id)) {
+	if readFailed(ctx, resp, state.ID.ValueString(), err, exportJobKind) {
 		return
 	}
 	if state.Destination.IsNull() {
@@ -545,9 +534,8 @@ func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateReque
 		// Adopted: from now on a change of triggers runs the job again.
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, nil)...)
 	}
-	id, err := strconv.ParseInt(state.ID.ValueString(), 10, 64)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid export job id", err.Error())
+	id, ok := jobID(state.ID, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	ctx = tflog.SetField(ctx, "job_id", id)
@@ -617,7 +605,7 @@ func (r *exportJobResource) Delete(ctx context.Context, req resource.DeleteReque
 func (r *exportJobResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importByID(ctx, req, resp, func(id string) string {
 		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
-			return fmt.Sprintf("%q is not an export job id: job ids are whole numbers, such as 24115.", id)
+			return badJobID(id)
 		}
 		return ""
 	})

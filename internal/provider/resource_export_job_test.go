@@ -153,7 +153,7 @@ func TestAccExportJob_seedExample(t *testing.T) {
 		config := func(triggers string) string { return env.exportConfig(dir, fmt.Sprintf(seedJob, triggers)) }
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
+			Steps: slices.Concat([]resource.TestStep{
 				{
 					Config: config(`{ run = "1" }`) + `
 data "experienceplatform_export_job" "test" {
@@ -201,41 +201,28 @@ data "experienceplatform_export_jobs" "done" {
 					},
 					Check: env.expectRows("data.experienceplatform_batch_files.out", seedRows...),
 				},
-				{ // import by job id
-					ResourceName:            jobAddr,
-					ImportState:             true,
-					ImportStateVerify:       true,
-					ImportStateVerifyIgnore: []string{"timeouts", "triggers", "wait_for_completion"},
-				},
-				{ // an import block by id, into the configuration with its triggers: adopted in place, not run again
-					ResourceName:       jobAddr,
-					ImportState:        true,
-					ImportStateKind:    resource.ImportBlockWithID,
-					ExpectNonEmptyPlan: true,
-					ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionUpdate),
-					}},
-				},
-				{ // a plain second apply runs nothing
-					Config: config(`{ run = "1" }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id"))},
-				},
-				{ // a new trigger runs the job again
-					Config: config(`{ run = "2" }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{
-						newBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
-						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
-					},
-					Check: env.expectRows("data.experienceplatform_batch_files.out", seedRows...),
-				},
 			},
+				// The platform knows no triggers: an import block into the configuration with its
+				// triggers adopts the job in place, without running it again.
+				adoptingImportSteps(jobAddr, "timeouts", "triggers", "wait_for_completion"),
+				[]resource.TestStep{
+					{ // a plain second apply runs nothing
+						Config: config(`{ run = "1" }`),
+						ConfigPlanChecks: resource.ConfigPlanChecks{
+							PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+						},
+						ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id"))},
+					},
+					{ // a new trigger runs the job again
+						Config:           config(`{ run = "2" }`),
+						ConfigPlanChecks: expectAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate),
+						ConfigStateChecks: []statecheck.StateCheck{
+							newBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
+							statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+						},
+						Check: env.expectRows("data.experienceplatform_batch_files.out", seedRows...),
+					},
+				}),
 		})
 	})
 }
@@ -365,11 +352,7 @@ resource "experienceplatform_export_job" "test" {
 						if failed == nil {
 							return errors.New("the job whose destination was deleted is unknown")
 						}
-						job, err := env.engine.GetExportJob(context.Background(), failed.ID)
-						if err != nil || job.Status != aepwire.JobFailed {
-							return fmt.Errorf("the first job is %+v, %w; want it FAILED", job, err)
-						}
-						return nil
+						return env.expectJobStatus(failed.ID, aepwire.JobFailed, "the first job")
 					},
 				},
 			},
@@ -460,11 +443,7 @@ resource "experienceplatform_export_job" "test" {
 						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
 					},
 					Check: func(*terraform.State) error {
-						job, err := env.engine.GetExportJob(context.Background(), first)
-						if err != nil || job.Status != aepwire.JobCancelled {
-							return fmt.Errorf("the timed-out job is %+v, %w; want it CANCELLED", job, err)
-						}
-						return nil
+						return env.expectJobStatus(first, aepwire.JobCancelled, "the timed-out job")
 					},
 				},
 			},
@@ -557,37 +536,17 @@ func TestAccExportJob_validation(t *testing.T) {
 func TestAccExportJob_deletedOutsideTerraform(t *testing.T) {
 	forEachMode(t, func(t *testing.T, env *testEnv) {
 		dir := exportData(t)
-		config := env.exportConfig(dir, `
+		// DELETE of a finished job deletes its record.
+		testDeletedOutsideTerraform(t, jobAddr, env.exportConfig(dir, `
 resource "experienceplatform_export_job" "test" {
   destination = { dataset_id = experienceplatform_dataset.export.id }
   depends_on  = [experienceplatform_batch.loyalty]
-}`)
-		var id string
-		newJob := statecheck.CompareValue(compare.ValuesDiffer())
-		resource.ParallelTest(t, resource.TestCase{
-			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
-				{
-					Config: config,
-					ConfigStateChecks: []statecheck.StateCheck{
-						captureString(jobAddr, tfjsonpath.New("id"), &id),
-						newJob.AddStateValue(jobAddr, tfjsonpath.New("id")),
-					},
-				},
-				{ // DELETE of a finished job deletes its record: the next plan starts a new job
-					PreConfig: func() {
-						n, _ := strconv.ParseInt(id, 10, 64)
-						if err := env.engine.CancelExportJob(context.Background(), n); err != nil {
-							t.Fatal(err)
-						}
-					},
-					Config: config,
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionCreate)},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{newJob.AddStateValue(jobAddr, tfjsonpath.New("id"))},
-				},
-			},
+}`), func(ctx context.Context, id string) error {
+			n, err := strconv.ParseInt(id, 10, 64)
+			if err == nil {
+				err = env.engine.CancelExportJob(ctx, n)
+			}
+			return err
 		})
 	})
 }
@@ -785,6 +744,15 @@ func (env *testEnv) finishedJob(t *testing.T) (datasetID string, job *aepwire.Ex
 		t.Fatalf("the job made outside Terraform ended %+v, %v", job, err)
 	}
 	return ds.ID, job
+}
+
+// expectJobStatus checks that the platform's job id, which what names, has the status.
+func (env *testEnv) expectJobStatus(id int64, status, what string) error {
+	job, err := env.engine.GetExportJob(context.Background(), id)
+	if err != nil || job.Status != status {
+		return fmt.Errorf("%s is %+v, %w; want it %s", what, job, err, status)
+	}
+	return nil
 }
 
 // expectJobCount checks that the platform holds n export jobs.

@@ -30,12 +30,14 @@ var (
 
 // NewMergePolicyResource returns the experienceplatform_merge_policy resource.
 func NewMergePolicyResource() resource.Resource {
-	return &mergePolicyResource{}
+	return &mergePolicyResource{resourceBase{name: "merge_policy"}}
 }
 
 type mergePolicyResource struct {
-	data *providerData
+	resourceBase
 }
+
+var mergePolicyKind = objectKind{name: "merge policy", recreate: "create it again"}
 
 type mergePolicyModelV0 struct {
 	ID             types.String `tfsdk:"id"`
@@ -46,10 +48,6 @@ type mergePolicyModelV0 struct {
 	Default        types.Bool   `tfsdk:"default"`
 	Version        types.Int64  `tfsdk:"version"`
 	UpdateEpoch    types.Int64  `tfsdk:"update_epoch"`
-}
-
-func (r *mergePolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_merge_policy"
 }
 
 func (r *mergePolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -113,10 +111,6 @@ func (r *mergePolicyResource) Schema(_ context.Context, _ resource.SchemaRequest
 
 func (r *mergePolicyResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
 	resp.IdentitySchema = idIdentitySchema("Id of the merge policy.")
-}
-
-func (r *mergePolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureData(&resp.Diagnostics, req.ProviderData)
 }
 
 func (r *mergePolicyResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
@@ -191,28 +185,11 @@ func (r *mergePolicyResource) Create(ctx context.Context, req resource.CreateReq
 		return
 	}
 	tflog.Info(ctx, "created merge policy", map[string]any{"merge_policy_id": created.ID})
-	resp.Diagnostics.Append(plan.fill(ctx, created)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, created.ID)...)
+	save(ctx, &plan, created, created.ID, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
 func (r *mergePolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state mergePolicyModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	id := state.ID.ValueString()
-	p, err := r.data.backend.GetMergePolicy(ctx, id)
-	if readFailed(ctx, resp, id, err, "Merge policy",
-		fmt.Sprintf("The merge policy %s was deleted outside Terraform. It is removed from the state, and the "+
-			"next plan will create it again.", id),
-		fmt.Sprintf("Reading the merge policy %s failed.", id)) {
-		return
-	}
-	resp.Diagnostics.Append(state.fill(ctx, p)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, p.ID)...)
+	readObject(ctx, req, resp, &mergePolicyModelV0{}, mergePolicyKind, r.data.backend.GetMergePolicy)
 }
 
 func (r *mergePolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -235,21 +212,11 @@ func (r *mergePolicyResource) Update(ctx context.Context, req resource.UpdateReq
 		return
 	}
 	tflog.Info(ctx, "updated merge policy", map[string]any{"merge_policy_id": updated.ID, "version": updated.Version})
-	resp.Diagnostics.Append(plan.fill(ctx, updated)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, updated.ID)...)
+	save(ctx, &plan, updated, updated.ID, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
 func (r *mergePolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state mergePolicyModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if err := r.data.backend.DeleteMergePolicy(ctx, state.ID.ValueString()); err != nil && !aepwire.IsNotFound(err) {
-		resp.Diagnostics.AddError("Cannot delete merge policy",
-			errorDetail(fmt.Sprintf("Deleting the merge policy %s failed.", state.ID.ValueString()), "", err))
-	}
+	deleteObject(ctx, req, resp, mergePolicyKind, r.data.backend.DeleteMergePolicy)
 }
 
 func (r *mergePolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
