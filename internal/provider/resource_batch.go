@@ -535,7 +535,10 @@ func (r *batchResource) ImportState(ctx context.Context, req resource.ImportStat
 // ingested, which the platform does not report back.
 func (m *batchResourceModelV0) fill(ctx context.Context, b *aepwire.Batch) diag.Diagnostics {
 	m.ID = types.StringValue(b.ID)
-	m.DatasetID = types.StringValue(b.DatasetID())
+	if id := b.DatasetID(); id != "" {
+		// A batch as created may not name its dataset yet: the configuration's stands.
+		m.DatasetID = types.StringValue(id)
+	}
 	if b.InputFormat != nil && b.InputFormat.Format != "" {
 		m.Format = types.StringValue(b.InputFormat.Format)
 	}
