@@ -2,17 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"net"
-	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
@@ -27,6 +28,15 @@ type serveFlags struct {
 	clientID     string
 	clientSecret string
 	sandboxes    string
+
+	tlsCert, tlsKey string
+	insecureListen  bool
+	publicURL       string
+
+	maxFileSize   byteSize
+	maxBatchSize  byteSize
+	maxBatchFiles int
+	maxConns      int
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -36,6 +46,19 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.orgID, "org-id", envOr("AEP_ORG_ID", "embedded@AdobeOrg"), "with -serve: the organisation requests must name (AEP_ORG_ID)")
 	fs.StringVar(&f.clientID, "client-id", os.Getenv("AEP_CLIENT_ID"), "with -serve: the OAuth client that may obtain tokens (AEP_CLIENT_ID)")
 	fs.StringVar(&f.sandboxes, "sandboxes", envOr("AEP_SANDBOX_NAME", "prod"), "with -serve: comma-separated sandbox names requests may name")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "with -serve: serve HTTPS with this certificate (PEM; with -tls-key)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "with -serve: the private key of -tls-cert (PEM)")
+	fs.BoolVar(&f.insecureListen, "insecure-listen", false, "with -serve: allow plain HTTP on an address other than loopback, "+
+		"where tokens and data cross the network unencrypted (only for a network you trust)")
+	fs.StringVar(&f.publicURL, "public-url", "", "with -serve: the URL clients reach the server at (such as https://aep.example.com), "+
+		"used in the links of answers; default the scheme and address each connection came in on")
+	f.maxFileSize = aepserver.DefaultFile
+	f.maxBatchSize = aepserver.DefaultBatch
+	fs.Var(&f.maxFileSize, "max-file-size", "with -serve: the largest file one upload may send (such as 256MiB)")
+	fs.Var(&f.maxBatchSize, "max-batch-size", "with -serve: the most bytes a batch's files may hold together (such as 10GiB)")
+	fs.IntVar(&f.maxBatchFiles, "max-batch-files", aepserver.DefaultBatchFiles, "with -serve: the most files a batch may hold")
+	fs.IntVar(&f.maxConns, "max-conns", aepserver.DefaultConns, "with -serve: the most connections served at once; past it, "+
+		"the connection idle the longest is closed")
 }
 
 func envOr(name, fallback string) string {
@@ -45,43 +68,142 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
+// byteSize is a flag of a size in bytes, such as 1048576, 512KiB, 256MiB or 10GiB.
+type byteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	size   int64
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+func (b *byteSize) Set(s string) error {
+	num, unit := strings.TrimSpace(s), int64(1)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, unit = strings.TrimSpace(rest), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/unit {
+		return fmt.Errorf("%q is not a size: write a positive number of bytes, or one with KiB, MiB, GiB or TiB, such as 256MiB", s)
+	}
+	*b = byteSize(n * unit)
+	return nil
+}
+
+func (b *byteSize) String() string {
+	for _, u := range sizeUnits {
+		if int64(*b) >= u.size && int64(*b)%u.size == 0 {
+			return strconv.FormatInt(int64(*b)/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(*b), 10)
+}
+
 // serve runs the server until SIGINT or SIGTERM. The client secret comes only from the
 // environment (AEP_CLIENT_SECRET), so that it does not show in process listings.
 func serve(f serveFlags) error {
 	f.clientSecret = os.Getenv("AEP_CLIENT_SECRET")
-	if f.clientID == "" || f.clientSecret == "" {
-		return errors.New("-serve needs a client: set -client-id (or AEP_CLIENT_ID) and AEP_CLIENT_SECRET")
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	exportengine.LimitMemory() // the server runs export jobs in its own process
+	return runServer(ctx, f, log.New(os.Stderr, "", log.LstdFlags), nil)
+}
+
+// runServer serves until ctx is done; ready, when set, hears the address it listens on.
+func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func(addr string)) error {
+	tlsConfig, err := f.check()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	scheme := "https"
+	if tlsConfig == nil {
+		scheme = "http"
+		if !isLoopback(ln.Addr()) {
+			if !f.insecureListen {
+				return fmt.Errorf("-serve %s listens beyond this machine (%s) over plain HTTP, where tokens and data would cross "+
+					"the network unencrypted: give -tls-cert and -tls-key, listen on a loopback address such as 127.0.0.1:8080, "+
+					"or pass -insecure-listen for a network you trust", f.addr, ln.Addr())
+			}
+			logger.Printf("WARNING: serving plain HTTP on %s, beyond this machine (-insecure-listen): tokens and data cross the "+
+				"network unencrypted", ln.Addr())
+		}
+	}
+	endpoint := f.publicURL
+	if endpoint == "" {
+		endpoint = scheme + "://" + ln.Addr().String()
+		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+			logger.Printf("WARNING: links in answers name the address each connection came in on; set -public-url to the " +
+				"address clients use")
+		}
+	}
+
 	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID})
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
-	logger := log.New(os.Stderr, "", log.LstdFlags)
 	handler := aepserver.New(engine, aepserver.Options{
 		Credentials: []aepserver.Credential{{ClientID: f.clientID, ClientSecret: f.clientSecret}},
 		OrgID:       f.orgID,
 		Sandboxes:   strings.Split(f.sandboxes, ","),
 		Log:         logger.Printf,
+		PublicURL:   f.publicURL,
+		Limits: aepserver.Limits{File: int64(f.maxFileSize), Batch: int64(f.maxBatchSize), BatchFiles: f.maxBatchFiles,
+			Conns: f.maxConns},
 	})
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		return err
+	logger.Printf("serving %s at %s://%s (organisation %s); endpoint = ims_endpoint = %q", engine.DataDir(), scheme, ln.Addr(),
+		f.orgID, endpoint)
+	if ready != nil {
+		ready(ln.Addr().String())
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	logger.Printf("serving %s at http://%s (organisation %s); endpoint = ims_endpoint = \"http://%s\"",
-		engine.DataDir(), ln.Addr(), f.orgID, ln.Addr())
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	if err := handler.Serve(ctx, ln, tlsConfig); err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
+}
+
+// check refuses flags that do not go together, and loads the TLS certificate.
+func (f serveFlags) check() (*tls.Config, error) {
+	if f.clientID == "" || f.clientSecret == "" {
+		return nil, errors.New("-serve needs a client: set -client-id (or AEP_CLIENT_ID) and AEP_CLIENT_SECRET")
+	}
+	if f.publicURL != "" {
+		u, err := url.Parse(f.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("-public-url %q is not a base URL: give the scheme and host clients reach the server at, "+
+				"such as https://aep.example.com:8443", f.publicURL)
+		}
+	}
+	for _, n := range []struct {
+		name  string
+		value int
+	}{{"-max-batch-files", f.maxBatchFiles}, {"-max-conns", f.maxConns}} {
+		if n.value < 1 {
+			return nil, fmt.Errorf("%s must be at least 1", n.name)
+		}
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return nil, errors.New("-tls-cert and -tls-key go together: give both, or neither")
+	}
+	if f.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading -tls-cert and -tls-key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// isLoopback reports whether a listener's address is reachable only from this machine.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }

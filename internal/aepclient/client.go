@@ -180,7 +180,10 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	}
 	target := c.cfg.Endpoint + r.path
 	if r.rawURL != "" {
-		target = r.rawURL
+		var err error
+		if target, err = c.link(r.rawURL); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
+		}
 	}
 	if len(r.query) > 0 {
 		target += "?" + r.query.Encode()

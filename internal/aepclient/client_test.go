@@ -13,6 +13,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	sysclock "github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
@@ -95,8 +96,8 @@ type testServer struct {
 	engine  *exportengine.Engine
 	url     string
 	faults  *faultPlan
-	clock   *clock // the client's
-	srvTime *clock // the server's
+	clock   *clock         // the client's
+	srvTime *sysclock.Fake // the server's
 	dest    string
 }
 
@@ -108,7 +109,7 @@ func newTestServer(t *testing.T, opts aepserver.Options) *testServer {
 	}
 	t.Cleanup(func() { _ = e.Close() })
 	ts := &testServer{engine: e, faults: &faultPlan{}, clock: &clock{now: time.Unix(1_800_000_000, 0)},
-		srvTime: &clock{now: time.Unix(1_800_000_000, 0)}}
+		srvTime: sysclock.NewFake(time.Unix(1_800_000_000, 0))}
 	if opts.Credentials == nil {
 		opts.Credentials = []aepserver.Credential{{ClientID: clientID, ClientSecret: secret}}
 	}
@@ -116,7 +117,7 @@ func newTestServer(t *testing.T, opts aepserver.Options) *testServer {
 		opts.OrgID = orgID
 	}
 	opts.Faults = ts.faults.next
-	opts.Now = ts.srvTime.Now
+	opts.Clock = ts.srvTime
 	srv := httptest.NewServer(aepserver.New(e, opts))
 	t.Cleanup(srv.Close)
 	ts.url = srv.URL
@@ -174,7 +175,7 @@ func TestTokenRejectedByServerIsRenewedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server's clock runs ahead: it sees the token as expired before the client does.
-	ts.srvTime.advance(200 * time.Second)
+	ts.srvTime.Advance(200 * time.Second)
 	if _, err := c.GetMergePolicy(ctx, aepwire.MergePolicyDefaultNone); err != nil {
 		t.Fatalf("after the server expired the token: %v", err)
 	}
@@ -297,7 +298,7 @@ func TestCredentialErrorsNameTheSetting(t *testing.T) {
 		want   []string
 	}{
 		{"wrong secret", func(c *Config) { c.ClientSecret = "nope" },
-			[]string{"refused the credentials (401 invalid_client: invalid client_secret parameter)", "client_secret (AEP_CLIENT_SECRET)"}},
+			[]string{"refused the credentials (401 invalid_client: invalid client_id parameter or invalid client_secret parameter)", "client_secret (AEP_CLIENT_SECRET)"}},
 		{"unknown client", func(c *Config) { c.ClientID = "who" }, []string{"invalid client_id parameter", "client_id (AEP_CLIENT_ID)"}},
 		{"bad static token", func(c *Config) { c.ClientSecret, c.AccessToken = "", "forged" },
 			[]string{"401 Unauthorized (401013): Oauth token is not valid", "check access_token (AEP_ACCESS_TOKEN)"}},

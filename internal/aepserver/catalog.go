@@ -16,6 +16,9 @@ func (s *Server) createDataset(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
+	if err := checkDataset(&req.Name, &req.Description, &req.Tags); err != nil {
+		return err
+	}
 	ds, err := s.platform.CreateDataset(r.Context(), req)
 	if err != nil {
 		return err
@@ -86,6 +89,9 @@ func (s *Server) patchDataset(w http.ResponseWriter, r *http.Request) error {
 	} else if err := decodeBody(r, &patch); err != nil {
 		return err
 	}
+	if err := checkDataset(patch.Name, patch.Description, patch.Tags); err != nil {
+		return err
+	}
 	if _, err := s.platform.UpdateDataset(r.Context(), id, patch); err != nil {
 		return err
 	}
@@ -102,7 +108,14 @@ type patchOp struct {
 func jsonPatchDataset(body io.Reader, cur *aepwire.Dataset) (aepwire.DatasetPatch, error) {
 	var ops []patchOp
 	var patch aepwire.DatasetPatch
-	if err := json.NewDecoder(body).Decode(&ops); err != nil {
+	err := json.NewDecoder(body).Decode(&ops)
+	if err == nil {
+		_, err = io.Copy(io.Discard, body)
+	}
+	if aepwire.StatusOf(err) != 0 {
+		return patch, err // too large, or too slow
+	}
+	if err != nil {
 		return patch, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "the body is not a JSON Patch array: %v", err)
 	}
 	tags := map[string][]string{}
@@ -209,6 +222,7 @@ func (s *Server) deleteBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := s.platform.DeleteBatch(r.Context(), id); err != nil {
 		return err
 	}
+	s.uploads.forget(id)
 	writeJSON(w, http.StatusOK, []string{"@/batches/" + id})
 	return nil
 }
@@ -226,8 +240,20 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// uploadFile stores one file of a loading batch, streaming it to the platform; its name, its
+// size and its batch's size and count of files are held to the limits.
 func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
-	if err := s.platform.UploadBatchFile(r.Context(), r.PathValue("id"), r.PathValue("dataset"), r.PathValue("name"), r.Body); err != nil {
+	batch, name := r.PathValue("id"), r.PathValue("name")
+	if err := checkFileName(name); err != nil {
+		return err
+	}
+	up, err := s.uploads.start(batch, name, r.ContentLength, s.limits, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	err = s.platform.UploadBatchFile(r.Context(), batch, r.PathValue("dataset"), name, &chargedBody{r: r.Body, up: up})
+	up.end(err == nil)
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
@@ -242,10 +268,12 @@ func (s *Server) batchAction(w http.ResponseWriter, r *http.Request) error {
 		if _, err := s.platform.CompleteBatch(r.Context(), id); err != nil {
 			return err
 		}
+		s.uploads.forget(id)
 	case "ABORT":
 		if err := s.platform.DeleteBatch(r.Context(), id); err != nil {
 			return err
 		}
+		s.uploads.forget(id)
 	default:
 		return aepwire.Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request", "action %q is not one of COMPLETE, ABORT", action)
 	}

@@ -34,12 +34,12 @@ func (s *Server) listBatchFiles(w http.ResponseWriter, r *http.Request) error {
 		f := files[i]
 		d := aepwire.DataSetFile{DataSetFileID: f.ID, DataSetViewID: b.DatasetID(), Version: "1.0.0", Created: created, Updated: created,
 			Records: aepwire.FlexInt(f.Records), Size: aepwire.FlexInt(f.Size), IsValid: true}
-		d.Links.Self.Href = baseURL(r) + exportDataPath + "/files/" + f.ID
+		d.Links.Self.Href = s.baseURL(r) + exportDataPath + "/files/" + f.ID
 		list.Data = append(list.Data, d)
 	}
 	list.Page.Limit, list.Page.Count = limit, len(list.Data)
 	if start+limit < len(files) {
-		list.Links.Next = &aepwire.Link{Href: baseURL(r) + exportDataPath + "/batches/" + id + "/files?start=" +
+		list.Links.Next = &aepwire.Link{Href: s.baseURL(r) + exportDataPath + "/batches/" + id + "/files?start=" +
 			strconv.Itoa(start+limit) + "&limit=" + strconv.Itoa(limit)}
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -69,7 +69,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) error {
 	if path == "" {
 		var list aepwire.PhysicalFileList
 		pf := aepwire.PhysicalFile{Name: file.Name, Length: aepwire.FlexInt(file.Size)}
-		pf.Links.Self.Href = baseURL(r) + exportDataPath + "/files/" + id + "?path=" + url.QueryEscape(file.Name)
+		pf.Links.Self.Href = s.baseURL(r) + exportDataPath + "/files/" + id + "?path=" + url.QueryEscape(file.Name)
 		list.Data = []aepwire.PhysicalFile{pf}
 		list.Page.Limit, list.Page.Count = 100, 1
 		writeJSON(w, http.StatusOK, list)

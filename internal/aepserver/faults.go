@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
 // Fault is a failure the server injects into a request instead of (or before) serving it.
@@ -24,11 +26,9 @@ type Fault struct {
 }
 
 // apply carries out the fault and reports whether the request has been answered.
-func (f *Fault) apply(w http.ResponseWriter, r *http.Request) bool {
+func (f *Fault) apply(w http.ResponseWriter, r *http.Request, c clock.Clock) bool {
 	if f.Delay > 0 {
-		select {
-		case <-time.After(f.Delay):
-		case <-r.Context().Done():
+		if clock.Sleep(r.Context(), c, f.Delay) != nil {
 			return true
 		}
 	}

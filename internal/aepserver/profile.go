@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
 func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) error {
@@ -36,6 +37,9 @@ func (s *Server) createPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &p); err != nil {
 		return err
 	}
+	if err := checkPolicyName(p.Name); err != nil {
+		return err
+	}
 	created, err := s.platform.CreateMergePolicy(r.Context(), p)
 	if err != nil {
 		return err
@@ -56,6 +60,9 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request) error {
 	var p aepwire.MergePolicy
 	if err := decodeBody(r, &p); err != nil {
+		return err
+	}
+	if err := checkPolicyName(p.Name); err != nil {
 		return err
 	}
 	updated, err := s.platform.UpdateMergePolicy(r.Context(), r.PathValue("id"), p)
@@ -86,6 +93,9 @@ func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request) error {
 	case "/default":
 		p.Default = text == "true"
 	case "/name":
+		if err := checkPolicyName(text); err != nil {
+			return err
+		}
 		p.Name = text
 	default:
 		return bad
@@ -113,11 +123,14 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
+	if err := checkExportFields(req); err != nil {
+		return err
+	}
 	job, err := s.platform.CreateExportJob(r.Context(), req, r.Header.Get(aepwire.HeaderIdempotencyKey))
 	if err != nil {
 		return err
 	}
-	w.Header().Set("X-Location", baseURL(r)+profilePath+"/export/jobs/"+strconv.FormatInt(job.ID, 10))
+	w.Header().Set("X-Location", s.baseURL(r)+profilePath+"/export/jobs/"+strconv.FormatInt(job.ID, 10))
 	writeJSON(w, http.StatusOK, job)
 	return nil
 }
@@ -170,5 +183,20 @@ func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, aepwire.CancelResponse{Status: true, Message: "Export job has been marked for cancelling"})
+	return nil
+}
+
+// checkExportFields parses a job's field lists before the platform takes any lock, and refuses a
+// malformed one, quoting it back only when it is short.
+func checkExportFields(req aepwire.ExportJobRequest) error {
+	lists := [][2]string{{"fields", req.Fields}}
+	if af := req.AdditionalFields; af != nil && af.EventList != nil {
+		lists = append(lists, [2]string{"additionalFields.eventList.fields", af.EventList.Fields})
+	}
+	for _, l := range lists {
+		if _, err := fields.Parse(l[1]); err != nil {
+			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "%s %s is malformed at %s", l[0], quoteShort(l[1]), err)
+		}
+	}
 	return nil
 }

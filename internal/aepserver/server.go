@@ -7,19 +7,24 @@ package aepserver
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
 // Platform is what the server serves: the provider's backend, plus the listings and file access
@@ -52,10 +57,19 @@ type Options struct {
 	TokenLifetime time.Duration
 	// Faults, when set, may make a request fail on purpose (tests of the client).
 	Faults func(r *http.Request) *Fault
-	// Log, when set, hears of each request.
+	// Log, when set, hears of each request, and of the detail of every internal error. What a
+	// client sent is quoted in it, so that no request can forge a line.
 	Log func(format string, args ...any)
-	// Now is the clock; default time.Now.
-	Now func() time.Time
+	// Clock is the server's time (token lifetimes, lockouts, durations); default clock.System.
+	Clock clock.Clock
+	// PublicURL is the base of the links in answers, such as https://aep.example.com:8443. By
+	// default links name the scheme and local address the request came in on; never the Host
+	// the request names, which the client chooses.
+	PublicURL string
+	// Limits bound what a request may send; Timeouts how long a client may hold a connection
+	// without making progress (in Serve). Zero fields take the defaults.
+	Limits   Limits
+	Timeouts Timeouts
 }
 
 // Server is the HTTP API.
@@ -63,14 +77,15 @@ type Server struct {
 	platform Platform
 	opts     Options
 	mux      *http.ServeMux
+	clock    clock.Clock
+	limits   Limits
+	timeouts Timeouts
 
-	mu     sync.Mutex
-	tokens map[string]issuedToken
-}
-
-type issuedToken struct {
-	clientID string
-	expires  time.Time
+	creds []credential
+	// compare compares two digests in constant time (1 when equal); tests count its calls.
+	compare func(a, b []byte) int
+	auth    *auth
+	uploads *uploads
 }
 
 // New returns a server for a platform.
@@ -81,10 +96,14 @@ func New(p Platform, opts Options) *Server {
 	if opts.TokenLifetime == 0 {
 		opts.TokenLifetime = 24 * time.Hour
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	s := &Server{platform: p, opts: opts, mux: http.NewServeMux(), clock: clock.Or(opts.Clock),
+		limits: opts.Limits.withDefaults(), timeouts: opts.Timeouts.withDefaults(),
+		compare: subtle.ConstantTimeCompare, auth: newAuth(), uploads: newUploads()}
+	for _, c := range opts.Credentials {
+		s.creds = append(s.creds, credential{id: sha256.Sum256([]byte(c.ClientID)), secret: sha256.Sum256([]byte(c.ClientSecret)),
+			clientID: c.ClientID})
 	}
-	s := &Server{platform: p, opts: opts, mux: http.NewServeMux(), tokens: map[string]issuedToken{}}
 	s.routes()
 	return s
 }
@@ -96,6 +115,9 @@ const (
 	exportDataPath = "/data/foundation/export"
 	profilePath    = "/data/core/ups"
 )
+
+// uploadPattern is the one route whose body is a file rather than JSON.
+const uploadPattern = "PUT " + importPath + "/batches/{id}/datasets/{dataset}/files/{name}"
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("POST /ims/token/v3", s.token)
@@ -110,7 +132,7 @@ func (s *Server) routes() {
 	s.api("DELETE "+catalogPath+"/batches/{id}", s.deleteBatch)
 
 	s.api("POST "+importPath+"/batches", s.createBatch)
-	s.api("PUT "+importPath+"/batches/{id}/datasets/{dataset}/files/{name}", s.uploadFile)
+	s.api(uploadPattern, s.uploadFile)
 	s.api("POST "+importPath+"/batches/{id}", s.batchAction)
 
 	s.api("GET "+profilePath+"/config/mergePolicies", s.listPolicies)
@@ -136,41 +158,83 @@ func (s *Server) api(pattern string, h func(http.ResponseWriter, *http.Request) 
 		if !s.gateway(w, r) {
 			return
 		}
-		if err := h(w, r); err != nil {
-			writeError(w, err)
+		err := declaredTooLarge(r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
 		}
 	})
 }
 
-// ServeHTTP serves a request: request id, injected faults, routing.
+// ServeHTTP serves a request: request id, limits and pace of the body and the answer, injected
+// faults, routing; a panic is an internal error.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := s.opts.Now()
+	start := s.clock.Now()
 	id := r.Header.Get(aepwire.HeaderRequestID)
-	if id == "" {
+	if !validRequestID(id) {
 		id = newToken(16)
 	}
 	w.Header().Set(aepwire.HeaderRequestID, id)
+	rc := http.NewResponseController(w)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	pw := &pacedWriter{statusRecorder: rec, pace: newPace(s.timeouts, rc.SetWriteDeadline)}
+	_, pattern := s.mux.Handler(r)
+	limit := s.jsonBodyLimit()
+	if pattern == uploadPattern {
+		limit = s.fileLimit()
+	}
+	// A shallow copy: the HTTP server goes on reading its own request's body (to discard what
+	// a handler left of it), and must not read through the limits.
+	r = r.WithContext(r.Context())
+	r.Body = &requestBody{ReadCloser: r.Body, limit: limit, left: limit.max, pace: newPace(s.timeouts, rc.SetReadDeadline)}
+	outcome := ""
+	defer func() {
+		if v := recover(); v != nil {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			s.logf("request %s: %s %q: panic: %q: %q", id, r.Method, r.URL.Path, fmt.Sprint(v), debug.Stack())
+			if !rec.wrote {
+				s.writeError(pw, r, fmt.Errorf("panic: %v", v))
+			}
+		}
+		if outcome == "" {
+			outcome = strconv.Itoa(rec.status)
+		}
+		s.log(r, id, outcome, start)
+	}()
 	if s.opts.Faults != nil {
 		if f := s.opts.Faults(r); f != nil {
-			if f.apply(rec, r) {
-				s.log(r, f.describe(), start)
+			if f.apply(pw, r, s.clock) {
+				outcome = f.describe()
 				return
 			}
 			if f.Truncate {
-				s.serveTruncated(rec, r)
-				s.log(r, f.describe(), start)
+				s.serveTruncated(pw, r)
+				outcome = f.describe()
 				return
 			}
 		}
 	}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	if pattern == "" {
 		// No route: the gateway's JSON answer rather than the mux's plain text.
-		s.noRoute(rec, r)
+		s.noRoute(pw, r)
 	} else {
-		s.mux.ServeHTTP(rec, r)
+		s.mux.ServeHTTP(pw, r)
 	}
-	s.log(r, fmt.Sprint(rec.status), start)
+}
+
+// validRequestID reports whether a client's x-request-id can be used as it is: short, and
+// without anything that could break a log line or a header.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	return strings.IndexFunc(id, func(c rune) bool {
+		return (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.'
+	}) < 0
 }
 
 // noRoute answers a request that no route takes: 405 with Allow when the path exists with other
@@ -185,18 +249,18 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(allow) == 0 {
-		writeError(w, aepwire.NewError(http.StatusNotFound, "SRV-1404", "Not found", fmt.Sprintf("No API at %s.", r.URL.Path)))
+		s.writeError(w, r, aepwire.NewError(http.StatusNotFound, "SRV-1404", "Not found", fmt.Sprintf("No API at %s.", quoteShort(r.URL.Path))))
 		return
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	writeError(w, aepwire.NewError(http.StatusMethodNotAllowed, "SRV-1405", "Method not allowed",
-		fmt.Sprintf("%s %s is not an API: it takes %s.", r.Method, r.URL.Path, strings.Join(allow, ", "))))
+	s.writeError(w, r, aepwire.NewError(http.StatusMethodNotAllowed, "SRV-1405", "Method not allowed",
+		fmt.Sprintf("%s %s is not an API: it takes %s.", r.Method, quoteShort(r.URL.Path), strings.Join(allow, ", "))))
 }
 
 // serveTruncated serves a request but sends only the first half of the body its Content-Length
 // announces, then drops the connection.
 func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request) {
-	buf := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	buf := &bufferedResponse{header: w.Header().Clone(), status: http.StatusOK}
 	s.mux.ServeHTTP(buf, r)
 	for k, v := range buf.header {
 		w.Header()[k] = v
@@ -221,20 +285,34 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (s *Server) log(r *http.Request, outcome string, start time.Time) {
+// log is the one line each request leaves in the log: the path as the client sent it, quoted,
+// so that no request can forge a line.
+func (s *Server) log(r *http.Request, id, outcome string, start time.Time) {
+	s.logf("%s %q %s %s request %s", r.Method, r.URL.Path, outcome, s.clock.Now().Sub(start).Round(time.Millisecond), id)
+}
+
+func (s *Server) logf(format string, args ...any) {
 	if s.opts.Log != nil {
-		s.opts.Log("%s %s %s %s", r.Method, r.URL.Path, outcome, s.opts.Now().Sub(start).Round(time.Millisecond))
+		s.opts.Log(format, args...)
 	}
 }
 
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	wrote  bool
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
-	w.status = code
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the connection (to reset it).
@@ -289,55 +367,6 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-func (s *Server) clientOf(token string) (string, bool) {
-	if id, ok := s.opts.AccessTokens[token]; ok {
-		return id, true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[token]
-	if !ok || s.opts.Now().After(t.expires) {
-		return "", false
-	}
-	return t.clientID, true
-}
-
-// token is the IMS OAuth server-to-server endpoint: client_credentials only.
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, aepwire.TokenError{Error: "invalid_request", ErrorDescription: err.Error()})
-		return
-	}
-	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
-		writeJSON(w, http.StatusBadRequest, aepwire.TokenError{Error: "unsupported_grant_type",
-			ErrorDescription: fmt.Sprintf("grant_type %q is not supported; use client_credentials", gt)})
-		return
-	}
-	id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	if id == "" {
-		if u, p, ok := r.BasicAuth(); ok {
-			id, secret = u, p
-		}
-	}
-	for _, c := range s.opts.Credentials {
-		if c.ClientID != id {
-			continue
-		}
-		if c.ClientSecret != secret {
-			writeJSON(w, http.StatusUnauthorized, aepwire.TokenError{Error: "invalid_client", ErrorDescription: "invalid client_secret parameter"})
-			return
-		}
-		token := newToken(32)
-		s.mu.Lock()
-		s.tokens[token] = issuedToken{clientID: id, expires: s.opts.Now().Add(s.opts.TokenLifetime)}
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, aepwire.TokenResponse{AccessToken: token, TokenType: "bearer",
-			ExpiresIn: int64(s.opts.TokenLifetime / time.Second)})
-		return
-	}
-	writeJSON(w, http.StatusBadRequest, aepwire.TokenError{Error: "invalid_client", ErrorDescription: "invalid client_id parameter"})
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -348,30 +377,52 @@ func writeGatewayError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, aepwire.GatewayError{ErrorCode: code, Message: msg})
 }
 
-// writeError answers with a platform error as problem details; any other error is a 500.
-func writeError(w http.ResponseWriter, err error) {
+// writeError answers with a platform error as problem details. Any other error is a 500 that
+// says only "internal error" and the request id: its detail, which may name the server's files,
+// goes to the log.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *aepwire.Error
 	if !errors.As(err, &e) {
-		e = aepwire.NewError(http.StatusInternalServerError, "SRV-1500", "Internal error", err.Error())
+		id := w.Header().Get(aepwire.HeaderRequestID)
+		s.logf("request %s: %s %q: internal error: %q", id, r.Method, r.URL.Path, err.Error())
+		e = aepwire.NewError(http.StatusInternalServerError, "SRV-1500", "Internal error",
+			fmt.Sprintf("internal error (request id %s); the server's log has the detail", id))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(e)
 }
 
-// decodeBody decodes a JSON request body, as a 400 naming the problem when it is not valid.
+// decodeBody decodes a JSON request body, as a 400 naming the problem when it is not valid (or
+// the 413 or 408 of a body too large or too slow). It reads the body to its end, which ends the
+// body's pace.
 func decodeBody(r *http.Request, v any) error {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+	err := json.NewDecoder(r.Body).Decode(v)
+	if err == nil {
+		_, err = io.Copy(io.Discard, r.Body)
+	}
+	if err != nil {
+		if aepwire.StatusOf(err) != 0 {
+			return err
+		}
 		return aepwire.Errorf(http.StatusBadRequest, "SRV-1400", "Bad request", "the request body is not valid JSON for this call: %v", err)
 	}
 	return nil
 }
 
-// baseURL is the server's address as the client sees it, for links.
-func baseURL(r *http.Request) string {
+// baseURL is the server's address for links: the public URL, or the scheme and local address
+// of the connection. Never the request's Host, which the client chooses.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.PublicURL != "" {
+		return s.opts.PublicURL
+	}
+	addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return "" // no connection (a test's recorder): links relative to the endpoint
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	return scheme + "://" + addr.String()
 }

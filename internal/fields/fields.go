@@ -2,24 +2,53 @@
 // dot paths that selects parts of profiles and events, with `a(b,c.d)` as shorthand for
 // `a.b,a.c.d`. One parser serves the engine (which projects with it) and the provider (which
 // validates at plan time), so both accept and refuse exactly the same lists.
+//
+// A list comes from whoever calls the API, so parsing costs time and memory in proportion to its
+// length, whatever its shape, and a list is refused past MaxLength characters or MaxDepth names
+// deep before it can cost much of either.
 package fields
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of a field list. A real list names at most a few hundred paths of a dozen names each;
+// these leave room for many times that, and bound what one request can make the parser hold.
+const (
+	// MaxLength is the most characters a list may have.
+	MaxLength = 64 << 10
+	// MaxDepth is the most names a path may have, counting the names before each '(' it is in:
+	// a(b(c.d)) is 4 deep.
+	MaxDepth = 64
 )
 
 // Selector is a parsed field list: a tree of selected names. A nil *Selector selects everything.
 type Selector struct {
-	all      bool
-	children map[string]*Selector
-	order    []string // children in the order they were first named
+	all  bool
+	kids []child // in the order first named
+	// index finds a child by name once there are too many to look through.
+	index map[string]int
 }
 
+// child is a name selected below a selector, and what is selected below it.
+type child struct {
+	name string
+	sel  *Selector
+}
+
+// whole is every name selected whole: one value shared by all of them, so that a list of many
+// leaves costs a slice entry each, not a node each. It is never changed.
+var whole = &Selector{all: true}
+
+// indexAbove is how many children a selector looks through before it builds an index.
+const indexAbove = 8
+
 // SyntaxError is a malformed field list: what is wrong, and where (the 1-based position of the
-// character at fault, counting characters, not bytes).
+// character at fault, counting characters, not bytes). A list beyond MaxLength or MaxDepth is
+// refused the same way, at the character that crosses the limit.
 type SyntaxError struct {
 	Pos    int
 	Reason string
@@ -31,41 +60,87 @@ func (e *SyntaxError) Error() string {
 
 // Parse parses a field list. An empty list (or only whitespace) selects everything and returns nil.
 func Parse(s string) (*Selector, error) {
-	p := &parser{in: []rune(s)}
+	return parse(s, MaxLength, MaxDepth)
+}
+
+// parse is Parse with other limits (the benchmarks lift them, to measure the parser alone).
+func parse(s string, maxLength, maxDepth int) (*Selector, error) {
+	if len(s) > maxLength && longerThan(s, maxLength) {
+		return nil, &SyntaxError{Pos: maxLength + 1, Reason: fmt.Sprintf(
+			"the list is longer than %d characters, the most it may have; select a parent path whole (a rather than a.b,a.c,...) "+
+				"or fewer paths", maxLength)}
+	}
+	p := &parser{in: s, maxDepth: maxDepth}
 	p.skipSpace()
 	if p.eof() {
 		return nil, nil
 	}
 	root := &Selector{}
-	if err := p.list(root, nil, false); err != nil {
+	if err := p.list(root); err != nil {
 		return nil, err
-	}
-	p.skipSpace()
-	if !p.eof() {
-		if p.peek() == ')' {
-			return nil, p.errorf("')' has no matching '('")
-		}
-		return nil, p.errorf("unexpected %s", p.describe())
 	}
 	return root, nil
 }
 
-type parser struct {
-	in  []rune
-	pos int // index of the next rune
+// longerThan reports whether s has more than n characters, reading no further than it must.
+func longerThan(s string, n int) bool {
+	i := 0
+	for ; n > 0 && i < len(s); n-- {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return i < len(s)
 }
 
-func (p *parser) eof() bool  { return p.pos >= len(p.in) }
-func (p *parser) peek() rune { return p.in[p.pos] }
+// parser reads the list in one pass, without recursion: an open '(' is a frame on a stack, and
+// each name is added to the tree as it is read, so that a path's prefix is never copied.
+type parser struct {
+	in       string
+	pos      int // byte offset of the next character
+	maxDepth int
+}
+
+// frame is an open parenthesis: the selector its paths go below (nil when a path before it is
+// already selected whole, so that nothing below it needs keeping), and how many names deep that is.
+type frame struct {
+	node  *Selector
+	depth int
+}
+
+func (p *parser) eof() bool { return p.pos >= len(p.in) }
+
+// peek is the next character; an invalid byte reads as utf8.RuneError, one character long.
+func (p *parser) peek() rune {
+	if c := p.in[p.pos]; c < utf8.RuneSelf {
+		return rune(c)
+	}
+	r, _ := utf8.DecodeRuneInString(p.in[p.pos:])
+	return r
+}
+
+// next moves past the next character.
+func (p *parser) next() {
+	if p.in[p.pos] < utf8.RuneSelf {
+		p.pos++
+		return
+	}
+	_, size := utf8.DecodeRuneInString(p.in[p.pos:])
+	p.pos += size
+}
 
 func (p *parser) skipSpace() {
 	for !p.eof() && unicode.IsSpace(p.peek()) {
-		p.pos++
+		p.next()
 	}
 }
 
+// errorf is a syntax error at the next character.
 func (p *parser) errorf(format string, args ...any) error {
-	return &SyntaxError{Pos: p.pos + 1, Reason: fmt.Sprintf(format, args...)}
+	return p.errorAt(p.pos, format, args...)
+}
+
+func (p *parser) errorAt(offset int, format string, args ...any) error {
+	return &SyntaxError{Pos: utf8.RuneCountInString(p.in[:offset]) + 1, Reason: fmt.Sprintf(format, args...)}
 }
 
 // describe names the next character for an error message.
@@ -80,97 +155,112 @@ func isNameRune(r rune) bool {
 	return r != '.' && r != ',' && r != '(' && r != ')' && !unicode.IsSpace(r)
 }
 
-// list parses items separated by commas into root, each prefixed by prefix. Inside parentheses
-// it stops before the closing ')'.
-func (p *parser) list(root *Selector, prefix []string, nested bool) error {
+// list parses the whole list into root: paths separated by commas, each with an optional
+// parenthesised list after its last name, whose paths continue it.
+func (p *parser) list(root *Selector) error {
+	open := []frame{{node: root}}
 	for {
+		// One path, from the names of the innermost open parenthesis.
 		p.skipSpace()
-		if err := p.item(root, prefix); err != nil {
-			return err
-		}
-		p.skipSpace()
-		if p.eof() || (nested && p.peek() == ')') {
-			return nil
-		}
-		if p.peek() != ',' {
-			if p.peek() == ')' {
-				return p.errorf("')' has no matching '('")
+		top := open[len(open)-1]
+		node, depth := top.node, top.depth
+		var parent *Selector
+		var at int
+		for {
+			start := p.pos
+			name, err := p.name()
+			if err != nil {
+				return err
 			}
-			return p.errorf("expected ',' between paths, found %s", p.describe())
+			if depth++; depth > p.maxDepth {
+				return p.errorAt(start, "the path is more than %d names deep, the most a path may be (a(b.c) counts as a.b.c); "+
+					"select a parent path whole instead", p.maxDepth)
+			}
+			if node != nil {
+				parent = node
+				node, at = node.descend(name)
+			}
+			if p.eof() || p.peek() != '.' {
+				break
+			}
+			p.next() // '.'
 		}
-		p.pos++ // ','
+		save := p.pos
 		p.skipSpace()
-		if p.eof() {
-			return p.errorf("a path is missing after ','")
+		if !p.eof() && p.peek() == '(' {
+			p.next()
+			p.skipSpace()
+			if p.eof() {
+				return p.errorf("'(' is not closed")
+			}
+			if p.peek() == ')' {
+				return p.errorf("empty parentheses: name at least one path inside them")
+			}
+			open = append(open, frame{node: node, depth: depth})
+			continue
 		}
-		if p.peek() == ',' {
-			return p.errorf("a path is missing between two commas")
+		p.pos = save
+		if node != nil {
+			parent.kids[at].sel = whole // and whatever was selected below it goes
 		}
-		if nested && p.peek() == ')' {
-			return p.errorf("a path is missing after ','")
-		}
-	}
-}
 
-// item parses one path, with an optional parenthesised list after its last name.
-func (p *parser) item(root *Selector, prefix []string) error {
-	path := slices.Clone(prefix)
-	for {
-		name, err := p.name()
-		if err != nil {
-			return err
-		}
-		path = append(path, name)
-		if p.eof() || p.peek() != '.' {
+		// What may follow a path: a comma and another path, the end of the list, or ')' closing
+		// the innermost parenthesis, after which the same may follow.
+		for {
+			p.skipSpace()
+			nested := len(open) > 1
+			if p.eof() {
+				if nested {
+					return p.errorf("'(' is not closed")
+				}
+				return nil
+			}
+			if nested && p.peek() == ')' {
+				p.next()
+				open = open[:len(open)-1]
+				save := p.pos
+				p.skipSpace()
+				if !p.eof() && p.peek() != ',' && p.peek() != ')' {
+					if p.pos == save && p.peek() == '.' {
+						return p.errorf("a path cannot continue after ')': write a(b.c) rather than a(b).c")
+					}
+					return p.errorf("expected ',' after ')', found %s", p.describe())
+				}
+				p.pos = save
+				continue
+			}
+			if p.peek() != ',' {
+				if p.peek() == ')' {
+					return p.errorf("')' has no matching '('")
+				}
+				return p.errorf("expected ',' between paths, found %s", p.describe())
+			}
+			p.next() // ','
+			p.skipSpace()
+			if p.eof() {
+				return p.errorf("a path is missing after ','")
+			}
+			if p.peek() == ',' {
+				return p.errorf("a path is missing between two commas")
+			}
+			if nested && p.peek() == ')' {
+				return p.errorf("a path is missing after ','")
+			}
 			break
 		}
-		p.pos++ // '.'
 	}
-	save := p.pos
-	p.skipSpace()
-	if p.eof() || p.peek() != '(' {
-		p.pos = save
-		root.add(path)
-		return nil
-	}
-	p.pos++ // '('
-	p.skipSpace()
-	if p.eof() {
-		return p.errorf("'(' is not closed")
-	}
-	if p.peek() == ')' {
-		return p.errorf("empty parentheses: name at least one path inside them")
-	}
-	if err := p.list(root, path, true); err != nil {
-		return err
-	}
-	if p.eof() {
-		return p.errorf("'(' is not closed")
-	}
-	p.pos++ // ')'
-	// After a closing parenthesis only a separator, another ')' or the end may follow.
-	save = p.pos
-	p.skipSpace()
-	if !p.eof() && p.peek() != ',' && p.peek() != ')' {
-		if p.pos == save && p.peek() == '.' {
-			return p.errorf("a path cannot continue after ')': write a(b.c) rather than a(b).c")
-		}
-		return p.errorf("expected ',' after ')', found %s", p.describe())
-	}
-	p.pos = save
-	return nil
 }
 
 // name parses one name of a path.
 func (p *parser) name() (string, error) {
 	start := p.pos
 	for !p.eof() && isNameRune(p.peek()) {
-		p.pos++
+		p.next()
 	}
 	if p.pos > start {
+		end := p.pos
 		if !p.eof() && unicode.IsSpace(p.peek()) {
 			// Whitespace may only stand next to commas and parentheses.
-			end := p.pos
 			p.skipSpace()
 			if !p.eof() && isNameRune(p.peek()) {
 				p.pos = end
@@ -182,7 +272,11 @@ func (p *parser) name() (string, error) {
 			}
 			p.pos = end
 		}
-		return string(p.in[start:p.pos]), nil
+		name := p.in[start:end]
+		if !utf8.ValidString(name) {
+			name = validName(name)
+		}
+		return name, nil
 	}
 	switch {
 	case p.eof():
@@ -204,24 +298,52 @@ func (p *parser) name() (string, error) {
 	return "", p.errorf("a name is missing before %s", p.describe())
 }
 
-func (s *Selector) add(path []string) {
-	n := s
-	for _, name := range path {
-		if n.all {
-			return // a parent is already selected whole
-		}
-		if n.children == nil {
-			n.children = map[string]*Selector{}
-		}
-		c, ok := n.children[name]
-		if !ok {
-			c = &Selector{}
-			n.children[name] = c
-			n.order = append(n.order, name)
-		}
-		n = c
+// validName replaces each byte of invalid UTF-8 with U+FFFD: a name is made of characters, and
+// such a byte reads as one.
+func validName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(r)
 	}
-	n.all, n.children, n.order = true, nil, nil
+	return b.String()
+}
+
+// descend returns the selector of a name below s, adding it when it is new: nil when the name is
+// already selected whole (nothing below it needs keeping), and where it stands in s.kids.
+func (s *Selector) descend(name string) (*Selector, int) {
+	if i, ok := s.lookup(name); ok {
+		if c := s.kids[i].sel; c != whole {
+			return c, i
+		}
+		return nil, i
+	}
+	c := &Selector{}
+	s.kids = append(s.kids, child{name, c})
+	i := len(s.kids) - 1
+	switch {
+	case s.index != nil:
+		s.index[name] = i
+	case len(s.kids) > indexAbove:
+		s.index = make(map[string]int, 2*len(s.kids))
+		for j, k := range s.kids {
+			s.index[k.name] = j
+		}
+	}
+	return c, i
+}
+
+// lookup finds a child by name.
+func (s *Selector) lookup(name string) (int, bool) {
+	if s.index != nil {
+		i, ok := s.index[name]
+		return i, ok
+	}
+	for i, k := range s.kids {
+		if k.name == name {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // String renders the selector as a normalised list of dot paths: every path in full, in the order
@@ -237,12 +359,12 @@ func (s *Selector) String() string {
 			paths = append(paths, prefix)
 			return
 		}
-		for _, name := range n.order {
-			p := name
+		for _, k := range n.kids {
+			p := k.name
 			if prefix != "" {
-				p = prefix + "." + name
+				p = prefix + "." + k.name
 			}
-			walk(n.children[name], p)
+			walk(k.sel, p)
 		}
 	}
 	walk(s, "")
@@ -255,9 +377,12 @@ func (s *Selector) Child(name string) (child *Selector, ok bool) {
 	if s == nil || s.all {
 		return nil, true
 	}
-	c, ok := s.children[name]
-	if ok && c.all {
-		return nil, true
+	i, ok := s.lookup(name)
+	if !ok {
+		return nil, false
 	}
-	return c, ok
+	if c := s.kids[i].sel; !c.all {
+		return c, true
+	}
+	return nil, true
 }

@@ -22,10 +22,11 @@ func (s *Selector) AppendProjection(dst []byte, v *fastjson.Value) ([]byte, bool
 		dst = append(dst, '{')
 		selectedAny := false
 		o.Visit(func(key []byte, child *fastjson.Value) {
-			c, ok := s.children[string(key)]
+			i, ok := s.lookupBytes(key)
 			if !ok {
 				return
 			}
+			c := s.kids[i].sel
 			mark := len(dst)
 			if selectedAny {
 				dst = append(dst, ',')
@@ -153,4 +154,18 @@ func AppendString(dst, s []byte) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// lookupBytes is lookup for a key fastjson holds as bytes, without copying it.
+func (s *Selector) lookupBytes(key []byte) (int, bool) {
+	if s.index != nil {
+		i, ok := s.index[string(key)]
+		return i, ok
+	}
+	for i, k := range s.kids {
+		if k.name == string(key) {
+			return i, true
+		}
+	}
+	return 0, false
 }

@@ -1,0 +1,334 @@
+package aepserver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+)
+
+// Limits bound what one request may make the server read, store and hold. A zero field takes
+// its default.
+type Limits struct {
+	// JSONBody is the largest JSON (or form) request body, in bytes; default 1 MiB.
+	JSONBody int64
+	// File is the largest file one upload may send, in bytes; default 256 MiB, the most AEP's
+	// batch ingestion takes in one upload.
+	File int64
+	// Batch is the most bytes a batch's files may hold together; default 10 GiB.
+	Batch int64
+	// BatchFiles is the most files a batch may hold; default 1500, as in AEP.
+	BatchFiles int
+	// Conns is the most connections served at once; default 256. Past it, a new connection
+	// closes the one that has waited longest for its next request, or waits for one to end.
+	Conns int
+}
+
+// Default limits.
+const (
+	DefaultJSONBody   = 1 << 20
+	DefaultFile       = 256 << 20
+	DefaultBatch      = 10 << 30
+	DefaultBatchFiles = 1500
+	DefaultConns      = 256
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.JSONBody <= 0 {
+		l.JSONBody = DefaultJSONBody
+	}
+	if l.File <= 0 {
+		l.File = DefaultFile
+	}
+	if l.Batch <= 0 {
+		l.Batch = DefaultBatch
+	}
+	if l.BatchFiles <= 0 {
+		l.BatchFiles = DefaultBatchFiles
+	}
+	if l.Conns <= 0 {
+		l.Conns = DefaultConns
+	}
+	return l
+}
+
+// Timeouts bound how long a client may hold a connection without making progress. A zero field
+// takes its default.
+type Timeouts struct {
+	// Header is how long a client has to send a request's headers; default 10s.
+	Header time.Duration
+	// Idle is how long a connection is kept waiting for its next request; default 60s.
+	Idle time.Duration
+	// Transfer and MinRate pace bodies both ways: the server waits at most Transfer for each
+	// MinRate×Transfer bytes of a request body to arrive, or of an answer to be taken, so that a
+	// client trickling bytes is cut off while a large upload or download of any size goes through.
+	// Defaults 10s and 4 KiB/s.
+	Transfer time.Duration
+	MinRate  int64
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.Header <= 0 {
+		t.Header = 10 * time.Second
+	}
+	if t.Idle <= 0 {
+		t.Idle = 60 * time.Second
+	}
+	if t.Transfer <= 0 {
+		t.Transfer = 10 * time.Second
+	}
+	if t.MinRate <= 0 {
+		t.MinRate = 4 << 10
+	}
+	return t
+}
+
+// Sizes of what a client names and describes: enough for any real name or description, small
+// enough that a listing of a hundred objects stays small.
+const (
+	maxNameLen        = 256  // characters of a dataset or merge policy name
+	maxDescriptionLen = 4096 // characters of a dataset description
+	maxTags           = 64   // tag names of a dataset
+	maxTagValues      = 64   // values of one tag
+	maxTagLen         = 256  // characters of a tag name or value
+	maxFileNameLen    = 255  // bytes of an uploaded file's name, as most file systems allow
+)
+
+// errTooLarge is a body over a limit: 413, naming the limit and what to do.
+func errTooLarge(what string, limit int64, fix string) *aepwire.Error {
+	return aepwire.Errorf(http.StatusRequestEntityTooLarge, "SRV-1413", "Request too large",
+		"%s is larger than %s, the most the server takes; %s", what, formatBytes(limit), fix)
+}
+
+// formatBytes writes a size as people configure it.
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// bodyLimit is what a route's request body may be, and what to say when it is larger.
+type bodyLimit struct {
+	max  int64
+	what string
+	fix  string
+}
+
+func (s *Server) jsonBodyLimit() bodyLimit {
+	return bodyLimit{s.limits.JSONBody, "the request body", "send less (names and descriptions are short; " +
+		"records go in batch files, not in API calls)"}
+}
+
+func (s *Server) fileLimit() bodyLimit {
+	return bodyLimit{s.limits.File, "the file", "split the records into several files of the batch"}
+}
+
+// declaredTooLarge refuses a body whose declared length is over its limit, before a byte of it
+// is read.
+func declaredTooLarge(r *http.Request) error {
+	if b, ok := r.Body.(*requestBody); ok && r.ContentLength > b.limit.max {
+		return errTooLarge(b.limit.what, b.limit.max, b.limit.fix)
+	}
+	return nil
+}
+
+// requestBody is a request body held to a limit and to the transfer pace: reading past the
+// limit fails with a 413, and a client that sends too slowly is cut off with a 408.
+type requestBody struct {
+	io.ReadCloser
+	limit bodyLimit
+	left  int64 // bytes that may still be read
+	pace  *pace
+	err   error
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	b.pace.start()
+	n, err := b.ReadCloser.Read(p)
+	b.pace.moved(n, err)
+	if int64(n) > b.left {
+		n, b.err = int(b.left), errTooLarge(b.limit.what, b.limit.max, b.limit.fix)
+		return n, b.err
+	}
+	b.left -= int64(n)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = b.pace.tooSlow("the request body")
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
+}
+
+// pace enforces the minimum transfer rate on one direction of a connection: the time spent
+// waiting on the client to deliver (or take) each quota of bytes is at most the window. Only
+// the time blocked on the client counts, so a handler that is slow between reads costs the
+// client nothing. Deadlines are on the system clock, the only one the network knows.
+type pace struct {
+	window time.Duration
+	quota  int64
+	rate   int64
+	set    func(time.Time) error
+
+	off   bool          // the connection takes no deadlines (a test's recorder)
+	left  time.Duration // waiting time left for the current quota
+	done  int64         // bytes of the current quota moved
+	began time.Time     // when the current read or write began
+}
+
+func newPace(t Timeouts, set func(time.Time) error) *pace {
+	return &pace{window: t.Transfer, rate: t.MinRate, quota: max(1, int64(t.Transfer.Seconds()*float64(t.MinRate))), set: set,
+		left: t.Transfer}
+}
+
+func (p *pace) start() {
+	if p.off {
+		return
+	}
+	p.began = clock.System.Now()
+	if err := p.set(p.began.Add(p.left)); err != nil {
+		p.off = true
+	}
+}
+
+// moved records a read or write of n bytes that ended with err. The pace ends with the body:
+// the HTTP server then reads the connection itself (for the next request, or to notice the
+// client leaving), and a deadline set after that would cut its read.
+func (p *pace) moved(n int, err error) {
+	if p.off {
+		return
+	}
+	if errors.Is(err, io.EOF) {
+		p.off = true
+		return
+	}
+	p.left -= clock.System.Now().Sub(p.began)
+	if p.done += int64(n); p.done >= p.quota {
+		p.left, p.done = p.window, 0
+	}
+}
+
+func (p *pace) tooSlow(what string) error {
+	return aepwire.Errorf(http.StatusRequestTimeout, "SRV-1408", "Request timeout",
+		"%s arrived slower than %s a second for %s; send it at a steady pace", what, formatBytes(p.rate), p.window)
+}
+
+// pacedWriter holds the answer to the same pace: a client that stops taking an answer is cut
+// off, however long the answer.
+type pacedWriter struct {
+	*statusRecorder
+	pace *pace
+}
+
+func (w *pacedWriter) Write(b []byte) (int, error) {
+	w.pace.start()
+	n, err := w.statusRecorder.Write(b)
+	w.pace.moved(n, err)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.statusRecorder }
+
+// checkFileName refuses a name that is not a plain file name, naming the rule it breaks.
+func checkFileName(name string) error {
+	bad := func(rule string) error {
+		return aepwire.Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request",
+			"file name %q is not valid: %s; use a plain name such as profiles.json", name, rule)
+	}
+	switch {
+	case name == "":
+		return bad("it is empty")
+	case len(name) > maxFileNameLen:
+		return bad(fmt.Sprintf("it is %d bytes long, and a name may have at most %d", len(name), maxFileNameLen))
+	case !utf8.ValidString(name):
+		return bad("it is not valid UTF-8")
+	case strings.ContainsAny(name, `/\`):
+		return bad("it holds a path separator (/ or \\)")
+	case strings.HasPrefix(name, "."):
+		return bad("it starts with a dot")
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return bad("it holds a control character (such as NUL or a line break)")
+	}
+	return nil
+}
+
+// checkText refuses a name or description longer than its limit.
+func checkText(code, field, value string, limit int) error {
+	if n := utf8.RuneCountInString(value); n > limit {
+		return aepwire.Errorf(http.StatusBadRequest, code, "Bad request",
+			"%s is %d characters long, more than the %d it may have; shorten it", field, n, limit)
+	}
+	return nil
+}
+
+// checkDataset holds what a client sets on a dataset to the limits.
+func checkDataset(name, description *string, tags *map[string][]string) error {
+	const code = "CAT-1400"
+	if name != nil {
+		if err := checkText(code, "name", *name, maxNameLen); err != nil {
+			return err
+		}
+	}
+	if description != nil {
+		if err := checkText(code, "description", *description, maxDescriptionLen); err != nil {
+			return err
+		}
+	}
+	if tags == nil {
+		return nil
+	}
+	if len(*tags) > maxTags {
+		return aepwire.Errorf(http.StatusBadRequest, code, "Bad request",
+			"tags has %d names, more than the %d a dataset may have; keep fewer tags", len(*tags), maxTags)
+	}
+	for tag, values := range *tags {
+		if err := checkText(code, "the tag name "+quoteShort(tag), tag, maxTagLen); err != nil {
+			return err
+		}
+		if len(values) > maxTagValues {
+			return aepwire.Errorf(http.StatusBadRequest, code, "Bad request",
+				"tag %s has %d values, more than the %d a tag may have; keep fewer values", quoteShort(tag), len(values), maxTagValues)
+		}
+		for _, v := range values {
+			if err := checkText(code, "a value of tag "+quoteShort(tag), v, maxTagLen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkPolicyName holds a merge policy's name to its limit.
+func checkPolicyName(name string) error {
+	return checkText("UPS-1400", "name", name, maxNameLen)
+}
+
+// quoteShort quotes what a client sent for an error message, cut short when it is long.
+func quoteShort(s string) string {
+	const most = 64
+	if utf8.RuneCountInString(s) <= most {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q…", string([]rune(s)[:most]))
+}

@@ -1,0 +1,83 @@
+package aepserver
+
+import (
+	"crypto/sha256"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// The records of failed token requests are bounded: ids whose failures are old are forgotten,
+// and past the bound the id that failed longest ago goes, never the one being guessed at.
+func TestFailureRecordsAreBounded(t *testing.T) {
+	a := newAuth()
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	guessed := sha256.Sum256([]byte("guessed"))
+	for range freeFailures + 10 {
+		a.fail(guessed, now) // locked out for the longest
+	}
+	for i := range 3 * maxFailureRecords {
+		a.fail(sha256.Sum256([]byte("sprayed-"+strconv.Itoa(i))), now)
+		now = now.Add(time.Millisecond)
+	}
+	if n := len(a.failures); n > maxFailureRecords {
+		t.Errorf("%d records, more than %d", n, maxFailureRecords)
+	}
+	if _, locked := a.locked(guessed, now); !locked {
+		t.Error("the id being guessed at was forgotten")
+	}
+	// Once they are old, the next pass forgets them all.
+	now = now.Add(forgetFailures + maxLockout)
+	for i := range maxFailureRecords {
+		a.fail(sha256.Sum256([]byte("later-"+strconv.Itoa(i))), now)
+	}
+	if n, f := len(a.failures), a.failures[guessed]; n > maxFailureRecords || f != nil {
+		t.Errorf("%d records, the old guessed id among them: %v", n, f != nil)
+	}
+}
+
+// What a batch holds is counted while it loads, and forgotten when it ends or is left alone.
+func TestUploadsCountTheirBatches(t *testing.T) {
+	u := newUploads()
+	limits := Limits{Batch: 100, BatchFiles: 2}.withDefaults()
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	up, err := u.start("b", "one.json", -1, limits, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.charge(60); err != nil {
+		t.Fatal(err)
+	}
+	up.end(true)
+	if _, err := u.start("b", "two.json", 41, limits, now); err == nil {
+		t.Error("a declared size past the batch's limit was taken")
+	}
+	if up, err := u.start("b", "one.json", 100, limits, now); err != nil {
+		t.Errorf("replacing a file with one of the batch's whole size: %v", err)
+	} else {
+		up.end(false)
+	}
+	up, _ = u.start("b", "two.json", -1, limits, now)
+	if _, err := u.start("b", "three.json", -1, limits, now); err == nil {
+		t.Error("a third file was taken with two stored or on their way")
+	}
+	up.end(false)
+	if _, err := u.start("b", "three.json", -1, limits, now); err != nil {
+		t.Errorf("after a failed upload: %v", err)
+	}
+	// A failed upload into an unknown batch leaves nothing behind.
+	up, _ = u.start("nope", "x.json", -1, limits, now)
+	up.end(false)
+	if _, ok := u.batches["nope"]; ok {
+		t.Error("an unknown batch is remembered")
+	}
+	u.forget("b")
+	up, _ = u.start("c", "x.json", -1, limits, now.Add(2*time.Hour))
+	up.end(true)
+	if _, err := u.start("d", "x.json", -1, limits, now.Add(forgetBatchAfter+3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := u.batches["c"]; ok || len(u.batches) != 1 {
+		t.Errorf("batches %v, want only the one being uploaded to now", u.batches)
+	}
+}
