@@ -7,6 +7,7 @@ import (
 	"flag"
 	"log"
 	"os"
+	"runtime/debug"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
@@ -21,7 +22,8 @@ func main() {
 	// The provider starts itself again as the embedded engine's worker, which runs export jobs
 	// in the background (see exportengine.SpawnWorker).
 	if os.Getenv(exportengine.WorkerEnv) != "" {
-		os.Exit(exportengine.WorkerMain())
+		limitMemory()
+		os.Exit(exportengine.WorkerMain(exportengine.Options{}))
 	}
 
 	var debug bool
@@ -43,5 +45,13 @@ func main() {
 	})
 	if err != nil {
 		log.Fatal(err.Error())
+	}
+}
+
+// limitMemory gives a process that runs export jobs (the engine's worker, the server) the engine's
+// soft memory limit, unless GOMEMLIMIT sets one.
+func limitMemory() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(exportengine.MemoryLimit)
 	}
 }

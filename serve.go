@@ -107,7 +107,7 @@ func serve(f serveFlags) error {
 	f.clientSecret = os.Getenv("AEP_CLIENT_SECRET")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	exportengine.LimitMemory() // the server runs export jobs in its own process
+	limitMemory() // the server runs export jobs in its own process
 	return runServer(ctx, f, log.New(os.Stderr, "", log.LstdFlags), nil)
 }
 

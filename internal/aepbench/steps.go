@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -151,7 +152,9 @@ func stepIngest(ctx context.Context, data, engineDir string, people int) error {
 }
 
 func stepExport(ctx context.Context, engineDir string, people int, policy, fieldList, eventFields string, withEvents bool) error {
-	exportengine.LimitMemory() // as in the worker process that runs jobs for the provider
+	if os.Getenv("GOMEMLIMIT") == "" { // as in the worker process that runs jobs for the provider
+		debug.SetMemoryLimit(exportengine.MemoryLimit)
+	}
 	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: engineDir, RunJobs: true})
 	if err != nil {
 		return err

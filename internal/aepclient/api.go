@@ -3,6 +3,7 @@ package aepclient
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
 const (
@@ -21,30 +24,33 @@ const (
 	profilePath    = "/data/core/ups"
 )
 
-// refID reads the id out of Catalog's answer to a write, ["@/dataSets/{id}"].
+// refID reads the id out of Catalog's answer to a write, ["@/dataSets/{id}"], or its Location.
 func refID(resp *response) (string, bool) {
 	var refs []string
-	if json.Unmarshal(resp.body, &refs) != nil || len(refs) == 0 {
-		return "", false
+	if json.Unmarshal(resp.body, &refs) == nil && len(refs) > 0 {
+		ref := refs[0]
+		return ref[strings.LastIndexByte(ref, '/')+1:], true
 	}
-	ref := refs[0]
-	return ref[strings.LastIndexByte(ref, '/')+1:], true
+	if loc := resp.header.Get("Location"); loc != "" {
+		return loc[strings.LastIndexByte(loc, '/')+1:], true
+	}
+	return "", false
 }
 
-// CreateDataset creates a dataset and returns it as stored.
+// CreateDataset creates a dataset and returns it as stored. When the answer is lost, the dataset
+// the call made is looked for and adopted (see create).
 func (c *Client) CreateDataset(ctx context.Context, req aepwire.DatasetRequest) (*aepwire.Dataset, error) {
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: catalogPath + "/dataSets", body: req})
+	resp, id, err := c.create(ctx, request{method: http.MethodPost, path: catalogPath + "/dataSets", body: req}, "dataset",
+		func(ctx context.Context, since time.Time) ([]string, error) { return c.findDatasets(ctx, req, since) })
 	if err != nil {
 		return nil, err
 	}
-	id, ok := refID(resp)
-	if !ok {
-		if loc := resp.header.Get("Location"); loc != "" {
-			id, ok = loc[strings.LastIndexByte(loc, '/')+1:], true
+	if resp != nil {
+		var ok bool
+		if id, ok = refID(resp); !ok {
+			return nil, fmt.Errorf("creating dataset: the answer names no dataset (request id %s)", resp.header.Get(aepwire.HeaderRequestID))
 		}
-	}
-	if !ok {
-		return nil, fmt.Errorf("creating dataset: the answer names no dataset (request id %s)", resp.header.Get(aepwire.HeaderRequestID))
+		c.remember(id)
 	}
 	return c.GetDataset(ctx, id)
 }
@@ -85,30 +91,49 @@ func (c *Client) DeleteDataset(ctx context.Context, id string) error {
 	return nil
 }
 
-// CreateBatch opens a batch for uploads.
+// CreateBatch opens a batch for uploads. When the answer is lost, the batch the call made is
+// looked for and adopted.
 func (c *Client) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*aepwire.Batch, error) {
-	// Safe to send again: a batch a lost answer hid is left empty and loading, and never counts.
-	var b aepwire.Batch
-	if err := c.call(ctx, request{method: http.MethodPost, path: importPath + "/batches", body: req, idempotent: true}, &b); err != nil {
+	resp, id, err := c.create(ctx, request{method: http.MethodPost, path: importPath + "/batches", body: req}, "batch",
+		func(ctx context.Context, since time.Time) ([]string, error) { return c.findBatches(ctx, req, since) })
+	if err != nil {
 		return nil, err
 	}
+	if resp == nil {
+		return c.GetBatch(ctx, id)
+	}
+	var b aepwire.Batch
+	if err := decode(resp, importPath+"/batches", &b); err != nil {
+		return nil, err
+	}
+	c.remember(b.ID)
 	return &b, nil
 }
 
-// UploadBatchFile uploads one file; a body that can seek is sent again when a try fails.
+// UploadBatchFile uploads one file; a body that can seek is sent again when a try fails. A JSON
+// array is sent as JSON Lines (see uploadReader).
 func (c *Client) UploadBatchFile(ctx context.Context, batchID, datasetID, name string, body io.Reader) error {
 	_, err := c.do(ctx, request{method: http.MethodPut, raw: body, contentType: "application/octet-stream",
 		path: importPath + "/batches/" + url.PathEscape(batchID) + "/datasets/" + url.PathEscape(datasetID) + "/files/" + url.PathEscape(name)})
-	return err
+	if err != nil {
+		return fmt.Errorf("uploading %s: %w", name, err)
+	}
+	return nil
 }
 
 // CompleteBatch signals that the batch's files are all uploaded, and returns the batch.
 func (c *Client) CompleteBatch(ctx context.Context, batchID string) (*aepwire.Batch, error) {
-	if _, err := c.do(ctx, request{method: http.MethodPost, path: importPath + "/batches/" + url.PathEscape(batchID),
-		query: url.Values{"action": {"COMPLETE"}}, idempotent: true}); err != nil {
+	if _, err := c.batchAction(ctx, batchID, "COMPLETE"); err != nil {
 		return nil, err
 	}
 	return c.GetBatch(ctx, batchID)
+}
+
+// batchAction is POST /batches/{id}?action=...: completing, aborting or reverting a batch twice
+// leaves it as once, so it is retried like an idempotent call.
+func (c *Client) batchAction(ctx context.Context, batchID, action string) (*response, error) {
+	return c.do(ctx, request{method: http.MethodPost, path: importPath + "/batches/" + url.PathEscape(batchID),
+		query: url.Values{"action": {action}}, idempotent: true})
 }
 
 // GetBatch returns a batch from Catalog, or a 404 error.
@@ -125,17 +150,46 @@ func (c *Client) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error
 	return b, nil
 }
 
-// DeleteBatch deletes a batch.
+// DeleteBatch undoes a batch with Batch Ingestion's actions (Catalog's DELETE /batches/{id} is
+// deprecated): REVERT for a batch that was ingested, ABORT for one still loading.
 func (c *Client) DeleteBatch(ctx context.Context, id string) error {
-	_, err := c.do(ctx, request{method: http.MethodDelete, path: catalogPath + "/batches/" + url.PathEscape(id)})
+	b, err := c.GetBatch(ctx, id)
+	if err != nil {
+		return err
+	}
+	action := "REVERT"
+	if b.Status == aepwire.BatchLoading {
+		action = "ABORT"
+	}
+	_, err = c.batchAction(ctx, id, action)
 	return err
 }
 
 const policiesPath = profilePath + "/config/mergePolicies"
 
-// CreateMergePolicy creates a merge policy.
+// profileInstance is the x-profile-instance-id of merge policy writes, which profile.yaml
+// requires there: the Real-Time Customer Profile instance, "ups".
+var profileInstance = http.Header{"X-Profile-Instance-Id": {"ups"}}
+
+// CreateMergePolicy creates a merge policy. When the answer is lost, the policy the call made is
+// looked for and adopted.
 func (c *Client) CreateMergePolicy(ctx context.Context, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
-	return c.policyCall(ctx, request{method: http.MethodPost, path: policiesPath, body: p})
+	resp, id, err := c.create(ctx, request{method: http.MethodPost, path: policiesPath, body: p, header: profileInstance}, "merge policy",
+		func(ctx context.Context, since time.Time) ([]string, error) {
+			return c.findMergePolicies(ctx, p, since)
+		})
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil {
+		return c.GetMergePolicy(ctx, id)
+	}
+	var created aepwire.MergePolicy
+	if err := decode(resp, policiesPath, &created); err != nil {
+		return nil, err
+	}
+	c.remember(created.ID)
+	return &created, nil
 }
 
 // GetMergePolicy returns a merge policy, or a 404 error.
@@ -146,7 +200,7 @@ func (c *Client) GetMergePolicy(ctx context.Context, id string) (*aepwire.MergeP
 // UpdateMergePolicy replaces a merge policy's settings.
 func (c *Client) UpdateMergePolicy(ctx context.Context, id string, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
 	p.ID = id
-	return c.policyCall(ctx, request{method: http.MethodPut, path: policiesPath + "/" + url.PathEscape(id), body: p})
+	return c.policyCall(ctx, request{method: http.MethodPut, path: policiesPath + "/" + url.PathEscape(id), body: p, header: profileInstance})
 }
 
 func (c *Client) policyCall(ctx context.Context, r request) (*aepwire.MergePolicy, error) {
@@ -159,20 +213,56 @@ func (c *Client) policyCall(ctx context.Context, r request) (*aepwire.MergePolic
 
 // DeleteMergePolicy deletes a merge policy.
 func (c *Client) DeleteMergePolicy(ctx context.Context, id string) error {
-	_, err := c.do(ctx, request{method: http.MethodDelete, path: policiesPath + "/" + url.PathEscape(id)})
+	_, err := c.do(ctx, request{method: http.MethodDelete, path: policiesPath + "/" + url.PathEscape(id), header: profileInstance})
 	return err
 }
 
 const jobsPath = profilePath + "/export/jobs"
 
-// CreateExportJob starts an export job. The idempotency key lets a try whose answer was lost be
-// repeated without starting a second job.
-func (c *Client) CreateExportJob(ctx context.Context, req aepwire.ExportJobRequest, idempotencyKey string) (*aepwire.ExportJob, error) {
-	var job aepwire.ExportJob
-	if err := c.call(ctx, request{method: http.MethodPost, path: jobsPath, body: req, idempotencyKey: idempotencyKey}, &job); err != nil {
+// CreateExportJob starts an export job. AEP has no idempotency key, so idempotencyKey (the
+// embedded engine's) is not sent: when the answer is lost, the job the call started is looked
+// for and adopted instead (see create). fields lists are sent expanded, as plain comma-separated
+// dot paths, the only form AEP documents.
+func (c *Client) CreateExportJob(ctx context.Context, req aepwire.ExportJobRequest, _ string) (*aepwire.ExportJob, error) {
+	var err error
+	if req.Fields, err = expandFields("fields", req.Fields); err != nil {
 		return nil, err
 	}
+	if af := req.AdditionalFields; af != nil && af.EventList != nil {
+		el := *af.EventList
+		if el.Fields, err = expandFields("additionalFields.eventList.fields", el.Fields); err != nil {
+			return nil, err
+		}
+		req.AdditionalFields = &aepwire.AdditionalFields{EventList: &el}
+	}
+	resp, id, err := c.create(ctx, request{method: http.MethodPost, path: jobsPath, body: req}, "export job",
+		func(ctx context.Context, since time.Time) ([]string, error) { return c.findJobs(ctx, req, since) })
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		return c.GetExportJob(ctx, n)
+	}
+	var job aepwire.ExportJob
+	if err := decode(resp, jobsPath, &job); err != nil {
+		return nil, err
+	}
+	c.remember(strconv.FormatInt(job.ID, 10))
 	return &job, nil
+}
+
+// expandFields rewrites a fields list with the shorthand a(b,c) and spaces as the plain list of
+// dot paths it means.
+func expandFields(name, list string) (string, error) {
+	sel, err := fields.Parse(list)
+	if err != nil {
+		return "", aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "%s %q: %v", name, list, err)
+	}
+	return sel.String(), nil
 }
 
 // GetExportJob returns a job, or a 404 error.
@@ -184,8 +274,58 @@ func (c *Client) GetExportJob(ctx context.Context, id int64) (*aepwire.ExportJob
 	return &job, nil
 }
 
-// ListExportJobs returns a page of jobs.
+// listStatuses are the statuses AEP's list filters by; for the others (PROCESSING, and the
+// embedded engine's CANCELLED) the client lists every job and keeps those that match.
+var listStatuses = map[string]bool{"": true, aepwire.JobNew: true, aepwire.JobSucceeded: true, aepwire.JobFailed: true}
+
+// maxFilteredPages bounds the pages read to fill one page of a status AEP cannot filter by.
+const maxFilteredPages = 50
+
+// ListExportJobs returns a page of jobs, newest first.
 func (c *Client) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (*aepwire.ExportJobList, error) {
+	status := strings.ToUpper(q.Status)
+	if listStatuses[status] {
+		q.Status = status
+		return c.listJobsPage(ctx, q)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	out := &aepwire.ExportJobList{Records: []aepwire.ExportJob{}, Page: aepwire.ListPage{SortField: "createdTime", Sort: "desc"}}
+	offset := q.Offset
+	for range maxFilteredPages {
+		page, err := c.listJobsPage(ctx, aepwire.ExportJobQuery{Limit: 100, Offset: offset})
+		if err != nil {
+			return nil, err
+		}
+		out.Unreadable = append(out.Unreadable, page.Unreadable...)
+		for i := range page.Records {
+			j := page.Records[i]
+			offset = fmt.Sprintf("%d_%d", j.CreationTime, j.ID)
+			if j.Status == status {
+				out.Records = append(out.Records, j)
+			}
+			if len(out.Records) == limit {
+				break
+			}
+		}
+		if page.Link.Next == "" || len(page.Records) == 0 {
+			offset = ""
+			break
+		}
+		if len(out.Records) == limit {
+			break
+		}
+	}
+	out.Page.PageSize, out.Page.PageOffset = len(out.Records), offset
+	if offset != "" {
+		out.Link.Next = "/export/jobs/?" + url.Values{"limit": {strconv.Itoa(limit)}, "offset": {offset}}.Encode()
+	}
+	return out, nil
+}
+
+func (c *Client) listJobsPage(ctx context.Context, q aepwire.ExportJobQuery) (*aepwire.ExportJobList, error) {
 	query := url.Values{}
 	if q.Limit > 0 {
 		query.Set("limit", strconv.Itoa(q.Limit))
@@ -209,63 +349,45 @@ func (c *Client) CancelExportJob(ctx context.Context, id int64) error {
 	return err
 }
 
-// WaitExportJob polls a job until it ends, waiting longer between polls up to PollInterval.
+// WaitExportJob polls a job until it ends, waiting longer between polls up to PollInterval. A
+// poll that gets no answer (the platform unreachable or unavailable for longer than one call's
+// tries) does not end the wait: it goes on until ctx is done, as the job runs on meanwhile. A
+// job that is gone (404, as a cancelled job may read on AEP) ends it with that error.
 func (c *Client) WaitExportJob(ctx context.Context, id int64, onChange func(*aepwire.ExportJob)) (*aepwire.ExportJob, error) {
 	wait := min(250*time.Millisecond, c.cfg.PollInterval)
 	last := ""
+	var outage error
 	for {
 		job, err := c.GetExportJob(ctx, id)
-		if err != nil {
+		switch {
+		case err == nil:
+			outage = nil
+			if onChange != nil && job.Status != last {
+				onChange(job)
+			}
+			last = job.Status
+			if aepwire.JobTerminal(job.Status) {
+				return job, nil
+			}
+		case aepwire.IsUnavailable(err) && ctx.Err() == nil:
+			if outage == nil {
+				c.log(ctx, "the platform does not answer; waiting on", map[string]any{"job_id": id, "error": err.Error()})
+			}
+			outage = err
+		default:
+			if outage != nil && errors.Is(err, ctx.Err()) {
+				return nil, fmt.Errorf("%w (the platform had not answered since: %w)", err, outage)
+			}
 			return nil, err
 		}
-		if onChange != nil && job.Status != last {
-			onChange(job)
-		}
-		last = job.Status
-		if aepwire.JobTerminal(job.Status) {
-			return job, nil
-		}
-		if err := c.cfg.Sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, c.clock, wait); err != nil {
+			if outage != nil {
+				return nil, fmt.Errorf("%w (the platform had not answered since: %w)", err, outage)
+			}
 			return nil, err
 		}
 		wait = min(wait*2, c.cfg.PollInterval)
 	}
-}
-
-// ListBatchFiles lists a batch's files through Data Access: the batch's dataSetFiles (following
-// the pages), then each one's physical files, whose links are where to download them.
-func (c *Client) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.BatchFile, error) {
-	var out []aepwire.BatchFile
-	next := ""
-	for {
-		var page aepwire.DataSetFileList
-		r := request{method: http.MethodGet, path: exportDataPath + "/batches/" + url.PathEscape(batchID) + "/files", rawURL: next}
-		if err := c.call(ctx, r, &page); err != nil {
-			return nil, err
-		}
-		for _, d := range page.Data {
-			var files aepwire.PhysicalFileList
-			fr := request{method: http.MethodGet, path: exportDataPath + "/files/" + url.PathEscape(d.DataSetFileID), rawURL: d.Links.Self.Href}
-			if err := c.call(ctx, fr, &files); err != nil {
-				return nil, err
-			}
-			for _, f := range files.Data {
-				bf := aepwire.BatchFile{ID: d.DataSetFileID, Name: f.Name, Size: int64(f.Length), Location: f.Links.Self.Href}
-				if len(files.Data) == 1 {
-					bf.Records = int64(d.Records)
-				}
-				out = append(out, bf)
-			}
-		}
-		if page.Links.Next == nil || page.Links.Next.Href == "" || len(page.Data) == 0 {
-			break
-		}
-		next = page.Links.Next.Href
-	}
-	if out == nil {
-		out = []aepwire.BatchFile{}
-	}
-	return out, nil
 }
 
 // Download streams a file the API links to (a batch file's Location).

@@ -2,26 +2,35 @@
 // server-to-server tokens (or a static token), the headers every call needs, retries with backoff
 // on throttling, server errors and broken connections, and errors that name the status, the AEP
 // error code and the request id. It implements the provider's backend interface.
+//
+// It is written against what AEP does, not against the served engine's extensions. Above all,
+// AEP has no idempotency key: a POST that creates something (an export job, a dataset, a batch, a
+// merge policy) is never sent again blindly. It is retried only when it surely did not reach the
+// platform (the connection was refused, or the platform answered 429 or 503); when its answer is
+// lost after it may have acted, the client looks for what the first try created (creates.go) and
+// adopts it, or fails saying what to check. No Idempotency-Key header is sent, so that net/http
+// does not replay such a POST on a reused connection either (Request.isReplayable).
+//
+// Retries run in hashicorp/go-retryablehttp with a policy of this package (retry.go); tokens
+// come from golang.org/x/oauth2/clientcredentials, cached and shared by every call (auth.go).
+// Every wait (backoff, Retry-After, polls) is on Config.Clock, so that tests move time instead of
+// sleeping.
 package aepclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
 // Defaults of a Config.
@@ -46,7 +55,8 @@ type Config struct {
 	Scope       string
 
 	HTTPClient *http.Client
-	// MaxAttempts bounds the tries of one call; default 5.
+	// MaxAttempts bounds the tries of one call; default 5. A wait (WaitExportJob) goes on past
+	// calls that run out of tries, until its own deadline.
 	MaxAttempts int
 	// MinBackoff and MaxBackoff bound the wait between tries; defaults 200ms and 10s. A server's
 	// Retry-After (or retryAfterMs) is honoured up to MaxRetryAfter (default 60s).
@@ -58,19 +68,25 @@ type Config struct {
 	// Log hears of every request: method, path, status, duration, request id. It never sees
 	// headers or bodies, so no secret reaches it.
 	Log func(ctx context.Context, msg string, fields map[string]any)
-	// Now and Sleep are the clock; tests replace them.
-	Now   func() time.Time
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock times backoffs, polls and token lifetimes; default clock.System.
+	Clock clock.Clock
 }
 
 // Client calls the API.
 type Client struct {
-	cfg  Config
-	http *http.Client
+	cfg    Config
+	http   *http.Client
+	clock  clock.Clock
+	tokens *tokenSource
 
-	mu           sync.Mutex
-	token        string
-	tokenExpires time.Time
+	mu sync.Mutex
+	// serverOffset is how far the platform's clock is ahead of ours, from the Date of its last
+	// answer; known says whether any answer had one.
+	serverOffset time.Duration
+	offsetKnown  bool
+	// created are the ids this client created or adopted, which a later search for a lost
+	// creation must not take for its own.
+	created map[string]bool
 }
 
 // New returns a client; it checks the configuration but makes no call.
@@ -107,12 +123,6 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
-	}
 	for name, v := range map[string]string{"endpoint": cfg.Endpoint, "ims_endpoint": cfg.IMSEndpoint} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("%s %q is not an http(s) URL", name, v)
@@ -126,22 +136,38 @@ func New(cfg Config) (*Client, error) {
 	case cfg.AccessToken == "" && cfg.ClientSecret == "":
 		return nil, errors.New("client_secret (for OAuth server-to-server) or access_token is required")
 	}
-	c := &Client{cfg: cfg, http: cfg.HTTPClient}
-	if c.http == nil {
-		c.http = &http.Client{}
+	// One try is bounded by RequestTimeout, the reading of its answer included.
+	hc := &http.Client{}
+	if cfg.HTTPClient != nil {
+		copied := *cfg.HTTPClient
+		hc = &copied
 	}
+	if hc.Timeout == 0 {
+		hc.Timeout = cfg.RequestTimeout
+	}
+	c := &Client{cfg: cfg, http: hc, clock: clock.Or(cfg.Clock), created: map[string]bool{}}
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	hc.Transport = dateReader{next: next, c: c}
+	c.tokens = newTokenSource(c)
 	return c, nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+// dateReader learns the platform's time from the Date of every answer, IMS's included (see
+// create).
+type dateReader struct {
+	next http.RoundTripper
+	c    *Client
+}
+
+func (d dateReader) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := d.next.RoundTrip(req)
+	if err == nil {
+		d.c.noteServerTime(resp.Header)
 	}
+	return resp, err
 }
 
 // request is one API call.
@@ -149,14 +175,14 @@ type request struct {
 	method string
 	path   string // below the endpoint, such as /data/foundation/catalog/dataSets
 	query  url.Values
-	// body is the JSON body; or, for uploads, raw (re-readable for retries when an io.Seeker).
+	// body is the JSON body; or, for uploads, raw (sent again on a retry only when an io.Seeker).
 	body        any
 	raw         io.Reader
 	contentType string
-	// idempotent makes every failure retryable; POSTs are retried only when the server surely
-	// did not act on them (429, 503, a refused connection), unless they carry an idempotency key.
-	idempotent     bool
-	idempotencyKey string
+	header      http.Header
+	// idempotent makes every failure retryable. GET, HEAD, PUT and DELETE are; a POST is retried
+	// only when it surely did not reach the platform.
+	idempotent bool
 	// rawURL, when set, is called instead of endpoint+path (links the API returned).
 	rawURL string
 }
@@ -165,206 +191,6 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
-}
-
-// do runs a call with its retries and returns the successful response, or an error.
-func (c *Client) do(ctx context.Context, r request) (*response, error) {
-	idempotent := r.idempotent || r.idempotencyKey != "" || r.method == http.MethodGet || r.method == http.MethodHead ||
-		r.method == http.MethodPut || r.method == http.MethodDelete
-	var body []byte
-	if r.body != nil {
-		var err error
-		if body, err = json.Marshal(r.body); err != nil {
-			return nil, err
-		}
-	}
-	target := c.cfg.Endpoint + r.path
-	if r.rawURL != "" {
-		var err error
-		if target, err = c.link(r.rawURL); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
-		}
-	}
-	if len(r.query) > 0 {
-		target += "?" + r.query.Encode()
-	}
-	refreshed := false
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		token, err := c.accessToken(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if attempt > 1 && r.raw != nil {
-			seeker, ok := r.raw.(io.Seeker)
-			if !ok {
-				return nil, lastErr
-			}
-			if _, err := seeker.Seek(0, io.SeekStart); err != nil {
-				return nil, err
-			}
-		}
-		resp, wait, err := c.try(ctx, r, target, body, token, attempt)
-		if err == nil {
-			return resp, nil
-		}
-		lastErr = err
-		var apiErr *aepwire.Error
-		switch {
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, ctx.Err())
-		case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && c.cfg.AccessToken == "" && !refreshed:
-			// The token may have expired early (or the server forgot it): get a new one, once.
-			refreshed = true
-			c.forgetToken()
-			attempt--
-			continue
-		case !retryable(err, idempotent):
-			var re *retryError
-			if errors.As(err, &re) {
-				return nil, fmt.Errorf("%w\n(the server may have carried out this %s before its answer was lost, so it was "+
-					"not sent again: check for what it would have created before applying again)", err, r.method)
-			}
-			return nil, err
-		case attempt >= c.cfg.MaxAttempts:
-			return nil, fmt.Errorf("%s %s failed after %d attempts: %w", r.method, r.path, attempt, err)
-		}
-		if wait == 0 {
-			wait = c.backoff(attempt)
-		}
-		c.log(ctx, "retrying API request", map[string]any{"method": r.method, "path": r.path, "attempt": attempt,
-			"wait_ms": wait.Milliseconds(), "error": err.Error()})
-		if err := c.cfg.Sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
-		}
-	}
-}
-
-// backoff is the wait before try attempt+1: exponential from MinBackoff, capped, with jitter.
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cfg.MinBackoff << (attempt - 1)
-	if d <= 0 || d > c.cfg.MaxBackoff {
-		d = c.cfg.MaxBackoff
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// retryError marks an error worth another try; unsent says whether the server surely did nothing.
-type retryError struct {
-	err    error
-	unsent bool // the request never reached the server, or the server refused it unprocessed
-}
-
-func (e *retryError) Error() string { return e.err.Error() }
-func (e *retryError) Unwrap() error { return e.err }
-
-func retryable(err error, idempotent bool) bool {
-	var re *retryError
-	if !errors.As(err, &re) {
-		return false
-	}
-	return idempotent || re.unsent
-}
-
-// try makes one attempt. A retryable failure comes back as a *retryError, with the wait the
-// server asked for, if any.
-func (c *Client) try(ctx context.Context, r request, target string, body []byte, token string, attempt int) (*response, time.Duration, error) {
-	reqCtx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	var reader io.Reader
-	switch {
-	case r.raw != nil:
-		// Hidden behind a plain Reader, so that the transport does not close a file that a
-		// retry reads again.
-		reader = struct{ io.Reader }{r.raw}
-	case body != nil:
-		reader = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(reqCtx, r.method, target, reader)
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set(aepwire.HeaderAPIKey, c.cfg.ClientID)
-	req.Header.Set(aepwire.HeaderOrgID, c.cfg.OrgID)
-	req.Header.Set(aepwire.HeaderSandbox, c.cfg.Sandbox)
-	req.Header.Set("Accept", "application/json")
-	switch {
-	case r.contentType != "":
-		req.Header.Set("Content-Type", r.contentType)
-	case body != nil:
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if r.idempotencyKey != "" {
-		req.Header.Set(aepwire.HeaderIdempotencyKey, r.idempotencyKey)
-	}
-	start := c.cfg.Now()
-	resp, err := c.http.Do(req)
-	fields := map[string]any{"method": r.method, "path": r.path, "attempt": attempt}
-	if err != nil {
-		fields["error"] = err.Error()
-		fields["duration_ms"] = c.cfg.Now().Sub(start).Milliseconds()
-		c.log(ctx, "API request failed", fields)
-		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
-		}
-		return nil, 0, &retryError{err: fmt.Errorf("%s %s: %w", r.method, r.path, err), unsent: dialFailed(err)}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	requestID := resp.Header.Get(aepwire.HeaderRequestID)
-	fields["status"] = resp.StatusCode
-	fields["duration_ms"] = c.cfg.Now().Sub(start).Milliseconds()
-	fields["request_id"] = requestID
-	c.log(ctx, "API request", fields)
-	if err != nil {
-		return nil, 0, &retryError{err: fmt.Errorf("%s %s: reading the response (status %d, request id %s): %w",
-			r.method, r.path, resp.StatusCode, requestID, err)}
-	}
-	if resp.StatusCode < 300 {
-		return &response{status: resp.StatusCode, header: resp.Header, body: data}, 0, nil
-	}
-	apiErr := aepwire.DecodeError(resp.StatusCode, data, requestID)
-	apiErr.Hint = hint(apiErr)
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		// Refused unprocessed: safe to try again, after the wait the server asks for.
-		return nil, c.retryAfter(resp.Header, data), &retryError{err: apiErr, unsent: true}
-	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return nil, c.retryAfter(resp.Header, data), &retryError{err: apiErr}
-	}
-	return nil, 0, apiErr
-}
-
-// dialFailed reports whether a transport error happened before the request was sent.
-func dialFailed(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" || errors.Is(err, syscall.ECONNREFUSED)
-}
-
-// retryAfter reads the wait a server asks for: the Retry-After header (seconds or an HTTP date),
-// or the retryAfterMs of a profile service's 429 body; capped at MaxRetryAfter.
-func (c *Client) retryAfter(h http.Header, body []byte) time.Duration {
-	var d time.Duration
-	if v := h.Get("Retry-After"); v != "" {
-		if secs, err := strconv.Atoi(v); err == nil {
-			d = time.Duration(secs) * time.Second
-		} else if t, err := http.ParseTime(v); err == nil {
-			d = t.Sub(c.cfg.Now())
-		}
-	}
-	if d <= 0 {
-		var tm aepwire.TooManyRequests
-		if json.Unmarshal(body, &tm) == nil {
-			if ms, err := strconv.ParseInt(tm.RetryAfterMs, 10, 64); err == nil {
-				d = time.Duration(ms) * time.Millisecond
-			}
-		}
-	}
-	if d <= 0 {
-		return 0
-	}
-	return min(d, c.cfg.MaxRetryAfter)
 }
 
 // hint says what to fix for the gateway's credential errors.

@@ -194,24 +194,68 @@ func catalogBatch(b *aepwire.Batch) *aepwire.Batch {
 	return &c
 }
 
-// listBatches is GET /batches?dataSet={id}, newest first.
+// listBatches is GET /batches, newest first, of one dataset (dataSet) or of all, filtered by
+// creation time (createdAfter, createdBefore: epoch milliseconds, exclusive) and status.
 func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
-	ds := r.URL.Query().Get("dataSet")
-	if ds == "" {
-		return aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "the dataSet query parameter is required")
-	}
 	start, limit, err := pageParams(r, 20)
 	if err != nil {
 		return err
 	}
-	all, err := s.platform.ListBatches(r.Context(), ds)
+	q := r.URL.Query()
+	bound := func(name string) (int64, error) {
+		v := q.Get(name)
+		if v == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "%s must be epoch milliseconds", name)
+		}
+		return n, nil
+	}
+	after, err := bound("createdAfter")
 	if err != nil {
 		return err
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Created > all[j].Created })
+	before, err := bound("createdBefore")
+	if err != nil {
+		return err
+	}
+	var all []*aepwire.Batch
+	if ds := q.Get("dataSet"); ds != "" {
+		if all, err = s.platform.ListBatches(r.Context(), ds); err != nil {
+			return err
+		}
+	} else {
+		datasets, err := s.platform.ListDatasets(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, d := range datasets {
+			batches, err := s.platform.ListBatches(r.Context(), d.ID)
+			if err != nil && !aepwire.IsNotFound(err) {
+				return err
+			}
+			all = append(all, batches...)
+		}
+	}
+	status := q.Get("status")
+	kept := all[:0]
+	for _, b := range all {
+		if (after == 0 || b.Created > after) && (before == 0 || b.Created < before) && (status == "" || strings.EqualFold(b.Status, status)) {
+			kept = append(kept, b)
+		}
+	}
+	asc := strings.HasPrefix(q.Get("orderBy"), "asc:")
+	sort.SliceStable(kept, func(i, j int) bool {
+		if asc {
+			return kept[i].Created < kept[j].Created
+		}
+		return kept[i].Created > kept[j].Created
+	})
 	out := map[string]*aepwire.Batch{}
-	for i := start; i < len(all) && i < start+limit; i++ {
-		out[all[i].ID] = catalogBatch(all[i])
+	for i := start; i < len(kept) && i < start+limit; i++ {
+		out[kept[i].ID] = catalogBatch(kept[i])
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -260,23 +304,35 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// batchAction is POST /batches/{id}?action=COMPLETE (or ABORT, which deletes a loading batch).
+// batchAction is POST /batches/{id}?action=COMPLETE, which answers with the batch as the spec
+// declares; ABORT, which deletes a loading batch; or REVERT, which undoes a batch with the
+// records it contributed (what replaces Catalog's deprecated DELETE /batches/{id}).
 func (s *Server) batchAction(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	switch action := strings.ToUpper(r.URL.Query().Get("action")); action {
 	case "COMPLETE":
-		if _, err := s.platform.CompleteBatch(r.Context(), id); err != nil {
+		b, err := s.platform.CompleteBatch(r.Context(), id)
+		if err != nil {
 			return err
 		}
 		s.uploads.forget(id)
-	case "ABORT":
+		writeJSON(w, http.StatusOK, b)
+		return nil
+	case "ABORT", "REVERT":
+		b, err := s.platform.GetBatch(r.Context(), id)
+		if err != nil {
+			return err
+		}
 		if err := s.platform.DeleteBatch(r.Context(), id); err != nil {
 			return err
 		}
 		s.uploads.forget(id)
+		// Catalog calls an aborted batch aborted, and a reverted one inactive. The engine forgets
+		// both, so later reads answer 404.
+		b.Status = map[string]string{"ABORT": "aborted", "REVERT": "inactive"}[action]
+		writeJSON(w, http.StatusOK, b)
+		return nil
 	default:
-		return aepwire.Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request", "action %q is not one of COMPLETE, ABORT", action)
+		return aepwire.Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request", "action %q is not one of COMPLETE, ABORT, REVERT", action)
 	}
-	w.WriteHeader(http.StatusOK)
-	return nil
 }

@@ -87,7 +87,8 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
+	// Data Access serves a file's bytes as an octet stream, whatever they hold.
+	w.Header().Set("Content-Type", "application/octet-stream")
 	http.ServeContent(w, r, file.Name, st.ModTime(), f)
 	return nil
 }

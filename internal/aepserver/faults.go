@@ -23,6 +23,9 @@ type Fault struct {
 	Delay time.Duration
 	// Truncate serves the request but cuts its body off halfway.
 	Truncate bool
+	// Lost serves the request, then drops the connection before any of the answer is sent: the
+	// server acted, and the client cannot know it.
+	Lost bool
 }
 
 // apply carries out the fault and reports whether the request has been answered.
@@ -59,6 +62,8 @@ func (f *Fault) describe() string {
 		return fmt.Sprintf("%d (injected)", f.Status)
 	case f.Truncate:
 		return "truncated"
+	case f.Lost:
+		return "answer lost"
 	}
 	return fmt.Sprintf("delayed %s", f.Delay)
 }

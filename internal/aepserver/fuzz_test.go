@@ -68,36 +68,46 @@ func FuzzRequests(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { _ = e.Close() })
-	h := New(e, Options{
+	opts := Options{
 		Credentials:  []Credential{{ClientID: "c", ClientSecret: "s"}},
 		AccessTokens: map[string]string{"fuzz-token": "c"},
 		OrgID:        "o@AdobeOrg",
-	})
+	}
+	strict := opts
+	strict.Strict = true
+	// Every input goes to the engine's own profile and to the strict one, over the same engine.
+	handlers := []http.Handler{New(e, opts), New(e, strict)}
 	f.Fuzz(func(t *testing.T, method, route uint8, id, query string, body []byte) {
-		m := fuzzMethods[int(method)%len(fuzzMethods)]
-		path := fuzzRoutes[int(route)%len(fuzzRoutes)]
-		for strings.Contains(path, "{}") {
-			path = strings.Replace(path, "{}", strings.NewReplacer("/", "%2F", "?", "%3F", "#", "%23").Replace(id), 1)
-		}
-		req := httptest.NewRequest(m, "/", bytes.NewReader(body))
-		req.URL.RawPath = path
-		req.URL.Path = strings.NewReplacer("%2F", "/", "%3F", "?", "%23", "#").Replace(path)
-		req.URL.RawQuery = query
-		req.Header.Set("Authorization", "Bearer fuzz-token")
-		req.Header.Set(aepwire.HeaderAPIKey, "c")
-		req.Header.Set(aepwire.HeaderOrgID, "o@AdobeOrg")
-		req.Header.Set(aepwire.HeaderSandbox, "prod")
-		req.Header.Set("Content-Type", "application/json")
-		if route%uint8(len(fuzzRoutes)) == 0 {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
-			t.Fatalf("%s %s?%s with %q: %d %s", m, path, query, body, rec.Code, rec.Body)
-		}
-		if rec.Code >= 400 && m != http.MethodHead && !json.Valid(rec.Body.Bytes()) {
-			t.Fatalf("%s %s: %d with a body that is not JSON: %q", m, path, rec.Code, rec.Body)
+		for _, h := range handlers {
+			serveFuzzed(t, h, method, route, id, query, body)
 		}
 	})
+}
+
+func serveFuzzed(t *testing.T, h http.Handler, method, route uint8, id, query string, body []byte) {
+	m := fuzzMethods[int(method)%len(fuzzMethods)]
+	path := fuzzRoutes[int(route)%len(fuzzRoutes)]
+	for strings.Contains(path, "{}") {
+		path = strings.Replace(path, "{}", strings.NewReplacer("/", "%2F", "?", "%3F", "#", "%23").Replace(id), 1)
+	}
+	req := httptest.NewRequest(m, "/", bytes.NewReader(body))
+	req.URL.RawPath = path
+	req.URL.Path = strings.NewReplacer("%2F", "/", "%3F", "?", "%23", "#").Replace(path)
+	req.URL.RawQuery = query
+	req.Header.Set("Authorization", "Bearer fuzz-token")
+	req.Header.Set(aepwire.HeaderAPIKey, "c")
+	req.Header.Set(aepwire.HeaderOrgID, "o@AdobeOrg")
+	req.Header.Set(aepwire.HeaderSandbox, "prod")
+	req.Header.Set("Content-Type", "application/json")
+	if route%uint8(len(fuzzRoutes)) == 0 {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code >= 500 {
+		t.Fatalf("%s %s?%s with %q: %d %s", m, path, query, body, rec.Code, rec.Body)
+	}
+	if rec.Code >= 400 && m != http.MethodHead && !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("%s %s: %d with a body that is not JSON: %q", m, path, rec.Code, rec.Body)
+	}
 }

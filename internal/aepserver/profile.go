@@ -24,9 +24,10 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	for i := start; i < len(all) && i < start+limit; i++ {
 		list.Children = append(list.Children, *all[i])
 	}
-	list.Page.TotalCount, list.Page.PageSize = len(all), len(list.Children)
+	list.Page.TotalCount, list.Page.PageSize, list.Page.Count = len(all), len(list.Children), len(list.Children)
 	if start+limit < len(all) {
-		list.Links.Next.Href = "@/mergePolicies?start=" + strconv.Itoa(start+limit) + "&limit=" + strconv.Itoa(limit)
+		list.Page.Next = strconv.Itoa(start + limit)
+		list.Links.Next.Href = "@/mergePolicies?start=" + list.Page.Next + "&limit=" + strconv.Itoa(limit)
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
@@ -73,32 +74,43 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// patchPolicy applies AEP's single-operation patch, such as {"op":"add","path":"/default","value":"true"}.
+// patchPolicy applies a JSON Patch of the default flag and the name: an array of operations, as
+// profile.yaml declares, or the single operation the merge policy guide shows, such as
+// {"op":"add","path":"/default","value":"true"}.
 func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	var op patchOp
-	if err := decodeBody(r, &op); err != nil {
+	var raw json.RawMessage
+	if err := decodeBody(r, &raw); err != nil {
 		return err
+	}
+	var ops []patchOp
+	if err := json.Unmarshal(raw, &ops); err != nil {
+		var op patchOp
+		if json.Unmarshal(raw, &op) != nil {
+			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "the body is neither a JSON Patch nor one of its operations")
+		}
+		ops = []patchOp{op}
 	}
 	p, err := s.platform.GetMergePolicy(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	bad := aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "cannot %s %s", op.Op, op.Path)
-	var text string
-	if json.Unmarshal(op.Value, &text) != nil {
-		text = strings.Trim(string(op.Value), `"`)
-	}
-	switch op.Path {
-	case "/default":
-		p.Default = text == "true"
-	case "/name":
-		if err := checkPolicyName(text); err != nil {
-			return err
+	for _, op := range ops {
+		var text string
+		if json.Unmarshal(op.Value, &text) != nil {
+			text = strings.Trim(string(op.Value), `"`)
 		}
-		p.Name = text
-	default:
-		return bad
+		switch op.Path {
+		case "/default":
+			p.Default = text == "true"
+		case "/name":
+			if err := checkPolicyName(text); err != nil {
+				return err
+			}
+			p.Name = text
+		default:
+			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "cannot %s %s", op.Op, op.Path)
+		}
 	}
 	updated, err := s.platform.UpdateMergePolicy(r.Context(), id, *p)
 	if err != nil {
@@ -143,6 +155,9 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "limit must be a positive number")
 		}
 		q.Limit = n
+	}
+	if arranged(r) {
+		return s.listJobsArranged(w, r, q)
 	}
 	list, err := s.platform.ListExportJobs(r.Context(), q)
 	if err != nil {

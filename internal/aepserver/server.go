@@ -49,7 +49,8 @@ type Options struct {
 	Credentials []Credential
 	// OrgID is the organisation every request must name in x-gw-ims-org-id.
 	OrgID string
-	// Sandboxes are the sandbox names requests may name; default "prod".
+	// Sandboxes are the sandbox names requests may name; default "prod". A request without
+	// x-sandbox-name is in the first.
 	Sandboxes []string
 	// AccessTokens are tokens accepted without the token endpoint, each for a client id.
 	AccessTokens map[string]string
@@ -70,6 +71,9 @@ type Options struct {
 	// without making progress (in Serve). Zero fields take the defaults.
 	Limits   Limits
 	Timeouts Timeouts
+	// Strict makes the server behave as AEP does wherever the served engine's own extensions would
+	// hide a fault of a client (see strict.go).
+	Strict bool
 }
 
 // Server is the HTTP API.
@@ -80,6 +84,7 @@ type Server struct {
 	clock    clock.Clock
 	limits   Limits
 	timeouts Timeouts
+	strictSt *strictState // the strict profile's memory, with Options.Strict
 
 	creds []credential
 	// compare compares two digests in constant time (1 when equal); tests count its calls.
@@ -103,6 +108,9 @@ func New(p Platform, opts Options) *Server {
 	for _, c := range opts.Credentials {
 		s.creds = append(s.creds, credential{id: sha256.Sum256([]byte(c.ClientID)), secret: sha256.Sum256([]byte(c.ClientSecret)),
 			clientID: c.ClientID})
+	}
+	if opts.Strict {
+		s.strictSt = newStrictState()
 	}
 	s.routes()
 	return s
@@ -144,6 +152,7 @@ func (s *Server) routes() {
 
 	s.api("POST "+profilePath+"/export/jobs", s.createJob)
 	s.api("GET "+profilePath+"/export/jobs", s.listJobs)
+	s.api("GET "+profilePath+"/export/jobs/{$}", s.listJobs) // the seed's spelling, and link.next's
 	s.api("GET "+profilePath+"/export/jobs/{id}", s.getJob)
 	s.api("DELETE "+profilePath+"/export/jobs/{id}", s.deleteJob)
 
@@ -152,19 +161,26 @@ func (s *Server) routes() {
 	s.api("HEAD "+exportDataPath+"/files/{id}", s.getFile)
 }
 
-// api registers a Platform API handler behind the gateway's checks.
+// api registers a Platform API handler behind the gateway's checks (and, with Options.Strict,
+// the strict profile's translations of the route).
 func (s *Server) api(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+	var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+	if s.strictSt != nil {
+		handler = s.strictRoute(pattern, handler)
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if !s.gateway(w, r) {
 			return
 		}
-		err := declaredTooLarge(r)
-		if err == nil {
-			err = h(w, r)
-		}
-		if err != nil {
+		if err := declaredTooLarge(r); err != nil {
 			s.writeError(w, r, err)
+			return
 		}
+		handler.ServeHTTP(w, r)
 	})
 }
 
@@ -211,8 +227,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				outcome = f.describe()
 				return
 			}
-			if f.Truncate {
-				s.serveTruncated(pw, r)
+			if f.Truncate || f.Lost {
+				s.serveTruncated(pw, r, f.Lost)
 				outcome = f.describe()
 				return
 			}
@@ -258,10 +274,14 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveTruncated serves a request but sends only the first half of the body its Content-Length
-// announces, then drops the connection.
-func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request) {
+// announces (or, when lost, nothing at all), then drops the connection.
+func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request, lost bool) {
 	buf := &bufferedResponse{header: w.Header().Clone(), status: http.StatusOK}
 	s.mux.ServeHTTP(buf, r)
+	if lost {
+		resetConnection(w)
+		return
+	}
 	for k, v := range buf.header {
 		w.Header()[k] = v
 	}
@@ -355,8 +375,8 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) bool {
 	}
 	sandbox := r.Header.Get(aepwire.HeaderSandbox)
 	if sandbox == "" {
-		writeGatewayError(w, http.StatusBadRequest, aepwire.GatewayHeaderMissing, "Missing header: "+aepwire.HeaderSandbox)
-		return false
+		// AEP works in the organisation's default production sandbox: the first one here.
+		sandbox = s.opts.Sandboxes[0]
 	}
 	for _, sb := range s.opts.Sandboxes {
 		if sandbox == sb {

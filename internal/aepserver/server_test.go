@@ -85,7 +85,6 @@ func TestGatewayErrors(t *testing.T) {
 		{"wrong api key", map[string]string{"x-api-key": "other"}, nil, 403, "403003"},
 		{"no org", nil, []string{"x-gw-ims-org-id"}, 400, "400003"},
 		{"wrong org", map[string]string{"x-gw-ims-org-id": "x@AdobeOrg"}, nil, 403, "403027"},
-		{"no sandbox", nil, []string{"x-sandbox-name"}, 400, "400003"},
 		{"unknown sandbox", map[string]string{"x-sandbox-name": "dev"}, nil, 403, "403025"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,9 @@
 package aepwire
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Batch statuses the engine uses, from the Catalog status enum.
 const (
@@ -12,10 +15,25 @@ const (
 	BatchAbandoned = "abandoned"
 )
 
-// BatchTerminal says whether a batch has reached a status it does not leave.
-func BatchTerminal(status string) bool {
-	return status == BatchSuccess || status == BatchFailed || status == BatchAbandoned
+// batchEnds are the Catalog statuses a batch does not leave, and whether each is a success.
+// Catalog's lifecycle is loading → loaded → staging → active (= success), or failed (= failure);
+// a batch may also be retrying or stalled on the way, and end aborted, abandoned, inactive or
+// deleted (reverted). Every other status, those of the way and any unknown one, keeps a wait
+// going until its own timeout.
+var batchEnds = map[string]bool{
+	"success": true, "active": true,
+	"failed": false, "failure": false, "aborted": false, "abandoned": false, "inactive": false, "deleted": false,
 }
+
+// BatchTerminal says whether a batch has reached a status it does not leave. Catalog's statuses
+// are lower case; they are compared without regard to case.
+func BatchTerminal(status string) bool {
+	_, ok := batchEnds[strings.ToLower(status)]
+	return ok
+}
+
+// BatchSucceeded says whether a batch has ended in success (success, or its synonym active).
+func BatchSucceeded(status string) bool { return batchEnds[strings.ToLower(status)] }
 
 // BatchRequest is the body of POST /data/foundation/import/batches.
 type BatchRequest struct {
@@ -39,7 +57,7 @@ type BatchError struct {
 	Code        string `json:"code"`
 	Description string `json:"description"`
 	// Rows holds the record's 1-based line (JSON Lines) or index (JSON array) in its file.
-	Rows []int64 `json:"rows,omitempty"`
+	Rows Rows `json:"rows,omitempty"`
 	// File names the file that holds the record.
 	File string `json:"file,omitempty"`
 }

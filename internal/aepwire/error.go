@@ -121,3 +121,28 @@ func codeOfType(t string) string {
 	}
 	return rest
 }
+
+// UnavailableError is a call that got no answer it could use from the platform, after the
+// client's retries: the platform could not be reached, broke the connection, or answered only
+// that it could not serve now (429, 5xx). Sent says whether the request may have reached it.
+type UnavailableError struct {
+	Err  error
+	Sent bool
+}
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// IsUnavailable reports whether err is a call that got no usable answer from the platform, which
+// a later call may get.
+func IsUnavailable(err error) bool {
+	var u *UnavailableError
+	return errors.As(err, &u)
+}
+
+// NotReached reports whether err is a call that never reached the platform, so that the platform
+// surely did nothing.
+func NotReached(err error) bool {
+	var u *UnavailableError
+	return errors.As(err, &u) && !u.Sent
+}

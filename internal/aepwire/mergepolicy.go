@@ -1,5 +1,7 @@
 package aepwire
 
+import "encoding/json"
+
 // Merge policy settings.
 const (
 	IdentityGraphNone = "none"
@@ -31,6 +33,22 @@ type MergePolicy struct {
 	UpdateEpoch int64 `json:"updateEpoch"`
 }
 
+// UnmarshalJSON reads version and updateEpoch as numbers (3 or 3.0).
+func (p *MergePolicy) UnmarshalJSON(b []byte) error {
+	type plain MergePolicy
+	var v struct {
+		*plain
+		Version     number `json:"version"`
+		UpdateEpoch number `json:"updateEpoch"`
+	}
+	v.plain = (*plain)(p)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	p.Version, p.UpdateEpoch = int64(v.Version), int64(v.UpdateEpoch)
+	return nil
+}
+
 // Sandbox names the sandbox of a merge policy.
 type Sandbox struct {
 	SandboxID   string `json:"sandboxId,omitempty"`
@@ -50,12 +68,16 @@ type AttributeMerge struct {
 	Order []string `json:"order,omitempty"`
 }
 
-// MergePolicyList is a page of GET /config/mergePolicies.
+// MergePolicyList is a page of GET /config/mergePolicies. Its _page holds what profile.yaml
+// requires (count, and next: the cursor of the next page) and what the merge policy guide shows
+// (totalCount, pageSize).
 type MergePolicyList struct {
 	Children []MergePolicy `json:"children"`
 	Page     struct {
-		TotalCount int `json:"totalCount"`
-		PageSize   int `json:"pageSize"`
+		Count      int    `json:"count"`
+		Next       string `json:"next,omitempty"`
+		TotalCount int    `json:"totalCount"`
+		PageSize   int    `json:"pageSize"`
 	} `json:"_page"`
 	Links struct {
 		Next struct {

@@ -14,6 +14,10 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // Batch ingestion error codes.
@@ -61,7 +65,7 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 	}
 	id := newBatchID()
 	now := e.nowMs()
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		ds, err := e.getDataset(ctx, tx, req.DatasetID)
 		if aepwire.IsNotFound(err) {
 			return ingestBadRequest("datasetId %q names no dataset", req.DatasetID)
@@ -69,7 +73,7 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 		if err != nil {
 			return err
 		}
-		if schemaKind(ds.SchemaRef.ID) == kindUnion {
+		if record.SchemaKind(ds.SchemaRef.ID) == record.Union {
 			return ingestBadRequest("dataset %s uses the profile union schema %s, which is only an export "+
 				"destination: ingest into a dataset of %s or %s instead",
 				ds.ID, ds.SchemaRef.ID, aepwire.SchemaProfile, aepwire.SchemaExperienceEvent)
@@ -131,7 +135,7 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 // client uploads or completes it. A batch that is no longer loading is refused, naming its status.
 func (e *Engine) touchLoadingBatch(ctx context.Context, id string) error {
 	var status string
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE batches SET updated_ms = ? WHERE id = ? AND status = ?`, e.nowMs(), id, aepwire.BatchLoading)
 		if err != nil {
 			return err
@@ -182,24 +186,26 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		return nil, err
 	}
 	started := e.nowMs()
-	kind := schemaKind(ds.SchemaRef.ID)
-	feedsProfile := (kind == kindFragment || kind == kindEvent) && aepwire.ProfileEnabled(ds.Tags)
+	kind := record.SchemaKind(ds.SchemaRef.ID)
+	feedsProfile := (kind == record.Fragment || kind == record.Event) && aepwire.ProfileEnabled(ds.Tags)
 
 	dir := e.batchDir(id)
-	var seg *segmentWriter
+	var seg *segment.Writer
 	if feedsProfile {
-		if seg, err = newSegmentWriter(dir, e.runBytes, dirBytes(filepath.Join(dir, batchFileDir))); err != nil {
+		seg, err = segment.Create(dir, segment.WriterOptions{RunBytes: e.runBytes, InputBytes: dirBytes(filepath.Join(dir, batchFileDir)),
+			AfterRun: e.hooks.AfterSegmentRun})
+		if err != nil {
 			return nil, fmt.Errorf("batch %s: %w", id, err)
 		}
 	}
 	res, err := ingestFiles(filepath.Join(dir, batchFileDir), kind, seg)
 	if err == nil && seg != nil {
-		res.segment, err = seg.close()
+		res.segment, err = seg.Close()
 		res.hasSegment = err == nil
 		seg = nil
 	}
 	if seg != nil {
-		seg.abort()
+		seg.Abort()
 	}
 	if err != nil {
 		if now, gerr := e.GetBatch(ctx, id); gerr == nil && now.Status != aepwire.BatchLoading {
@@ -211,7 +217,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	status := aepwire.BatchSuccess
 	if res.accepted == 0 {
 		status = aepwire.BatchFailed
-		_ = os.Remove(filepath.Join(dir, segmentFile))
+		_ = os.Remove(filepath.Join(dir, segment.FileName))
 		res.hasSegment = false
 	}
 	profileKind := 0
@@ -222,7 +228,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	if err != nil {
 		return nil, err
 	}
-	err = e.store.write(ctx, func(tx *sql.Tx) error {
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		ingestTime, err := e.nextIngestTime(ctx, tx)
 		if err != nil {
 			return err
@@ -312,7 +318,7 @@ func (e *Engine) scanBatch(row interface{ Scan(...any) error }) (*aepwire.Batch,
 
 // GetBatch returns a batch, or a 404 error.
 func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
-	b, err := e.scanBatch(e.store.db.QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
+	b, err := e.scanBatch(e.store.DB().QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, batchNotFound(id)
 	}
@@ -321,26 +327,13 @@ func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error
 
 // ListBatches returns the batches of a dataset, newest first.
 func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error) {
-	rows, err := e.store.db.QueryContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ?
+	return store.All(ctx, e.store.DB(), e.scanBatch, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ?
 		ORDER BY created_ms DESC, id`, datasetID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*aepwire.Batch
-	for rows.Next() {
-		b, err := e.scanBatch(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
 }
 
 // DeleteBatch deletes a batch, its files and the records it contributed to the profile store.
 func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -373,7 +366,7 @@ func (e *Engine) abandonStaleBatches(ctx context.Context) error {
 	cutoff := e.nowMs() - abandonLoadingAfter.Milliseconds()
 	// Looked for first, so that an Open with nothing to abandon does not take the write lock.
 	var found bool
-	err := e.store.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE `+stale+`)`,
+	err := e.store.DB().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE `+stale+`)`,
 		aepwire.BatchLoading, originIngest, cutoff).Scan(&found)
 	if err != nil || !found {
 		return err
@@ -384,7 +377,7 @@ func (e *Engine) abandonStaleBatches(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return e.store.write(ctx, func(tx *sql.Tx) error {
+	return e.store.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, errors = ? WHERE `+stale,
 			aepwire.BatchAbandoned, e.nowMs(), string(errorsJSON), aepwire.BatchLoading, originIngest, cutoff)
 		return err
@@ -404,12 +397,13 @@ func (e *Engine) collectOrphanBatchDirs(ctx context.Context) error {
 		return err
 	}
 	keep := map[string]bool{}
-	err = e.store.read(ctx, func(tx *sql.Tx) error {
-		live, err := queryStrings(ctx, tx, `SELECT id FROM batches WHERE status <> ?`, aepwire.BatchAbandoned)
+	err = e.store.Read(ctx, func(tx *sql.Tx) error {
+		live, err := store.QueryStrings(ctx, tx, `SELECT id FROM batches WHERE status <> ?`, aepwire.BatchAbandoned)
 		if err != nil {
 			return err
 		}
-		reserved, err := queryStrings(ctx, tx, `SELECT batch_ids FROM export_jobs WHERE status IN ('NEW', 'PROCESSING')`)
+		reserved, err := store.QueryStrings(ctx, tx, `SELECT batch_ids FROM export_jobs WHERE status IN (?, ?)`,
+			jobs.New.Wire(), jobs.Processing.Wire())
 		if err != nil {
 			return err
 		}
@@ -442,21 +436,21 @@ func (e *Engine) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.
 	if _, err := e.GetBatch(ctx, batchID); err != nil {
 		return nil, err
 	}
-	rows, err := e.store.db.QueryContext(ctx, `SELECT name, size_bytes, records FROM batch_files WHERE batch_id = ? ORDER BY name`, batchID)
+	files, err := store.All(ctx, e.store.DB(), func(row store.Scanner) (f aepwire.BatchFile, err error) {
+		err = row.Scan(&f.Name, &f.Size, &f.Records)
+		return f, err
+	}, `SELECT name, size_bytes, records FROM batch_files WHERE batch_id = ? ORDER BY name`, batchID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	files := []aepwire.BatchFile{}
-	for rows.Next() {
-		f := aepwire.BatchFile{ID: fmt.Sprintf("%s-%d", batchID, len(files)+1)}
-		if err := rows.Scan(&f.Name, &f.Size, &f.Records); err != nil {
-			return nil, err
-		}
-		f.Location = filepath.Join(e.batchDir(batchID), batchFileDir, f.Name)
-		files = append(files, f)
+	for i := range files {
+		files[i].ID = fmt.Sprintf("%s-%d", batchID, i+1)
+		files[i].Location = filepath.Join(e.batchDir(batchID), batchFileDir, files[i].Name)
 	}
-	return files, rows.Err()
+	if files == nil {
+		files = []aepwire.BatchFile{}
+	}
+	return files, nil
 }
 
 // OpenBatchFile opens a file of a batch for reading.
@@ -465,7 +459,7 @@ func (e *Engine) OpenBatchFile(ctx context.Context, batchID, name string) (*os.F
 		return nil, err
 	}
 	var n int
-	if err := e.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM batch_files WHERE batch_id = ? AND name = ?`, batchID, name).Scan(&n); err != nil {
+	if err := e.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM batch_files WHERE batch_id = ? AND name = ?`, batchID, name).Scan(&n); err != nil {
 		return nil, err
 	}
 	if n == 0 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // Catalog error codes.
@@ -60,7 +61,7 @@ func (e *Engine) CreateDataset(ctx context.Context, req aepwire.DatasetRequest) 
 	if err != nil {
 		return nil, err
 	}
-	err = e.store.write(ctx, func(tx *sql.Tx) error {
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO datasets
 			(id, name, description, schema_id, schema_content_type, tags, version, state, created_ms, updated_ms)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -77,7 +78,7 @@ func (e *Engine) CreateDataset(ctx context.Context, req aepwire.DatasetRequest) 
 // GetDataset returns a dataset, or a 404 error.
 func (e *Engine) GetDataset(ctx context.Context, id string) (*aepwire.Dataset, error) {
 	var ds *aepwire.Dataset
-	err := e.store.read(ctx, func(tx *sql.Tx) error {
+	err := e.store.Read(ctx, func(tx *sql.Tx) error {
 		var err error
 		ds, err = e.getDataset(ctx, tx, id)
 		return err
@@ -124,7 +125,7 @@ func (e *Engine) UpdateDataset(ctx context.Context, id string, patch aepwire.Dat
 		}
 	}
 	var ds *aepwire.Dataset
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		var err error
 		if ds, err = e.getDataset(ctx, tx, id); err != nil {
 			return err
@@ -161,9 +162,9 @@ func (e *Engine) UpdateDataset(ctx context.Context, id string, patch aepwire.Dat
 // contributed. Deleting a dataset that does not exist is a 404.
 func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
 	var batches []string
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		var err error
-		if batches, err = queryStrings(ctx, tx, `SELECT id FROM batches WHERE dataset_id = ?`, id); err != nil {
+		if batches, err = store.QueryStrings(ctx, tx, `SELECT id FROM batches WHERE dataset_id = ?`, id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id) // batches cascade
@@ -215,18 +216,5 @@ func bumpVersion(v string) string {
 
 // ListDatasets returns every dataset, oldest first.
 func (e *Engine) ListDatasets(ctx context.Context) ([]*aepwire.Dataset, error) {
-	rows, err := e.store.db.QueryContext(ctx, `SELECT `+datasetColumns+` FROM datasets ORDER BY created_ms, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*aepwire.Dataset
-	for rows.Next() {
-		ds, err := e.scanDataset(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ds)
-	}
-	return out, rows.Err()
+	return store.All(ctx, e.store.DB(), e.scanDataset, `SELECT `+datasetColumns+` FROM datasets ORDER BY created_ms, id`)
 }

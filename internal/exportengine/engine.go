@@ -1,8 +1,3 @@
-// Package exportengine is a local implementation of the parts of Adobe Experience Platform that
-// profile exports involve: Catalog datasets and batches, batch ingestion, the profile store, merge
-// policies and the export-jobs endpoint. It is a library with no global state: everything it
-// needs is passed to Open, and several engines (in one process or in several) may share a data
-// directory.
 package exportengine
 
 import (
@@ -12,28 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync/atomic"
-	"time"
+	"sync"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
-
-// Clock tells the engine the time. Tests pass a fake one.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-// SystemClock is the wall clock.
-var SystemClock Clock = systemClock{}
 
 // Options configure an engine.
 type Options struct {
 	// DataDir holds the engine's database and data files. It is created when missing.
 	DataDir string
-	// Clock defaults to SystemClock.
-	Clock Clock
+	// Clock is the engine's one source of time: its timestamps, and every wait of its runner
+	// (the scheduler's poll, cancellation checks, progress, a worker's idle time) and of
+	// WaitExportJob. It defaults to the wall clock; tests pass a clock.Fake and move it.
+	Clock clock.Clock
 	// ImsOrg is the organisation the engine reports in the objects it returns.
 	ImsOrg string
 	// RunBytes bounds the records a batch's ingestion holds in memory before it sorts them and
@@ -51,6 +39,21 @@ type Options struct {
 	// Workers is the number of goroutines that merge and encode profiles in one job; zero means
 	// one a core.
 	Workers int
+	// Hooks are called at fixed points of the engine's work.
+	Hooks Hooks
+}
+
+// Hooks are points at which a program takes part in the engine's work: each is called in the
+// goroutine doing that work, which waits for it to return. A nil hook is skipped. Tests use them
+// to hold a job or an ingestion at a known point, and to learn that it got there.
+type Hooks struct {
+	// BeforeExportChunk is called before each chunk of an export's profiles goes to be merged,
+	// with the chunk's sequence number (from 0). ctx ends when the job is cancelled or its
+	// runner stops.
+	BeforeExportChunk func(ctx context.Context, seq int)
+	// AfterSegmentRun is called, while a batch is completed, after each sorted run of its profile
+	// segment is written to the file.
+	AfterSegmentRun func()
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.
@@ -59,17 +62,17 @@ const DefaultImsOrg = "embedded@AdobeOrg"
 // Engine is an open data directory.
 type Engine struct {
 	dir      string
-	clock    Clock
+	clock    clock.Clock
 	imsOrg   string
 	runBytes int
 	workers  int
-	store    *store
+	store    *store.Store
 
-	runner   *runner // nil unless RunJobs
-	spawn    func() error
-	spawnErr atomic.Pointer[error] // the last error of spawn
-	spawned  atomic.Int64          // when spawn last started a worker, in Unix nanoseconds
-	closed   atomic.Bool
+	locks  jobs.Locks
+	runner *jobs.Runner[*claimedJob] // started when RunJobs
+	hooks  Hooks
+	// jobEvents tells waiters in this process that this engine changed an export job.
+	jobEvents signal
 }
 
 // databaseFile is the name of the engine's SQLite database inside the data directory.
@@ -87,39 +90,35 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	e := &Engine{dir: dir, clock: opts.Clock, imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, spawn: opts.Spawn}
+	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, hooks: opts.Hooks,
+		locks: jobs.NewLocks(dir)}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
-	for _, sub := range []string{batchesDir, jobsDir} {
+	for _, sub := range []string{batchesDir, jobs.LocksDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
 	}
-	if e.clock == nil {
-		e.clock = SystemClock
-	}
 	if e.imsOrg == "" {
 		e.imsOrg = DefaultImsOrg
 	}
-	e.store, err = openStore(ctx, filepath.Join(dir, databaseFile))
+	e.store, err = store.Open(ctx, filepath.Join(dir, databaseFile))
 	if err != nil {
 		return nil, err
 	}
 	if err := e.abandonStaleBatches(ctx); err != nil {
-		_ = e.store.close()
+		_ = e.store.Close()
 		return nil, fmt.Errorf("ending batches left loading: %w", err)
 	}
 	if err := e.collectOrphanBatchDirs(ctx); err != nil {
-		_ = e.store.close()
+		_ = e.store.Close()
 		return nil, fmt.Errorf("cleaning up the data directory: %w", err)
 	}
+	e.runner = jobs.NewRunner(jobs.Config[*claimedJob]{Locks: e.locks, Store: jobStore{e}, Export: e.export, Clock: e.clock,
+		MaxRunning: opts.MaxConcurrentJobs, Spawn: opts.Spawn})
 	if opts.RunJobs {
-		maxJobs := opts.MaxConcurrentJobs
-		if maxJobs <= 0 {
-			maxJobs = 2
-		}
-		e.startRunner(maxJobs)
+		e.runner.Start()
 	}
 	if err := e.recoverJobs(ctx); err != nil {
 		_ = e.Close()
@@ -134,11 +133,34 @@ func (e *Engine) DataDir() string { return e.dir }
 // Close stops the engine's runner, if it has one, and releases the database. Jobs it was running
 // are left to be resumed by the next runner.
 func (e *Engine) Close() error {
-	e.closed.Store(true)
-	e.stopRunner()
-	return e.store.close()
+	e.runner.Stop()
+	return e.store.Close()
 }
 
-func (e *Engine) closing() bool { return e.closed.Load() }
-
 func (e *Engine) nowMs() int64 { return e.clock.Now().UnixMilli() }
+
+// signal wakes every goroutine waiting on it when notified: a channel closed and replaced.
+type signal struct {
+	mu sync.Mutex
+	c  chan struct{}
+}
+
+// wait returns a channel that is closed at the next notify. Take it before looking at what it
+// signals, so that a change made in between is not missed.
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c == nil {
+		s.c = make(chan struct{})
+	}
+	return s.c
+}
+
+func (s *signal) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c != nil {
+		close(s.c)
+		s.c = nil
+	}
+}

@@ -5,36 +5,43 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
-// fakeClock is a settable clock for tests: time moves only when the test says so.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+// testEpoch is where the fake clocks of tests stand when they start.
+var testEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// newFakeClock is a clock that moves only when the test says so.
+func newFakeClock() *clock.Fake { return clock.NewFake(testEpoch) }
+
+// skewedClock is a fake clock whose reading can also be set back, as a wall clock can be: the
+// engine must never count on time only moving forward.
+type skewedClock struct {
+	*clock.Fake
+	mu   sync.Mutex
+	skew time.Duration
 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
+func newSkewedClock() *skewedClock { return &skewedClock{Fake: newFakeClock()} }
 
-func (c *fakeClock) Now() time.Time {
+func (c *skewedClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	return c.Fake.Now().Add(c.skew)
 }
 
-func (c *fakeClock) Advance(d time.Duration) {
+// Move moves the reading by d, backwards when d is negative; timers are not affected.
+func (c *skewedClock) Move(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	c.skew += d
 }
 
-// openTestEngine opens an engine on a fresh data directory with a fake clock; it is closed when
-// the test ends.
-func openTestEngine(t *testing.T) (*Engine, *fakeClock) {
+// openEngine opens an engine with opts; it is closed when the test ends.
+func openEngine(t *testing.T, opts Options) *Engine {
 	t.Helper()
-	clock := newFakeClock()
-	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), Clock: clock})
+	e, err := Open(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -43,5 +50,13 @@ func openTestEngine(t *testing.T) (*Engine, *fakeClock) {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return e, clock
+	return e
+}
+
+// openTestEngine opens an engine on a fresh data directory with a fake clock; it is closed when
+// the test ends.
+func openTestEngine(t *testing.T) (*Engine, *clock.Fake) {
+	t.Helper()
+	clock := newFakeClock()
+	return openEngine(t, Options{DataDir: t.TempDir(), Clock: clock}), clock
 }

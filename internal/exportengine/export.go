@@ -5,18 +5,18 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/valyala/fastjson"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/merge"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // An export streams profiles through read → merge → filter → project → write: a producer reads
@@ -32,14 +32,9 @@ const (
 	partMaxBytes = 128 << 20
 )
 
-// exportProgress counts what a running export has written so far.
-type exportProgress struct {
-	profiles, events atomic.Int64
-}
-
 // profileUnit is what the producer knows of one profile: its row identity and its records.
 type profileUnit struct {
-	key    identity
+	key    record.Identity
 	frags  []*storedRecord
 	events []*storedRecord
 }
@@ -68,7 +63,7 @@ type exportChunk struct {
 }
 
 type pendingUnit struct {
-	key        identity
+	key        record.Identity
 	start, end int
 }
 
@@ -93,7 +88,7 @@ func (c *exportChunk) full() bool {
 	return len(c.units)+len(c.pending) >= chunkProfiles || len(c.buf)+c.pendingSize >= chunkBytes
 }
 
-func (c *exportChunk) addPending(key identity, locs []recordLoc) {
+func (c *exportChunk) addPending(key record.Identity, locs []recordLoc) {
 	start := len(c.locs)
 	c.locs = append(c.locs, locs...)
 	for i := range locs {
@@ -137,7 +132,7 @@ func (c *exportChunk) load() error {
 		at := len(c.buf)
 		c.buf = slices.Grow(c.buf, int(end-start))[:at+int(end-start)]
 		b := c.snap.batches[first.batch]
-		if err := b.seg.readAt(c.buf[at:], start); err != nil {
+		if err := b.seg.ReadAt(c.buf[at:], start); err != nil {
 			return fmt.Errorf("batch %s: %w", b.id, err)
 		}
 		for _, k := range c.byPlace[i:j] {
@@ -169,16 +164,16 @@ const (
 
 // addUnitOf adds a profile of records that the chunk holds: its fragments, then its events, in
 // the order given.
-func (c *exportChunk) addUnitOf(key identity, recs []storedRecord) {
+func (c *exportChunk) addUnitOf(key record.Identity, recs []storedRecord) {
 	start := len(c.ptrs)
 	for i := range recs {
-		if recs[i].kind != kindEvent {
+		if recs[i].kind != record.Event {
 			c.ptrs = append(c.ptrs, &recs[i])
 		}
 	}
 	mid := len(c.ptrs)
 	for i := range recs {
-		if recs[i].kind == kindEvent {
+		if recs[i].kind == record.Event {
 			c.ptrs = append(c.ptrs, &recs[i])
 		}
 	}
@@ -186,7 +181,7 @@ func (c *exportChunk) addUnitOf(key identity, recs []storedRecord) {
 }
 
 // addUnit copies a profile's records into the chunk.
-func (c *exportChunk) addUnit(key identity, recs []*storedRecord) {
+func (c *exportChunk) addUnit(key record.Identity, recs []*storedRecord) {
 	if len(c.recs)+len(recs) > cap(c.recs) {
 		// Records of earlier profiles keep pointing into the old array, which stays alive.
 		c.recs = make([]storedRecord, 0, max(256, 2*cap(c.recs), len(recs)))
@@ -209,7 +204,7 @@ type exportResult struct {
 	exportStart, exportEnd           int64
 }
 
-func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, progress *exportProgress) (_ *exportResult, err error) {
+func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, progress *jobs.Progress) (_ *exportResult, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	res := &exportResult{byNamespace: map[string]int64{}, exportStart: e.nowMs()}
@@ -294,8 +289,8 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			for ns, n := range c.byNS {
 				res.byNamespace[ns] += n
 			}
-			progress.profiles.Store(res.profiles)
-			progress.events.Store(res.events)
+			progress.Profiles.Store(res.profiles)
+			progress.Events.Store(res.events)
 			free <- c
 		}
 	}
@@ -334,8 +329,8 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 		if len(c.units) == 0 && len(c.pending) == 0 {
 			return nil
 		}
-		if testHookChunk != nil {
-			testHookChunk(ctx, e.dir, c.seq)
+		if h := e.hooks.BeforeExportChunk; h != nil {
+			h(ctx, c.seq)
 		}
 		select {
 		case out <- c:
@@ -345,7 +340,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 		seq++
 		return take()
 	}
-	emit := func(key identity, recs []*storedRecord) error {
+	emit := func(key record.Identity, recs []*storedRecord) error {
 		c.addUnit(key, recs)
 		if c.full() {
 			return send()
@@ -354,7 +349,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 	}
 	var err error
 	if spec.policy.identityGraph == aepwire.IdentityGraphPDG {
-		err = e.produceStitched(ctx, snap, spec, func(key identity, locs []recordLoc) error {
+		err = e.produceStitched(ctx, snap, spec, func(key record.Identity, locs []recordLoc) error {
 			c.addPending(key, locs)
 			if c.full() {
 				return send()
@@ -362,7 +357,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 			return nil
 		}, excluded)
 	} else {
-		err = snap.byPrimary(func(p identity, recs []*storedRecord) error {
+		err = snap.byPrimary(func(p record.Identity, recs []*storedRecord) error {
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
 			}
@@ -375,17 +370,14 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 	return send()
 }
 
-// testHookChunk, when set by a test, runs before each chunk of profiles goes to the workers.
-var testHookChunk func(ctx context.Context, dataDir string, seq int)
-
 // exportWorker encodes chunks. Each worker has its own merger and parsers.
 type exportWorker struct {
 	spec     *exportSpec
 	nBatches int
-	m        merger
+	m        merge.Merger
 	evParser fastjson.Parser
 	row      []byte
-	frags    []*storedRecord
+	frags    []merge.Fragment
 	events   []*storedRecord
 	qualify  []int
 }
@@ -409,7 +401,8 @@ func (w *exportWorker) encode(c *exportChunk) error {
 	return nil
 }
 
-// counts reports whether a fragment counts under the merge policy, and its rank among datasets.
+// rank reports whether a fragment counts under the merge policy, and its precedence: its
+// dataset's place in a dataSetPrecedence order.
 func (w *exportWorker) rank(f *storedRecord) (int, bool) {
 	p := &w.spec.policy
 	if p.attributeMerge != aepwire.AttributeMergeDataSetPrecedence {
@@ -424,38 +417,27 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	frags := w.frags[:0]
 	var updated int64
 	for _, f := range u.frags {
-		if _, ok := w.rank(f); ok {
-			frags = append(frags, f)
+		if precedence, ok := w.rank(f); ok {
+			frags = append(frags, merge.Fragment{Body: f.body, Source: f.batch.id,
+				Rank: merge.Rank{Precedence: precedence, Batch: f.batch.order, Seq: f.seq}})
 			updated = max(updated, f.batch.ingestTime)
 		}
 	}
+	w.frags = frags
 	if len(frags) == 0 && (!spec.emptyProfiles || len(u.events) == 0) {
 		return nil // not a profile
 	}
-	if spec.hasProfileFrom && (len(frags) == 0 || updated <= spec.profileFrom) {
+	if spec.profileFrom.set && (len(frags) == 0 || !spec.keepsProfile(updated)) {
 		return nil
 	}
-	w.frags = frags
-	slices.SortFunc(frags, func(a, b *storedRecord) int {
-		ra, _ := w.rank(a)
-		rb, _ := w.rank(b)
-		if ra != rb {
-			return cmp.Compare(ra, rb)
-		}
-		if a.batch.order != b.batch.order {
-			return cmp.Compare(b.batch.order, a.batch.order) // newer batch first
-		}
-		return cmp.Compare(b.seq, a.seq) // later record first
-	})
-	w.m.reset()
 	var profile *fastjson.Value
 	if len(frags) > 0 {
 		var err error
-		if profile, err = w.m.merge(frags); err != nil {
+		if profile, err = w.m.Merge(frags); err != nil {
 			return err
 		}
 	} else {
-		profile = w.m.arena.NewObject()
+		profile = w.m.Empty()
 	}
 
 	w.qualify = w.qualify[:0]
@@ -484,8 +466,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 		row = append(row, `"eventList":[`...)
 		w.events = w.events[:0]
 		for _, ev := range u.events {
-			t := ev.batch.ingestTime
-			if (spec.hasEventFrom && t <= spec.eventFrom) || (spec.hasEventTo && t >= spec.eventTo) {
+			if !spec.keepsEvent(ev.batch.ingestTime) {
 				continue
 			}
 			w.events = append(w.events, ev)
@@ -520,7 +501,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 		c.rows[b]++
 		c.profiles++
 		c.events += nEvents
-		c.byNS[u.key.ns]++
+		c.byNS[u.key.NS]++
 	}
 	return nil
 }
@@ -558,11 +539,11 @@ func (spec *exportSpec) qualifies(profile *fastjson.Value, seg segmentSpec) bool
 	if status == nil || status.Type() != fastjson.TypeString || !slices.Contains(seg.statuses, string(status.GetStringBytes())) {
 		return false
 	}
-	if !spec.hasQualStart && !spec.hasQualEnd {
+	if !spec.qualStart.set && !spec.qualEnd.set {
 		return true
 	}
-	t, ok := qualificationTime(m)
-	return ok && (!spec.hasQualStart || t >= spec.qualStart) && (!spec.hasQualEnd || t <= spec.qualEnd)
+	t, ok := merge.QualificationTime(m)
+	return ok && spec.inQualificationWindow(t)
 }
 
 // outBatch writes the part files of one output batch.
@@ -626,7 +607,7 @@ func (ob *outBatch) close() error { return ob.flush() }
 
 // commitExport makes an export's batches visible and ends the job SUCCEEDED, in one transaction:
 // until then no reader sees any of its output. For a job cancelled at the last moment it commits
-// nothing and returns errCancelledAtCommit; its caller ends the job, as it does on any error.
+// nothing and returns jobs.ErrCancelledAtCommit; its runner ends the job, as it does on any error.
 func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult) error {
 	writeStart := e.nowMs()
 	for _, ob := range res.batches {
@@ -639,13 +620,13 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			return err
 		}
 	}
-	return e.store.write(ctx, func(tx *sql.Tx) error {
+	return e.writeJobs(ctx, func(tx *sql.Tx) error {
 		cur, err := e.getJobRow(ctx, tx, j.id)
 		if err != nil {
 			return err
 		}
-		if cur.cancelRequested || cur.status != aepwire.JobProcessing {
-			return errCancelledAtCommit
+		if cur.cancelRequested || cur.state != jobs.Processing {
+			return jobs.ErrCancelledAtCommit
 		}
 		dest := cur.req.Destination.DatasetID
 		if _, err := e.getDataset(ctx, tx, dest); aepwire.IsNotFound(err) {
@@ -685,19 +666,22 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			BytesWritten:                      &size,
 		}
 		cur.gatewayIDs["pushJob"] = newUUID()
-		gateway, _ := json.Marshal(cur.gatewayIDs)
-		if _, err := tx.ExecContext(ctx, `UPDATE export_jobs SET gateway_ids = ? WHERE id = ?`, string(gateway), cur.id); err != nil {
-			return err
-		}
-		return e.finishJob(ctx, tx, cur, aepwire.JobSucceeded, nil, now)
+		return e.transition(ctx, tx, cur, jobs.Succeeded, jobs.ByRunner, nil, now)
 	})
 }
 
-// errCancelledAtCommit says that a job was cancelled after its export ended, before its commit.
-var errCancelledAtCommit = errors.New("the job was cancelled before its output was committed")
-
 func span(start, end int64) *aepwire.FeedbackMetrics {
 	return &aepwire.FeedbackMetrics{StartTimeInMs: start, EndTimeInMs: end, TotalTimeInMs: end - start}
+}
+
+// syncDir makes the files created in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func syncFile(path string) error {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
 // The golden tests of exports live in testdata/export, a directory a case (see its README):
@@ -89,12 +90,8 @@ func readJSON(t *testing.T, path string, v any) {
 
 func runGoldenCase(t *testing.T, dir string) {
 	ctx := context.Background()
-	clock := &fakeClock{now: goldenEpoch}
-	e, err := Open(ctx, Options{DataDir: t.TempDir(), Clock: clock, RunJobs: true, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	clock := clock.NewFake(goldenEpoch)
+	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock, RunJobs: true, Workers: 2})
 
 	var setup goldenSetup
 	readJSON(t, filepath.Join(dir, "setup.json"), &setup)
@@ -134,7 +131,7 @@ func runGoldenCase(t *testing.T, dir string) {
 	}
 	var batchIDs []string
 	for i, b := range setup.Batches {
-		clock.now = goldenEpoch.Add(time.Duration(i) * time.Minute)
+		clock.Set(goldenEpoch.Add(time.Duration(i) * time.Minute))
 		lines := make([]string, len(b.Records))
 		for j, r := range b.Records {
 			var buf bytes.Buffer
@@ -154,7 +151,7 @@ func runGoldenCase(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	clock.now = goldenEpoch.Add(time.Hour)
+	clock.Set(goldenEpoch.Add(time.Hour))
 
 	reqBytes, err := os.ReadFile(filepath.Join(dir, "request.json"))
 	if err != nil {

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // Export job error codes reported in a job's errors.
@@ -24,213 +24,35 @@ const (
 	codeJobCancelled   = "EXPORT-1004"
 )
 
-// maxJobAttempts bounds how often a job whose runner died is started again before it fails.
-const maxJobAttempts = 3
-
 func jobNotFound(id int64) error {
 	return aepwire.Errorf(http.StatusNotFound, codeJobNotFound, "Export job not found", "no export job has the id %d", id)
-}
-
-// exportSpec is a validated export request: everything a run needs, parsed.
-type exportSpec struct {
-	req           aepwire.ExportJobRequest // as echoed by the job
-	policy        mergePolicyDef
-	profileFields *fields.Selector
-	eventFields   *fields.Selector
-	withEvents    bool
-	// Ingest-time bounds in epoch milliseconds; has* tells whether they are set.
-	profileFrom              int64
-	hasProfileFrom           bool
-	eventFrom, eventTo       int64
-	hasEventFrom, hasEventTo bool
-	emptyProfiles            bool
-	segments                 []segmentSpec
-	qualStart, qualEnd       int64 // nanoseconds
-	hasQualStart, hasQualEnd bool
-	perBatch                 bool
-}
-
-type segmentSpec struct {
-	id, ns   string
-	statuses []string
-}
-
-// rfc3339Millis parses an RFC 3339 time of a request into epoch milliseconds, truncating.
-func rfc3339Millis(field, s string) (int64, error) {
-	ns, ok := aepwire.ParseTimestamp(s)
-	if !ok {
-		return 0, profileBadRequest("%s %q is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z", field, s)
-	}
-	return floorDiv(ns, 1e6), nil
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
-// validateExportRequest checks a request as AEP would, with 400 errors that name the field at
-// fault, and resolves the merge policy. It runs inside the transaction that creates the job.
-func (e *Engine) validateExportRequest(ctx context.Context, tx *sql.Tx, req aepwire.ExportJobRequest) (*exportSpec, error) {
-	spec := &exportSpec{req: req}
-	if req.Schema.Name == "" {
-		return nil, profileBadRequest("schema.name is required: use %s", aepwire.ProfileSchemaName)
-	}
-	if req.Schema.Name != aepwire.ProfileSchemaName {
-		return nil, profileBadRequest("schema.name %q is not supported: profile export jobs use %s", req.Schema.Name, aepwire.ProfileSchemaName)
-	}
-	if req.EvaluationInfo != nil && req.EvaluationInfo.Segmentation {
-		return nil, profileBadRequest("evaluationInfo.segmentation is not supported by the embedded engine: " +
-			"memberships are exported as ingested")
-	}
-	dest := req.Destination.DatasetID
-	if dest == "" {
-		return nil, profileBadRequest("destination.datasetId is required")
-	}
-	ds, err := e.getDataset(ctx, tx, dest)
-	if aepwire.IsNotFound(err) {
-		return nil, profileBadRequest("destination.datasetId %s names no dataset", dest)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if ds.SchemaRef.ID != aepwire.SchemaProfileUnion {
-		return nil, profileBadRequest("destination dataset %s (%q) uses the schema %s; an export destination must use the profile union schema %s",
-			ds.ID, ds.Name, ds.SchemaRef.ID, aepwire.SchemaProfileUnion)
-	}
-
-	// Merge policy: the one named (at the version named, or the latest), else the default.
-	var policy *aepwire.MergePolicy
-	if req.MergePolicy == nil || req.MergePolicy.ID == "" {
-		if req.MergePolicy != nil && req.MergePolicy.Version != nil {
-			return nil, profileBadRequest("mergePolicy.version is set without mergePolicy.id")
-		}
-		policy, err = e.defaultMergePolicy(ctx, tx)
-	} else {
-		var version int64
-		if req.MergePolicy.Version != nil {
-			if version = *req.MergePolicy.Version; version < 1 {
-				return nil, profileBadRequest("mergePolicy.version must be 1 or more, not %d", version)
-			}
-		}
-		policy, err = e.getMergePolicy(ctx, tx, req.MergePolicy.ID, version)
-		if aepwire.IsNotFound(err) {
-			var we *aepwire.Error
-			errors.As(err, &we)
-			return nil, profileBadRequest("mergePolicy: %s", we.Detail)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	spec.policy = definition(policy)
-	version := policy.Version
-	spec.req.MergePolicy = &aepwire.MergePolicyRef{ID: policy.ID, Version: &version}
-
-	if spec.profileFields, err = parseFields("fields", req.Fields); err != nil {
-		return nil, err
-	}
-	if f := req.Filter; f != nil {
-		if f.FromIngestTimestamp != "" {
-			if spec.profileFrom, err = rfc3339Millis("filter.fromIngestTimestamp", f.FromIngestTimestamp); err != nil {
-				return nil, err
-			}
-			spec.hasProfileFrom = true
-		}
-		spec.emptyProfiles = f.EmptyProfiles
-		for i, s := range f.Segments {
-			at := fmt.Sprintf("filter.segments[%d]", i)
-			if s.SegmentID == "" {
-				return nil, profileBadRequest("%s.segmentId is required", at)
-			}
-			seg := segmentSpec{id: s.SegmentID, ns: s.SegmentNs, statuses: s.Status}
-			if seg.ns == "" {
-				seg.ns = "ups"
-			}
-			if len(seg.statuses) == 0 {
-				seg.statuses = []string{aepwire.SegmentRealized, aepwire.SegmentExisting}
-			}
-			for _, st := range seg.statuses {
-				if st != aepwire.SegmentRealized && st != aepwire.SegmentExisting && st != aepwire.SegmentExited {
-					return nil, profileBadRequest("%s.status holds %q; statuses are realized, existing and exited", at, st)
-				}
-			}
-			spec.segments = append(spec.segments, seg)
-		}
-		if q := f.SegmentQualificationTime; q != nil {
-			if q.StartTime != "" {
-				ns, ok := aepwire.ParseTimestamp(q.StartTime)
-				if !ok {
-					return nil, profileBadRequest("filter.segmentQualificationTime.startTime %q is not an RFC 3339 date-time with an offset", q.StartTime)
-				}
-				spec.qualStart, spec.hasQualStart = ns, true
-			}
-			if q.EndTime != "" {
-				ns, ok := aepwire.ParseTimestamp(q.EndTime)
-				if !ok {
-					return nil, profileBadRequest("filter.segmentQualificationTime.endTime %q is not an RFC 3339 date-time with an offset", q.EndTime)
-				}
-				spec.qualEnd, spec.hasQualEnd = ns, true
-			}
-		}
-	}
-	spec.perBatch = req.Destination.SegmentPerBatch
-	if spec.perBatch && len(spec.segments) == 0 {
-		return nil, profileBadRequest("destination.segmentPerBatch is true but filter.segments is empty: " +
-			"list the segments to export one batch each, or set segmentPerBatch to false")
-	}
-	if af := req.AdditionalFields; af != nil && af.EventList != nil {
-		spec.withEvents = true
-		el := af.EventList
-		if spec.eventFields, err = parseFields("additionalFields.eventList.fields", el.Fields); err != nil {
-			return nil, err
-		}
-		if ef := el.Filter; ef != nil {
-			if ef.FromIngestTimestamp != "" {
-				if spec.eventFrom, err = rfc3339Millis("additionalFields.eventList.filter.fromIngestTimestamp", ef.FromIngestTimestamp); err != nil {
-					return nil, err
-				}
-				spec.hasEventFrom = true
-			}
-			if ef.ToIngestTimestamp != "" {
-				if spec.eventTo, err = rfc3339Millis("additionalFields.eventList.filter.toIngestTimestamp", ef.ToIngestTimestamp); err != nil {
-					return nil, err
-				}
-				spec.hasEventTo = true
-			}
-		}
-	}
-	return spec, nil
-}
-
-func parseFields(field, list string) (*fields.Selector, error) {
-	sel, err := fields.Parse(list)
-	if err != nil {
-		return nil, profileBadRequest("%s %q is malformed at %s", field, list, err)
-	}
-	return sel, nil
 }
 
 // CreateExportJob validates a request and creates a NEW job for it, with its destination batch
 // ids reserved. A non-empty idempotencyKey makes the call safe to retry: a second request with
 // the same key returns the job the first one created.
+//
+// It answers with the job as the transaction left it (NEW, or as the first request's job stood),
+// never as a runner may have moved it since: a runner can claim the job the moment it commits.
 func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobRequest, idempotencyKey string) (*aepwire.ExportJob, error) {
-	var id int64
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	spec, err := parseExportRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	var created *jobRow
+	err = e.writeJobs(ctx, func(tx *sql.Tx) error {
 		if idempotencyKey != "" {
+			var id int64
 			err := tx.QueryRowContext(ctx, `SELECT id FROM export_jobs WHERE idempotency_key = ?`, idempotencyKey).Scan(&id)
 			if err == nil {
-				return nil
+				created, err = e.getJobRow(ctx, tx, id)
+				return err
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 		}
-		spec, err := e.validateExportRequest(ctx, tx, req)
-		if err != nil {
+		if err := e.resolve(ctx, tx, spec); err != nil {
 			return err
 		}
 		n := 1
@@ -252,24 +74,28 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 			key = idempotencyKey
 		}
 		r, err := tx.ExecContext(ctx, `INSERT INTO export_jobs (status, request, request_id, idempotency_key, batch_ids, creation_ms, update_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, aepwire.JobNew, string(reqJSON), randomHex(16), key, string(batchJSON), now, now)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, jobs.New.Wire(), string(reqJSON), randomHex(16), key, string(batchJSON), now, now)
 		if err != nil {
 			return err
 		}
-		id, err = r.LastInsertId()
+		id, err := r.LastInsertId()
+		if err != nil {
+			return err
+		}
+		created, err = e.getJobRow(ctx, tx, id)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.jobsChanged()
-	return e.GetExportJob(ctx, id)
+	e.runner.Wake()
+	return e.wire(created), nil
 }
 
 // jobRow is an export job as stored.
 type jobRow struct {
 	id              int64
-	status          string
+	state           jobs.State
 	req             aepwire.ExportJobRequest
 	requestID       string
 	batchIDs        []string
@@ -290,7 +116,7 @@ const jobColumns = `id, status, request, request_id, batch_ids, creation_ms, upd
 func scanJob(row interface{ Scan(...any) error }) (*jobRow, error) {
 	j := &jobRow{}
 	var req, batches, metrics, errs, warnings, gateway string
-	if err := row.Scan(&j.id, &j.status, &req, &j.requestID, &batches, &j.creation, &j.update, &j.started, &metrics,
+	if err := row.Scan(&j.id, &j.state, &req, &j.requestID, &batches, &j.creation, &j.update, &j.started, &metrics,
 		&errs, &warnings, &gateway, &j.attempts, &j.cancelRequested); err != nil {
 		return nil, err
 	}
@@ -321,7 +147,7 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 		ID:                  j.id,
 		ProfileInstanceID:   "ups",
 		JobType:             "BATCH",
-		Status:              j.status,
+		Status:              j.state.Wire(),
 		Fields:              j.req.Fields,
 		Schema:              j.req.Schema,
 		Filter:              j.req.Filter,
@@ -345,6 +171,8 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 	if job.Metrics.TotalTime == nil {
 		job.Metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
 	}
+	// A failed or cancelled job names no batches: none of its output was committed.
+	keepsBatches := j.state != jobs.Failed && j.state != jobs.Cancelled
 	if j.req.Destination.SegmentPerBatch {
 		for i, seg := range j.req.Filter.Segments {
 			ns, statuses := seg.SegmentNs, seg.Status
@@ -355,12 +183,12 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 				statuses = []string{aepwire.SegmentRealized, aepwire.SegmentExisting}
 			}
 			b := aepwire.ExportBatch{SegmentID: seg.SegmentID, SegmentNs: ns, Status: statuses}
-			if j.status != aepwire.JobFailed && j.status != aepwire.JobCancelled && i < len(j.batchIDs) {
+			if keepsBatches && i < len(j.batchIDs) {
 				b.BatchID = j.batchIDs[i]
 			}
 			job.Destination.Batches = append(job.Destination.Batches, b)
 		}
-	} else if j.status != aepwire.JobFailed && j.status != aepwire.JobCancelled && len(j.batchIDs) > 0 {
+	} else if keepsBatches && len(j.batchIDs) > 0 {
 		job.Destination.BatchID = j.batchIDs[0]
 	}
 	return job
@@ -368,7 +196,7 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 
 // GetExportJob returns a job, or a 404 error.
 func (e *Engine) GetExportJob(ctx context.Context, id int64) (*aepwire.ExportJob, error) {
-	j, err := e.getJobRow(ctx, e.store.db, id)
+	j, err := e.getJobRow(ctx, e.store.DB(), id)
 	if err != nil {
 		return nil, err
 	}
@@ -386,11 +214,11 @@ func (e *Engine) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (
 	}
 	where, args := []string{"1 = 1"}, []any{}
 	if q.Status != "" {
-		st := strings.ToUpper(q.Status)
-		if !slices.Contains([]string{aepwire.JobNew, aepwire.JobProcessing, aepwire.JobSucceeded, aepwire.JobFailed, aepwire.JobCancelled}, st) {
+		st, ok := jobs.ParseWire(strings.ToUpper(q.Status))
+		if !ok {
 			return nil, profileBadRequest("status %q is not one of NEW, PROCESSING, SUCCEEDED, FAILED, CANCELLED", q.Status)
 		}
-		where, args = append(where, "status = ?"), append(args, st)
+		where, args = append(where, "status = ?"), append(args, st.Wire())
 	}
 	if q.Offset != "" {
 		creation, id, ok := parseJobOffset(q.Offset)
@@ -401,27 +229,16 @@ func (e *Engine) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (
 		args = append(args, creation, creation, id)
 	}
 	args = append(args, limit+1)
-	rows, err := e.store.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE `+strings.Join(where, " AND ")+
+	// One job past the page says whether another page follows.
+	rows, err := store.All(ctx, e.store.DB(), scanJob, `SELECT `+jobColumns+` FROM export_jobs WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY creation_ms DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	more := len(rows) > limit
 	list := &aepwire.ExportJobList{Records: []aepwire.ExportJob{}, Page: aepwire.ListPage{SortField: "createdTime", Sort: "desc"}}
-	more := false
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		if len(list.Records) == limit {
-			more = true
-			break
-		}
+	for _, j := range rows[:min(limit, len(rows))] {
 		list.Records = append(list.Records, *e.wire(j))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	list.Page.PageSize = len(list.Records)
 	if n := len(list.Records); n > 0 {
@@ -454,17 +271,17 @@ func parseJobOffset(s string) (creation, id int64, ok bool) {
 // It returns once the request is recorded; the runner stops promptly after.
 func (e *Engine) CancelExportJob(ctx context.Context, id int64) error {
 	var abandoned bool
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.writeJobs(ctx, func(tx *sql.Tx) error {
 		j, err := e.getJobRow(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		now := e.nowMs()
-		switch j.status {
-		case aepwire.JobNew:
-			// Not started: no runner can claim it any more once it is CANCELLED.
-			return e.finishJob(ctx, tx, j, aepwire.JobCancelled, nil, now)
-		case aepwire.JobProcessing:
+		switch j.state {
+		case jobs.New:
+			// Not started: no runner can claim it any more once it is Cancelled.
+			return e.transition(ctx, tx, j, jobs.Cancelled, jobs.ByAPI, nil, now)
+		case jobs.Processing:
 			_, err := tx.ExecContext(ctx, `UPDATE export_jobs SET cancel_requested = 1, update_ms = ? WHERE id = ?`, now, id)
 			abandoned = true
 			return err
@@ -477,34 +294,49 @@ func (e *Engine) CancelExportJob(ctx context.Context, id int64) error {
 		return err
 	}
 	if abandoned {
-		// A runner in this process stops at once; one in another process sees the flag within
-		// its next check; and a job without a runner at all is cancelled here.
-		e.cancelLocal(id)
-		return e.cancelIfAbandoned(ctx, id)
+		return e.runner.Cancel(ctx, id)
 	}
 	return nil
 }
 
-// finishJob moves a job to a terminal status in tx. A successful job's batches are committed by
-// the runner before it calls this.
-func (e *Engine) finishJob(ctx context.Context, tx *sql.Tx, j *jobRow, status string, errs []aepwire.JobError, now int64) error {
-	if j.metrics.TotalTime == nil {
-		j.metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
+// transition moves a job to another state in tx: it is the one way a job's state changes. The
+// move must be in the transition table (jobs.Check), made by by. The caller sets what the move
+// changes besides the state (attempts, warnings, metrics) in j first; transition adds errs to the
+// job's errors, and on an end state closes the job's total time and gives a cancellation its error.
+func (e *Engine) transition(ctx context.Context, tx *sql.Tx, j *jobRow, to jobs.State, by jobs.Mover, errs []aepwire.JobError, now int64) error {
+	if err := jobs.Check(j.state, to, by); err != nil {
+		return fmt.Errorf("export job %d: %w", j.id, err)
 	}
-	j.metrics.TotalTime.EndTimeInMs = now
-	j.metrics.TotalTime.TotalTimeInMs = now - j.metrics.TotalTime.StartTimeInMs
-	if status == aepwire.JobCancelled && len(errs) == 0 {
-		errs = []aepwire.JobError{{Code: codeJobCancelled, Msg: "the job was cancelled (DELETE /export/jobs/" + strconv.FormatInt(j.id, 10) + ")"}}
+	if to.Ended() {
+		if j.metrics.TotalTime == nil {
+			j.metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
+		}
+		j.metrics.TotalTime.EndTimeInMs = now
+		j.metrics.TotalTime.TotalTimeInMs = now - j.metrics.TotalTime.StartTimeInMs
+		if to == jobs.Cancelled && len(errs) == 0 {
+			errs = []aepwire.JobError{{Code: codeJobCancelled, Msg: "the job was cancelled (DELETE /export/jobs/" + strconv.FormatInt(j.id, 10) + ")"}}
+		}
 	}
-	metrics, err := json.Marshal(j.metrics)
-	if err != nil {
-		return err
+	j.state, j.update = to, now
+	j.errors = append(j.errors, errs...)
+	var cols [4][]byte
+	for i, v := range []any{j.metrics, j.errors, j.warnings, j.gatewayIDs} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		cols[i] = b
 	}
-	errsJSON, err := json.Marshal(append(j.errors, errs...))
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE export_jobs SET status = ?, metrics = ?, errors = ?, update_ms = ? WHERE id = ?`,
-		status, string(metrics), string(errsJSON), now, j.id)
+	_, err := tx.ExecContext(ctx, `UPDATE export_jobs SET status = ?, attempts = ?, started_ms = ?, update_ms = ?, metrics = ?,
+		errors = ?, warnings = ?, gateway_ids = ? WHERE id = ?`,
+		j.state.Wire(), j.attempts, j.started, j.update, string(cols[0]), string(cols[1]), string(cols[2]), string(cols[3]), j.id)
 	return err
+}
+
+// writeJobs runs fn in a write transaction of the store, as store.write does, and then tells the
+// waiters of this process that a job may have changed. Every transaction that changes a job runs
+// through it.
+func (e *Engine) writeJobs(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	defer e.jobEvents.notify()
+	return e.store.Write(ctx, fn)
 }

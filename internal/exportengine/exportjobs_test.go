@@ -2,6 +2,7 @@ package exportengine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,13 +13,14 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
 // jobEnv is an engine that runs jobs, with a union destination and some profiles.
 type jobEnv struct {
 	e       *Engine
-	clock   *fakeClock
+	clock   clock.Clock
 	dest    string
 	crm     string
 	web     string
@@ -27,16 +29,15 @@ type jobEnv struct {
 
 func newJobEnv(t *testing.T, opts Options) *jobEnv {
 	t.Helper()
-	env := &jobEnv{clock: newFakeClock(), dataDir: opts.DataDir}
+	env := &jobEnv{clock: opts.Clock, dataDir: opts.DataDir}
+	if env.clock == nil {
+		env.clock = newFakeClock()
+	}
 	if env.dataDir == "" {
 		env.dataDir = t.TempDir()
 	}
 	opts.DataDir, opts.Clock = env.dataDir, env.clock
-	e, err := Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
+	e := openEngine(t, opts)
 	env.e = e
 	env.dest = newDataset(t, e, aepwire.SchemaProfileUnion, false)
 	env.crm = newDataset(t, e, aepwire.SchemaProfile, true)
@@ -49,6 +50,29 @@ func (env *jobEnv) request() aepwire.ExportJobRequest {
 		Destination: aepwire.ExportDestination{DatasetID: env.dest},
 		Schema:      aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
 	}
+}
+
+// create creates a job of the default request on e: the env's engine, or another one on its data
+// directory.
+func (env *jobEnv) create(t *testing.T, e *Engine) *aepwire.ExportJob {
+	t.Helper()
+	j, err := e.CreateExportJob(context.Background(), env.request(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// newHeldJob makes an engine that runs jobs, with sample data, and a job that its runner holds
+// before its second chunk of profiles; the gate lets it go.
+func newHeldJob(t *testing.T) (*jobEnv, *chunkGate, *aepwire.ExportJob) {
+	t.Helper()
+	gate := newChunkGate(t, 1)
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: gate.hooks()})
+	env.ingestSample(t, 1500)
+	j := env.create(t, env.e)
+	<-gate.reached
+	return env, gate, j
 }
 
 // ingestSample loads generated sample data for people people.
@@ -142,6 +166,8 @@ func TestExportJobLifecycleAndMetrics(t *testing.T) {
 	req.AdditionalFields = &aepwire.AdditionalFields{EventList: &aepwire.EventList{Fields: "eventType"}}
 	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
 
+	// The runner may claim the job the moment it is committed; the answer is still the job as
+	// created: NEW.
 	created, err := env.e.CreateExportJob(ctx, req, "")
 	if err != nil {
 		t.Fatal(err)
@@ -192,18 +218,16 @@ func TestExportJobLifecycleAndMetrics(t *testing.T) {
 }
 
 func TestExportJobListPages(t *testing.T) {
-	env := newJobEnv(t, Options{})
+	clock := newSkewedClock()
+	env := newJobEnv(t, Options{Clock: clock})
 	ctx := context.Background()
 	var ids []int64
 	for i := range 5 {
-		env.clock.Advance(time.Second)
+		clock.Advance(time.Second)
 		if i == 3 {
-			env.clock.Advance(-time.Second) // two jobs created in the same millisecond
+			clock.Move(-time.Second) // two jobs created in the same millisecond
 		}
-		j, err := env.e.CreateExportJob(ctx, env.request(), "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		j := env.create(t, env.e)
 		ids = append(ids, j.ID)
 	}
 	var got []int64
@@ -260,33 +284,39 @@ func TestIdempotentCreate(t *testing.T) {
 	}
 }
 
-// pauseExports makes exports stop before their second chunk until release is called.
-func pauseExports(t *testing.T) (reached <-chan struct{}, release func()) {
-	t.Helper()
-	r := make(chan struct{})
-	gate := make(chan struct{})
-	var once, closeOnce sync.Once
-	testHookChunk = func(ctx context.Context, _ string, seq int) {
-		if seq == 1 {
-			once.Do(func() { close(r) })
-			select {
-			case <-gate:
-			case <-ctx.Done():
-			}
-		}
-	}
-	release = func() { closeOnce.Do(func() { close(gate) }) }
-	t.Cleanup(func() { release(); testHookChunk = nil })
-	return r, release
+// chunkGate holds the exports of an engine (given its hooks) before their chunk seq until
+// released, or until the job's context ends; reached is closed when an export gets there.
+type chunkGate struct {
+	seq                      int
+	reached, open            chan struct{}
+	reachedOnce, releaseOnce sync.Once
 }
+
+func newChunkGate(t *testing.T, seq int) *chunkGate {
+	g := &chunkGate{seq: seq, reached: make(chan struct{}), open: make(chan struct{})}
+	t.Cleanup(g.release)
+	return g
+}
+
+func (g *chunkGate) hooks() Hooks {
+	return Hooks{BeforeExportChunk: func(ctx context.Context, seq int) {
+		if seq != g.seq {
+			return
+		}
+		g.reachedOnce.Do(func() { close(g.reached) })
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+		}
+	}}
+}
+
+func (g *chunkGate) release() { g.releaseOnce.Do(func() { close(g.open) }) }
 
 func TestCancelNewJob(t *testing.T) {
 	env := newJobEnv(t, Options{}) // no runner: the job stays NEW
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.create(t, env.e)
 	if err := env.e.CancelExportJob(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -307,15 +337,8 @@ func TestCancelNewJob(t *testing.T) {
 }
 
 func TestCancelMidRun(t *testing.T) {
-	env := newJobEnv(t, Options{RunJobs: true})
-	env.ingestSample(t, 1500)
-	reached, _ := pauseExports(t)
+	env, _, j := newHeldJob(t)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-reached
 	running, err := env.e.GetExportJob(ctx, j.ID)
 	if err != nil || running.Status != aepwire.JobProcessing {
 		t.Fatalf("job is %+v, %v; want PROCESSING", running, err)
@@ -369,5 +392,41 @@ func TestTwoJobsAtOnce(t *testing.T) {
 	if beside, alone := exportedRows(t, env.e, jc.Destination.BatchID), exportedRows(t, env.e, ja.Destination.BatchID); len(alone) == 0 ||
 		fmt.Sprint(beside) != fmt.Sprint(alone) {
 		t.Errorf("the job run beside another wrote other rows than alone (%d rows alone)", len(alone))
+	}
+}
+
+// What a request says by itself is checked before the job's transaction: a malformed request is
+// refused while another writer holds the store, and never waits for it.
+func TestMalformedRequestTakesNoWriteLock(t *testing.T) {
+	env := newJobEnv(t, Options{})
+	ctx := context.Background()
+	holding, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- env.e.store.Write(ctx, func(*sql.Tx) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	refused := make(chan error, 1)
+	go func() {
+		req := env.request()
+		req.Fields = "a(b,(c" + strings.Repeat("(", 5000)
+		_, err := env.e.CreateExportJob(ctx, req, "")
+		refused <- err
+	}()
+	select {
+	case err := <-refused:
+		if aepwire.StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "fields") {
+			t.Errorf("malformed fields: %v, want a 400 naming fields", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a malformed request waited for the write lock")
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,7 +15,12 @@ import (
 	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 )
+
+// codeNoFiles is the batch error of a batch completed without files.
+const codeNoFiles = "INGEST-1100"
 
 // maxBatchErrors bounds the record errors a batch reports; failedRecordCount counts them all.
 const maxBatchErrors = 100
@@ -39,7 +44,7 @@ type ingestResult struct {
 	errors           []aepwire.BatchError
 	files            []fileStat
 	bytes            int64
-	segment          segmentStats
+	segment          segment.Stats
 	hasSegment       bool
 }
 
@@ -52,7 +57,7 @@ func (res *ingestResult) fail(file string, pos int64, code, reason string) {
 
 // ingestFiles validates the files of a batch in file-name order. With a segment writer, accepted
 // records go to the profile store.
-func ingestFiles(dir string, kind recordKind, seg *segmentWriter) (*ingestResult, error) {
+func ingestFiles(dir string, kind record.Kind, seg *segment.Writer) (*ingestResult, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -78,17 +83,17 @@ func ingestFiles(dir string, kind recordKind, seg *segmentWriter) (*ingestResult
 		read := func(fn func(pos int64, raw []byte) error) error {
 			return readRecords(filepath.Join(dir, name), &st, fn)
 		}
-		err := parallelParse(kind, read, func(pos int64, r *record, rerr *recordError) error {
+		err := parallelParse(kind, read, func(pos int64, r *record.Record, rerr *record.Error) error {
 			if rerr != nil {
-				res.fail(label, pos, rerr.code, rerr.reason)
+				res.fail(label, pos, rerr.Code, rerr.Reason)
 				return nil
 			}
 			res.accepted++
 			st.records++
-			r.seq = seq
+			r.Seq = seq
 			seq++
 			if seg != nil {
-				return seg.add(r)
+				return seg.Add(r)
 			}
 			return nil
 		})

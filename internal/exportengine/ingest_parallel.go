@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // Records are validated on every core: the reader cuts a file into blocks of lines, parsers
@@ -22,8 +24,8 @@ type lineRef struct {
 }
 
 type parsed struct {
-	rec *record
-	err *recordError
+	rec *record.Record
+	err *record.Error
 }
 
 type lineBlock struct {
@@ -42,8 +44,8 @@ func (b *lineBlock) reset() {
 // parallelParse reads records with read and hands each, validated, to use in order: either the
 // record (whose body is valid only during the call) or why it was refused. It stops at the
 // first error of read or use.
-func parallelParse(kind recordKind, read func(fn func(pos int64, raw []byte) error) error,
-	use func(pos int64, r *record, rerr *recordError) error) error {
+func parallelParse(kind record.Kind, read func(fn func(pos int64, raw []byte) error) error,
+	use func(pos int64, r *record.Record, rerr *record.Error) error) error {
 	workers := runtime.GOMAXPROCS(0)
 	free := make(chan *lineBlock, blocksInFlight)
 	for range blocksInFlight {
@@ -58,15 +60,15 @@ func parallelParse(kind recordKind, read func(fn func(pos int64, raw []byte) err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var p recordParser
+			var p record.Parser
 			for b := range work {
 				for _, l := range b.lines {
 					if l.start < 0 {
-						b.out = append(b.out, parsed{err: &recordError{codeTooLarge,
-							fmt.Sprintf("the line is over %d MB", maxLineBytes>>20)}})
+						b.out = append(b.out, parsed{err: &record.Error{Code: record.CodeTooLarge,
+							Reason: fmt.Sprintf("the line is over %d MB", maxLineBytes>>20)}})
 						continue
 					}
-					r, rerr := p.parse(b.data[l.start:l.end:l.end], kind)
+					r, rerr := p.Parse(b.data[l.start:l.end:l.end], kind)
 					b.out = append(b.out, parsed{rec: r, err: rerr})
 				}
 				b.done <- struct{}{}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // newDataset creates a dataset for the given schema; profileEnabled tags it for the profile store.
@@ -113,36 +114,36 @@ func TestIngestValidation(t *testing.T) {
 		failed   []failure
 	}{
 		{
-			name:   "profile lines: BOM, CRLF, blank lines, invalid JSON, non-objects, no identity, control characters",
+			name:   "profile lines: BOM, CRLF, blank lines, invalid JSON, non-objects, no record.Identity, control characters",
 			schema: aepwire.SchemaProfile, files: fixture("profiles_mixed.json"),
 			status: aepwire.BatchSuccess, accepted: 3,
-			failed: []failure{{"", 4, codeInvalidJSON}, {"", 5, codeNotObject}, {"", 6, codeNotObject},
-				{"", 7, codeNoIdentity}, {"", 8, codeNoIdentity}, {"", 10, codeInvalidJSON}},
+			failed: []failure{{"", 4, record.CodeInvalidJSON}, {"", 5, record.CodeNotObject}, {"", 6, record.CodeNotObject},
+				{"", 7, record.CodeNoIdentity}, {"", 8, record.CodeNoIdentity}, {"", 10, record.CodeInvalidJSON}},
 		},
 		{
 			name:   "event lines: _id and timestamp rules, check order",
 			schema: aepwire.SchemaExperienceEvent, files: fixture("events_mixed.json"),
 			status: aepwire.BatchSuccess, accepted: 2,
-			failed: []failure{{"", 2, codeNoEventID}, {"", 3, codeNoEventID}, {"", 4, codeNoEventID},
-				{"", 5, codeBadTimestamp}, {"", 6, codeBadTimestamp}, {"", 8, codeNoIdentity}, {"", 9, codeNotObject}},
+			failed: []failure{{"", 2, record.CodeNoEventID}, {"", 3, record.CodeNoEventID}, {"", 4, record.CodeNoEventID},
+				{"", 5, record.CodeBadTimestamp}, {"", 6, record.CodeBadTimestamp}, {"", 8, record.CodeNoIdentity}, {"", 9, record.CodeNotObject}},
 		},
 		{
 			name:   "a file that parses whole as an array: positions are 1-based indexes",
 			schema: aepwire.SchemaProfile, files: fixture("profiles_array.json"),
 			status: aepwire.BatchSuccess, accepted: 2,
-			failed: []failure{{"", 2, codeNoIdentity}, {"", 3, codeNotObject}},
+			failed: []failure{{"", 2, record.CodeNoIdentity}, {"", 3, record.CodeNotObject}},
 		},
 		{
 			name:   "a first line that is an array does not make the file an array",
 			schema: aepwire.SchemaProfile, files: fixture("looks_like_array.json"),
 			status: aepwire.BatchSuccess, accepted: 1,
-			failed: []failure{{"", 1, codeNotObject}},
+			failed: []failure{{"", 1, record.CodeNotObject}},
 		},
 		{
 			name:   "no valid record: the batch fails",
 			schema: aepwire.SchemaProfile, files: fixture("not_json.csv"),
 			status: aepwire.BatchFailed, accepted: 0,
-			failed: []failure{{"", 1, codeInvalidJSON}, {"", 2, codeInvalidJSON}},
+			failed: []failure{{"", 1, record.CodeInvalidJSON}, {"", 2, record.CodeInvalidJSON}},
 		},
 		{
 			name:   "several files: positions restart per file, and errors name the file",
@@ -151,7 +152,7 @@ func TestIngestValidation(t *testing.T) {
 				return []string{filepath.Join("testdata", "ingest", "profiles_array.json"), filepath.Join("testdata", "ingest", "looks_like_array.json")}
 			},
 			status: aepwire.BatchSuccess, accepted: 3,
-			failed: []failure{{"looks_like_array.json", 1, codeNotObject}, {"profiles_array.json", 2, codeNoIdentity}, {"profiles_array.json", 3, codeNotObject}},
+			failed: []failure{{"looks_like_array.json", 1, record.CodeNotObject}, {"profiles_array.json", 2, record.CodeNoIdentity}, {"profiles_array.json", 3, record.CodeNotObject}},
 		},
 		{
 			name:   "profile size limit: 100 KB is allowed, one byte more is not, and not-an-object comes first",
@@ -160,7 +161,7 @@ func TestIngestValidation(t *testing.T) {
 				return []string{writeLines(t, profileAt(100*1024), profileAt(100*1024+1), "["+strings.Repeat(" ", 200*1024)+"]")}
 			},
 			status: aepwire.BatchSuccess, accepted: 1,
-			failed: []failure{{"", 2, codeTooLarge}, {"", 3, codeNotObject}},
+			failed: []failure{{"", 2, record.CodeTooLarge}, {"", 3, record.CodeNotObject}},
 		},
 		{
 			name:   "event size limit: 10 KB",
@@ -169,7 +170,7 @@ func TestIngestValidation(t *testing.T) {
 				return []string{writeLines(t, eventAt(10*1024), eventAt(10*1024+1))}
 			},
 			status: aepwire.BatchSuccess, accepted: 1,
-			failed: []failure{{"", 2, codeTooLarge}},
+			failed: []failure{{"", 2, record.CodeTooLarge}},
 		},
 		{
 			name:   "other schemas: any JSON object is accepted",
@@ -178,7 +179,7 @@ func TestIngestValidation(t *testing.T) {
 				return []string{writeLines(t, `{"order":1}`, `{"order":2,"identityMap":{}}`, `[1]`)}
 			},
 			status: aepwire.BatchSuccess, accepted: 2,
-			failed: []failure{{"", 3, codeNotObject}},
+			failed: []failure{{"", 3, record.CodeNotObject}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

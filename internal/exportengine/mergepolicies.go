@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // Profile service error codes.
@@ -94,7 +95,7 @@ func (e *Engine) normalizeMergePolicy(ctx context.Context, tx *sql.Tx, p *aepwir
 func (e *Engine) CreateMergePolicy(ctx context.Context, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
 	p.ID = newUUID()
 	p.Version = 1
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		if err := e.normalizeMergePolicy(ctx, tx, &p); err != nil {
 			return err
 		}
@@ -136,7 +137,7 @@ func (e *Engine) insertPolicyVersion(ctx context.Context, tx *sql.Tx, p *aepwire
 // UpdateMergePolicy replaces a policy's settings with p's and bumps its version. Earlier versions
 // stay readable for jobs that name them.
 func (e *Engine) UpdateMergePolicy(ctx context.Context, id string, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
-	err := e.store.write(ctx, func(tx *sql.Tx) error {
+	err := e.store.Write(ctx, func(tx *sql.Tx) error {
 		cur, err := e.getMergePolicy(ctx, tx, id, 0)
 		if err != nil {
 			return err
@@ -156,7 +157,7 @@ func (e *Engine) UpdateMergePolicy(ctx context.Context, id string, p aepwire.Mer
 // DeleteMergePolicy deletes a policy with all its versions. Deleting the default policy leaves the
 // sandbox without one: jobs must then name their policy.
 func (e *Engine) DeleteMergePolicy(ctx context.Context, id string) error {
-	return e.store.write(ctx, func(tx *sql.Tx) error {
+	return e.store.Write(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `DELETE FROM merge_policies WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -171,7 +172,7 @@ func (e *Engine) DeleteMergePolicy(ctx context.Context, id string) error {
 // GetMergePolicy returns the latest version of a policy.
 func (e *Engine) GetMergePolicy(ctx context.Context, id string) (*aepwire.MergePolicy, error) {
 	var p *aepwire.MergePolicy
-	err := e.store.read(ctx, func(tx *sql.Tx) error {
+	err := e.store.Read(ctx, func(tx *sql.Tx) error {
 		var err error
 		p, err = e.getMergePolicy(ctx, tx, id, 0)
 		return err
@@ -181,20 +182,7 @@ func (e *Engine) GetMergePolicy(ctx context.Context, id string) (*aepwire.MergeP
 
 // ListMergePolicies returns the latest version of every policy, by name.
 func (e *Engine) ListMergePolicies(ctx context.Context) ([]*aepwire.MergePolicy, error) {
-	rows, err := e.store.db.QueryContext(ctx, `SELECT `+policyColumns+` FROM merge_policies WHERE latest = 1 ORDER BY name, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*aepwire.MergePolicy
-	for rows.Next() {
-		p, err := e.scanPolicy(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return store.All(ctx, e.store.DB(), e.scanPolicy, `SELECT `+policyColumns+` FROM merge_policies WHERE latest = 1 ORDER BY name, id`)
 }
 
 const policyColumns = `id, version, name, identity_graph, attribute_merge, dataset_order, is_default, is_active_on_edge, update_epoch`

@@ -61,7 +61,7 @@ func TestMergePolicyLifecycle(t *testing.T) {
 	}
 	// Jobs may name the old version: its settings are kept.
 	var v1 *aepwire.MergePolicy
-	_ = e.store.read(ctx, func(tx *sql.Tx) error {
+	_ = e.store.Read(ctx, func(tx *sql.Tx) error {
 		var err error
 		v1, err = e.getMergePolicy(ctx, tx, p.ID, 1)
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 )
 
 // storeContents lists what the profile store holds, one line a record, in the order an export
@@ -24,9 +25,9 @@ func storeContents(t *testing.T, e *Engine) []string {
 	}
 	defer snap.close()
 	var out []string
-	err = snap.byPrimary(func(p identity, recs []*storedRecord) error {
+	err = snap.byPrimary(func(p record.Identity, recs []*storedRecord) error {
 		for _, r := range recs {
-			out = append(out, fmt.Sprintf("%s:%s %s", p.ns, p.id, r.body))
+			out = append(out, fmt.Sprintf("%s:%s %s", p.NS, p.ID, r.body))
 		}
 		return nil
 	})
@@ -34,6 +35,17 @@ func storeContents(t *testing.T, e *Engine) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// firstBatchRuns is the number of runs of the profile store's first batch's segment.
+func firstBatchRuns(t *testing.T, e *Engine) int {
+	t.Helper()
+	snap, err := e.openSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.close()
+	return snap.batches[0].seg.Runs()
 }
 
 func expectStore(t *testing.T, e *Engine, want ...string) {
@@ -44,16 +56,17 @@ func expectStore(t *testing.T, e *Engine, want ...string) {
 }
 
 func TestIngestTimesStrictlyIncrease(t *testing.T) {
-	e, clock := openTestEngine(t)
+	clock := newSkewedClock()
+	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock})
 	ds := newDataset(t, e, aepwire.SchemaProfile, true)
 	rec := `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`
 	start := clock.Now().UnixMilli()
 
 	b1 := ingestLines(t, e, ds, rec)
 	b2 := ingestLines(t, e, ds, rec) // same clock reading
-	clock.Advance(-time.Hour)        // the clock goes back
+	clock.Move(-time.Hour)           // the clock goes back
 	b3 := ingestLines(t, e, ds, rec)
-	clock.Advance(2 * time.Hour)
+	clock.Move(2 * time.Hour)
 	b4 := ingestLines(t, e, ds, rec)
 
 	got := []int64{b1.IngestTime, b2.IngestTime, b3.IngestTime, b4.IngestTime}
@@ -82,11 +95,7 @@ func TestProfileStoreOrderAndRecordOrder(t *testing.T) {
 }
 
 func TestProfileStoreReadsManyRuns(t *testing.T) {
-	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), RunBytes: 256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 256})
 	ds := newDataset(t, e, aepwire.SchemaProfile, true)
 	var lines, want []string
 	for i := range 40 {
@@ -102,51 +111,10 @@ func TestProfileStoreReadsManyRuns(t *testing.T) {
 			}
 		}
 	}
-	snap, err := e.openSnapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs := len(snap.batches[0].seg.runs)
-	snap.close()
-	if runs < 10 {
+	if runs := firstBatchRuns(t, e); runs < 10 {
 		t.Errorf("a 256-byte run limit wrote %d runs, want one every few records", runs)
 	}
 	expectStore(t, e, want...)
-}
-
-func TestPrimaryIdentityRules(t *testing.T) {
-	e, _ := openTestEngine(t)
-	ds := newDataset(t, e, aepwire.SchemaProfile, true)
-	for _, tc := range []struct {
-		record  string
-		primary string
-	}{
-		{`{"identityMap":{"Email":[{"id":"e"}],"CRMID":[{"id":"c2"},{"id":"c1"}]}}`, "CRMID:c2"},               // smallest namespace, first entry
-		{`{"identityMap":{"Email":[{"id":"e","primary":true}],"CRMID":[{"id":"c"}]}}`, "Email:e"},              // marked
-		{`{"identityMap":{"Email":[{"id":"e","primary":"true"}],"CRMID":[{"id":"c"}]}}`, "CRMID:c"},            // only JSON true counts
-		{`{"identityMap":{"ECID":[{"id":"x","primary":true}],"Email":[{"id":"e","primary":true}]}}`, "ECID:x"}, // several: smallest namespace
-		{`{"identityMap":{"Email":[{"id":"e2","primary":true},{"id":"e1","primary":true}]}}`, "Email:e2"},      // then array order
-		{`{"identityMap":{"Phone":[{"id":"p"}]},"identities":[{"id":"i","namespace":{"code":"Email"},"primary":true}]}`, "Email:i"},
-		{`{"identityMap":{"Phone":[{"id":"p","primary":true}]},"identities":[{"id":"i","namespace":{"code":"Email"},"primary":true}]}`, "Phone:p"},
-		{`{"identityMap":{"Email":[{"id":"m"}]},"identities":[{"id":"i","namespace":{"code":"Email"}}]}`, "Email:m"}, // identityMap first on ties
-		{`{"identities":[{"id":"z","namespace":{"code":"ECID"}},{"id":"y","namespace":{"code":"AAID"}}]}`, "AAID:y"},
-	} {
-		r, rerr := (&recordParser{}).parse([]byte(tc.record), kindFragment)
-		if rerr != nil {
-			t.Fatalf("%s: %v", tc.record, rerr.reason)
-		}
-		if got := r.primary().ns + ":" + r.primary().id; got != tc.primary {
-			t.Errorf("%s: primary %s, want %s", tc.record, got, tc.primary)
-		}
-	}
-	// Identities are distinct, primary first.
-	r, _ := (&recordParser{}).parse([]byte(`{"identityMap":{"Email":[{"id":"a"},{"id":"a"}],"CRMID":[{"id":"c","primary":true}]},
-		"identities":[{"id":"a","namespace":{"code":"Email"}},{"id":"x","namespace":{"code":"ECID"}}]}`), kindFragment)
-	want := []identity{{"CRMID", "c"}, {"Email", "a"}, {"ECID", "x"}}
-	if !reflect.DeepEqual(r.identities, want) {
-		t.Errorf("identities %v, want %v", r.identities, want)
-	}
-	_ = ds
 }
 
 func TestEventDeduplication(t *testing.T) {
@@ -184,11 +152,7 @@ func TestEventDeduplication(t *testing.T) {
 // Within a batch whose events span many runs, the latest record of each _id wins, wherever the
 // runs put its earlier copies.
 func TestEventDeduplicationAcrossRuns(t *testing.T) {
-	e, err := Open(context.Background(), Options{DataDir: t.TempDir(), RunBytes: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 300})
 	web := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
 	ev := func(id string, v int) string {
 		return fmt.Sprintf(`{"_id":%q,"timestamp":"2026-01-01T00:00:00Z","identityMap":{"ECID":[{"id":"A"}]},"v":%d}`, id, v)
@@ -207,13 +171,7 @@ func TestEventDeduplicationAcrossRuns(t *testing.T) {
 			want = append(want, "ECID:A "+ev(fmt.Sprintf("e%d", (i*5)%7), i))
 		}
 	}
-	snap, err := e.openSnapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs := len(snap.batches[0].seg.runs)
-	snap.close()
-	if runs < 10 {
+	if runs := firstBatchRuns(t, e); runs < 10 {
 		t.Fatalf("a 300-byte run limit wrote %d runs, want many", runs)
 	}
 	expectStore(t, e, want...)
@@ -388,8 +346,9 @@ func TestBatchesLeftLoadingAreAbandoned(t *testing.T) {
 	expectStore(t, e, `Email:a {"identityMap":{"Email":[{"id":"a"}]}}`)
 }
 
-// The helper process of the crash test: it ingests a batch and stops dead, with SIGKILL from the
-// test, in the middle of writing the batch's profile segment.
+// The helper process of the crash test: it ingests a batch, says "ready" on its standard output
+// in the middle of writing the batch's profile segment, and stops dead there (SIGKILL from the
+// test).
 const crashEnv = "EXPORTENGINE_TEST_CRASH"
 
 func init() {
@@ -397,21 +356,20 @@ func init() {
 	if spec == "" {
 		return
 	}
-	// spec is "dataDir|batchID|readyFile".
-	parts := strings.Split(spec, "|")
-	e, err := Open(context.Background(), Options{DataDir: parts[0], RunBytes: 4096})
+	// spec is "dataDir|batchID".
+	dir, batch, _ := strings.Cut(spec, "|")
+	runs := 0
+	e, err := Open(context.Background(), Options{DataDir: dir, RunBytes: 4096, Hooks: Hooks{AfterSegmentRun: func() {
+		if runs++; runs == 3 {
+			fmt.Println("ready")
+			waitForKill()
+		}
+	}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	runs := 0
-	testHookRunWritten = func() {
-		if runs++; runs == 3 {
-			_ = os.WriteFile(parts[2], nil, 0o644)
-			select {} // wait for the kill
-		}
-	}
-	_, err = e.CompleteBatch(context.Background(), parts[1])
+	_, err = e.CompleteBatch(context.Background(), batch)
 	fmt.Fprintln(os.Stderr, "the batch completed before the test could kill it:", err)
 	os.Exit(3)
 }
@@ -440,36 +398,13 @@ func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ready := filepath.Join(t.TempDir(), "ready")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|%s", crashEnv, dir, b.ID, ready))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	for {
-		if _, err := os.Stat(ready); err == nil {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("the helper exited before the crash point: %v\n%s", err, stderr.String())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segmentFile+".tmp")); err != nil {
-		t.Fatalf("the helper is not in the middle of writing the segment: %v", err)
-	}
-	_ = cmd.Process.Kill()
-	if err := <-exited; err == nil {
-		t.Fatal("the helper exited cleanly; it should have been killed")
+	killAtReady(t, fmt.Sprintf("%s=%s|%s", crashEnv, dir, b.ID))
+	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segment.FileName+".tmp")); err != nil {
+		t.Fatalf("the helper was not in the middle of writing the segment: %v", err)
 	}
 
 	// Nothing of the batch is visible, from this engine or from a new one.
-	for _, eng := range []*Engine{e, reopen(t, dir)} {
+	for _, eng := range []*Engine{e, openEngine(t, Options{DataDir: dir})} {
 		got, err := eng.GetBatch(ctx, b.ID)
 		if err != nil || got.Status != aepwire.BatchLoading || got.RecordCount != 0 {
 			t.Errorf("after the crash the batch is %+v, %v; want it still loading, with no records", got, err)
@@ -487,17 +422,7 @@ func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
 	if n := len(storeContents(t, e)); n != 501 {
 		t.Errorf("profile store holds %d records after the repair, want 501", n)
 	}
-	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segmentFile+".tmp")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segment.FileName+".tmp")); !os.IsNotExist(err) {
 		t.Errorf("a temporary segment file is left: %v", err)
 	}
-}
-
-func reopen(t *testing.T, dir string) *Engine {
-	t.Helper()
-	e, err := Open(context.Background(), Options{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	return e
 }

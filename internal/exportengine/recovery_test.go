@@ -1,8 +1,10 @@
 package exportengine
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,60 +13,83 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
-// The helper process of the job crash test: a runner that stops dead (SIGKILL from the test) in
-// the middle of an export.
+// The helper process of the job crash test: a runner that says "ready" on its standard output
+// when an export reaches its second chunk, and stops dead there (SIGKILL from the test).
 const jobCrashEnv = "EXPORTENGINE_TEST_JOB_CRASH"
 
 func init() {
-	spec := os.Getenv(jobCrashEnv)
-	if spec == "" {
+	dir := os.Getenv(jobCrashEnv)
+	if dir == "" {
 		return
 	}
-	dir, ready, _ := strings.Cut(spec, "|")
-	testHookChunk = func(_ context.Context, _ string, seq int) {
+	ctx := context.Background()
+	e, err := Open(ctx, Options{DataDir: dir, RunJobs: true, Hooks: Hooks{BeforeExportChunk: func(_ context.Context, seq int) {
 		if seq == 1 {
-			_ = os.WriteFile(ready, nil, 0o644)
-			select {} // wait for the kill
+			fmt.Println("ready")
+			waitForKill()
 		}
-	}
-	e, err := Open(context.Background(), Options{DataDir: dir, RunJobs: true})
+	}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	time.Sleep(time.Minute)
-	_ = e.Close()
-	fmt.Fprintln(os.Stderr, "the helper was not killed")
+	// Nothing returns unless the jobs end before the crash point.
+	list, err := e.ListExportJobs(ctx, aepwire.ExportJobQuery{})
+	for i := 0; err == nil && i < len(list.Records); i++ {
+		_, err = e.WaitExportJob(ctx, list.Records[i].ID, nil)
+	}
+	fmt.Fprintln(os.Stderr, "the jobs ended before the crash point:", err)
 	os.Exit(3)
 }
 
-// startJobRunner starts a helper process that runs the data directory's jobs and stops mid-export.
+// killRunnerMidExport starts a helper process that runs the data directory's jobs, and kills it
+// when it is in the middle of an export.
 func killRunnerMidExport(t *testing.T, dir string) {
 	t.Helper()
-	ready := filepath.Join(t.TempDir(), "ready")
+	killAtReady(t, jobCrashEnv+"="+dir)
+}
+
+// waitForKill is what a helper process does at its crash point: it waits for the test to kill it,
+// reading its standard input, a pipe the test never writes to. (Blocking forever on nothing else
+// could be a deadlock, which the runtime ends.)
+func waitForKill() {
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	fmt.Fprintln(os.Stderr, "the test closed the helper's input instead of killing it")
+	os.Exit(4)
+}
+
+// killAtReady starts the test binary as a helper process (env selects what it does), waits until
+// it says "ready" on its standard output, and kills it.
+func killAtReady(t *testing.T, env string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), jobCrashEnv+"="+dir+"|"+ready)
+	cmd.Env = append(os.Environ(), env)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	for {
-		if _, err := os.Stat(ready); err == nil {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("the helper exited before the crash point: %v\n%s", err, stderr.String())
-		case <-time.After(5 * time.Millisecond):
-		}
+	line, readErr := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		// It ended (or wrote something else) before the crash point.
+		err := cmd.Wait()
+		t.Fatalf("the helper exited before the crash point (%v, %v): %q\n%s", err, readErr, line, stderr.String())
 	}
 	_ = cmd.Process.Kill()
-	if err := <-exited; err == nil {
+	if err := cmd.Wait(); err == nil {
 		t.Fatal("the helper exited cleanly; it should have been killed")
 	}
 }
@@ -73,10 +98,7 @@ func TestAbandonedJobIsResumed(t *testing.T) {
 	env := newJobEnv(t, Options{}) // creates the job; runs nothing
 	env.ingestSample(t, 1500)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.create(t, env.e)
 	killRunnerMidExport(t, env.dataDir)
 
 	mid, err := env.e.GetExportJob(ctx, j.ID)
@@ -87,11 +109,7 @@ func TestAbandonedJobIsResumed(t *testing.T) {
 		t.Errorf("the interrupted job's batch is visible: %v", err)
 	}
 	// Any engine that runs jobs and opens the store resumes it.
-	runner, err := Open(ctx, Options{DataDir: env.dataDir, RunJobs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runner.Close()
+	runner := openEngine(t, Options{DataDir: env.dataDir, RunJobs: true})
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobSucceeded {
 		t.Fatalf("resumed job ended %s: %+v", done.Status, done.Errors)
@@ -100,10 +118,7 @@ func TestAbandonedJobIsResumed(t *testing.T) {
 		t.Errorf("the resumed job does not say so: %+v", done.Warnings)
 	}
 	// The output is whole: the same as a job that was never interrupted.
-	clean, err := runner.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	clean := env.create(t, runner)
 	again := wait(t, runner, clean.ID)
 	got, want := exportedRows(t, runner, done.Destination.BatchID), exportedRows(t, runner, again.Destination.BatchID)
 	if len(got) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
@@ -114,23 +129,15 @@ func TestAbandonedJobIsResumed(t *testing.T) {
 func TestJobAbandonedTooOftenFails(t *testing.T) {
 	env := newJobEnv(t, Options{})
 	env.ingestSample(t, 1500)
-	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range maxJobAttempts {
+	j := env.create(t, env.e)
+	for range jobs.MaxAttempts {
 		killRunnerMidExport(t, env.dataDir)
 	}
-	runner, err := Open(ctx, Options{DataDir: env.dataDir, RunJobs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runner.Close()
+	runner := openEngine(t, Options{DataDir: env.dataDir, RunJobs: true})
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobAbandoned ||
 		!strings.Contains(done.Errors[0].Msg, "interrupted 3 times") || done.Destination.BatchID != "" {
-		t.Errorf("job abandoned %d times: %+v", maxJobAttempts, done)
+		t.Errorf("job abandoned %d times: %+v", jobs.MaxAttempts, done)
 	}
 	if len(done.Warnings) != 2 {
 		t.Errorf("warnings %+v, want one for each resumed attempt", done.Warnings)
@@ -141,19 +148,12 @@ func TestJobAbandonedTooOftenFails(t *testing.T) {
 }
 
 func TestDestinationDeletedWhileRunning(t *testing.T) {
-	env := newJobEnv(t, Options{RunJobs: true})
-	env.ingestSample(t, 1500)
-	reached, release := pauseExports(t)
+	env, gate, j := newHeldJob(t)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-reached
 	if err := env.e.DeleteDataset(ctx, env.dest); err != nil {
 		t.Fatal(err)
 	}
-	release()
+	gate.release()
 	done := wait(t, env.e, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobDestination ||
 		!strings.Contains(done.Errors[0].Msg, "the destination dataset "+env.dest+" was deleted while the job ran") {
@@ -170,18 +170,11 @@ func TestDestinationDeletedBeforeStart(t *testing.T) {
 	env := newJobEnv(t, Options{})
 	env.ingestSample(t, 100)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.create(t, env.e)
 	if err := env.e.DeleteDataset(ctx, env.dest); err != nil {
 		t.Fatal(err)
 	}
-	runner, err := Open(ctx, Options{DataDir: env.dataDir, RunJobs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runner.Close()
+	runner := openEngine(t, Options{DataDir: env.dataDir, RunJobs: true})
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobDestination ||
 		!strings.Contains(done.Errors[0].Msg, "the job cannot run: destination.datasetId "+env.dest+" names no dataset (it was deleted after the job was created)") ||
@@ -196,29 +189,30 @@ func TestSpawnedWorkerRunsJobs(t *testing.T) {
 	t.Setenv(WorkerIdleEnv, "150ms")
 	dir := t.TempDir()
 	spawned := 0
-	env := newJobEnv(t, Options{DataDir: dir, Spawn: func() error {
+	// Another process runs the job: this engine hears of it by polling, on the wall clock.
+	env := newJobEnv(t, Options{DataDir: dir, Clock: clock.System, Spawn: func() error {
 		spawned++
 		return SpawnWorker(os.Args[0], dir)
 	}})
 	env.ingestSample(t, 100)
 	ctx := context.Background()
-	j, err := env.e.CreateExportJob(ctx, env.request(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.create(t, env.e)
 	done := wait(t, env.e, j.ID)
 	if done.Status != aepwire.JobSucceeded || spawned == 0 {
 		t.Fatalf("job %s after %d spawns: %+v", done.Status, spawned, done.Errors)
 	}
-	if env.e.runner != nil {
+	if env.e.runner.Started() {
 		t.Fatal("the creating engine ran the job itself")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for env.e.workerRunning() {
-		if time.Now().After(deadline) {
-			t.Fatal("the worker did not exit after being idle")
+	exited := make(chan error, 1)
+	go func() { exited <- WaitWorkerExit(ctx, dir) }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
+	case <-time.After(time.Minute):
+		t.Fatal("the worker did not exit after being idle")
 	}
 	// The worker writes to its log only when something went wrong.
 	if log, err := os.ReadFile(filepath.Join(dir, workerLogFile)); err != nil || len(log) > 0 {

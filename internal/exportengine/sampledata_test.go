@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
@@ -42,8 +43,8 @@ func TestSampleDataIngestsCleanly(t *testing.T) {
 	defer snap.close()
 	var tombstoned uint64
 	for _, b := range snap.batches {
-		if b.kind == kindEvent {
-			tombstoned = b.seg.total - b.seg.evCount
+		if b.kind == record.Event {
+			tombstoned = b.seg.Stats().Tombstoned
 		}
 	}
 	if tombstoned == 0 || int(tombstoned) != counts.Resent {

@@ -5,12 +5,15 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // storeSnapshot is a consistent view of the profile store: the committed batches that feed it,
@@ -22,10 +25,10 @@ type storeSnapshot struct {
 
 type snapBatch struct {
 	id, datasetID string
-	kind          recordKind
+	kind          record.Kind
 	ingestTime    int64
 	order         int // position in ingest order: a higher order is a later batch
-	seg           *segment
+	seg           *segment.Segment
 	// superseded marks the events that an event with the same _id in a later batch of the same
 	// dataset replaces; nil when there are none.
 	superseded []byte
@@ -49,27 +52,20 @@ func (e *Engine) openSnapshot(ctx context.Context) (*storeSnapshot, error) {
 
 func (e *Engine) tryOpenSnapshot(ctx context.Context) (*storeSnapshot, error) {
 	snap := &storeSnapshot{}
-	err := e.store.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, dataset_id, profile_kind, ingest_time_ms FROM batches
-			WHERE profile_kind <> 0 AND status = 'success' ORDER BY ingest_time_ms`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			b := &snapBatch{order: len(snap.batches)}
-			if err := rows.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime); err != nil {
-				return err
-			}
-			snap.batches = append(snap.batches, b)
-		}
-		return rows.Err()
-	})
+	var err error
+	snap.batches, err = store.All(ctx, e.store.DB(), func(row store.Scanner) (*snapBatch, error) {
+		b := &snapBatch{}
+		return b, row.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime)
+	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms FROM batches WHERE profile_kind <> 0 AND status = 'success'
+		ORDER BY ingest_time_ms`)
+	for i, b := range snap.batches {
+		b.order = i
+	}
 	if err != nil {
 		return nil, err
 	}
 	for _, b := range snap.batches {
-		if b.seg, err = openSegment(filepath.Join(e.batchDir(b.id), segmentFile)); err != nil {
+		if b.seg, err = segment.Open(filepath.Join(e.batchDir(b.id), segment.FileName)); err != nil {
 			snap.close()
 			return nil, err
 		}
@@ -84,7 +80,7 @@ func (e *Engine) tryOpenSnapshot(ctx context.Context) (*storeSnapshot, error) {
 func (s *storeSnapshot) close() {
 	for _, b := range s.batches {
 		if b.seg != nil {
-			_ = b.seg.close()
+			_ = b.seg.Close()
 		}
 	}
 }
@@ -93,13 +89,13 @@ func (s *storeSnapshot) close() {
 // later event wins, and the earlier one is gone entirely.
 func (s *storeSnapshot) markSuperseded() error {
 	type entry struct {
-		hash  eventHash
+		hash  segment.EventHash
 		batch *snapBatch
 		idx   uint32
 	}
 	byDataset := map[string][]*snapBatch{}
 	for _, b := range s.batches {
-		if b.kind == kindEvent && b.seg.evCount > 0 {
+		if b.kind == record.Event && b.seg.Stats().Events > b.seg.Stats().Tombstoned {
 			byDataset[b.datasetID] = append(byDataset[b.datasetID], b)
 		}
 	}
@@ -109,7 +105,7 @@ func (s *storeSnapshot) markSuperseded() error {
 		}
 		var entries []entry
 		for _, b := range batches {
-			err := b.seg.eventIndex(func(h eventHash, idx uint32) error {
+			err := b.seg.EventIndex(func(h segment.EventHash, idx uint32) error {
 				entries = append(entries, entry{h, b, idx})
 				return nil
 			})
@@ -129,7 +125,7 @@ func (s *storeSnapshot) markSuperseded() error {
 			}
 			b := entries[i].batch
 			if b.superseded == nil {
-				b.superseded = make([]byte, (b.seg.total+7)/8)
+				b.superseded = make([]byte, (b.seg.Stats().Records+7)/8)
 			}
 			b.superseded[entries[i].idx/8] |= 1 << (entries[i].idx % 8)
 		}
@@ -139,7 +135,7 @@ func (s *storeSnapshot) markSuperseded() error {
 
 // storedRecord is a record of the profile store, as an export uses it, with its batch.
 type storedRecord struct {
-	kind      recordKind
+	kind      record.Kind
 	seq       uint64
 	timestamp int64
 	// eventID is read from the body when it is needed (see exportWorker.eventID).
@@ -150,31 +146,31 @@ type storedRecord struct {
 
 // cursor walks one run of one batch's segment.
 type cursor struct {
-	it    *runIterator
+	it    *segment.Iterator
 	batch *snapBatch
 }
 
 func (c *cursor) advance() (bool, error) {
-	for c.it.advance() {
-		if !c.batch.isSuperseded(c.it.cur.idx) {
+	for c.it.Next() {
+		if !c.batch.isSuperseded(c.it.Record().Index) {
 			return true, nil
 		}
 	}
-	return false, c.it.err
+	return false, c.it.Err()
 }
 
 type cursorHeap []*cursor
 
 func (h cursorHeap) Len() int { return len(h) }
 func (h cursorHeap) Less(i, j int) bool {
-	a, b := &h[i].it.cur, &h[j].it.cur
-	if c := a.primary().compare(b.primary()); c != 0 {
+	a, b := h[i].it.Record(), h[j].it.Record()
+	if c := a.Primary().Compare(b.Primary()); c != 0 {
 		return c < 0
 	}
 	if h[i].batch.order != h[j].batch.order {
 		return h[i].batch.order < h[j].batch.order
 	}
-	return a.seq < b.seq
+	return a.Seq < b.Seq
 }
 func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *cursorHeap) Push(x any) {
@@ -192,11 +188,11 @@ func (h *cursorHeap) Pop() any {
 // (namespace, then id, in byte order), each group in ingest order. It merges the sorted runs of
 // every segment, so it holds one group and a buffer per run in memory. The records passed to fn
 // are only valid during the call.
-func (s *storeSnapshot) byPrimary(fn func(primary identity, recs []*storedRecord) error) error {
+func (s *storeSnapshot) byPrimary(fn func(primary record.Identity, recs []*storedRecord) error) error {
 	h := cursorHeap{}
 	for _, b := range s.batches {
-		for run := range b.seg.runs {
-			c := &cursor{it: b.seg.iterateRun(run), batch: b}
+		for run := range b.seg.Runs() {
+			c := &cursor{it: b.seg.Run(run), batch: b}
 			ok, err := c.advance()
 			if err != nil {
 				return fmt.Errorf("batch %s: %w", b.id, err)
@@ -217,18 +213,18 @@ func (s *storeSnapshot) byPrimary(fn func(primary identity, recs []*storedRecord
 		} else {
 			r = &storedRecord{}
 		}
-		cur := &c.it.cur
-		r.kind, r.seq, r.timestamp, r.eventID = cur.kind, cur.seq, cur.timestamp, ""
-		r.body = append(r.body[:0], cur.body...)
+		cur := c.it.Record()
+		r.kind, r.seq, r.timestamp, r.eventID = cur.Kind, cur.Seq, cur.Timestamp, ""
+		r.body = append(r.body[:0], cur.Body...)
 		r.batch = c.batch
 		return r
 	}
 	for h.Len() > 0 {
-		p := h[0].it.cur.primary()
-		keyNS, keyID = append(keyNS[:0], p.ns...), append(keyID[:0], p.id...)
-		key := idRef{ns: keyNS, id: keyID}
+		p := h[0].it.Record().Primary()
+		keyNS, keyID = append(keyNS[:0], p.NS...), append(keyID[:0], p.ID...)
+		key := segment.IDRef{NS: keyNS, ID: keyID}
 		group = group[:0]
-		for h.Len() > 0 && h[0].it.cur.primary().compare(key) == 0 {
+		for h.Len() > 0 && h[0].it.Record().Primary().Compare(key) == 0 {
 			c := h[0]
 			group = append(group, take(c))
 			ok, err := c.advance()
@@ -241,7 +237,7 @@ func (s *storeSnapshot) byPrimary(fn func(primary identity, recs []*storedRecord
 				heap.Pop(&h)
 			}
 		}
-		if err := fn(identity{ns: string(keyNS), id: string(keyID)}, group); err != nil {
+		if err := fn(record.Identity{NS: string(keyNS), ID: string(keyID)}, group); err != nil {
 			return err
 		}
 		pool = append(pool, group...)

@@ -2,87 +2,16 @@ package exportengine
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
-
-func TestMigrationsBringNewStoreToLatestVersion(t *testing.T) {
-	e, _ := openTestEngine(t)
-	ctx := context.Background()
-	v, err := e.store.schemaVersion(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v != len(migrations) {
-		t.Fatalf("schema version = %d, want %d", v, len(migrations))
-	}
-	var mode string
-	if err := e.store.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
-		t.Fatal(err)
-	}
-	if mode != "wal" {
-		t.Errorf("journal_mode = %q, want wal", mode)
-	}
-}
-
-func TestMigrationsApplyOnlyMissingSteps(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, databaseFile)
-
-	// A database left at version 0 by hand, as an older provider would have left it with fewer
-	// steps: only schema_migrations exists.
-	db, err := sql.Open("sqlite", storeDSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL) STRICT`); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
-
-	for range 2 { // the second open must find nothing to do
-		e, err := Open(ctx, Options{DataDir: dir})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		var rows int
-		if err := e.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil {
-			t.Fatal(err)
-		}
-		if rows != len(migrations) {
-			t.Errorf("schema_migrations has %d rows, want one per step (%d)", rows, len(migrations))
-		}
-		_ = e.Close()
-	}
-}
-
-func TestOpenRefusesNewerSchema(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	e, err := Open(ctx, Options{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	future := len(migrations) + 1
-	if _, err := e.store.db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, future); err != nil {
-		t.Fatal(err)
-	}
-	_ = e.Close()
-
-	_, err = Open(ctx, Options{DataDir: dir})
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d, newer than this provider knows", future)) {
-		t.Fatalf("Open of a newer data directory: err = %v, want a schema version error", err)
-	}
-}
 
 func TestReopenKeepsData(t *testing.T) {
 	ctx := context.Background()
@@ -126,7 +55,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runWriter(spec))
 	}
 	if os.Getenv(WorkerEnv) != "" {
-		os.Exit(WorkerMain())
+		os.Exit(WorkerMain(Options{}))
 	}
 	os.Exit(m.Run())
 }
@@ -184,7 +113,7 @@ func TestTwoProcessesWriteAtOnce(t *testing.T) {
 	defer e.Close()
 	for _, name := range names {
 		var n int
-		if err := e.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM datasets WHERE name LIKE ?`, name+"-%").Scan(&n); err != nil {
+		if err := e.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM datasets WHERE name LIKE ?`, name+"-%").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != perProcess {
@@ -192,10 +121,10 @@ func TestTwoProcessesWriteAtOnce(t *testing.T) {
 		}
 	}
 	var steps int
-	if err := e.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&steps); err != nil {
+	if err := e.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&steps); err != nil {
 		t.Fatal(err)
 	}
-	if steps != len(migrations) {
-		t.Errorf("schema_migrations has %d rows after a concurrent first open, want %d", steps, len(migrations))
+	if steps != store.Versions() {
+		t.Errorf("schema_migrations has %d rows after a concurrent first open, want %d", steps, store.Versions())
 	}
 }

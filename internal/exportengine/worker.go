@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
 // A worker is a process that runs the export jobs of a data directory and exits when none has
@@ -16,11 +18,10 @@ import (
 // resumed. At most one worker runs per data directory: it holds the worker lock.
 
 const (
-	workerLockFile = "worker.lock"
-	workerLogFile  = "worker.log"
+	workerLogFile = "worker.log"
 
 	// WorkerEnv names the environment variable that makes a program a worker for the data
-	// directory it holds; the program must then call RunWorker (see main.go).
+	// directory it holds; the program must then call WorkerMain (see main.go).
 	WorkerEnv = "AEP_ENGINE_WORKER"
 	// WorkerIdleEnv, when set to a duration, is how long a worker waits for new jobs before it exits.
 	WorkerIdleEnv = "AEP_ENGINE_WORKER_IDLE"
@@ -36,49 +37,31 @@ func WorkerIdle() time.Duration {
 	return defaultWorkerIdle
 }
 
-// RunWorker runs the export jobs of dataDir until there has been nothing to run for idle. It
+// RunWorker runs the export jobs of the data directory opts.DataDir, with an engine opened with
+// opts (RunJobs set), until there has been nothing to run for idle, as opts.Clock tells it. It
 // returns at once when another worker is running.
-func RunWorker(ctx context.Context, dataDir string, idle time.Duration) error {
-	lockPath := filepath.Join(dataDir, workerLockFile)
+func RunWorker(ctx context.Context, opts Options, idle time.Duration) error {
+	opts.RunJobs = true
+	locks := jobs.NewLocks(opts.DataDir)
 	for {
-		lock, ok, err := tryLockFile(lockPath, true)
+		lock, ok, err := locks.TryWorker()
 		if err != nil || !ok {
 			return err
 		}
-		e, err := Open(ctx, Options{DataDir: dataDir, RunJobs: true})
+		e, err := Open(ctx, opts)
 		if err != nil {
-			_ = lock.unlock()
+			_ = lock.Unlock()
 			return err
 		}
-		e.waitIdle(ctx, idle)
+		e.runner.WaitIdle(ctx, idle)
 		// Stop taking jobs, then let go of the worker lock, then look once more: a job created
 		// meanwhile has a spawner that found this worker still holding the lock.
-		e.stopRunner()
-		_ = lock.unlock()
-		left, err := e.runnableJobs(ctx)
+		e.runner.Stop()
+		_ = lock.Unlock()
+		left, err := e.runner.Runnable(ctx)
 		_ = e.Close()
 		if err != nil || len(left) == 0 || ctx.Err() != nil {
 			return err
-		}
-	}
-}
-
-func (e *Engine) waitIdle(ctx context.Context, idle time.Duration) {
-	idleSince := time.Now()
-	for ctx.Err() == nil {
-		if sleepCtx(ctx, schedulerPoll) != nil {
-			return
-		}
-		if e.runningJobs() > 0 {
-			idleSince = time.Now()
-			continue
-		}
-		if ids, err := e.runnableJobs(ctx); err == nil && len(ids) > 0 {
-			idleSince = time.Now()
-			continue
-		}
-		if time.Since(idleSince) >= idle {
-			return
 		}
 	}
 }
@@ -103,36 +86,31 @@ func SpawnWorker(exe, dataDir string) error {
 	return nil
 }
 
-// WorkerMain is the whole life of a worker process: the data directory comes from WorkerEnv.
-// It returns the process's exit code.
-func WorkerMain() int {
-	LimitMemory()
-	dir := os.Getenv(WorkerEnv)
-	if err := RunWorker(context.Background(), dir, WorkerIdle()); err != nil {
-		fmt.Fprintf(os.Stderr, "%s engine worker for %s: %v\n", time.Now().UTC().Format(time.RFC3339), dir, err)
+// WorkerMain is the whole life of a worker process, which a program calls when WorkerEnv is set:
+// it runs the jobs of the data directory WorkerEnv names with an engine opened with opts, and
+// returns the process's exit code. A worker's process is the program's: it should set its memory
+// limit (MemoryLimit) first.
+func WorkerMain(opts Options) int {
+	opts.DataDir = os.Getenv(WorkerEnv)
+	if err := RunWorker(context.Background(), opts, WorkerIdle()); err != nil {
+		fmt.Fprintf(os.Stderr, "%s engine worker for %s: %v\n", clock.Or(opts.Clock).Now().UTC().Format(time.RFC3339), opts.DataDir, err)
 		return 1
 	}
 	return 0
 }
 
-// MemoryLimit is the soft memory limit of a process that runs export jobs. An export of a
-// million profiles holds about 300 MB (the identity graph and the records' places, while it
-// stitches); past the limit the garbage collector works harder rather than let the process grow.
+// MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) that a process running
+// export jobs should set, unless GOMEMLIMIT sets one. An export of a million profiles holds about
+// 300 MB (the identity graph and the records' places, while it stitches); past the limit the
+// garbage collector works harder rather than let the process grow.
 const MemoryLimit = 320 << 20
 
-// LimitMemory sets MemoryLimit as the process's soft memory limit, unless GOMEMLIMIT sets one.
-func LimitMemory() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(MemoryLimit)
-	}
-}
-
 // WorkerRunning reports whether a worker process runs the jobs of dataDir now.
-func WorkerRunning(dataDir string) bool {
-	l, ok, err := tryLockFile(filepath.Join(dataDir, workerLockFile), true)
-	if err != nil || !ok {
-		return err == nil
-	}
-	_ = l.unlock()
-	return false
+func WorkerRunning(dataDir string) bool { return jobs.NewLocks(dataDir).WorkerRunning() }
+
+// WaitWorkerExit waits until no worker process runs the jobs of dataDir: for a program that
+// removes or moves a data directory. A worker started meanwhile finds the lock taken for a moment
+// and exits at once.
+func WaitWorkerExit(ctx context.Context, dataDir string) error {
+	return jobs.NewLocks(dataDir).WaitWorkerExit(ctx)
 }

@@ -110,6 +110,14 @@ resource "experienceplatform_dataset" "test" {
 	}
 }
 
+// imsLine sets ims_endpoint to the endpoint, unless the credentials set it.
+func imsLine(creds, endpoint string) string {
+	if strings.Contains(creds, "ims_endpoint") {
+		return ""
+	}
+	return fmt.Sprintf("  ims_endpoint = %q\n", endpoint)
+}
+
 // Wrong credentials fail at the first call, with a message that names the setting to fix.
 func TestAccProvider_remoteCredentials(t *testing.T) {
 	env := newTestEnv(t, "remote")
@@ -141,7 +149,12 @@ resource "experienceplatform_dataset" "test" {
   org_id = "someone-else@AdobeOrg"`, []string{"403 Forbidden (403027)", "check org_id (AEP_ORG_ID)"}, ""},
 		"unreachable endpoint": {`client_id = "` + testClientID + `"
   client_secret = "` + testClientSecret + `"
-  org_id = "` + testOrgID + `"`, []string{closed, "connection refused"}, closed},
+  org_id = "` + testOrgID + `"`, []string{"nothing was created", closed, "connection refused"}, closed},
+		// IMS answers, the API does not: the create never reached the platform, which is not a refusal.
+		"unreachable API": {`client_id = "` + testClientID + `"
+  client_secret = "` + testClientSecret + `"
+  ims_endpoint = "` + env.server.URL + `"
+  org_id = "` + testOrgID + `"`, []string{"nothing was created", "could not reach the platform at " + closed}, closed},
 	} {
 		t.Run(name, func(t *testing.T) {
 			endpoint := env.server.URL
@@ -151,8 +164,8 @@ resource "experienceplatform_dataset" "test" {
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
-					Config: fmt.Sprintf("provider \"experienceplatform\" {\n  endpoint = %q\n  ims_endpoint = %q\n  %s\n}\n%s",
-						endpoint, endpoint, tc.creds, dataset),
+					Config: fmt.Sprintf("provider \"experienceplatform\" {\n  endpoint = %q\n%s  %s\n}\n%s",
+						endpoint, imsLine(tc.creds, endpoint), tc.creds, dataset),
 					ExpectError: errorPattern(tc.want...),
 				}},
 			})

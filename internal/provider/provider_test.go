@@ -16,23 +16,47 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepclient"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire/contracttest"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
 )
-
-// pauseFile is the file whose presence in a test's data directory holds its exports running
-// (see exportengine.PauseExportsWhile), so that a test can act on a running job.
-const pauseFile = "test-pause-exports"
 
 func TestMain(m *testing.M) {
 	// The provider under test spawns this test binary as its engine worker.
-	exportengine.PauseExportsWhile(pauseFile)
-	if os.Getenv(exportengine.WorkerEnv) != "" {
-		os.Exit(exportengine.WorkerMain())
+	if dir := os.Getenv(exportengine.WorkerEnv); dir != "" {
+		os.Exit(exportengine.WorkerMain(exportengine.Options{Hooks: pauseHooks(dir)}))
 	}
 	// Workers of finished tests go away soon, before their data directories are removed.
 	_ = os.Setenv(exportengine.WorkerIdleEnv, "300ms")
-	os.Exit(m.Run())
+	os.Exit(contracttest.Main(m))
+}
+
+// pauseLockFile is the lock in a test's data directory that holds its exports running, so that a
+// test can act on a running job: while the test holds it (pauseExports), an export of the test's
+// engines (its own, and the provider's worker) waits before its first chunk of profiles, until the
+// test lets go or the job is cancelled.
+const pauseLockFile = "test-pause-exports.lock"
+
+func pauseHooks(dataDir string) exportengine.Hooks {
+	path := filepath.Join(dataDir, pauseLockFile)
+	return exportengine.Hooks{BeforeExportChunk: func(ctx context.Context, seq int) {
+		if seq != 0 {
+			return
+		}
+		free := make(chan struct{})
+		go func() {
+			// Blocks while the test holds the lock; past a cancelled job it ends when the test lets go.
+			if l, err := filelock.Wait(path, filelock.Shared); err == nil {
+				_ = l.Unlock()
+			}
+			close(free)
+		}()
+		select {
+		case <-free:
+		case <-ctx.Done():
+		}
+	}}
 }
 
 // testEngines are the engines the providers under test open: one per data directory, as in
@@ -103,16 +127,18 @@ func newTestEnv(t *testing.T, mode string) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	// In remote mode the served engine runs the jobs itself; embedded, the provider's worker does.
-	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir, RunJobs: mode == "remote"})
+	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir, RunJobs: mode == "remote",
+		Hooks: pauseHooks(dir)})
 	if err != nil {
 		t.Fatalf("opening the test's engine: %v", err)
 	}
 	t.Cleanup(func() {
 		_ = e.Close()
 		// The worker must be gone before the directory is removed (cleanups run last first).
-		deadline := time.Now().Add(30 * time.Second)
-		for exportengine.WorkerRunning(dir) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := exportengine.WaitWorkerExit(ctx, dir); err != nil {
+			t.Errorf("the engine worker did not exit: %v", err)
 		}
 		// A worker writes to its log only when something went wrong.
 		if log, err := os.ReadFile(filepath.Join(dir, "worker.log")); err == nil && len(log) > 0 {
@@ -121,15 +147,18 @@ func newTestEnv(t *testing.T, mode string) *testEnv {
 	})
 	env := &testEnv{mode: mode, dataDir: dir, engine: e}
 	if mode == "remote" {
-		env.server = httptest.NewServer(aepserver.New(e, aepserver.Options{
+		// The served engine behaves as AEP does (Strict), and Adobe's specifications judge every
+		// exchange.
+		env.server = httptest.NewServer(contracttest.Handler(t, aepserver.New(e, aepserver.Options{
 			Credentials: []aepserver.Credential{{ClientID: testClientID, ClientSecret: testClientSecret}},
 			OrgID:       testOrgID,
+			Strict:      true,
 			Log: func(format string, args ...any) {
 				if os.Getenv("AEP_TEST_SERVER_LOG") != "" {
 					t.Logf("server: "+format, args...)
 				}
 			},
-		}))
+		})))
 		t.Cleanup(env.server.Close)
 		env.client, err = aepclient.New(aepclient.Config{Endpoint: env.server.URL, IMSEndpoint: env.server.URL,
 			ClientID: testClientID, ClientSecret: testClientSecret, OrgID: testOrgID})
@@ -169,15 +198,16 @@ func (env *testEnv) readBatchFile(location string) ([]byte, error) {
 	return os.ReadFile(location)
 }
 
-// pauseExports holds the exports of the test's worker before their second chunk, until the
-// returned function (also run at cleanup) lets them go.
+// pauseExports holds the exports of the test's engines before their first chunk of profiles (see
+// pauseHooks), until the returned function (also run at cleanup) lets them go.
 func (env *testEnv) pauseExports(t *testing.T) (resume func()) {
 	t.Helper()
-	p := filepath.Join(env.dataDir, pauseFile)
-	if err := os.WriteFile(p, nil, 0o644); err != nil {
-		t.Fatal(err)
+	l, ok, err := filelock.TryLock(filepath.Join(env.dataDir, pauseLockFile), filelock.Exclusive)
+	if err != nil || !ok {
+		t.Fatalf("pausing the test's exports: %v (already paused: %v)", err, !ok)
 	}
-	resume = func() { _ = os.Remove(p) }
+	var once sync.Once
+	resume = func() { once.Do(func() { _ = l.Unlock() }) }
 	t.Cleanup(resume)
 	return resume
 }

@@ -185,7 +185,9 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			"ingest_time_ms": schema.Int64Attribute{
 				Computed: true,
 				Description: "Ingest time of the batch, epoch milliseconds: the time that the ingest-time filters of " +
-					"export jobs compare against. Later batches have later ingest times.",
+					"export jobs compare against. Later batches have later ingest times. AEP reports no ingest time of its " +
+					"own: in remote mode this is when the batch completed (Catalog's `completed`), which follows the " +
+					"ingestion of its records. Null when the platform reports no time at all.",
 				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 			},
 			"ingested_at": schema.StringAttribute{
@@ -193,7 +195,9 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				Description: "The ingest time as RFC 3339 in UTC with milliseconds, for the ingest-time filters of " +
 					"experienceplatform_export_job: `event_list = { from_ingest_timestamp = experienceplatform_batch.x.ingested_at }` " +
 					"exports only events ingested after this batch. Batches are ingested in the order Terraform creates them, " +
-					"in parallel when nothing orders them: use depends_on when one batch must be ingested after another.",
+					"in parallel when nothing orders them: use depends_on when one batch must be ingested after another. " +
+					"In remote mode it is the batch's completion (see ingest_time_ms): a `to_ingest_timestamp` set from it " +
+					"includes the batch's own events.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"completed_at": schema.StringAttribute{
@@ -356,7 +360,7 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("dataset_id"), "Cannot create batch",
-			errorDetail(fmt.Sprintf("The platform refused a batch into dataset %s.", datasetID),
+			createDetail(fmt.Sprintf("The platform refused a batch into dataset %s.", datasetID),
 				"Check that the dataset exists and is a profile, experience-event or other non-union dataset.", err))
 		return
 	}
@@ -419,7 +423,7 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 		"records": b.RecordCount, "failed_records": b.FailedRecordCount})
 
 	r.record(ctx, &plan, b, resp)
-	if b.Status == aepwire.BatchFailed {
+	if !aepwire.BatchSucceeded(b.Status) {
 		resp.Diagnostics.AddError("Batch failed",
 			fmt.Sprintf("Batch %s into dataset %s ingested no record: all %d failed.\n\n%s\n\nFix the files and "+
 				"apply again; the failed batch is replaced.", b.ID, datasetID, b.FailedRecordCount, firstReasons(b, 5)))
@@ -545,16 +549,20 @@ func (m *batchResourceModelV0) fill(ctx context.Context, b *aepwire.Batch) diag.
 	m.Status = types.StringValue(b.Status)
 	m.RecordCount = types.Int64Value(b.RecordCount)
 	m.FailedRecordCount = types.Int64Value(b.FailedRecordCount)
-	m.IngestTimeMs = types.Int64Value(b.IngestTime)
-	m.IngestedAt = types.StringNull()
-	if b.IngestTime > 0 {
-		m.IngestedAt = types.StringValue(formatMillis(b.IngestTime))
+	var diags diag.Diagnostics
+	m.IngestTimeMs, m.IngestedAt = types.Int64Null(), types.StringNull()
+	if ingest := ingestTime(b); ingest > 0 {
+		m.IngestTimeMs, m.IngestedAt = types.Int64Value(ingest), types.StringValue(formatMillis(ingest))
+	} else if aepwire.BatchSucceeded(b.Status) {
+		diags.AddWarning("Batch without an ingest time",
+			fmt.Sprintf("The platform reported no time for batch %s (no ingestTime, completed or metrics.endTime), so "+
+				"ingest_time_ms and ingested_at are null. An export filter set from them is null too, and is left out: "+
+				"such a job exports events of every time.", b.ID))
 	}
 	m.CompletedAt = types.StringNull()
 	if b.Completed > 0 {
 		m.CompletedAt = types.StringValue(formatMillis(b.Completed))
 	}
-	var diags diag.Diagnostics
 	m.Errors = objectList(ctx, &diags, b.Errors, func(e aepwire.BatchError) batchErrorModelV0 {
 		line := types.Int64Null()
 		if len(e.Rows) > 0 {
@@ -566,6 +574,21 @@ func (m *batchResourceModelV0) fill(ctx context.Context, b *aepwire.Batch) diag.
 		m.ContentSHA256 = types.StringNull()
 	}
 	return diags
+}
+
+// ingestTime is when a batch's records were ingested, as far as the platform tells: the embedded
+// engine's ingestTime; on AEP, which reports none, the batch's completion (Catalog's completed,
+// else its metrics' endTime), which comes after its records were ingested. Zero when unknown.
+func ingestTime(b *aepwire.Batch) int64 {
+	switch {
+	case b.IngestTime > 0:
+		return b.IngestTime
+	case b.Completed > 0:
+		return b.Completed
+	case b.Metrics != nil && b.Metrics.EndTime > 0:
+		return b.Metrics.EndTime
+	}
+	return 0
 }
 
 // formatMillis renders epoch milliseconds as RFC 3339 in UTC with milliseconds.

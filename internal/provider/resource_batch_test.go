@@ -98,9 +98,9 @@ func TestAccBatchResource(t *testing.T) {
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("record_count"), knownvalue.Int64Exact(3)),
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("failed_record_count"), knownvalue.Int64Exact(3)),
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("errors"), knownvalue.ListExact([]knownvalue.Check{
-							batchErrorCheck("a_crm.json", 2, "INGEST-1000", `^not valid JSON: `),
-							batchErrorCheck("a_crm.json", 4, "INGEST-1003", `^the record has no identity`),
-							batchErrorCheck("b_loyalty.json", 2, "INGEST-1001", `^the record is a JSON number, not an object$`),
+							env.batchErrorCheck("a_crm.json", 2, "INGEST-1000", `^not valid JSON: `),
+							env.batchErrorCheck("a_crm.json", 4, "INGEST-1003", `^the record has no identity`),
+							env.batchErrorCheck("b_loyalty.json", 2, "INGEST-1001", `^the record is a JSON number, not an object$`),
 						})),
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("ingest_time_ms"), knownvalue.NotNull()),
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("completed_at"),
@@ -137,9 +137,15 @@ func TestAccBatchResource(t *testing.T) {
 	})
 }
 
-func batchErrorCheck(file string, line int64, code, reason string) knownvalue.Check {
+// batchErrorCheck checks one of a batch's errors; AEP names no file in its errors, so in remote
+// mode (the served engine's strict profile) the file is null.
+func (env *testEnv) batchErrorCheck(file string, line int64, code, reason string) knownvalue.Check {
+	var fileCheck knownvalue.Check = knownvalue.StringExact(file)
+	if env.mode == "remote" {
+		fileCheck = knownvalue.Null()
+	}
 	return knownvalue.ObjectExact(map[string]knownvalue.Check{
-		"file":   knownvalue.StringExact(file),
+		"file":   fileCheck,
 		"line":   knownvalue.Int64Exact(line),
 		"code":   knownvalue.StringExact(code),
 		"reason": knownvalue.StringRegexp(regexp.MustCompile(reason)),

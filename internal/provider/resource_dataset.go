@@ -159,7 +159,7 @@ func (r *datasetResource) Create(ctx context.Context, req resource.CreateRequest
 	})
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create dataset",
-			errorDetail(fmt.Sprintf("The platform refused to create the dataset %q.", plan.Name.ValueString()),
+			createDetail(fmt.Sprintf("The platform refused to create the dataset %q.", plan.Name.ValueString()),
 				"Check the attributes named in the error below.", err))
 		return
 	}

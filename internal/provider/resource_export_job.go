@@ -401,7 +401,7 @@ func (r *exportJobResource) Create(ctx context.Context, req resource.CreateReque
 	job, err := r.data.backend.CreateExportJob(ctx, apiReq, newIdempotencyKey())
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot start export job",
-			errorDetail(fmt.Sprintf("The platform refused the export job into dataset %s.", apiReq.Destination.DatasetID),
+			createDetail(fmt.Sprintf("The platform refused the export job into dataset %s.", apiReq.Destination.DatasetID),
 				"Check the attributes named in the error below.", err))
 		return
 	}

@@ -180,7 +180,7 @@ func (r *mergePolicyResource) Create(ctx context.Context, req resource.CreateReq
 	created, err := r.data.backend.CreateMergePolicy(ctx, p)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot create merge policy",
-			errorDetail(fmt.Sprintf("The platform refused the merge policy %q.", p.Name),
+			createDetail(fmt.Sprintf("The platform refused the merge policy %q.", p.Name),
 				"Check the attributes named in the error below; a sandbox holds at most five merge policies.", err))
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
@@ -158,7 +159,8 @@ func TestKillProviderMidIngestion(t *testing.T) {
 
 	// The interrupted batch stays loading (and invisible) until a day has passed; then the next
 	// engine to open the store ends it abandoned and removes its files.
-	later, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dataDir, Clock: dayLater{}})
+	dayLater := clock.NewFake(time.Now().Add(24*time.Hour + time.Minute))
+	later, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dataDir, Clock: dayLater})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,11 +185,6 @@ func TestKillProviderMidIngestion(t *testing.T) {
 			"ended abandoned, its files removed, by the first engine to open the store a day later", left),
 		max(lost, lost2) + l, max(dup, dup2) + d})
 }
-
-// dayLater is a clock a day and a minute ahead of the wall clock.
-type dayLater struct{}
-
-func (dayLater) Now() time.Time { return time.Now().Add(24*time.Hour + time.Minute) }
 
 func TestKillProviderAndWorkerMidExport(t *testing.T) {
 	requireTerraform(t)

@@ -131,14 +131,21 @@ func newWorkspace(t *testing.T, config string, env ...string) *workspace {
 	return w
 }
 
+// awaitNoWorkers waits, up to 6s, until no engine worker of the provider built here runs.
 func awaitNoWorkers(t *testing.T) {
-	for i := 0; i < 300; i++ {
-		if _, workers := providerProcesses(t); len(workers) == 0 {
+	deadline := time.Now().Add(6 * time.Second)
+	for {
+		_, workers := providerProcesses(t)
+		if len(workers) == 0 {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		for _, pid := range workers {
+			if !awaitExit(t, pid, time.Until(deadline)) {
+				t.Log("engine workers still run 6s after the test")
+				return
+			}
+		}
 	}
-	t.Log("engine workers still run 6s after the test")
 }
 
 func (w *workspace) write(config string) {
@@ -256,16 +263,8 @@ func kill9(t *testing.T, pids ...int) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	for _, pid := range pids {
-		for i := 0; ; i++ {
-			// A killed child stays a zombie until its parent reaps it; either way it runs no more.
-			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-			if err != nil || bytes.Contains(stat, []byte(") Z ")) {
-				break
-			}
-			if i > 500 {
-				t.Fatalf("process %d still runs after SIGKILL", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !awaitExit(t, pid, 5*time.Second) {
+			t.Fatalf("process %d still runs after SIGKILL", pid)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
+	enginejobs "github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
@@ -228,23 +230,30 @@ func jobs(t *testing.T, dataDir string) []jobRow {
 	return out
 }
 
-// awaitJobsEnded waits until every job of a data directory has ended.
+// awaitJobsEnded waits until every job of a data directory has ended. A job that a runner holds
+// ends when the runner lets go of the job's lock file, which the wait takes; one that waits for a
+// runner (NEW, or PROCESSING after its runner died) is looked at again shortly.
 func awaitJobsEnded(t *testing.T, dataDir string, timeout time.Duration) []jobRow {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	locks := enginejobs.NewLocks(dataDir)
+	deadline := time.After(timeout)
 	for {
 		all := jobs(t, dataDir)
-		ended := true
-		for _, j := range all {
-			ended = ended && aepwire.JobTerminal(j.status)
-		}
-		if ended {
+		i := slices.IndexFunc(all, func(j jobRow) bool { return !aepwire.JobTerminal(j.status) })
+		if i < 0 {
 			return all
 		}
-		if time.Now().After(deadline) {
+		var again <-chan time.Time
+		released, held := locks.WatchJob(all[i].id)
+		if !held {
+			again = time.After(20 * time.Millisecond)
+		}
+		select {
+		case <-released:
+		case <-again:
+		case <-deadline:
 			t.Fatalf("jobs still running after %s: %+v", timeout, all)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

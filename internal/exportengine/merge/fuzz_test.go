@@ -1,4 +1,4 @@
-package exportengine
+package merge
 
 import (
 	"bytes"
@@ -29,13 +29,12 @@ func FuzzMergeProject(f *testing.F) {
 		if err != nil {
 			return
 		}
-		b := &snapBatch{id: "b"}
-		frags := []*storedRecord{
-			{body: []byte(first), batch: b},
-			{body: []byte(second), batch: b},
+		frags := []Fragment{
+			{Body: []byte(first), Rank: Rank{Seq: 2}, Source: "b"},
+			{Body: []byte(second), Rank: Rank{Seq: 1}, Source: "b"},
 		}
-		var m merger
-		merged, err := m.merge(frags)
+		var m Merger
+		merged, err := m.Merge(frags)
 		if err != nil {
 			t.Fatalf("merge: %v", err)
 		}
@@ -52,50 +51,13 @@ func FuzzMergeProject(f *testing.F) {
 			t.Fatalf("projection is not stable:\n once %s\ntwice %s", row, again)
 		}
 		// Merging is idempotent: a merged profile merged with itself is unchanged.
-		var m2 merger
-		self, err := m2.merge([]*storedRecord{{body: whole, batch: b}, {body: whole, batch: b}})
+		var m2 Merger
+		self, err := m2.Merge([]Fragment{{Body: whole, Source: "b"}, {Body: whole, Source: "b"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := fields.AppendValue(nil, self); !bytes.Equal(got, whole) {
 			t.Fatalf("merging a profile with itself changed it:\n%s\n%s", whole, got)
-		}
-	})
-}
-
-// FuzzRecordParse validates arbitrary records: no panic, and an accepted record has a primary
-// identity first and no identity twice.
-func FuzzRecordParse(f *testing.F) {
-	f.Add([]byte(`{"identityMap":{"Email":[{"id":"a","primary":true}]},"_id":"e","timestamp":"2026-01-01T00:00:00Z"}`))
-	f.Add([]byte(`{"identities":[{"id":"x","namespace":{"code":"ECID"}}]}`))
-	f.Add([]byte(`[{"a":1}]`))
-	f.Add([]byte("{\"a\":\"\x01\"}"))
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		var p recordParser
-		for _, kind := range []recordKind{kindFragment, kindEvent, kindOther} {
-			r, rerr := p.parse(raw, kind)
-			if (r == nil) == (rerr == nil) {
-				t.Fatalf("parse(%q) = %v, %v", raw, r, rerr)
-			}
-			if r == nil {
-				if rerr.code == "" || rerr.reason == "" {
-					t.Fatalf("refusal without a reason: %+v", rerr)
-				}
-				continue
-			}
-			if kind == kindOther {
-				continue
-			}
-			seen := map[identity]bool{}
-			for _, id := range r.identities {
-				if seen[id] || id.ns == "" || id.id == "" {
-					t.Fatalf("identities %v of %q", r.identities, raw)
-				}
-				seen[id] = true
-			}
-			if kind == kindEvent && r.eventID == "" {
-				t.Fatalf("accepted event without _id: %q", raw)
-			}
 		}
 	})
 }

@@ -1,36 +1,41 @@
-package exportengine
+// Package record is what the profile store keeps of an ingested record: its kind, its
+// identities (the primary one first), an event's _id and time, and its body; and the checks
+// that make a line of a batch file such a record, or say why not.
+package record
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/valyala/fastjson"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
-// recordKind is what a dataset's schema makes of its records.
-type recordKind uint8
+// Kind is what a dataset's schema makes of its records.
+type Kind uint8
 
 const (
-	kindOther    recordKind = iota // any other schema: kept as files, never reaches the profile store
-	kindFragment                   // XDM Individual Profile record
-	kindEvent                      // XDM ExperienceEvent
-	kindUnion                      // the profile union view: export destinations only
+	Other    Kind = iota // any other schema: kept as files, never reaches the profile store
+	Fragment             // XDM Individual Profile record
+	Event                // XDM ExperienceEvent
+	Union                // the profile union view: export destinations only
 )
 
-func schemaKind(schemaID string) recordKind {
+// SchemaKind is the kind of the records of a dataset of the given schema.
+func SchemaKind(schemaID string) Kind {
 	switch schemaID {
 	case aepwire.SchemaProfile:
-		return kindFragment
+		return Fragment
 	case aepwire.SchemaExperienceEvent:
-		return kindEvent
+		return Event
 	case aepwire.SchemaProfileUnion:
-		return kindUnion
+		return Union
 	}
-	return kindOther
+	return Other
 }
 
 // AEP guardrails on record size; "over" means strictly greater.
@@ -42,105 +47,97 @@ const (
 // Codes of record errors, in the order the checks run: a record failing several checks reports
 // the first.
 const (
-	codeInvalidJSON  = "INGEST-1000"
-	codeNotObject    = "INGEST-1001"
-	codeTooLarge     = "INGEST-1002"
-	codeNoIdentity   = "INGEST-1003"
-	codeNoEventID    = "INGEST-1004"
-	codeBadTimestamp = "INGEST-1005"
-	codeNoFiles      = "INGEST-1100"
-	codeUnreadable   = "INGEST-1101"
+	CodeInvalidJSON  = "INGEST-1000"
+	CodeNotObject    = "INGEST-1001"
+	CodeTooLarge     = "INGEST-1002"
+	CodeNoIdentity   = "INGEST-1003"
+	CodeNoEventID    = "INGEST-1004"
+	CodeBadTimestamp = "INGEST-1005"
 )
 
-// identity is an (namespace, id) pair. Matching is exact and case-sensitive.
-type identity struct {
-	ns, id string
+// Identity is a (namespace, id) pair. Matching is exact and case-sensitive.
+type Identity struct {
+	NS, ID string
 }
 
-func (a identity) compare(b identity) int {
-	if c := compareStrings(a.ns, b.ns); c != 0 {
+// Compare orders identities by namespace, then id, in byte order.
+func (a Identity) Compare(b Identity) int {
+	if c := strings.Compare(a.NS, b.NS); c != 0 {
 		return c
 	}
-	return compareStrings(a.id, b.id)
+	return strings.Compare(a.ID, b.ID)
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+// Record is a validated record of a profile or event dataset, as the profile store keeps it.
+type Record struct {
+	Kind Kind
+	// Seq orders the records of one batch: a later record counts as later.
+	Seq uint64
+	// Identities holds the record's distinct identities, its primary identity first.
+	Identities []Identity
+	// EventID is an event's _id.
+	EventID string
+	// Timestamp is an event's time in nanoseconds since the Unix epoch.
+	Timestamp int64
+	Body      []byte
 }
 
-// record is a validated record of a profile or event dataset, as the profile store keeps it.
-type record struct {
-	kind recordKind
-	// seq orders the records of one batch: a later record counts as later.
-	seq uint64
-	// identities holds the record's distinct identities, its primary identity first.
-	identities []identity
-	eventID    string
-	// timestamp is the event's time in nanoseconds since the Unix epoch.
-	timestamp int64
-	body      []byte
+// Primary is the record's primary identity.
+func (r *Record) Primary() Identity { return r.Identities[0] }
+
+// Error is why a record was refused: a code (Code...) and a reason a user can act on.
+type Error struct {
+	Code, Reason string
 }
 
-func (r *record) primary() identity { return r.identities[0] }
-
-// recordError is why a record was refused.
-type recordError struct {
-	code, reason string
-}
-
-// recordParser validates records. It is not safe for concurrent use.
-type recordParser struct {
+// Parser validates records. It is not safe for concurrent use.
+type Parser struct {
 	p fastjson.Parser
 }
 
-// parse validates raw as a record of the given kind. The returned record's body aliases raw.
-func (rp *recordParser) parse(raw []byte, kind recordKind) (*record, *recordError) {
+// Parse validates raw as a record of the given kind: the record, or why it is refused. The
+// record's body aliases raw.
+func (rp *Parser) Parse(raw []byte, kind Kind) (*Record, *Error) {
 	if err := validateJSON(raw); err != nil {
-		return nil, &recordError{codeInvalidJSON, "not valid JSON: " + err.Error()}
+		return nil, &Error{CodeInvalidJSON, "not valid JSON: " + err.Error()}
 	}
 	v, err := rp.p.ParseBytes(raw)
 	if err != nil { // unreachable after validation, but the parser has its own limits (depth)
-		return nil, &recordError{codeInvalidJSON, "not valid JSON: " + err.Error()}
+		return nil, &Error{CodeInvalidJSON, "not valid JSON: " + err.Error()}
 	}
 	if v.Type() != fastjson.TypeObject {
-		return nil, &recordError{codeNotObject, fmt.Sprintf("the record is a JSON %s, not an object", jsonTypeName(v.Type()))}
+		return nil, &Error{CodeNotObject, fmt.Sprintf("the record is a JSON %s, not an object", jsonTypeName(v.Type()))}
 	}
-	if kind != kindFragment && kind != kindEvent {
-		return &record{kind: kind, body: raw}, nil
+	if kind != Fragment && kind != Event {
+		return &Record{Kind: kind, Body: raw}, nil
 	}
 	limit, what := maxProfileRecordBytes, "profile records"
-	if kind == kindEvent {
+	if kind == Event {
 		limit, what = maxEventRecordBytes, "experience events"
 	}
 	if len(raw) > limit {
-		return nil, &recordError{codeTooLarge, fmt.Sprintf("the record is %d bytes, over the %d KB limit of %s",
+		return nil, &Error{CodeTooLarge, fmt.Sprintf("the record is %d bytes, over the %d KB limit of %s",
 			len(raw), limit/1024, what)}
 	}
 	ids := recordIdentities(v)
 	if len(ids) == 0 {
-		return nil, &recordError{codeNoIdentity, "the record has no identity: it needs an identityMap entry " +
+		return nil, &Error{CodeNoIdentity, "the record has no identity: it needs an identityMap entry " +
 			"or an identities[] entry with a non-empty string id"}
 	}
-	r := &record{kind: kind, identities: ids, body: raw}
-	if kind == kindEvent {
+	r := &Record{Kind: kind, Identities: ids, Body: raw}
+	if kind == Event {
 		id := v.Get("_id")
 		if id == nil || id.Type() != fastjson.TypeString || len(id.GetStringBytes()) == 0 {
-			return nil, &recordError{codeNoEventID, "the event has no _id: it needs a non-empty string _id"}
+			return nil, &Error{CodeNoEventID, "the event has no _id: it needs a non-empty string _id"}
 		}
-		r.eventID = string(id.GetStringBytes())
+		r.EventID = string(id.GetStringBytes())
 		ts := v.Get("timestamp")
 		if ts == nil || ts.Type() != fastjson.TypeString {
-			return nil, &recordError{codeBadTimestamp, "the event has no timestamp: it needs an RFC 3339 date-time string"}
+			return nil, &Error{CodeBadTimestamp, "the event has no timestamp: it needs an RFC 3339 date-time string"}
 		}
 		s := string(ts.GetStringBytes())
-		if r.timestamp, err = parseTimestamp(s); err != nil {
-			return nil, &recordError{codeBadTimestamp, fmt.Sprintf("the event timestamp %q is not an RFC 3339 "+
+		if r.Timestamp, err = parseTimestamp(s); err != nil {
+			return nil, &Error{CodeBadTimestamp, fmt.Sprintf("the event timestamp %q is not an RFC 3339 "+
 				"date-time with an offset, such as 2026-01-31T12:00:00Z", s)}
 		}
 	}
@@ -181,9 +178,9 @@ func validateJSON(raw []byte) error {
 // recordIdentities returns the distinct identities of a record with its primary identity first:
 // the identityMap entry marked primary, else the identities[] entry marked primary (among several,
 // the smallest namespace, then array order), else the first entry of the smallest namespace.
-func recordIdentities(v *fastjson.Value) []identity {
+func recordIdentities(v *fastjson.Value) []Identity {
 	type candidate struct {
-		identity
+		Identity
 		primary bool
 		source  int // 0 identityMap, 1 identities[]
 		pos     int // order of appearance
@@ -203,7 +200,7 @@ func recordIdentities(v *fastjson.Value) []identity {
 				}
 				p := e.Get("primary")
 				cands = append(cands, candidate{
-					identity: identity{ns: string(key), id: string(id.GetStringBytes())},
+					Identity: Identity{NS: string(key), ID: string(id.GetStringBytes())},
 					primary:  p != nil && p.Type() == fastjson.TypeTrue,
 					source:   0, pos: len(cands),
 				})
@@ -219,7 +216,7 @@ func recordIdentities(v *fastjson.Value) []identity {
 			}
 			p := e.Get("primary")
 			cands = append(cands, candidate{
-				identity: identity{ns: string(code.GetStringBytes()), id: string(id.GetStringBytes())},
+				Identity: Identity{NS: string(code.GetStringBytes()), ID: string(id.GetStringBytes())},
 				primary:  p != nil && p.Type() == fastjson.TypeTrue,
 				source:   1, pos: len(cands),
 			})
@@ -240,17 +237,17 @@ func recordIdentities(v *fastjson.Value) []identity {
 		default:
 			// Same rank: the smallest namespace wins, then the earlier entry (identityMap entries
 			// come first, so they win ties of unmarked entries across the two sources).
-			better = a.ns < b.ns
+			better = a.NS < b.NS
 		}
 		if better {
 			best = i
 		}
 	}
-	ids := make([]identity, 0, len(cands))
-	ids = append(ids, cands[best].identity)
+	ids := make([]Identity, 0, len(cands))
+	ids = append(ids, cands[best].Identity)
 	for i, c := range cands {
-		if i != best && !slices.Contains(ids, c.identity) {
-			ids = append(ids, c.identity)
+		if i != best && !slices.Contains(ids, c.Identity) {
+			ids = append(ids, c.Identity)
 		}
 	}
 	return ids

@@ -1,4 +1,8 @@
-package exportengine
+// Package merge merges the fragments of one profile into the profile, as a merge policy's
+// attributeMerge ranks them: null counts as absent; objects merge key by key, recursively;
+// identityMap is the union of all identities; each segment membership is the one qualified last;
+// every other array is atomic.
+package merge
 
 import (
 	"bytes"
@@ -8,15 +12,45 @@ import (
 
 	"github.com/valyala/fastjson"
 
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
-// merger merges the fragments of one profile. It reuses its parsers and arena from one profile to
-// the next, so it is not safe for concurrent use; each export worker has its own.
-type merger struct {
+// Fragment is a fragment of a profile, with its rank.
+type Fragment struct {
+	Body []byte
+	Rank Rank
+	// Source names the fragment in errors: its batch.
+	Source string
+}
+
+// Rank is a fragment's priority: the fragment of the lower Precedence wins (under
+// dataSetPrecedence, its dataset's place in the policy's order; under timestampOrdered, 0 for
+// all), then that of the later batch (Batch, its place in ingest order), then the later record of
+// its batch (Seq).
+type Rank struct {
+	Precedence int
+	Batch      int
+	Seq        uint64
+}
+
+// Compare orders ranks by priority: -1 when a wins over b.
+func (a Rank) Compare(b Rank) int {
+	if c := cmp.Compare(a.Precedence, b.Precedence); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Batch, a.Batch); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.Seq, a.Seq)
+}
+
+// Merger merges the fragments of one profile. It reuses its parsers and arena from one profile to
+// the next, so it is not safe for concurrent use: each export worker has its own.
+type Merger struct {
 	parsers []*fastjson.Parser
 	arena   fastjson.Arena
 	slots   []slot
+	vals    []*fastjson.Value // the parsed fragments, in priority order
 }
 
 // slot gathers the values of one key across the objects being merged, in priority order.
@@ -26,36 +60,45 @@ type slot struct {
 	from []int // which object each value came from
 }
 
-// reset prepares for a new profile; values from the previous one become invalid.
-func (m *merger) reset() { m.arena.Reset() }
+// Empty is the profile of no fragments, {}: an event-only profile's. Values of the previous
+// profile become invalid.
+func (m *Merger) Empty() *fastjson.Value {
+	m.arena.Reset()
+	return m.arena.NewObject()
+}
 
 // parse parses the i-th fragment of the current profile with a parser of its own, so that the
 // values of all fragments stay valid together.
-func (m *merger) parse(i int, body []byte) (*fastjson.Value, error) {
+func (m *Merger) parse(i int, body []byte) (*fastjson.Value, error) {
 	for len(m.parsers) <= i {
 		m.parsers = append(m.parsers, &fastjson.Parser{})
 	}
 	return m.parsers[i].ParseBytes(body)
 }
 
-// merge merges fragments given in priority order (the first wins conflicts) into one profile:
-// null counts as absent; objects merge key by key, recursively; identityMap is the union of all
-// identities; each segment membership is the one qualified last; every other array is atomic.
-func (m *merger) merge(frags []*storedRecord) (*fastjson.Value, error) {
-	vals := make([]*fastjson.Value, 0, len(frags))
-	for i, f := range frags {
-		v, err := m.parse(i, f.body)
+// Merge merges the fragments of one profile, which it sorts by rank, into the profile: the
+// fragment of the highest priority wins conflicts. The profile is valid until the next Merge or
+// Empty. Fragments must be JSON objects, as ingestion checks.
+func (m *Merger) Merge(frags []Fragment) (*fastjson.Value, error) {
+	m.arena.Reset()
+	slices.SortFunc(frags, func(a, b Fragment) int { return a.Rank.Compare(b.Rank) })
+	m.vals = m.vals[:0]
+	for i := range frags {
+		v, err := m.parse(i, frags[i].Body)
 		if err != nil {
-			return nil, fmt.Errorf("fragment of batch %s: %w", f.batch.id, err)
+			return nil, fmt.Errorf("fragment of batch %s: %w", frags[i].Source, err)
 		}
-		vals = append(vals, v)
+		if v.Type() != fastjson.TypeObject {
+			return nil, fmt.Errorf("fragment of batch %s is a JSON %s, not an object", frags[i].Source, v.Type())
+		}
+		m.vals = append(m.vals, v)
 	}
-	return m.mergeObjects(vals, true), nil
+	return m.mergeObjects(m.vals, true), nil
 }
 
 // mergeObjects merges objects in priority order. Keys come out in the order they first appear,
 // highest priority first.
-func (m *merger) mergeObjects(objs []*fastjson.Value, root bool) *fastjson.Value {
+func (m *Merger) mergeObjects(objs []*fastjson.Value, root bool) *fastjson.Value {
 	out := m.arena.NewObject()
 	start := len(m.slots)
 	for i, v := range objs {
@@ -102,7 +145,7 @@ func (m *merger) mergeObjects(objs []*fastjson.Value, root bool) *fastjson.Value
 	return out
 }
 
-func (m *merger) slotFor(start int, key []byte) *slot {
+func (m *Merger) slotFor(start int, key []byte) *slot {
 	for k := start; k < len(m.slots); k++ {
 		if m.slots[k].key == string(key) {
 			return &m.slots[k]
@@ -121,7 +164,7 @@ func (m *merger) slotFor(start int, key []byte) *slot {
 // mergeValues merges the non-null values of one key, in priority order: the winner's type
 // decides; a winning object merges with the lower values that are objects; anything else is the
 // winner's value as it is (arrays are atomic).
-func (m *merger) mergeValues(cands []*fastjson.Value) *fastjson.Value {
+func (m *Merger) mergeValues(cands []*fastjson.Value) *fastjson.Value {
 	w := cands[0]
 	if w.Type() != fastjson.TypeObject {
 		return w
@@ -135,15 +178,22 @@ func (m *merger) mergeValues(cands []*fastjson.Value) *fastjson.Value {
 	return m.mergeObjects(objs, false)
 }
 
-// mergeIdentityMap unites the identities of every fragment: per namespace, each id once (the
-// highest-priority entry, without its null keys), sorted by id.
-func (m *merger) mergeIdentityMap(cands []*fastjson.Value) *fastjson.Value {
-	var maps []*fastjson.Object
-	for _, c := range cands {
-		if o, err := c.Object(); err == nil {
-			maps = append(maps, o)
+// objects are the values that are objects, in their order: what merges when the winner of a key
+// is an object.
+func objects(vals []*fastjson.Value) []*fastjson.Object {
+	var out []*fastjson.Object
+	for _, v := range vals {
+		if o, err := v.Object(); err == nil {
+			out = append(out, o)
 		}
 	}
+	return out
+}
+
+// mergeIdentityMap unites the identities of every fragment: per namespace, each id once (the
+// highest-priority entry, without its null keys), sorted by id.
+func (m *Merger) mergeIdentityMap(cands []*fastjson.Value) *fastjson.Value {
+	maps := objects(cands)
 	if len(maps) == 0 {
 		return cands[0]
 	}
@@ -194,7 +244,7 @@ func (m *merger) mergeIdentityMap(cands []*fastjson.Value) *fastjson.Value {
 }
 
 // withoutNulls copies an object without its null-valued keys.
-func (m *merger) withoutNulls(v *fastjson.Value) *fastjson.Value {
+func (m *Merger) withoutNulls(v *fastjson.Value) *fastjson.Value {
 	o, _ := v.Object()
 	hasNull := false
 	o.Visit(func(_ []byte, c *fastjson.Value) { hasNull = hasNull || c.Type() == fastjson.TypeNull })
@@ -213,13 +263,8 @@ func (m *merger) withoutNulls(v *fastjson.Value) *fastjson.Value {
 
 // mergeSegmentMembership keeps, for each segment of each namespace, the membership with the
 // latest lastQualificationTime (ties, and memberships without a valid time, go by priority), whole.
-func (m *merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value {
-	var maps []*fastjson.Object
-	for _, c := range cands {
-		if o, err := c.Object(); err == nil {
-			maps = append(maps, o)
-		}
-	}
+func (m *Merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value {
+	maps := objects(cands)
 	if len(maps) == 0 {
 		return cands[0]
 	}
@@ -253,15 +298,15 @@ func (m *merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 		nsObj, _ := nsOut.Object()
 		for _, seg := range segments {
 			var best *fastjson.Value
-			var bestTime int64
+			var bestTime record.Instant
 			bestValid := false
 			for _, so := range inNs {
 				e := lastValue(so, seg)
 				if e == nil || e.Type() == fastjson.TypeNull {
 					continue
 				}
-				t, valid := qualificationTime(e)
-				if best == nil || (valid && (!bestValid || t > bestTime)) {
+				t, valid := QualificationTime(e)
+				if best == nil || (valid && (!bestValid || t.Compare(bestTime) > 0)) {
 					best, bestTime, bestValid = e, t, valid
 				}
 			}
@@ -274,13 +319,14 @@ func (m *merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 	return out
 }
 
-// qualificationTime is a membership's lastQualificationTime as an instant.
-func qualificationTime(membership *fastjson.Value) (int64, bool) {
+// QualificationTime is a membership's lastQualificationTime as an instant, and whether it has a
+// valid one.
+func QualificationTime(membership *fastjson.Value) (record.Instant, bool) {
 	v := membership.Get("lastQualificationTime")
 	if v == nil || v.Type() != fastjson.TypeString {
-		return 0, false
+		return record.Instant{}, false
 	}
-	return aepwire.ParseTimestamp(string(v.GetStringBytes()))
+	return record.ParseInstant(string(v.GetStringBytes()))
 }
 
 // lastValue is the value of the last occurrence of key in o (JSON allows repeated keys; the last

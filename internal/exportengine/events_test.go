@@ -3,6 +3,8 @@ package exportengine
 import (
 	"slices"
 	"testing"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 // Events at the same instant with the same _id (possible across datasets) are ordered by dataset.
@@ -10,7 +12,7 @@ func TestEventOrder(t *testing.T) {
 	a := &snapBatch{datasetID: "aaa"}
 	b := &snapBatch{datasetID: "bbb"}
 	ev := func(ts int64, id string, batch *snapBatch) *storedRecord {
-		return &storedRecord{kind: kindEvent, timestamp: ts, eventID: id, batch: batch}
+		return &storedRecord{kind: record.Event, timestamp: ts, eventID: id, batch: batch}
 	}
 	events := []*storedRecord{ev(2, "x", a), ev(1, "z", b), ev(2, "w", b), ev(2, "x", b), ev(2, "w", a)}
 	var w exportWorker

@@ -1,6 +1,6 @@
 //go:build windows
 
-package exportengine
+package filelock
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
 //go:build unix
 
-package exportengine
+package filelock
 
 import (
 	"errors"

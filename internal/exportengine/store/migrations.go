@@ -1,4 +1,4 @@
-package exportengine
+package store
 
 import (
 	"context"
@@ -97,8 +97,8 @@ var migrations = []string{
 
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two
 // processes opening a new data directory at once apply each step exactly once.
-func (s *store) migrate(ctx context.Context) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+func (s *Store) migrate(ctx context.Context) error {
+	return s.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			applied_ms INTEGER NOT NULL
@@ -126,8 +126,12 @@ func (s *store) migrate(ctx context.Context) error {
 	})
 }
 
-// schemaVersion is the version the database is at.
-func (s *store) schemaVersion(ctx context.Context) (int, error) {
+// Versions is the number of migrations: the schema version of a database this package brought up
+// to date.
+func Versions() int { return len(migrations) }
+
+// SchemaVersion is the version the database is at.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
 	return v, err

@@ -1,0 +1,339 @@
+package aepserver
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire/contracttest"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
+)
+
+// newFixtureWith serves an engine with opts; contract, when set, validates every exchange
+// against Adobe's specifications (for tests that send only valid requests).
+func newFixtureWith(t *testing.T, opts Options, contract bool) *fixture {
+	t.Helper()
+	return newFixtureOf(t, opts, contract, true)
+}
+
+// newFixtureOf is newFixtureWith with an engine that runs jobs, or one whose jobs stay NEW.
+func newFixtureOf(t *testing.T, opts Options, contract, runJobs bool) *fixture {
+	t.Helper()
+	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: t.TempDir(), RunJobs: runJobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	opts.AccessTokens = map[string]string{"tok": "c"}
+	opts.OrgID = "o@AdobeOrg"
+	var h http.Handler = New(e, opts)
+	if contract {
+		h = contracttest.Handler(t, h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &fixture{engine: e, srv: srv, token: "tok"}
+}
+
+func decodeJSON(t *testing.T, resp *http.Response, v any) {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("%d %s: %v", resp.StatusCode, body, err)
+	}
+}
+
+// ingest makes a profile dataset with one successful batch of twoProfiles (and a record that fails).
+func (f *fixture) ingest(t *testing.T) (batchID string) {
+	t.Helper()
+	ctx := context.Background()
+	ds, err := f.engine.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile},
+		Tags: map[string][]string{aepwire.TagUnifiedProfile: {aepwire.TagUnifiedProfileEnabled}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.engine.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.UploadBatchFile(ctx, b.ID, ds.ID, "p.json", strings.NewReader(twoProfiles)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.CompleteBatch(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	return b.ID
+}
+
+func (f *fixture) exportDataset(t *testing.T) string {
+	t.Helper()
+	ds, err := f.engine.CreateDataset(context.Background(), aepwire.DatasetRequest{Name: "x", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfileUnion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds.ID
+}
+
+const twoProfiles = `{"identityMap":{"Email":[{"id":"a@example.com","primary":true}]},"person":{"name":{"firstName":"A"}}}
+{"identityMap":{"Email":[{"id":"b@example.com","primary":true}]},"person":{"name":{"firstName":"B"}}}
+{"person":{"name":{"firstName":"no identity"}}}
+`
+
+// The seed lists jobs at /export/jobs/ (with the slash), and link.next uses that path too.
+func TestJobListAnswersAtTheSeedsPath(t *testing.T) {
+	f := newFixtureWith(t, Options{}, false)
+	dest := f.exportDataset(t)
+	for range 3 {
+		if _, err := f.engine.CreateExportJob(context.Background(), aepwire.ExportJobRequest{Destination: aepwire.ExportDestination{DatasetID: dest},
+			Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp := f.call(t, "GET", "/data/core/ups/export/jobs/?limit=2", "", nil)
+	var page aepwire.ExportJobList
+	decodeJSON(t, resp, &page)
+	if resp.StatusCode != 200 || len(page.Records) != 2 || page.Link.Next == "" {
+		t.Fatalf("GET /export/jobs/: %d %+v", resp.StatusCode, page)
+	}
+	next, err := url.Parse(page.Link.Next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = f.call(t, "GET", "/data/core/ups"+next.Path+"?"+next.RawQuery, "", nil)
+	var rest aepwire.ExportJobList
+	decodeJSON(t, resp, &rest)
+	if resp.StatusCode != 200 || len(rest.Records) != 1 || rest.Link.Next != "" {
+		t.Errorf("following link.next %q: %d %+v", page.Link.Next, resp.StatusCode, rest)
+	}
+}
+
+// Without x-sandbox-name, AEP works in the organisation's default (production) sandbox.
+func TestMissingSandboxHeaderIsTheDefaultSandbox(t *testing.T) {
+	f := newFixtureWith(t, Options{Sandboxes: []string{"prod", "dev"}}, false)
+	resp := f.call(t, "GET", "/data/core/ups/config/mergePolicies/"+aepwire.MergePolicyDefaultNone, "", nil, "x-sandbox-name")
+	if resp.StatusCode != 200 {
+		t.Errorf("without x-sandbox-name: %d, want 200 in the default sandbox", resp.StatusCode)
+	}
+}
+
+// The seed documents start, page and sort on the job list.
+func TestJobListTakesStartPageAndSort(t *testing.T) {
+	f := newFixtureWith(t, Options{}, false)
+	dest := f.exportDataset(t)
+	var ids []int64
+	for range 5 {
+		job, err := f.engine.CreateExportJob(context.Background(), aepwire.ExportJobRequest{Destination: aepwire.ExportDestination{DatasetID: dest},
+			Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, job.ID)
+	}
+	list := func(query string) []int64 {
+		t.Helper()
+		resp := f.call(t, "GET", "/data/core/ups/export/jobs?"+query, "", nil)
+		var page aepwire.ExportJobList
+		decodeJSON(t, resp, &page)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", query, resp.StatusCode)
+		}
+		var got []int64
+		for _, r := range page.Records {
+			got = append(got, r.ID)
+		}
+		return got
+	}
+	// Newest first by default; start skips, page takes the n-th page of limit.
+	if got := list("start=1&limit=2"); len(got) != 2 || got[0] != ids[3] || got[1] != ids[2] {
+		t.Errorf("start=1&limit=2: %v, want %d %d", got, ids[3], ids[2])
+	}
+	if got := list("page=2&limit=2"); len(got) != 2 || got[0] != ids[2] || got[1] != ids[1] {
+		t.Errorf("page=2&limit=2: %v, want %d %d", got, ids[2], ids[1])
+	}
+	if got := list("sort=id:asc&limit=3"); len(got) != 3 || got[0] != ids[0] || got[2] != ids[2] {
+		t.Errorf("sort=id:asc&limit=3: %v, want the three oldest, oldest first", got)
+	}
+	if got := list("sort=updateTime:desc"); len(got) != 5 {
+		t.Errorf("sort=updateTime:desc: %v", got)
+	}
+	if resp := f.call(t, "GET", "/data/core/ups/export/jobs?sort=color:asc", "", nil); resp.StatusCode != 400 {
+		t.Errorf("sort by an unknown field: %d, want 400", resp.StatusCode)
+	}
+}
+
+// Catalog lists batches without a dataSet filter, and filters by creation time.
+func TestBatchListNeedsNoDataset(t *testing.T) {
+	f := newFixtureWith(t, Options{}, true)
+	b1 := f.ingest(t)
+	b2 := f.ingest(t)
+	resp := f.call(t, "GET", "/data/foundation/catalog/batches", "", nil)
+	var all map[string]*aepwire.Batch
+	decodeJSON(t, resp, &all)
+	if resp.StatusCode != 200 || all[b1] == nil || all[b2] == nil {
+		t.Fatalf("GET /batches: %d, %d batches", resp.StatusCode, len(all))
+	}
+	after := all[b2].Created
+	resp = f.call(t, "GET", "/data/foundation/catalog/batches?createdAfter="+strconv.FormatInt(after-1, 10), "", nil)
+	var recent map[string]*aepwire.Batch
+	decodeJSON(t, resp, &recent)
+	if recent[b2] == nil || (all[b1].Created < after && recent[b1] != nil) {
+		t.Errorf("createdAfter: %v", recent)
+	}
+}
+
+// Batch ingestion's ?action=REVERT undoes a batch: Catalog's DELETE /batches/{id} is deprecated.
+func TestBatchRevert(t *testing.T) {
+	f := newFixtureWith(t, Options{}, true)
+	b := f.ingest(t)
+	resp := f.call(t, "POST", "/data/foundation/import/batches/"+b+"?action=REVERT", "", nil)
+	if resp.StatusCode != 200 {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("REVERT: %d %s", resp.StatusCode, body)
+	}
+	if _, err := f.engine.GetBatch(context.Background(), b); !aepwire.IsNotFound(err) {
+		t.Errorf("after REVERT the batch reads %v, want it gone", err)
+	}
+}
+
+// COMPLETE answers with the batch, as the spec declares; files download as octet streams.
+func TestCompleteAnswersWithTheBatch(t *testing.T) {
+	f := newFixtureWith(t, Options{}, true)
+	ctx := context.Background()
+	ds, _ := f.engine.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile}})
+	b, _ := f.engine.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
+	f.call(t, "PUT", "/data/foundation/import/batches/"+b.ID+"/datasets/"+ds.ID+"/files/p.json", twoProfiles,
+		map[string]string{"Content-Type": "application/octet-stream"})
+	resp := f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=COMPLETE", "", nil)
+	var got aepwire.Batch
+	decodeJSON(t, resp, &got)
+	if resp.StatusCode != 200 || got.ID != b.ID || got.Status == "" {
+		t.Errorf("COMPLETE: %d %+v", resp.StatusCode, got)
+	}
+}
+
+// A FAILED job keeps destination.batchId (empty when it has none) and its errors' callStack.
+func TestFailedJobKeepsItsShape(t *testing.T) {
+	f := newFixtureWith(t, Options{}, true)
+	dest := f.exportDataset(t)
+	job, err := f.engine.CreateExportJob(context.Background(), aepwire.ExportJobRequest{Destination: aepwire.ExportDestination{DatasetID: dest},
+		Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.DeleteDataset(context.Background(), dest); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if j, err := f.engine.WaitExportJob(ctx, job.ID, nil); err != nil || j.Status != aepwire.JobFailed {
+		t.Fatalf("the job without its dataset: %+v, %v", j, err)
+	}
+	resp := f.call(t, "GET", "/data/core/ups/export/jobs/"+strconv.FormatInt(job.ID, 10), "", nil)
+	var raw struct {
+		Destination map[string]any   `json:"destination"`
+		Errors      []map[string]any `json:"errors"`
+	}
+	decodeJSON(t, resp, &raw)
+	if _, ok := raw.Destination["batchId"]; !ok {
+		t.Errorf("destination of the FAILED job: %v, want batchId", raw.Destination)
+	}
+	if len(raw.Errors) == 0 {
+		t.Fatal("the FAILED job has no errors")
+	}
+	for _, e := range raw.Errors {
+		if _, ok := e["callStack"]; !ok {
+			t.Errorf("error %v has no callStack", e)
+		}
+	}
+}
+
+// Every route answers as Adobe's specifications say, in both profiles: each call here is valid,
+// and the contract checks judge the request and the answer.
+func TestEveryRouteMeetsTheSpecs(t *testing.T) {
+	for _, strict := range []bool{false, true} {
+		t.Run(map[bool]string{false: "engine profile", true: "strict profile"}[strict], func(t *testing.T) {
+			f := newFixtureWith(t, Options{Strict: strict}, true)
+			ok := func(resp *http.Response, want int) {
+				t.Helper()
+				if resp.StatusCode != want {
+					body, _ := io.ReadAll(resp.Body)
+					t.Errorf("%s %s: %d %s, want %d", resp.Request.Method, resp.Request.URL, resp.StatusCode, body, want)
+				}
+			}
+			json := map[string]string{"Content-Type": "application/json"}
+			// Catalog.
+			resp := f.call(t, "POST", "/data/foundation/catalog/dataSets", `{"name":"p","schemaRef":{"id":"`+aepwire.SchemaProfile+
+				`","contentType":"`+aepwire.DefaultSchemaContentType+`"},"tags":{"unifiedProfile":["enabled:true"]}}`, json)
+			ok(resp, 201)
+			var refs []string
+			decodeJSON(t, resp, &refs)
+			ds := refs[0][strings.LastIndexByte(refs[0], '/')+1:]
+			ok(f.call(t, "GET", "/data/foundation/catalog/dataSets?limit=10&start=0&orderBy=desc:created", "", nil), 200)
+			ok(f.call(t, "GET", "/data/foundation/catalog/dataSets/"+ds, "", nil), 200)
+			ok(f.call(t, "PATCH", "/data/foundation/catalog/dataSets/"+ds, `{"description":"d"}`, json), 200)
+			// Batch ingestion, Catalog batches, Data Access.
+			resp = f.call(t, "POST", "/data/foundation/import/batches", `{"datasetId":"`+ds+`","inputFormat":{"format":"json"}}`, json)
+			ok(resp, 201)
+			var b aepwire.Batch
+			decodeJSON(t, resp, &b)
+			ok(f.call(t, "PUT", "/data/foundation/import/batches/"+b.ID+"/datasets/"+ds+"/files/p.json", twoProfiles,
+				map[string]string{"Content-Type": "application/octet-stream"}), 200)
+			ok(f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=COMPLETE", "", nil), 200)
+			ok(f.call(t, "GET", "/data/foundation/catalog/batches?dataSet="+ds+"&limit=5", "", nil), 200)
+			ok(f.call(t, "GET", "/data/foundation/catalog/batches/"+b.ID, "", nil), 200)
+			resp = f.call(t, "GET", "/data/foundation/export/batches/"+b.ID+"/files?start=0&limit=10", "", nil)
+			ok(resp, 200)
+			var files aepwire.DataSetFileList
+			decodeJSON(t, resp, &files)
+			if len(files.Data) == 1 {
+				u, _ := url.Parse(files.Data[0].Links.Self.Href)
+				ok(f.call(t, "GET", u.Path, "", nil), 200)
+				ok(f.call(t, "GET", u.Path+"?path=p.json", "", map[string]string{"Range": "bytes=0-9"}), 206)
+				ok(f.call(t, "HEAD", u.Path+"?path=p.json", "", nil), 200)
+			}
+			// Merge policies.
+			policy := `{"name":"m","schema":{"name":"_xdm.context.profile"},"identityGraph":{"type":"pdg"},` +
+				`"attributeMerge":{"type":"timestampOrdered"},"default":false}`
+			instance := map[string]string{"Content-Type": "application/json", "x-profile-instance-id": "ups"}
+			resp = f.call(t, "POST", "/data/core/ups/config/mergePolicies", policy, instance)
+			ok(resp, 200)
+			var p aepwire.MergePolicy
+			decodeJSON(t, resp, &p)
+			ok(f.call(t, "GET", "/data/core/ups/config/mergePolicies?limit=2", "", nil), 200)
+			ok(f.call(t, "GET", "/data/core/ups/config/mergePolicies/"+p.ID, "", nil), 200)
+			ok(f.call(t, "PUT", "/data/core/ups/config/mergePolicies/"+p.ID, strings.Replace(policy, `"m"`, `"n"`, 1), instance), 200)
+			ok(f.call(t, "PATCH", "/data/core/ups/config/mergePolicies/"+p.ID, `[{"op":"add","path":"/name","value":"o"}]`, instance), 200)
+			ok(f.call(t, "DELETE", "/data/core/ups/config/mergePolicies/"+p.ID, "", nil), 200)
+			// Export jobs.
+			dest := f.exportDataset(t)
+			resp = f.call(t, "POST", "/data/core/ups/export/jobs", `{"fields":"identityMap,person.name","destination":{"datasetId":"`+dest+
+				`","segmentPerBatch":false},"schema":{"name":"_xdm.context.profile"},"mergePolicy":{"id":"`+aepwire.MergePolicyDefaultPDG+
+				`","version":1},"filter":{"emptyProfiles":false},"additionalFields":{"eventList":{"fields":"timestamp"}}}`, instance)
+			ok(resp, 200)
+			var job aepwire.ExportJob
+			decodeJSON(t, resp, &job)
+			wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := f.engine.WaitExportJob(wctx, job.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			ok(f.call(t, "GET", "/data/core/ups/export/jobs?limit=5&status=SUCCEEDED", "", nil), 200)
+			ok(f.call(t, "GET", "/data/core/ups/export/jobs/"+strconv.FormatInt(job.ID, 10), "", nil), 200)
+			ok(f.call(t, "DELETE", "/data/core/ups/export/jobs/"+strconv.FormatInt(job.ID, 10), "", nil), 200)
+			// Undo the batch, then the dataset.
+			ok(f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=REVERT", "", nil), 200)
+			ok(f.call(t, "DELETE", "/data/foundation/catalog/dataSets/"+ds, "", nil), 200)
+		})
+	}
+}

@@ -1,0 +1,75 @@
+// Package exportengine is a local implementation of the parts of Adobe Experience Platform that
+// profile exports involve: Catalog datasets and batches, batch ingestion, the profile store, merge
+// policies and the export-jobs endpoint. It is a library with no global state: everything it
+// needs is passed to Open (the data directory, the clock, hooks), and several engines, in one
+// process or in several, may share a data directory.
+//
+// # The life of an export job
+//
+// A job's state is a jobs.State; the store and the API spell it as aepwire does (NEW,
+// PROCESSING, ...). Every move is a row of the transition table in package jobs, and every move
+// is made by the engine's one transition (exportjobs.go), which checks it against the table.
+//
+//	                 CreateExportJob (API)
+//	                         |
+//	                         v
+//	   cancel (API)  +---------------+  claim: the request's destination or
+//	  +--------------|      NEW      |  merge policy is gone (runner)
+//	  |              +---------------+--------------------------------+
+//	  |                      | claim (runner): attempt 1               |
+//	  |                      v                                         |
+//	  |              +---------------+  runner died, lock free: claim  |
+//	  |              |  PROCESSING   |<--+ again (rescuer): attempt n+1|
+//	  |              |               |---+ with a warning            |
+//	  |              +---------------+                                 |
+//	  |   cancelled: the     |     |   \  export failed (runner), or   |
+//	  |   runner sees it,    |     |    \ interrupted MaxAttempts      |
+//	  |   or the API ends a  |     |     \ times (rescuer)             |
+//	  |   job with no runner |     |      v                            v
+//	  v                      |     |     +-----------------------------------+
+//	+-----------+            |     |     |              FAILED               |
+//	| CANCELLED |<-----------+     |     +-----------------------------------+
+//	+-----------+                  | output committed in the same transaction (runner)
+//	                               v
+//	                         +-----------+
+//	                         | SUCCEEDED |
+//	                         +-----------+
+//
+// Who moves a job:
+//   - The API (CreateExportJob, CancelExportJob) creates a job NEW, cancels a NEW job at once, and
+//     records a cancellation of a PROCESSING one; the runner holding it stops at its next check,
+//     and a PROCESSING job that no runner holds is ended CANCELLED by the cancel itself.
+//   - The runner (jobs.Runner, in an engine opened with RunJobs: a worker process, the server, a
+//     test) claims NEW jobs under the job's lock file, runs the export, and ends the job: the
+//     export's commit makes it SUCCEEDED in the transaction that makes its batches visible; a
+//     failure makes it FAILED; a cancellation CANCELLED. A runner that stops (its engine closes)
+//     leaves its jobs PROCESSING, their output discarded, for the next runner.
+//   - The rescuer is a runner that finds a PROCESSING job whose lock nobody holds (its runner
+//     died): it claims it again, or fails it once it has been interrupted jobs.MaxAttempts times.
+//
+// CreateExportJob answers with the job as its transaction left it (NEW), whatever the runner does
+// next; WaitExportJob waits on the job's lock while a runner holds it, and on this engine's own
+// changes, and polls, on the engine's clock, for what other processes do.
+//
+// # Packages
+//
+//	exportengine          the front door: Engine and its API (datasets, batches, ingestion,
+//	                      merge policies, export jobs), the export pipeline (snapshot, stitch,
+//	                      export), request parsing, the job table (jobstore.go), worker processes
+//	exportengine/jobs     job states, the transition table, the runner and the lock protocol;
+//	                      it reaches the job table through jobs.Store, and runs a job with the
+//	                      export function it is given
+//	exportengine/store    the SQLite database: opening, transactions, migrations, list-and-scan
+//	exportengine/record   what the profile store keeps of a record, its validation, instants
+//	exportengine/segment  the profile store's file format: one segment a batch, written once,
+//	                      checked as it is read
+//	exportengine/graph    the private identity graph: identity keys in, ranked components out
+//	exportengine/merge    the merger: a profile's fragments with their ranks in, the profile out
+//	exportengine/filelock advisory file locks that die with their holder
+//
+// Dependencies point down the list: the front door uses every package; jobs uses filelock;
+// segment and merge use record; graph, store and filelock use nothing of the engine. An export
+// reads a store snapshot (the committed batches' segments), groups records into profiles (by
+// primary identity, or through graph under the private identity graph), and workers merge,
+// filter, project and encode them in parallel.
+package exportengine

@@ -1,0 +1,382 @@
+package segment
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+)
+
+// Writer builds a segment. Records are added in batch order; Close sorts and writes. A full run
+// is sorted and written in the background while the next one fills, so a writer holds two run
+// buffers.
+type Writer struct {
+	path, tmp string
+	f         *os.File
+	w         *bufio.Writer
+	off       uint64
+	runBytes  int
+	bufSize   int // of each run buffer
+
+	cur, spare *runBuffer
+	flushing   chan error // the background write of the previous run, when one is in flight
+	meta       []byte     // scratch for one record's metadata
+	runs       []runInfo
+	runEvents  [][]eventEntry // each run's events, sorted by hash then sequence
+	stats      Stats
+	afterRun   func() // called after each run is in the file
+}
+
+// runBuffer holds the records of one run until it is written.
+type runBuffer struct {
+	pending []pendingRecord
+	buf     []byte // meta and body bytes of the pending records
+	base    uint32 // the segment index of the run's first record
+}
+
+type pendingRecord struct {
+	primary   record.Identity
+	seq       uint64
+	eventID   string
+	metaStart int
+	bodyStart int
+	bodyEnd   int
+	isEvent   bool
+}
+
+type eventEntry struct {
+	hash EventHash
+	seq  uint64
+	idx  uint32
+}
+
+func compareEvents(a, b eventEntry) int {
+	if c := bytes.Compare(a.hash[:], b.hash[:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// WriterOptions shape a Writer.
+type WriterOptions struct {
+	// RunBytes bounds the records a writer holds in memory before it sorts them and writes them
+	// out as one run; zero means DefaultRunBytes.
+	RunBytes int
+	// InputBytes, the size of the batch's files, bounds the run buffers of a small batch.
+	InputBytes int64
+	// AfterRun, when set, is called after each run is in the file.
+	AfterRun func()
+}
+
+// DefaultRunBytes bounds the memory a batch's ingestion holds before it sorts and writes a run.
+const DefaultRunBytes = 64 << 20
+
+// maxRecordBytes bounds what one record adds to the run buffer (a profile record of 100 KB and its
+// metadata), so that a buffer of RunBytes+maxRecordBytes never grows.
+const maxRecordBytes = 128 << 10
+
+// Create starts the segment of the batch whose directory is dir. It is written to a temporary
+// file, which Close moves into place.
+func Create(dir string, opts WriterOptions) (*Writer, error) {
+	path := filepath.Join(dir, FileName)
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return nil, err
+	}
+	sw := &Writer{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), runBytes: opts.RunBytes, afterRun: opts.AfterRun}
+	if sw.runBytes <= 0 {
+		sw.runBytes = DefaultRunBytes
+	}
+	// Run buffers are reused from run to run; growing one by appending would copy it many times.
+	// Records take more room in a run than in the files (their metadata), never twice as much.
+	sw.bufSize = int(min(int64(sw.runBytes), 2*opts.InputBytes+4096)) + maxRecordBytes
+	sw.cur = &runBuffer{buf: make([]byte, 0, sw.bufSize)}
+	if err := sw.write(magicV3[:]); err != nil {
+		sw.Abort()
+		return nil, err
+	}
+	return sw, nil
+}
+
+func (sw *Writer) write(b []byte) error {
+	n, err := sw.w.Write(b)
+	sw.off += uint64(n)
+	return err
+}
+
+// Add appends a record; its body is copied. Its metadata is length-prefixed, so that readers can
+// take it whole and parse it in place.
+func (sw *Writer) Add(r *record.Record) error {
+	m := sw.meta[:0]
+	m = append(m, byte(r.Kind))
+	m = binary.AppendUvarint(m, r.Seq)
+	m = binary.AppendUvarint(m, uint64(len(r.Identities)))
+	for _, id := range r.Identities {
+		m = appendString(m, id.NS)
+		m = appendString(m, id.ID)
+	}
+	if r.Kind == record.Event {
+		m = appendString(m, r.EventID)
+		m = binary.AppendVarint(m, r.Timestamp)
+	}
+	m = binary.AppendUvarint(m, uint64(len(r.Body)))
+	sw.meta = m
+	rb := sw.cur
+	start := len(rb.buf)
+	rb.buf = binary.AppendUvarint(rb.buf, uint64(len(m)))
+	rb.buf = append(rb.buf, m...)
+	bodyStart := len(rb.buf)
+	rb.buf = append(rb.buf, r.Body...)
+	rb.pending = append(rb.pending, pendingRecord{
+		primary: r.Primary(), seq: r.Seq, eventID: r.EventID, isEvent: r.Kind == record.Event,
+		metaStart: start, bodyStart: bodyStart, bodyEnd: len(rb.buf),
+	})
+	sw.stats.Records++
+	if r.Kind == record.Event {
+		sw.stats.Events++
+	} else {
+		sw.stats.Fragments++
+	}
+	if len(rb.buf) >= sw.runBytes {
+		return sw.flushRun()
+	}
+	return nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// flushRun hands the current run to be written in the background, once the previous one is.
+func (sw *Writer) flushRun() error {
+	if err := sw.waitFlush(); err != nil {
+		return err
+	}
+	if len(sw.cur.pending) == 0 {
+		return nil
+	}
+	rb := sw.cur
+	rb.base = uint32(sw.stats.Records) - uint32(len(rb.pending))
+	if sw.spare == nil {
+		sw.spare = &runBuffer{buf: make([]byte, 0, sw.bufSize)}
+	}
+	sw.cur, sw.spare = sw.spare, rb
+	sw.flushing = make(chan error, 1)
+	go func() { sw.flushing <- sw.writeRun(rb) }()
+	return nil
+}
+
+func (sw *Writer) waitFlush() error {
+	if sw.flushing == nil {
+		return nil
+	}
+	err := <-sw.flushing
+	sw.flushing = nil
+	return err
+}
+
+// writeRun sorts a run and writes it. Only one runs at a time, and nothing else writes meanwhile.
+func (sw *Writer) writeRun(rb *runBuffer) error {
+	slices.SortFunc(rb.pending, func(a, b pendingRecord) int {
+		if c := a.primary.Compare(b.primary); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	run := runInfo{metaOff: sw.off, count: uint64(len(rb.pending))}
+	var events []eventEntry
+	for i, p := range rb.pending {
+		meta := rb.buf[p.metaStart:p.bodyStart]
+		if err := sw.write(meta); err != nil {
+			return err
+		}
+		run.metaCRC = crc32.Update(run.metaCRC, castagnoli, meta)
+		if p.isEvent {
+			events = append(events, eventEntry{hash: HashEventID(p.eventID), seq: p.seq, idx: rb.base + uint32(i)})
+		}
+	}
+	run.metaLen = sw.off - run.metaOff
+	run.bodyOff = sw.off
+	for _, p := range rb.pending {
+		body := rb.buf[p.bodyStart:p.bodyEnd]
+		if err := sw.write(body); err != nil {
+			return err
+		}
+		run.bodyCRC = crc32.Update(run.bodyCRC, castagnoli, body)
+	}
+	run.bodyLen = sw.off - run.bodyOff
+	slices.SortFunc(events, compareEvents)
+	sw.runs = append(sw.runs, run)
+	sw.runEvents = append(sw.runEvents, events)
+	clear(rb.pending) // drop the event ids and identities they hold
+	rb.pending = rb.pending[:0]
+	rb.buf = rb.buf[:0]
+	if sw.afterRun != nil {
+		if err := sw.w.Flush(); err != nil {
+			return err
+		}
+		sw.afterRun()
+	}
+	return nil
+}
+
+// mergeEvents calls fn with the events of all runs in hash-then-sequence order.
+func (sw *Writer) mergeEvents(fn func(e eventEntry) error) error {
+	pos := make([]int, len(sw.runEvents))
+	h := &eventMergeHeap{runs: sw.runEvents, pos: pos}
+	for i, evs := range sw.runEvents {
+		if len(evs) > 0 {
+			h.order = append(h.order, i)
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		r := h.order[0]
+		if err := fn(sw.runEvents[r][pos[r]]); err != nil {
+			return err
+		}
+		if pos[r]++; pos[r] < len(sw.runEvents[r]) {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return nil
+}
+
+type eventMergeHeap struct {
+	runs  [][]eventEntry
+	pos   []int
+	order []int // runs with events left, as a heap by their next event
+}
+
+func (h *eventMergeHeap) Len() int { return len(h.order) }
+func (h *eventMergeHeap) Less(i, j int) bool {
+	a, b := h.order[i], h.order[j]
+	return compareEvents(h.runs[a][h.pos[a]], h.runs[b][h.pos[b]]) < 0
+}
+func (h *eventMergeHeap) Swap(i, j int) { h.order[i], h.order[j] = h.order[j], h.order[i] }
+func (h *eventMergeHeap) Push(x any) {
+	if i, ok := x.(int); ok {
+		h.order = append(h.order, i)
+	}
+}
+func (h *eventMergeHeap) Pop() any {
+	x := h.order[len(h.order)-1]
+	h.order = h.order[:len(h.order)-1]
+	return x
+}
+
+// Close writes the tables, syncs the file and moves it into place. It returns the segment's stats.
+func (sw *Writer) Close() (Stats, error) {
+	err := sw.flushRun()
+	if err == nil {
+		err = sw.waitFlush()
+	}
+	if err != nil {
+		sw.Abort()
+		return Stats{}, err
+	}
+	sw.cur, sw.spare = nil, nil
+	// Within a batch, the later of two events with one _id wins; the earlier is tombstoned. The
+	// runs' events are merged twice: to find the tombstones, then to write the live ones' index.
+	tomb := make([]byte, (sw.stats.Records+7)/8)
+	var prev eventEntry
+	var live uint64
+	first := true
+	_ = sw.mergeEvents(func(e eventEntry) error {
+		if !first && prev.hash == e.hash {
+			tomb[prev.idx/8] |= 1 << (prev.idx % 8)
+			sw.stats.Tombstoned++
+		} else {
+			live++
+		}
+		prev, first = e, false
+		return nil
+	})
+	// The tombstones, the run table and the trailer have one checksum; the event index its own.
+	tombOff := sw.off
+	err = sw.write(tomb)
+	tablesCRC := crc32.Update(0, castagnoli, tomb)
+	evOff := sw.off
+	var evCRC uint32
+	if err == nil {
+		entry := make([]byte, eventIndexEntry)
+		err = sw.mergeEvents(func(e eventEntry) error {
+			if tomb[e.idx/8]&(1<<(e.idx%8)) != 0 {
+				return nil
+			}
+			copy(entry, e.hash[:])
+			binary.LittleEndian.PutUint32(entry[len(e.hash):], e.idx)
+			evCRC = crc32.Update(evCRC, castagnoli, entry)
+			return sw.write(entry)
+		})
+	}
+	runsOff := sw.off
+	for _, r := range sw.runs {
+		if err != nil {
+			break
+		}
+		entry := appendUint64s(nil, r.metaOff, r.metaLen, r.bodyOff, r.bodyLen, r.count, uint64(r.metaCRC)<<32|uint64(r.bodyCRC))
+		tablesCRC = crc32.Update(tablesCRC, castagnoli, entry)
+		err = sw.write(entry)
+	}
+	if err == nil {
+		t := appendUint64s(nil, uint64(len(sw.runs)), runsOff, sw.stats.Records, tombOff, evOff, live, sw.stats.Fragments,
+			sw.stats.Events, uint64(evCRC))
+		tablesCRC = crc32.Update(tablesCRC, castagnoli, t)
+		t = binary.LittleEndian.AppendUint64(t, uint64(tablesCRC))
+		err = sw.write(append(t, trailer[:]...))
+	}
+	if err == nil {
+		err = sw.w.Flush()
+	}
+	if err == nil {
+		err = sw.f.Sync()
+	}
+	if cerr := sw.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(sw.tmp, sw.path)
+	}
+	if err != nil {
+		_ = os.Remove(sw.tmp)
+		return Stats{}, fmt.Errorf("writing profile segment: %w", err)
+	}
+	return sw.stats, syncDir(filepath.Dir(sw.path))
+}
+
+func appendUint64s(b []byte, vs ...uint64) []byte {
+	for _, v := range vs {
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+// Abort stops writing and removes the temporary file.
+func (sw *Writer) Abort() {
+	_ = sw.waitFlush()
+	_ = sw.f.Close()
+	_ = os.Remove(sw.tmp)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) (err error) {
+	d, err := os.Open(dir)
+	if err == nil {
+		err = errors.Join(d.Sync(), d.Close())
+	}
+	return err
+}

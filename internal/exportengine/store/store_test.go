@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func openTestStore(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestMigrationsBringNewStoreToLatestVersion(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, filepath.Join(t.TempDir(), "aep.db"))
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != len(migrations) {
+		t.Fatalf("schema version = %d, want %d", v, len(migrations))
+	}
+	var mode string
+	if err := s.DB().QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Errorf("journal_mode = %q, want wal", mode)
+	}
+}
+
+func TestMigrationsApplyOnlyMissingSteps(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "aep.db")
+
+	// A database left at version 0 by hand, as an older provider would have left it with fewer
+	// steps: only schema_migrations exists.
+	db, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	for range 2 { // the second open must find nothing to do
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		var rows int
+		if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != len(migrations) {
+			t.Errorf("schema_migrations has %d rows, want one per step (%d)", rows, len(migrations))
+		}
+		_ = s.Close()
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "aep.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := len(migrations) + 1
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, future); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+
+	_, err = Open(ctx, path)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d, newer than this provider knows", future)) {
+		t.Fatalf("Open of a newer data directory: err = %v, want a schema version error", err)
+	}
+}
+
+// A write transaction commits only when its function returns nil; a read commits nothing.
+func TestWriteCommitsOrRollsBack(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, filepath.Join(t.TempDir(), "aep.db"))
+	insert := func(key string, fail error) error {
+		return s.Write(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO engine_state (key, value) VALUES (?, 1)`, key); err != nil {
+				return err
+			}
+			return fail
+		})
+	}
+	refused := errors.New("refused")
+	if err := insert("kept", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert("dropped", refused); !errors.Is(err, refused) {
+		t.Fatalf("a failed write returned %v, want its function's error", err)
+	}
+	var keys []string
+	err := s.Read(ctx, func(tx *sql.Tx) error {
+		var err error
+		keys, err = QueryStrings(ctx, tx, `SELECT key FROM engine_state ORDER BY key`)
+		return err
+	})
+	if err != nil || strings.Join(keys, ",") != "kept" {
+		t.Errorf("keys %v, %v; want only the committed one", keys, err)
+	}
+	// A read is rolled back: nothing it does stays.
+	_ = s.Read(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO engine_state (key, value) VALUES ('x', 1)`)
+		return err
+	})
+	var n int
+	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM engine_state WHERE key = 'x'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("a read transaction left a row (%d, %v)", n, err)
+	}
+}

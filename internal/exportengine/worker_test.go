@@ -1,0 +1,49 @@
+package exportengine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+)
+
+// A worker runs the jobs of its data directory, and exits once it has had nothing to run for its
+// idle time, as its clock tells it.
+func TestWorkerRunsJobsThenExitsWhenIdle(t *testing.T) {
+	// The creating engine hears of a job run elsewhere by polling, on the wall clock.
+	env := newJobEnv(t, Options{Clock: clock.System})
+	env.ingestSample(t, 100)
+	j := env.create(t, env.e)
+	ctx := context.Background()
+	workerClock := newFakeClock()
+	exited := make(chan error, 1)
+	go func() { exited <- RunWorker(ctx, Options{DataDir: env.dataDir, Clock: workerClock}, time.Second) }()
+	if done := wait(t, env.e, j.ID); done.Status != aepwire.JobSucceeded {
+		t.Fatalf("the worker's job ended %s: %+v", done.Status, done.Errors)
+	}
+	// The run is over once its lock is free; then the worker waits for its idle time.
+	if released, held := env.e.locks.WatchJob(j.ID); held {
+		<-released
+	}
+	idle, stop := context.WithCancel(ctx)
+	var err error
+	go func() { err = <-exited; stop() }()
+	var waited time.Duration
+	// Each round, the worker's scheduler and its idle wait are on the clock.
+	for workerClock.BlockUntil(idle, 2) == nil {
+		if waited > 2*time.Second {
+			t.Fatal("the worker still runs two seconds after its last job")
+		}
+		const step = 25 * time.Millisecond
+		workerClock.Advance(step)
+		waited += step
+	}
+	if err != nil || waited < time.Second {
+		t.Errorf("the worker exited after %s idle (%v), want a second", waited, err)
+	}
+	if WorkerRunning(env.dataDir) {
+		t.Error("the worker lock is still held")
+	}
+}
