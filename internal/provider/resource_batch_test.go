@@ -341,47 +341,70 @@ func (s stalledCompletion) CompleteBatch(ctx context.Context, id string) (*aepwi
 	return nil, ctx.Err()
 }
 
-// Ctrl-C while the platform ingests a batch (a timeout takes the same path) leaves the batch in
+// Ctrl-C, or the end of timeouts.create, while the platform ingests a batch leaves the batch in
 // the state, tainted, rather than nowhere: the next apply deletes it and ingests the files again.
 func TestAccBatchResource_interruptedCreateKeepsTheBatch(t *testing.T) {
-	forEachMode(t, func(t *testing.T, env *testEnv) {
-		file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
-		stalled := make(chan string, 1)
-		slow := &testProvider{wrap: func(b backend.Backend) backend.Backend { return stalledCompletion{Backend: b, stalled: stalled} }}
-		var first string
-		resource.ParallelTest(t, resource.TestCase{
-			Steps: []resource.TestStep{
-				{
-					PreConfig: func() {
-						go func() {
-							first = <-stalled
-							slow.interrupt()
-						}()
+	for name, tc := range map[string]struct {
+		timeouts string   // the batch's timeouts attribute, if any
+		stop     bool     // whether the test stops the provider, as Ctrl-C does
+		want     []string // what the error says
+	}{
+		"Ctrl-C": {stop: true, want: []string{"Wait for batch interrupted", "Terraform stopped waiting for batch",
+			"saved in the state as tainted"}},
+		// The stalled completion answers only when the wait ends, so the timeout always comes first.
+		"timeout": {timeouts: `{ create = "3s" }`, want: []string{"Batch timed out", "was not ingested within 3s (timeouts.create)",
+			"saved in the state as tainted", "raise timeouts.create"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, env *testEnv) {
+				file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
+				config := env.batchConfig(file)
+				interrupted := config
+				if tc.timeouts != "" {
+					interrupted = strings.TrimSuffix(config, "}") + "  timeouts   = " + tc.timeouts + "\n}"
+				}
+				stalled := make(chan string, 1)
+				slow := &testProvider{wrap: func(b backend.Backend) backend.Backend { return stalledCompletion{Backend: b, stalled: stalled} }}
+				first := make(chan string, 1)
+				resource.ParallelTest(t, resource.TestCase{
+					Steps: []resource.TestStep{
+						{
+							PreConfig: func() {
+								go func() {
+									id := <-stalled
+									if tc.stop {
+										slow.interrupt()
+									}
+									first <- id
+								}()
+							},
+							ProtoV6ProviderFactories: slow.factories(),
+							Config:                   interrupted,
+							ExpectError:              errorPattern(tc.want...),
+						},
+						{ // the interrupted batch was ingested meanwhile, and is in the state: the next apply replaces it
+							ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+							Config:                   config,
+							ConfigPlanChecks: resource.ConfigPlanChecks{
+								PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+							},
+							ConfigStateChecks: []statecheck.StateCheck{
+								statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("status"), knownvalue.StringExact("success")),
+							},
+							Check: func(s *terraform.State) error {
+								id := <-first
+								if _, err := env.engine.GetBatch(context.Background(), id); !aepwire.IsNotFound(err) {
+									return fmt.Errorf("the interrupted batch %s is still there: %w", id, err)
+								}
+								if batches := env.listBatches(t); len(batches) != 1 || batches[0].ID != s.RootModule().Resources[batchAddr].Primary.ID {
+									return fmt.Errorf("the dataset holds %v; want only the batch in the state", batches)
+								}
+								return nil
+							},
+						},
 					},
-					ProtoV6ProviderFactories: slow.factories(),
-					Config:                   env.batchConfig(file),
-					ExpectError:              errorPattern("Wait for batch interrupted", "Terraform stopped waiting for batch", "saved in the state as tainted"),
-				},
-				{ // the interrupted batch was ingested meanwhile, and is in the state: the next apply replaces it
-					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-					Config:                   env.batchConfig(file),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{
-						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("status"), knownvalue.StringExact("success")),
-					},
-					Check: func(s *terraform.State) error {
-						if _, err := env.engine.GetBatch(context.Background(), first); !aepwire.IsNotFound(err) {
-							return fmt.Errorf("the interrupted batch %s is still there: %w", first, err)
-						}
-						if batches := env.listBatches(t); len(batches) != 1 || batches[0].ID != s.RootModule().Resources[batchAddr].Primary.ID {
-							return fmt.Errorf("the dataset holds %v; want only the batch in the state", batches)
-						}
-						return nil
-					},
-				},
-			},
+				})
+			})
 		})
-	})
+	}
 }
