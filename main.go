@@ -38,6 +38,11 @@ func main() {
 		}
 		return
 	}
+	if !debug {
+		for _, name := range quietLogs(os.LookupEnv) {
+			_ = os.Setenv(name, "OFF")
+		}
+	}
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address: "registry.terraform.io/aepkit/experienceplatform",

@@ -29,3 +29,16 @@ func TestDriverAtSmallSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The same with the DuckDB peer, whose build links DuckDB (cgo, minutes when cold), so that
+// `make test` leaves it out: `make bench-peer` builds the peer and runs this with it. It adds the
+// merge check and the comparison of every export with DuckDB's rows.
+func TestDriverWithDuckDB(t *testing.T) {
+	peer := os.Getenv("AEPBENCH_PEER")
+	if peer == "" {
+		t.Skip("AEPBENCH_PEER names no DuckDB peer (make bench-peer builds one and runs this test with it)")
+	}
+	if err := drive(context.Background(), driverOptions{sizes: "300", dataDir: t.TempDir(), eventsPerPerson: 3, peer: peer}); err != nil {
+		t.Fatal(err)
+	}
+}

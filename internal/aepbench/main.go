@@ -3,7 +3,9 @@
 // adds. Each measurement runs in a process of its own, so that its peak resident memory is its
 // own. `make bench` runs it; see BENCHMARKS.md.
 //
-//	aepbench [-sizes 100000,1000000] [-data .benchdata] [-terraform bin/terraform -provider bin/terraform-provider-experienceplatform]
+//	aepbench [-sizes 100000,1000000] [-data .benchdata] [-peer bin/duckpeer]
+//	         [-terraform bin/terraform -provider bin/terraform-provider-experienceplatform]
+//	aepbench -only starts|terraform|mergecheck ...
 package main
 
 import (
@@ -34,8 +36,11 @@ func main() {
 	flag.Float64Var(&opts.eventsPerPerson, "events-per-person", 3, "web events a person")
 	flag.StringVar(&opts.terraform, "terraform", "", "a terraform binary, to measure Terraform's overhead (with -provider)")
 	flag.StringVar(&opts.provider, "provider", "", "the provider binary built for the Terraform runs")
-	flag.IntVar(&opts.jobs, "jobs", 100, "export jobs in the many-jobs Terraform run")
+	flag.StringVar(&opts.peer, "peer", "", "the DuckDB peer (built from ./internal/aepbench/duckpeer), to compare exports with DuckDB's")
+	flag.IntVar(&opts.jobs, "jobs", 100, "export jobs in the many-jobs Terraform run (0: no such run)")
 	flag.IntVar(&opts.jobPeople, "job-people", 10000, "people of the data each of those jobs exports")
+	flag.IntVar(&opts.starts, "starts", 30, "times to start the provider to measure its start")
+	flag.StringVar(&opts.only, "only", "", "measure only one part: \"starts\" (the provider's start) or \"terraform\" (with -terraform and -provider)")
 	flag.Parse()
 	if err := drive(context.Background(), opts); err != nil {
 		fmt.Fprintln(os.Stderr, "aepbench:", err)
@@ -52,8 +57,12 @@ type measurement struct {
 	Seconds float64 `json:"seconds"`
 	// Job is an export job's own totalTime, when the step ran one.
 	JobSeconds float64 `json:"job_seconds,omitempty"`
-	Note       string  `json:"note,omitempty"`
-	PeakRSS    int64   `json:"-"` // bytes, from the child's rusage
+	// ByNamespace is an export's count of profiles by primary identity namespace.
+	ByNamespace map[string]int64 `json:"by_namespace,omitempty"`
+	// Excluded is an export's count of profiles left out for their size.
+	Excluded int64  `json:"excluded,omitempty"`
+	Note     string `json:"note,omitempty"`
+	PeakRSS  int64  `json:"-"` // bytes, from the child's rusage
 }
 
 // child runs one step in a process of its own and returns its report and peak RSS.
@@ -62,7 +71,13 @@ func child(ctx context.Context, args ...string) (*measurement, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, append([]string{"step"}, args...)...)
+	return measured(ctx, exe, append([]string{"step"}, args...)...)
+}
+
+// measured runs a program that reports a measurement as JSON on stdout (a step of this one, or
+// of the DuckDB peer) and returns its report and peak RSS.
+func measured(ctx context.Context, exe string, args ...string) (*measurement, error) {
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {

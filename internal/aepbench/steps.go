@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,9 +12,9 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -42,6 +41,8 @@ func runStep(args []string) error {
 	fieldList := fs.String("fields", "", "fields of the export")
 	eventFields := fs.String("event-fields", "", "fields of the event list")
 	withEvents := fs.Bool("events", true, "export an event list")
+	rows := fs.String("rows", "", "export: copy the exported rows here (after the measurement)")
+	files := fs.String("files", strings.Join(inputFiles, ","), "floors: the generated files to read")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -71,11 +72,11 @@ func runStep(args []string) error {
 	case "ingest":
 		return stepIngest(ctx, *data, *engineDir, *people)
 	case "export":
-		return stepExport(ctx, *engineDir, *people, *policy, *fieldList, *eventFields, *withEvents)
+		return stepExport(ctx, *engineDir, *people, exportOptions{*policy, *fieldList, *eventFields, *withEvents, *rows})
 	case "floor-io":
-		return stepFloorIO(*data, *people)
+		return stepFloorIO(*data, *people, strings.Split(*files, ","))
 	case "floor-json":
-		return stepFloorJSON(*data, *people)
+		return stepFloorJSON(*data, *people, strings.Split(*files, ","))
 	}
 	return fmt.Errorf("unknown step %q", args[0])
 }
@@ -124,7 +125,15 @@ func stepIngest(ctx context.Context, data, engineDir string, people int) error {
 	}
 	start := time.Now()
 	var records, size int64
-	for file, dataset := range map[string]string{sampledata.CRMFile: "crm", sampledata.LoyaltyFile: "loyalty", sampledata.EventsFile: "web"} {
+	// In this order, one batch a file, as the peer loads them: later batches rank higher under
+	// timestampOrdered.
+	for _, fd := range []struct{ file, dataset string }{
+		{sampledata.CRMFile, "crm"}, {sampledata.LoyaltyFile, "loyalty"}, {sampledata.EventsFile, "web"},
+	} {
+		file, dataset := fd.file, fd.dataset
+		if _, err := os.Stat(filepath.Join(data, file)); errors.Is(err, os.ErrNotExist) && file == sampledata.EventsFile {
+			continue // data without events (the merge check's)
+		}
 		b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: datasets[dataset]})
 		if err != nil {
 			return err
@@ -151,7 +160,14 @@ func stepIngest(ctx context.Context, data, engineDir string, people int) error {
 	return report(&measurement{What: "ingest", People: people, Records: records, Bytes: size, Seconds: since(start)})
 }
 
-func stepExport(ctx context.Context, engineDir string, people int, policy, fieldList, eventFields string, withEvents bool) error {
+// exportOptions are an export job's request, and where to copy its rows.
+type exportOptions struct {
+	policy, fields, eventFields string
+	events                      bool
+	rows                        string
+}
+
+func stepExport(ctx context.Context, engineDir string, people int, o exportOptions) error {
 	if os.Getenv("GOMEMLIMIT") == "" { // as in the worker process that runs jobs for the provider
 		debug.SetMemoryLimit(exportengine.MemoryLimit)
 	}
@@ -171,13 +187,13 @@ func stepExport(ctx context.Context, engineDir string, people int, policy, field
 		}
 	}
 	req := aepwire.ExportJobRequest{
-		Fields:      fieldList,
-		MergePolicy: &aepwire.MergePolicyRef{ID: policy},
+		Fields:      o.fields,
+		MergePolicy: &aepwire.MergePolicyRef{ID: o.policy},
 		Destination: aepwire.ExportDestination{DatasetID: dest},
 		Schema:      aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
 	}
-	if withEvents {
-		req.AdditionalFields = &aepwire.AdditionalFields{EventList: &aepwire.EventList{Fields: eventFields}}
+	if o.events {
+		req.AdditionalFields = &aepwire.AdditionalFields{EventList: &aepwire.EventList{Fields: o.eventFields}}
 	}
 	start := time.Now()
 	job, err := e.CreateExportJob(ctx, req, "")
@@ -192,10 +208,47 @@ func stepExport(ctx context.Context, engineDir string, people int, policy, field
 	if job.Status != aepwire.JobSucceeded {
 		return fmt.Errorf("export job %d ended %s: %v", job.ID, job.Status, job.Errors)
 	}
+	if o.rows != "" {
+		if err := copyRows(ctx, e, job, o.rows); err != nil {
+			return err
+		}
+	}
 	m := job.Metrics
 	return report(&measurement{What: "export", People: people, Records: *m.TotalExportedProfileCounter + *m.ExportedEventCounter,
 		Bytes: inputBytes(engineDir), Seconds: wall, JobSeconds: float64(m.TotalTime.TotalTimeInMs) / 1000,
+		ByNamespace: m.ExportedProfileByNamespaceCounter, Excluded: deref(m.ExcludedProfileCount),
 		Note: fmt.Sprintf("%d rows, %d events, %d MB written", *m.TotalExportedProfileCounter, *m.ExportedEventCounter, *m.BytesWritten>>20)})
+}
+
+// copyRows writes the rows of an export job, its files in order, into one file.
+func copyRows(ctx context.Context, e *exportengine.Engine, job *aepwire.ExportJob, path string) error {
+	batch := job.Destination.BatchID
+	if batch == "" {
+		return fmt.Errorf("export job %d names no batch", job.ID)
+	}
+	files, err := e.ListBatchFiles(ctx, batch)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(files, func(a, b aepwire.BatchFile) int { return strings.Compare(a.Name, b.Name) })
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	for _, bf := range files {
+		f, err := e.OpenBatchFile(ctx, batch, bf.Name)
+		if err != nil {
+			out.Close()
+			return err
+		}
+		_, err = io.Copy(out, f)
+		f.Close()
+		if err != nil {
+			out.Close()
+			return err
+		}
+	}
+	return out.Close()
 }
 
 // inputBytes is the size of the ingested files: what an export reads.
@@ -213,10 +266,10 @@ func inputBytes(engineDir string) int64 {
 func isPart(path string) bool { return strings.HasPrefix(filepath.Base(path), "part-") }
 
 // stepFloorIO reads the input files: the I/O floor.
-func stepFloorIO(data string, people int) error {
+func stepFloorIO(data string, people int, files []string) error {
 	start := time.Now()
 	var size int64
-	for _, name := range inputFiles {
+	for _, name := range files {
 		f, err := os.Open(filepath.Join(data, name))
 		if err != nil {
 			return err
@@ -232,74 +285,110 @@ func stepFloorIO(data string, people int) error {
 }
 
 // stepFloorJSON decodes every record and encodes it again, with no merge, on every core: the
-// JSON floor the export is compared with.
-func stepFloorJSON(data string, people int) error {
+// JSON floor the exports are compared with. It uses the fastest JSON code the engine's exports
+// use: fastjson's parser (which builds every value, as a merge needs them) and the projection's
+// encoder (fields.AppendValue); records are handed to the cores in blocks of whole lines, as
+// the engine's ingestion does.
+func stepFloorJSON(data string, people int, files []string) error {
 	start := time.Now()
-	type chunk struct{ buf []byte }
-	chunks := make(chan chunk, runtime.NumCPU()*2)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var records, out int64
-	var firstErr error
+	const blockBytes = 1 << 20
+	blocks := make(chan []byte, runtime.NumCPU()*2)
+	free := make(chan []byte, runtime.NumCPU()*2+2)
+	for range cap(free) {
+		free <- make([]byte, 0, blockBytes+64<<10)
+	}
+	type result struct {
+		records, out int64
+		err          error
+	}
+	results := make(chan result, runtime.NumCPU())
 	for range runtime.NumCPU() {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			var p fastjson.Parser
 			var enc []byte
-			var n, bytesOut int64
-			for c := range chunks {
-				for _, line := range bytes.Split(c.buf, []byte("\n")) {
+			var r result
+			for b := range blocks {
+				for rest := b; len(rest) > 0; {
+					line := rest
+					if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+						line, rest = rest[:i], rest[i+1:]
+					} else {
+						rest = nil
+					}
 					if len(line) == 0 {
 						continue
 					}
 					v, err := p.ParseBytes(line)
 					if err != nil {
-						mu.Lock()
-						firstErr = err
-						mu.Unlock()
+						r.err = err
 						continue
 					}
 					enc = append(fields.AppendValue(enc[:0], v), '\n')
-					bytesOut += int64(len(enc))
-					n++
+					r.out += int64(len(enc))
+					r.records++
 				}
+				free <- b[:0]
 			}
-			mu.Lock()
-			records += n
-			out += bytesOut
-			mu.Unlock()
+			results <- r
 		}()
 	}
 	var size int64
-	for _, name := range inputFiles {
-		f, err := os.Open(filepath.Join(data, name))
-		if err != nil {
-			return err
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		batch := make([]byte, 0, 1<<20+64<<10)
-		for sc.Scan() {
-			batch = append(append(batch, sc.Bytes()...), '\n')
-			size += int64(len(sc.Bytes())) + 1
-			if len(batch) >= 1<<20 {
-				chunks <- chunk{batch}
-				batch = make([]byte, 0, 1<<20+64<<10)
+	readErr := func() error {
+		for _, name := range files {
+			f, err := os.Open(filepath.Join(data, name))
+			if err != nil {
+				return err
+			}
+			err = func() error {
+				defer f.Close()
+				// A block ends at its last newline; what follows starts the next block.
+				var carry []byte
+				for {
+					b := <-free
+					b = append(b, carry...)
+					n, err := io.ReadFull(f, b[len(b):blockBytes])
+					b = b[:len(b)+n]
+					size += int64(n)
+					last := bytes.LastIndexByte(b, '\n')
+					if err != nil || last < 0 {
+						carry = nil
+						blocks <- b
+						if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+							return nil
+						}
+						if err != nil {
+							return err
+						}
+						return fmt.Errorf("%s: a line longer than %d bytes", name, blockBytes)
+					}
+					carry = append(carry[:0], b[last+1:]...)
+					blocks <- b[:last+1]
+				}
+			}()
+			if err != nil {
+				return err
 			}
 		}
-		if len(batch) > 0 {
-			chunks <- chunk{batch}
+		return nil
+	}()
+	close(blocks)
+	var records int64
+	for range runtime.NumCPU() {
+		r := <-results
+		records += r.records
+		if r.err != nil && readErr == nil {
+			readErr = r.err
 		}
-		if err := sc.Err(); err != nil {
-			return err
-		}
-		f.Close()
 	}
-	close(chunks)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if readErr != nil {
+		return readErr
 	}
 	return report(&measurement{What: "floor: decode + encode", People: people, Records: records, Bytes: size, Seconds: since(start)})
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/merge"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
 // An export streams profiles through read → merge → filter → project → write: a producer reads
@@ -236,6 +237,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	for range cap(free) {
 		free <- &exportChunk{}
 	}
+	reads := spec.reads()
 	var excluded int64
 	go func() {
 		defer close(chunks)
@@ -248,7 +250,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &exportWorker{spec: spec, nBatches: len(res.batches)}
+			w := &exportWorker{spec: spec, nBatches: len(res.batches), reads: reads}
 			for c := range chunks {
 				if err := w.encode(c); err != nil {
 					cancel(err)
@@ -357,7 +359,10 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 			return nil
 		}, excluded)
 	} else {
-		err = snap.byPrimary(func(p record.Identity, recs []*storedRecord) error {
+		// An event counts in a profile of its primary identity only in its event list, or as what
+		// makes an empty profile a profile: without either, event batches are not read at all.
+		needEvents := spec.withEvents || spec.emptyProfiles
+		err = snap.byPrimary(func(b *snapBatch) bool { return needEvents || b.kind != record.Event }, func(p record.Identity, recs []*storedRecord) error {
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
 			}
@@ -374,12 +379,48 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 type exportWorker struct {
 	spec     *exportSpec
 	nBatches int
+	reads    *fields.Selector // what the merger reads of each fragment; nil: everything
 	m        merge.Merger
 	evParser fastjson.Parser
 	row      []byte
 	frags    []merge.Fragment
+	pruned   []byte // the current profile's fragments, pruned to reads
+	ends     []int  // where each of them ends in pruned
+	evPruned []byte
 	events   []*storedRecord
 	qualify  []int
+}
+
+// reads is what a run must read of each fragment: what its rows and its segment filter need.
+// Parsing and merging only that, rather than whole fragments, is most of what a projection saves.
+func (spec *exportSpec) reads() *fields.Selector {
+	r := merge.Reads(spec.profileFields)
+	if len(spec.segments) > 0 {
+		r = r.With("segmentMembership")
+	}
+	return r
+}
+
+// prune cuts each fragment down to what the merger needs to read of it. A fragment that cannot
+// be pruned is read whole, and the merger says what is wrong with it.
+func (w *exportWorker) prune(frags []merge.Fragment) {
+	if w.reads == nil {
+		return
+	}
+	w.pruned, w.ends = w.pruned[:0], w.ends[:0]
+	for i := range frags {
+		start := len(w.pruned)
+		var ok bool
+		if w.pruned, ok = w.reads.AppendPruned(w.pruned, frags[i].Body); !ok {
+			w.pruned = append(w.pruned[:start], frags[i].Body...)
+		}
+		w.ends = append(w.ends, len(w.pruned))
+	}
+	start := 0
+	for i := range frags {
+		frags[i].Body = w.pruned[start:w.ends[i]:w.ends[i]]
+		start = w.ends[i]
+	}
 }
 
 func (w *exportWorker) encode(c *exportChunk) error {
@@ -432,6 +473,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	}
 	var profile *fastjson.Value
 	if len(frags) > 0 {
+		w.prune(frags)
 		var err error
 		if profile, err = w.m.Merge(frags); err != nil {
 			return err
@@ -480,7 +522,11 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 				row = append(row, ev.body...)
 				continue
 			}
-			v, err := w.evParser.ParseBytes(ev.body)
+			body := ev.body
+			if pruned, ok := spec.eventFields.AppendPruned(w.evPruned[:0], body); ok {
+				w.evPruned, body = pruned, pruned
+			}
+			v, err := w.evParser.ParseBytes(body)
 			if err != nil {
 				return fmt.Errorf("event of batch %s: %w", ev.batch.id, err)
 			}

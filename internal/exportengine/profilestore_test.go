@@ -25,7 +25,7 @@ func storeContents(t *testing.T, e *Engine) []string {
 	}
 	defer snap.close()
 	var out []string
-	err = snap.byPrimary(func(p record.Identity, recs []*storedRecord) error {
+	err = snap.byPrimary(nil, func(p record.Identity, recs []*storedRecord) error {
 		for _, r := range recs {
 			out = append(out, fmt.Sprintf("%s:%s %s", p.NS, p.ID, r.body))
 		}

@@ -185,12 +185,15 @@ func (h *cursorHeap) Pop() any {
 }
 
 // byPrimary calls fn with the records that share each primary identity, in identity order
-// (namespace, then id, in byte order), each group in ingest order. It merges the sorted runs of
-// every segment, so it holds one group and a buffer per run in memory. The records passed to fn
-// are only valid during the call.
-func (s *storeSnapshot) byPrimary(fn func(primary record.Identity, recs []*storedRecord) error) error {
+// (namespace, then id, in byte order), each group in ingest order, from the batches that read
+// accepts (nil: all). It merges the sorted runs of those segments, so it holds one group and a
+// buffer per run in memory. The records passed to fn are only valid during the call.
+func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary record.Identity, recs []*storedRecord) error) error {
 	h := cursorHeap{}
 	for _, b := range s.batches {
+		if read != nil && !read(b) {
+			continue
+		}
 		for run := range b.seg.Runs() {
 			c := &cursor{it: b.seg.Run(run), batch: b}
 			ok, err := c.advance()

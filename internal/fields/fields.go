@@ -318,18 +318,8 @@ func (s *Selector) descend(name string) (*Selector, int) {
 		return nil, i
 	}
 	c := &Selector{}
-	s.kids = append(s.kids, child{name, c})
-	i := len(s.kids) - 1
-	switch {
-	case s.index != nil:
-		s.index[name] = i
-	case len(s.kids) > indexAbove:
-		s.index = make(map[string]int, 2*len(s.kids))
-		for j, k := range s.kids {
-			s.index[k.name] = j
-		}
-	}
-	return c, i
+	s.add(name, c)
+	return c, len(s.kids) - 1
 }
 
 // lookup finds a child by name.

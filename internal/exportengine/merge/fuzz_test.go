@@ -16,6 +16,9 @@ func FuzzMergeProject(f *testing.F) {
 	f.Add(`{"segmentMembership":{"ups":{"s":{"status":"realized","lastQualificationTime":"2026-01-01T00:00:00Z"}}}}`,
 		`{"segmentMembership":{"ups":{"s":{"status":"exited","lastQualificationTime":"bad"}},"x":1}}`, "segmentMembership.ups")
 	f.Add(`{"k":1,"k":{"z":2}}`, `{"k":{"y":null}}`, "")
+	f.Add(`{"segmentMembership":{"ups":{"s":{"status":"exited","lastQualificationTime":"2026-01-01T00:00:00Z"}}}}`,
+		`{"segmentMembership":{"ups":{"s":{"status":"realized","lastQualificationTime":"2026-02-01T00:00:00Z"}}}}`, "segmentMembership.ups.s.status")
+	f.Add(`{"identityMap":{"E":[{"id":"x","primary":null}]}}`, `{"identityMap":{"E":[{"id":"x","primary":true}]}}`, "identityMap.E.primary")
 	f.Fuzz(func(t *testing.T, first, second, list string) {
 		for _, doc := range []string{first, second} {
 			if fastjson.Validate(doc) != nil {
@@ -49,6 +52,24 @@ func FuzzMergeProject(f *testing.F) {
 		}
 		if again := sel.AppendRow(nil, v); !bytes.Equal(again, row) {
 			t.Fatalf("projection is not stable:\n once %s\ntwice %s", row, again)
+		}
+		// Fragments pruned to what the projection needs merge into the same row.
+		reads := Reads(sel)
+		var pruned []Fragment
+		for _, fr := range frags {
+			b, ok := reads.AppendPruned(nil, fr.Body)
+			if !ok {
+				t.Fatalf("fragment %s could not be pruned", fr.Body)
+			}
+			pruned = append(pruned, Fragment{Body: b, Rank: fr.Rank, Source: fr.Source})
+		}
+		var mp Merger
+		fromPruned, err := mp.Merge(pruned)
+		if err != nil {
+			t.Fatalf("merge of pruned fragments: %v", err)
+		}
+		if got := sel.AppendRow(nil, fromPruned); !bytes.Equal(got, row) {
+			t.Fatalf("pruned by %q, the fragments merge into\n%s\nnot\n%s", reads.String(), got, row)
 		}
 		// Merging is idempotent: a merged profile merged with itself is unchanged.
 		var m2 Merger

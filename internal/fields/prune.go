@@ -1,0 +1,237 @@
+package fields
+
+import "maps"
+
+// Reading a record whole to project a few of its names wastes most of the work on values that no
+// projection keeps: AppendPruned cuts a record down to what a selector may keep before anything
+// parses it, skipping the rest as bytes, without building values.
+
+// AppendPruned appends the JSON object obj with only the members that s selects, and reports
+// whether obj was an object it could read. Below a selected name it prunes objects the same way;
+// arrays, scalars, and the values of names written with escapes, it keeps whole. Members keep
+// their order and their bytes, repeated names included, so that projecting the pruned object
+// gives what projecting obj gives, and so does merging pruned objects key by key. On false, dst
+// is returned as it was: the caller reads obj whole, and meets whatever is wrong with it there.
+func (s *Selector) AppendPruned(dst, obj []byte) ([]byte, bool) {
+	if s == nil || s.all {
+		return append(dst, obj...), true
+	}
+	start := len(dst)
+	i := skipSpace(obj, 0)
+	dst, i, ok := s.appendPrunedObject(dst, obj, i)
+	if !ok || skipSpace(obj, i) != len(obj) {
+		return dst[:start], false
+	}
+	return dst, true
+}
+
+// appendPrunedObject prunes the object at b[i], which must start with '{', and returns where it
+// ends.
+func (s *Selector) appendPrunedObject(dst, b []byte, i int) ([]byte, int, bool) {
+	if i >= len(b) || b[i] != '{' {
+		return dst, i, false
+	}
+	dst = append(dst, '{')
+	first := true
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return append(dst, '}'), i + 1, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return dst, i, false
+		}
+		keyStart := i
+		end, escaped, ok := skipString(b, i)
+		if !ok {
+			return dst, i, false
+		}
+		key := b[keyStart+1 : end-1]
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return dst, i, false
+		}
+		i = skipSpace(b, i+1)
+		// A name written with escapes is compared by no one here: its value is kept whole, which
+		// projection then keeps or drops as it would.
+		var child *Selector
+		keep := escaped
+		if !escaped {
+			var k int
+			if k, keep = s.lookupBytes(key); keep {
+				child = s.kids[k].sel
+			}
+		}
+		switch {
+		case !keep:
+			if i, ok = skipValue(b, i); !ok {
+				return dst, i, false
+			}
+		default:
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, b[keyStart:end]...)
+			dst = append(dst, ':')
+			if child != nil && !child.all && i < len(b) && b[i] == '{' {
+				if dst, i, ok = child.appendPrunedObject(dst, b, i); !ok {
+					return dst, i, false
+				}
+				break
+			}
+			valueStart := i
+			if i, ok = skipValue(b, i); !ok {
+				return dst, i, false
+			}
+			dst = append(dst, b[valueStart:i]...)
+		}
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return dst, i, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return append(dst, '}'), i + 1, true
+		default:
+			return dst, i, false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns where the string at b[i] (at its opening quote) ends, past its closing
+// quote, and whether it holds escapes. Strings of records are short: a loop beats searching.
+func skipString(b []byte, i int) (end int, escaped, ok bool) {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			return i + 1, escaped, true
+		case '\\':
+			escaped = true
+			i++ // the escaped byte; \uXXXX's digits are no quotes
+		}
+	}
+	return len(b), escaped, false
+}
+
+// skipValue returns where the value at b[i] ends. It checks no more than it needs to find the
+// end: the value is read whole later, or dropped.
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	switch b[i] {
+	case '"':
+		end, _, ok := skipString(b, i)
+		return end, ok
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				end, _, ok := skipString(b, i)
+				if !ok {
+					return end, false
+				}
+				i = end
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return i, false
+	}
+	start := i
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\n', '\t', '\r':
+			return i, i > start
+		}
+		i++
+	}
+	return i, i > start
+}
+
+// With returns a selector that selects what s selects and name whole. It changes neither s nor
+// any selector s shares.
+func (s *Selector) With(name string) *Selector {
+	if s == nil || s.all {
+		return s
+	}
+	out := s.clone()
+	if i, ok := out.lookup(name); ok {
+		out.kids[i].sel = whole
+		return out
+	}
+	out.add(name, whole)
+	return out
+}
+
+// WholeBelow returns a selector that selects what s selects, except that below name it selects
+// whole every value depth names down: with depth 1, name.a.b selects name.a whole. It changes
+// neither s nor any selector s shares.
+func (s *Selector) WholeBelow(name string, depth int) *Selector {
+	if s == nil || s.all {
+		return s
+	}
+	i, ok := s.lookup(name)
+	if !ok {
+		return s
+	}
+	out := s.clone()
+	out.kids[i].sel = out.kids[i].sel.cut(depth)
+	return out
+}
+
+// cut is s with everything depth names down selected whole.
+func (s *Selector) cut(depth int) *Selector {
+	if s.all {
+		return s
+	}
+	if depth == 0 {
+		return whole
+	}
+	out := s.clone()
+	for i := range out.kids {
+		out.kids[i].sel = out.kids[i].sel.cut(depth - 1)
+	}
+	return out
+}
+
+func (s *Selector) clone() *Selector {
+	out := &Selector{kids: append([]child(nil), s.kids...)}
+	if s.index != nil {
+		out.index = maps.Clone(s.index)
+	}
+	return out
+}
+
+// add selects a new name below s.
+func (s *Selector) add(name string, sel *Selector) {
+	s.kids = append(s.kids, child{name, sel})
+	i := len(s.kids) - 1
+	switch {
+	case s.index != nil:
+		s.index[name] = i
+	case len(s.kids) > indexAbove:
+		s.index = make(map[string]int, 2*len(s.kids))
+		for j, k := range s.kids {
+			s.index[k.name] = j
+		}
+	}
+}

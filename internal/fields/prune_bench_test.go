@@ -1,0 +1,36 @@
+package fields
+
+import (
+	"testing"
+
+	"github.com/valyala/fastjson"
+)
+
+// A CRM record of the benchmark's generated data (internal/sampledata).
+const crmRecord = `{"identityMap":{"CRMID":[{"id":"CRM-00000000","authenticatedState":"authenticated","primary":true}],"Email":[{"id":"niklaus.hopper.0@mail.example","authenticatedState":"authenticated"}]},"person":{"name":{"firstName":"Niklaus","lastName":"Hopper","fullName":"Niklaus Hopper"},"birthYear":1977},"personalEmail":{"address":"niklaus.hopper.0@mail.example","primary":true,"type":"personal","status":"active"},"mobilePhone":{"number":"+33 306 1314","primary":true,"status":"active"},"homeAddress":{"street1":"195 Rue de la Paix","city":"Paris","postalCode":"15435","countryCode":"FR"},"preferredLanguage":"fr-FR","consents":{"marketing":{"email":{"val":"y"},"sms":{"val":"y"}},"collect":{"val":"y"}},"customerSince":"2026-07-21","lifetimeValue":2383.69,"segmentMembership":{"ups":{"5b5a8f2e-3f7c-4d9a-9e61-2c4f0a1b7d01":{"status":"realized","lastQualificationTime":"2026-08-21T22:45:19.941Z","version":"15"},"1e2f3a4b-5c6d-4e7f-8a9b-0c1d2e3f4a03":{"status":"realized","lastQualificationTime":"2026-05-06T15:17:13.998Z","version":"15"}}}}`
+
+// BenchmarkPrune compares pruning a record with parsing it whole, which pruning saves.
+func BenchmarkPrune(b *testing.B) {
+	b.Run("parse whole", func(b *testing.B) {
+		b.SetBytes(int64(len(crmRecord)))
+		var p fastjson.Parser
+		for b.Loop() {
+			if _, err := p.ParseBytes([]byte(crmRecord)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, list := range []string{"personalEmail.address,loyalty.points", "identityMap,personalEmail.address,person.name,loyalty.points"} {
+		sel, err := Parse(list)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(list, func(b *testing.B) {
+			b.SetBytes(int64(len(crmRecord)))
+			var dst []byte
+			for b.Loop() {
+				dst, _ = sel.AppendPruned(dst[:0], []byte(crmRecord))
+			}
+		})
+	}
+}

@@ -1,0 +1,99 @@
+package fields
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/valyala/fastjson"
+)
+
+func TestAppendPruned(t *testing.T) {
+	for _, c := range []struct{ doc, list, want string }{
+		{`{"a":1,"b":{"c":2,"d":[3,{"c":4}]},"e":"x"}`, "b.c", `{"b":{"c":2}}`},
+		{`{"a":1,"b":{"c":2,"d":[3,{"c":4}]},"e":"x"}`, "b.d.c", `{"b":{"d":[3,{"c":4}]}}`},
+		{`{"a":1,"b":{"c":2},"e":"x"}`, "e,a", `{"a":1,"e":"x"}`},
+		{` { "a" : { "x" : 1 } , "a" : null , "b" : "}" } `, "a.x", `{"a":{"x":1},"a":null}`},
+		{`{"s":"q\"uo}te","t":[{"u":"]"}],"v":true}`, "v", `{"v":true}`},
+		{`{"k\u0065y":{"z":1},"key":{"z":2,"y":3}}`, "key.z", `{"k\u0065y":{"z":1},"key":{"z":2}}`},
+		{`{"a":{"b":"x"}}`, "a.b.c", `{"a":{"b":"x"}}`},
+		{`{"a":{}}`, "b", `{}`},
+		{`{}`, "a", `{}`},
+	} {
+		sel, err := Parse(c.list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := sel.AppendPruned([]byte("prefix"), []byte(c.doc))
+		if !ok || string(got) != "prefix"+c.want {
+			t.Errorf("%s pruned by %q = %s, %v; want %s", c.doc, c.list, got, ok, c.want)
+		}
+	}
+	sel, _ := Parse("a")
+	for _, bad := range []string{``, `[]`, `"a"`, `{"a":1`, `{"a" 1}`, `{"a":1,}x`, `{"a":1} {}`, `{"a":"unterminated}`, `{"b":[1,2}`, `{a:1}`} {
+		if got, ok := sel.AppendPruned([]byte("prefix"), []byte(bad)); ok || string(got) != "prefix" {
+			t.Errorf("%q pruned = %q, %v; want it refused and nothing appended", bad, got, ok)
+		}
+	}
+	if got, ok := (*Selector)(nil).AppendPruned(nil, []byte(`{"a":1}`)); !ok || string(got) != `{"a":1}` {
+		t.Errorf("nil selector pruned = %s, %v; want the object whole", got, ok)
+	}
+}
+
+func TestWithAndWholeBelow(t *testing.T) {
+	sel, err := Parse("a.b.c,d(e,f.g)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		got  *Selector
+		want string
+	}{
+		{sel.With("x"), "a.b.c,d.e,d.f.g,x"},
+		{sel.With("a"), "a,d.e,d.f.g"},
+		{sel.WholeBelow("a", 1), "a.b,d.e,d.f.g"},
+		{sel.WholeBelow("d", 1), "a.b.c,d.e,d.f"},
+		{sel.WholeBelow("d", 0), "a.b.c,d"},
+		{sel.WholeBelow("x", 1), "a.b.c,d.e,d.f.g"},
+	} {
+		if c.got.String() != c.want {
+			t.Errorf("got %q, want %q", c.got.String(), c.want)
+		}
+	}
+	if sel.String() != "a.b.c,d.e,d.f.g" {
+		t.Errorf("the selector changed: %q", sel.String())
+	}
+	if (*Selector)(nil).With("a") != nil || (*Selector)(nil).WholeBelow("a", 1) != nil {
+		t.Error("a nil selector selects everything, and stays nil")
+	}
+}
+
+// FuzzPrune checks that pruning a document before it is parsed changes nothing a projection
+// sees, and that pruning refuses only what is not a JSON object.
+func FuzzPrune(f *testing.F) {
+	f.Add(`{"a":{"b":1,"c":[{"d":2},{"e":3}]},"f":null}`, "a.c.d,f")
+	f.Add(`{"a":1,"a":{"b":2},"k\"ey":{"\u00e9":1}}`, `a.b,k"ey`)
+	f.Add(` {"x" : "\\\"}" , "y":[ "]" ] } `, "y")
+	f.Add(`{"a":-1.5e3,"b":[[1,{"b":2}],{"b":[3]}]}`, "b.b,a")
+	f.Fuzz(func(t *testing.T, doc, list string) {
+		sel, err := Parse(list)
+		if err != nil {
+			return
+		}
+		pruned, ok := sel.AppendPruned(nil, []byte(doc))
+		v, err := fastjson.Parse(doc)
+		isObject := err == nil && fastjson.Validate(doc) == nil && v.Type() == fastjson.TypeObject
+		if !isObject {
+			return // pruning may or may not see what is wrong: the parser that follows does
+		}
+		if !ok {
+			t.Fatalf("%s pruned by %q was refused", doc, list)
+		}
+		p, err := fastjson.ParseBytes(pruned)
+		if err != nil {
+			t.Fatalf("%s pruned by %q is not JSON: %s (%v)", doc, list, pruned, err)
+		}
+		if got, want := sel.AppendRow(nil, p), sel.AppendRow(nil, v); !bytes.Equal(got, want) {
+			t.Fatalf("%s pruned by %q to %s projects to %s, not %s", doc, list, pruned, got, want)
+		}
+	})
+}
