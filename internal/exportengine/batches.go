@@ -63,10 +63,14 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 	if req.DatasetID == "" {
 		return nil, ingestBadRequest("datasetId is required")
 	}
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	id := newBatchID()
 	now := e.nowMs()
-	err := e.store.Write(ctx, func(tx *sql.Tx) error {
-		ds, err := e.getDataset(ctx, tx, req.DatasetID)
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
+		ds, err := e.getDataset(ctx, tx, sb, req.DatasetID)
 		if aepwire.IsNotFound(err) {
 			return ingestBadRequest("datasetId %q names no dataset", req.DatasetID)
 		}
@@ -78,8 +82,8 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 				"destination: ingest into a dataset of %s or %s instead",
 				ds.ID, ds.SchemaRef.ID, aepwire.SchemaProfile, aepwire.SchemaExperienceEvent)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO batches (id, dataset_id, origin, status, format, created_ms, updated_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, ds.ID, originIngest, aepwire.BatchLoading, format, now, now)
+		_, err = tx.ExecContext(ctx, `INSERT INTO batches (sandbox, id, dataset_id, origin, status, format, created_ms, updated_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, sb, id, ds.ID, originIngest, aepwire.BatchLoading, format, now, now)
 		return err
 	})
 	if err != nil {
@@ -88,7 +92,7 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 	if err := os.MkdirAll(filepath.Join(e.batchDir(id), batchFileDir), 0o755); err != nil {
 		return nil, fmt.Errorf("creating batch directory: %w", err)
 	}
-	return e.GetBatch(ctx, id)
+	return e.getBatch(ctx, sb, id)
 }
 
 // UploadBatchFile stores one file of a loading batch. Uploading a name again replaces the file.
@@ -96,20 +100,24 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 	if err := validateFileName(name); err != nil {
 		return err
 	}
-	b, err := e.GetBatch(ctx, batchID)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := e.getBatch(ctx, sb, batchID)
 	if err != nil {
 		return err
 	}
 	if datasetID != "" && b.DatasetID() != datasetID {
 		return ingestBadRequest("batch %s belongs to dataset %s, not %s", batchID, b.DatasetID(), datasetID)
 	}
-	if err := e.touchLoadingBatch(ctx, batchID); err != nil {
+	if err := e.touchLoadingBatch(ctx, sb, batchID); err != nil {
 		return err
 	}
 	dir := filepath.Join(e.batchDir(batchID), batchFileDir)
 	tmp, err := os.CreateTemp(dir, ".upload-*")
 	if err != nil {
-		if terr := e.touchLoadingBatch(ctx, batchID); terr != nil {
+		if terr := e.touchLoadingBatch(ctx, sb, batchID); terr != nil {
 			return terr // it ended (or went) meanwhile, and its directory with it
 		}
 		return fmt.Errorf("storing %s: %w", name, err)
@@ -133,17 +141,18 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 
 // touchLoadingBatch records activity on a loading batch, so that it is not abandoned while its
 // client uploads or completes it. A batch that is no longer loading is refused, naming its status.
-func (e *Engine) touchLoadingBatch(ctx context.Context, id string) error {
+func (e *Engine) touchLoadingBatch(ctx context.Context, sb, id string) error {
 	var status string
 	err := e.store.Write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE batches SET updated_ms = ? WHERE id = ? AND status = ?`, e.nowMs(), id, aepwire.BatchLoading)
+		r, err := tx.ExecContext(ctx, `UPDATE batches SET updated_ms = ? WHERE id = ? AND sandbox = ? AND status = ?`,
+			e.nowMs(), id, sb, aepwire.BatchLoading)
 		if err != nil {
 			return err
 		}
 		if n, _ := r.RowsAffected(); n == 1 {
 			return nil
 		}
-		err = tx.QueryRowContext(ctx, `SELECT status FROM batches WHERE id = ?`, id).Scan(&status)
+		err = tx.QueryRowContext(ctx, `SELECT status FROM batches WHERE id = ? AND sandbox = ?`, id, sb).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return batchNotFound(id)
 		}
@@ -168,20 +177,28 @@ func validateFileName(name string) error {
 // otherwise. Its records become visible all at once, when the batch commits: readers never see
 // part of a batch. Completing a batch that has already ended returns it as it is.
 func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
-	b, err := e.GetBatch(ctx, id)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := e.getBatch(ctx, sb, id)
 	if err != nil {
 		return nil, err
 	}
 	if b.Status != aepwire.BatchLoading {
 		return b, nil
 	}
-	if err := e.touchLoadingBatch(ctx, id); err != nil {
+	if err := e.touchLoadingBatch(ctx, sb, id); err != nil {
 		if aepwire.IsNotFound(err) {
 			return nil, err
 		}
-		return e.GetBatch(ctx, id) // it ended meanwhile: report what is there now
+		return e.getBatch(ctx, sb, id) // it ended meanwhile: report what is there now
 	}
-	ds, err := e.GetDataset(ctx, b.DatasetID())
+	var ds *aepwire.Dataset
+	err = e.store.Read(ctx, func(tx *sql.Tx) error {
+		ds, err = e.getDataset(ctx, tx, sb, b.DatasetID())
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +225,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		seg.Abort()
 	}
 	if err != nil {
-		if now, gerr := e.GetBatch(ctx, id); gerr == nil && now.Status != aepwire.BatchLoading {
+		if now, gerr := e.getBatch(ctx, sb, id); gerr == nil && now.Status != aepwire.BatchLoading {
 			return now, nil // it ended meanwhile (abandoned, or completed by another client)
 		}
 		return nil, fmt.Errorf("ingesting batch %s: %w", id, err)
@@ -255,12 +272,12 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	})
 	if errors.Is(err, errBatchChanged) {
 		// Completed (or deleted) by someone else meanwhile: report what is there now.
-		return e.GetBatch(ctx, id)
+		return e.getBatch(ctx, sb, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("committing batch %s: %w", id, err)
 	}
-	return e.GetBatch(ctx, id)
+	return e.getBatch(ctx, sb, id)
 }
 
 // dirBytes is the size of the files in dir.
@@ -318,7 +335,16 @@ func (e *Engine) scanBatch(row interface{ Scan(...any) error }) (*aepwire.Batch,
 
 // GetBatch returns a batch, or a 404 error.
 func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
-	b, err := e.scanBatch(e.store.DB().QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.getBatch(ctx, sb, id)
+}
+
+// getBatch reads a batch of sandbox sb: one of another sandbox is not found.
+func (e *Engine) getBatch(ctx context.Context, sb, id string) (*aepwire.Batch, error) {
+	b, err := e.scanBatch(e.store.DB().QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ? AND sandbox = ?`, id, sb))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, batchNotFound(id)
 	}
@@ -327,14 +353,22 @@ func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error
 
 // ListBatches returns the batches of a dataset, newest first.
 func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error) {
-	return store.All(ctx, e.store.DB(), e.scanBatch, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ?
-		ORDER BY created_ms DESC, id`, datasetID)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.All(ctx, e.store.DB(), e.scanBatch, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ? AND sandbox = ?
+		ORDER BY created_ms DESC, id`, datasetID, sb)
 }
 
 // DeleteBatch deletes a batch, its files and the records it contributed to the profile store.
 func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
-	err := e.store.Write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ?`, id)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return err
+	}
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ? AND sandbox = ?`, id, sb)
 		if err != nil {
 			return err
 		}
@@ -456,6 +490,13 @@ func (e *Engine) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.
 // OpenBatchFile opens a file of a batch for reading.
 func (e *Engine) OpenBatchFile(ctx context.Context, batchID, name string) (*os.File, error) {
 	if err := validateFileName(name); err != nil {
+		return nil, err
+	}
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.getBatch(ctx, sb, batchID); err != nil {
 		return nil, err
 	}
 	var n int

@@ -208,7 +208,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	res := &exportResult{byNamespace: map[string]int64{}, exportStart: e.nowMs()}
-	snap, err := e.openSnapshot(ctx)
+	snap, err := e.openSnapshot(ctx, j.sandbox)
 	if err != nil {
 		return nil, fmt.Errorf("reading the profile store: %w", err)
 	}
@@ -629,7 +629,7 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			return jobs.ErrCancelledAtCommit
 		}
 		dest := cur.req.Destination.DatasetID
-		if _, err := e.getDataset(ctx, tx, dest); aepwire.IsNotFound(err) {
+		if _, err := e.getDataset(ctx, tx, cur.sandbox, dest); aepwire.IsNotFound(err) {
 			return requestGoneError(fmt.Sprintf("the destination dataset %s was deleted while the job ran, and its "+
 				"output with it; create a new job on an existing dataset%s", dest, applyAgain))
 		} else if err != nil {
@@ -641,9 +641,9 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO batches (id, dataset_id, origin, status, format, created_ms, updated_ms,
-				started_ms, completed_ms, ingest_time_ms, record_count, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				ob.id, dest, originExport, aepwire.BatchSuccess, formatJSON, cur.started, now, cur.started, now, ingestTime,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO batches (sandbox, id, dataset_id, origin, status, format, created_ms,
+				updated_ms, started_ms, completed_ms, ingest_time_ms, record_count, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				cur.sandbox, ob.id, dest, originExport, aepwire.BatchSuccess, formatJSON, cur.started, now, cur.started, now, ingestTime,
 				ob.rows, ob.size); err != nil {
 				return err
 			}

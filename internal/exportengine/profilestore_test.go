@@ -19,7 +19,7 @@ import (
 // reads it: "<primary ns>:<primary id> <body>", grouped by primary identity.
 func storeContents(t *testing.T, e *Engine) []string {
 	t.Helper()
-	snap, err := e.openSnapshot(context.Background())
+	snap, err := e.openSnapshot(context.Background(), e.home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func storeContents(t *testing.T, e *Engine) []string {
 // firstBatchRuns is the number of runs of the profile store's first batch's segment.
 func firstBatchRuns(t *testing.T, e *Engine) int {
 	t.Helper()
-	snap, err := e.openSnapshot(context.Background())
+	snap, err := e.openSnapshot(context.Background(), e.home)
 	if err != nil {
 		t.Fatal(err)
 	}

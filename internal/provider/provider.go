@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepclient"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
@@ -132,7 +133,8 @@ func (p *experiencePlatformProvider) Schema(_ context.Context, _ provider.Schema
 			},
 			"sandbox_name": schema.StringAttribute{
 				Optional:    true,
-				Description: "Sandbox to work in (`x-sandbox-name`). Defaults to `" + envSandboxName + "`, else `prod`.",
+				Description: "Sandbox to work in (`x-sandbox-name`). Defaults to `" + envSandboxName + "`, else `prod`. The " +
+					"embedded engine keeps each sandbox's objects apart in its data directory, as AEP does.",
 			},
 			"poll_interval_ms": schema.Int64Attribute{
 				Optional: true,
@@ -217,14 +219,26 @@ func (p *experiencePlatformProvider) configureEmbedded(ctx context.Context, conf
 	if dataDir == "" {
 		dataDir = defaultDataDir
 	}
-	engine, err := p.engines.open(ctx, dataDir)
+	sandbox := setting(resp, "sandbox_name", config.SandboxName, envSandboxName)
+	if resp.Diagnostics.HasError() {
+		return nil
+	}
+	if sandbox == "" {
+		sandbox = aepwire.DefaultSandbox
+	}
+	if err := exportengine.CheckSandboxName(sandbox); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("sandbox_name"), "Invalid sandbox name",
+			"Set sandbox_name (or "+envSandboxName+") to a sandbox name such as prod or dev-team.\n\nOriginal error: "+err.Error())
+		return nil
+	}
+	engine, err := p.engines.open(ctx, dataDir, sandbox)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("data_dir"), "Cannot open the embedded engine",
 			"The embedded engine could not open its data directory "+dataDir+". Check that the directory "+
 				"is writable and was not written by a newer provider version.\n\nOriginal error: "+err.Error())
 		return nil
 	}
-	tflog.Debug(ctx, "opened embedded engine", map[string]any{"data_dir": engine.DataDir()})
+	tflog.Debug(ctx, "opened embedded engine", map[string]any{"data_dir": engine.DataDir(), "sandbox": engine.Sandbox()})
 	return engine
 }
 
