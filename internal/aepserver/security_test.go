@@ -518,14 +518,29 @@ func trickle(c *rawConn, s string, every time.Duration) (stop func()) {
 
 // Files 0600 and directories 0700 under the data directory, whatever the umask.
 func TestProbeFilePermissions(t *testing.T) {
-	t.Skip("private permissions come with the engine's work on its data directory: files 0600 and directories 0700 " +
-		"(until then they follow the umask)")
+	// The most permissive umask: whatever the engine's files end up as, it asked for.
+	withUmask(t, 0)
 	s := serveEngine(t, Options{}, nil)
 	dataset := s.createDataset(t, aepwire.SchemaProfile)
 	batch := s.createBatch(t, dataset)
 	s.call(t, "PUT", uploadPath(batch, dataset, "p.json"), strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`),
 		http.Header{"Content-Type": {"application/octet-stream"}})
-	s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil)
+	if resp, body := s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("complete: %d %s", resp.StatusCode, body)
+	}
+	dest := s.createDataset(t, aepwire.SchemaProfileUnion)
+	resp, body := s.call(t, "POST", profilePath+"/export/jobs", strings.NewReader(`{"destination":{"datasetId":"`+dest+
+		`"},"schema":{"name":"_xdm.context.profile"}}`), nil)
+	var job aepwire.ExportJob
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &job) != nil {
+		t.Fatalf("export job: %d %s", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if done, err := s.engine.WaitExportJob(ctx, job.ID, nil); err != nil || done.Status != "SUCCEEDED" {
+		t.Fatalf("export job: %+v, %v", done, err)
+	}
+	seen := map[string]bool{}
 	err := filepath.WalkDir(s.engine.DataDir(), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -534,6 +549,7 @@ func TestProbeFilePermissions(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		seen[filepath.Ext(path)] = true
 		if want := fs.FileMode(0o600); d.IsDir() {
 			if info.Mode().Perm() != 0o700 {
 				t.Errorf("%s is %o, want 700", path, info.Mode().Perm())
@@ -545,6 +561,13 @@ func TestProbeFilePermissions(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// What the walk must have met: the database and its WAL, a profile segment, an upload, an
+	// exported file, a job's lock file.
+	for _, ext := range []string{".db", ".db-wal", ".db-shm", ".seg", ".json", ".lock"} {
+		if !seen[ext] {
+			t.Errorf("no %s file under the data directory: %v", ext, seen)
+		}
 	}
 }
 

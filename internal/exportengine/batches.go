@@ -89,7 +89,7 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(e.batchDir(id), batchFileDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(e.batchDir(id), batchFileDir), privateDir); err != nil {
 		return nil, fmt.Errorf("creating batch directory: %w", err)
 	}
 	return e.getBatch(ctx, sb, id)

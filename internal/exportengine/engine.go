@@ -96,8 +96,11 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving data directory %q: %w", opts.DataDir, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	if err := narrow(dir, privateDir); err != nil {
+		return nil, fmt.Errorf("making the data directory private: %w", err)
 	}
 	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, hooks: opts.Hooks,
 		locks: jobs.NewLocks(dir), home: opts.Sandbox}
@@ -105,7 +108,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
 	for _, sub := range []string{batchesDir, jobs.LocksDir} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, sub), privateDir); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
 	}
@@ -120,6 +123,10 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e.store, err = store.Open(ctx, filepath.Join(dir, databaseFile))
 	if err != nil {
+		return nil, err
+	}
+	if err := e.makePrivate(ctx); err != nil {
+		_ = e.store.Close()
 		return nil, err
 	}
 	if err := e.claimUnowned(ctx); err != nil {

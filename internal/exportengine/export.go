@@ -560,7 +560,7 @@ func newOutBatch(dir, id string) (*outBatch, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, err
 	}
 	return &outBatch{id: id, dir: dir}, nil
@@ -572,7 +572,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 			return err
 		}
 		name := fmt.Sprintf("part-%05d.json", len(ob.files))
-		f, err := os.Create(filepath.Join(ob.dir, name))
+		f, err := os.OpenFile(filepath.Join(ob.dir, name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, privateFile)
 		if err != nil {
 			return err
 		}
