@@ -3,6 +3,7 @@ package exportengine
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
@@ -18,7 +19,7 @@ import (
 const maxSandboxName = 256
 
 // CheckSandboxName checks a sandbox name as AEP spells them: lower-case letters, digits and
-// hyphens, starting with a letter or digit. The error is a 400 that says how to spell one.
+// hyphens, starting with a letter or digit. The error says how to spell one.
 func CheckSandboxName(name string) error {
 	ok := name != "" && len(name) <= maxSandboxName && name[0] != '-'
 	for i := 0; ok && i < len(name); i++ {
@@ -26,9 +27,8 @@ func CheckSandboxName(name string) error {
 		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
 	}
 	if !ok {
-		return aepwire.Errorf(http.StatusBadRequest, "SANDBOX-1400", "Bad request",
-			"sandbox name (x-sandbox-name, the provider's sandbox_name) %q is not valid: use lower-case letters, digits and "+
-				"hyphens, at most %d characters, such as prod or dev-team", name, maxSandboxName)
+		return fmt.Errorf("sandbox name %q is not valid: use lower-case letters, digits and hyphens, at most %d "+
+			"characters, such as prod or dev-team", name, maxSandboxName)
 	}
 	return nil
 }
@@ -41,7 +41,7 @@ func (e *Engine) sandboxOf(ctx context.Context) (string, error) {
 		return e.home, nil // made to exist when the engine opened
 	}
 	if err := CheckSandboxName(name); err != nil {
-		return "", err
+		return "", aepwire.Errorf(http.StatusBadRequest, "SANDBOX-1400", "Bad request", "x-sandbox-name: %v", err)
 	}
 	return name, e.ensureSandbox(ctx, name)
 }

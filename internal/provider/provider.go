@@ -132,7 +132,7 @@ func (p *experiencePlatformProvider) Schema(_ context.Context, _ provider.Schema
 				Description: "IMS organisation id (`x-gw-ims-org-id`), such as `12345@AdobeOrg`. Defaults to `" + envOrgID + "`.",
 			},
 			"sandbox_name": schema.StringAttribute{
-				Optional:    true,
+				Optional: true,
 				Description: "Sandbox to work in (`x-sandbox-name`). Defaults to `" + envSandboxName + "`, else `prod`. The " +
 					"embedded engine keeps each sandbox's objects apart in its data directory, as AEP does.",
 			},
