@@ -6,9 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
@@ -99,7 +97,6 @@ const (
 	maxTags           = 64   // tag names of a dataset
 	maxTagValues      = 64   // values of one tag
 	maxTagLen         = 256  // characters of a tag name or value
-	maxFileNameLen    = 255  // bytes of an uploaded file's name, as most file systems allow
 )
 
 // errTooLarge is a body over a limit: 413, naming the limit and what to do.
@@ -249,29 +246,6 @@ func (w *pacedWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.statusRecorder }
-
-// checkFileName refuses a name that is not a plain file name, naming the rule it breaks.
-func checkFileName(name string) error {
-	bad := func(rule string) error {
-		return aepwire.Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request",
-			"file name %q is not valid: %s; use a plain name such as profiles.json", name, rule)
-	}
-	switch {
-	case name == "":
-		return bad("it is empty")
-	case len(name) > maxFileNameLen:
-		return bad(fmt.Sprintf("it is %d bytes long, and a name may have at most %d", len(name), maxFileNameLen))
-	case !utf8.ValidString(name):
-		return bad("it is not valid UTF-8")
-	case strings.ContainsAny(name, `/\`):
-		return bad("it holds a path separator (/ or \\)")
-	case strings.HasPrefix(name, "."):
-		return bad("it starts with a dot")
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return bad("it holds a control character (such as NUL or a line break)")
-	}
-	return nil
-}
 
 // checkText refuses a name or description longer than its limit.
 func checkText(code, field, value string, limit int) error {

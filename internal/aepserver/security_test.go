@@ -790,7 +790,7 @@ func TestProbeFileNames(t *testing.T) {
 		}
 	}
 	// The longest name allowed is stored.
-	name := strings.Repeat("y", maxFileNameLen-5) + ".json"
+	name := strings.Repeat("y", aepwire.MaxFileNameBytes-5) + ".json"
 	if resp, body := s.call(t, "PUT", uploadPath(batch, dataset, name), strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`),
 		http.Header{"Content-Type": {"application/octet-stream"}}); resp.StatusCode != http.StatusOK {
 		t.Errorf("a name of %d bytes: %d %s", len(name), resp.StatusCode, body)

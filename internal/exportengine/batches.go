@@ -97,7 +97,7 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 
 // UploadBatchFile stores one file of a loading batch. Uploading a name again replaces the file.
 func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name string, body io.Reader) error {
-	if err := validateFileName(name); err != nil {
+	if err := aepwire.CheckFileName(name); err != nil {
 		return err
 	}
 	sb, err := e.sandboxOf(ctx)
@@ -162,14 +162,6 @@ func (e *Engine) touchLoadingBatch(ctx context.Context, sb, id string) error {
 		err = ingestBadRequest("batch %s is %s: files can only be added while it is loading", id, status)
 	}
 	return err
-}
-
-func validateFileName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
-		return ingestBadRequest("file name %q is not valid: use a plain name such as profiles.json, "+
-			"without a path and not starting with a dot", name)
-	}
-	return nil
 }
 
 // CompleteBatch validates and commits a loading batch. Every record is checked; a bad record fails
@@ -489,7 +481,7 @@ func (e *Engine) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.
 
 // OpenBatchFile opens a file of a batch for reading.
 func (e *Engine) OpenBatchFile(ctx context.Context, batchID, name string) (*os.File, error) {
-	if err := validateFileName(name); err != nil {
+	if err := aepwire.CheckFileName(name); err != nil {
 		return nil, err
 	}
 	sb, err := e.sandboxOf(ctx)

@@ -259,10 +259,27 @@ func TestIngestRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"", "../escape.json", "a/b.json", ".hidden"} {
-		if err := e.UploadBatchFile(ctx, b.ID, profiles, name, strings.NewReader("{}")); aepwire.StatusOf(err) != 400 {
-			t.Errorf("upload named %q: %v, want 400", name, err)
+	for name, rule := range map[string]string{
+		"":                       "it is empty",
+		"../escape.json":         "path separator",
+		"a/b.json":               "path separator",
+		`a\b.json`:               "path separator",
+		".hidden":                "starts with a dot",
+		"nul\x00.json":           "control character",
+		"line\nbreak.json":       "control character",
+		strings.Repeat("n", 300): "300 bytes long, and a name may have at most 255",
+		"bad\xffutf8.json":       "not valid UTF-8",
+	} {
+		err := e.UploadBatchFile(ctx, b.ID, profiles, name, strings.NewReader("{}"))
+		if aepwire.StatusOf(err) != 400 || !strings.Contains(err.Error(), rule) || !strings.Contains(err.Error(), "profiles.json") {
+			t.Errorf("upload named %q: %v, want a 400 saying %q and how to name it", name, err, rule)
 		}
+		if _, err := e.OpenBatchFile(ctx, b.ID, name); aepwire.StatusOf(err) != 400 {
+			t.Errorf("open named %q: %v, want 400", name, err)
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(e.batchDir(b.ID), batchFileDir)); err != nil || len(entries) != 0 {
+		t.Errorf("refused uploads left %v (%v)", entries, err)
 	}
 	done, err := e.CompleteBatch(ctx, b.ID)
 	if err != nil {
