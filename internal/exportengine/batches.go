@@ -242,7 +242,9 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		if err != nil {
 			return err
 		}
-		now := e.nowMs()
+		// Whatever the clock did meanwhile, a batch is not completed before it started, nor
+		// before the ingest time it is given.
+		now := max(e.nowMs(), started, ingestTime)
 		r, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, started_ms = ?, completed_ms = ?,
 			ingest_time_ms = ?, record_count = ?, failed_record_count = ?, size_bytes = ?, errors = ?, profile_kind = ?
 			WHERE id = ? AND status = ?`,

@@ -635,12 +635,13 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 		} else if err != nil {
 			return err
 		}
-		now := e.nowMs()
+		now := max(e.nowMs(), cur.started)
 		for _, ob := range res.batches {
 			ingestTime, err := e.nextIngestTime(ctx, tx)
 			if err != nil {
 				return err
 			}
+			now = max(now, ingestTime) // a batch is not completed before it is ingested
 			if _, err := tx.ExecContext(ctx, `INSERT INTO batches (sandbox, id, dataset_id, origin, status, format, created_ms,
 				updated_ms, started_ms, completed_ms, ingest_time_ms, record_count, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				cur.sandbox, ob.id, dest, originExport, aepwire.BatchSuccess, formatJSON, cur.started, now, cur.started, now, ingestTime,
