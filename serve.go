@@ -147,7 +147,10 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 	}
 
 	sandboxes := f.sandboxList()
-	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID, Sandbox: sandboxes[0]})
+	// The engine holds batches to their limits too, counting what they hold on disk, across
+	// restarts and among uploads running at once.
+	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID, Sandbox: sandboxes[0],
+		MaxBatchBytes: int64(f.maxBatchSize), MaxBatchFiles: f.maxBatchFiles})
 	if err != nil {
 		return err
 	}

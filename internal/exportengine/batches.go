@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
@@ -24,11 +25,14 @@ import (
 const (
 	codeIngestBadRequest = "INGEST-1400"
 	codeBatchNotFound    = "CAT-1405"
+	codeIngestTooLarge   = "INGEST-1413"
 )
 
 const (
 	batchesDir   = "batches"
 	batchFileDir = "files"
+	// uploadLockFile, in a batch's directory, is held while an upload is moved into place.
+	uploadLockFile = "upload.lock"
 
 	originIngest = "ingest"
 	originExport = "export"
@@ -115,6 +119,15 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 		return err
 	}
 	dir := filepath.Join(e.batchDir(batchID), batchFileDir)
+	// What the batch holds besides the file this upload replaces: the upload may add no more
+	// than the limits leave, and stops reading when it would.
+	used, err := batchUsage(dir, name)
+	if err != nil {
+		return fmt.Errorf("storing %s: %w", name, err)
+	}
+	if err := e.checkBatchLimits(batchID, used, 0); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(dir, ".upload-*")
 	if err != nil {
 		if terr := e.touchLoadingBatch(ctx, sb, batchID); terr != nil {
@@ -123,7 +136,13 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 		return fmt.Errorf("storing %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, body)
+	if e.maxBatchBytes > 0 {
+		body = io.LimitReader(body, e.maxBatchBytes-used.bytes+1)
+	}
+	n, err := io.Copy(tmp, body)
+	if err == nil {
+		err = e.checkBatchLimits(batchID, used, n)
+	}
 	if err == nil {
 		err = tmp.Sync() // a file that is in place is whole, even after a crash of the machine
 	}
@@ -131,12 +150,94 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
+		err = e.placeUpload(batchID, dir, tmp.Name(), name, n)
 	}
 	if err != nil {
+		if aepwire.StatusOf(err) != 0 {
+			return err
+		}
 		return fmt.Errorf("storing %s: %w", name, err)
 	}
 	return nil
+}
+
+// usage is what a batch's files hold.
+type usage struct {
+	bytes int64
+	files int
+}
+
+// batchUsage counts the stored files of a batch's file directory, leaving out the one named
+// except (which an upload replaces) and uploads in progress.
+func batchUsage(dir, except string) (usage, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return usage{}, err
+	}
+	var u usage
+	for _, ent := range entries {
+		if ent.Name() == except || strings.HasPrefix(ent.Name(), ".") || !ent.Type().IsRegular() {
+			continue
+		}
+		info, err := ent.Info()
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return usage{}, err
+		}
+		u.bytes += info.Size()
+		u.files++
+	}
+	return u, nil
+}
+
+// checkBatchLimits refuses a file of size bytes that would take a batch holding used past
+// Options.MaxBatchBytes or MaxBatchFiles.
+func (e *Engine) checkBatchLimits(batchID string, used usage, size int64) error {
+	if e.maxBatchFiles > 0 && used.files+1 > e.maxBatchFiles {
+		return aepwire.Errorf(http.StatusRequestEntityTooLarge, codeIngestTooLarge, "Request too large",
+			"batch %s holds %d files, the most a batch may hold; put the records in fewer, larger files, or in another batch",
+			batchID, e.maxBatchFiles)
+	}
+	if e.maxBatchBytes > 0 && used.bytes+size > e.maxBatchBytes {
+		return aepwire.Errorf(http.StatusRequestEntityTooLarge, codeIngestTooLarge, "Request too large",
+			"batch %s would hold more than %s of files, the most a batch may hold; put the records in another batch",
+			batchID, formatBytes(e.maxBatchBytes))
+	}
+	return nil
+}
+
+// placeUpload moves an upload of size bytes into place as name, under the batch's upload lock,
+// after counting again what the batch holds: of two uploads at once, in any processes, that fit
+// the limits alone but not together, the second is refused, and the batch keeps what it held.
+func (e *Engine) placeUpload(batchID, dir, tmp, name string, size int64) error {
+	lock, err := filelock.Wait(filepath.Join(e.batchDir(batchID), uploadLockFile), filelock.Exclusive)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Unlock() }()
+	used, err := batchUsage(dir, name)
+	if err != nil {
+		return err
+	}
+	if err := e.checkBatchLimits(batchID, used, size); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name))
+}
+
+// formatBytes writes a limit in the largest unit that divides it.
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // touchLoadingBatch records activity on a loading batch, so that it is not abandoned while its

@@ -38,6 +38,11 @@ type Options struct {
 	// Spawn starts a worker process for this data directory (see RunWorker) when jobs need a
 	// runner and RunJobs is off. A worker that finds another one running exits at once.
 	Spawn func() error
+	// MaxBatchBytes bounds the bytes of a batch's files together, and MaxBatchFiles their
+	// number: an upload past either is refused with a 413 that names the limit, and the batch
+	// keeps what it held. Zero means no limit.
+	MaxBatchBytes int64
+	MaxBatchFiles int
 	// MaxConcurrentJobs bounds the jobs a runner runs at once; zero means 2. Each job uses every
 	// core, so more mostly adds memory.
 	MaxConcurrentJobs int
@@ -71,7 +76,10 @@ type Engine struct {
 	imsOrg   string
 	runBytes int
 	workers  int
-	store    *store.Store
+	// maxBatchBytes and maxBatchFiles are Options.MaxBatchBytes and MaxBatchFiles.
+	maxBatchBytes int64
+	maxBatchFiles int
+	store         *store.Store
 	// home is the sandbox of calls whose context names none; sandboxes caches the names of the
 	// sandboxes known to exist.
 	home      string
@@ -103,7 +111,8 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("making the data directory private: %w", err)
 	}
 	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, hooks: opts.Hooks,
-		locks: jobs.NewLocks(dir), home: opts.Sandbox}
+		locks: jobs.NewLocks(dir), home: opts.Sandbox,
+		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
