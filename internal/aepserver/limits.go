@@ -102,20 +102,7 @@ const (
 // errTooLarge is a body over a limit: 413, naming the limit and what to do.
 func errTooLarge(what string, limit int64, fix string) *aepwire.Error {
 	return aepwire.Errorf(http.StatusRequestEntityTooLarge, "SRV-1413", "Request too large",
-		"%s is larger than %s, the most the server takes; %s", what, formatBytes(limit), fix)
-}
-
-// formatBytes writes a size as people configure it.
-func formatBytes(n int64) string {
-	for _, u := range []struct {
-		size int64
-		name string
-	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
-		if n >= u.size && n%u.size == 0 {
-			return fmt.Sprintf("%d %s", n/u.size, u.name)
-		}
-	}
-	return fmt.Sprintf("%d bytes", n)
+		"%s is larger than %s, the most the server takes; %s", what, aepwire.FormatBytes(limit), fix)
 }
 
 // bodyLimit is what a route's request body may be, and what to say when it is larger.
@@ -227,7 +214,7 @@ func (p *pace) moved(n int, err error) {
 
 func (p *pace) tooSlow(what string) error {
 	return aepwire.Errorf(http.StatusRequestTimeout, "SRV-1408", "Request timeout",
-		"%s arrived slower than %s a second for %s; send it at a steady pace", what, formatBytes(p.rate), p.window)
+		"%s arrived slower than %s a second for %s; send it at a steady pace", what, aepwire.FormatBytes(p.rate), p.window)
 }
 
 // pacedWriter holds the answer to the same pace: a client that stops taking an answer is cut

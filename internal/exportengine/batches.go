@@ -203,7 +203,7 @@ func (e *Engine) checkBatchLimits(batchID string, used usage, size int64) error 
 	if e.maxBatchBytes > 0 && used.bytes+size > e.maxBatchBytes {
 		return aepwire.Errorf(http.StatusRequestEntityTooLarge, codeIngestTooLarge, "Request too large",
 			"batch %s would hold more than %s of files, the most a batch may hold; put the records in another batch",
-			batchID, formatBytes(e.maxBatchBytes))
+			batchID, aepwire.FormatBytes(e.maxBatchBytes))
 	}
 	return nil
 }
@@ -225,19 +225,6 @@ func (e *Engine) placeUpload(batchID, dir, tmp, name string, size int64) error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, name))
-}
-
-// formatBytes writes a limit in the largest unit that divides it.
-func formatBytes(n int64) string {
-	for _, u := range []struct {
-		size int64
-		name string
-	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
-		if n >= u.size && n%u.size == 0 {
-			return fmt.Sprintf("%d %s", n/u.size, u.name)
-		}
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // touchLoadingBatch records activity on a loading batch, so that it is not abandoned while its

@@ -2,14 +2,12 @@ package exportengine
 
 import (
 	"context"
-	"database/sql"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // expectPrivate checks that every directory under dir is 0700 and every file 0600.
@@ -63,10 +61,6 @@ func TestOpenMakesAnOlderDataDirectoryPrivate(t *testing.T) {
 	withUmask(t, 0o022)
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "aep")
-	schema, err := os.ReadFile(filepath.Join("testdata", "legacy", "schema-v3.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	files := filepath.Join(dir, batchesDir, "cccccccccccccccccccccccccccccccc", batchFileDir)
 	if err := os.MkdirAll(files, 0o755); err != nil {
 		t.Fatal(err)
@@ -76,16 +70,7 @@ func TestOpenMakesAnOlderDataDirectoryPrivate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, err := sql.Open("sqlite", store.DSN(filepath.Join(dir, databaseFile)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, string(schema)); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeLegacyDatabase(t, dir)
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}

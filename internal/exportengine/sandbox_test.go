@@ -199,12 +199,10 @@ func TestExportReadsOnlyItsSandbox(t *testing.T) {
 	}
 }
 
-// A data directory written before sandboxes keeps working: the first engine that opens it claims
-// everything in it for its sandbox (the provider's sandbox_name), and the ids it gave stay
-// unique. An engine of another sandbox that opens it later sees none of it.
-func TestLegacyDataDirectoryIsClaimedByItsFirstSandbox(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
+// writeLegacyDatabase writes, in dir, the database of a data directory written before sandboxes
+// (schema version 3), holding what testdata/legacy/schema-v3.sql says.
+func writeLegacyDatabase(t *testing.T, dir string) {
+	t.Helper()
 	schema, err := os.ReadFile(filepath.Join("testdata", "legacy", "schema-v3.sql"))
 	if err != nil {
 		t.Fatal(err)
@@ -213,12 +211,21 @@ func TestLegacyDataDirectoryIsClaimedByItsFirstSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(ctx, string(schema)); err != nil {
+	if _, err := db.ExecContext(context.Background(), string(schema)); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A data directory written before sandboxes keeps working: the first engine that opens it claims
+// everything in it for its sandbox (the provider's sandbox_name), and the ids it gave stay
+// unique. An engine of another sandbox that opens it later sees none of it.
+func TestLegacyDataDirectoryIsClaimedByItsFirstSandbox(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeLegacyDatabase(t, dir)
 	const crm, dest, policy, batch = "aaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbb", "11111111-1111-4111-8111-111111111111",
 		"cccccccccccccccccccccccccccccccc"
 
