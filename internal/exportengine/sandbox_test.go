@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
@@ -127,8 +128,9 @@ func TestExportReadsOnlyItsSandbox(t *testing.T) {
 	ingestLines(t, prod, env.crm, `{"_id":"p1","identityMap":{"email":[{"id":"prod@example.com","primary":true}]},"person":{"name":{"firstName":"Prod"}}}`)
 
 	// Another engine on the data directory, in its own sandbox, as a second provider
-	// configuration would open it.
-	devEngine := openEngine(t, Options{DataDir: env.dataDir, Clock: env.clock, Sandbox: "dev", RunJobs: true})
+	// configuration would open it. The prod engine's runner runs every job: a runner of another
+	// engine would be seen only by polling, on a clock that the test does not move.
+	devEngine := openEngine(t, Options{DataDir: env.dataDir, Clock: env.clock, Sandbox: "dev"})
 	devEnv := &jobEnv{e: devEngine, dest: newDataset(t, devEngine, aepwire.SchemaProfileUnion, false),
 		crm: newDataset(t, devEngine, aepwire.SchemaProfile, true)}
 	ingestLines(t, devEngine, devEnv.crm, `{"_id":"d1","identityMap":{"email":[{"id":"dev@example.com","primary":true}]},"person":{"name":{"firstName":"Dev"}}}`)
@@ -138,15 +140,22 @@ func TestExportReadsOnlyItsSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The dev job is created through the prod engine, naming dev in the context, as the server
-	// does: whichever runner takes it, it runs in dev.
-	devJob, err := prod.CreateExportJob(aepwire.WithSandbox(ctx, "dev"), devEnv.request(), "same-key")
+	// does: the prod engine's runner runs it in dev.
+	devCtx := aepwire.WithSandbox(ctx, "dev")
+	devJob, err := prod.CreateExportJob(devCtx, devEnv.request(), "same-key")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if devJob.ID == prodJob.ID {
 		t.Fatalf("one idempotency key in two sandboxes gave one job %d", devJob.ID)
 	}
-	prodDone, devDone := wait(t, prod, prodJob.ID), wait(t, devEngine, devJob.ID)
+	prodDone := wait(t, prod, prodJob.ID)
+	waitCtx, cancel := context.WithTimeout(devCtx, time.Minute)
+	defer cancel()
+	devDone, err := prod.WaitExportJob(waitCtx, devJob.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if prodDone.Status != "SUCCEEDED" || devDone.Status != "SUCCEEDED" {
 		t.Fatalf("jobs ended %s %v and %s %v", prodDone.Status, prodDone.Errors, devDone.Status, devDone.Errors)
 	}
