@@ -190,8 +190,8 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 	if job.Metrics.TotalTime == nil {
 		job.Metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
 	}
-	// A failed or cancelled job names no batches: none of its output was committed.
-	keepsBatches := j.state != jobs.Failed && j.state != jobs.Cancelled
+	// A job names the batches reserved for it from its creation on, as AEP's does, whether or
+	// not it ends by committing them: a failed or cancelled job's batches do not exist.
 	if j.req.Destination.SegmentPerBatch {
 		for i, seg := range j.req.Filter.Segments {
 			ns, statuses := seg.SegmentNs, seg.Status
@@ -202,12 +202,12 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 				statuses = []string{aepwire.SegmentRealized, aepwire.SegmentExisting}
 			}
 			b := aepwire.ExportBatch{SegmentID: seg.SegmentID, SegmentNs: ns, Status: statuses}
-			if keepsBatches && i < len(j.batchIDs) {
+			if i < len(j.batchIDs) {
 				b.BatchID = j.batchIDs[i]
 			}
 			job.Destination.Batches = append(job.Destination.Batches, b)
 		}
-	} else if keepsBatches && len(j.batchIDs) > 0 {
+	} else if len(j.batchIDs) > 0 {
 		job.Destination.BatchID = j.batchIDs[0]
 	}
 	return job

@@ -218,12 +218,21 @@ type jobView struct {
 	Metrics        types.Object
 }
 
+// committedBatch is a batch id of a job as batch_id reports it: null once the job failed or was
+// cancelled, as its batches were never committed, although the platform still names them.
+func committedBatch(job *aepwire.ExportJob, id string) types.String {
+	if job.Status == aepwire.JobFailed || job.Status == aepwire.JobCancelled {
+		return types.StringNull()
+	}
+	return optionalString(id)
+}
+
 func jobViewOf(job *aepwire.ExportJob) (jobView, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	v := jobView{
 		ID:             types.StringValue(strconv.FormatInt(job.ID, 10)),
 		Status:         types.StringValue(job.Status),
-		BatchID:        optionalString(job.Destination.BatchID),
+		BatchID:        committedBatch(job, job.Destination.BatchID),
 		RequestID:      types.StringValue(job.RequestID),
 		JobType:        types.StringValue(job.JobType),
 		CreationTimeMs: types.Int64Value(job.CreationTime),
@@ -236,7 +245,7 @@ func jobViewOf(job *aepwire.ExportJob) (jobView, diag.Diagnostics) {
 		var elems []attr.Value
 		for _, b := range job.Destination.Batches {
 			elems = append(elems, objectValue(&diags, exportBatchAttrTypes, map[string]attr.Value{
-				"segment_id": types.StringValue(b.SegmentID), "segment_ns": types.StringValue(b.SegmentNs), "batch_id": optionalString(b.BatchID),
+				"segment_id": types.StringValue(b.SegmentID), "segment_ns": types.StringValue(b.SegmentNs), "batch_id": committedBatch(job, b.BatchID),
 			}))
 		}
 		v.Batches = listValue(&diags, types.ObjectType{AttrTypes: exportBatchAttrTypes}, elems)
