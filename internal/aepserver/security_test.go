@@ -390,7 +390,8 @@ func TestProbeIdleConnections(t *testing.T) {
 	})
 	t.Run("a thousand idle connections", func(t *testing.T) {
 		const most = 32
-		s := serveEngine(t, Options{Limits: Limits{Conns: most}}, nil)
+		// Idle connections outlive the test: only the limit can close them.
+		s := serveEngine(t, Options{Limits: Limits{Conns: most}, Timeouts: Timeouts{Idle: time.Hour}}, nil)
 		conns := make([]*rawConn, 1000)
 		for i := range conns {
 			conns[i] = s.dial(t)
@@ -399,12 +400,19 @@ func TestProbeIdleConnections(t *testing.T) {
 				t.Fatalf("connection %d: %d", i, resp.StatusCode)
 			}
 		}
-		// Each connection past the limit closed one that was waiting; the newest few may still
-		// be open, the others are closed.
-		for i, c := range conns[:len(conns)-2*most] {
-			c.waitClosed(t)
-			if t.Failed() {
-				t.Fatalf("connection %d of %d is still open", i, len(conns))
+		// Each connection past the limit closed the one that had waited longest for its next
+		// request, so all but the limit's worth end. Which ones stay is not fixed: a connection
+		// whose server goroutine is slow to mark it idle counts as newer than those served after it.
+		ended := make(chan bool, len(conns))
+		for _, c := range conns {
+			go func() { ended <- c.closedWithin(time.Minute) }()
+		}
+		for closed, waited := 0, 0; closed < len(conns)-most; waited++ {
+			if waited == len(conns) {
+				t.Fatalf("%d of %d connections still open, want at most %d", len(conns)-closed, len(conns), most)
+			}
+			if <-ended {
+				closed++
 			}
 		}
 		// And the server still serves.

@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
 var (
@@ -18,11 +20,11 @@ var (
 
 // NewBatchFilesDataSource returns the experienceplatform_batch_files data source.
 func NewBatchFilesDataSource() datasource.DataSource {
-	return &batchFilesDataSource{}
+	return &batchFilesDataSource{dataSourceBase{name: "batch_files"}}
 }
 
 type batchFilesDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type batchFilesDataSourceModelV0 struct {
@@ -30,16 +32,16 @@ type batchFilesDataSourceModelV0 struct {
 	Files   types.List   `tfsdk:"files"`
 }
 
-var batchFileAttrTypes = map[string]attr.Type{
-	"file_id":    types.StringType,
-	"name":       types.StringType,
-	"size_bytes": types.Int64Type,
-	"records":    types.Int64Type,
-	"path":       types.StringType,
+type batchFileModelV0 struct {
+	FileID    types.String `tfsdk:"file_id"`
+	Name      types.String `tfsdk:"name"`
+	SizeBytes types.Int64  `tfsdk:"size_bytes"`
+	Records   types.Int64  `tfsdk:"records"`
+	Path      types.String `tfsdk:"path"`
 }
 
-func (d *batchFilesDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_batch_files"
+func (batchFileModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(batchFilesType(), "files")
 }
 
 func (d *batchFilesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -54,7 +56,9 @@ func (d *batchFilesDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 					"file_id":    schema.StringAttribute{Computed: true, Description: "Data Access id of the file ({batch id}-{n})."},
 					"name":       schema.StringAttribute{Computed: true, Description: "Name of the file, such as part-00000.json."},
 					"size_bytes": schema.Int64Attribute{Computed: true, Description: "Size of the file in bytes."},
-					"records":    schema.Int64Attribute{Computed: true, Description: "Records (rows) in the file."},
+					"records": schema.Int64Attribute{Computed: true, Description: "Records (rows) in the file. In remote " +
+						"mode, the count AEP reports for the file's dataset file, when that dataset file is this one file; " +
+						"null when AEP reports no count for it."},
 					"path": schema.StringAttribute{Computed: true,
 						Description: "Where to read the file: a local path with the embedded engine, the Data Access URL in remote mode."},
 				}},
@@ -63,8 +67,14 @@ func (d *batchFilesDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 	}
 }
 
-func (d *batchFilesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configureData(&resp.Diagnostics, req.ProviderData)
+// batchFileRecords is the record count of a file. Data Access counts records per dataset file,
+// and only a dataset file of one file tells a file's count: the client reports 0 otherwise, which
+// a file with contents cannot hold.
+func batchFileRecords(remote bool, f aepwire.BatchFile) types.Int64 {
+	if remote && f.Records == 0 && f.Size > 0 {
+		return types.Int64Null()
+	}
+	return types.Int64Value(f.Records)
 }
 
 func (d *batchFilesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
@@ -81,14 +91,10 @@ func (d *batchFilesDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		return
 	}
 	var diags diag.Diagnostics
-	elems := make([]attr.Value, 0, len(files))
-	for _, f := range files {
-		elems = append(elems, objectValue(&diags, batchFileAttrTypes, map[string]attr.Value{
-			"file_id": types.StringValue(f.ID), "name": types.StringValue(f.Name), "size_bytes": types.Int64Value(f.Size),
-			"records": types.Int64Value(f.Records), "path": types.StringValue(f.Location),
-		}))
-	}
-	config.Files = listValue(&diags, types.ObjectType{AttrTypes: batchFileAttrTypes}, elems)
+	config.Files = objectList(ctx, &diags, files, func(f aepwire.BatchFile) batchFileModelV0 {
+		return batchFileModelV0{FileID: types.StringValue(f.ID), Name: types.StringValue(f.Name), SizeBytes: types.Int64Value(f.Size),
+			Records: batchFileRecords(d.data.remote, f), Path: types.StringValue(f.Location)}
+	})
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
 }

@@ -2,11 +2,9 @@ package provider
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
 var (
@@ -16,15 +14,11 @@ var (
 
 // NewDatasetDataSource returns the experienceplatform_dataset data source.
 func NewDatasetDataSource() datasource.DataSource {
-	return &datasetDataSource{}
+	return &datasetDataSource{dataSourceBase{name: "dataset"}}
 }
 
 type datasetDataSource struct {
-	data *providerData
-}
-
-func (d *datasetDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_dataset"
+	dataSourceBase
 }
 
 func (d *datasetDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -86,25 +80,6 @@ func (d *datasetDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 	}
 }
 
-func (d *datasetDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configureData(&resp.Diagnostics, req.ProviderData)
-}
-
 func (d *datasetDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var config datasetResourceModelV0
-	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	id := config.ID.ValueString()
-	ds, err := d.data.backend.GetDataset(ctx, id)
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read dataset",
-			errorDetail(fmt.Sprintf("Looking up the dataset %s failed.", id),
-				"Check that the id names an existing dataset.", err))
-		return
-	}
-	config.Tags = types.MapNull(tagsType.ElemType)
-	resp.Diagnostics.Append(config.fill(ctx, ds)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
+	lookupObject(ctx, req, resp, &datasetResourceModelV0{}, datasetKind, d.data.backend.GetDataset)
 }

@@ -3,14 +3,12 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
@@ -22,46 +20,24 @@ var (
 
 // NewExportJobDataSource returns the experienceplatform_export_job data source.
 func NewExportJobDataSource() datasource.DataSource {
-	return &exportJobDataSource{}
+	return &exportJobDataSource{dataSourceBase{name: "export_job"}}
 }
 
 type exportJobDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type exportJobDataSourceModelV0 struct {
-	ID             types.String `tfsdk:"id"`
-	Fields         types.String `tfsdk:"fields"`
-	MergePolicy    types.Object `tfsdk:"merge_policy"`
-	Filter         types.Object `tfsdk:"filter"`
-	EventList      types.Object `tfsdk:"event_list"`
-	Destination    types.Object `tfsdk:"destination"`
-	SchemaName     types.String `tfsdk:"schema_name"`
-	Status         types.String `tfsdk:"status"`
-	BatchID        types.String `tfsdk:"batch_id"`
-	Batches        types.List   `tfsdk:"batches"`
-	RequestID      types.String `tfsdk:"request_id"`
-	JobType        types.String `tfsdk:"job_type"`
-	CreationTimeMs types.Int64  `tfsdk:"creation_time_ms"`
-	UpdateTimeMs   types.Int64  `tfsdk:"update_time_ms"`
-	Errors         types.List   `tfsdk:"errors"`
-	Warnings       types.List   `tfsdk:"warnings"`
-	Metrics        types.Object `tfsdk:"metrics"`
+	exportJobInputsModel
+	exportJobViewModel
 }
 
 func (m *exportJobDataSourceModelV0) fill(ctx context.Context, job *aepwire.ExportJob) diag.Diagnostics {
-	in, diags := jobInputsOf(ctx, job)
-	v, d := jobViewOf(job)
+	var diags, d diag.Diagnostics
+	m.exportJobInputsModel, diags = jobInputsOf(ctx, job)
+	m.exportJobViewModel, d = jobViewOf(ctx, job)
 	diags.Append(d...)
-	m.Fields, m.MergePolicy, m.Filter, m.EventList, m.Destination, m.SchemaName =
-		in.Fields, in.MergePolicy, in.Filter, in.EventList, in.Destination, in.SchemaName
-	m.ID, m.Status, m.BatchID, m.Batches, m.RequestID, m.JobType = v.ID, v.Status, v.BatchID, v.Batches, v.RequestID, v.JobType
-	m.CreationTimeMs, m.UpdateTimeMs, m.Errors, m.Warnings, m.Metrics = v.CreationTimeMs, v.UpdateTimeMs, v.Errors, v.Warnings, v.Metrics
 	return diags
-}
-
-func (d *exportJobDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_export_job"
 }
 
 func (d *exportJobDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -71,6 +47,25 @@ func (d *exportJobDataSource) Schema(ctx context.Context, _ datasource.SchemaReq
 		Description: "Looks up an export job by id: its status, batches and metrics, and the request it was created with.",
 		Attributes:  attrs,
 	}
+}
+
+// echoedDescriptions describe the request as a job echoes it, where the resource's descriptions
+// say what to set or leave out. Keys are attribute paths.
+var echoedDescriptions = map[string]string{
+	"fields":                     "The profile fields the job exports, as comma-separated dot paths; null when it exports whole profiles.",
+	"merge_policy":               "The merge policy the job used: the one it named, or the sandbox's default when it named none.",
+	"merge_policy.id":            "Id of the merge policy.",
+	"merge_policy.version":       "Version of the merge policy the job used.",
+	"filter":                     "Which profiles the job exports; null when it exports every profile that has at least one profile record.",
+	"filter.segments.segment_ns": "Namespace of the segment; null when the request named none, which means `ups`.",
+	"filter.segments.status": "Membership statuses that qualify; null when the request named none, which means " +
+		"realized and existing.",
+	"event_list": "The experience events the job adds to each row, as `eventList`, ordered by timestamp; null when " +
+		"rows have no events.",
+	"event_list.fields":              "The event fields the job exports; null for whole events.",
+	"event_list.to_ingest_timestamp": "Only events ingested strictly before this RFC 3339 time.",
+	"destination.segment_per_batch":  "Whether the job writes one batch a segment of filter.segments (see batches) instead of one batch.",
+	"schema_name":                    "Schema of the exported profiles.",
 }
 
 // exportJobComputedAttributes is the resource's schema with every attribute computed: the
@@ -84,14 +79,17 @@ func exportJobComputedAttributes(ctx context.Context) map[string]schema.Attribut
 		case "triggers", "wait_for_completion", "timeouts":
 			continue
 		}
-		out[name] = computedAttribute(a)
+		out[name] = computedAttribute(name, a)
 	}
 	return out
 }
 
-// computedAttribute turns a resource attribute into a computed data source attribute.
-func computedAttribute(a rschema.Attribute) schema.Attribute {
+// computedAttribute turns the resource attribute at path p into a computed data source attribute.
+func computedAttribute(p string, a rschema.Attribute) schema.Attribute {
 	desc := a.GetDescription()
+	if echoed, ok := echoedDescriptions[p]; ok {
+		desc = echoed
+	}
 	switch a := a.(type) {
 	case rschema.StringAttribute:
 		return schema.StringAttribute{Computed: true, Description: desc}
@@ -104,24 +102,20 @@ func computedAttribute(a rschema.Attribute) schema.Attribute {
 	case rschema.ListAttribute:
 		return schema.ListAttribute{Computed: true, Description: desc, ElementType: a.ElementType}
 	case rschema.SingleNestedAttribute:
-		return schema.SingleNestedAttribute{Computed: true, Description: desc, Attributes: computedAttributes(a.Attributes)}
+		return schema.SingleNestedAttribute{Computed: true, Description: desc, Attributes: computedAttributes(p, a.Attributes)}
 	case rschema.ListNestedAttribute:
 		return schema.ListNestedAttribute{Computed: true, Description: desc,
-			NestedObject: schema.NestedAttributeObject{Attributes: computedAttributes(a.NestedObject.Attributes)}}
+			NestedObject: schema.NestedAttributeObject{Attributes: computedAttributes(p, a.NestedObject.Attributes)}}
 	}
 	panic(fmt.Sprintf("computedAttribute: unexpected %T", a))
 }
 
-func computedAttributes(in map[string]rschema.Attribute) map[string]schema.Attribute {
+func computedAttributes(parent string, in map[string]rschema.Attribute) map[string]schema.Attribute {
 	out := map[string]schema.Attribute{}
 	for name, a := range in {
-		out[name] = computedAttribute(a)
+		out[name] = computedAttribute(parent+"."+name, a)
 	}
 	return out
-}
-
-func (d *exportJobDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configureData(&resp.Diagnostics, req.ProviderData)
 }
 
 func (d *exportJobDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
@@ -130,9 +124,8 @@ func (d *exportJobDataSource) Read(ctx context.Context, req datasource.ReadReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	id, err := strconv.ParseInt(config.ID.ValueString(), 10, 64)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid export job id", fmt.Sprintf("%q is not an export job id: job ids are whole numbers, such as 24115.", config.ID.ValueString()))
+	id, ok := jobID(config.ID, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	job, err := d.data.backend.GetExportJob(ctx, id)

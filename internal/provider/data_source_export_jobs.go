@@ -27,11 +27,11 @@ const defaultExportJobsLimit = 100
 
 // NewExportJobsDataSource returns the experienceplatform_export_jobs data source.
 func NewExportJobsDataSource() datasource.DataSource {
-	return &exportJobsDataSource{}
+	return &exportJobsDataSource{dataSourceBase{name: "export_jobs"}}
 }
 
 type exportJobsDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type exportJobsDataSourceModelV0 struct {
@@ -40,20 +40,20 @@ type exportJobsDataSourceModelV0 struct {
 	Jobs   types.List   `tfsdk:"jobs"`
 }
 
-var exportJobSummaryAttrTypes = map[string]attr.Type{
-	"id":                     types.StringType,
-	"status":                 types.StringType,
-	"destination_dataset_id": types.StringType,
-	"batch_id":               types.StringType,
-	"merge_policy_id":        types.StringType,
-	"creation_time_ms":       types.Int64Type,
-	"update_time_ms":         types.Int64Type,
-	"exported_profile_count": types.Int64Type,
-	"errors":                 types.ListType{ElemType: types.ObjectType{AttrTypes: jobMessageAttrTypes}},
+type exportJobSummaryModelV0 struct {
+	ID                   types.String `tfsdk:"id"`
+	Status               types.String `tfsdk:"status"`
+	DestinationDatasetID types.String `tfsdk:"destination_dataset_id"`
+	BatchID              types.String `tfsdk:"batch_id"`
+	MergePolicyID        types.String `tfsdk:"merge_policy_id"`
+	CreationTimeMs       types.Int64  `tfsdk:"creation_time_ms"`
+	UpdateTimeMs         types.Int64  `tfsdk:"update_time_ms"`
+	ExportedProfileCount types.Int64  `tfsdk:"exported_profile_count"`
+	Errors               types.List   `tfsdk:"errors"`
 }
 
-func (d *exportJobsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_export_jobs"
+func (exportJobSummaryModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobsType(), "jobs")
 }
 
 func (d *exportJobsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -61,8 +61,9 @@ func (d *exportJobsDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 		Description: "Lists export jobs, newest first, as GET /export/jobs does, following its pages up to limit.",
 		Attributes: map[string]schema.Attribute{
 			"status": schema.StringAttribute{
-				Optional:    true,
-				Description: "Only jobs with this status: NEW, PROCESSING, SUCCEEDED, FAILED or CANCELLED.",
+				Optional: true,
+				Description: "Only jobs with this status: NEW, PROCESSING, SUCCEEDED or FAILED, or CANCELLED (the embedded " +
+					"engine's status of a cancelled job).",
 				Validators: []validator.String{stringvalidator.OneOf(aepwire.JobNew, aepwire.JobProcessing, aepwire.JobSucceeded,
 					aepwire.JobFailed, aepwire.JobCancelled)},
 			},
@@ -94,10 +95,6 @@ func (d *exportJobsDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 	}
 }
 
-func (d *exportJobsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configureData(&resp.Diagnostics, req.ProviderData)
-}
-
 func (d *exportJobsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var config exportJobsDataSourceModelV0
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
@@ -126,22 +123,19 @@ func (d *exportJobsDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		jobs = jobs[:limit]
 	}
 	var diags diag.Diagnostics
-	elems := make([]attr.Value, 0, len(jobs))
-	for i := range jobs {
-		j := &jobs[i]
-		elems = append(elems, objectValue(&diags, exportJobSummaryAttrTypes, map[string]attr.Value{
-			"id":                     types.StringValue(strconv.FormatInt(j.ID, 10)),
-			"status":                 types.StringValue(j.Status),
-			"destination_dataset_id": types.StringValue(j.Destination.DatasetID),
-			"batch_id":               committedBatch(j, j.Destination.BatchID),
-			"merge_policy_id":        types.StringValue(j.MergePolicy.ID),
-			"creation_time_ms":       types.Int64Value(j.CreationTime),
-			"update_time_ms":         types.Int64Value(j.UpdateTime),
-			"exported_profile_count": types.Int64PointerValue(j.Metrics.TotalExportedProfileCounter),
-			"errors":                 messagesValue(&diags, j.Errors),
-		}))
-	}
-	config.Jobs = listValue(&diags, types.ObjectType{AttrTypes: exportJobSummaryAttrTypes}, elems)
+	config.Jobs = objectList(ctx, &diags, jobs, func(j aepwire.ExportJob) exportJobSummaryModelV0 {
+		return exportJobSummaryModelV0{
+			ID:                   types.StringValue(strconv.FormatInt(j.ID, 10)),
+			Status:               types.StringValue(j.Status),
+			DestinationDatasetID: types.StringValue(j.Destination.DatasetID),
+			BatchID:              committedBatch(&j, j.Destination.BatchID),
+			MergePolicyID:        types.StringValue(j.MergePolicy.ID),
+			CreationTimeMs:       types.Int64Value(j.CreationTime),
+			UpdateTimeMs:         types.Int64Value(j.UpdateTime),
+			ExportedProfileCount: types.Int64PointerValue(j.Metrics.TotalExportedProfileCounter),
+			Errors:               objectList(ctx, &diags, j.Errors, jobMessageOf),
+		}
+	})
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
 }

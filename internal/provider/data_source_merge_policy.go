@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -16,20 +15,17 @@ var (
 
 // NewMergePolicyDataSource returns the experienceplatform_merge_policy data source.
 func NewMergePolicyDataSource() datasource.DataSource {
-	return &mergePolicyDataSource{}
+	return &mergePolicyDataSource{dataSourceBase{name: "merge_policy"}}
 }
 
 type mergePolicyDataSource struct {
-	data *providerData
-}
-
-func (d *mergePolicyDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_merge_policy"
+	dataSourceBase
 }
 
 func (d *mergePolicyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Looks up a merge policy by id, such as the built-in `timestampOrdered-none-mp` or `timestampOrdered-pdg-mp`.",
+		Description: "Looks up a merge policy by id: one of the organisation's, or one built into the embedded engine, " +
+			"`timestampOrdered-none-mp` or `timestampOrdered-pdg-mp`.",
 		Attributes: map[string]schema.Attribute{
 			"id":              schema.StringAttribute{Required: true, Description: "Id of the merge policy."},
 			"name":            schema.StringAttribute{Computed: true, Description: "Name of the merge policy."},
@@ -44,23 +40,6 @@ func (d *mergePolicyDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 	}
 }
 
-func (d *mergePolicyDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = configureData(&resp.Diagnostics, req.ProviderData)
-}
-
 func (d *mergePolicyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var config mergePolicyModelV0
-	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	p, err := d.data.backend.GetMergePolicy(ctx, config.ID.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot read merge policy",
-			errorDetail(fmt.Sprintf("Looking up the merge policy %s failed.", config.ID.ValueString()),
-				"Check that the id names an existing merge policy.", err))
-		return
-	}
-	resp.Diagnostics.Append(config.fill(ctx, p)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
+	lookupObject(ctx, req, resp, &mergePolicyModelV0{}, mergePolicyKind, d.data.backend.GetMergePolicy)
 }

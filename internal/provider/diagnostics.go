@@ -1,14 +1,9 @@
 package provider
 
 import (
-	"context"
 	"fmt"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/resource"
-
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
 // errorDetail is the detail of an error diagnostic: what happened, what to do, then the original
@@ -42,20 +37,4 @@ func configureData(diags *diag.Diagnostics, data any) *providerData {
 		return nil
 	}
 	return pd
-}
-
-// readFailed handles the error of the lookup in a resource's Read, and reports whether Read must
-// stop. An object deleted outside Terraform is removed from the state with the warning gone;
-// any other error is reported with the sentence failed. kind names the object, capitalised.
-func readFailed(ctx context.Context, resp *resource.ReadResponse, err error, kind, gone, failed string) bool {
-	switch {
-	case err == nil:
-		return false
-	case aepwire.IsNotFound(err):
-		resp.Diagnostics.AddWarning(kind+" no longer exists", gone)
-		resp.State.RemoveResource(ctx)
-	default:
-		resp.Diagnostics.AddError("Cannot read "+strings.ToLower(kind), errorDetail(failed, "", err))
-	}
-	return true
 }

@@ -2,52 +2,49 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
-// The attribute types of an export job's nested attributes, shared by the resource and the data
-// sources.
-var (
-	mergePolicyRefAttrTypes = map[string]attr.Type{"id": types.StringType, "version": types.Int64Type}
-	segmentFilterAttrTypes  = map[string]attr.Type{
-		"segment_id": types.StringType, "segment_ns": types.StringType, "status": types.ListType{ElemType: types.StringType},
-	}
-	qualificationTimeAttrTypes = map[string]attr.Type{"start_time": types.StringType, "end_time": types.StringType}
-	exportFilterAttrTypes      = map[string]attr.Type{
-		"from_ingest_timestamp":      types.StringType,
-		"empty_profiles":             types.BoolType,
-		"segments":                   types.ListType{ElemType: types.ObjectType{AttrTypes: segmentFilterAttrTypes}},
-		"segment_qualification_time": types.ObjectType{AttrTypes: qualificationTimeAttrTypes},
-	}
-	eventListAttrTypes = map[string]attr.Type{
-		"fields": types.StringType, "from_ingest_timestamp": types.StringType, "to_ingest_timestamp": types.StringType,
-	}
-	destinationAttrTypes  = map[string]attr.Type{"dataset_id": types.StringType, "segment_per_batch": types.BoolType}
-	exportBatchAttrTypes  = map[string]attr.Type{"segment_id": types.StringType, "segment_ns": types.StringType, "batch_id": types.StringType}
-	jobMessageAttrTypes   = map[string]attr.Type{"code": types.StringType, "msg": types.StringType}
-	timingAttrTypes       = map[string]attr.Type{"start_ms": types.Int64Type, "end_ms": types.Int64Type, "total_ms": types.Int64Type}
-	exportMetricsAttrType = map[string]attr.Type{
-		"total_time":                    types.ObjectType{AttrTypes: timingAttrTypes},
-		"profile_export_time":           types.ObjectType{AttrTypes: timingAttrTypes},
-		"dataset_write_time":            types.ObjectType{AttrTypes: timingAttrTypes},
-		"exported_profile_count":        types.Int64Type,
-		"exported_event_count":          types.Int64Type,
-		"bytes_written":                 types.Int64Type,
-		"excluded_profile_count":        types.Int64Type,
-		"exported_profile_by_namespace": types.MapType{ElemType: types.Int64Type},
-	}
-)
+// exportJobInputsModel is the request of an export job: the resource's inputs, and the request a
+// job echoes, which import and the data source report.
+type exportJobInputsModel struct {
+	Fields      types.String `tfsdk:"fields"`
+	MergePolicy types.Object `tfsdk:"merge_policy"`
+	Filter      types.Object `tfsdk:"filter"`
+	EventList   types.Object `tfsdk:"event_list"`
+	Destination types.Object `tfsdk:"destination"`
+	SchemaName  types.String `tfsdk:"schema_name"`
+}
+
+// exportJobViewModel is what an export job reports of itself.
+type exportJobViewModel struct {
+	ID             types.String `tfsdk:"id"`
+	Status         types.String `tfsdk:"status"`
+	BatchID        types.String `tfsdk:"batch_id"`
+	Batches        types.List   `tfsdk:"batches"`
+	RequestID      types.String `tfsdk:"request_id"`
+	JobType        types.String `tfsdk:"job_type"`
+	CreationTimeMs types.Int64  `tfsdk:"creation_time_ms"`
+	UpdateTimeMs   types.Int64  `tfsdk:"update_time_ms"`
+	Errors         types.List   `tfsdk:"errors"`
+	Warnings       types.List   `tfsdk:"warnings"`
+	Metrics        types.Object `tfsdk:"metrics"`
+}
 
 type mergePolicyRefModelV0 struct {
 	ID      types.String `tfsdk:"id"`
 	Version types.Int64  `tfsdk:"version"`
+}
+
+func (mergePolicyRefModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "merge_policy")
 }
 
 type exportFilterModelV0 struct {
@@ -57,15 +54,27 @@ type exportFilterModelV0 struct {
 	SegmentQualificationTime types.Object `tfsdk:"segment_qualification_time"`
 }
 
+func (exportFilterModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "filter")
+}
+
 type segmentFilterModelV0 struct {
 	SegmentID types.String `tfsdk:"segment_id"`
 	SegmentNs types.String `tfsdk:"segment_ns"`
 	Status    types.List   `tfsdk:"status"`
 }
 
+func (segmentFilterModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "filter", "segments")
+}
+
 type qualificationTimeModelV0 struct {
 	StartTime types.String `tfsdk:"start_time"`
 	EndTime   types.String `tfsdk:"end_time"`
+}
+
+func (qualificationTimeModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "filter", "segment_qualification_time")
 }
 
 type eventListModelV0 struct {
@@ -74,42 +83,94 @@ type eventListModelV0 struct {
 	ToIngestTimestamp   types.String `tfsdk:"to_ingest_timestamp"`
 }
 
+func (eventListModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "event_list")
+}
+
 type destinationModelV0 struct {
 	DatasetID       types.String `tfsdk:"dataset_id"`
 	SegmentPerBatch types.Bool   `tfsdk:"segment_per_batch"`
 }
 
-// jobInputs are the request attributes of an export job.
-type jobInputs struct {
-	Fields      types.String
-	MergePolicy types.Object
-	Filter      types.Object
-	EventList   types.Object
-	Destination types.Object
-	SchemaName  types.String
+func (destinationModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "destination")
 }
 
-var objectAsOptions = basetypes.ObjectAsOptions{}
+type exportBatchModelV0 struct {
+	SegmentID types.String `tfsdk:"segment_id"`
+	SegmentNs types.String `tfsdk:"segment_ns"`
+	BatchID   types.String `tfsdk:"batch_id"`
+}
+
+func (exportBatchModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "batches")
+}
+
+type jobMessageModelV0 struct {
+	Code types.String `tfsdk:"code"`
+	Msg  types.String `tfsdk:"msg"`
+}
+
+func (jobMessageModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "errors")
+}
+
+func jobMessageOf(e aepwire.JobError) jobMessageModelV0 {
+	return jobMessageModelV0{Code: types.StringValue(e.Code), Msg: types.StringValue(e.Msg)}
+}
+
+type timingModelV0 struct {
+	StartMs types.Int64 `tfsdk:"start_ms"`
+	EndMs   types.Int64 `tfsdk:"end_ms"`
+	TotalMs types.Int64 `tfsdk:"total_ms"`
+}
+
+func (timingModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "metrics", "total_time")
+}
+
+type exportMetricsModelV0 struct {
+	TotalTime                  types.Object `tfsdk:"total_time"`
+	ProfileExportTime          types.Object `tfsdk:"profile_export_time"`
+	DatasetWriteTime           types.Object `tfsdk:"dataset_write_time"`
+	ExportedProfileCount       types.Int64  `tfsdk:"exported_profile_count"`
+	ExportedEventCount         types.Int64  `tfsdk:"exported_event_count"`
+	BytesWritten               types.Int64  `tfsdk:"bytes_written"`
+	ExcludedProfileCount       types.Int64  `tfsdk:"excluded_profile_count"`
+	ExportedProfileByNamespace types.Map    `tfsdk:"exported_profile_by_namespace"`
+}
+
+func (exportMetricsModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(exportJobType(), "metrics")
+}
+
+// jobID is an export job's id from its attribute; a malformed one is an error diagnostic.
+func jobID(v types.String, diags *diag.Diagnostics) (int64, bool) {
+	id, err := strconv.ParseInt(v.ValueString(), 10, 64)
+	if err != nil {
+		diags.AddError("Invalid export job id", badJobID(v.ValueString()))
+	}
+	return id, err == nil
+}
+
+func badJobID(id string) string {
+	return fmt.Sprintf("%q is not an export job id: job ids are whole numbers, such as 24115.", id)
+}
 
 // request builds the API request from the inputs; every value is known at apply time.
-func (in jobInputs) request(ctx context.Context) (aepwire.ExportJobRequest, diag.Diagnostics) {
+func (in exportJobInputsModel) request(ctx context.Context) (aepwire.ExportJobRequest, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	req := aepwire.ExportJobRequest{Fields: in.Fields.ValueString(), Schema: aepwire.ExportSchema{Name: in.SchemaName.ValueString()}}
 	if req.Schema.Name == "" {
 		req.Schema.Name = aepwire.ProfileSchemaName
 	}
-	if !in.MergePolicy.IsNull() && !in.MergePolicy.IsUnknown() {
-		var mp mergePolicyRefModelV0
-		diags.Append(in.MergePolicy.As(ctx, &mp, objectAsOptions)...)
+	if mp, ok := modelOf[mergePolicyRefModelV0](ctx, &diags, in.MergePolicy); ok {
 		req.MergePolicy = &aepwire.MergePolicyRef{ID: mp.ID.ValueString()}
-		if !mp.Version.IsNull() && !mp.Version.IsUnknown() {
-			v := mp.Version.ValueInt64()
-			req.MergePolicy.Version = &v
+		if !mp.Version.IsUnknown() {
+			req.MergePolicy.Version = mp.Version.ValueInt64Pointer()
 		}
 	}
-	if !in.Filter.IsNull() {
-		var f exportFilterModelV0
-		diags.Append(in.Filter.As(ctx, &f, objectAsOptions)...)
+	if f, ok := modelOf[exportFilterModelV0](ctx, &diags, in.Filter); ok {
 		req.Filter = &aepwire.ExportFilter{FromIngestTimestamp: f.FromIngestTimestamp.ValueString(), EmptyProfiles: f.EmptyProfiles.ValueBool()}
 		if !f.Segments.IsNull() {
 			var segs []segmentFilterModelV0
@@ -123,99 +184,69 @@ func (in jobInputs) request(ctx context.Context) (aepwire.ExportJobRequest, diag
 				req.Filter.Segments = append(req.Filter.Segments, sf)
 			}
 		}
-		if !f.SegmentQualificationTime.IsNull() {
-			var q qualificationTimeModelV0
-			diags.Append(f.SegmentQualificationTime.As(ctx, &q, objectAsOptions)...)
+		if q, ok := modelOf[qualificationTimeModelV0](ctx, &diags, f.SegmentQualificationTime); ok {
 			req.Filter.SegmentQualificationTime = &aepwire.SegmentQualificationTime{StartTime: q.StartTime.ValueString(), EndTime: q.EndTime.ValueString()}
 		}
 	}
-	if !in.EventList.IsNull() {
-		var el eventListModelV0
-		diags.Append(in.EventList.As(ctx, &el, objectAsOptions)...)
+	if el, ok := modelOf[eventListModelV0](ctx, &diags, in.EventList); ok {
 		list := &aepwire.EventList{Fields: el.Fields.ValueString()}
 		if !el.FromIngestTimestamp.IsNull() || !el.ToIngestTimestamp.IsNull() {
 			list.Filter = &aepwire.EventListFilter{FromIngestTimestamp: el.FromIngestTimestamp.ValueString(), ToIngestTimestamp: el.ToIngestTimestamp.ValueString()}
 		}
 		req.AdditionalFields = &aepwire.AdditionalFields{EventList: list}
 	}
-	var d destinationModelV0
-	diags.Append(in.Destination.As(ctx, &d, objectAsOptions)...)
-	req.Destination = aepwire.ExportDestination{DatasetID: d.DatasetID.ValueString(), SegmentPerBatch: d.SegmentPerBatch.ValueBool()}
+	if d, ok := modelOf[destinationModelV0](ctx, &diags, in.Destination); ok {
+		req.Destination = aepwire.ExportDestination{DatasetID: d.DatasetID.ValueString(), SegmentPerBatch: d.SegmentPerBatch.ValueBool()}
+	}
 	return req, diags
 }
 
 // jobInputsOf renders the request a job echoes as attributes: for import, and for the data source.
-func jobInputsOf(ctx context.Context, job *aepwire.ExportJob) (jobInputs, diag.Diagnostics) {
+func jobInputsOf(ctx context.Context, job *aepwire.ExportJob) (exportJobInputsModel, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	in := jobInputs{Fields: optionalString(job.Fields), SchemaName: types.StringValue(job.Schema.Name)}
-	version := types.Int64Null()
-	if job.MergePolicy.Version != nil {
-		version = types.Int64Value(*job.MergePolicy.Version)
+	in := exportJobInputsModel{
+		Fields:     optionalString(job.Fields),
+		SchemaName: types.StringValue(job.Schema.Name),
+		MergePolicy: objectValue(ctx, &diags, mergePolicyRefModelV0{
+			ID: types.StringValue(job.MergePolicy.ID), Version: types.Int64PointerValue(job.MergePolicy.Version),
+		}),
+		Filter:    nullObject[exportFilterModelV0](),
+		EventList: nullObject[eventListModelV0](),
+		Destination: objectValue(ctx, &diags, destinationModelV0{
+			DatasetID: types.StringValue(job.Destination.DatasetID), SegmentPerBatch: types.BoolValue(job.Destination.SegmentPerBatch),
+		}),
 	}
-	in.MergePolicy = objectValue(&diags, mergePolicyRefAttrTypes, map[string]attr.Value{"id": types.StringValue(job.MergePolicy.ID), "version": version})
-	in.Filter = types.ObjectNull(exportFilterAttrTypes)
 	if f := job.Filter; f != nil {
-		segments := types.ListNull(types.ObjectType{AttrTypes: segmentFilterAttrTypes})
-		if f.Segments != nil {
-			var elems []attr.Value
-			for _, s := range f.Segments {
-				status := types.ListNull(types.StringType)
-				if s.Status != nil {
-					var d diag.Diagnostics
-					status, d = types.ListValueFrom(ctx, types.StringType, s.Status)
-					diags.Append(d...)
-				}
-				elems = append(elems, objectValue(&diags, segmentFilterAttrTypes, map[string]attr.Value{
-					"segment_id": types.StringValue(s.SegmentID), "segment_ns": optionalString(s.SegmentNs), "status": status,
-				}))
-			}
-			segments = listValue(&diags, types.ObjectType{AttrTypes: segmentFilterAttrTypes}, elems)
+		m := exportFilterModelV0{
+			FromIngestTimestamp:      optionalString(f.FromIngestTimestamp),
+			EmptyProfiles:            types.BoolNull(),
+			Segments:                 nullList[segmentFilterModelV0](),
+			SegmentQualificationTime: nullObject[qualificationTimeModelV0](),
 		}
-		qual := types.ObjectNull(qualificationTimeAttrTypes)
-		if q := f.SegmentQualificationTime; q != nil {
-			qual = objectValue(&diags, qualificationTimeAttrTypes, map[string]attr.Value{
-				"start_time": optionalString(q.StartTime), "end_time": optionalString(q.EndTime),
+		if f.EmptyProfiles {
+			m.EmptyProfiles = types.BoolValue(true)
+		}
+		if f.Segments != nil {
+			m.Segments = objectList(ctx, &diags, f.Segments, func(s aepwire.SegmentFilter) segmentFilterModelV0 {
+				return segmentFilterModelV0{SegmentID: types.StringValue(s.SegmentID), SegmentNs: optionalString(s.SegmentNs),
+					Status: optionalStringList(ctx, &diags, s.Status)}
 			})
 		}
-		empty := types.BoolNull()
-		if f.EmptyProfiles {
-			empty = types.BoolValue(true)
+		if q := f.SegmentQualificationTime; q != nil {
+			m.SegmentQualificationTime = objectValue(ctx, &diags, qualificationTimeModelV0{
+				StartTime: optionalString(q.StartTime), EndTime: optionalString(q.EndTime),
+			})
 		}
-		in.Filter = objectValue(&diags, exportFilterAttrTypes, map[string]attr.Value{
-			"from_ingest_timestamp": optionalString(f.FromIngestTimestamp), "empty_profiles": empty,
-			"segments": segments, "segment_qualification_time": qual,
-		})
+		in.Filter = objectValue(ctx, &diags, m)
 	}
-	in.EventList = types.ObjectNull(eventListAttrTypes)
 	if af := job.AdditionalFields; af != nil && af.EventList != nil {
-		el := af.EventList
-		var from, to string
-		if el.Filter != nil {
-			from, to = el.Filter.FromIngestTimestamp, el.Filter.ToIngestTimestamp
+		m := eventListModelV0{Fields: optionalString(af.EventList.Fields), FromIngestTimestamp: types.StringNull(), ToIngestTimestamp: types.StringNull()}
+		if f := af.EventList.Filter; f != nil {
+			m.FromIngestTimestamp, m.ToIngestTimestamp = optionalString(f.FromIngestTimestamp), optionalString(f.ToIngestTimestamp)
 		}
-		in.EventList = objectValue(&diags, eventListAttrTypes, map[string]attr.Value{
-			"fields": optionalString(el.Fields), "from_ingest_timestamp": optionalString(from), "to_ingest_timestamp": optionalString(to),
-		})
+		in.EventList = objectValue(ctx, &diags, m)
 	}
-	in.Destination = objectValue(&diags, destinationAttrTypes, map[string]attr.Value{
-		"dataset_id": types.StringValue(job.Destination.DatasetID), "segment_per_batch": types.BoolValue(job.Destination.SegmentPerBatch),
-	})
 	return in, diags
-}
-
-// jobView is what an export job reports of itself.
-type jobView struct {
-	ID             types.String
-	Status         types.String
-	BatchID        types.String
-	Batches        types.List
-	RequestID      types.String
-	JobType        types.String
-	CreationTimeMs types.Int64
-	UpdateTimeMs   types.Int64
-	Errors         types.List
-	Warnings       types.List
-	Metrics        types.Object
 }
 
 // committedBatch is a batch id of a job as batch_id reports it: null once the job failed or was
@@ -227,85 +258,64 @@ func committedBatch(job *aepwire.ExportJob, id string) types.String {
 	return optionalString(id)
 }
 
-func jobViewOf(job *aepwire.ExportJob) (jobView, diag.Diagnostics) {
+// jobViewOf renders what a job reports of itself as attributes.
+func jobViewOf(ctx context.Context, job *aepwire.ExportJob) (exportJobViewModel, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	v := jobView{
+	v := exportJobViewModel{
 		ID:             types.StringValue(strconv.FormatInt(job.ID, 10)),
 		Status:         types.StringValue(job.Status),
 		BatchID:        committedBatch(job, job.Destination.BatchID),
+		Batches:        nullList[exportBatchModelV0](),
 		RequestID:      types.StringValue(job.RequestID),
 		JobType:        types.StringValue(job.JobType),
 		CreationTimeMs: types.Int64Value(job.CreationTime),
 		UpdateTimeMs:   types.Int64Value(job.UpdateTime),
-		Errors:         messagesValue(&diags, job.Errors),
-		Warnings:       messagesValue(&diags, job.Warnings),
+		Errors:         objectList(ctx, &diags, job.Errors, jobMessageOf),
+		Warnings:       objectList(ctx, &diags, job.Warnings, jobMessageOf),
 	}
-	v.Batches = types.ListNull(types.ObjectType{AttrTypes: exportBatchAttrTypes})
 	if job.Destination.SegmentPerBatch {
-		var elems []attr.Value
-		for _, b := range job.Destination.Batches {
-			elems = append(elems, objectValue(&diags, exportBatchAttrTypes, map[string]attr.Value{
-				"segment_id": types.StringValue(b.SegmentID), "segment_ns": types.StringValue(b.SegmentNs), "batch_id": committedBatch(job, b.BatchID),
-			}))
-		}
-		v.Batches = listValue(&diags, types.ObjectType{AttrTypes: exportBatchAttrTypes}, elems)
+		v.Batches = objectList(ctx, &diags, job.Destination.Batches, func(b aepwire.ExportBatch) exportBatchModelV0 {
+			return exportBatchModelV0{SegmentID: types.StringValue(b.SegmentID), SegmentNs: types.StringValue(b.SegmentNs), BatchID: committedBatch(job, b.BatchID)}
+		})
 	}
 	m := job.Metrics
 	byNS := types.MapNull(types.Int64Type)
 	if m.ExportedProfileByNamespaceCounter != nil {
-		elems := map[string]attr.Value{}
-		for ns, n := range m.ExportedProfileByNamespaceCounter {
-			elems[ns] = types.Int64Value(n)
-		}
 		var d diag.Diagnostics
-		byNS, d = types.MapValue(types.Int64Type, elems)
+		byNS, d = types.MapValueFrom(ctx, types.Int64Type, m.ExportedProfileByNamespaceCounter)
 		diags.Append(d...)
 	}
-	v.Metrics = objectValue(&diags, exportMetricsAttrType, map[string]attr.Value{
-		"total_time":                    timingValue(&diags, m.TotalTime),
-		"profile_export_time":           timingValue(&diags, m.ProfileExportTime),
-		"dataset_write_time":            timingValue(&diags, m.ACPDatasetWriteTime),
-		"exported_profile_count":        types.Int64PointerValue(m.TotalExportedProfileCounter),
-		"exported_event_count":          types.Int64PointerValue(m.ExportedEventCounter),
-		"bytes_written":                 types.Int64PointerValue(m.BytesWritten),
-		"excluded_profile_count":        types.Int64PointerValue(m.ExcludedProfileCount),
-		"exported_profile_by_namespace": byNS,
+	v.Metrics = objectValue(ctx, &diags, exportMetricsModelV0{
+		TotalTime:                  timingValue(ctx, &diags, m.TotalTime),
+		ProfileExportTime:          timingValue(ctx, &diags, m.ProfileExportTime),
+		DatasetWriteTime:           timingValue(ctx, &diags, m.ACPDatasetWriteTime),
+		ExportedProfileCount:       types.Int64PointerValue(m.TotalExportedProfileCounter),
+		ExportedEventCount:         types.Int64PointerValue(m.ExportedEventCounter),
+		BytesWritten:               types.Int64PointerValue(m.BytesWritten),
+		ExcludedProfileCount:       types.Int64PointerValue(m.ExcludedProfileCount),
+		ExportedProfileByNamespace: byNS,
 	})
 	return v, diags
 }
 
-func timingValue(diags *diag.Diagnostics, t *aepwire.FeedbackMetrics) types.Object {
+// timingValue is a phase of a job; end and total are null while it runs.
+func timingValue(ctx context.Context, diags *diag.Diagnostics, t *aepwire.FeedbackMetrics) types.Object {
 	if t == nil {
-		return types.ObjectNull(timingAttrTypes)
+		return nullObject[timingModelV0]()
 	}
-	end, total := types.Int64Null(), types.Int64Null()
+	m := timingModelV0{StartMs: types.Int64Value(t.StartTimeInMs), EndMs: types.Int64Null(), TotalMs: types.Int64Null()}
 	if t.EndTimeInMs != 0 {
-		end, total = types.Int64Value(t.EndTimeInMs), types.Int64Value(t.TotalTimeInMs)
+		m.EndMs, m.TotalMs = types.Int64Value(t.EndTimeInMs), types.Int64Value(t.TotalTimeInMs)
 	}
-	return objectValue(diags, timingAttrTypes, map[string]attr.Value{"start_ms": types.Int64Value(t.StartTimeInMs), "end_ms": end, "total_ms": total})
+	return objectValue(ctx, diags, m)
 }
 
-func messagesValue(diags *diag.Diagnostics, msgs []aepwire.JobError) types.List {
-	elems := []attr.Value{}
-	for _, e := range msgs {
-		elems = append(elems, objectValue(diags, jobMessageAttrTypes, map[string]attr.Value{
-			"code": types.StringValue(e.Code), "msg": types.StringValue(e.Msg),
-		}))
+// optionalStringList is a list of strings, null for a nil slice.
+func optionalStringList(ctx context.Context, diags *diag.Diagnostics, ss []string) types.List {
+	if ss == nil {
+		return types.ListNull(types.StringType)
 	}
-	return listValue(diags, types.ObjectType{AttrTypes: jobMessageAttrTypes}, elems)
-}
-
-func objectValue(diags *diag.Diagnostics, t map[string]attr.Type, v map[string]attr.Value) types.Object {
-	o, d := types.ObjectValue(t, v)
-	diags.Append(d...)
-	return o
-}
-
-func listValue(diags *diag.Diagnostics, t attr.Type, elems []attr.Value) types.List {
-	if elems == nil {
-		elems = []attr.Value{}
-	}
-	l, d := types.ListValue(t, elems)
+	l, d := types.ListValueFrom(ctx, types.StringType, ss)
 	diags.Append(d...)
 	return l
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ func TestJobViewBatchOfAnEndedJob(t *testing.T) {
 	for status, kept := range map[string]bool{aepwire.JobNew: true, aepwire.JobProcessing: true, aepwire.JobSucceeded: true,
 		aepwire.JobFailed: false, aepwire.JobCancelled: false} {
 		job := &aepwire.ExportJob{ID: 7, Status: status, Destination: aepwire.ExportDestination{DatasetID: "d", BatchID: "b1"}}
-		v, diags := jobViewOf(job)
+		v, diags := jobViewOf(context.Background(), job)
 		if diags.HasError() {
 			t.Fatal(diags)
 		}
@@ -22,7 +23,7 @@ func TestJobViewBatchOfAnEndedJob(t *testing.T) {
 		}
 		job.Destination = aepwire.ExportDestination{DatasetID: "d", SegmentPerBatch: true,
 			Batches: []aepwire.ExportBatch{{SegmentID: "s", SegmentNs: "ups", BatchID: "b2"}}}
-		if v, diags = jobViewOf(job); diags.HasError() {
+		if v, diags = jobViewOf(context.Background(), job); diags.HasError() {
 			t.Fatal(diags)
 		}
 		if got := v.Batches.String(); strings.Contains(got, `"b2"`) != kept {

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
 // backoff is the schedule of a wait: it starts at min and doubles up to max.
@@ -15,12 +16,12 @@ type backoff struct {
 	min, max time.Duration
 }
 
-// poll calls check until it reports done or fails, sleeping between calls on the backoff
-// schedule. A call that got no answer from the platform (unreachable, or unavailable, for longer
+// poll calls check until it reports done or fails, waiting between calls on the backoff schedule
+// of clock c. A call that got no answer from the platform (unreachable, or unavailable, for longer
 // than the client's tries of one call) does not end the wait: what is waited for goes on
 // meanwhile. It stops as soon as ctx is done (a timeout, or Ctrl-C in Terraform) and then returns
 // the context's error.
-func poll(ctx context.Context, b backoff, check func(context.Context) (bool, error)) error {
+func poll(ctx context.Context, c clock.Clock, b backoff, check func(context.Context) (bool, error)) error {
 	wait := b.min
 	var outage error
 	for {
@@ -40,15 +41,11 @@ func poll(ctx context.Context, b backoff, check func(context.Context) (bool, err
 		default:
 			return err
 		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if err := clock.Sleep(ctx, c, wait); err != nil {
 			if outage != nil {
-				return fmt.Errorf("%w (the platform had not answered since: %w)", ctx.Err(), outage)
+				return fmt.Errorf("%w (the platform had not answered since: %w)", err, outage)
 			}
-			return ctx.Err()
-		case <-timer.C:
+			return err
 		}
 		wait = min(wait*2, b.max)
 	}

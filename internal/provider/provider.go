@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -22,6 +23,7 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepclient"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
@@ -41,7 +43,13 @@ const (
 // is set, relative to the directory Terraform runs in, like .terraform.
 const defaultDataDir = ".aep"
 
-const defaultPollIntervalMs = 1000
+const (
+	defaultPollIntervalMs = 1000
+	minPollIntervalMs     = 10
+)
+
+// remoteOnly starts the description of a setting that only remote mode reads.
+const remoteOnly = "Remote mode only. "
 
 // Ensure the implementations satisfy the interfaces.
 var (
@@ -54,11 +62,17 @@ var (
 type experiencePlatformProvider struct {
 	version string
 	engines *engineRegistry
+	// wrapBackend, when set, stands between the resources and the platform: tests use it to make
+	// the platform slow or faulty at a chosen call.
+	wrapBackend func(backend.Backend) backend.Backend
+	clock       clock.Clock // nil: the wall clock
 }
 
 // providerData is what Configure hands to every resource and data source.
 type providerData struct {
 	backend backend.Backend
+	remote  bool        // the backend is the AEP REST API (or an engine served over it)
+	clock   clock.Clock // times the provider's own waits
 }
 
 type providerModelV0 struct {
@@ -95,41 +109,43 @@ func (p *experiencePlatformProvider) Schema(_ context.Context, _ provider.Schema
 		Attributes: map[string]schema.Attribute{
 			"data_dir": schema.StringAttribute{
 				Optional: true,
-				Description: "Directory of the embedded engine: its database and the files of its batches. " +
-					"Created when missing; several Terraform runs may share it at once. " +
-					"Defaults to the `" + envDataDir + "` environment variable, else `" + defaultDataDir +
-					"` in the directory Terraform runs in. A relative path is resolved against that directory. " +
-					"Not used with `endpoint`.",
+				Description: "Embedded engine only. Directory of the embedded engine: its database and the files of every " +
+					"batch, which are the platform's data, not a cache (see the data directory guide). Created when missing; " +
+					"several Terraform runs may share it at once. Defaults to the `" + envDataDir + "` environment variable, " +
+					"else `" + defaultDataDir + "` in the directory Terraform runs in; a relative path is resolved against that " +
+					"directory. Setting it together with `endpoint` (or `" + envEndpoint + "`) is an error.",
 			},
 			"endpoint": schema.StringAttribute{
 				Optional: true,
 				Description: "Base URL of the AEP REST API, such as `https://platform.adobe.io`, or of an engine served " +
 					"with `terraform-provider-experienceplatform -serve`. Setting it (or `" + envEndpoint + "`) selects " +
-					"remote mode; leave it out for the embedded engine.",
+					"remote mode; leave it out for the embedded engine. The settings below marked remote mode only are " +
+					"ignored without it, with a warning.",
 			},
 			"ims_endpoint": schema.StringAttribute{
 				Optional: true,
-				Description: "Base URL of Adobe IMS, which issues the OAuth server-to-server tokens. Defaults to `" +
+				Description: remoteOnly + "Base URL of Adobe IMS, which issues the OAuth server-to-server tokens. Defaults to `" +
 					envIMSEndpoint + "`, else `" + aepclient.DefaultIMSEndpoint + "`.",
 			},
 			"client_id": schema.StringAttribute{
-				Optional:    true,
-				Description: "Client id of the OAuth server-to-server credential, also sent as the API key (`x-api-key`). Defaults to `" + envClientID + "`.",
+				Optional: true,
+				Description: remoteOnly + "Client id of the OAuth server-to-server credential, also sent as the API key " +
+					"(`x-api-key`). Defaults to `" + envClientID + "`.",
 			},
 			"client_secret": schema.StringAttribute{
 				Optional:    true,
 				Sensitive:   true,
-				Description: "Client secret of the OAuth server-to-server credential. Defaults to `" + envClientSecret + "`. Never logged.",
+				Description: remoteOnly + "Client secret of the OAuth server-to-server credential. Defaults to `" + envClientSecret + "`. Never logged.",
 			},
 			"access_token": schema.StringAttribute{
 				Optional:  true,
 				Sensitive: true,
-				Description: "An access token to use as it is, instead of obtaining one with client_secret. Defaults to `" +
+				Description: remoteOnly + "An access token to use as it is, instead of obtaining one with client_secret. Defaults to `" +
 					envAccessToken + "`. Never logged.",
 			},
 			"org_id": schema.StringAttribute{
 				Optional:    true,
-				Description: "IMS organisation id (`x-gw-ims-org-id`), such as `12345@AdobeOrg`. Defaults to `" + envOrgID + "`.",
+				Description: remoteOnly + "IMS organisation id (`x-gw-ims-org-id`), such as `12345@AdobeOrg`. Defaults to `" + envOrgID + "`.",
 			},
 			"sandbox_name": schema.StringAttribute{
 				Optional: true,
@@ -138,9 +154,11 @@ func (p *experiencePlatformProvider) Schema(_ context.Context, _ provider.Schema
 			},
 			"poll_interval_ms": schema.Int64Attribute{
 				Optional: true,
-				Description: fmt.Sprintf("Upper bound, in milliseconds, on the wait between two status polls of an export job "+
-					"in remote mode; polls start faster and slow down to it. Defaults to %d.", defaultPollIntervalMs),
-				Validators: []validator.Int64{int64validator.AtLeast(10)},
+				Description: fmt.Sprintf(remoteOnly+"Upper bound, in milliseconds, on the wait between two status polls of an "+
+					"export job: polls start closer together and the wait between them grows up to this. "+
+					"At least %d; defaults to %d. The embedded engine needs no polling: it tells the provider when a job ends.",
+					minPollIntervalMs, defaultPollIntervalMs),
+				Validators: []validator.Int64{int64validator.AtLeast(minPollIntervalMs)},
 			},
 		},
 	}
@@ -206,7 +224,10 @@ func (p *experiencePlatformProvider) Configure(ctx context.Context, req provider
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	data := &providerData{backend: b}
+	if p.wrapBackend != nil {
+		b = p.wrapBackend(b)
+	}
+	data := &providerData{backend: b, remote: endpoint != "", clock: clock.Or(p.clock)}
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }
@@ -239,7 +260,43 @@ func (p *experiencePlatformProvider) configureEmbedded(ctx context.Context, conf
 		return nil
 	}
 	tflog.Debug(ctx, "opened embedded engine", map[string]any{"data_dir": engine.DataDir(), "sandbox": engine.Sandbox()})
+	if set := remoteSettings(config); len(set) > 0 {
+		// Most likely AEP_ENDPOINT is missing where the credentials are not, and an apply would
+		// otherwise succeed against a local database without a word.
+		resp.Diagnostics.AddWarning("Remote settings without an endpoint",
+			fmt.Sprintf("These settings of remote mode are set: %s. No endpoint is, so the provider ignores them "+
+				"and uses the embedded engine, whose data is in %s.\n\nTo manage Adobe Experience Platform, set "+
+				"endpoint = \"https://platform.adobe.io\" in the provider block, or %s in the environment. To use the "+
+				"embedded engine, unset them.", strings.Join(set, ", "), engine.DataDir(), envEndpoint))
+	}
 	return engine
+}
+
+// remoteSettings names the settings of remote mode that are set, in the configuration or the
+// environment (never their values).
+func remoteSettings(config providerModelV0) []string {
+	var set []string
+	for _, s := range []struct {
+		attr, env string
+		v         types.String
+	}{
+		{"client_id", envClientID, config.ClientID},
+		{"client_secret", envClientSecret, config.ClientSecret},
+		{"access_token", envAccessToken, config.AccessToken},
+		{"org_id", envOrgID, config.OrgID},
+		{"ims_endpoint", envIMSEndpoint, config.IMSEndpoint},
+	} {
+		switch {
+		case s.v.ValueString() != "":
+			set = append(set, s.attr)
+		case os.Getenv(s.env) != "":
+			set = append(set, s.env)
+		}
+	}
+	if !config.PollIntervalMs.IsNull() {
+		set = append(set, "poll_interval_ms")
+	}
+	return set
 }
 
 func (p *experiencePlatformProvider) configureRemote(ctx context.Context, config providerModelV0, endpoint string, resp *provider.ConfigureResponse) backend.Backend {

@@ -3,11 +3,16 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -219,6 +224,101 @@ resource "experienceplatform_dataset" "test" {
 					ExpectError: errorPattern(tc.want...),
 				}},
 			})
+		})
+	}
+}
+
+// configure runs the provider's Configure on a configuration of the given attributes (the others
+// null), as Terraform would.
+func configure(t *testing.T, attrs map[string]tftypes.Value) *provider.ConfigureResponse {
+	t.Helper()
+	ctx := context.Background()
+	p := &experiencePlatformProvider{version: "test", engines: testEngines}
+	var schemaResp provider.SchemaResponse
+	p.Schema(ctx, provider.SchemaRequest{}, &schemaResp)
+	typ := schemaResp.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	values := map[string]tftypes.Value{}
+	for name, at := range typ.AttributeTypes {
+		values[name] = tftypes.NewValue(at, nil)
+	}
+	for name, v := range attrs {
+		values[name] = v
+	}
+	var resp provider.ConfigureResponse
+	p.Configure(ctx, provider.ConfigureRequest{Config: tfsdk.Config{Schema: schemaResp.Schema, Raw: tftypes.NewValue(typ, values)}}, &resp)
+	return &resp
+}
+
+// Credentials without an endpoint (AEP_ENDPOINT missing in CI, say) select the embedded engine:
+// a warning says so, names the settings (never their values) and how to reach AEP.
+func TestProvider_remoteSettingsWithoutEndpoint(t *testing.T) {
+	for _, env := range []string{envEndpoint, envIMSEndpoint, envClientID, envClientSecret, envAccessToken, envOrgID, envSandboxName, envDataDir} {
+		t.Setenv(env, "")
+	}
+	str := func(s string) tftypes.Value { return tftypes.NewValue(tftypes.String, s) }
+	for name, tc := range map[string]struct {
+		env   map[string]string
+		attrs map[string]tftypes.Value
+		want  string // the settings the warning names; "" for no warning
+	}{
+		"credentials in the configuration": {
+			attrs: map[string]tftypes.Value{"client_id": str("ci-client"), "client_secret": str("s3cret-value")},
+			want:  "client_id, client_secret",
+		},
+		"credentials in the environment": {
+			env:  map[string]string{envClientID: "ci-client", envAccessToken: "t0ken-value", envOrgID: "o@AdobeOrg"},
+			want: "AEP_CLIENT_ID, AEP_ACCESS_TOKEN, AEP_ORG_ID",
+		},
+		"a poll interval": {
+			attrs: map[string]tftypes.Value{"poll_interval_ms": tftypes.NewValue(tftypes.Number, 500)},
+			want:  "poll_interval_ms",
+		},
+		"the embedded engine alone": {},
+		"a sandbox name, which the embedded engine reads": {
+			attrs: map[string]tftypes.Value{"sandbox_name": str("dev")},
+		},
+		"remote mode": {
+			attrs: map[string]tftypes.Value{"endpoint": str("http://127.0.0.1:1"), "client_id": str("c"),
+				"client_secret": str("s3cret-value"), "org_id": str("o@AdobeOrg")},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			attrs := map[string]tftypes.Value{}
+			maps.Copy(attrs, tc.attrs)
+			dataDir := t.TempDir()
+			if _, remote := attrs["endpoint"]; !remote {
+				attrs["data_dir"] = str(dataDir)
+			}
+			resp := configure(t, attrs)
+			if resp.Diagnostics.HasError() {
+				t.Fatalf("Configure failed: %v", resp.Diagnostics)
+			}
+			warnings := resp.Diagnostics.Warnings()
+			if tc.want == "" {
+				if len(warnings) != 0 {
+					t.Fatalf("want no warning, got %v", warnings)
+				}
+				return
+			}
+			if len(warnings) != 1 {
+				t.Fatalf("want one warning, got %v", warnings)
+			}
+			w := warnings[0]
+			detail := w.Detail()
+			for _, phrase := range []string{"These settings of remote mode are set: " + tc.want + ".",
+				"uses the embedded engine, whose data is in " + dataDir, "AEP_ENDPOINT", `endpoint = "https://platform.adobe.io"`} {
+				if !strings.Contains(detail, phrase) {
+					t.Errorf("the warning does not say %q:\n%s: %s", phrase, w.Summary(), detail)
+				}
+			}
+			for _, secret := range []string{"s3cret-value", "t0ken-value"} {
+				if strings.Contains(w.Summary()+detail, secret) {
+					t.Errorf("the warning shows a secret:\n%s", detail)
+				}
+			}
 		})
 	}
 }

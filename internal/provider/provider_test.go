@@ -17,6 +17,7 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepclient"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire/contracttest"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
 )
@@ -58,9 +59,42 @@ func pauseHooks(dataDir string) exportengine.Hooks {
 	}}
 }
 
+// testEngines are the engines the providers under test open: one per data directory, as in
+// one provider process.
+var testEngines = newEngineRegistry()
+
 // testAccProtoV6ProviderFactories runs the provider in the test process; Terraform reattaches to it.
-var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"experienceplatform": providerserver.NewProtocol6WithError(New("test")()),
+var testAccProtoV6ProviderFactories = (&testProvider{}).factories()
+
+// testProvider makes providers under test whose backend is wrapped (when wrap is set), and keeps
+// the servers it made, so that a test can stop them as Terraform does on Ctrl-C.
+type testProvider struct {
+	wrap    func(backend.Backend) backend.Backend
+	mu      sync.Mutex
+	servers []tfprotov6.ProviderServer
+}
+
+func (tp *testProvider) factories() map[string]func() (tfprotov6.ProviderServer, error) {
+	return map[string]func() (tfprotov6.ProviderServer, error){
+		"experienceplatform": func() (tfprotov6.ProviderServer, error) {
+			p := &experiencePlatformProvider{version: "test", engines: testEngines, wrapBackend: tp.wrap}
+			s, err := providerserver.NewProtocol6WithError(p)()
+			tp.mu.Lock()
+			tp.servers = append(tp.servers, s)
+			tp.mu.Unlock()
+			return s, err
+		},
+	}
+}
+
+// interrupt stops every provider server made so far, as Terraform does when Ctrl-C is pressed: the
+// operations they run see their context end.
+func (tp *testProvider) interrupt() {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	for _, s := range tp.servers {
+		_, _ = s.StopProvider(context.Background(), &tfprotov6.StopProviderRequest{})
+	}
 }
 
 // testEnv is one acceptance test's platform: a private data directory, and an engine of the

@@ -2,10 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -41,7 +38,7 @@ func TestBatchIngestTimeComesFromWhatCatalogReports(t *testing.T) {
 			b.ID, b.Status = "b1", aepwire.BatchSuccess
 			var m batchResourceModelV0
 			m.ContentSHA256 = types.StringUnknown()
-			diags := m.fill(&b)
+			diags := m.fill(context.Background(), &b)
 			if diags.HasError() {
 				t.Fatal(diags)
 			}
@@ -58,36 +55,5 @@ func TestBatchIngestTimeComesFromWhatCatalogReports(t *testing.T) {
 				t.Errorf("ingest_time_ms %v, ingested_at %v; want %d", m.IngestTimeMs, m.IngestedAt, tc.wantMs)
 			}
 		})
-	}
-}
-
-// A wait goes on through calls that got no answer from the platform, until its own deadline.
-func TestPollRidesOutAnOutage(t *testing.T) {
-	calls := 0
-	err := poll(context.Background(), backoff{min: time.Millisecond, max: time.Millisecond}, func(context.Context) (bool, error) {
-		calls++
-		if calls <= 6 {
-			return false, &aepwire.UnavailableError{Sent: true, Err: errors.New("GET /x failed after 5 attempts: 503")}
-		}
-		return true, nil
-	})
-	if err != nil || calls != 7 {
-		t.Errorf("poll through 6 unanswered calls: %v after %d calls", err, calls)
-	}
-	// Other errors end the wait at once.
-	refused := aepwire.Errorf(404, "CAT-1405", "Batch not found", "gone")
-	if err := poll(context.Background(), backoff{min: time.Millisecond, max: time.Millisecond}, func(context.Context) (bool, error) {
-		return false, refused
-	}); !errors.Is(err, refused) {
-		t.Errorf("a refusal: %v", err)
-	}
-	// The deadline ends it, saying what the platform last did.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	err = poll(ctx, backoff{min: time.Millisecond, max: time.Millisecond}, func(context.Context) (bool, error) {
-		return false, &aepwire.UnavailableError{Err: errors.New("connection refused")}
-	})
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connection refused") {
-		t.Errorf("an outage past the deadline: %v", err)
 	}
 }

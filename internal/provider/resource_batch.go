@@ -42,16 +42,20 @@ var (
 	_ resource.ResourceWithImportState    = (*batchResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*batchResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*batchResource)(nil)
+	_ resource.ResourceWithIdentity       = (*batchResource)(nil)
 )
 
 // NewBatchResource returns the experienceplatform_batch resource.
 func NewBatchResource() resource.Resource {
-	return &batchResource{}
+	return &batchResource{resourceBase{name: "batch"}}
 }
 
 type batchResource struct {
-	data *providerData
+	resourceBase
 }
+
+// A batch also goes when its dataset is deleted.
+var batchKind = objectKind{name: "batch", recreate: "ingest the files again"}
 
 type batchResourceModelV0 struct {
 	ID                types.String   `tfsdk:"id"`
@@ -69,11 +73,15 @@ type batchResourceModelV0 struct {
 	Timeouts          timeouts.Value `tfsdk:"timeouts"`
 }
 
-var batchErrorAttrTypes = map[string]attr.Type{
-	"line":   types.Int64Type,
-	"reason": types.StringType,
-	"code":   types.StringType,
-	"file":   types.StringType,
+type batchErrorModelV0 struct {
+	Line   types.Int64  `tfsdk:"line"`
+	Reason types.String `tfsdk:"reason"`
+	Code   types.String `tfsdk:"code"`
+	File   types.String `tfsdk:"file"`
+}
+
+func (batchErrorModelV0) attrTypes() map[string]attr.Type {
+	return nestedAttrTypes(batchType(), "errors")
 }
 
 // Batches of AEP are processed asynchronously after they are completed; these bound the wait.
@@ -81,10 +89,6 @@ var (
 	batchPoll           = backoff{min: 200 * time.Millisecond, max: 10 * time.Second}
 	defaultBatchTimeout = 60 * time.Minute
 )
-
-func (r *batchResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_batch"
-}
 
 func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
@@ -138,8 +142,9 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 					"change, the plan replaces the batch, so the new contents are ingested.",
 			},
 			"status": schema.StringAttribute{
-				Computed:      true,
-				Description:   "Status of the batch: `success` or `failed`.",
+				Computed: true,
+				Description: "Status of the batch: `success` or `failed` once ingested. A batch whose create was " +
+					"interrupted is saved tainted with the status it had then, such as `loading` or `processing`.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"record_count": schema.Int64Attribute{
@@ -206,8 +211,8 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 	}
 }
 
-func (r *batchResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureData(&resp.Diagnostics, req.ProviderData)
+func (r *batchResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentitySchema("Catalog id of the batch.")
 }
 
 // ValidateConfig checks the file list at plan time: names must be distinct, files must exist and
@@ -339,19 +344,17 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, defaultBatchTimeout)
 	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
 	var paths []string
 	resp.Diagnostics.Append(plan.Files.ElementsAs(ctx, &paths, false)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// ctx ends with Ctrl-C; waitCtx also at the timeout. Telling them apart says which happened.
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
 	datasetID := plan.DatasetID.ValueString()
-	b, err := r.data.backend.CreateBatch(ctx, aepwire.BatchRequest{
+	b, err := r.data.backend.CreateBatch(waitCtx, aepwire.BatchRequest{
 		DatasetID:   datasetID,
 		InputFormat: &aepwire.InputFormat{Format: plan.Format.ValueString()},
 	})
@@ -361,35 +364,52 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 				"Check that the dataset exists and is a profile, experience-event or other non-union dataset.", err))
 		return
 	}
-	tflog.Info(ctx, "created batch", map[string]any{"batch_id": b.ID, "dataset_id": datasetID})
+	ctx = tflog.SetField(ctx, "batch_id", b.ID)
+	tflog.Info(ctx, "created batch", map[string]any{"dataset_id": datasetID})
+
+	// The batch exists: from here on the state holds it, whatever stops this apply, unless it is
+	// deleted here. Terraform saves the state of a create that fails as tainted, so the next apply
+	// deletes such a batch and ingests the files again, and destroy deletes it.
+	r.record(ctx, &plan, b, resp)
 
 	for i, p := range paths {
-		if err := uploadFile(ctx, r.data, b.ID, datasetID, p); err != nil {
+		if err := uploadFile(waitCtx, r.data, b.ID, datasetID, p); err != nil {
 			// A batch that will never be completed is of no use: remove it rather than leave it loading.
-			r.discard(ctx, b.ID, "unfinished")
+			what := "the batch was discarded"
+			if r.discard(ctx, b.ID, "unfinished") {
+				resp.State.RemoveResource(ctx)
+			} else {
+				what = "the batch could not be discarded and is saved as tainted: the next apply deletes it"
+			}
 			resp.Diagnostics.AddAttributeError(path.Root("files").AtListIndex(i), "Cannot upload batch file",
-				errorDetail(fmt.Sprintf("Uploading %s into batch %s failed; the batch was discarded.", p, b.ID), "", err))
+				errorDetail(fmt.Sprintf("Uploading %s into batch %s failed; %s.", p, b.ID, what), "", err))
 			return
 		}
-		tflog.Debug(ctx, "uploaded batch file", map[string]any{"batch_id": b.ID, "file": p})
+		tflog.Debug(ctx, "uploaded batch file", map[string]any{"file": p})
 	}
 
-	b, err = r.data.backend.CompleteBatch(ctx, b.ID)
+	b, err = r.data.backend.CompleteBatch(waitCtx, b.ID)
 	if err == nil && !aepwire.BatchTerminal(b.Status) {
 		id := b.ID
-		err = poll(ctx, batchPoll, func(ctx context.Context) (bool, error) {
+		err = poll(waitCtx, r.data.clock, batchPoll, func(ctx context.Context) (bool, error) {
 			var gerr error
 			b, gerr = r.data.backend.GetBatch(ctx, id)
 			if gerr != nil {
 				return false, gerr
 			}
-			tflog.Debug(ctx, "waiting for batch", map[string]any{"batch_id": id, "status": b.Status})
+			tflog.Debug(ctx, "waiting for batch", map[string]any{"status": b.Status})
 			return aepwire.BatchTerminal(b.Status), nil
 		})
 	}
-	if err == nil && b.Status == aepwire.BatchAbandoned {
+	if err != nil {
+		r.interrupted(ctx, &plan, timeout, err, resp)
+		return
+	}
+	if b.Status == aepwire.BatchAbandoned {
 		// Another engine gave up on the batch while this apply was uploading or completing it.
-		r.discard(ctx, b.ID, "abandoned")
+		if r.discard(ctx, b.ID, "abandoned") {
+			resp.State.RemoveResource(ctx)
+		}
 		why := "it was left loading too long"
 		if len(b.Errors) > 0 {
 			why = b.Errors[0].Description + " (" + b.Errors[0].Code + ")"
@@ -399,18 +419,10 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 				"Apply again to ingest the files into a new batch.", b.ID, datasetID, why))
 		return
 	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot complete batch",
-			errorDetail("Completing the batch, or waiting for it to be processed, failed.",
-				"If the wait timed out, raise timeouts.create.", err))
-		return
-	}
-	tflog.Info(ctx, "batch completed", map[string]any{"batch_id": b.ID, "status": b.Status,
+	tflog.Info(ctx, "batch completed", map[string]any{"status": b.Status,
 		"records": b.RecordCount, "failed_records": b.FailedRecordCount})
 
-	plan.ID = types.StringValue(b.ID)
-	resp.Diagnostics.Append(plan.fill(b)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.record(ctx, &plan, b, resp)
 	if !aepwire.BatchSucceeded(b.Status) {
 		resp.Diagnostics.AddError("Batch failed",
 			fmt.Sprintf("Batch %s into dataset %s ingested no record: all %d failed.\n\n%s\n\nFix the files and "+
@@ -418,12 +430,47 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	}
 }
 
-// discard deletes a batch that create leaves behind (what says why), even once ctx is done; a
-// failure is only logged, since create reports its own error.
-func (r *batchResource) discard(ctx context.Context, id, what string) {
-	if err := r.data.backend.DeleteBatch(context.WithoutCancel(ctx), id); err != nil {
-		tflog.Warn(ctx, "could not delete the "+what+" batch", map[string]any{"batch_id": id, "error": err.Error()})
+// record puts the batch as it is now into the state, with its identity.
+func (r *batchResource) record(ctx context.Context, m *batchResourceModelV0, b *aepwire.Batch, resp *resource.CreateResponse) {
+	save(ctx, m, b, b.ID, &resp.State, resp.Identity, &resp.Diagnostics)
+}
+
+// interrupted reports a create that stopped after the batch was completed, or while completing it:
+// the platform may still ingest it, so it stays in the state, tainted, as it is now.
+func (r *batchResource) interrupted(ctx context.Context, m *batchResourceModelV0, timeout time.Duration, err error, resp *resource.CreateResponse) {
+	id := m.ID.ValueString()
+	if b, gerr := r.data.backend.GetBatch(context.WithoutCancel(ctx), id); gerr == nil {
+		r.record(ctx, m, b, resp)
 	}
+	status := m.Status.ValueString()
+	after := "The batch is saved in the state as tainted: the next apply deletes it (with any records the platform " +
+		"ingested from it meanwhile) and ingests the files into a new batch, and destroy deletes it. If it succeeds " +
+		"meanwhile, `terraform untaint` keeps it instead."
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		resp.Diagnostics.AddError("Batch timed out",
+			fmt.Sprintf("Batch %s was not ingested within %s (timeouts.create); it is %s, and the platform may still "+
+				"ingest it. %s To wait longer, raise timeouts.create.", id, timeout, status, after))
+	case ctx.Err() != nil:
+		resp.Diagnostics.AddError("Wait for batch interrupted",
+			fmt.Sprintf("Terraform stopped waiting for batch %s, which is %s; the platform may still ingest it. %s",
+				id, status, after))
+	default:
+		resp.Diagnostics.AddError("Cannot complete batch",
+			errorDetail(fmt.Sprintf("Completing batch %s, or waiting for it to be ingested, failed; it is %s.", id, status),
+				after, err))
+	}
+}
+
+// discard deletes a batch that create leaves behind (what says why), even once ctx is done, and
+// reports whether it is gone. A failure is only logged, since create reports its own error.
+func (r *batchResource) discard(ctx context.Context, id, what string) bool {
+	err := r.data.backend.DeleteBatch(context.WithoutCancel(ctx), id)
+	if err != nil && !aepwire.IsNotFound(err) {
+		tflog.Warn(ctx, "could not delete the "+what+" batch", map[string]any{"error": err.Error()})
+		return false
+	}
+	return true
 }
 
 func uploadFile(ctx context.Context, data *providerData, batchID, datasetID, p string) error {
@@ -458,21 +505,7 @@ func firstReasons(b *aepwire.Batch, n int) string {
 }
 
 func (r *batchResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state batchResourceModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	id := state.ID.ValueString()
-	b, err := r.data.backend.GetBatch(ctx, id)
-	if readFailed(ctx, resp, err, "Batch",
-		fmt.Sprintf("The batch %s was deleted outside Terraform (or with its dataset). It is removed from the "+
-			"state, and the next plan will ingest the files again.", id),
-		fmt.Sprintf("Reading the batch %s failed.", id)) {
-		return
-	}
-	resp.Diagnostics.Append(state.fill(b)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	readObject(ctx, req, resp, &batchResourceModelV0{}, batchKind, r.data.backend.GetBatch)
 }
 
 // Update happens only when an imported batch adopts the configuration's files, or timeouts change:
@@ -486,24 +519,15 @@ func (r *batchResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	}
 	state.Files, state.ContentSHA256, state.Timeouts = plan.Files, plan.ContentSHA256, plan.Timeouts
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
 }
 
 func (r *batchResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state batchResourceModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.data.backend.DeleteBatch(ctx, state.ID.ValueString())
-	if err != nil && !aepwire.IsNotFound(err) {
-		resp.Diagnostics.AddError("Cannot delete batch", errorDetail(fmt.Sprintf("Deleting the batch %s failed.", state.ID.ValueString()), "", err))
-		return
-	}
-	tflog.Info(ctx, "deleted batch", map[string]any{"batch_id": state.ID.ValueString()})
+	deleteObject(ctx, req, resp, batchKind, r.data.backend.DeleteBatch)
 }
 
 func (r *batchResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	importByID(ctx, req, resp, nil)
 	// The timeouts object must be present (as null) for the model to read.
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("timeouts"), timeouts.Value{
 		Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType}),
@@ -513,9 +537,12 @@ func (r *batchResource) ImportState(ctx context.Context, req resource.ImportStat
 
 // fill sets the computed attributes from the batch. files and content_sha256 are what was
 // ingested, which the platform does not report back.
-func (m *batchResourceModelV0) fill(b *aepwire.Batch) diag.Diagnostics {
+func (m *batchResourceModelV0) fill(ctx context.Context, b *aepwire.Batch) diag.Diagnostics {
 	m.ID = types.StringValue(b.ID)
-	m.DatasetID = types.StringValue(b.DatasetID())
+	if id := b.DatasetID(); id != "" {
+		// A batch as created may not name its dataset yet: the configuration's stands.
+		m.DatasetID = types.StringValue(id)
+	}
 	if b.InputFormat != nil && b.InputFormat.Format != "" {
 		m.Format = types.StringValue(b.InputFormat.Format)
 	}
@@ -536,24 +563,13 @@ func (m *batchResourceModelV0) fill(b *aepwire.Batch) diag.Diagnostics {
 	if b.Completed > 0 {
 		m.CompletedAt = types.StringValue(formatMillis(b.Completed))
 	}
-	elems := make([]attr.Value, 0, len(b.Errors))
-	for _, e := range b.Errors {
+	m.Errors = objectList(ctx, &diags, b.Errors, func(e aepwire.BatchError) batchErrorModelV0 {
 		line := types.Int64Null()
 		if len(e.Rows) > 0 {
 			line = types.Int64Value(e.Rows[0])
 		}
-		obj, objDiags := types.ObjectValue(batchErrorAttrTypes, map[string]attr.Value{
-			"line": line, "reason": types.StringValue(e.Description), "code": types.StringValue(e.Code),
-			"file": optionalString(e.File),
-		})
-		if objDiags.HasError() {
-			return objDiags
-		}
-		elems = append(elems, obj)
-	}
-	var listDiags diag.Diagnostics
-	m.Errors, listDiags = types.ListValue(types.ObjectType{AttrTypes: batchErrorAttrTypes}, elems)
-	diags.Append(listDiags...)
+		return batchErrorModelV0{Line: line, Reason: types.StringValue(e.Description), Code: types.StringValue(e.Code), File: optionalString(e.File)}
+	})
 	if m.ContentSHA256.IsUnknown() {
 		m.ContentSHA256 = types.StringNull()
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
 )
 
 const batchAddr = "experienceplatform_batch.test"
@@ -78,7 +80,7 @@ func TestAccBatchResource(t *testing.T) {
 				}
 				return nil
 			},
-			Steps: []resource.TestStep{
+			Steps: slices.Concat([]resource.TestStep{
 				{ // good and bad records in two files
 					Config: env.batchConfig(good, array),
 					ConfigPlanChecks: resource.ConfigPlanChecks{
@@ -106,35 +108,31 @@ func TestAccBatchResource(t *testing.T) {
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("format"), knownvalue.StringExact("json")),
 					},
 				},
-				{ // import by id; the platform does not know the local file paths
-					ResourceName:            batchAddr,
-					ImportState:             true,
-					ImportStateVerify:       true,
-					ImportStateVerifyIgnore: []string{"files", "content_sha256"},
-				},
-				{ // a plain second apply ingests nothing
-					Config: env.batchConfig(good, array),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
-				},
-				{ // changed contents are ingested again as a new batch
-					PreConfig: func() {
-						writeFile(t, dir, "b_loyalty.json", `[{"identities":[{"id":"b@example.com","namespace":{"code":"Email"}}]}]`)
-					},
-					Config: env.batchConfig(good, array),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{
-						newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
-						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("record_count"), knownvalue.Int64Exact(3)),
-						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("failed_record_count"), knownvalue.Int64Exact(2)),
-					},
-				},
 			},
+				// The platform does not know the local file paths: an import block adopts the
+				// configuration's files in place.
+				adoptingImportSteps(batchAddr, "files", "content_sha256"),
+				[]resource.TestStep{
+					{ // a plain second apply ingests nothing
+						Config: env.batchConfig(good, array),
+						ConfigPlanChecks: resource.ConfigPlanChecks{
+							PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+						},
+						ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
+					},
+					{ // changed contents are ingested again as a new batch
+						PreConfig: func() {
+							writeFile(t, dir, "b_loyalty.json", `[{"identities":[{"id":"b@example.com","namespace":{"code":"Email"}}]}]`)
+						},
+						Config:           env.batchConfig(good, array),
+						ConfigPlanChecks: expectAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate),
+						ConfigStateChecks: []statecheck.StateCheck{
+							newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
+							statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("record_count"), knownvalue.Int64Exact(3)),
+							statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("failed_record_count"), knownvalue.Int64Exact(2)),
+						},
+					},
+				}),
 		})
 	})
 }
@@ -257,11 +255,8 @@ resource "experienceplatform_batch" "test" {
 					},
 				},
 				{ // the imported batch takes the configuration's files in place, without ingesting again
-					Config: config,
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionUpdate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
+					Config:           config,
+					ConfigPlanChecks: expectAction(batchAddr, plancheck.ResourceActionUpdate),
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("id"), knownvalue.StringExact(b.ID)),
 						statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("content_sha256"), knownvalue.NotNull()),
@@ -275,32 +270,7 @@ resource "experienceplatform_batch" "test" {
 func TestAccBatchResource_deletedOutsideTerraform(t *testing.T) {
 	forEachMode(t, func(t *testing.T, env *testEnv) {
 		file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
-		var id string
-		newBatch := statecheck.CompareValue(compare.ValuesDiffer())
-		resource.ParallelTest(t, resource.TestCase{
-			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
-				{
-					Config: env.batchConfig(file),
-					ConfigStateChecks: []statecheck.StateCheck{
-						captureString(batchAddr, tfjsonpath.New("id"), &id),
-						newBatch.AddStateValue(batchAddr, tfjsonpath.New("id")),
-					},
-				},
-				{
-					PreConfig: func() {
-						if err := env.engine.DeleteBatch(context.Background(), id); err != nil {
-							t.Fatal(err)
-						}
-					},
-					Config: env.batchConfig(file),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionCreate)},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{newBatch.AddStateValue(batchAddr, tfjsonpath.New("id"))},
-				},
-			},
-		})
+		testDeletedOutsideTerraform(t, batchAddr, env.batchConfig(file), env.engine.DeleteBatch)
 	})
 }
 
@@ -352,4 +322,89 @@ resource "experienceplatform_batch" "test" {
 			})
 		}
 	})
+}
+
+// stalledCompletion is a platform that takes longer to ingest a batch than the apply waits: its
+// completion answers only once the apply has stopped waiting, and the platform then ingests the
+// batch all the same, as AEP does with a completed batch.
+type stalledCompletion struct {
+	backend.Backend
+	stalled chan<- string // hears the id of each batch whose completion is stalled
+}
+
+func (s stalledCompletion) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
+	s.stalled <- id
+	<-ctx.Done()
+	if _, err := s.Backend.CompleteBatch(context.WithoutCancel(ctx), id); err != nil {
+		return nil, err
+	}
+	return nil, ctx.Err()
+}
+
+// Ctrl-C, or the end of timeouts.create, while the platform ingests a batch leaves the batch in
+// the state, tainted, rather than nowhere: the next apply deletes it and ingests the files again.
+func TestAccBatchResource_interruptedCreateKeepsTheBatch(t *testing.T) {
+	for name, tc := range map[string]struct {
+		timeouts string   // the batch's timeouts attribute, if any
+		stop     bool     // whether the test stops the provider, as Ctrl-C does
+		want     []string // what the error says
+	}{
+		"Ctrl-C": {stop: true, want: []string{"Wait for batch interrupted", "Terraform stopped waiting for batch",
+			"saved in the state as tainted"}},
+		// The stalled completion answers only when the wait ends, so the timeout always comes first.
+		"timeout": {timeouts: `{ create = "3s" }`, want: []string{"Batch timed out", "was not ingested within 3s (timeouts.create)",
+			"saved in the state as tainted", "raise timeouts.create"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, env *testEnv) {
+				file := writeFile(t, t.TempDir(), "profiles.json", `{"identityMap":{"Email":[{"id":"a@example.com"}]}}`)
+				config := env.batchConfig(file)
+				interrupted := config
+				if tc.timeouts != "" {
+					interrupted = strings.TrimSuffix(config, "}") + "  timeouts   = " + tc.timeouts + "\n}"
+				}
+				stalled := make(chan string, 1)
+				slow := &testProvider{wrap: func(b backend.Backend) backend.Backend { return stalledCompletion{Backend: b, stalled: stalled} }}
+				first := make(chan string, 1)
+				resource.ParallelTest(t, resource.TestCase{
+					Steps: []resource.TestStep{
+						{
+							PreConfig: func() {
+								go func() {
+									id := <-stalled
+									if tc.stop {
+										slow.interrupt()
+									}
+									first <- id
+								}()
+							},
+							ProtoV6ProviderFactories: slow.factories(),
+							Config:                   interrupted,
+							ExpectError:              errorPattern(tc.want...),
+						},
+						{ // the interrupted batch was ingested meanwhile, and is in the state: the next apply replaces it
+							ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+							Config:                   config,
+							ConfigPlanChecks: resource.ConfigPlanChecks{
+								PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+							},
+							ConfigStateChecks: []statecheck.StateCheck{
+								statecheck.ExpectKnownValue(batchAddr, tfjsonpath.New("status"), knownvalue.StringExact("success")),
+							},
+							Check: func(s *terraform.State) error {
+								id := <-first
+								if _, err := env.engine.GetBatch(context.Background(), id); !aepwire.IsNotFound(err) {
+									return fmt.Errorf("the interrupted batch %s is still there: %w", id, err)
+								}
+								if batches := env.listBatches(t); len(batches) != 1 || batches[0].ID != s.RootModule().Resources[batchAddr].Primary.ID {
+									return fmt.Errorf("the dataset holds %v; want only the batch in the state", batches)
+								}
+								return nil
+							},
+						},
+					},
+				})
+			})
+		})
+	}
 }

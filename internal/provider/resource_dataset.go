@@ -6,7 +6,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -26,16 +25,19 @@ var (
 	_ resource.Resource                = (*datasetResource)(nil)
 	_ resource.ResourceWithConfigure   = (*datasetResource)(nil)
 	_ resource.ResourceWithImportState = (*datasetResource)(nil)
+	_ resource.ResourceWithIdentity    = (*datasetResource)(nil)
 )
 
 // NewDatasetResource returns the experienceplatform_dataset resource.
 func NewDatasetResource() resource.Resource {
-	return &datasetResource{}
+	return &datasetResource{resourceBase{name: "dataset"}}
 }
 
 type datasetResource struct {
-	data *providerData
+	resourceBase
 }
+
+var datasetKind = objectKind{name: "dataset", recreate: "create it again"}
 
 type datasetResourceModelV0 struct {
 	ID             types.String      `tfsdk:"id"`
@@ -53,10 +55,6 @@ type datasetResourceModelV0 struct {
 type schemaRefModelV0 struct {
 	ID          types.String `tfsdk:"id"`
 	ContentType types.String `tfsdk:"content_type"`
-}
-
-func (r *datasetResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_dataset"
 }
 
 func (r *datasetResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -91,7 +89,7 @@ func (r *datasetResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 					"id": schema.StringAttribute{
 						Required:    true,
 						Description: "The schema's URI.",
-						Validators:  []validator.String{absoluteURIValidator{}},
+						Validators:  []validator.String{absoluteURIValidator},
 					},
 					"content_type": schema.StringAttribute{
 						Optional:    true,
@@ -138,8 +136,8 @@ func (r *datasetResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 	}
 }
 
-func (r *datasetResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureData(&resp.Diagnostics, req.ProviderData)
+func (r *datasetResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentitySchema("Catalog id of the dataset.")
 }
 
 func (r *datasetResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -166,26 +164,11 @@ func (r *datasetResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	tflog.Info(ctx, "created dataset", map[string]any{"dataset_id": ds.ID})
-	resp.Diagnostics.Append(plan.fill(ctx, ds)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	save(ctx, &plan, ds, ds.ID, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
 func (r *datasetResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state datasetResourceModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	id := state.ID.ValueString()
-	ds, err := r.data.backend.GetDataset(ctx, id)
-	if readFailed(ctx, resp, err, "Dataset",
-		fmt.Sprintf("The dataset %s was deleted outside Terraform. It is removed from the state, and the next "+
-			"plan will create it again.", id),
-		fmt.Sprintf("Reading the dataset %s failed.", id)) {
-		return
-	}
-	resp.Diagnostics.Append(state.fill(ctx, ds)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	readObject(ctx, req, resp, &datasetResourceModelV0{}, datasetKind, r.data.backend.GetDataset)
 }
 
 func (r *datasetResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -218,28 +201,15 @@ func (r *datasetResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	tflog.Info(ctx, "updated dataset", map[string]any{"dataset_id": id, "version": ds.Version})
-	plan.ID = state.ID
-	resp.Diagnostics.Append(plan.fill(ctx, ds)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	save(ctx, &plan, ds, id, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
 func (r *datasetResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state datasetResourceModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.data.backend.DeleteDataset(ctx, state.ID.ValueString())
-	if err != nil && !aepwire.IsNotFound(err) {
-		resp.Diagnostics.AddError("Cannot delete dataset",
-			errorDetail(fmt.Sprintf("Deleting the dataset %s failed.", state.ID.ValueString()), "", err))
-		return
-	}
-	tflog.Info(ctx, "deleted dataset", map[string]any{"dataset_id": state.ID.ValueString()})
+	deleteObject(ctx, req, resp, datasetKind, r.data.backend.DeleteDataset)
 }
 
 func (r *datasetResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	importByID(ctx, req, resp, nil)
 }
 
 // fill sets the model from a stored dataset. Optional attributes the dataset leaves empty keep
@@ -257,12 +227,4 @@ func (m *datasetResourceModelV0) fill(ctx context.Context, ds *aepwire.Dataset) 
 	var diags diag.Diagnostics
 	m.Tags, diags = tagsValue(ctx, ds.Tags, m.Tags)
 	return diags
-}
-
-// optionalString maps the API's empty string to null.
-func optionalString(s string) types.String {
-	if s == "" {
-		return types.StringNull()
-	}
-	return types.StringValue(s)
 }

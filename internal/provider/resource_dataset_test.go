@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/compare"
@@ -27,7 +28,7 @@ func TestAccDatasetResource(t *testing.T) {
 
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
+			Steps: slices.Concat([]resource.TestStep{
 				{ // create with every attribute
 					Config: env.config(`
 resource "experienceplatform_dataset" "test" {
@@ -43,10 +44,7 @@ resource "experienceplatform_dataset" "test" {
   }
   profile_enabled = true
 }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(datasetAddr, plancheck.ResourceActionCreate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
+					ConfigPlanChecks: expectAction(datasetAddr, plancheck.ResourceActionCreate),
 					ConfigStateChecks: []statecheck.StateCheck{
 						sameID.AddStateValue(datasetAddr, tfjsonpath.New("id")),
 						newID.AddStateValue(datasetAddr, tfjsonpath.New("id")),
@@ -68,11 +66,12 @@ resource "experienceplatform_dataset" "test" {
 						statecheck.ExpectKnownValue(datasetAddr, tfjsonpath.New("updated_ms"), knownvalue.NotNull()),
 					},
 				},
-				{ // import by id
-					ResourceName:      datasetAddr,
-					ImportState:       true,
-					ImportStateVerify: true,
-				},
+			}, importSteps(datasetAddr,
+				plancheck.ExpectKnownValue("experienceplatform_dataset.generated", tfjsonpath.New("description"),
+					knownvalue.StringExact("Profiles exported for the warehouse")),
+				plancheck.ExpectKnownValue("experienceplatform_dataset.generated", tfjsonpath.New("tags").AtMapKey("team"),
+					knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("growth"), knownvalue.StringExact("emea")})),
+			), []resource.TestStep{
 				{ // in-place update of name, description, tags and profile_enabled
 					Config: env.config(`
 resource "experienceplatform_dataset" "test" {
@@ -85,10 +84,7 @@ resource "experienceplatform_dataset" "test" {
     team = ["growth"]
   }
 }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(datasetAddr, plancheck.ResourceActionUpdate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
+					ConfigPlanChecks: expectAction(datasetAddr, plancheck.ResourceActionUpdate),
 					ConfigStateChecks: []statecheck.StateCheck{
 						sameID.AddStateValue(datasetAddr, tfjsonpath.New("id")),
 						statecheck.ExpectKnownValue(datasetAddr, tfjsonpath.New("name"), knownvalue.StringExact("Profile export v2")),
@@ -108,10 +104,7 @@ resource "experienceplatform_dataset" "test" {
     id = "https://ns.adobe.com/xdm/context/profile__union"
   }
 }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(datasetAddr, plancheck.ResourceActionUpdate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
+					ConfigPlanChecks: expectAction(datasetAddr, plancheck.ResourceActionUpdate),
 					ConfigStateChecks: []statecheck.StateCheck{
 						sameID.AddStateValue(datasetAddr, tfjsonpath.New("id")),
 						statecheck.ExpectKnownValue(datasetAddr, tfjsonpath.New("description"), knownvalue.Null()),
@@ -127,59 +120,27 @@ resource "experienceplatform_dataset" "test" {
     id = "https://ns.adobe.com/xdm/context/profile"
   }
 }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(datasetAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
+					ConfigPlanChecks: expectAction(datasetAddr, plancheck.ResourceActionDestroyBeforeCreate),
 					ConfigStateChecks: []statecheck.StateCheck{
 						newID.AddStateValue(datasetAddr, tfjsonpath.New("id")),
 						statecheck.ExpectKnownValue(datasetAddr, tfjsonpath.New("schema_ref").AtMapKey("id"), knownvalue.StringExact(aepwire.SchemaProfile)),
 						statecheck.ExpectKnownValue(datasetAddr, tfjsonpath.New("version"), knownvalue.StringExact("1.0.0")),
 					},
 				},
-			},
+			}),
 		})
 	})
 }
 
 func TestAccDatasetResource_deletedOutsideTerraform(t *testing.T) {
 	forEachMode(t, func(t *testing.T, env *testEnv) {
-		config := env.config(`
+		testDeletedOutsideTerraform(t, datasetAddr, env.config(`
 resource "experienceplatform_dataset" "test" {
   name = "Short-lived"
   schema_ref = {
     id = "https://ns.adobe.com/xdm/context/profile__union"
   }
-}`)
-		var id string
-		newID := statecheck.CompareValue(compare.ValuesDiffer())
-		resource.ParallelTest(t, resource.TestCase{
-			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
-				{
-					Config: config,
-					ConfigStateChecks: []statecheck.StateCheck{
-						newID.AddStateValue(datasetAddr, tfjsonpath.New("id")),
-						captureString(datasetAddr, tfjsonpath.New("id"), &id),
-					},
-				},
-				{
-					PreConfig: func() {
-						if err := env.engine.DeleteDataset(context.Background(), id); err != nil {
-							t.Fatalf("deleting the dataset behind Terraform's back: %v", err)
-						}
-					},
-					Config: config,
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(datasetAddr, plancheck.ResourceActionCreate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{
-						newID.AddStateValue(datasetAddr, tfjsonpath.New("id")),
-					},
-				},
-			},
-		})
+}`), env.engine.DeleteDataset)
 	})
 }
 
@@ -243,10 +204,7 @@ resource "experienceplatform_dataset" "test" {
   tags            = { team = ["b"] }
   profile_enabled = true
 }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(datasetAddr, plancheck.ResourceActionUpdate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
+					ConfigPlanChecks: expectAction(datasetAddr, plancheck.ResourceActionUpdate),
 					Check: func(*terraform.State) error {
 						ds, err := env.engine.GetDataset(context.Background(), id)
 						if err != nil {

@@ -39,63 +39,46 @@ var (
 	_ resource.ResourceWithImportState    = (*exportJobResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*exportJobResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*exportJobResource)(nil)
+	_ resource.ResourceWithIdentity       = (*exportJobResource)(nil)
 )
 
 const (
 	defaultExportCreateTimeout = 60 * time.Minute
+	defaultExportUpdateTimeout = 60 * time.Minute
 	defaultExportDeleteTimeout = 10 * time.Minute
 )
+
+// privateImported marks, in the private state, a job that import brought in: it was not started by
+// the configuration's triggers, so the first triggers it is given adopt it instead of running it
+// again.
+const privateImported = "imported"
 
 var datasetIDPattern = regexp.MustCompile(`^[0-9a-f]{24}$`)
 
 // NewExportJobResource returns the experienceplatform_export_job resource.
 func NewExportJobResource() resource.Resource {
-	return &exportJobResource{}
+	return &exportJobResource{resourceBase{name: "export_job"}}
 }
 
 type exportJobResource struct {
-	data *providerData
+	resourceBase
 }
 
+var exportJobKind = objectKind{name: "export job", recreate: "start a new job"}
+
 type exportJobResourceModelV0 struct {
-	ID                types.String   `tfsdk:"id"`
-	Fields            types.String   `tfsdk:"fields"`
-	MergePolicy       types.Object   `tfsdk:"merge_policy"`
-	Filter            types.Object   `tfsdk:"filter"`
-	EventList         types.Object   `tfsdk:"event_list"`
-	Destination       types.Object   `tfsdk:"destination"`
-	SchemaName        types.String   `tfsdk:"schema_name"`
+	exportJobInputsModel
+	exportJobViewModel
 	Triggers          types.Map      `tfsdk:"triggers"`
 	WaitForCompletion types.Bool     `tfsdk:"wait_for_completion"`
 	Timeouts          timeouts.Value `tfsdk:"timeouts"`
-	Status            types.String   `tfsdk:"status"`
-	BatchID           types.String   `tfsdk:"batch_id"`
-	Batches           types.List     `tfsdk:"batches"`
-	RequestID         types.String   `tfsdk:"request_id"`
-	JobType           types.String   `tfsdk:"job_type"`
-	CreationTimeMs    types.Int64    `tfsdk:"creation_time_ms"`
-	UpdateTimeMs      types.Int64    `tfsdk:"update_time_ms"`
-	Errors            types.List     `tfsdk:"errors"`
-	Warnings          types.List     `tfsdk:"warnings"`
-	Metrics           types.Object   `tfsdk:"metrics"`
-}
-
-func (m *exportJobResourceModelV0) inputs() jobInputs {
-	return jobInputs{Fields: m.Fields, MergePolicy: m.MergePolicy, Filter: m.Filter, EventList: m.EventList,
-		Destination: m.Destination, SchemaName: m.SchemaName}
-}
-
-func (m *exportJobResourceModelV0) setInputs(in jobInputs) {
-	m.Fields, m.MergePolicy, m.Filter, m.EventList, m.Destination, m.SchemaName =
-		in.Fields, in.MergePolicy, in.Filter, in.EventList, in.Destination, in.SchemaName
 }
 
 // setView sets the attributes the job reports. A merge policy left out of the configuration is
 // the one the job used.
 func (m *exportJobResourceModelV0) setView(ctx context.Context, job *aepwire.ExportJob) diag.Diagnostics {
-	v, diags := jobViewOf(job)
-	m.ID, m.Status, m.BatchID, m.Batches, m.RequestID, m.JobType = v.ID, v.Status, v.BatchID, v.Batches, v.RequestID, v.JobType
-	m.CreationTimeMs, m.UpdateTimeMs, m.Errors, m.Warnings, m.Metrics = v.CreationTimeMs, v.UpdateTimeMs, v.Errors, v.Warnings, v.Metrics
+	v, diags := jobViewOf(ctx, job)
+	m.exportJobViewModel = v
 	if m.MergePolicy.IsUnknown() || m.MergePolicy.IsNull() || hasUnknownVersion(ctx, m.MergePolicy) {
 		in, d := jobInputsOf(ctx, job)
 		diags.Append(d...)
@@ -105,26 +88,32 @@ func (m *exportJobResourceModelV0) setView(ctx context.Context, job *aepwire.Exp
 }
 
 func hasUnknownVersion(ctx context.Context, o types.Object) bool {
-	var mp mergePolicyRefModelV0
-	if o.As(ctx, &mp, objectAsOptions).HasError() {
-		return false
-	}
-	return mp.Version.IsUnknown()
-}
-
-func (r *exportJobResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_export_job"
+	var diags diag.Diagnostics
+	mp, ok := modelOf[mergePolicyRefModelV0](ctx, &diags, o)
+	return ok && !diags.HasError() && mp.Version.IsUnknown()
 }
 
 func timingAttribute(what string) schema.SingleNestedAttribute {
 	return schema.SingleNestedAttribute{
 		Computed:    true,
-		Description: what + ", in epoch milliseconds.",
+		Description: what + " When it started and ended, and how long it took.",
 		Attributes: map[string]schema.Attribute{
-			"start_ms": schema.Int64Attribute{Computed: true, Description: "When it started."},
-			"end_ms":   schema.Int64Attribute{Computed: true, Description: "When it ended; null while it runs."},
-			"total_ms": schema.Int64Attribute{Computed: true, Description: "How long it took: end_ms - start_ms."},
+			"start_ms": schema.Int64Attribute{Computed: true, Description: "When it started, epoch milliseconds."},
+			"end_ms":   schema.Int64Attribute{Computed: true, Description: "When it ended, epoch milliseconds; null while it runs."},
+			"total_ms": schema.Int64Attribute{Computed: true, Description: "How long it took, in milliseconds (end_ms - start_ms); null while it runs."},
 		},
+	}
+}
+
+// messagesAttribute is a job's list of { code, msg }.
+func messagesAttribute(what, code, msg string) schema.ListNestedAttribute {
+	return schema.ListNestedAttribute{
+		Computed:    true,
+		Description: what,
+		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+			"code": schema.StringAttribute{Computed: true, Description: code},
+			"msg":  schema.StringAttribute{Computed: true, Description: msg},
+		}},
 	}
 }
 
@@ -158,14 +147,16 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Computed: true,
 				Description: "The merge policy that builds the profiles. Omitted: the sandbox's default policy, " +
 					"recorded here once the job is created. With a policy whose identity_graph is `none` (such as the " +
-					"default `timestampOrdered-none-mp`), an event joins only the profile whose primary identity is the " +
-					"event's primary identity; use a `pdg` policy (such as `timestampOrdered-pdg-mp`) to attach events " +
-					"through any identity they share with the profile.",
+					"embedded engine's default, `timestampOrdered-none-mp`), an event joins only the profile whose primary " +
+					"identity is the event's primary identity; use a `pdg` policy to attach events through any identity " +
+					"they share with the profile.",
 				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace(), objectplanmodifier.UseStateForUnknown()},
 				Attributes: map[string]schema.Attribute{
 					// Computed too (and required by ValidateConfig) because Terraform takes an optional
 					// and computed object that holds a non-computed value for one that was configured.
-					"id": schema.StringAttribute{Optional: true, Computed: true, Description: "Id of the merge policy, such as `timestampOrdered-pdg-mp` or experienceplatform_merge_policy.x.id. Required when merge_policy is set.",
+					"id": schema.StringAttribute{Optional: true, Computed: true, Description: "Id of the merge policy, such as " +
+						"experienceplatform_merge_policy.x.id, or a policy built into the embedded engine, such as " +
+						"`timestampOrdered-pdg-mp`. Required when merge_policy is set.",
 						Validators:    []validator.String{stringvalidator.LengthAtLeast(1)},
 						PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 					"version": schema.Int64Attribute{Optional: true, Computed: true,
@@ -180,7 +171,7 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Attributes: map[string]schema.Attribute{
 					"from_ingest_timestamp": schema.StringAttribute{Optional: true,
 						Description: "Only profiles updated (by an ingested profile record) strictly after this RFC 3339 time.",
-						Validators:  []validator.String{timestampValidator{}}},
+						Validators:  []validator.String{timestampValidator}},
 					"empty_profiles": schema.BoolAttribute{Optional: true,
 						Description: "Also export profiles that have events but no profile record; their rows hold only eventList."},
 					"segments": schema.ListNestedAttribute{Optional: true,
@@ -200,9 +191,9 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 						Description: "With segments: the qualifying membership's lastQualificationTime must lie in this window (bounds included).",
 						Attributes: map[string]schema.Attribute{
 							"start_time": schema.StringAttribute{Optional: true, Description: "RFC 3339 start of the window.",
-								Validators: []validator.String{timestampValidator{}}},
+								Validators: []validator.String{timestampValidator}},
 							"end_time": schema.StringAttribute{Optional: true, Description: "RFC 3339 end of the window.",
-								Validators: []validator.String{timestampValidator{}}},
+								Validators: []validator.String{timestampValidator}},
 						}},
 				},
 			},
@@ -215,11 +206,11 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 					"fields": schema.StringAttribute{Optional: true, Description: "The event fields to export, in the grammar of `fields`; omitted, whole events.",
 						Validators: []validator.String{fieldsValidator{}}},
 					"from_ingest_timestamp": schema.StringAttribute{Optional: true, Description: "Only events ingested strictly after this RFC 3339 time.",
-						Validators: []validator.String{timestampValidator{}}},
+						Validators: []validator.String{timestampValidator}},
 					"to_ingest_timestamp": schema.StringAttribute{Optional: true, Description: "Only events ingested strictly before this RFC 3339 time. " +
 						"A batch's `ingested_at` is a handy bound; mind that Terraform creates independent batches in parallel, so " +
 						"order them with depends_on when one must be ingested after another.",
-						Validators: []validator.String{timestampValidator{}}},
+						Validators: []validator.String{timestampValidator}},
 				},
 			},
 			"destination": schema.SingleNestedAttribute{
@@ -244,25 +235,32 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"triggers": schema.MapAttribute{
-				Optional:      true,
-				ElementType:   types.StringType,
-				Description:   "Arbitrary values; changing any of them starts a new job, for example to export again after new data.",
-				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+				Optional:    true,
+				ElementType: types.StringType,
+				Description: "Arbitrary values; changing any of them starts a new job, for example to export again after new " +
+					"data, or every night with a value derived from `plantimestamp()` or `time_rotating`. The triggers given " +
+					"to an imported job adopt it as it is, without running it again.",
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplaceIf(adoptedByTriggers,
+					"Changing triggers starts a new job, except the first triggers of an imported job.",
+					"Changing `triggers` starts a new job, except the first triggers of an imported job.")},
 			},
 			"wait_for_completion": schema.BoolAttribute{
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
-				Description: "Wait until the job has ended (default). With false, apply returns once the job is accepted; " +
-					"the job keeps running, and later refreshes report its status and metrics. A job found FAILED or " +
-					"CANCELLED by a refresh is replaced by the next apply.",
+				Description: "Wait until the job has ended (default); with `TF_LOG_PROVIDER=INFO`, the provider logs its " +
+					"progress meanwhile. With false, apply returns once the job is accepted; the job keeps running, and " +
+					"later refreshes report its status and metrics. A job found FAILED or CANCELLED by a refresh is " +
+					"replaced by the next apply. Turning it on for a job that still runs waits for the job, up to timeouts.update.",
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true,
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
 				CreateDescription: "How long create waits for the job to end (default 60m).",
+				UpdateDescription: "How long an update that turns wait_for_completion on waits for a running job to end (default 60m).",
 				DeleteDescription: "How long destroy waits for a running job to stop once cancelled (default 10m)."}),
 			"status": schema.StringAttribute{
-				Computed:    true,
-				Description: "Status of the job: NEW, PROCESSING, SUCCEEDED, FAILED or CANCELLED.",
+				Computed: true,
+				Description: "Status of the job: NEW, PROCESSING, SUCCEEDED or FAILED, or CANCELLED, the status the " +
+					"embedded engine gives a cancelled job (AEP's own list stops at FAILED).",
 			},
 			"batch_id": schema.StringAttribute{
 				Computed:    true,
@@ -296,29 +294,19 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Computed:    true,
 				Description: "When the job last changed, epoch milliseconds.",
 			},
-			"errors": schema.ListNestedAttribute{
-				Computed:    true,
-				Description: "Why the job failed or was cancelled.",
-				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"code": schema.StringAttribute{Computed: true, Description: "Error code."},
-					"msg":  schema.StringAttribute{Computed: true, Description: "What went wrong."},
-				}},
-			},
-			"warnings": schema.ListNestedAttribute{
-				Computed:    true,
-				Description: "Notes on a job that did not fail, such as a restart after the engine process running it stopped.",
-				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-					"code": schema.StringAttribute{Computed: true, Description: "Warning code."},
-					"msg":  schema.StringAttribute{Computed: true, Description: "What happened."},
-				}},
-			},
+			"errors": messagesAttribute("Why the job failed or was cancelled.", "Error code.", "What went wrong."),
+			"warnings": messagesAttribute("Notes on a job that did not fail, such as a restart after the engine process "+
+				"running it stopped.", "Warning code.", "What happened."),
 			"metrics": schema.SingleNestedAttribute{
 				Computed:    true,
 				Description: "Timings and counters of the job.",
 				Attributes: map[string]schema.Attribute{
-					"total_time":          timingAttribute("The whole job, from its creation"),
-					"profile_export_time": timingAttribute("Reading, merging, filtering and projecting the profiles"),
-					"dataset_write_time":  timingAttribute("Writing and committing the batches (the API's aCPDatasetWriteTime)"),
+					"total_time": timingAttribute("The whole job, from its creation to its end (the API's totalTime)."),
+					"profile_export_time": timingAttribute("Computing the export (the API's profileExportTime). In the embedded " +
+						"engine: reading, merging, filtering and projecting the profiles, and writing the rows into the batch files."),
+					"dataset_write_time": timingAttribute("Writing the output into the destination dataset (the API's " +
+						"aCPDatasetWriteTime). In the embedded engine: syncing the batch files to disk and committing the " +
+						"batches, which makes them visible all at once."),
 					"exported_profile_count": schema.Int64Attribute{Computed: true,
 						Description: "Rows written: profiles exported (a profile in two segment batches counts twice)."},
 					"exported_event_count":   schema.Int64Attribute{Computed: true, Description: "Events written in eventList."},
@@ -332,8 +320,16 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 	}
 }
 
-func (r *exportJobResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureData(&resp.Diagnostics, req.ProviderData)
+func (r *exportJobResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentitySchema("Id of the export job, a whole number such as `24115`, as a string.")
+}
+
+// adoptedByTriggers replaces the job when its triggers change, unless it is an imported job that
+// is given its first triggers.
+func adoptedByTriggers(ctx context.Context, req planmodifier.MapRequest, resp *mapplanmodifier.RequiresReplaceIfFuncResponse) {
+	imported, diags := req.Private.GetKey(ctx, privateImported)
+	resp.Diagnostics.Append(diags...)
+	resp.RequiresReplace = !req.StateValue.IsNull() || imported == nil
 }
 
 // ValidateConfig checks what the attribute validators cannot see alone.
@@ -343,7 +339,7 @@ func (r *exportJobResource) ValidateConfig(ctx context.Context, req resource.Val
 	if !policy.IsNull() && !policy.IsUnknown() {
 		if id, ok := policy.Attributes()["id"].(types.String); ok && id.IsNull() {
 			resp.Diagnostics.AddAttributeError(path.Root("merge_policy").AtName("id"), "Missing merge policy id",
-				"merge_policy names a policy by its id, such as \"timestampOrdered-pdg-mp\" or experienceplatform_merge_policy.x.id. "+
+				"merge_policy names a policy by its id, such as experienceplatform_merge_policy.x.id. "+
 					"Set merge_policy.id, or remove merge_policy to use the sandbox's default policy.")
 		}
 	}
@@ -397,7 +393,7 @@ func (r *exportJobResource) Create(ctx context.Context, req resource.CreateReque
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, defaultExportCreateTimeout)
 	resp.Diagnostics.Append(diags...)
-	apiReq, diags := plan.inputs().request(ctx)
+	apiReq, diags := plan.request(ctx)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -415,18 +411,42 @@ func (r *exportJobResource) Create(ctx context.Context, req resource.CreateReque
 	// The job exists: from here on the state must hold it, whatever happens while waiting.
 	resp.Diagnostics.Append(plan.setView(ctx, job)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan.ID.ValueString())...)
 	if resp.Diagnostics.HasError() || !plan.WaitForCompletion.ValueBool() {
 		return
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r.wait(ctx, waitCtx, job.ID, timeout, &plan, &resp.Diagnostics)
+	r.wait(ctx, job.ID, timeout, createWait, &plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// wait waits for a job to end and records what it reports in m. A job that does not end
-// SUCCEEDED, or a wait that stops first, is an error diagnostic that names the job.
-func (r *exportJobResource) wait(ctx, waitCtx context.Context, id int64, timeout time.Duration, m *exportJobResourceModelV0, diags *diag.Diagnostics) {
+// waitPhase is what a wait that does not end SUCCEEDED leaves behind, which differs between create
+// (Terraform taints the resource of a create that fails) and update (it does not).
+type waitPhase struct {
+	timeout string // the timeouts attribute that bounds the wait
+	stopped string // what comes next when the wait stops first
+	ended   string // what comes next when the job ends FAILED or CANCELLED
+}
+
+var (
+	createWait = waitPhase{
+		timeout: "timeouts.create",
+		stopped: "The resource is saved as tainted: the next apply cancels the job and starts a new one, and destroy cancels it.",
+		ended:   "The resource is saved as tainted: the next apply starts a new job.",
+	}
+	updateWait = waitPhase{
+		timeout: "timeouts.update",
+		stopped: "The job keeps running, and the state keeps wait_for_completion = false: the next plan shows the " +
+			"change again, and the next apply waits for it again. Destroy cancels the job.",
+		ended: "The next apply replaces it with a new job.",
+	}
+)
+
+// wait waits, up to timeout, for a job to end and records what it reports in m; it reports
+// whether the job ended. A job that does not end SUCCEEDED, or a wait that stops first, is an error
+// diagnostic that names the job and says what comes next.
+func (r *exportJobResource) wait(ctx context.Context, id int64, timeout time.Duration, phase waitPhase, m *exportJobResourceModelV0, diags *diag.Diagnostics) bool {
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	job, err := r.data.backend.WaitExportJob(waitCtx, id, func(j *aepwire.ExportJob) {
 		fields := map[string]any{"status": j.Status}
 		if n := j.Metrics.TotalExportedProfileCounter; n != nil {
@@ -436,32 +456,30 @@ func (r *exportJobResource) wait(ctx, waitCtx context.Context, id int64, timeout
 	})
 	if err != nil {
 		// Record what is known of the job, then explain why the wait ended.
-		if last, gerr := r.data.backend.GetExportJob(ctx, id); gerr == nil {
+		if last, gerr := r.data.backend.GetExportJob(context.WithoutCancel(ctx), id); gerr == nil {
 			diags.Append(m.setView(ctx, last)...)
 		}
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 			diags.AddError("Export job timed out",
-				fmt.Sprintf("Export job %d did not end within %s (timeouts.create); it is %s. The resource is saved as "+
-					"tainted: the next apply cancels the job and starts a new one, and destroy cancels it. To wait longer, "+
-					"raise timeouts.create.", id, timeout, m.Status.ValueString()))
+				fmt.Sprintf("Export job %d did not end within %s (%s); it is %s. %s To wait longer, raise %s.",
+					id, timeout, phase.timeout, m.Status.ValueString(), phase.stopped, phase.timeout))
 		case ctx.Err() != nil:
 			diags.AddError("Wait for export job interrupted",
-				fmt.Sprintf("Terraform stopped waiting for export job %d, which is %s. The resource is saved as tainted: "+
-					"the next apply cancels the job and starts a new one, and destroy cancels it.", id, m.Status.ValueString()))
+				fmt.Sprintf("Terraform stopped waiting for export job %d, which is %s. %s", id, m.Status.ValueString(), phase.stopped))
 		default:
 			diags.AddError("Cannot wait for export job",
-				errorDetail(fmt.Sprintf("Waiting for export job %d failed; the resource is saved as tainted.", id), "", err))
+				errorDetail(fmt.Sprintf("Waiting for export job %d failed.", id), phase.stopped, err))
 		}
-		return
+		return false
 	}
 	diags.Append(m.setView(ctx, job)...)
 	tflog.Info(ctx, "export job ended", map[string]any{"status": job.Status})
 	if job.Status != aepwire.JobSucceeded {
 		diags.AddError("Export job "+strings.ToLower(job.Status),
-			fmt.Sprintf("Export job %d ended %s:\n%s\n\nThe resource is saved as tainted: the next apply starts a new job.",
-				id, job.Status, describeJobErrors(job.Errors)))
+			fmt.Sprintf("Export job %d ended %s:\n%s\n\n%s", id, job.Status, describeJobErrors(job.Errors), phase.ended))
 	}
+	return true
 }
 
 func describeJobErrors(errs []aepwire.JobError) string {
@@ -481,31 +499,28 @@ func (r *exportJobResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	id, err := strconv.ParseInt(state.ID.ValueString(), 10, 64)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid export job id", fmt.Sprintf("%q is not an export job id: job ids are whole numbers.", state.ID.ValueString()))
+	id, ok := jobID(state.ID, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	job, err := r.data.backend.GetExportJob(ctx, id)
-	if readFailed(ctx, resp, err, "Export job",
-		fmt.Sprintf("Export job %d was deleted outside Terraform. It is removed from the state, and the next plan "+
-			"will start a new job.", id),
-		fmt.Sprintf("Reading export job %d failed.", id)) {
+	if readFailed(ctx, resp, state.ID.ValueString(), err, exportJobKind) {
 		return
 	}
 	if state.Destination.IsNull() {
 		// Imported: the job's request becomes the configuration it is compared with.
 		in, diags := jobInputsOf(ctx, job)
 		resp.Diagnostics.Append(diags...)
-		state.setInputs(in)
+		state.exportJobInputsModel = in
 		state.WaitForCompletion = types.BoolValue(true)
 	}
 	resp.Diagnostics.Append(state.setView(ctx, job)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
 }
 
-// Update changes only wait_for_completion and timeouts. Turning wait_for_completion on for a
-// job that still runs waits for it now.
+// Update changes only wait_for_completion, timeouts, and the triggers that adopt an imported job.
+// Turning wait_for_completion on for a job that still runs waits for it now, under timeouts.update.
 func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state exportJobResourceModelV0
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -513,12 +528,17 @@ func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	watched := state.WaitForCompletion
 	state.WaitForCompletion, state.Timeouts, state.Triggers = plan.WaitForCompletion, plan.Timeouts, plan.Triggers
-	id, err := strconv.ParseInt(state.ID.ValueString(), 10, 64)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid export job id", err.Error())
+	if !state.Triggers.IsNull() {
+		// Adopted: from now on a change of triggers runs the job again.
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, nil)...)
+	}
+	id, ok := jobID(state.ID, &resp.Diagnostics)
+	if !ok {
 		return
 	}
+	ctx = tflog.SetField(ctx, "job_id", id)
 	job, err := r.data.backend.GetExportJob(ctx, id)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read export job", errorDetail(fmt.Sprintf("Reading export job %d failed.", id), "", err))
@@ -526,13 +546,15 @@ func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateReque
 	}
 	resp.Diagnostics.Append(state.setView(ctx, job)...)
 	if state.WaitForCompletion.ValueBool() && !aepwire.JobTerminal(job.Status) {
-		timeout, diags := state.Timeouts.Create(ctx, defaultExportCreateTimeout)
+		timeout, diags := state.Timeouts.Update(ctx, defaultExportUpdateTimeout)
 		resp.Diagnostics.Append(diags...)
-		waitCtx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		r.wait(tflog.SetField(ctx, "job_id", id), waitCtx, id, timeout, &state, &resp.Diagnostics)
+		if !r.wait(ctx, id, timeout, updateWait, &state, &resp.Diagnostics) {
+			// Nobody watches the job now: the state says so, and the next plan offers the wait again.
+			state.WaitForCompletion = watched
+		}
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
 }
 
 // Delete cancels a job that is still running and waits until it has stopped. A finished or
@@ -581,9 +603,13 @@ func (r *exportJobResource) Delete(ctx context.Context, req resource.DeleteReque
 }
 
 func (r *exportJobResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if _, err := strconv.ParseInt(req.ID, 10, 64); err != nil {
-		resp.Diagnostics.AddError("Invalid export job id", fmt.Sprintf("%q is not an export job id: job ids are whole numbers, such as 24115.", req.ID))
-		return
+	importByID(ctx, req, resp, func(id string) string {
+		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+			return badJobID(id)
+		}
+		return ""
+	})
+	if !resp.Diagnostics.HasError() {
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte("true"))...)
 	}
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
 }

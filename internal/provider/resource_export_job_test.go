@@ -14,14 +14,18 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/compare"
+	tfconfig "github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 )
 
 const jobAddr = "experienceplatform_export_job.test"
@@ -149,7 +153,7 @@ func TestAccExportJob_seedExample(t *testing.T) {
 		config := func(triggers string) string { return env.exportConfig(dir, fmt.Sprintf(seedJob, triggers)) }
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
+			Steps: slices.Concat([]resource.TestStep{
 				{
 					Config: config(`{ run = "1" }`) + `
 data "experienceplatform_export_job" "test" {
@@ -197,32 +201,28 @@ data "experienceplatform_export_jobs" "done" {
 					},
 					Check: env.expectRows("data.experienceplatform_batch_files.out", seedRows...),
 				},
-				{ // import by job id
-					ResourceName:            jobAddr,
-					ImportState:             true,
-					ImportStateVerify:       true,
-					ImportStateVerifyIgnore: []string{"timeouts", "triggers", "wait_for_completion"},
-				},
-				{ // a plain second apply runs nothing
-					Config: config(`{ run = "1" }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id"))},
-				},
-				{ // a new trigger runs the job again
-					Config: config(`{ run = "2" }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{
-						newBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
-						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
-					},
-					Check: env.expectRows("data.experienceplatform_batch_files.out", seedRows...),
-				},
 			},
+				// The platform knows no triggers: an import block into the configuration with its
+				// triggers adopts the job in place, without running it again.
+				adoptingImportSteps(jobAddr, "timeouts", "triggers", "wait_for_completion"),
+				[]resource.TestStep{
+					{ // a plain second apply runs nothing
+						Config: config(`{ run = "1" }`),
+						ConfigPlanChecks: resource.ConfigPlanChecks{
+							PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+						},
+						ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id"))},
+					},
+					{ // a new trigger runs the job again
+						Config:           config(`{ run = "2" }`),
+						ConfigPlanChecks: expectAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate),
+						ConfigStateChecks: []statecheck.StateCheck{
+							newBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
+							statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+						},
+						Check: env.expectRows("data.experienceplatform_batch_files.out", seedRows...),
+					},
+				}),
 		})
 	})
 }
@@ -284,17 +284,24 @@ func (env *testEnv) runningJob(t *testing.T) *aepwire.ExportJob {
 	return job
 }
 
-// awaitRunningJob is runningJob for goroutines other than the test's.
+// awaitRunningJob is runningJob for goroutines other than the test's. The engine tells of a job's
+// end, not of its start: this polls, on the provider's own backoff.
 func (env *testEnv) awaitRunningJob() (*aepwire.ExportJob, error) {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		list, err := env.engine.ListExportJobs(context.Background(), aepwire.ExportJobQuery{Status: aepwire.JobProcessing})
-		if err == nil && len(list.Records) > 0 {
-			return &list.Records[0], nil
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var job *aepwire.ExportJob
+	err := poll(ctx, clock.System, backoff{min: 5 * time.Millisecond, max: 100 * time.Millisecond}, func(ctx context.Context) (bool, error) {
+		list, err := env.engine.ListExportJobs(ctx, aepwire.ExportJobQuery{Status: aepwire.JobProcessing})
+		if err != nil || len(list.Records) == 0 {
+			return false, err
 		}
-		time.Sleep(20 * time.Millisecond)
+		job = &list.Records[0]
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("no export job started running: %w", err)
 	}
-	return nil, errors.New("no export job started running")
+	return job, nil
 }
 
 func TestAccExportJob_failsWhenDestinationIsDeleted(t *testing.T) {
@@ -345,11 +352,7 @@ resource "experienceplatform_export_job" "test" {
 						if failed == nil {
 							return errors.New("the job whose destination was deleted is unknown")
 						}
-						job, err := env.engine.GetExportJob(context.Background(), failed.ID)
-						if err != nil || job.Status != aepwire.JobFailed {
-							return fmt.Errorf("the first job is %+v, %w; want it FAILED", job, err)
-						}
-						return nil
+						return env.expectJobStatus(failed.ID, aepwire.JobFailed, "the first job")
 					},
 				},
 			},
@@ -440,11 +443,7 @@ resource "experienceplatform_export_job" "test" {
 						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
 					},
 					Check: func(*terraform.State) error {
-						job, err := env.engine.GetExportJob(context.Background(), first)
-						if err != nil || job.Status != aepwire.JobCancelled {
-							return fmt.Errorf("the timed-out job is %+v, %w; want it CANCELLED", job, err)
-						}
-						return nil
+						return env.expectJobStatus(first, aepwire.JobCancelled, "the timed-out job")
 					},
 				},
 			},
@@ -537,37 +536,17 @@ func TestAccExportJob_validation(t *testing.T) {
 func TestAccExportJob_deletedOutsideTerraform(t *testing.T) {
 	forEachMode(t, func(t *testing.T, env *testEnv) {
 		dir := exportData(t)
-		config := env.exportConfig(dir, `
+		// DELETE of a finished job deletes its record.
+		testDeletedOutsideTerraform(t, jobAddr, env.exportConfig(dir, `
 resource "experienceplatform_export_job" "test" {
   destination = { dataset_id = experienceplatform_dataset.export.id }
   depends_on  = [experienceplatform_batch.loyalty]
-}`)
-		var id string
-		newJob := statecheck.CompareValue(compare.ValuesDiffer())
-		resource.ParallelTest(t, resource.TestCase{
-			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
-				{
-					Config: config,
-					ConfigStateChecks: []statecheck.StateCheck{
-						captureString(jobAddr, tfjsonpath.New("id"), &id),
-						newJob.AddStateValue(jobAddr, tfjsonpath.New("id")),
-					},
-				},
-				{ // DELETE of a finished job deletes its record: the next plan starts a new job
-					PreConfig: func() {
-						n, _ := strconv.ParseInt(id, 10, 64)
-						if err := env.engine.CancelExportJob(context.Background(), n); err != nil {
-							t.Fatal(err)
-						}
-					},
-					Config: config,
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionCreate)},
-					},
-					ConfigStateChecks: []statecheck.StateCheck{newJob.AddStateValue(jobAddr, tfjsonpath.New("id"))},
-				},
-			},
+}`), func(ctx context.Context, id string) error {
+			n, err := strconv.ParseInt(id, 10, 64)
+			if err == nil {
+				err = env.engine.CancelExportJob(ctx, n)
+			}
+			return err
 		})
 	})
 }
@@ -670,5 +649,278 @@ resource "experienceplatform_dataset" "export" {
 				}
 			})
 		}
+	})
+}
+
+// An imported job is adopted as it is: triggers in the configuration that imports it record the
+// job as it was run, and run it again only once they change.
+func TestAccExportJob_importedJobAdoptsTriggers(t *testing.T) {
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dataset, job := env.finishedJob(t)
+		config := func(triggers, extra string) string {
+			return env.config(fmt.Sprintf(`
+resource "experienceplatform_export_job" "test" {
+  destination = { dataset_id = %q }
+  triggers    = %s
+}
+%s`, dataset, triggers, extra))
+		}
+		id := strconv.FormatInt(job.ID, 10)
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{ // imported with triggers: an update in place, no new job
+					Config: config(`{ run = "1" }`, fmt.Sprintf("import {\n  to = %s\n  id = %q\n}", jobAddr, id)),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionUpdate),
+							plancheck.ExpectKnownValue(jobAddr, tfjsonpath.New("triggers"),
+								knownvalue.MapExact(map[string]knownvalue.Check{"run": knownvalue.StringExact("1")})),
+						},
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("id"), knownvalue.StringExact(id)),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("triggers"),
+							knownvalue.MapExact(map[string]knownvalue.Check{"run": knownvalue.StringExact("1")})),
+					},
+					Check: env.expectJobCount(1),
+				},
+				{ // adopted, the triggers run the job again when they change
+					Config: config(`{ run = "2" }`, ""),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+					},
+					Check: resource.ComposeTestCheckFunc(
+						resource.TestCheckResourceAttrWith(jobAddr, "id", func(got string) error {
+							if got == id {
+								return fmt.Errorf("the job is still %s; want a new one", id)
+							}
+							return nil
+						}),
+						env.expectJobCount(2),
+					),
+				},
+			},
+		})
+	})
+}
+
+// platform is the test's platform as the provider reaches it: the provider's own engine on the
+// test's data directory, or the API client of the served engine.
+func (env *testEnv) platform(t *testing.T) backend.Backend {
+	t.Helper()
+	if env.mode == "remote" {
+		return env.client
+	}
+	e, err := testEngines.open(context.Background(), env.dataDir, aepwire.DefaultSandbox) // the provider's sandbox without sandbox_name
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// finishedJob runs an export job outside Terraform, into a dataset of its own, and returns both
+// once the job has SUCCEEDED.
+func (env *testEnv) finishedJob(t *testing.T) (datasetID string, job *aepwire.ExportJob) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := env.platform(t)
+	ds, err := p.CreateDataset(ctx, aepwire.DatasetRequest{Name: "Made outside Terraform", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfileUnion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := p.CreateExportJob(ctx, aepwire.ExportJobRequest{
+		Schema:      aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
+		Destination: aepwire.ExportDestination{DatasetID: ds.ID},
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err = p.WaitExportJob(ctx, created.ID, nil)
+	if err != nil || job.Status != aepwire.JobSucceeded {
+		t.Fatalf("the job made outside Terraform ended %+v, %v", job, err)
+	}
+	return ds.ID, job
+}
+
+// expectJobStatus checks that the platform's job id, which what names, has the status.
+func (env *testEnv) expectJobStatus(id int64, status, what string) error {
+	job, err := env.engine.GetExportJob(context.Background(), id)
+	if err != nil || job.Status != status {
+		return fmt.Errorf("%s is %+v, %w; want it %s", what, job, err, status)
+	}
+	return nil
+}
+
+// expectJobCount checks that the platform holds n export jobs.
+func (env *testEnv) expectJobCount(n int) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		list, err := env.engine.ListExportJobs(context.Background(), aepwire.ExportJobQuery{})
+		if err != nil {
+			return err
+		}
+		if len(list.Records) != n {
+			return fmt.Errorf("the platform holds %d export jobs; want %d", len(list.Records), n)
+		}
+		return nil
+	}
+}
+
+// Turning wait_for_completion on for a running job waits under timeouts.update. A wait that ends
+// first leaves the job running and wait_for_completion off in the state, so that the next plan
+// shows the change again and the next apply waits again.
+func TestAccExportJob_updateWaitsUnderUpdateTimeout(t *testing.T) {
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		config := func(wait string) string {
+			return env.exportConfig(dir, fmt.Sprintf(`
+resource "experienceplatform_export_job" "test" {
+  destination         = { dataset_id = experienceplatform_dataset.export.id }
+  wait_for_completion = %s
+  timeouts            = { create = "3s", update = "2s" }
+  depends_on          = [experienceplatform_batch.loyalty]
+}`, wait))
+		}
+		sameJob := statecheck.CompareValue(compare.ValuesSame())
+		var resume func()
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					PreConfig:         func() { resume = env.pauseExports(t) },
+					Config:            config("false"),
+					ConfigStateChecks: []statecheck.StateCheck{sameJob.AddStateValue(jobAddr, tfjsonpath.New("id"))},
+				},
+				{
+					Config: config("true"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionUpdate)},
+					},
+					ExpectError: errorPattern("Export job timed out", "did not end within 2s (timeouts.update)",
+						"keeps running", "the next apply waits for it again"),
+				},
+				{ // the job still runs unwatched: the plan says so, and the apply waits for it
+					PreConfig: func() { resume() },
+					Config:    config("true"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionUpdate),
+							plancheck.ExpectKnownValue(jobAddr, tfjsonpath.New("wait_for_completion"), knownvalue.Bool(true)),
+						},
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						sameJob.AddStateValue(jobAddr, tfjsonpath.New("id")),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+					},
+				},
+			},
+		})
+	})
+}
+
+// plan -generate-config-out writes an imported job's request as its configuration, which then
+// plans no change: the job is adopted, not run again. Terraform before 1.10 cannot generate the
+// configuration of a resource with computed nested attributes (1.5 to 1.7 crash).
+func TestAccExportJob_generateConfig(t *testing.T) {
+	if openTofu() {
+		// OpenTofu 1.12 leaves optional and computed attributes named id out of generated
+		// configurations, nested ones too, so the generated merge_policy lacks its id; the
+		// resource page tells users to add it.
+		t.Skip("OpenTofu leaves merge_policy.id out of generated configurations")
+	}
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dataset, job := env.finishedJob(t)
+		resource.ParallelTest(t, resource.TestCase{
+			TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config:          env.providerBlock(),
+				ResourceName:    jobAddr,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   strconv.FormatInt(job.ID, 10),
+				GenerateConfig:  true,
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionNoop),
+					plancheck.ExpectKnownValue(jobAddr, tfjsonpath.New("destination").AtMapKey("dataset_id"), knownvalue.StringExact(dataset)),
+					plancheck.ExpectKnownValue(jobAddr, tfjsonpath.New("merge_policy").AtMapKey("id"), knownvalue.StringExact(job.MergePolicy.ID)),
+					plancheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+				}},
+			}},
+		})
+	})
+}
+
+// A nightly export: triggers fed by the night of the plan (plantimestamp(), known when planning)
+// run the job again only when the night moves on. The test pins the night with a variable, as a
+// configuration can, and then plans with plantimestamp(), which is not 2001-01-02.
+func TestAccExportJob_nightlyTrigger(t *testing.T) {
+	env := newTestEnv(t, "embedded")
+	config := env.config(`
+variable "night" {
+  type    = string
+  default = null
+}
+
+locals {
+  night = coalesce(var.night, formatdate("YYYY-MM-DD", plantimestamp()))
+}
+
+resource "experienceplatform_dataset" "export" {
+  name       = "Nightly export"
+  schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
+}
+
+resource "experienceplatform_export_job" "test" {
+  destination = { dataset_id = experienceplatform_dataset.export.id }
+  triggers    = { night = local.night }
+}`)
+	night := func(n string) tfconfig.Variables { return tfconfig.Variables{"night": tfconfig.StringVariable(n)} }
+	sameJob := statecheck.CompareValue(compare.ValuesSame())
+	newJob := statecheck.CompareValue(compare.ValuesDiffer())
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:          config,
+				ConfigVariables: night("2001-01-01"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					sameJob.AddStateValue(jobAddr, tfjsonpath.New("id")),
+					newJob.AddStateValue(jobAddr, tfjsonpath.New("id")),
+				},
+			},
+			{ // the same night: nothing runs
+				Config:          config,
+				ConfigVariables: night("2001-01-01"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{sameJob.AddStateValue(jobAddr, tfjsonpath.New("id"))},
+			},
+			{ // the next night: the job runs again
+				Config:          config,
+				ConfigVariables: night("2001-01-02"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{newJob.AddStateValue(jobAddr, tfjsonpath.New("id"))},
+			},
+			{ // the night of plantimestamp() is known when planning, so the plan can say that the job runs
+				Config:             config,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPreRefresh: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectKnownValue(jobAddr, tfjsonpath.New("triggers").AtMapKey("night"),
+							knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\d$`))),
+					},
+				},
+			},
+		},
 	})
 }

@@ -25,16 +25,19 @@ var (
 	_ resource.ResourceWithConfigure      = (*mergePolicyResource)(nil)
 	_ resource.ResourceWithImportState    = (*mergePolicyResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*mergePolicyResource)(nil)
+	_ resource.ResourceWithIdentity       = (*mergePolicyResource)(nil)
 )
 
 // NewMergePolicyResource returns the experienceplatform_merge_policy resource.
 func NewMergePolicyResource() resource.Resource {
-	return &mergePolicyResource{}
+	return &mergePolicyResource{resourceBase{name: "merge_policy"}}
 }
 
 type mergePolicyResource struct {
-	data *providerData
+	resourceBase
 }
+
+var mergePolicyKind = objectKind{name: "merge policy", recreate: "create it again"}
 
 type mergePolicyModelV0 struct {
 	ID             types.String `tfsdk:"id"`
@@ -47,17 +50,14 @@ type mergePolicyModelV0 struct {
 	UpdateEpoch    types.Int64  `tfsdk:"update_epoch"`
 }
 
-func (r *mergePolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_merge_policy"
-}
-
 func (r *mergePolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		Description: "A merge policy of Real-Time Customer Profile: how profile fragments are stitched into " +
 			"profiles (identity_graph) and which fragment wins when attributes conflict (attribute_merge). " +
 			"Export jobs name the policy, and optionally its version. Every change updates the policy in place and " +
-			"raises its version; earlier versions stay usable by jobs. Destroy deletes the policy. A sandbox holds at " +
-			"most five merge policies, two of them the built-in timestampOrdered-none-mp and timestampOrdered-pdg-mp.",
+			"raises its version; earlier versions stay usable by jobs. Destroy deletes the policy with all its versions; " +
+			"destroying the default policy leaves the sandbox without one. A sandbox holds at most five merge policies " +
+			"(in the embedded engine, counting its two built-in ones, timestampOrdered-none-mp and timestampOrdered-pdg-mp).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:      true,
@@ -94,7 +94,8 @@ func (r *mergePolicyResource) Schema(_ context.Context, _ resource.SchemaRequest
 				Computed: true,
 				Default:  booldefault.StaticBool(false),
 				Description: "Whether this is the sandbox's default merge policy, which export jobs without a merge " +
-					"policy use. Making a policy the default takes the place of the previous default. Defaults to false.",
+					"policy use. Making a policy the default takes the place of the previous default, which does not get it " +
+					"back when this policy stops being the default or is destroyed. Defaults to false.",
 			},
 			"version": schema.Int64Attribute{
 				Computed:    true,
@@ -108,8 +109,8 @@ func (r *mergePolicyResource) Schema(_ context.Context, _ resource.SchemaRequest
 	}
 }
 
-func (r *mergePolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureData(&resp.Diagnostics, req.ProviderData)
+func (r *mergePolicyResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = idIdentitySchema("Id of the merge policy.")
 }
 
 func (r *mergePolicyResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
@@ -184,26 +185,11 @@ func (r *mergePolicyResource) Create(ctx context.Context, req resource.CreateReq
 		return
 	}
 	tflog.Info(ctx, "created merge policy", map[string]any{"merge_policy_id": created.ID})
-	resp.Diagnostics.Append(plan.fill(ctx, created)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	save(ctx, &plan, created, created.ID, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
 func (r *mergePolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state mergePolicyModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	id := state.ID.ValueString()
-	p, err := r.data.backend.GetMergePolicy(ctx, id)
-	if readFailed(ctx, resp, err, "Merge policy",
-		fmt.Sprintf("The merge policy %s was deleted outside Terraform. It is removed from the state, and the "+
-			"next plan will create it again.", id),
-		fmt.Sprintf("Reading the merge policy %s failed.", id)) {
-		return
-	}
-	resp.Diagnostics.Append(state.fill(ctx, p)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	readObject(ctx, req, resp, &mergePolicyModelV0{}, mergePolicyKind, r.data.backend.GetMergePolicy)
 }
 
 func (r *mergePolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -226,22 +212,13 @@ func (r *mergePolicyResource) Update(ctx context.Context, req resource.UpdateReq
 		return
 	}
 	tflog.Info(ctx, "updated merge policy", map[string]any{"merge_policy_id": updated.ID, "version": updated.Version})
-	resp.Diagnostics.Append(plan.fill(ctx, updated)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	save(ctx, &plan, updated, updated.ID, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
 func (r *mergePolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state mergePolicyModelV0
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if err := r.data.backend.DeleteMergePolicy(ctx, state.ID.ValueString()); err != nil && !aepwire.IsNotFound(err) {
-		resp.Diagnostics.AddError("Cannot delete merge policy",
-			errorDetail(fmt.Sprintf("Deleting the merge policy %s failed.", state.ID.ValueString()), "", err))
-	}
+	deleteObject(ctx, req, resp, mergePolicyKind, r.data.backend.DeleteMergePolicy)
 }
 
 func (r *mergePolicyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("id"), req, resp)
+	importByID(ctx, req, resp, nil)
 }

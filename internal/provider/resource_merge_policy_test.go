@@ -1,7 +1,7 @@
 package provider
 
 import (
-	"context"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/compare"
@@ -33,7 +33,7 @@ func TestAccMergePolicyResource(t *testing.T) {
 		samePolicy := statecheck.CompareValue(compare.ValuesSame())
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
+			Steps: slices.Concat([]resource.TestStep{
 				{
 					Config: env.config(policyDatasets + `
 resource "experienceplatform_merge_policy" "test" {
@@ -66,11 +66,9 @@ data "experienceplatform_merge_policy" "builtin" {
 						statecheck.ExpectKnownValue("data.experienceplatform_merge_policy.builtin", tfjsonpath.New("dataset_order"), knownvalue.Null()),
 					},
 				},
-				{
-					ResourceName:      policyAddr,
-					ImportState:       true,
-					ImportStateVerify: true,
-				},
+			}, importSteps(policyAddr,
+				plancheck.ExpectKnownValue("experienceplatform_merge_policy.generated", tfjsonpath.New("dataset_order"), knownvalue.ListSizeExact(2)),
+			), []resource.TestStep{
 				{ // every change is an update in place that raises the version
 					Config: env.config(policyDatasets + `
 resource "experienceplatform_merge_policy" "test" {
@@ -78,10 +76,7 @@ resource "experienceplatform_merge_policy" "test" {
   identity_graph  = "none"
   attribute_merge = "timestampOrdered"
 }`),
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionUpdate)},
-						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-					},
+					ConfigPlanChecks: expectAction(policyAddr, plancheck.ResourceActionUpdate),
 					ConfigStateChecks: []statecheck.StateCheck{
 						samePolicy.AddStateValue(policyAddr, tfjsonpath.New("id")),
 						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("version"), knownvalue.Int64Exact(2)),
@@ -89,37 +84,19 @@ resource "experienceplatform_merge_policy" "test" {
 						statecheck.ExpectKnownValue(policyAddr, tfjsonpath.New("default"), knownvalue.Bool(false)),
 					},
 				},
-			},
+			}),
 		})
 	})
 }
 
 func TestAccMergePolicyResource_deletedOutsideTerraform(t *testing.T) {
 	forEachMode(t, func(t *testing.T, env *testEnv) {
-		config := env.config(`
+		testDeletedOutsideTerraform(t, policyAddr, env.config(`
 resource "experienceplatform_merge_policy" "test" {
   name            = "Gone soon"
   identity_graph  = "none"
   attribute_merge = "timestampOrdered"
-}`)
-		var id string
-		resource.ParallelTest(t, resource.TestCase{
-			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{
-				{Config: config, ConfigStateChecks: []statecheck.StateCheck{captureString(policyAddr, tfjsonpath.New("id"), &id)}},
-				{
-					PreConfig: func() {
-						if err := env.engine.DeleteMergePolicy(context.Background(), id); err != nil {
-							t.Fatal(err)
-						}
-					},
-					Config: config,
-					ConfigPlanChecks: resource.ConfigPlanChecks{
-						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(policyAddr, plancheck.ResourceActionCreate)},
-					},
-				},
-			},
-		})
+}`), env.engine.DeleteMergePolicy)
 	})
 }
 

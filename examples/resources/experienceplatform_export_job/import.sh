@@ -1,2 +1,2 @@
-# An export job is imported by its id; its request becomes the resource's configuration.
+# An export job is imported by its id.
 terraform import experienceplatform_export_job.profiles 24115

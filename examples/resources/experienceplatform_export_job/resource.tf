@@ -3,12 +3,20 @@ resource "experienceplatform_dataset" "export" {
   schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
 }
 
+# Profiles stitched through the private identity graph, so that events join a profile through
+# any identity they share with it.
+resource "experienceplatform_merge_policy" "stitched" {
+  name            = "Stitched, newest first"
+  identity_graph  = "pdg"
+  attribute_merge = "timestampOrdered"
+}
+
 # The request of AEP's export-jobs documentation: each profile's identities and email address,
 # with the browser of each event ingested after a point in time.
 resource "experienceplatform_export_job" "profiles" {
   fields = "identities.id,personalEmail.address"
   merge_policy = {
-    id      = "timestampOrdered-pdg-mp"
+    id      = experienceplatform_merge_policy.stitched.id
     version = 1
   }
   event_list = {

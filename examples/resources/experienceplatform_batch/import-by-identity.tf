@@ -1,0 +1,6 @@
+import {
+  to = experienceplatform_batch.crm
+  identity = {
+    id = "9cb39b33a62d7cc87a3aedabb1655949"
+  }
+}

@@ -1,0 +1,6 @@
+import {
+  to = experienceplatform_dataset.export
+  identity = {
+    id = "5c8c3c555033b814b69f947f"
+  }
+}

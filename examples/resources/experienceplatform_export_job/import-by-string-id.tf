@@ -1,0 +1,4 @@
+import {
+  to = experienceplatform_export_job.profiles
+  id = "24115"
+}
