@@ -45,7 +45,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", envOr("AEP_DATA_DIR", ".aep"), "with -serve: the engine's data directory (AEP_DATA_DIR)")
 	fs.StringVar(&f.orgID, "org-id", envOr("AEP_ORG_ID", "embedded@AdobeOrg"), "with -serve: the organisation requests must name (AEP_ORG_ID)")
 	fs.StringVar(&f.clientID, "client-id", os.Getenv("AEP_CLIENT_ID"), "with -serve: the OAuth client that may obtain tokens (AEP_CLIENT_ID)")
-	fs.StringVar(&f.sandboxes, "sandboxes", envOr("AEP_SANDBOX_NAME", "prod"), "with -serve: comma-separated sandbox names requests may name")
+	fs.StringVar(&f.sandboxes, "sandboxes", envOr("AEP_SANDBOX_NAME", "prod"), "with -serve: comma-separated sandbox names requests may "+
+		"name, each with objects of its own; the first is the default sandbox, of requests without x-sandbox-name and of a data "+
+		"directory written before sandboxes")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "with -serve: serve HTTPS with this certificate (PEM; with -tls-key)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "with -serve: the private key of -tls-cert (PEM)")
 	fs.BoolVar(&f.insecureListen, "insecure-listen", false, "with -serve: allow plain HTTP on an address other than loopback, "+
@@ -144,7 +146,11 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 		}
 	}
 
-	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID})
+	sandboxes := f.sandboxList()
+	// The engine holds batches to their limits too, counting what they hold on disk, across
+	// restarts and among uploads running at once.
+	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID, Sandbox: sandboxes[0],
+		MaxBatchBytes: int64(f.maxBatchSize), MaxBatchFiles: f.maxBatchFiles})
 	if err != nil {
 		return err
 	}
@@ -152,7 +158,7 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 	handler := aepserver.New(engine, aepserver.Options{
 		Credentials: []aepserver.Credential{{ClientID: f.clientID, ClientSecret: f.clientSecret}},
 		OrgID:       f.orgID,
-		Sandboxes:   strings.Split(f.sandboxes, ","),
+		Sandboxes:   sandboxes,
 		Log:         logger.Printf,
 		PublicURL:   f.publicURL,
 		Limits: aepserver.Limits{File: int64(f.maxFileSize), Batch: int64(f.maxBatchSize), BatchFiles: f.maxBatchFiles,
@@ -189,6 +195,14 @@ func (f serveFlags) check() (*tls.Config, error) {
 			return nil, fmt.Errorf("%s must be at least 1", n.name)
 		}
 	}
+	if len(f.sandboxList()) == 0 {
+		return nil, errors.New("-sandboxes names no sandbox: give at least one, such as prod")
+	}
+	for _, name := range f.sandboxList() {
+		if err := exportengine.CheckSandboxName(name); err != nil {
+			return nil, fmt.Errorf("-sandboxes: %w", err)
+		}
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return nil, errors.New("-tls-cert and -tls-key go together: give both, or neither")
 	}
@@ -200,6 +214,17 @@ func (f serveFlags) check() (*tls.Config, error) {
 		return nil, fmt.Errorf("loading -tls-cert and -tls-key: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// sandboxList is -sandboxes as a list, without blanks.
+func (f serveFlags) sandboxList() []string {
+	var out []string
+	for _, name := range strings.Split(f.sandboxes, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // isLoopback reports whether a listener's address is reachable only from this machine.

@@ -207,6 +207,8 @@ func TestServeFlagsThatDoNotGoTogether(t *testing.T) {
 		{[]string{"-public-url", "ftp://aep.example.com"}, "is not a base URL"},
 		{[]string{"-max-conns", "0"}, "-max-conns must be at least 1"},
 		{[]string{"-max-batch-files", "0"}, "-max-batch-files must be at least 1"},
+		{[]string{"-sandboxes", " , "}, "-sandboxes names no sandbox"},
+		{[]string{"-sandboxes", "prod,Dev Team"}, `-sandboxes: sandbox name "Dev Team" is not valid: use lower-case letters`},
 	} {
 		var f serveFlags
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)

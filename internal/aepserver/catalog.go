@@ -288,7 +288,7 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 // size and its batch's size and count of files are held to the limits.
 func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	batch, name := r.PathValue("id"), r.PathValue("name")
-	if err := checkFileName(name); err != nil {
+	if err := aepwire.CheckFileName(name); err != nil {
 		return err
 	}
 	up, err := s.uploads.start(batch, name, r.ContentLength, s.limits, s.clock.Now())

@@ -6,9 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
@@ -99,26 +97,12 @@ const (
 	maxTags           = 64   // tag names of a dataset
 	maxTagValues      = 64   // values of one tag
 	maxTagLen         = 256  // characters of a tag name or value
-	maxFileNameLen    = 255  // bytes of an uploaded file's name, as most file systems allow
 )
 
 // errTooLarge is a body over a limit: 413, naming the limit and what to do.
 func errTooLarge(what string, limit int64, fix string) *aepwire.Error {
 	return aepwire.Errorf(http.StatusRequestEntityTooLarge, "SRV-1413", "Request too large",
-		"%s is larger than %s, the most the server takes; %s", what, formatBytes(limit), fix)
-}
-
-// formatBytes writes a size as people configure it.
-func formatBytes(n int64) string {
-	for _, u := range []struct {
-		size int64
-		name string
-	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
-		if n >= u.size && n%u.size == 0 {
-			return fmt.Sprintf("%d %s", n/u.size, u.name)
-		}
-	}
-	return fmt.Sprintf("%d bytes", n)
+		"%s is larger than %s, the most the server takes; %s", what, aepwire.FormatBytes(limit), fix)
 }
 
 // bodyLimit is what a route's request body may be, and what to say when it is larger.
@@ -230,7 +214,7 @@ func (p *pace) moved(n int, err error) {
 
 func (p *pace) tooSlow(what string) error {
 	return aepwire.Errorf(http.StatusRequestTimeout, "SRV-1408", "Request timeout",
-		"%s arrived slower than %s a second for %s; send it at a steady pace", what, formatBytes(p.rate), p.window)
+		"%s arrived slower than %s a second for %s; send it at a steady pace", what, aepwire.FormatBytes(p.rate), p.window)
 }
 
 // pacedWriter holds the answer to the same pace: a client that stops taking an answer is cut
@@ -249,29 +233,6 @@ func (w *pacedWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.statusRecorder }
-
-// checkFileName refuses a name that is not a plain file name, naming the rule it breaks.
-func checkFileName(name string) error {
-	bad := func(rule string) error {
-		return aepwire.Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request",
-			"file name %q is not valid: %s; use a plain name such as profiles.json", name, rule)
-	}
-	switch {
-	case name == "":
-		return bad("it is empty")
-	case len(name) > maxFileNameLen:
-		return bad(fmt.Sprintf("it is %d bytes long, and a name may have at most %d", len(name), maxFileNameLen))
-	case !utf8.ValidString(name):
-		return bad("it is not valid UTF-8")
-	case strings.ContainsAny(name, `/\`):
-		return bad("it holds a path separator (/ or \\)")
-	case strings.HasPrefix(name, "."):
-		return bad("it starts with a dot")
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return bad("it holds a control character (such as NUL or a line break)")
-	}
-	return nil
-}
 
 // checkText refuses a name or description longer than its limit.
 func checkText(code, field, value string, limit int) error {

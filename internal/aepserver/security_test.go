@@ -90,20 +90,142 @@ func TestProbeFieldsBomb(t *testing.T) {
 	}
 }
 
-// Sandboxes as AEP has them: nothing of one is visible or changeable from another.
+// Sandboxes as AEP has them: nothing of one is visible or changeable from another, and an
+// export in one reads only that sandbox's profiles.
 func TestProbeSandboxIsolation(t *testing.T) {
-	t.Skip("sandboxes come with the engine's sandbox work: every dataset, batch, policy, job and file belonging to one " +
-		"sandbox (until then the engine has one, shared by every sandbox name the server accepts)")
 	s := serveEngine(t, Options{Sandboxes: []string{"prod", "dev"}}, nil)
-	id := s.createDataset(t, aepwire.SchemaProfile)
-	dev := http.Header{"X-Sandbox-Name": {"dev"}}
-	for _, method := range []string{"GET", "DELETE"} {
-		if resp, body := s.call(t, method, catalogPath+"/dataSets/"+id, nil, dev); resp.StatusCode != http.StatusNotFound {
-			t.Errorf("%s of a prod dataset from dev: %d %s, want 404", method, resp.StatusCode, body)
+	in := func(sandbox string) http.Header { return http.Header{"X-Sandbox-Name": {sandbox}} }
+	type objects struct{ crm, dest, batch, policy, email string }
+	made := map[string]*objects{}
+	for _, sb := range []string{"prod", "dev"} {
+		o := &objects{email: sb + "-person@example.com"}
+		made[sb] = o
+		create := func(path, body string) []byte {
+			t.Helper()
+			resp, answer := s.call(t, "POST", path, strings.NewReader(body), in(sb))
+			if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: POST %s: %d %s", sb, path, resp.StatusCode, answer)
+			}
+			return answer
+		}
+		dataset := func(schema string) string {
+			var refs []string
+			if err := json.Unmarshal(create(catalogPath+"/dataSets", `{"name":"probe","schemaRef":{"id":"`+schema+
+				`"},"tags":{"unifiedProfile":["enabled:true"]}}`), &refs); err != nil || len(refs) != 1 {
+				t.Fatalf("%s: dataset: %v %v", sb, refs, err)
+			}
+			return refs[0][strings.LastIndexByte(refs[0], '/')+1:]
+		}
+		o.crm, o.dest = dataset(aepwire.SchemaProfile), dataset(aepwire.SchemaProfileUnion)
+		var b aepwire.Batch
+		if err := json.Unmarshal(create(importPath+"/batches", `{"datasetId":"`+o.crm+`","inputFormat":{"format":"json"}}`), &b); err != nil {
+			t.Fatal(err)
+		}
+		o.batch = b.ID
+		record := `{"identityMap":{"email":[{"id":"` + o.email + `","primary":true}]},"personalEmail":{"address":"` + o.email + `"}}`
+		if resp, body := s.call(t, "PUT", uploadPath(o.batch, o.crm, "people.json"), strings.NewReader(record), in(sb)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: upload: %d %s", sb, resp.StatusCode, body)
+		}
+		create(importPath+"/batches/"+o.batch+"?action=COMPLETE", "")
+		var p aepwire.MergePolicy
+		if err := json.Unmarshal(create(profilePath+"/config/mergePolicies", `{"name":"`+sb+` policy","identityGraph":{"type":"none"},`+
+			`"attributeMerge":{"type":"timestampOrdered"},"schema":{"name":"_xdm.context.profile"}}`), &p); err != nil {
+			t.Fatal(err)
+		}
+		o.policy = p.ID
+	}
+
+	// From each sandbox, nothing of the other's can be read, changed or deleted: each is a 404, as
+	// for an object that does not exist.
+	for sb, other := range map[string]string{"prod": "dev", "dev": "prod"} {
+		o := made[other]
+		for _, probe := range []struct{ method, path, body string }{
+			{"GET", catalogPath + "/dataSets/" + o.crm, ""},
+			{"PATCH", catalogPath + "/dataSets/" + o.crm, `{"description":"taken"}`},
+			{"DELETE", catalogPath + "/dataSets/" + o.crm, ""},
+			{"GET", catalogPath + "/batches/" + o.batch, ""},
+			{"DELETE", catalogPath + "/batches/" + o.batch, ""},
+			{"POST", importPath + "/batches/" + o.batch + "?action=REVERT", ""},
+			{"PUT", uploadPath(o.batch, o.crm, "more.json"), "{}"},
+			{"GET", exportDataPath + "/batches/" + o.batch + "/files", ""},
+			{"GET", exportDataPath + "/files/" + o.batch + "-1?path=people.json", ""},
+			{"GET", profilePath + "/config/mergePolicies/" + o.policy, ""},
+			{"PUT", profilePath + "/config/mergePolicies/" + o.policy, `{"name":"taken","identityGraph":{"type":"none"},` +
+				`"attributeMerge":{"type":"timestampOrdered"},"schema":{"name":"_xdm.context.profile"}}`},
+			{"DELETE", profilePath + "/config/mergePolicies/" + o.policy, ""},
+		} {
+			var body io.Reader
+			if probe.body != "" {
+				body = strings.NewReader(probe.body)
+			}
+			if resp, answer := s.call(t, probe.method, probe.path, body, in(sb)); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: %s %s of %s's: %d %s, want 404", sb, probe.method, probe.path, other, resp.StatusCode, answer)
+			}
+		}
+		resp, body := s.call(t, "GET", catalogPath+"/dataSets", nil, in(sb))
+		var list map[string]json.RawMessage
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list) != 2 ||
+			list[made[sb].crm] == nil || list[made[sb].dest] == nil {
+			t.Errorf("%s lists %d %s, want its own two datasets", sb, resp.StatusCode, body)
+		}
+		// A job in one sandbox cannot name the other's destination or policy.
+		resp, body = s.call(t, "POST", profilePath+"/export/jobs", strings.NewReader(`{"destination":{"datasetId":"`+o.dest+
+			`"},"schema":{"name":"_xdm.context.profile"}}`), in(sb))
+		expectProblem(t, resp, body, http.StatusBadRequest, "names no dataset")
+		resp, body = s.call(t, "POST", profilePath+"/export/jobs", strings.NewReader(`{"destination":{"datasetId":"`+made[sb].dest+
+			`"},"mergePolicy":{"id":"`+o.policy+`"},"schema":{"name":"_xdm.context.profile"}}`), in(sb))
+		expectProblem(t, resp, body, http.StatusBadRequest, "mergePolicy")
+	}
+
+	// An export in each sandbox holds that sandbox's profile, and never the other's.
+	jobs := map[string]int64{}
+	for _, sb := range []string{"prod", "dev"} {
+		resp, body := s.call(t, "POST", profilePath+"/export/jobs", strings.NewReader(`{"destination":{"datasetId":"`+made[sb].dest+
+			`"},"schema":{"name":"_xdm.context.profile"}}`), in(sb))
+		var job aepwire.ExportJob
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &job) != nil {
+			t.Fatalf("%s: export job: %d %s", sb, resp.StatusCode, body)
+		}
+		jobs[sb] = job.ID
+	}
+	if jobs["prod"] == jobs["dev"] {
+		t.Fatalf("both sandboxes got job %d", jobs["prod"])
+	}
+	for sb, other := range map[string]string{"prod": "dev", "dev": "prod"} {
+		ctx, cancel := context.WithTimeout(aepwire.WithSandbox(context.Background(), sb), time.Minute)
+		job, err := s.engine.WaitExportJob(ctx, jobs[sb], nil)
+		cancel()
+		if err != nil || job.Status != "SUCCEEDED" {
+			t.Fatalf("%s: job %+v, %v", sb, job, err)
+		}
+		resp, body := s.call(t, "GET", exportDataPath+"/files/"+job.Destination.BatchID+"-1?path=part-00000.json", nil, in(sb))
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(made[sb].email)) || bytes.Contains(body, []byte(made[other].email)) {
+			t.Errorf("%s exported %d %s: want its own profile (%s) only", sb, resp.StatusCode, body, made[sb].email)
+		}
+		if resp, body := s.call(t, "GET", fmt.Sprintf("%s/export/jobs/%d", profilePath, jobs[sb]), nil, in(other)); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s's job from %s: %d %s", sb, other, resp.StatusCode, body)
+		}
+		resp, body = s.call(t, "GET", profilePath+"/export/jobs", nil, in(sb))
+		var list aepwire.ExportJobList
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Records) != 1 || list.Records[0].ID != jobs[sb] {
+			t.Errorf("%s lists jobs %d %s, want only its own", sb, resp.StatusCode, body)
 		}
 	}
-	if resp, body := s.call(t, "GET", catalogPath+"/dataSets", nil, dev); resp.StatusCode != http.StatusOK || string(bytes.TrimSpace(body)) != "{}" {
-		t.Errorf("dev lists %d %s, want nothing", resp.StatusCode, body)
+
+	// Without x-sandbox-name, a request is in the default sandbox (the first the server names).
+	req, err := http.NewRequest("GET", s.url+catalogPath+"/dataSets/"+made["prod"].crm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = s.headers()
+	req.Header.Del("X-Sandbox-Name")
+	resp, err := s.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("prod's dataset without x-sandbox-name: %d, want 200", resp.StatusCode)
 	}
 }
 
@@ -404,14 +526,29 @@ func trickle(c *rawConn, s string, every time.Duration) (stop func()) {
 
 // Files 0600 and directories 0700 under the data directory, whatever the umask.
 func TestProbeFilePermissions(t *testing.T) {
-	t.Skip("private permissions come with the engine's work on its data directory: files 0600 and directories 0700 " +
-		"(until then they follow the umask)")
+	// The most permissive umask: whatever the engine's files end up as, it asked for.
+	withUmask(t, 0)
 	s := serveEngine(t, Options{}, nil)
 	dataset := s.createDataset(t, aepwire.SchemaProfile)
 	batch := s.createBatch(t, dataset)
 	s.call(t, "PUT", uploadPath(batch, dataset, "p.json"), strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`),
 		http.Header{"Content-Type": {"application/octet-stream"}})
-	s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil)
+	if resp, body := s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("complete: %d %s", resp.StatusCode, body)
+	}
+	dest := s.createDataset(t, aepwire.SchemaProfileUnion)
+	resp, body := s.call(t, "POST", profilePath+"/export/jobs", strings.NewReader(`{"destination":{"datasetId":"`+dest+
+		`"},"schema":{"name":"_xdm.context.profile"}}`), nil)
+	var job aepwire.ExportJob
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &job) != nil {
+		t.Fatalf("export job: %d %s", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if done, err := s.engine.WaitExportJob(ctx, job.ID, nil); err != nil || done.Status != "SUCCEEDED" {
+		t.Fatalf("export job: %+v, %v", done, err)
+	}
+	seen := map[string]bool{}
 	err := filepath.WalkDir(s.engine.DataDir(), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -420,6 +557,7 @@ func TestProbeFilePermissions(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		seen[filepath.Ext(path)] = true
 		if want := fs.FileMode(0o600); d.IsDir() {
 			if info.Mode().Perm() != 0o700 {
 				t.Errorf("%s is %o, want 700", path, info.Mode().Perm())
@@ -431,6 +569,13 @@ func TestProbeFilePermissions(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// What the walk must have met: the database and its WAL, a profile segment, an upload, an
+	// exported file, a job's lock file.
+	for _, ext := range []string{".db", ".db-wal", ".db-shm", ".seg", ".json", ".lock"} {
+		if !seen[ext] {
+			t.Errorf("no %s file under the data directory: %v", ext, seen)
+		}
 	}
 }
 
@@ -653,7 +798,7 @@ func TestProbeFileNames(t *testing.T) {
 		}
 	}
 	// The longest name allowed is stored.
-	name := strings.Repeat("y", maxFileNameLen-5) + ".json"
+	name := strings.Repeat("y", aepwire.MaxFileNameBytes-5) + ".json"
 	if resp, body := s.call(t, "PUT", uploadPath(batch, dataset, name), strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`),
 		http.Header{"Content-Type": {"application/octet-stream"}}); resp.StatusCode != http.StatusOK {
 		t.Errorf("a name of %d bytes: %d %s", len(name), resp.StatusCode, body)

@@ -50,7 +50,8 @@ type Options struct {
 	// OrgID is the organisation every request must name in x-gw-ims-org-id.
 	OrgID string
 	// Sandboxes are the sandbox names requests may name; default "prod". A request without
-	// x-sandbox-name is in the first.
+	// x-sandbox-name is in the first. The platform keeps each sandbox's objects apart: every call
+	// of a request names its sandbox in the context (aepwire.WithSandbox).
 	Sandboxes []string
 	// AccessTokens are tokens accepted without the token endpoint, each for a client id.
 	AccessTokens map[string]string
@@ -96,7 +97,7 @@ type Server struct {
 // New returns a server for a platform.
 func New(p Platform, opts Options) *Server {
 	if len(opts.Sandboxes) == 0 {
-		opts.Sandboxes = []string{"prod"}
+		opts.Sandboxes = []string{aepwire.DefaultSandbox}
 	}
 	if opts.TokenLifetime == 0 {
 		opts.TokenLifetime = 24 * time.Hour
@@ -173,9 +174,12 @@ func (s *Server) api(pattern string, h func(http.ResponseWriter, *http.Request) 
 		handler = s.strictRoute(pattern, handler)
 	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if !s.gateway(w, r) {
+		sandbox, ok := s.gateway(w, r)
+		if !ok {
 			return
 		}
+		// Every call the handler makes of the platform works in the request's sandbox.
+		r = r.WithContext(aepwire.WithSandbox(r.Context(), sandbox))
 		if err := declaredTooLarge(r); err != nil {
 			s.writeError(w, r, err)
 			return
@@ -344,34 +348,35 @@ func newToken(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// gateway checks what AEP's API gateway checks, and answers with its errors.
-func (s *Server) gateway(w http.ResponseWriter, r *http.Request) bool {
+// gateway checks what AEP's API gateway checks, and answers with its errors. It returns the
+// sandbox the request works in.
+func (s *Server) gateway(w http.ResponseWriter, r *http.Request) (string, bool) {
 	auth := r.Header.Get("Authorization")
 	token, bearer := strings.CutPrefix(auth, "Bearer ")
 	if auth == "" || !bearer || token == "" {
 		writeGatewayError(w, http.StatusForbidden, aepwire.GatewayTokenMissing, "Oauth token is missing.")
-		return false
+		return "", false
 	}
 	clientID, ok := s.clientOf(token)
 	if !ok {
 		writeGatewayError(w, http.StatusUnauthorized, aepwire.GatewayTokenInvalid, "Oauth token is not valid")
-		return false
+		return "", false
 	}
 	switch key := r.Header.Get(aepwire.HeaderAPIKey); {
 	case key == "":
 		writeGatewayError(w, http.StatusForbidden, aepwire.GatewayAPIKeyMissing, "Api Key is required")
-		return false
+		return "", false
 	case key != clientID:
 		writeGatewayError(w, http.StatusForbidden, aepwire.GatewayAPIKeyInvalid, "Api Key is invalid")
-		return false
+		return "", false
 	}
 	switch org := r.Header.Get(aepwire.HeaderOrgID); {
 	case org == "":
 		writeGatewayError(w, http.StatusBadRequest, aepwire.GatewayHeaderMissing, "Missing header: "+aepwire.HeaderOrgID)
-		return false
+		return "", false
 	case s.opts.OrgID != "" && org != s.opts.OrgID:
 		writeGatewayError(w, http.StatusForbidden, aepwire.GatewayOrgMismatch, "User region is missing")
-		return false
+		return "", false
 	}
 	sandbox := r.Header.Get(aepwire.HeaderSandbox)
 	if sandbox == "" {
@@ -380,11 +385,11 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) bool {
 	}
 	for _, sb := range s.opts.Sandboxes {
 		if sandbox == sb {
-			return true
+			return sandbox, true
 		}
 	}
 	writeGatewayError(w, http.StatusForbidden, aepwire.GatewayNotEntitled, "Profile is not valid")
-	return false
+	return "", false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

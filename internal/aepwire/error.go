@@ -146,3 +146,16 @@ func NotReached(err error) bool {
 	var u *UnavailableError
 	return errors.As(err, &u) && !u.Sent
 }
+
+// FormatBytes writes a size limit as people configure it: in the largest unit that divides it.
+func FormatBytes(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

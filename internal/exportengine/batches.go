@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
@@ -24,11 +25,14 @@ import (
 const (
 	codeIngestBadRequest = "INGEST-1400"
 	codeBatchNotFound    = "CAT-1405"
+	codeIngestTooLarge   = "INGEST-1413"
 )
 
 const (
 	batchesDir   = "batches"
 	batchFileDir = "files"
+	// uploadLockFile, in a batch's directory, is held while an upload is moved into place.
+	uploadLockFile = "upload.lock"
 
 	originIngest = "ingest"
 	originExport = "export"
@@ -63,10 +67,14 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 	if req.DatasetID == "" {
 		return nil, ingestBadRequest("datasetId is required")
 	}
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	id := newBatchID()
 	now := e.nowMs()
-	err := e.store.Write(ctx, func(tx *sql.Tx) error {
-		ds, err := e.getDataset(ctx, tx, req.DatasetID)
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
+		ds, err := e.getDataset(ctx, tx, sb, req.DatasetID)
 		if aepwire.IsNotFound(err) {
 			return ingestBadRequest("datasetId %q names no dataset", req.DatasetID)
 		}
@@ -78,44 +86,63 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 				"destination: ingest into a dataset of %s or %s instead",
 				ds.ID, ds.SchemaRef.ID, aepwire.SchemaProfile, aepwire.SchemaExperienceEvent)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO batches (id, dataset_id, origin, status, format, created_ms, updated_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, ds.ID, originIngest, aepwire.BatchLoading, format, now, now)
+		_, err = tx.ExecContext(ctx, `INSERT INTO batches (sandbox, id, dataset_id, origin, status, format, created_ms, updated_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, sb, id, ds.ID, originIngest, aepwire.BatchLoading, format, now, now)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(e.batchDir(id), batchFileDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(e.batchDir(id), batchFileDir), privateDir); err != nil {
 		return nil, fmt.Errorf("creating batch directory: %w", err)
 	}
-	return e.GetBatch(ctx, id)
+	return e.getBatch(ctx, sb, id)
 }
 
 // UploadBatchFile stores one file of a loading batch. Uploading a name again replaces the file.
 func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name string, body io.Reader) error {
-	if err := validateFileName(name); err != nil {
+	if err := aepwire.CheckFileName(name); err != nil {
 		return err
 	}
-	b, err := e.GetBatch(ctx, batchID)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := e.getBatch(ctx, sb, batchID)
 	if err != nil {
 		return err
 	}
 	if datasetID != "" && b.DatasetID() != datasetID {
 		return ingestBadRequest("batch %s belongs to dataset %s, not %s", batchID, b.DatasetID(), datasetID)
 	}
-	if err := e.touchLoadingBatch(ctx, batchID); err != nil {
+	if err := e.touchLoadingBatch(ctx, sb, batchID); err != nil {
 		return err
 	}
 	dir := filepath.Join(e.batchDir(batchID), batchFileDir)
+	// What the batch holds besides the file this upload replaces: the upload may add no more
+	// than the limits leave, and stops reading when it would.
+	used, err := batchUsage(dir, name)
+	if err != nil {
+		return fmt.Errorf("storing %s: %w", name, err)
+	}
+	if err := e.checkBatchLimits(batchID, used, 0); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(dir, ".upload-*")
 	if err != nil {
-		if terr := e.touchLoadingBatch(ctx, batchID); terr != nil {
+		if terr := e.touchLoadingBatch(ctx, sb, batchID); terr != nil {
 			return terr // it ended (or went) meanwhile, and its directory with it
 		}
 		return fmt.Errorf("storing %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, body)
+	if e.maxBatchBytes > 0 {
+		body = io.LimitReader(body, e.maxBatchBytes-used.bytes+1)
+	}
+	n, err := io.Copy(tmp, body)
+	if err == nil {
+		err = e.checkBatchLimits(batchID, used, n)
+	}
 	if err == nil {
 		err = tmp.Sync() // a file that is in place is whole, even after a crash of the machine
 	}
@@ -123,27 +150,97 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
+		err = e.placeUpload(batchID, dir, tmp.Name(), name, n)
 	}
 	if err != nil {
+		if aepwire.StatusOf(err) != 0 {
+			return err
+		}
 		return fmt.Errorf("storing %s: %w", name, err)
 	}
 	return nil
 }
 
+// usage is what a batch's files hold.
+type usage struct {
+	bytes int64
+	files int
+}
+
+// batchUsage counts the stored files of a batch's file directory, leaving out the one named
+// except (which an upload replaces) and uploads in progress.
+func batchUsage(dir, except string) (usage, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return usage{}, err
+	}
+	var u usage
+	for _, ent := range entries {
+		if ent.Name() == except || strings.HasPrefix(ent.Name(), ".") || !ent.Type().IsRegular() {
+			continue
+		}
+		info, err := ent.Info()
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return usage{}, err
+		}
+		u.bytes += info.Size()
+		u.files++
+	}
+	return u, nil
+}
+
+// checkBatchLimits refuses a file of size bytes that would take a batch holding used past
+// Options.MaxBatchBytes or MaxBatchFiles.
+func (e *Engine) checkBatchLimits(batchID string, used usage, size int64) error {
+	if e.maxBatchFiles > 0 && used.files+1 > e.maxBatchFiles {
+		return aepwire.Errorf(http.StatusRequestEntityTooLarge, codeIngestTooLarge, "Request too large",
+			"batch %s holds %d files, the most a batch may hold; put the records in fewer, larger files, or in another batch",
+			batchID, e.maxBatchFiles)
+	}
+	if e.maxBatchBytes > 0 && used.bytes+size > e.maxBatchBytes {
+		return aepwire.Errorf(http.StatusRequestEntityTooLarge, codeIngestTooLarge, "Request too large",
+			"batch %s would hold more than %s of files, the most a batch may hold; put the records in another batch",
+			batchID, aepwire.FormatBytes(e.maxBatchBytes))
+	}
+	return nil
+}
+
+// placeUpload moves an upload of size bytes into place as name, under the batch's upload lock,
+// after counting again what the batch holds: of two uploads at once, in any processes, that fit
+// the limits alone but not together, the second is refused, and the batch keeps what it held.
+func (e *Engine) placeUpload(batchID, dir, tmp, name string, size int64) error {
+	lock, err := filelock.Wait(filepath.Join(e.batchDir(batchID), uploadLockFile), filelock.Exclusive)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Unlock() }()
+	used, err := batchUsage(dir, name)
+	if err != nil {
+		return err
+	}
+	if err := e.checkBatchLimits(batchID, used, size); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name))
+}
+
 // touchLoadingBatch records activity on a loading batch, so that it is not abandoned while its
 // client uploads or completes it. A batch that is no longer loading is refused, naming its status.
-func (e *Engine) touchLoadingBatch(ctx context.Context, id string) error {
+func (e *Engine) touchLoadingBatch(ctx context.Context, sb, id string) error {
 	var status string
 	err := e.store.Write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE batches SET updated_ms = ? WHERE id = ? AND status = ?`, e.nowMs(), id, aepwire.BatchLoading)
+		r, err := tx.ExecContext(ctx, `UPDATE batches SET updated_ms = ? WHERE id = ? AND sandbox = ? AND status = ?`,
+			e.nowMs(), id, sb, aepwire.BatchLoading)
 		if err != nil {
 			return err
 		}
 		if n, _ := r.RowsAffected(); n == 1 {
 			return nil
 		}
-		err = tx.QueryRowContext(ctx, `SELECT status FROM batches WHERE id = ?`, id).Scan(&status)
+		err = tx.QueryRowContext(ctx, `SELECT status FROM batches WHERE id = ? AND sandbox = ?`, id, sb).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
 			return batchNotFound(id)
 		}
@@ -155,33 +252,33 @@ func (e *Engine) touchLoadingBatch(ctx context.Context, id string) error {
 	return err
 }
 
-func validateFileName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
-		return ingestBadRequest("file name %q is not valid: use a plain name such as profiles.json, "+
-			"without a path and not starting with a dot", name)
-	}
-	return nil
-}
-
 // CompleteBatch validates and commits a loading batch. Every record is checked; a bad record fails
 // alone and is reported. The batch ends success when at least one record was accepted, failed
 // otherwise. Its records become visible all at once, when the batch commits: readers never see
 // part of a batch. Completing a batch that has already ended returns it as it is.
 func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
-	b, err := e.GetBatch(ctx, id)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := e.getBatch(ctx, sb, id)
 	if err != nil {
 		return nil, err
 	}
 	if b.Status != aepwire.BatchLoading {
 		return b, nil
 	}
-	if err := e.touchLoadingBatch(ctx, id); err != nil {
+	if err := e.touchLoadingBatch(ctx, sb, id); err != nil {
 		if aepwire.IsNotFound(err) {
 			return nil, err
 		}
-		return e.GetBatch(ctx, id) // it ended meanwhile: report what is there now
+		return e.getBatch(ctx, sb, id) // it ended meanwhile: report what is there now
 	}
-	ds, err := e.GetDataset(ctx, b.DatasetID())
+	var ds *aepwire.Dataset
+	err = e.store.Read(ctx, func(tx *sql.Tx) error {
+		ds, err = e.getDataset(ctx, tx, sb, b.DatasetID())
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +305,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		seg.Abort()
 	}
 	if err != nil {
-		if now, gerr := e.GetBatch(ctx, id); gerr == nil && now.Status != aepwire.BatchLoading {
+		if now, gerr := e.getBatch(ctx, sb, id); gerr == nil && now.Status != aepwire.BatchLoading {
 			return now, nil // it ended meanwhile (abandoned, or completed by another client)
 		}
 		return nil, fmt.Errorf("ingesting batch %s: %w", id, err)
@@ -233,7 +330,9 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		if err != nil {
 			return err
 		}
-		now := e.nowMs()
+		// Whatever the clock did meanwhile, a batch is not completed before it started, nor
+		// before the ingest time it is given.
+		now := max(e.nowMs(), started, ingestTime)
 		r, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, started_ms = ?, completed_ms = ?,
 			ingest_time_ms = ?, record_count = ?, failed_record_count = ?, size_bytes = ?, errors = ?, profile_kind = ?
 			WHERE id = ? AND status = ?`,
@@ -255,12 +354,12 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	})
 	if errors.Is(err, errBatchChanged) {
 		// Completed (or deleted) by someone else meanwhile: report what is there now.
-		return e.GetBatch(ctx, id)
+		return e.getBatch(ctx, sb, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("committing batch %s: %w", id, err)
 	}
-	return e.GetBatch(ctx, id)
+	return e.getBatch(ctx, sb, id)
 }
 
 // dirBytes is the size of the files in dir.
@@ -318,7 +417,16 @@ func (e *Engine) scanBatch(row interface{ Scan(...any) error }) (*aepwire.Batch,
 
 // GetBatch returns a batch, or a 404 error.
 func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
-	b, err := e.scanBatch(e.store.DB().QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ?`, id))
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.getBatch(ctx, sb, id)
+}
+
+// getBatch reads a batch of sandbox sb: one of another sandbox is not found.
+func (e *Engine) getBatch(ctx context.Context, sb, id string) (*aepwire.Batch, error) {
+	b, err := e.scanBatch(e.store.DB().QueryRowContext(ctx, `SELECT `+batchColumns+` FROM batches WHERE id = ? AND sandbox = ?`, id, sb))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, batchNotFound(id)
 	}
@@ -327,14 +435,22 @@ func (e *Engine) GetBatch(ctx context.Context, id string) (*aepwire.Batch, error
 
 // ListBatches returns the batches of a dataset, newest first.
 func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error) {
-	return store.All(ctx, e.store.DB(), e.scanBatch, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ?
-		ORDER BY created_ms DESC, id`, datasetID)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.All(ctx, e.store.DB(), e.scanBatch, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ? AND sandbox = ?
+		ORDER BY created_ms DESC, id`, datasetID, sb)
 }
 
 // DeleteBatch deletes a batch, its files and the records it contributed to the profile store.
 func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
-	err := e.store.Write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ?`, id)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return err
+	}
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ? AND sandbox = ?`, id, sb)
 		if err != nil {
 			return err
 		}
@@ -455,7 +571,14 @@ func (e *Engine) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.
 
 // OpenBatchFile opens a file of a batch for reading.
 func (e *Engine) OpenBatchFile(ctx context.Context, batchID, name string) (*os.File, error) {
-	if err := validateFileName(name); err != nil {
+	if err := aepwire.CheckFileName(name); err != nil {
+		return nil, err
+	}
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.getBatch(ctx, sb, batchID); err != nil {
 		return nil, err
 	}
 	var n int

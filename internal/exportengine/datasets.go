@@ -61,11 +61,15 @@ func (e *Engine) CreateDataset(ctx context.Context, req aepwire.DatasetRequest) 
 	if err != nil {
 		return nil, err
 	}
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO datasets
-			(id, name, description, schema_id, schema_content_type, tags, version, state, created_ms, updated_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			ds.ID, ds.Name, ds.Description, ds.SchemaRef.ID, ds.SchemaRef.ContentType, tags,
+			(sandbox, id, name, description, schema_id, schema_content_type, tags, version, state, created_ms, updated_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sb, ds.ID, ds.Name, ds.Description, ds.SchemaRef.ID, ds.SchemaRef.ContentType, tags,
 			ds.Version, ds.State, ds.Created, ds.Updated)
 		return err
 	})
@@ -77,10 +81,14 @@ func (e *Engine) CreateDataset(ctx context.Context, req aepwire.DatasetRequest) 
 
 // GetDataset returns a dataset, or a 404 error.
 func (e *Engine) GetDataset(ctx context.Context, id string) (*aepwire.Dataset, error) {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var ds *aepwire.Dataset
-	err := e.store.Read(ctx, func(tx *sql.Tx) error {
+	err = e.store.Read(ctx, func(tx *sql.Tx) error {
 		var err error
-		ds, err = e.getDataset(ctx, tx, id)
+		ds, err = e.getDataset(ctx, tx, sb, id)
 		return err
 	})
 	return ds, err
@@ -88,8 +96,9 @@ func (e *Engine) GetDataset(ctx context.Context, id string) (*aepwire.Dataset, e
 
 const datasetColumns = `id, name, description, schema_id, schema_content_type, tags, version, state, created_ms, updated_ms`
 
-func (e *Engine) getDataset(ctx context.Context, tx *sql.Tx, id string) (*aepwire.Dataset, error) {
-	row := tx.QueryRowContext(ctx, `SELECT `+datasetColumns+` FROM datasets WHERE id = ?`, id)
+// getDataset reads a dataset of sandbox sb: one of another sandbox is not found.
+func (e *Engine) getDataset(ctx context.Context, tx *sql.Tx, sb, id string) (*aepwire.Dataset, error) {
+	row := tx.QueryRowContext(ctx, `SELECT `+datasetColumns+` FROM datasets WHERE id = ? AND sandbox = ?`, id, sb)
 	ds, err := e.scanDataset(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, datasetNotFound(id)
@@ -124,10 +133,14 @@ func (e *Engine) UpdateDataset(ctx context.Context, id string, patch aepwire.Dat
 			return nil, err
 		}
 	}
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var ds *aepwire.Dataset
-	err := e.store.Write(ctx, func(tx *sql.Tx) error {
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		var err error
-		if ds, err = e.getDataset(ctx, tx, id); err != nil {
+		if ds, err = e.getDataset(ctx, tx, sb, id); err != nil {
 			return err
 		}
 		if patch.Name != nil {
@@ -149,7 +162,7 @@ func (e *Engine) UpdateDataset(ctx context.Context, id string, patch aepwire.Dat
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE datasets SET name = ?, description = ?, tags = ?, version = ?, updated_ms = ?
-			WHERE id = ?`, ds.Name, ds.Description, tags, ds.Version, ds.Updated, id)
+			WHERE id = ? AND sandbox = ?`, ds.Name, ds.Description, tags, ds.Version, ds.Updated, id, sb)
 		return err
 	})
 	if err != nil {
@@ -161,13 +174,17 @@ func (e *Engine) UpdateDataset(ctx context.Context, id string, patch aepwire.Dat
 // DeleteDataset deletes a dataset with its batches, their files and the profile data they
 // contributed. Deleting a dataset that does not exist is a 404.
 func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return err
+	}
 	var batches []string
-	err := e.store.Write(ctx, func(tx *sql.Tx) error {
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		var err error
-		if batches, err = store.QueryStrings(ctx, tx, `SELECT id FROM batches WHERE dataset_id = ?`, id); err != nil {
+		if batches, err = store.QueryStrings(ctx, tx, `SELECT id FROM batches WHERE dataset_id = ? AND sandbox = ?`, id, sb); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ?`, id) // batches cascade
+		res, err := tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ? AND sandbox = ?`, id, sb) // batches cascade
 		if err != nil {
 			return err
 		}
@@ -214,7 +231,12 @@ func bumpVersion(v string) string {
 	return v[:i+1] + strconv.Itoa(n+1)
 }
 
-// ListDatasets returns every dataset, oldest first.
+// ListDatasets returns every dataset of the sandbox, oldest first.
 func (e *Engine) ListDatasets(ctx context.Context) ([]*aepwire.Dataset, error) {
-	return store.All(ctx, e.store.DB(), e.scanDataset, `SELECT `+datasetColumns+` FROM datasets ORDER BY created_ms, id`)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.All(ctx, e.store.DB(), e.scanDataset, `SELECT `+datasetColumns+` FROM datasets WHERE sandbox = ?
+		ORDER BY created_ms, id`, sb)
 }

@@ -51,6 +51,16 @@
 // next; WaitExportJob waits on the job's lock while a runner holds it, and on this engine's own
 // changes, and polls, on the engine's clock, for what other processes do.
 //
+// # Sandboxes
+//
+// Every dataset, batch, merge policy and export job belongs to one sandbox (sandboxes.go), and a
+// call never sees or changes another sandbox's objects: they read as not found. A call works in
+// the sandbox its context names (aepwire.WithSandbox; the server names the request's
+// x-sandbox-name there), or else in the engine's own, Options.Sandbox. An export reads only its
+// job's sandbox's batches, whichever runner runs it. Ids are unique across sandboxes, so the
+// files under batches/ need no sandbox of their own. A data directory written before sandboxes
+// belongs to the sandbox of the first engine that opens it.
+//
 // # Packages
 //
 //	exportengine          the front door: Engine and its API (datasets, batches, ingestion,

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
@@ -22,6 +23,10 @@ type Options struct {
 	// (the scheduler's poll, cancellation checks, progress, a worker's idle time) and of
 	// WaitExportJob. It defaults to the wall clock; tests pass a clock.Fake and move it.
 	Clock clock.Clock
+	// Sandbox is the sandbox of the calls whose context names none (see aepwire.WithSandbox): the
+	// provider's sandbox_name, or the server's default sandbox. A data directory written before it
+	// knew sandboxes belongs to the sandbox of the first engine that opens it. Empty means "prod".
+	Sandbox string
 	// ImsOrg is the organisation the engine reports in the objects it returns.
 	ImsOrg string
 	// RunBytes bounds the records a batch's ingestion holds in memory before it sorts them and
@@ -33,6 +38,11 @@ type Options struct {
 	// Spawn starts a worker process for this data directory (see RunWorker) when jobs need a
 	// runner and RunJobs is off. A worker that finds another one running exits at once.
 	Spawn func() error
+	// MaxBatchBytes bounds the bytes of a batch's files together, and MaxBatchFiles their
+	// number: an upload past either is refused with a 413 that names the limit, and the batch
+	// keeps what it held. Zero means no limit.
+	MaxBatchBytes int64
+	MaxBatchFiles int
 	// MaxConcurrentJobs bounds the jobs a runner runs at once; zero means 2. Each job uses every
 	// core, so more mostly adds memory.
 	MaxConcurrentJobs int
@@ -66,7 +76,14 @@ type Engine struct {
 	imsOrg   string
 	runBytes int
 	workers  int
-	store    *store.Store
+	// maxBatchBytes and maxBatchFiles are Options.MaxBatchBytes and MaxBatchFiles.
+	maxBatchBytes int64
+	maxBatchFiles int
+	store         *store.Store
+	// home is the sandbox of calls whose context names none; sandboxes caches the names of the
+	// sandboxes known to exist.
+	home      string
+	sandboxes sync.Map
 
 	locks  jobs.Locks
 	runner *jobs.Runner[*claimedJob] // started when RunJobs
@@ -87,25 +104,47 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving data directory %q: %w", opts.DataDir, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
+	if err := narrow(dir, privateDir); err != nil {
+		return nil, fmt.Errorf("making the data directory private: %w", err)
+	}
 	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, hooks: opts.Hooks,
-		locks: jobs.NewLocks(dir)}
+		locks: jobs.NewLocks(dir), home: opts.Sandbox,
+		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
 	for _, sub := range []string{batchesDir, jobs.LocksDir} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, sub), privateDir); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
 	}
 	if e.imsOrg == "" {
 		e.imsOrg = DefaultImsOrg
 	}
+	if e.home == "" {
+		e.home = aepwire.DefaultSandbox
+	}
+	if err := CheckSandboxName(e.home); err != nil {
+		return nil, err
+	}
 	e.store, err = store.Open(ctx, filepath.Join(dir, databaseFile))
 	if err != nil {
 		return nil, err
+	}
+	if err := e.makePrivate(ctx); err != nil {
+		_ = e.store.Close()
+		return nil, err
+	}
+	if err := e.claimUnowned(ctx); err != nil {
+		_ = e.store.Close()
+		return nil, fmt.Errorf("giving the data directory's objects to sandbox %s: %w", e.home, err)
+	}
+	if err := e.ensureSandbox(ctx, e.home); err != nil {
+		_ = e.store.Close()
+		return nil, fmt.Errorf("creating sandbox %s: %w", e.home, err)
 	}
 	if err := e.abandonStaleBatches(ctx); err != nil {
 		_ = e.store.Close()
@@ -126,6 +165,9 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// Sandbox is the engine's own sandbox: that of calls whose context names none.
+func (e *Engine) Sandbox() string { return e.home }
 
 // DataDir is the absolute path of the engine's data directory.
 func (e *Engine) DataDir() string { return e.dir }

@@ -209,7 +209,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	res := &exportResult{byNamespace: map[string]int64{}, exportStart: e.nowMs()}
-	snap, err := e.openSnapshot(ctx)
+	snap, err := e.openSnapshot(ctx, j.sandbox)
 	if err != nil {
 		return nil, fmt.Errorf("reading the profile store: %w", err)
 	}
@@ -606,7 +606,7 @@ func newOutBatch(dir, id string) (*outBatch, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, err
 	}
 	return &outBatch{id: id, dir: dir}, nil
@@ -618,7 +618,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 			return err
 		}
 		name := fmt.Sprintf("part-%05d.json", len(ob.files))
-		f, err := os.Create(filepath.Join(ob.dir, name))
+		f, err := os.OpenFile(filepath.Join(ob.dir, name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, privateFile)
 		if err != nil {
 			return err
 		}
@@ -675,21 +675,22 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			return jobs.ErrCancelledAtCommit
 		}
 		dest := cur.req.Destination.DatasetID
-		if _, err := e.getDataset(ctx, tx, dest); aepwire.IsNotFound(err) {
+		if _, err := e.getDataset(ctx, tx, cur.sandbox, dest); aepwire.IsNotFound(err) {
 			return requestGoneError(fmt.Sprintf("the destination dataset %s was deleted while the job ran, and its "+
 				"output with it; create a new job on an existing dataset%s", dest, applyAgain))
 		} else if err != nil {
 			return err
 		}
-		now := e.nowMs()
+		now := max(e.nowMs(), cur.started)
 		for _, ob := range res.batches {
 			ingestTime, err := e.nextIngestTime(ctx, tx)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO batches (id, dataset_id, origin, status, format, created_ms, updated_ms,
-				started_ms, completed_ms, ingest_time_ms, record_count, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				ob.id, dest, originExport, aepwire.BatchSuccess, formatJSON, cur.started, now, cur.started, now, ingestTime,
+			now = max(now, ingestTime) // a batch is not completed before it is ingested
+			if _, err := tx.ExecContext(ctx, `INSERT INTO batches (sandbox, id, dataset_id, origin, status, format, created_ms,
+				updated_ms, started_ms, completed_ms, ingest_time_ms, record_count, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				cur.sandbox, ob.id, dest, originExport, aepwire.BatchSuccess, formatJSON, cur.started, now, cur.started, now, ingestTime,
 				ob.rows, ob.size); err != nil {
 				return err
 			}

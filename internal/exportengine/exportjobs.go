@@ -39,11 +39,15 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 	if err != nil {
 		return nil, err
 	}
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var created *jobRow
 	err = e.writeJobs(ctx, func(tx *sql.Tx) error {
 		if idempotencyKey != "" {
 			var id int64
-			err := tx.QueryRowContext(ctx, `SELECT id FROM export_jobs WHERE idempotency_key = ?`, idempotencyKey).Scan(&id)
+			err := tx.QueryRowContext(ctx, `SELECT id FROM export_jobs WHERE sandbox = ? AND idempotency_key = ?`, sb, idempotencyKey).Scan(&id)
 			if err == nil {
 				created, err = e.getJobRow(ctx, tx, id)
 				return err
@@ -52,7 +56,7 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 				return err
 			}
 		}
-		if err := e.resolve(ctx, tx, spec); err != nil {
+		if err := e.resolve(ctx, tx, sb, spec); err != nil {
 			return err
 		}
 		n := 1
@@ -73,8 +77,8 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 		if idempotencyKey != "" {
 			key = idempotencyKey
 		}
-		r, err := tx.ExecContext(ctx, `INSERT INTO export_jobs (status, request, request_id, idempotency_key, batch_ids, creation_ms, update_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, jobs.New.Wire(), string(reqJSON), randomHex(16), key, string(batchJSON), now, now)
+		r, err := tx.ExecContext(ctx, `INSERT INTO export_jobs (sandbox, status, request, request_id, idempotency_key, batch_ids,
+			creation_ms, update_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, sb, jobs.New.Wire(), string(reqJSON), randomHex(16), key, string(batchJSON), now, now)
 		if err != nil {
 			return err
 		}
@@ -95,6 +99,7 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 // jobRow is an export job as stored.
 type jobRow struct {
 	id              int64
+	sandbox         string
 	state           jobs.State
 	req             aepwire.ExportJobRequest
 	requestID       string
@@ -110,13 +115,13 @@ type jobRow struct {
 	cancelRequested bool
 }
 
-const jobColumns = `id, status, request, request_id, batch_ids, creation_ms, update_ms, started_ms, metrics, errors,
+const jobColumns = `id, sandbox, status, request, request_id, batch_ids, creation_ms, update_ms, started_ms, metrics, errors,
 	warnings, gateway_ids, attempts, cancel_requested`
 
 func scanJob(row interface{ Scan(...any) error }) (*jobRow, error) {
 	j := &jobRow{}
 	var req, batches, metrics, errs, warnings, gateway string
-	if err := row.Scan(&j.id, &j.state, &req, &j.requestID, &batches, &j.creation, &j.update, &j.started, &metrics,
+	if err := row.Scan(&j.id, &j.sandbox, &j.state, &req, &j.requestID, &batches, &j.creation, &j.update, &j.started, &metrics,
 		&errs, &warnings, &gateway, &j.attempts, &j.cancelRequested); err != nil {
 		return nil, err
 	}
@@ -131,10 +136,24 @@ func scanJob(row interface{ Scan(...any) error }) (*jobRow, error) {
 	return j, nil
 }
 
-func (e *Engine) getJobRow(ctx context.Context, q interface {
+// rowQuerier runs a query for one row: a *sql.DB or *sql.Tx.
+type rowQuerier interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, id int64) (*jobRow, error) {
+}
+
+// getJobRow reads a job of any sandbox: the runner's view, which runs the jobs of them all.
+func (e *Engine) getJobRow(ctx context.Context, q rowQuerier, id int64) (*jobRow, error) {
 	j, err := scanJob(q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, jobNotFound(id)
+	}
+	return j, err
+}
+
+// getOwnJobRow reads a job of sandbox sb: the API's view, where a job of another sandbox is not
+// found.
+func (e *Engine) getOwnJobRow(ctx context.Context, q rowQuerier, sb string, id int64) (*jobRow, error) {
+	j, err := scanJob(q.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM export_jobs WHERE id = ? AND sandbox = ?`, id, sb))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, jobNotFound(id)
 	}
@@ -171,8 +190,8 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 	if job.Metrics.TotalTime == nil {
 		job.Metrics.TotalTime = &aepwire.FeedbackMetrics{StartTimeInMs: j.creation}
 	}
-	// A failed or cancelled job names no batches: none of its output was committed.
-	keepsBatches := j.state != jobs.Failed && j.state != jobs.Cancelled
+	// A job names the batches reserved for it from its creation on, as AEP's does, whether or
+	// not it ends by committing them: a failed or cancelled job's batches do not exist.
 	if j.req.Destination.SegmentPerBatch {
 		for i, seg := range j.req.Filter.Segments {
 			ns, statuses := seg.SegmentNs, seg.Status
@@ -183,12 +202,12 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 				statuses = []string{aepwire.SegmentRealized, aepwire.SegmentExisting}
 			}
 			b := aepwire.ExportBatch{SegmentID: seg.SegmentID, SegmentNs: ns, Status: statuses}
-			if keepsBatches && i < len(j.batchIDs) {
+			if i < len(j.batchIDs) {
 				b.BatchID = j.batchIDs[i]
 			}
 			job.Destination.Batches = append(job.Destination.Batches, b)
 		}
-	} else if keepsBatches && len(j.batchIDs) > 0 {
+	} else if len(j.batchIDs) > 0 {
 		job.Destination.BatchID = j.batchIDs[0]
 	}
 	return job
@@ -196,7 +215,11 @@ func (e *Engine) wire(j *jobRow) *aepwire.ExportJob {
 
 // GetExportJob returns a job, or a 404 error.
 func (e *Engine) GetExportJob(ctx context.Context, id int64) (*aepwire.ExportJob, error) {
-	j, err := e.getJobRow(ctx, e.store.DB(), id)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	j, err := e.getOwnJobRow(ctx, e.store.DB(), sb, id)
 	if err != nil {
 		return nil, err
 	}
@@ -208,11 +231,15 @@ const defaultJobListLimit = 100
 // ListExportJobs returns a page of jobs, newest first, as GET /export/jobs does: the page's
 // offset is "{creationTime}_{id}" of its last job, and link.next is empty on the last page.
 func (e *Engine) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (*aepwire.ExportJobList, error) {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultJobListLimit
 	}
-	where, args := []string{"1 = 1"}, []any{}
+	where, args := []string{"sandbox = ?"}, []any{sb}
 	if q.Status != "" {
 		st, ok := jobs.ParseWire(strings.ToUpper(q.Status))
 		if !ok {
@@ -270,9 +297,13 @@ func parseJobOffset(s string) (creation, id int64, ok bool) {
 // CANCELLED, its partial output discarded; a finished job's record is deleted (its batches stay).
 // It returns once the request is recorded; the runner stops promptly after.
 func (e *Engine) CancelExportJob(ctx context.Context, id int64) error {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return err
+	}
 	var abandoned bool
-	err := e.writeJobs(ctx, func(tx *sql.Tx) error {
-		j, err := e.getJobRow(ctx, tx, id)
+	err = e.writeJobs(ctx, func(tx *sql.Tx) error {
+		j, err := e.getOwnJobRow(ctx, tx, sb, id)
 		if err != nil {
 			return err
 		}

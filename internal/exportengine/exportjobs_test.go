@@ -321,7 +321,7 @@ func TestCancelNewJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := env.e.GetExportJob(ctx, j.ID)
-	if err != nil || got.Status != aepwire.JobCancelled || got.Destination.BatchID != "" || len(got.Errors) != 1 || got.Errors[0].Code != codeJobCancelled {
+	if err != nil || got.Status != aepwire.JobCancelled || got.Destination.BatchID != j.Destination.BatchID || len(got.Errors) != 1 || got.Errors[0].Code != codeJobCancelled {
 		t.Errorf("after cancel: %+v, %v", got, err)
 	}
 	// A cancelled (terminal) job is deleted by a second DELETE.
@@ -349,7 +349,8 @@ func TestCancelMidRun(t *testing.T) {
 	// The runner is held at the gate; the cancellation must still stop it (the gate is released by
 	// the context, not by the test).
 	done := wait(t, env.e, j.ID)
-	if done.Status != aepwire.JobCancelled || done.Destination.BatchID != "" {
+	// As AEP's, the job keeps naming the batch it reserved; the batch was never committed.
+	if done.Status != aepwire.JobCancelled || done.Destination.BatchID != running.Destination.BatchID {
 		t.Errorf("cancelled job: %+v", done)
 	}
 	if _, err := env.e.GetBatch(ctx, running.Destination.BatchID); !aepwire.IsNotFound(err) {

@@ -65,7 +65,7 @@ func ingestFiles(dir string, kind record.Kind, seg *segment.Writer) (*ingestResu
 	var names []string
 	for _, e := range entries {
 		// Dot files are uploads in progress, or left by one that was interrupted: batch files
-		// never start with a dot (see validateFileName).
+		// never start with a dot (see aepwire.CheckFileName).
 		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
 			names = append(names, e.Name())
 		}

@@ -259,10 +259,27 @@ func TestIngestRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"", "../escape.json", "a/b.json", ".hidden"} {
-		if err := e.UploadBatchFile(ctx, b.ID, profiles, name, strings.NewReader("{}")); aepwire.StatusOf(err) != 400 {
-			t.Errorf("upload named %q: %v, want 400", name, err)
+	for name, rule := range map[string]string{
+		"":                       "it is empty",
+		"../escape.json":         "path separator",
+		"a/b.json":               "path separator",
+		`a\b.json`:               "path separator",
+		".hidden":                "starts with a dot",
+		"nul\x00.json":           "control character",
+		"line\nbreak.json":       "control character",
+		strings.Repeat("n", 300): "300 bytes long, and a name may have at most 255",
+		"bad\xffutf8.json":       "not valid UTF-8",
+	} {
+		err := e.UploadBatchFile(ctx, b.ID, profiles, name, strings.NewReader("{}"))
+		if aepwire.StatusOf(err) != 400 || !strings.Contains(err.Error(), rule) || !strings.Contains(err.Error(), "profiles.json") {
+			t.Errorf("upload named %q: %v, want a 400 saying %q and how to name it", name, err, rule)
 		}
+		if _, err := e.OpenBatchFile(ctx, b.ID, name); aepwire.StatusOf(err) != 400 {
+			t.Errorf("open named %q: %v, want 400", name, err)
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(e.batchDir(b.ID), batchFileDir)); err != nil || len(entries) != 0 {
+		t.Errorf("refused uploads left %v (%v)", entries, err)
 	}
 	done, err := e.CompleteBatch(ctx, b.ID)
 	if err != nil {
@@ -315,5 +332,86 @@ func TestInterruptedUploadIsNotIngested(t *testing.T) {
 	done, err := e.CompleteBatch(ctx, b.ID)
 	if err != nil || done.RecordCount != 1 || done.FailedRecordCount != 0 {
 		t.Fatalf("completed with a partial upload beside the file: %+v, %v; want the 1 record of p.json", done, err)
+	}
+}
+
+// The engine holds a batch to Options.MaxBatchBytes and MaxBatchFiles, counting what the batch's
+// directory holds: a refused upload leaves the batch as it was, and the limits hold across
+// engines and restarts, and between uploads running at once.
+func TestBatchLimits(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	opts := Options{DataDir: dir, Clock: newFakeClock(), MaxBatchBytes: 100, MaxBatchFiles: 2}
+	e := openEngine(t, opts)
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload := func(e *Engine, name string, size int) error {
+		return e.UploadBatchFile(ctx, b.ID, ds, name, strings.NewReader(strings.Repeat("x", size)))
+	}
+	files := func() map[string]int64 {
+		t.Helper()
+		entries, err := os.ReadDir(filepath.Join(e.batchDir(b.ID), batchFileDir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int64{}
+		for _, ent := range entries {
+			info, err := ent.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[ent.Name()] = info.Size()
+		}
+		return out
+	}
+	refused := func(err error, limit string) {
+		t.Helper()
+		if aepwire.StatusOf(err) != 413 || !strings.Contains(err.Error(), limit) || !strings.Contains(err.Error(), "another batch") {
+			t.Errorf("got %v, want a 413 naming %s and the fix", err, limit)
+		}
+	}
+	if err := upload(e, "a.json", 60); err != nil {
+		t.Fatal(err)
+	}
+	refused(upload(e, "b.json", 50), "100 bytes")
+	if err := upload(e, "a.json", 90); err != nil { // a replaced file counts once
+		t.Errorf("replacing a.json: %v", err)
+	}
+	if err := upload(e, "c.json", 10); err != nil {
+		t.Errorf("c.json, up to the limit: %v", err)
+	}
+	// Another engine on the directory (a restarted server) counts the same files.
+	other := openEngine(t, opts)
+	refused(upload(other, "d.json", 1), "2 files")
+	refused(upload(other, "c.json", 11), "100 bytes")
+	if got := files(); len(got) != 2 || got["a.json"] != 90 || got["c.json"] != 10 {
+		t.Errorf("after the refusals the batch holds %v, want a.json (90) and c.json (10)", got)
+	}
+
+	// Two uploads at once that fit alone but not together: one is stored, one refused.
+	b, err = e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for i, eng := range []*Engine{e, other} {
+		go func() { errs <- upload(eng, fmt.Sprintf("p%d.json", i), 60) }()
+	}
+	var stored, tooLarge int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			stored++
+		case aepwire.StatusOf(err) == 413:
+			tooLarge++
+		default:
+			t.Errorf("upload: %v", err)
+		}
+	}
+	if stored != 1 || tooLarge != 1 || len(files()) != 1 {
+		t.Errorf("%d stored and %d refused, the batch holds %v; want one of each", stored, tooLarge, files())
 	}
 }

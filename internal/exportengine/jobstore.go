@@ -75,7 +75,7 @@ func (s jobStore) Claim(ctx context.Context, id int64) (*claimedJob, bool, error
 			return e.transition(ctx, tx, j, jobs.Failed, by, []aepwire.JobError{{Code: codeJobInternal,
 				Msg: "the job cannot run: its request is not valid any more: " + parseErr.Error()}}, now)
 		}
-		if err := e.resolve(ctx, tx, spec); err != nil {
+		if err := e.resolve(ctx, tx, j.sandbox, spec); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}

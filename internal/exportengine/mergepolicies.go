@@ -42,7 +42,7 @@ type mergePolicyDef struct {
 
 // normalizeMergePolicy checks a policy's settings and brings them to their canonical form,
 // accepting the legacy spellings of older AEP documents.
-func (e *Engine) normalizeMergePolicy(ctx context.Context, tx *sql.Tx, p *aepwire.MergePolicy) error {
+func (e *Engine) normalizeMergePolicy(ctx context.Context, tx *sql.Tx, sb string, p *aepwire.MergePolicy) error {
 	if strings.TrimSpace(p.Name) == "" {
 		return profileBadRequest("name is required")
 	}
@@ -75,7 +75,7 @@ func (e *Engine) normalizeMergePolicy(ctx context.Context, tx *sql.Tx, p *aepwir
 				return profileBadRequest("attributeMerge.order lists dataset %s twice", id)
 			}
 			seen[id] = true
-			if _, err := e.getDataset(ctx, tx, id); aepwire.IsNotFound(err) {
+			if _, err := e.getDataset(ctx, tx, sb, id); aepwire.IsNotFound(err) {
 				return profileBadRequest("attributeMerge.order names dataset %s, which does not exist", id)
 			} else if err != nil {
 				return err
@@ -93,20 +93,24 @@ func (e *Engine) normalizeMergePolicy(ctx context.Context, tx *sql.Tx, p *aepwir
 // CreateMergePolicy creates a merge policy at version 1. A new default policy takes the place of
 // the old one.
 func (e *Engine) CreateMergePolicy(ctx context.Context, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	p.ID = newUUID()
 	p.Version = 1
-	err := e.store.Write(ctx, func(tx *sql.Tx) error {
-		if err := e.normalizeMergePolicy(ctx, tx, &p); err != nil {
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
+		if err := e.normalizeMergePolicy(ctx, tx, sb, &p); err != nil {
 			return err
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM merge_policies WHERE latest = 1`).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM merge_policies WHERE sandbox = ? AND latest = 1`, sb).Scan(&n); err != nil {
 			return err
 		}
 		if n >= maxMergePolicies {
 			return profileBadRequest("the sandbox already has %d merge policies, the most AEP allows: delete one first", n)
 		}
-		return e.insertPolicyVersion(ctx, tx, &p)
+		return e.insertPolicyVersion(ctx, tx, sb, &p)
 	})
 	if err != nil {
 		return nil, err
@@ -114,13 +118,14 @@ func (e *Engine) CreateMergePolicy(ctx context.Context, p aepwire.MergePolicy) (
 	return e.GetMergePolicy(ctx, p.ID)
 }
 
-func (e *Engine) insertPolicyVersion(ctx context.Context, tx *sql.Tx, p *aepwire.MergePolicy) error {
+func (e *Engine) insertPolicyVersion(ctx context.Context, tx *sql.Tx, sb string, p *aepwire.MergePolicy) error {
 	if p.Default {
-		if _, err := tx.ExecContext(ctx, `UPDATE merge_policies SET is_default = 0 WHERE latest = 1 AND id <> ?`, p.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE merge_policies SET is_default = 0 WHERE sandbox = ? AND latest = 1 AND id <> ?`,
+			sb, p.ID); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE merge_policies SET latest = 0 WHERE id = ?`, p.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE merge_policies SET latest = 0 WHERE sandbox = ? AND id = ?`, sb, p.ID); err != nil {
 		return err
 	}
 	order, err := json.Marshal(p.AttributeMerge.Order)
@@ -128,25 +133,29 @@ func (e *Engine) insertPolicyVersion(ctx context.Context, tx *sql.Tx, p *aepwire
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO merge_policies
-		(id, version, name, identity_graph, attribute_merge, dataset_order, is_default, update_epoch, latest)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`,
-		p.ID, p.Version, p.Name, p.IdentityGraph.Type, p.AttributeMerge.Type, string(order), p.Default, e.clock.Now().Unix())
+		(sandbox, id, version, name, identity_graph, attribute_merge, dataset_order, is_default, update_epoch, latest)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+		sb, p.ID, p.Version, p.Name, p.IdentityGraph.Type, p.AttributeMerge.Type, string(order), p.Default, e.clock.Now().Unix())
 	return err
 }
 
 // UpdateMergePolicy replaces a policy's settings with p's and bumps its version. Earlier versions
 // stay readable for jobs that name them.
 func (e *Engine) UpdateMergePolicy(ctx context.Context, id string, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
-	err := e.store.Write(ctx, func(tx *sql.Tx) error {
-		cur, err := e.getMergePolicy(ctx, tx, id, 0)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
+		cur, err := e.getMergePolicy(ctx, tx, sb, id, 0)
 		if err != nil {
 			return err
 		}
-		if err := e.normalizeMergePolicy(ctx, tx, &p); err != nil {
+		if err := e.normalizeMergePolicy(ctx, tx, sb, &p); err != nil {
 			return err
 		}
 		p.ID, p.Version = id, cur.Version+1
-		return e.insertPolicyVersion(ctx, tx, &p)
+		return e.insertPolicyVersion(ctx, tx, sb, &p)
 	})
 	if err != nil {
 		return nil, err
@@ -157,8 +166,12 @@ func (e *Engine) UpdateMergePolicy(ctx context.Context, id string, p aepwire.Mer
 // DeleteMergePolicy deletes a policy with all its versions. Deleting the default policy leaves the
 // sandbox without one: jobs must then name their policy.
 func (e *Engine) DeleteMergePolicy(ctx context.Context, id string) error {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return err
+	}
 	return e.store.Write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `DELETE FROM merge_policies WHERE id = ?`, id)
+		r, err := tx.ExecContext(ctx, `DELETE FROM merge_policies WHERE sandbox = ? AND id = ?`, sb, id)
 		if err != nil {
 			return err
 		}
@@ -171,10 +184,14 @@ func (e *Engine) DeleteMergePolicy(ctx context.Context, id string) error {
 
 // GetMergePolicy returns the latest version of a policy.
 func (e *Engine) GetMergePolicy(ctx context.Context, id string) (*aepwire.MergePolicy, error) {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var p *aepwire.MergePolicy
-	err := e.store.Read(ctx, func(tx *sql.Tx) error {
+	err = e.store.Read(ctx, func(tx *sql.Tx) error {
 		var err error
-		p, err = e.getMergePolicy(ctx, tx, id, 0)
+		p, err = e.getMergePolicy(ctx, tx, sb, id, 0)
 		return err
 	})
 	return p, err
@@ -182,25 +199,32 @@ func (e *Engine) GetMergePolicy(ctx context.Context, id string) (*aepwire.MergeP
 
 // ListMergePolicies returns the latest version of every policy, by name.
 func (e *Engine) ListMergePolicies(ctx context.Context) ([]*aepwire.MergePolicy, error) {
-	return store.All(ctx, e.store.DB(), e.scanPolicy, `SELECT `+policyColumns+` FROM merge_policies WHERE latest = 1 ORDER BY name, id`)
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.All(ctx, e.store.DB(), e.scanPolicy, `SELECT `+policyColumns+` FROM merge_policies WHERE sandbox = ? AND latest = 1
+		ORDER BY name, id`, sb)
 }
 
-const policyColumns = `id, version, name, identity_graph, attribute_merge, dataset_order, is_default, is_active_on_edge, update_epoch`
+const policyColumns = `sandbox, id, version, name, identity_graph, attribute_merge, dataset_order, is_default, is_active_on_edge,
+	update_epoch`
 
-// getMergePolicy reads one version of a policy; version 0 is the latest.
-func (e *Engine) getMergePolicy(ctx context.Context, tx *sql.Tx, id string, version int64) (*aepwire.MergePolicy, error) {
+// getMergePolicy reads one version of a policy of sandbox sb; version 0 is the latest.
+func (e *Engine) getMergePolicy(ctx context.Context, tx *sql.Tx, sb, id string, version int64) (*aepwire.MergePolicy, error) {
 	var row *sql.Row
 	if version == 0 {
-		row = tx.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM merge_policies WHERE id = ? AND latest = 1`, id)
+		row = tx.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM merge_policies WHERE sandbox = ? AND id = ? AND latest = 1`, sb, id)
 	} else {
-		row = tx.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM merge_policies WHERE id = ? AND version = ?`, id, version)
+		row = tx.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM merge_policies WHERE sandbox = ? AND id = ? AND version = ?`,
+			sb, id, version)
 	}
 	p, err := e.scanPolicy(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		if version == 0 {
 			return nil, policyNotFound(id)
 		}
-		if _, err := e.getMergePolicy(ctx, tx, id, 0); err != nil {
+		if _, err := e.getMergePolicy(ctx, tx, sb, id, 0); err != nil {
 			return nil, err // no such policy at all
 		}
 		return nil, aepwire.Errorf(http.StatusNotFound, codePolicyNotFound, "Merge policy version not found",
@@ -210,13 +234,13 @@ func (e *Engine) getMergePolicy(ctx context.Context, tx *sql.Tx, id string, vers
 }
 
 func (e *Engine) scanPolicy(row interface{ Scan(...any) error }) (*aepwire.MergePolicy, error) {
-	p := &aepwire.MergePolicy{ImsOrgID: e.imsOrg, Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
-		Sandbox: &aepwire.Sandbox{SandboxName: "prod", Type: "production", Default: true}}
-	var order string
-	if err := row.Scan(&p.ID, &p.Version, &p.Name, &p.IdentityGraph.Type, &p.AttributeMerge.Type, &order,
+	p := &aepwire.MergePolicy{ImsOrgID: e.imsOrg, Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}}
+	var sandbox, order string
+	if err := row.Scan(&sandbox, &p.ID, &p.Version, &p.Name, &p.IdentityGraph.Type, &p.AttributeMerge.Type, &order,
 		&p.Default, &p.IsActiveOnEdge, &p.UpdateEpoch); err != nil {
 		return nil, err
 	}
+	p.Sandbox = sandboxInfo(sandbox)
 	if err := json.Unmarshal([]byte(order), &p.AttributeMerge.Order); err != nil {
 		return nil, fmt.Errorf("merge policy %s has an unreadable order: %w", p.ID, err)
 	}
@@ -226,9 +250,10 @@ func (e *Engine) scanPolicy(row interface{ Scan(...any) error }) (*aepwire.Merge
 	return p, nil
 }
 
-// defaultMergePolicy returns the latest version of the default policy.
-func (e *Engine) defaultMergePolicy(ctx context.Context, tx *sql.Tx) (*aepwire.MergePolicy, error) {
-	p, err := e.scanPolicy(tx.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM merge_policies WHERE latest = 1 AND is_default = 1`))
+// defaultMergePolicy returns the latest version of the default policy of sandbox sb.
+func (e *Engine) defaultMergePolicy(ctx context.Context, tx *sql.Tx, sb string) (*aepwire.MergePolicy, error) {
+	p, err := e.scanPolicy(tx.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM merge_policies WHERE sandbox = ? AND latest = 1
+		AND is_default = 1`, sb))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, profileBadRequest("mergePolicy is omitted and the sandbox has no default merge policy: " +
 			"name one in mergePolicy.id, or make a policy the default")

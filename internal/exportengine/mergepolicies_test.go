@@ -63,7 +63,7 @@ func TestMergePolicyLifecycle(t *testing.T) {
 	var v1 *aepwire.MergePolicy
 	_ = e.store.Read(ctx, func(tx *sql.Tx) error {
 		var err error
-		v1, err = e.getMergePolicy(ctx, tx, p.ID, 1)
+		v1, err = e.getMergePolicy(ctx, tx, e.home, p.ID, 1)
 		return err
 	})
 	if v1 == nil || v1.AttributeMerge.Type != "dataSetPrecedence" || len(v1.AttributeMerge.Order) != 2 {

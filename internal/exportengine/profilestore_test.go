@@ -19,7 +19,7 @@ import (
 // reads it: "<primary ns>:<primary id> <body>", grouped by primary identity.
 func storeContents(t *testing.T, e *Engine) []string {
 	t.Helper()
-	snap, err := e.openSnapshot(context.Background())
+	snap, err := e.openSnapshot(context.Background(), e.home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func storeContents(t *testing.T, e *Engine) []string {
 // firstBatchRuns is the number of runs of the profile store's first batch's segment.
 func firstBatchRuns(t *testing.T, e *Engine) int {
 	t.Helper()
-	snap, err := e.openSnapshot(context.Background())
+	snap, err := e.openSnapshot(context.Background(), e.home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +73,32 @@ func TestIngestTimesStrictlyIncrease(t *testing.T) {
 	want := []int64{start, start + 1, start + 2, start + time.Hour.Milliseconds()}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ingest times %v, want %v", got, want)
+	}
+	// A batch is never completed before it was ingested, nor updated before it was completed,
+	// whatever the clock did.
+	for i, b := range []*aepwire.Batch{b1, b2, b3, b4} {
+		if b.Completed < b.IngestTime || b.Updated < b.Completed || b.Metrics.EndTime != b.Completed {
+			t.Errorf("batch %d: ingested %d, completed %d, updated %d, metrics end %d", i+1, b.IngestTime, b.Completed, b.Updated,
+				b.Metrics.EndTime)
+		}
+	}
+
+	// The same holds for the batches an export writes.
+	dest := newDataset(t, e, aepwire.SchemaProfileUnion, false)
+	clock.Move(-time.Hour)
+	j, err := e.CreateExportJob(context.Background(), aepwire.ExportJobRequest{Destination: aepwire.ExportDestination{DatasetID: dest},
+		Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := openEngine(t, Options{DataDir: e.DataDir(), Clock: clock, RunJobs: true})
+	done := wait(t, runner, j.ID)
+	out, err := e.GetBatch(context.Background(), done.Destination.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.IngestTime <= b4.IngestTime || out.Completed < out.IngestTime || out.Updated < out.Completed {
+		t.Errorf("exported batch: ingested %d (after %d), completed %d, updated %d", out.IngestTime, b4.IngestTime, out.Completed, out.Updated)
 	}
 }
 

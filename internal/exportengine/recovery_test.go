@@ -136,7 +136,7 @@ func TestJobAbandonedTooOftenFails(t *testing.T) {
 	runner := openEngine(t, Options{DataDir: env.dataDir, RunJobs: true})
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobAbandoned ||
-		!strings.Contains(done.Errors[0].Msg, "interrupted 3 times") || done.Destination.BatchID != "" {
+		!strings.Contains(done.Errors[0].Msg, "interrupted 3 times") || done.Destination.BatchID != j.Destination.BatchID {
 		t.Errorf("job abandoned %d times: %+v", jobs.MaxAttempts, done)
 	}
 	if len(done.Warnings) != 2 {
@@ -178,7 +178,7 @@ func TestDestinationDeletedBeforeStart(t *testing.T) {
 	done := wait(t, runner, j.ID)
 	if done.Status != aepwire.JobFailed || len(done.Errors) != 1 || done.Errors[0].Code != codeJobDestination ||
 		!strings.Contains(done.Errors[0].Msg, "the job cannot run: destination.datasetId "+env.dest+" names no dataset (it was deleted after the job was created)") ||
-		done.Metrics.TotalTime == nil || done.Destination.BatchID != "" {
+		done.Metrics.TotalTime == nil || done.Destination.BatchID != j.Destination.BatchID {
 		t.Errorf("job whose destination was deleted before it started: %s %+v %+v", done.Status, done.Errors, done.Metrics)
 	}
 }

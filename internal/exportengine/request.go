@@ -167,13 +167,13 @@ func parseFields(field, list string) (*fields.Selector, error) {
 	return sel, nil
 }
 
-// resolve checks what a parsed request names in the store, as of tx: the destination must be a
+// resolve checks what a parsed request names in sandbox sb of the store, as of tx: the destination must be a
 // profile union dataset, and the merge policy is the one named (at the version named, or its
 // latest) or else the default. The spec then echoes the policy's version.
-func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, spec *exportSpec) error {
+func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, sb string, spec *exportSpec) error {
 	req := spec.req
 	dest := req.Destination.DatasetID
-	ds, err := e.getDataset(ctx, tx, dest)
+	ds, err := e.getDataset(ctx, tx, sb, dest)
 	if aepwire.IsNotFound(err) {
 		return profileBadRequest("destination.datasetId %s names no dataset", dest)
 	}
@@ -187,13 +187,13 @@ func (e *Engine) resolve(ctx context.Context, tx *sql.Tx, spec *exportSpec) erro
 
 	var policy *aepwire.MergePolicy
 	if req.MergePolicy == nil || req.MergePolicy.ID == "" {
-		policy, err = e.defaultMergePolicy(ctx, tx)
+		policy, err = e.defaultMergePolicy(ctx, tx, sb)
 	} else {
 		var version int64
 		if req.MergePolicy.Version != nil {
 			version = *req.MergePolicy.Version
 		}
-		policy, err = e.getMergePolicy(ctx, tx, req.MergePolicy.ID, version)
+		policy, err = e.getMergePolicy(ctx, tx, sb, req.MergePolicy.ID, version)
 		if aepwire.IsNotFound(err) {
 			var we *aepwire.Error
 			errors.As(err, &we)

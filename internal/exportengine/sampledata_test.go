@@ -36,7 +36,7 @@ func TestSampleDataIngestsCleanly(t *testing.T) {
 				b.FailedRecordCount, b.Errors, tc.want)
 		}
 	}
-	snap, err := e.openSnapshot(context.Background())
+	snap, err := e.openSnapshot(context.Background(), e.home)
 	if err != nil {
 		t.Fatal(err)
 	}

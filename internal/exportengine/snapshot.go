@@ -38,26 +38,26 @@ func (b *snapBatch) isSuperseded(idx uint32) bool {
 	return b.superseded != nil && b.superseded[idx/8]&(1<<(idx%8)) != 0
 }
 
-// openSnapshot opens the profile store as it is now.
-func (e *Engine) openSnapshot(ctx context.Context) (*storeSnapshot, error) {
+// openSnapshot opens the profile store of sandbox sb as it is now.
+func (e *Engine) openSnapshot(ctx context.Context, sb string) (*storeSnapshot, error) {
 	// A batch deleted between the query and the opening of its file is retried from a new
 	// query; after a few tries something else is wrong.
 	for attempt := 0; ; attempt++ {
-		snap, err := e.tryOpenSnapshot(ctx)
+		snap, err := e.tryOpenSnapshot(ctx, sb)
 		if err == nil || !errors.Is(err, os.ErrNotExist) || attempt == 4 {
 			return snap, err
 		}
 	}
 }
 
-func (e *Engine) tryOpenSnapshot(ctx context.Context) (*storeSnapshot, error) {
+func (e *Engine) tryOpenSnapshot(ctx context.Context, sb string) (*storeSnapshot, error) {
 	snap := &storeSnapshot{}
 	var err error
 	snap.batches, err = store.All(ctx, e.store.DB(), func(row store.Scanner) (*snapBatch, error) {
 		b := &snapBatch{}
 		return b, row.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime)
-	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms FROM batches WHERE profile_kind <> 0 AND status = 'success'
-		ORDER BY ingest_time_ms`)
+	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms FROM batches WHERE sandbox = ? AND profile_kind <> 0 AND status = 'success'
+		ORDER BY ingest_time_ms`, sb)
 	for i, b := range snap.batches {
 		b.order = i
 	}

@@ -69,7 +69,7 @@ func RunWorker(ctx context.Context, opts Options, idle time.Duration) error {
 // SpawnWorker starts the executable exe as a detached worker for dataDir: in a session of its
 // own, with its output in the data directory's worker.log, so that it outlives its parent.
 func SpawnWorker(exe, dataDir string) error {
-	logFile, err := os.OpenFile(filepath.Join(dataDir, workerLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(filepath.Join(dataDir, workerLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, privateFile)
 	if err != nil {
 		return fmt.Errorf("opening the worker log: %w", err)
 	}

@@ -249,13 +249,22 @@ func jobInputsOf(ctx context.Context, job *aepwire.ExportJob) (exportJobInputsMo
 	return in, diags
 }
 
+// committedBatch is a batch id of a job as batch_id reports it: null once the job failed or was
+// cancelled, as its batches were never committed, although the platform still names them.
+func committedBatch(job *aepwire.ExportJob, id string) types.String {
+	if job.Status == aepwire.JobFailed || job.Status == aepwire.JobCancelled {
+		return types.StringNull()
+	}
+	return optionalString(id)
+}
+
 // jobViewOf renders what a job reports of itself as attributes.
 func jobViewOf(ctx context.Context, job *aepwire.ExportJob) (exportJobViewModel, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	v := exportJobViewModel{
 		ID:             types.StringValue(strconv.FormatInt(job.ID, 10)),
 		Status:         types.StringValue(job.Status),
-		BatchID:        optionalString(job.Destination.BatchID),
+		BatchID:        committedBatch(job, job.Destination.BatchID),
 		Batches:        nullList[exportBatchModelV0](),
 		RequestID:      types.StringValue(job.RequestID),
 		JobType:        types.StringValue(job.JobType),
@@ -266,7 +275,7 @@ func jobViewOf(ctx context.Context, job *aepwire.ExportJob) (exportJobViewModel,
 	}
 	if job.Destination.SegmentPerBatch {
 		v.Batches = objectList(ctx, &diags, job.Destination.Batches, func(b aepwire.ExportBatch) exportBatchModelV0 {
-			return exportBatchModelV0{SegmentID: types.StringValue(b.SegmentID), SegmentNs: types.StringValue(b.SegmentNs), BatchID: optionalString(b.BatchID)}
+			return exportBatchModelV0{SegmentID: types.StringValue(b.SegmentID), SegmentNs: types.StringValue(b.SegmentNs), BatchID: committedBatch(job, b.BatchID)}
 		})
 	}
 	m := job.Metrics

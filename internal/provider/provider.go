@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepclient"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/backend"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
@@ -147,8 +148,9 @@ func (p *experiencePlatformProvider) Schema(_ context.Context, _ provider.Schema
 				Description: remoteOnly + "IMS organisation id (`x-gw-ims-org-id`), such as `12345@AdobeOrg`. Defaults to `" + envOrgID + "`.",
 			},
 			"sandbox_name": schema.StringAttribute{
-				Optional:    true,
-				Description: remoteOnly + "Sandbox to work in (`x-sandbox-name`). Defaults to `" + envSandboxName + "`, else `prod`.",
+				Optional: true,
+				Description: "Sandbox to work in (`x-sandbox-name`). Defaults to `" + envSandboxName + "`, else `prod`. The " +
+					"embedded engine keeps each sandbox's objects apart in its data directory, as AEP does.",
 			},
 			"poll_interval_ms": schema.Int64Attribute{
 				Optional: true,
@@ -238,14 +240,26 @@ func (p *experiencePlatformProvider) configureEmbedded(ctx context.Context, conf
 	if dataDir == "" {
 		dataDir = defaultDataDir
 	}
-	engine, err := p.engines.open(ctx, dataDir)
+	sandbox := setting(resp, "sandbox_name", config.SandboxName, envSandboxName)
+	if resp.Diagnostics.HasError() {
+		return nil
+	}
+	if sandbox == "" {
+		sandbox = aepwire.DefaultSandbox
+	}
+	if err := exportengine.CheckSandboxName(sandbox); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("sandbox_name"), "Invalid sandbox name",
+			"Set sandbox_name (or "+envSandboxName+") to a sandbox name such as prod or dev-team.\n\nOriginal error: "+err.Error())
+		return nil
+	}
+	engine, err := p.engines.open(ctx, dataDir, sandbox)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("data_dir"), "Cannot open the embedded engine",
 			"The embedded engine could not open its data directory "+dataDir+". Check that the directory "+
 				"is writable and was not written by a newer provider version.\n\nOriginal error: "+err.Error())
 		return nil
 	}
-	tflog.Debug(ctx, "opened embedded engine", map[string]any{"data_dir": engine.DataDir()})
+	tflog.Debug(ctx, "opened embedded engine", map[string]any{"data_dir": engine.DataDir(), "sandbox": engine.Sandbox()})
 	if set := remoteSettings(config); len(set) > 0 {
 		// Most likely AEP_ENDPOINT is missing where the credentials are not, and an apply would
 		// otherwise succeed against a local database without a word.
@@ -271,7 +285,6 @@ func remoteSettings(config providerModelV0) []string {
 		{"access_token", envAccessToken, config.AccessToken},
 		{"org_id", envOrgID, config.OrgID},
 		{"ims_endpoint", envIMSEndpoint, config.IMSEndpoint},
-		{"sandbox_name", envSandboxName, config.SandboxName},
 	} {
 		switch {
 		case s.v.ValueString() != "":

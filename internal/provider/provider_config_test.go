@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
@@ -45,6 +46,60 @@ resource "experienceplatform_dataset" "test" {
 				}
 				return nil
 			},
+		}},
+	})
+}
+
+// The embedded engine works in sandbox_name: what it creates there is invisible from another
+// sandbox of the same data directory.
+func TestAccProvider_sandboxName(t *testing.T) {
+	dir := t.TempDir()
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+provider "experienceplatform" {
+  data_dir     = "` + dir + `"
+  sandbox_name = "dev"
+}
+
+resource "experienceplatform_dataset" "test" {
+  name       = "In dev"
+  schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
+}`,
+			Check: func(s *terraform.State) error {
+				e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir})
+				if err != nil {
+					return err
+				}
+				defer e.Close()
+				id := s.RootModule().Resources[datasetAddr].Primary.ID
+				if _, err := e.GetDataset(aepwire.WithSandbox(context.Background(), "dev"), id); err != nil {
+					return fmt.Errorf("the dataset is not in sandbox dev: %w", err)
+				}
+				if _, err := e.GetDataset(context.Background(), id); !aepwire.IsNotFound(err) {
+					return fmt.Errorf("the dataset of dev from prod: %w, want not found", err)
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+func TestAccProvider_badSandboxName(t *testing.T) {
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+provider "experienceplatform" {
+  data_dir     = "` + t.TempDir() + `"
+  sandbox_name = "Dev Team"
+}
+
+data "experienceplatform_dataset" "test" {
+  id = "000000000000000000000000"
+}`,
+			ExpectError: errorPattern("Invalid sandbox name", "Dev Team", "lower-case letters, digits"),
 		}},
 	})
 }
@@ -219,6 +274,9 @@ func TestProvider_remoteSettingsWithoutEndpoint(t *testing.T) {
 			want:  "poll_interval_ms",
 		},
 		"the embedded engine alone": {},
+		"a sandbox name, which the embedded engine reads": {
+			attrs: map[string]tftypes.Value{"sandbox_name": str("dev")},
+		},
 		"remote mode": {
 			attrs: map[string]tftypes.Value{"endpoint": str("http://127.0.0.1:1"), "client_id": str("c"),
 				"client_secret": str("s3cret-value"), "org_id": str("o@AdobeOrg")},

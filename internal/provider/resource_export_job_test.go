@@ -391,8 +391,8 @@ resource "experienceplatform_export_job" "test" {
 					},
 					Check: func(*terraform.State) error {
 						job, err := env.engine.GetExportJob(context.Background(), running.ID)
-						if err != nil || job.Status != aepwire.JobCancelled || job.Destination.BatchID != "" {
-							return fmt.Errorf("after destroy the job is %+v, %w; want it CANCELLED, with no batch", job, err)
+						if err != nil || job.Status != aepwire.JobCancelled || job.Destination.BatchID != running.Destination.BatchID {
+							return fmt.Errorf("after destroy the job is %+v, %w; want it CANCELLED, naming the batch it reserved", job, err)
 						}
 						if _, err := env.engine.GetBatch(context.Background(), running.Destination.BatchID); !aepwire.IsNotFound(err) {
 							return fmt.Errorf("the cancelled job's batch exists: %w", err)
@@ -714,7 +714,7 @@ func (env *testEnv) platform(t *testing.T) backend.Backend {
 	if env.mode == "remote" {
 		return env.client
 	}
-	e, err := testEngines.open(context.Background(), env.dataDir)
+	e, err := testEngines.open(context.Background(), env.dataDir, aepwire.DefaultSandbox) // the provider's sandbox without sandbox_name
 	if err != nil {
 		t.Fatal(err)
 	}

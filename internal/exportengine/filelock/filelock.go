@@ -21,7 +21,7 @@ type Lock struct {
 }
 
 func open(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // private to its user, as what it guards
 }
 
 // TryLock takes the lock of path (creating the file) if it is free, without waiting: ok is false

@@ -89,7 +89,7 @@ const maxRecordBytes = 128 << 10
 func Create(dir string, opts WriterOptions) (*Writer, error) {
 	path := filepath.Join(dir, FileName)
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600) // profile data: private to its user
 	if err != nil {
 		return nil, err
 	}

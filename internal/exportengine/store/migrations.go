@@ -93,6 +93,74 @@ var migrations = []string{
 	) STRICT;
 	CREATE INDEX export_jobs_active ON export_jobs (status) WHERE status IN ('NEW', 'PROCESSING');
 	CREATE INDEX export_jobs_by_creation ON export_jobs (creation_ms DESC, id DESC);`,
+
+	// 4: sandboxes. Every dataset, batch, merge policy and export job belongs to one; the rows of
+	// a data directory written before have none ('') until an engine claims them. Merge policy
+	// ids (the defaults' are fixed) and idempotency keys are a sandbox's own, so those tables are
+	// rebuilt with the sandbox in their keys; export job ids stay unique across sandboxes, and
+	// never go back to one given before.
+	`CREATE TABLE sandboxes (
+		name       TEXT PRIMARY KEY,
+		created_ms INTEGER NOT NULL
+	) STRICT;
+
+	ALTER TABLE datasets ADD COLUMN sandbox TEXT NOT NULL DEFAULT '';
+	CREATE INDEX datasets_by_sandbox ON datasets (sandbox, created_ms);
+	ALTER TABLE batches ADD COLUMN sandbox TEXT NOT NULL DEFAULT '';
+	DROP INDEX batches_in_profile_store;
+	CREATE INDEX batches_in_profile_store ON batches (sandbox, ingest_time_ms) WHERE profile_kind <> 0 AND status = 'success';
+
+	CREATE TABLE merge_policies_v4 (
+		sandbox           TEXT NOT NULL,
+		id                TEXT NOT NULL,
+		version           INTEGER NOT NULL,
+		name              TEXT NOT NULL,
+		identity_graph    TEXT NOT NULL,
+		attribute_merge   TEXT NOT NULL,
+		dataset_order     TEXT NOT NULL DEFAULT '[]',
+		is_default        INTEGER NOT NULL DEFAULT 0,
+		is_active_on_edge INTEGER NOT NULL DEFAULT 0,
+		update_epoch      INTEGER NOT NULL,
+		latest            INTEGER NOT NULL DEFAULT 1,
+		PRIMARY KEY (sandbox, id, version)
+	) STRICT;
+	INSERT INTO merge_policies_v4 (sandbox, id, version, name, identity_graph, attribute_merge, dataset_order, is_default,
+		is_active_on_edge, update_epoch, latest)
+		SELECT '', id, version, name, identity_graph, attribute_merge, dataset_order, is_default, is_active_on_edge,
+			update_epoch, latest FROM merge_policies;
+	DROP TABLE merge_policies;
+	ALTER TABLE merge_policies_v4 RENAME TO merge_policies;
+	CREATE UNIQUE INDEX merge_policies_latest ON merge_policies (sandbox, id) WHERE latest = 1;
+
+	CREATE TABLE export_jobs_v4 (
+		id               INTEGER PRIMARY KEY AUTOINCREMENT,
+		sandbox          TEXT NOT NULL,
+		status           TEXT NOT NULL,
+		request          TEXT NOT NULL,
+		request_id       TEXT NOT NULL,
+		idempotency_key  TEXT,
+		batch_ids        TEXT NOT NULL,
+		creation_ms      INTEGER NOT NULL,
+		update_ms        INTEGER NOT NULL,
+		started_ms       INTEGER NOT NULL DEFAULT 0,
+		metrics          TEXT NOT NULL DEFAULT '{}',
+		errors           TEXT NOT NULL DEFAULT '[]',
+		warnings         TEXT NOT NULL DEFAULT '[]',
+		gateway_ids      TEXT NOT NULL DEFAULT '{}',
+		attempts         INTEGER NOT NULL DEFAULT 0,
+		cancel_requested INTEGER NOT NULL DEFAULT 0,
+		UNIQUE (sandbox, idempotency_key)
+	) STRICT;
+	INSERT INTO export_jobs_v4 (id, sandbox, status, request, request_id, idempotency_key, batch_ids, creation_ms, update_ms,
+		started_ms, metrics, errors, warnings, gateway_ids, attempts, cancel_requested)
+		SELECT id, '', status, request, request_id, idempotency_key, batch_ids, creation_ms, update_ms, started_ms, metrics,
+			errors, warnings, gateway_ids, attempts, cancel_requested FROM export_jobs;
+	DELETE FROM sqlite_sequence WHERE name = 'export_jobs_v4';
+	INSERT INTO sqlite_sequence (name, seq) SELECT 'export_jobs_v4', seq FROM sqlite_sequence WHERE name = 'export_jobs';
+	DROP TABLE export_jobs;
+	ALTER TABLE export_jobs_v4 RENAME TO export_jobs;
+	CREATE INDEX export_jobs_active ON export_jobs (status) WHERE status IN ('NEW', 'PROCESSING');
+	CREATE INDEX export_jobs_by_creation ON export_jobs (sandbox, creation_ms DESC, id DESC);`,
 }
 
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two

@@ -8,7 +8,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -39,8 +41,13 @@ func DSN(path string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Open opens (creating when needed) the database at path and brings its schema up to date.
+// Open opens (creating when needed) the database at path and brings its schema up to date. The
+// database file is private to its user (0600), whatever the umask, and so are its -wal and -shm
+// files, which SQLite gives the database file's permissions.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if err := makePrivate(path); err != nil {
+		return nil, fmt.Errorf("opening engine database %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("opening engine database %s: %w", path, err)
@@ -51,6 +58,36 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("preparing engine database %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// privateFile is the permission of the database's files.
+const privateFile fs.FileMode = 0o600
+
+// makePrivate creates the database file at path with private permissions before SQLite would
+// create it with its own, and narrows those of the files an older version left.
+func makePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, privateFile)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&^privateFile != 0 {
+			if err := os.Chmod(p, info.Mode().Perm()&privateFile); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Close releases the database.

@@ -1,0 +1,86 @@
+package exportengine
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// expectPrivate checks that every directory under dir is 0700 and every file 0600.
+func expectPrivate(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		seen[filepath.Base(path)] = true
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s is %o, want %o", path, info.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seen
+}
+
+// Everything the engine writes under its data directory is private to its user, whatever the
+// umask: the database, uploads, segments, exported files, lock files.
+func TestDataDirectoryIsPrivate(t *testing.T) {
+	withUmask(t, 0)
+	env := newJobEnv(t, Options{RunJobs: true})
+	ingestLines(t, env.e, env.crm, `{"identityMap":{"email":[{"id":"a@example.com","primary":true}]}}`)
+	job := wait(t, env.e, env.create(t, env.e).ID)
+	if job.Status != "SUCCEEDED" {
+		t.Fatalf("job %s %v", job.Status, job.Errors)
+	}
+	seen := expectPrivate(t, env.dataDir)
+	for _, name := range []string{databaseFile, databaseFile + "-wal", "records.json", "profile.seg", "part-00000.json", "1.lock"} {
+		if !seen[name] {
+			t.Errorf("no %s under the data directory", name)
+		}
+	}
+}
+
+// A data directory written before private permissions is made private when an engine opens it.
+func TestOpenMakesAnOlderDataDirectoryPrivate(t *testing.T) {
+	withUmask(t, 0o022)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "aep")
+	files := filepath.Join(dir, batchesDir, "cccccccccccccccccccccccccccccccc", batchFileDir)
+	if err := os.MkdirAll(files, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(files, "part-00000.json"), filepath.Join(dir, workerLogFile)} {
+		if err := os.WriteFile(path, []byte("{}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeLegacyDatabase(t, dir)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+
+	e := openEngine(t, Options{DataDir: dir})
+	expectPrivate(t, dir)
+	if _, err := e.GetBatch(ctx, "cccccccccccccccccccccccccccccccc"); err != nil {
+		t.Errorf("the older directory's batch: %v", err)
+	}
+	if _, err := e.ListDatasets(aepwire.WithSandbox(ctx, "dev")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,14 @@
+//go:build unix
+
+package exportengine
+
+import (
+	"syscall"
+	"testing"
+)
+
+// withUmask sets the process's umask for the rest of the test.
+func withUmask(t *testing.T, mask int) {
+	old := syscall.Umask(mask)
+	t.Cleanup(func() { syscall.Umask(old) })
+}
