@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -106,6 +107,7 @@ func (d *exportJobsDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		limit = int(config.Limit.ValueInt64())
 	}
 	var jobs []aepwire.ExportJob
+	var unreadable []string
 	q := aepwire.ExportJobQuery{Status: config.Status.ValueString(), Limit: min(limit, defaultExportJobsLimit)}
 	for len(jobs) < limit {
 		page, err := d.data.backend.ListExportJobs(ctx, q)
@@ -114,6 +116,7 @@ func (d *exportJobsDataSource) Read(ctx context.Context, req datasource.ReadRequ
 			return
 		}
 		jobs = append(jobs, page.Records...)
+		unreadable = append(unreadable, page.Unreadable...)
 		if page.Link.Next == "" || len(page.Records) == 0 {
 			break
 		}
@@ -121,6 +124,13 @@ func (d *exportJobsDataSource) Read(ctx context.Context, req datasource.ReadRequ
 	}
 	if len(jobs) > limit {
 		jobs = jobs[:limit]
+	}
+	if len(unreadable) > 0 {
+		// A job the platform describes in a form this provider cannot read is left out, never
+		// silently: the list is still useful, and the warning says what it lacks.
+		resp.Diagnostics.AddWarning("Some export jobs could not be read",
+			fmt.Sprintf("The platform listed %d export job(s) in a form this provider cannot read; jobs leaves them out:\n  %s\n"+
+				"The other jobs are listed.", len(unreadable), strings.Join(unreadable, "\n  ")))
 	}
 	var diags diag.Diagnostics
 	config.Jobs = objectList(ctx, &diags, jobs, func(j aepwire.ExportJob) exportJobSummaryModelV0 {
