@@ -43,7 +43,9 @@ type Backend interface {
 	DeleteMergePolicy(ctx context.Context, id string) error
 
 	// CreateExportJob starts an export job. A non-empty idempotencyKey makes the call safe to
-	// retry: the platform returns the job the key first created.
+	// retry against the embedded engine, which returns the job the key first created. Real AEP
+	// ignores the key, so the remote client never resends the call blindly: after an answer it
+	// lost, it finds and adopts the job the first attempt made.
 	CreateExportJob(ctx context.Context, req aepwire.ExportJobRequest, idempotencyKey string) (*aepwire.ExportJob, error)
 	// GetExportJob returns a job, or a 404 error.
 	GetExportJob(ctx context.Context, id int64) (*aepwire.ExportJob, error)
