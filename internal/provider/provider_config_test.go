@@ -87,21 +87,15 @@ resource "experienceplatform_dataset" "test" {
 }
 
 func TestAccProvider_badSandboxName(t *testing.T) {
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
-			Config: `
+	resource.ParallelTest(t, configFails(`
 provider "experienceplatform" {
-  data_dir     = "` + t.TempDir() + `"
+  data_dir     = "`+t.TempDir()+`"
   sandbox_name = "Dev Team"
 }
 
 data "experienceplatform_dataset" "test" {
   id = "000000000000000000000000"
-}`,
-			ExpectError: errorPattern("Invalid sandbox name", "Dev Team", "lower-case letters, digits"),
-		}},
-	})
+}`, "Invalid sandbox name", "Dev Team", "lower-case letters, digits"))
 }
 
 func TestAccProvider_unusableDataDir(t *testing.T) {
@@ -109,20 +103,14 @@ func TestAccProvider_unusableDataDir(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
-			Config: `
+	resource.ParallelTest(t, configFails(`
 provider "experienceplatform" {
-  data_dir = "` + file + `"
+  data_dir = "`+file+`"
 }
 
 data "experienceplatform_dataset" "test" {
   id = "000000000000000000000000"
-}`,
-			ExpectError: errorPattern("Cannot open the embedded engine", "not-a-directory", "Check that the directory is writable"),
-		}},
-	})
+}`, "Cannot open the embedded engine", "not-a-directory", "Check that the directory is writable"))
 }
 
 func TestAccProvider_remoteSettings(t *testing.T) {
@@ -154,13 +142,7 @@ resource "experienceplatform_dataset" "test" {
   client_secret = "s"`, []string{"Invalid remote configuration", `endpoint "platform.adobe.io" is not an http(s) URL`}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps: []resource.TestStep{{
-					Config:      "provider \"experienceplatform\" {\n  " + tc.provider + "\n}\n" + dataset,
-					ExpectError: errorPattern(tc.want...),
-				}},
-			})
+			resource.Test(t, configFails("provider \"experienceplatform\" {\n  "+tc.provider+"\n}\n"+dataset, tc.want...))
 		})
 	}
 }
@@ -216,14 +198,8 @@ resource "experienceplatform_dataset" "test" {
 			if tc.endpoint != "" {
 				endpoint = tc.endpoint
 			}
-			resource.Test(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps: []resource.TestStep{{
-					Config: fmt.Sprintf("provider \"experienceplatform\" {\n  endpoint = %q\n%s  %s\n}\n%s",
-						endpoint, imsLine(tc.creds, endpoint), tc.creds, dataset),
-					ExpectError: errorPattern(tc.want...),
-				}},
-			})
+			resource.Test(t, configFails(fmt.Sprintf("provider \"experienceplatform\" {\n  endpoint = %q\n%s  %s\n}\n%s",
+				endpoint, imsLine(tc.creds, endpoint), tc.creds, dataset), tc.want...))
 		})
 	}
 }
