@@ -21,6 +21,19 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
+// checkDatasetIn opens the embedded engine of the data directory dir, as the provider left it, for
+// a check of the dataset at datasetAddr.
+func checkDatasetIn(dir string, check func(e *exportengine.Engine, id string) error) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir})
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		return check(e, s.RootModule().Resources[datasetAddr].Primary.ID)
+	}
+}
+
 // Without data_dir the provider uses AEP_DATA_DIR. The test sets the environment of the whole
 // process, so it does not run in parallel.
 func TestAccProvider_dataDirFromEnvironment(t *testing.T) {
@@ -34,18 +47,12 @@ resource "experienceplatform_dataset" "test" {
   name       = "In the env dir"
   schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
 }`,
-			Check: func(s *terraform.State) error {
-				e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir})
-				if err != nil {
-					return err
-				}
-				defer e.Close()
-				id := s.RootModule().Resources[datasetAddr].Primary.ID
+			Check: checkDatasetIn(dir, func(e *exportengine.Engine, id string) error {
 				if _, err := e.GetDataset(context.Background(), id); err != nil {
 					return fmt.Errorf("the dataset is not in %s=%s: %w", envDataDir, dir, err)
 				}
 				return nil
-			},
+			}),
 		}},
 	})
 }
@@ -67,13 +74,7 @@ resource "experienceplatform_dataset" "test" {
   name       = "In dev"
   schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
 }`,
-			Check: func(s *terraform.State) error {
-				e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir})
-				if err != nil {
-					return err
-				}
-				defer e.Close()
-				id := s.RootModule().Resources[datasetAddr].Primary.ID
+			Check: checkDatasetIn(dir, func(e *exportengine.Engine, id string) error {
 				if _, err := e.GetDataset(aepwire.WithSandbox(context.Background(), "dev"), id); err != nil {
 					return fmt.Errorf("the dataset is not in sandbox dev: %w", err)
 				}
@@ -81,7 +82,7 @@ resource "experienceplatform_dataset" "test" {
 					return fmt.Errorf("the dataset of dev from prod: %w, want not found", err)
 				}
 				return nil
-			},
+			}),
 		}},
 	})
 }
