@@ -185,6 +185,26 @@ func (s *served) createBatch(t *testing.T, dataset string) string {
 	return b.ID
 }
 
+// completeBatch marks a batch's upload complete, which ingests its files.
+func (s *served) completeBatch(t *testing.T, batch string) {
+	t.Helper()
+	if resp, body := s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("completing batch %s: %d %s", batch, resp.StatusCode, body)
+	}
+}
+
+// ingestProfile ingests one profile record, in a new batch of a new profile dataset, and returns
+// the batch.
+func (s *served) ingestProfile(t *testing.T) string {
+	t.Helper()
+	dataset := s.createDataset(t, aepwire.SchemaProfile)
+	batch := s.createBatch(t, dataset)
+	s.call(t, "PUT", uploadPath(batch, dataset, "p.json"), strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`),
+		http.Header{"Content-Type": {"application/octet-stream"}})
+	s.completeBatch(t, batch)
+	return batch
+}
+
 func uploadPath(batch, dataset, name string) string {
 	return importPath + "/batches/" + batch + "/datasets/" + dataset + "/files/" + url.PathEscape(name)
 }
