@@ -31,6 +31,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/defaults"
 )
 
 // Defaults of a Config.
@@ -105,24 +106,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Scope == "" {
 		cfg.Scope = DefaultScope
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 5
-	}
-	if cfg.MinBackoff <= 0 {
-		cfg.MinBackoff = 200 * time.Millisecond
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 10 * time.Second
-	}
-	if cfg.MaxRetryAfter <= 0 {
-		cfg.MaxRetryAfter = 60 * time.Second
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 60 * time.Second
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
-	}
+	defaults.Positive(&cfg.MaxAttempts, 5)
+	defaults.Positive(&cfg.MinBackoff, 200*time.Millisecond)
+	defaults.Positive(&cfg.MaxBackoff, 10*time.Second)
+	defaults.Positive(&cfg.MaxRetryAfter, 60*time.Second)
+	defaults.Positive(&cfg.RequestTimeout, 60*time.Second)
+	defaults.Positive(&cfg.PollInterval, time.Second)
 	for name, v := range map[string]string{"endpoint": cfg.Endpoint, "ims_endpoint": cfg.IMSEndpoint} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("%s %q is not an http(s) URL", name, v)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/defaults"
 )
 
 // Limits bound what one request may make the server read, store and hold. A zero field takes
@@ -40,21 +41,11 @@ const (
 )
 
 func (l Limits) withDefaults() Limits {
-	if l.JSONBody <= 0 {
-		l.JSONBody = DefaultJSONBody
-	}
-	if l.File <= 0 {
-		l.File = DefaultFile
-	}
-	if l.Batch <= 0 {
-		l.Batch = DefaultBatch
-	}
-	if l.BatchFiles <= 0 {
-		l.BatchFiles = DefaultBatchFiles
-	}
-	if l.Conns <= 0 {
-		l.Conns = DefaultConns
-	}
+	defaults.Positive(&l.JSONBody, DefaultJSONBody)
+	defaults.Positive(&l.File, DefaultFile)
+	defaults.Positive(&l.Batch, DefaultBatch)
+	defaults.Positive(&l.BatchFiles, DefaultBatchFiles)
+	defaults.Positive(&l.Conns, DefaultConns)
 	return l
 }
 
@@ -74,18 +65,10 @@ type Timeouts struct {
 }
 
 func (t Timeouts) withDefaults() Timeouts {
-	if t.Header <= 0 {
-		t.Header = 10 * time.Second
-	}
-	if t.Idle <= 0 {
-		t.Idle = 60 * time.Second
-	}
-	if t.Transfer <= 0 {
-		t.Transfer = 10 * time.Second
-	}
-	if t.MinRate <= 0 {
-		t.MinRate = 4 << 10
-	}
+	defaults.Positive(&t.Header, 10*time.Second)
+	defaults.Positive(&t.Idle, 60*time.Second)
+	defaults.Positive(&t.Transfer, 10*time.Second)
+	defaults.Positive(&t.MinRate, 4<<10)
 	return t
 }
 

@@ -90,15 +90,7 @@ func (s *served) tokenRequest(t *testing.T, id, secret string) (*http.Response, 
 	t.Helper()
 	resp, err := s.client().PostForm(s.url+"/ims/token/v3", url.Values{"grant_type": {"client_credentials"}, "client_id": {id},
 		"client_secret": {secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return answer(t, resp, err)
 }
 
 // headers are the gateway's headers of an authenticated request.
@@ -128,15 +120,21 @@ func (s *served) call(t *testing.T, method, path string, body io.Reader, extra h
 		}
 	}
 	resp, err := s.client().Do(req)
+	return answer(t, resp, err)
+}
+
+// answer is the outcome of a request: the response with its whole body, or t fails.
+func answer(t *testing.T, resp *http.Response, err error) (*http.Response, []byte) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, data
+	return resp, body
 }
 
 // problem decodes a problem-details answer.
@@ -183,6 +181,26 @@ func (s *served) createBatch(t *testing.T, dataset string) string {
 		t.Fatalf("creating a batch: %d %s", resp.StatusCode, body)
 	}
 	return b.ID
+}
+
+// completeBatch marks a batch's upload complete, which ingests its files.
+func (s *served) completeBatch(t *testing.T, batch string) {
+	t.Helper()
+	if resp, body := s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("completing batch %s: %d %s", batch, resp.StatusCode, body)
+	}
+}
+
+// ingestProfile ingests one profile record, in a new batch of a new profile dataset, and returns
+// the batch.
+func (s *served) ingestProfile(t *testing.T) string {
+	t.Helper()
+	dataset := s.createDataset(t, aepwire.SchemaProfile)
+	batch := s.createBatch(t, dataset)
+	s.call(t, "PUT", uploadPath(batch, dataset, "p.json"), strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`),
+		http.Header{"Content-Type": {"application/octet-stream"}})
+	s.completeBatch(t, batch)
+	return batch
 }
 
 func uploadPath(batch, dataset, name string) string {

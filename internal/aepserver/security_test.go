@@ -367,9 +367,7 @@ func TestProbeLargeBodies(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("a small upload: %d %s", resp.StatusCode, body)
 		}
-		if resp, body := s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil); resp.StatusCode != http.StatusOK {
-			t.Fatalf("completing: %d %s", resp.StatusCode, body)
-		}
+		s.completeBatch(t, batch)
 		b, err := s.engine.GetBatch(context.Background(), batch)
 		if err != nil || b.RecordCount != 1 {
 			t.Errorf("the batch: %+v, %v; want the one record of the small file", b, err)
@@ -457,9 +455,7 @@ func TestProbeSlowClients(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("upload: %d %s", resp.StatusCode, body)
 		}
-		if resp, body := s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil); resp.StatusCode != http.StatusOK {
-			t.Fatalf("complete: %d %s", resp.StatusCode, body)
-		}
+		s.completeBatch(t, batch)
 	})
 	download := func(t *testing.T) string {
 		resp, body := s.call(t, "GET", exportDataPath+"/batches/"+batch+"/files", nil, nil)
@@ -529,13 +525,7 @@ func TestProbeFilePermissions(t *testing.T) {
 	// The most permissive umask: whatever the engine's files end up as, it asked for.
 	withUmask(t, 0)
 	s := serveEngine(t, Options{}, nil)
-	dataset := s.createDataset(t, aepwire.SchemaProfile)
-	batch := s.createBatch(t, dataset)
-	s.call(t, "PUT", uploadPath(batch, dataset, "p.json"), strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`),
-		http.Header{"Content-Type": {"application/octet-stream"}})
-	if resp, body := s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("complete: %d %s", resp.StatusCode, body)
-	}
+	s.ingestProfile(t)
 	dest := s.createDataset(t, aepwire.SchemaProfileUnion)
 	resp, body := s.call(t, "POST", profilePath+"/export/jobs", strings.NewReader(`{"destination":{"datasetId":"`+dest+
 		`"},"schema":{"name":"_xdm.context.profile"}}`), nil)
@@ -584,16 +574,6 @@ func TestProbeFilePermissions(t *testing.T) {
 // elsewhere hands nobody its token.
 func TestProbeLinks(t *testing.T) {
 	evil := http.Header{"Host": {"evil.example:666"}}
-	upload := func(s *served) string {
-		dataset := s.createDataset(t, aepwire.SchemaProfile)
-		batch := s.createBatch(t, dataset)
-		s.call(t, "PUT", uploadPath(batch, dataset, "p.json"), strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`),
-			http.Header{"Content-Type": {"application/octet-stream"}})
-		if resp, body := s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil); resp.StatusCode != http.StatusOK {
-			t.Fatalf("complete: %d %s", resp.StatusCode, body)
-		}
-		return batch
-	}
 	links := func(s *served, batch string) []string {
 		resp, body := s.call(t, "GET", exportDataPath+"/batches/"+batch+"/files?limit=1", nil, evil)
 		var list aepwire.DataSetFileList
@@ -618,7 +598,7 @@ func TestProbeLinks(t *testing.T) {
 
 	t.Run("by default, the connection's address", func(t *testing.T) {
 		s := serveEngine(t, Options{}, nil)
-		for _, l := range links(s, upload(s)) {
+		for _, l := range links(s, s.ingestProfile(t)) {
 			if !strings.HasPrefix(l, s.url+"/") {
 				t.Errorf("link %q, want it on %s", l, s.url)
 			}
@@ -626,7 +606,7 @@ func TestProbeLinks(t *testing.T) {
 	})
 	t.Run("the public URL", func(t *testing.T) {
 		s := serveEngine(t, Options{PublicURL: "https://aep.example.com:8443/"}, nil)
-		for _, l := range links(s, upload(s)) {
+		for _, l := range links(s, s.ingestProfile(t)) {
 			if !strings.HasPrefix(l, "https://aep.example.com:8443/data/") {
 				t.Errorf("link %q, want it on the public URL", l)
 			}
@@ -639,7 +619,7 @@ func TestProbeLinks(t *testing.T) {
 		}))
 		defer elsewhere.Close()
 		s := serveEngine(t, Options{PublicURL: elsewhere.URL}, nil)
-		batch := upload(s)
+		batch := s.ingestProfile(t)
 		c, err := aepclient.New(aepclient.Config{Endpoint: s.url, IMSEndpoint: s.url, ClientID: probeClient, ClientSecret: probeSecret,
 			OrgID: probeOrg})
 		if err != nil {

@@ -81,17 +81,9 @@ func (e *Engine) CreateDataset(ctx context.Context, req aepwire.DatasetRequest) 
 
 // GetDataset returns a dataset, or a 404 error.
 func (e *Engine) GetDataset(ctx context.Context, id string) (*aepwire.Dataset, error) {
-	sb, err := e.sandboxOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var ds *aepwire.Dataset
-	err = e.store.Read(ctx, func(tx *sql.Tx) error {
-		var err error
-		ds, err = e.getDataset(ctx, tx, sb, id)
-		return err
+	return readInSandbox(ctx, e, func(tx *sql.Tx, sb string) (*aepwire.Dataset, error) {
+		return e.getDataset(ctx, tx, sb, id)
 	})
-	return ds, err
 }
 
 const datasetColumns = `id, name, description, schema_id, schema_content_type, tags, version, state, created_ms, updated_ms`

@@ -184,17 +184,9 @@ func (e *Engine) DeleteMergePolicy(ctx context.Context, id string) error {
 
 // GetMergePolicy returns the latest version of a policy.
 func (e *Engine) GetMergePolicy(ctx context.Context, id string) (*aepwire.MergePolicy, error) {
-	sb, err := e.sandboxOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var p *aepwire.MergePolicy
-	err = e.store.Read(ctx, func(tx *sql.Tx) error {
-		var err error
-		p, err = e.getMergePolicy(ctx, tx, sb, id, 0)
-		return err
+	return readInSandbox(ctx, e, func(tx *sql.Tx, sb string) (*aepwire.MergePolicy, error) {
+		return e.getMergePolicy(ctx, tx, sb, id, 0)
 	})
-	return p, err
 }
 
 // ListMergePolicies returns the latest version of every policy, by name.

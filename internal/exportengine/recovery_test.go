@@ -1,12 +1,10 @@
 package exportengine
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/internal/childproc"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
@@ -66,30 +65,7 @@ func waitForKill() {
 // it says "ready" on its standard output, and kills it.
 func killAtReady(t *testing.T, env string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), env)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, readErr := bufio.NewReader(out).ReadString('\n')
-	if line != "ready\n" {
-		// It ended (or wrote something else) before the crash point.
-		err := cmd.Wait()
-		t.Fatalf("the helper exited before the crash point (%v, %v): %q\n%s", err, readErr, line, stderr.String())
-	}
-	_ = cmd.Process.Kill()
-	if err := cmd.Wait(); err == nil {
+	if err := childproc.Start(t, env, "ready").Kill(); err == nil {
 		t.Fatal("the helper exited cleanly; it should have been killed")
 	}
 }

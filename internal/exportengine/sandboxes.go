@@ -46,6 +46,22 @@ func (e *Engine) sandboxOf(ctx context.Context) (string, error) {
 	return name, e.ensureSandbox(ctx, name)
 }
 
+// readInSandbox reads one value in a read-only transaction, in the sandbox a call works in (see
+// sandboxOf).
+func readInSandbox[T any](ctx context.Context, e *Engine, read func(tx *sql.Tx, sb string) (T, error)) (T, error) {
+	var v T
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return v, err
+	}
+	err = e.store.Read(ctx, func(tx *sql.Tx) error {
+		var err error
+		v, err = read(tx, sb)
+		return err
+	})
+	return v, err
+}
+
 // ensureSandbox makes a sandbox exist. A new sandbox starts as AEP's do, with the two default
 // merge policies; they are created once, so that a sandbox whose defaults were deleted keeps none.
 func (e *Engine) ensureSandbox(ctx context.Context, name string) error {

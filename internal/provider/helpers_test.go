@@ -69,6 +69,22 @@ func errorPattern(phrases ...string) *regexp.Regexp {
 	return regexp.MustCompile(`(?s)` + strings.Join(parts, `.*`))
 }
 
+// configFails is a test of one configuration whose apply fails with an error that holds each
+// phrase, in order (see errorPattern).
+func configFails(config string, phrases ...string) resource.TestCase {
+	return resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps:                    []resource.TestStep{{Config: config, ExpectError: errorPattern(phrases...)}},
+	}
+}
+
+// planFails is configFails for a configuration that the plan already refuses.
+func planFails(config string, phrases ...string) resource.TestCase {
+	tc := configFails(config, phrases...)
+	tc.Steps[0].PlanOnly = true
+	return tc
+}
+
 // openTofu reports whether the acceptance tests run OpenTofu rather than Terraform.
 var openTofu = sync.OnceValue(func() bool {
 	out, err := exec.Command(os.Getenv("TF_ACC_TERRAFORM_PATH"), "version").Output()

@@ -21,6 +21,19 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
+// checkDatasetIn opens the embedded engine of the data directory dir, as the provider left it, for
+// a check of the dataset at datasetAddr.
+func checkDatasetIn(dir string, check func(e *exportengine.Engine, id string) error) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir})
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		return check(e, s.RootModule().Resources[datasetAddr].Primary.ID)
+	}
+}
+
 // Without data_dir the provider uses AEP_DATA_DIR. The test sets the environment of the whole
 // process, so it does not run in parallel.
 func TestAccProvider_dataDirFromEnvironment(t *testing.T) {
@@ -34,18 +47,12 @@ resource "experienceplatform_dataset" "test" {
   name       = "In the env dir"
   schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
 }`,
-			Check: func(s *terraform.State) error {
-				e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir})
-				if err != nil {
-					return err
-				}
-				defer e.Close()
-				id := s.RootModule().Resources[datasetAddr].Primary.ID
+			Check: checkDatasetIn(dir, func(e *exportengine.Engine, id string) error {
 				if _, err := e.GetDataset(context.Background(), id); err != nil {
 					return fmt.Errorf("the dataset is not in %s=%s: %w", envDataDir, dir, err)
 				}
 				return nil
-			},
+			}),
 		}},
 	})
 }
@@ -67,13 +74,7 @@ resource "experienceplatform_dataset" "test" {
   name       = "In dev"
   schema_ref = { id = "https://ns.adobe.com/xdm/context/profile__union" }
 }`,
-			Check: func(s *terraform.State) error {
-				e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: dir})
-				if err != nil {
-					return err
-				}
-				defer e.Close()
-				id := s.RootModule().Resources[datasetAddr].Primary.ID
+			Check: checkDatasetIn(dir, func(e *exportengine.Engine, id string) error {
 				if _, err := e.GetDataset(aepwire.WithSandbox(context.Background(), "dev"), id); err != nil {
 					return fmt.Errorf("the dataset is not in sandbox dev: %w", err)
 				}
@@ -81,27 +82,21 @@ resource "experienceplatform_dataset" "test" {
 					return fmt.Errorf("the dataset of dev from prod: %w, want not found", err)
 				}
 				return nil
-			},
+			}),
 		}},
 	})
 }
 
 func TestAccProvider_badSandboxName(t *testing.T) {
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
-			Config: `
+	resource.ParallelTest(t, configFails(`
 provider "experienceplatform" {
-  data_dir     = "` + t.TempDir() + `"
+  data_dir     = "`+t.TempDir()+`"
   sandbox_name = "Dev Team"
 }
 
 data "experienceplatform_dataset" "test" {
   id = "000000000000000000000000"
-}`,
-			ExpectError: errorPattern("Invalid sandbox name", "Dev Team", "lower-case letters, digits"),
-		}},
-	})
+}`, "Invalid sandbox name", "Dev Team", "lower-case letters, digits"))
 }
 
 func TestAccProvider_unusableDataDir(t *testing.T) {
@@ -109,20 +104,14 @@ func TestAccProvider_unusableDataDir(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{{
-			Config: `
+	resource.ParallelTest(t, configFails(`
 provider "experienceplatform" {
-  data_dir = "` + file + `"
+  data_dir = "`+file+`"
 }
 
 data "experienceplatform_dataset" "test" {
   id = "000000000000000000000000"
-}`,
-			ExpectError: errorPattern("Cannot open the embedded engine", "not-a-directory", "Check that the directory is writable"),
-		}},
-	})
+}`, "Cannot open the embedded engine", "not-a-directory", "Check that the directory is writable"))
 }
 
 func TestAccProvider_remoteSettings(t *testing.T) {
@@ -154,13 +143,7 @@ resource "experienceplatform_dataset" "test" {
   client_secret = "s"`, []string{"Invalid remote configuration", `endpoint "platform.adobe.io" is not an http(s) URL`}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps: []resource.TestStep{{
-					Config:      "provider \"experienceplatform\" {\n  " + tc.provider + "\n}\n" + dataset,
-					ExpectError: errorPattern(tc.want...),
-				}},
-			})
+			resource.Test(t, configFails("provider \"experienceplatform\" {\n  "+tc.provider+"\n}\n"+dataset, tc.want...))
 		})
 	}
 }
@@ -216,14 +199,8 @@ resource "experienceplatform_dataset" "test" {
 			if tc.endpoint != "" {
 				endpoint = tc.endpoint
 			}
-			resource.Test(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps: []resource.TestStep{{
-					Config: fmt.Sprintf("provider \"experienceplatform\" {\n  endpoint = %q\n%s  %s\n}\n%s",
-						endpoint, imsLine(tc.creds, endpoint), tc.creds, dataset),
-					ExpectError: errorPattern(tc.want...),
-				}},
-			})
+			resource.Test(t, configFails(fmt.Sprintf("provider \"experienceplatform\" {\n  endpoint = %q\n%s  %s\n}\n%s",
+				endpoint, imsLine(tc.creds, endpoint), tc.creds, dataset), tc.want...))
 		})
 	}
 }

@@ -311,14 +311,7 @@ resource "experienceplatform_batch" "test" {
 }`), []string{`Attribute format value must be one of: ["json"], got: "parquet"`}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				resource.ParallelTest(t, resource.TestCase{
-					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-					Steps: []resource.TestStep{{
-						Config:      tc.config,
-						PlanOnly:    true,
-						ExpectError: errorPattern(tc.want...),
-					}},
-				})
+				resource.ParallelTest(t, planFails(tc.config, tc.want...))
 			})
 		}
 	})

@@ -258,14 +258,7 @@ func TestAccDatasetResource_validation(t *testing.T) {
 			},
 		} {
 			t.Run(name, func(t *testing.T) {
-				resource.ParallelTest(t, resource.TestCase{
-					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-					Steps: []resource.TestStep{{
-						Config:      env.config("resource \"experienceplatform_dataset\" \"test\" {\n  " + tc.body + "\n}"),
-						PlanOnly:    true,
-						ExpectError: errorPattern(tc.want...),
-					}},
-				})
+				resource.ParallelTest(t, planFails(env.config("resource \"experienceplatform_dataset\" \"test\" {\n  "+tc.body+"\n}"), tc.want...))
 			})
 		}
 	})

@@ -520,14 +520,7 @@ func TestAccExportJob_validation(t *testing.T) {
   ` + dest, []string{`Attribute schema_name value must be one of: ["_xdm.context.profile"]`}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				resource.ParallelTest(t, resource.TestCase{
-					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-					Steps: []resource.TestStep{{
-						Config:      env.config("resource \"experienceplatform_export_job\" \"test\" {\n  " + tc.body + "\n}"),
-						PlanOnly:    true,
-						ExpectError: errorPattern(tc.want...),
-					}},
-				})
+				resource.ParallelTest(t, planFails(env.config("resource \"experienceplatform_export_job\" \"test\" {\n  "+tc.body+"\n}"), tc.want...))
 			})
 		}
 	})
@@ -636,13 +629,7 @@ resource "experienceplatform_dataset" "export" {
 				[]string{"Cannot start export job", "version 99"}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				resource.Test(t, resource.TestCase{
-					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-					Steps: []resource.TestStep{{
-						Config:      env.config(datasets + "resource \"experienceplatform_export_job\" \"test\" {\n  " + tc.job + "\n}"),
-						ExpectError: errorPattern(tc.want...),
-					}},
-				})
+				resource.Test(t, configFails(env.config(datasets+"resource \"experienceplatform_export_job\" \"test\" {\n  "+tc.job+"\n}"), tc.want...))
 				list, err := env.engine.ListExportJobs(context.Background(), aepwire.ExportJobQuery{})
 				if err != nil || len(list.Records) != 0 {
 					t.Errorf("a refused job left %d jobs (%v)", len(list.Records), err)

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -149,6 +150,19 @@ func (m *mergePolicyModelV0) policy(ctx context.Context) (aepwire.MergePolicy, d
 	return p, diags
 }
 
+// plannedPolicy reads the plan and the merge policy it asks for; false when either has an error
+// (or diags had one before).
+func plannedPolicy(ctx context.Context, plan tfsdk.Plan, diags *diag.Diagnostics) (mergePolicyModelV0, aepwire.MergePolicy, bool) {
+	var m mergePolicyModelV0
+	diags.Append(plan.Get(ctx, &m)...)
+	if diags.HasError() {
+		return m, aepwire.MergePolicy{}, false
+	}
+	p, d := m.policy(ctx)
+	diags.Append(d...)
+	return m, p, !diags.HasError()
+}
+
 func (m *mergePolicyModelV0) fill(ctx context.Context, p *aepwire.MergePolicy) diag.Diagnostics {
 	m.ID = types.StringValue(p.ID)
 	m.Name = types.StringValue(p.Name)
@@ -167,14 +181,8 @@ func (m *mergePolicyModelV0) fill(ctx context.Context, p *aepwire.MergePolicy) d
 }
 
 func (r *mergePolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan mergePolicyModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	p, diags := plan.policy(ctx)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	plan, p, ok := plannedPolicy(ctx, req.Plan, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	created, err := r.data.backend.CreateMergePolicy(ctx, p)
@@ -193,15 +201,10 @@ func (r *mergePolicyResource) Read(ctx context.Context, req resource.ReadRequest
 }
 
 func (r *mergePolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state mergePolicyModelV0
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	var state mergePolicyModelV0
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	p, diags := plan.policy(ctx)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	plan, p, ok := plannedPolicy(ctx, req.Plan, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	updated, err := r.data.backend.UpdateMergePolicy(ctx, state.ID.ValueString(), p)

@@ -115,14 +115,7 @@ func TestAccMergePolicyResource_validation(t *testing.T) {
   attribute_merge = "timestampOrdered"`, []string{`Attribute identity_graph value must be one of: ["none" "pdg"], got: "full"`}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				resource.ParallelTest(t, resource.TestCase{
-					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-					Steps: []resource.TestStep{{
-						Config:      env.config("resource \"experienceplatform_merge_policy\" \"test\" {\n  name = \"p\"\n  " + tc.body + "\n}"),
-						PlanOnly:    true,
-						ExpectError: errorPattern(tc.want...),
-					}},
-				})
+				resource.ParallelTest(t, planFails(env.config("resource \"experienceplatform_merge_policy\" \"test\" {\n  name = \"p\"\n  "+tc.body+"\n}"), tc.want...))
 			})
 		}
 	})

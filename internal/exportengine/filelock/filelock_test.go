@@ -1,12 +1,12 @@
 package filelock
 
 import (
-	"bufio"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/internal/childproc"
 )
 
 // holderEnv makes the test binary a process that takes a lock, says so on stdout, and waits to be
@@ -83,28 +83,11 @@ func TestWaitReturnsWhenTheHolderLetsGo(t *testing.T) {
 // A lock dies with its holder: what tells a dead runner from a live one.
 func TestLockIsReleasedWhenItsHolderDies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.lock")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), holderEnv+"="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "locked\n" {
-		t.Fatalf("the holder said %q, %v", line, err)
-	}
+	holder := childproc.Start(t, holderEnv+"="+path, "locked")
 	if _, ok, err := TryLock(path, Shared); err != nil || ok {
 		t.Fatalf("the holder's lock was taken: %v, %v", ok, err)
 	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
+	_ = holder.Kill()
 	l, err := Wait(path, Exclusive)
 	if err != nil {
 		t.Fatal(err)
