@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
@@ -46,7 +45,7 @@ func TestExportJobsDataSource_warnsOfUnreadableJobs(t *testing.T) {
 	warnings := resp.Diagnostics.Warnings()
 	if len(warnings) != 1 || !strings.Contains(warnings[0].Detail(), "record 2 (id 8)") ||
 		!strings.Contains(warnings[0].Detail(), "1 export job(s)") {
-		t.Fatalf("warnings = %v, want one naming record 2 (id 8)", diag.Diagnostics(warnings))
+		t.Fatalf("warnings = %v, want one naming record 2 (id 8)", warnings)
 	}
 	var got exportJobsDataSourceModelV0
 	resp.Diagnostics.Append(resp.State.Get(ctx, &got)...)
