@@ -101,7 +101,9 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	if total >= math.MaxUint32 {
 		return fmt.Errorf("the profile store holds %d records, more than an export through the identity graph can number", total)
 	}
-	builder, err := graph.NewBuilder(scratch, int(total), e.sortRunBytes)
+	// The sorts follow one another: each takes the buffers the one before has given back.
+	mem := &extsort.Memory{}
+	builder, err := graph.NewBuilder(scratch, int(total), e.sortRunBytes, mem)
 	if err != nil {
 		return err
 	}
@@ -126,7 +128,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 
 	// Each record's place, keyed by its component and then its number: read back in key order,
 	// the records come grouped by component, in rank order, and in ingest order within one.
-	places := extsort.New(scratch, e.sortRunBytes)
+	places := extsort.New(scratch, e.sortRunBytes, mem)
 	defer places.Close()
 	var key, value []byte
 	n = 0
@@ -158,6 +160,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		return err
 	}
 	defer sorted.Close()
+	mem.Drop() // the last sort: the profiles' chunks need the memory now
 
 	namespaces := map[string]string{}
 	group := make([]recordLoc, 0, 64)

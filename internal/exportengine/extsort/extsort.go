@@ -26,6 +26,7 @@ import (
 type Sorter struct {
 	dir     string
 	runSize int
+	mem     *Memory
 	fill    *run
 	spare   *run
 	// A run being sorted and written: its result arrives on written. Nil when none is.
@@ -82,8 +83,39 @@ func (r *run) sort() { slices.SortFunc(r.items, func(a, b item) int { return r.c
 
 // New returns a sorter that writes its runs into a directory of its own in dir, a run holding
 // about runSize bytes of keys and values. dir must exist; Close removes what the sorter made in it.
-func New(dir string, runSize int) *Sorter {
-	return &Sorter{dir: dir, runSize: runSize, fill: &run{}, spare: &run{}}
+// The sorter takes its run buffers from mem, and gives them back once it no longer needs them; a
+// nil mem gives it buffers of its own.
+func New(dir string, runSize int, mem *Memory) *Sorter {
+	if mem == nil {
+		mem = &Memory{}
+	}
+	return &Sorter{dir: dir, runSize: runSize, mem: mem, fill: mem.take(), spare: mem.take()}
+}
+
+// Memory holds run buffers for sorters that follow one another, so that the sorts of one task
+// grow their buffers, and the machine maps their pages, once: a run's buffers grow to its size
+// and are kept. Sorters sharing a Memory must be called from one goroutine.
+type Memory struct {
+	free []*run
+}
+
+// Drop lets go of the buffers kept for sorters to come, when none will.
+func (m *Memory) Drop() { m.free = nil }
+
+func (m *Memory) take() *run {
+	if len(m.free) == 0 {
+		return &run{}
+	}
+	r := m.free[len(m.free)-1]
+	m.free = m.free[:len(m.free)-1]
+	r.data, r.items = r.data[:0], r.items[:0]
+	return r
+}
+
+func (m *Memory) give(r *run) {
+	if r != nil {
+		m.free = append(m.free, r)
+	}
 }
 
 // maxPair bounds a pair: its places in a run are 32-bit.
@@ -200,8 +232,9 @@ func (s *Sorter) Sorted() (*Reader, error) {
 	s.done = true
 	if len(s.files) == 0 {
 		s.fill.sort()
+		s.mem.give(s.spare)
 		s.spare = nil
-		return &Reader{mem: s.fill, memNext: 0}, nil
+		return &Reader{mem: s.fill, memory: s.mem}, nil
 	}
 	if len(s.fill.items) > 0 {
 		if err := s.spill(); err != nil {
@@ -211,7 +244,9 @@ func (s *Sorter) Sorted() (*Reader, error) {
 	if err := s.wait(); err != nil {
 		return nil, err
 	}
-	s.fill, s.spare = nil, nil // the runs' memory goes before they are read
+	s.mem.give(s.fill) // the runs' memory goes before they are read
+	s.mem.give(s.spare)
+	s.fill, s.spare = nil, nil
 	// Runs are merged fanIn at a time, the earliest first, into longer ones, until the rest can be
 	// open at once. The merged run takes the place of those it holds, so that equal keys keep
 	// their order.
@@ -315,9 +350,10 @@ func (s *Sorter) Close() error {
 
 // Reader reads the sorted pairs.
 type Reader struct {
-	// From memory: the one run, sorted.
+	// From memory: the one run, sorted, given back to memory when closed.
 	mem     *run
 	memNext int
+	memory  *Memory
 	// From files: each run's next pair, in a heap ordered by key, then run.
 	sources []*source
 	heap    sourceHeap
@@ -376,6 +412,9 @@ func (r *Reader) Err() error { return r.err }
 func (r *Reader) Close() {
 	for _, s := range r.sources {
 		_ = s.f.Close()
+	}
+	if r.mem != nil {
+		r.memory.give(r.mem)
 	}
 	r.sources, r.heap, r.mem = nil, nil, nil
 }

@@ -15,7 +15,7 @@ type pair struct{ key, value []byte }
 // sortAll adds the pairs to a sorter of the given run size and reads them back.
 func sortAll(t *testing.T, dir string, runSize int, pairs []pair) []pair {
 	t.Helper()
-	s := New(dir, runSize)
+	s := New(dir, runSize, nil)
 	defer func() {
 		if err := s.Close(); err != nil {
 			t.Error(err)
@@ -83,7 +83,7 @@ func TestEmpty(t *testing.T) {
 // directory; all gone after Close.
 func TestRunFiles(t *testing.T) {
 	dir := t.TempDir()
-	s := New(dir, 64)
+	s := New(dir, 64, nil)
 	for i := range 100 {
 		if err := s.Add(fmt.Appendf(nil, "key-%03d", 99-i), []byte("value")); err != nil {
 			t.Fatal(err)
@@ -131,7 +131,7 @@ func TestRunFiles(t *testing.T) {
 // A run file cut short is an error of the reading, not a shorter result.
 func TestTruncatedRun(t *testing.T) {
 	dir := t.TempDir()
-	s := New(dir, 400)
+	s := New(dir, 400, nil)
 	defer s.Close()
 	for i := range 100 {
 		if err := s.Add(fmt.Appendf(nil, "key-%03d", i), []byte("value")); err != nil {
@@ -166,7 +166,7 @@ func TestTruncatedRun(t *testing.T) {
 // Two sorters in one directory, filled and read at once, each read back its own pairs.
 func TestSortersShareADirectory(t *testing.T) {
 	dir := t.TempDir()
-	a, b := New(dir, 256), New(dir, 256)
+	a, b := New(dir, 256, nil), New(dir, 256, nil)
 	defer a.Close()
 	defer b.Close()
 	for i := range 500 {
@@ -195,5 +195,59 @@ func TestSortersShareADirectory(t *testing.T) {
 			string(rb.Key()) != fmt.Sprintf("b%04d", i) || string(rb.Value()) != "from b" {
 			t.Fatalf("pair %d: %q=%q and %q=%q", i, ra.Key(), ra.Value(), rb.Key(), rb.Value())
 		}
+	}
+}
+
+// Sorters that follow one another on one Memory take over each other's buffers, and a sorter
+// filled while the one before it is read gets its own: every pair comes back either way.
+func TestMemoryIsShared(t *testing.T) {
+	for _, runSize := range []int{1 << 20, 300} { // one run in memory; runs spilled to files
+		t.Run(fmt.Sprintf("runs of %d", runSize), func(t *testing.T) {
+			dir, mem := t.TempDir(), &Memory{}
+			a := New(dir, runSize, mem)
+			defer a.Close()
+			for i := range 200 {
+				if err := a.Add(fmt.Appendf(nil, "%03d", 199-i), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ra, err := a.Sorted()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Read into memory, a holds one run until its reader closes; spilled, it holds none.
+			wantFree := map[int]int{1 << 20: 1, 300: 2}[runSize]
+			if len(mem.free) != wantFree {
+				t.Fatalf("after Sorted the memory holds %d free runs, want %d", len(mem.free), wantFree)
+			}
+			b := New(dir, runSize, mem)
+			defer b.Close()
+			if len(mem.free) != 0 {
+				t.Fatalf("the next sorter left %d runs free", len(mem.free))
+			}
+			for i := 0; ra.Next(); i++ {
+				if want := fmt.Sprintf("%03d", i); string(ra.Key()) != want {
+					t.Fatalf("first sorter, pair %d: %q, want %q", i, ra.Key(), want)
+				}
+				if err := b.Add([]byte{byte(255 - i)}, ra.Key()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ra.Close()
+			rb, err := b.Sorted()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rb.Close()
+			n := 0
+			for ; rb.Next(); n++ {
+				if want := fmt.Sprintf("%03d", 199-n); string(rb.Value()) != want {
+					t.Fatalf("second sorter, pair %d: %q, want %q", n, rb.Value(), want)
+				}
+			}
+			if n != 200 || rb.Err() != nil {
+				t.Fatalf("second sorter: %d pairs back, %v; want 200", n, rb.Err())
+			}
+		})
 	}
 }

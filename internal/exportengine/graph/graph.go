@@ -33,6 +33,7 @@ type Builder struct {
 	dir     string
 	records int
 	runSize int
+	mem     *extsort.Memory
 	sorter  *extsort.Sorter
 	key     []byte
 }
@@ -43,12 +44,13 @@ type Builder struct {
 const RunSize = 8 << 20
 
 // NewBuilder returns a builder for the given number of records, that keeps its files in dir
-// (which must exist and is left to the caller to remove), sorting runs of runSize bytes.
-func NewBuilder(dir string, records, runSize int) (*Builder, error) {
+// (which must exist and is left to the caller to remove), sorting runs of runSize bytes in the
+// buffers of mem (nil: its own).
+func NewBuilder(dir string, records, runSize int, mem *extsort.Memory) (*Builder, error) {
 	if records > math.MaxUint32-1 {
 		return nil, fmt.Errorf("graph: %d records are more than a graph can number", records)
 	}
-	return &Builder{dir: dir, records: records, runSize: runSize, sorter: extsort.New(dir, runSize)}, nil
+	return &Builder{dir: dir, records: records, runSize: runSize, mem: mem, sorter: extsort.New(dir, runSize, mem)}, nil
 }
 
 // Add adds an identity of a record. The identities of a record belong together.
@@ -86,13 +88,18 @@ func (b *Builder) Build(ctx context.Context) (_ *Components, err error) {
 	if c.keys, err = newKeyFile(filepath.Join(b.dir, "identities")); err != nil {
 		return nil, err
 	}
-	byRecord := extsort.New(b.dir, b.runSize)
+	identities, err := b.sorter.Sorted()
+	if err != nil {
+		return nil, err
+	}
+	defer identities.Close()
+	byRecord := extsort.New(b.dir, b.runSize, b.mem) // after Sorted, which gave back its buffers
 	defer func() {
 		if cerr := byRecord.Close(); err == nil {
 			err = cerr
 		}
 	}()
-	err = b.number(ctx, func(node uint32, key []byte, record uint32) error {
+	err = number(ctx, identities, func(node uint32, key []byte, record uint32) error {
 		if key != nil {
 			c.parent.append(node)
 			if err := c.keys.write(key); err != nil {
@@ -171,12 +178,7 @@ func (b *Builder) Build(ctx context.Context) (_ *Components, err error) {
 
 // number reads the identities in key order and numbers the distinct ones: it calls visit for
 // each (identity, record), with the identity's key the first time that identity comes.
-func (b *Builder) number(ctx context.Context, visit func(node uint32, key []byte, record uint32) error) error {
-	sorted, err := b.sorter.Sorted()
-	if err != nil {
-		return err
-	}
-	defer sorted.Close()
+func number(ctx context.Context, sorted *extsort.Reader, visit func(node uint32, key []byte, record uint32) error) error {
 	var last []byte
 	node, nodes := uint32(none), 0
 	for i := 0; sorted.Next(); i++ {

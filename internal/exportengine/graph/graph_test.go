@@ -19,7 +19,7 @@ var runSizes = []int{RunSize, 512}
 // build gives each record (a group of identities) to a builder and returns the components.
 func build(t *testing.T, records [][]id, runSize int) *Components {
 	t.Helper()
-	b, err := NewBuilder(t.TempDir(), len(records), runSize)
+	b, err := NewBuilder(t.TempDir(), len(records), runSize, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func keyOf(s string) id {
 // closed, and nothing after; the files are private.
 func TestFilesAreRemoved(t *testing.T) {
 	dir := t.TempDir()
-	b, err := NewBuilder(dir, 1000, 512)
+	b, err := NewBuilder(dir, 1000, 512, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestFilesAreRemoved(t *testing.T) {
 
 // A cancelled context stops a build, and the build says why.
 func TestBuildStopsWhenCancelled(t *testing.T) {
-	b, err := NewBuilder(t.TempDir(), 10, RunSize)
+	b, err := NewBuilder(t.TempDir(), 10, RunSize, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
