@@ -80,7 +80,7 @@
 //	exportengine/filelock advisory file locks that die with their holder
 //
 // Dependencies point down the list: the front door uses every package; jobs uses filelock;
-// segment and merge use record; graph uses extsort; extsort, store and filelock use nothing of
+// segment and merge use record; graph uses extsort; store uses filelock; extsort and filelock use nothing of
 // the engine. An export reads a store snapshot (the committed batches' segments), groups records
 // into profiles (by primary identity, or through graph and an external sort of the records'
 // places under the private identity graph, so that its memory does not grow with the store's
