@@ -79,8 +79,8 @@
 //	exportengine/merge    the merger: a profile's fragments with their ranks in, the profile out
 //	exportengine/filelock advisory file locks that die with their holder
 //
-// Dependencies point down the list: the front door uses every package; jobs uses filelock;
-// segment and merge use record; graph uses extsort; store uses filelock; extsort and filelock use nothing of
+// Dependencies point down the list: the front door uses every package; jobs and store use
+// filelock; segment and merge use record; graph uses extsort; extsort and filelock use nothing of
 // the engine. An export reads a store snapshot (the committed batches' segments), groups records
 // into profiles (by primary identity, or through graph and an external sort of the records'
 // places under the private identity graph, so that its memory does not grow with the store's
