@@ -19,7 +19,7 @@ func startProfile(role string) (stop func()) {
 	if dir == "" {
 		return func() {}
 	}
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", role, os.Getpid())))
+	f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", role, os.Getpid())), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "CPU profile:", err)
 		return func() {}
