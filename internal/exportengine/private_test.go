@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
@@ -82,5 +83,50 @@ func TestOpenMakesAnOlderDataDirectoryPrivate(t *testing.T) {
 	}
 	if _, err := e.ListDatasets(aepwire.WithSandbox(ctx, "dev")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An export through the identity graph keeps its sorts' files under its output batch while it
+// runs, private like everything else, and leaves none when it ends.
+func TestExportScratchIsPrivateAndRemoved(t *testing.T) {
+	withUmask(t, 0)
+	dataDir := t.TempDir()
+	during := make(chan map[string]bool, 1)
+	hooks := Hooks{BeforeExportChunk: func(_ context.Context, seq int) {
+		if seq == 0 {
+			during <- expectPrivate(t, dataDir)
+		}
+	}}
+	// Runs of 4 KiB: the sorts spill to files.
+	env := newJobEnv(t, Options{DataDir: dataDir, RunJobs: true, SortRunBytes: 4096, Hooks: hooks})
+	env.ingestSample(t, 600) // more profiles than a chunk holds: the first chunk leaves while the sorts are read
+	req := env.request()
+	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+	j, err := env.e.CreateExportJob(context.Background(), req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job := wait(t, env.e, j.ID); job.Status != aepwire.JobSucceeded {
+		t.Fatalf("job %s %v", job.Status, job.Errors)
+	}
+	seen := <-during
+	for _, name := range []string{stitchScratchDir, "identities"} {
+		if !seen[name] {
+			t.Errorf("no %s under the data directory while the export ran", name)
+		}
+	}
+	runs := 0
+	for name := range seen {
+		if strings.HasPrefix(name, "run-") {
+			runs++
+		}
+	}
+	if runs == 0 {
+		t.Error("no sort's run files under the data directory while the export ran")
+	}
+	for name := range expectPrivate(t, dataDir) {
+		if name == stitchScratchDir || name == "identities" || strings.HasPrefix(name, "run-") {
+			t.Errorf("%s is left after the export", name)
+		}
 	}
 }
