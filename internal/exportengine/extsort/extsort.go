@@ -202,9 +202,21 @@ func (s *Sorter) wait() error {
 	return err
 }
 
-// writeRun sorts a run and writes it: each pair as the lengths of key and value, then their bytes.
-func writeRun(name string, r *run) (err error) {
+// writeRun sorts a run and writes it.
+func writeRun(name string, r *run) error {
 	r.sort()
+	return writeFile(name, func(w *bufio.Writer) error {
+		for i := range r.items {
+			if err := writePair(w, r.key(&r.items[i]), r.value(&r.items[i])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeFile creates a private file and writes it through a buffer.
+func writeFile(name string, write func(w *bufio.Writer) error) (err error) {
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -215,10 +227,8 @@ func writeRun(name string, r *run) (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	for i := range r.items {
-		if err := writePair(w, r.key(&r.items[i]), r.value(&r.items[i])); err != nil {
-			return err
-		}
+	if err := write(w); err != nil {
+		return err
 	}
 	return w.Flush()
 }
@@ -296,31 +306,20 @@ func openRuns(files []string) (*Reader, error) {
 }
 
 // mergeRuns writes the runs merged into one.
-func mergeRuns(files []string, name string) (err error) {
+func mergeRuns(files []string, name string) error {
 	rd, err := openRuns(files)
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
+	return writeFile(name, func(w *bufio.Writer) error {
+		for rd.Next() {
+			if err := writePair(w, rd.Key(), rd.Value()); err != nil {
+				return err
+			}
 		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	for rd.Next() {
-		if err := writePair(w, rd.Key(), rd.Value()); err != nil {
-			return err
-		}
-	}
-	if err := rd.Err(); err != nil {
-		return err
-	}
-	return w.Flush()
+		return rd.Err()
+	})
 }
 
 // writePair writes a pair as the lengths of key and value, then their bytes.

@@ -258,64 +258,6 @@ func (c *Components) Close() error {
 	return errors.Join(errs...)
 }
 
-// recordFile holds each record's first node, in record order, written once and read forward.
-type recordFile struct {
-	f      *os.File
-	w      *bufio.Writer
-	r      *bufio.Reader
-	next   uint32
-	buf    [4]byte
-	closed bool
-}
-
-func newRecordFile(name string) (*recordFile, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	return &recordFile{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
-}
-
-func (r *recordFile) write(node uint32) error {
-	_, err := r.w.Write(binary.LittleEndian.AppendUint32(r.w.AvailableBuffer(), node))
-	return err
-}
-
-func (r *recordFile) finish() error {
-	if err := r.w.Flush(); err != nil {
-		return err
-	}
-	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	r.w, r.r = nil, bufio.NewReaderSize(r.f, 256<<10)
-	return nil
-}
-
-func (r *recordFile) seek(record uint32) (uint32, error) {
-	if record != r.next {
-		return 0, fmt.Errorf("graph: record %d asked after %d", record, r.next-1)
-	}
-	if _, err := io.ReadFull(r.r, r.buf[:]); err != nil {
-		return 0, fmt.Errorf("graph: reading record %d: %w", record, err)
-	}
-	r.next++
-	return binary.LittleEndian.Uint32(r.buf[:]), nil
-}
-
-func (r *recordFile) close() error {
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	name := r.f.Name()
-	err := r.f.Close()
-	if rerr := os.Remove(name); err == nil {
-		err = rerr
-	}
-	return err
-}
-
 // blocks is a growing array of uint32 that never copies itself: growing a single slice would
 // hold the old and the new array at once.
 type blocks struct {
@@ -364,21 +306,61 @@ func (p *blocks) union(a, b uint32) {
 	p.set(rb, ra)
 }
 
+// scratchFile is a private file written once, from the start, then read from the start; closing
+// it removes it.
+type scratchFile struct {
+	f      *os.File
+	w      *bufio.Writer
+	r      *bufio.Reader
+	closed bool
+}
+
+func (s *scratchFile) create(name string) error {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	s.f, s.w = f, bufio.NewWriterSize(f, 256<<10)
+	return nil
+}
+
+// finish ends the writing and turns to reading.
+func (s *scratchFile) finish() error {
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	s.w, s.r = nil, bufio.NewReaderSize(s.f, 256<<10)
+	return nil
+}
+
+func (s *scratchFile) close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.f.Close()
+	if rerr := os.Remove(s.f.Name()); err == nil {
+		err = rerr
+	}
+	return err
+}
+
 // keyFile holds the distinct identities in node order, written once and read forward.
 type keyFile struct {
-	f    *os.File
-	w    *bufio.Writer
-	r    *bufio.Reader
+	scratchFile
 	next uint32 // the node the reader is at
 	buf  []byte
 }
 
 func newKeyFile(name string) (*keyFile, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	k := &keyFile{}
+	if err := k.create(name); err != nil {
 		return nil, err
 	}
-	return &keyFile{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+	return k, nil
 }
 
 func (k *keyFile) write(key []byte) error {
@@ -387,17 +369,6 @@ func (k *keyFile) write(key []byte) error {
 	}
 	_, err := k.w.Write(key)
 	return err
-}
-
-func (k *keyFile) finish() error {
-	if err := k.w.Flush(); err != nil {
-		return err
-	}
-	if _, err := k.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	k.w, k.r = nil, bufio.NewReaderSize(k.f, 256<<10)
-	return nil
 }
 
 // seek reads forward to a node's identity.
@@ -426,11 +397,33 @@ func (k *keyFile) seek(node uint32) ([]byte, error) {
 	}
 }
 
-func (k *keyFile) close() error {
-	name := k.f.Name()
-	err := k.f.Close()
-	if rerr := os.Remove(name); err == nil {
-		err = rerr
+// recordFile holds each record's first node, in record order, written once and read forward.
+type recordFile struct {
+	scratchFile
+	next uint32
+	buf  [4]byte
+}
+
+func newRecordFile(name string) (*recordFile, error) {
+	r := &recordFile{}
+	if err := r.create(name); err != nil {
+		return nil, err
 	}
+	return r, nil
+}
+
+func (r *recordFile) write(node uint32) error {
+	_, err := r.w.Write(binary.LittleEndian.AppendUint32(r.w.AvailableBuffer(), node))
 	return err
+}
+
+func (r *recordFile) seek(record uint32) (uint32, error) {
+	if record != r.next {
+		return 0, fmt.Errorf("graph: record %d asked after %d", record, r.next-1)
+	}
+	if _, err := io.ReadFull(r.r, r.buf[:]); err != nil {
+		return 0, fmt.Errorf("graph: reading record %d: %w", record, err)
+	}
+	r.next++
+	return binary.LittleEndian.Uint32(r.buf[:]), nil
 }
