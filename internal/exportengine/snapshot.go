@@ -193,6 +193,26 @@ func (h cursorHeap) Less(i, j int) bool {
 	return a.Seq < b.Seq
 }
 func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+
+// down0 restores the heap after its first cursor moved on: heap.Fix(h, 0) without the calls
+// through an interface, since the merge does it once a record.
+func (h cursorHeap) down0() {
+	i, n := 0, len(h)
+	for {
+		j := 2*i + 1
+		if j >= n {
+			return
+		}
+		if j+1 < n && h.Less(j+1, j) {
+			j++
+		}
+		if !h.Less(j, i) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
 func (h *cursorHeap) Push(x any) {
 	c, _ := x.(*cursor)
 	*h = append(*h, c)
@@ -238,6 +258,20 @@ func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary re
 	var group []*storedRecord
 	var pool []*storedRecord
 	var keyNS, keyID []byte
+	// Primary identities come from a few namespaces: their names are made once.
+	var namespaces []string
+	namespace := func(b []byte) string {
+		for _, ns := range namespaces {
+			if ns == string(b) {
+				return ns
+			}
+		}
+		ns := string(b)
+		if len(namespaces) < 16 {
+			namespaces = append(namespaces, ns)
+		}
+		return ns
+	}
 	take := func(c *cursor) *storedRecord {
 		var r *storedRecord
 		if n := len(pool); n > 0 {
@@ -264,13 +298,13 @@ func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary re
 				return fmt.Errorf("batch %s: %w", c.batch.id, err)
 			}
 			if ok {
-				heap.Fix(&h, 0)
+				h.down0()
 			} else {
 				r.last = true
 				heap.Pop(&h)
 			}
 		}
-		if err := fn(record.Identity{NS: string(keyNS), ID: string(keyID)}, group); err != nil {
+		if err := fn(record.Identity{NS: namespace(keyNS), ID: string(keyID)}, group); err != nil {
 			return err
 		}
 		pool = append(pool, group...)

@@ -46,12 +46,15 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int) (_ []byte, _ int, kep
 		return dst[:start], i + 1, false, true
 	}
 	for {
-		key, next, ok := plainKey(b, i)
+		key, next, ok := memberName(b, i)
 		if !ok {
 			return dst[:start], i, false, false
 		}
 		i = next
 		k, selected := s.lookupBytes(key)
+		if selected && !plainName(key) {
+			return dst[:start], i, false, false
+		}
 		if !selected {
 			if i, ok = skipValue(b, i); !ok {
 				return dst[:start], i, false, false
@@ -106,10 +109,9 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int) (_ []byte, _ int, kep
 	}
 }
 
-// plainKey reads the name of a member at b[i] and the colon after it, and returns the name and
-// where its value starts. A name with an escape or a byte outside printable ASCII is refused: it
-// is compared and written back only the long way.
-func plainKey(b []byte, i int) ([]byte, int, bool) {
+// memberName reads the name of a member at b[i] and the colon after it, and returns the name and
+// where its value starts. A name with an escape is refused: it is compared only the long way.
+func memberName(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, i, false
 	}
@@ -118,16 +120,22 @@ func plainKey(b []byte, i int) ([]byte, int, bool) {
 		return nil, i, false
 	}
 	key := b[i+1 : end-1]
-	for _, c := range key {
-		if c < 0x20 || c >= 0x7f {
-			return nil, i, false
-		}
-	}
 	i = skipSpace(b, end)
 	if i >= len(b) || b[i] != ':' {
 		return nil, i, false
 	}
 	return key, skipSpace(b, i+1), true
+}
+
+// plainName reports whether a name is written back as it is: printable ASCII, which AppendString
+// neither escapes nor replaces.
+func plainName(key []byte) bool {
+	for _, c := range key {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // nextMember moves past the ',' or the '}' after a member's value, and reports which it was.
@@ -173,8 +181,8 @@ func appendPlainWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 	}
 	first := true
 	for {
-		key, next, ok := plainKey(b, i)
-		if !ok || n == len(names) {
+		key, next, ok := memberName(b, i)
+		if !ok || n == len(names) || !plainName(key) {
 			return dst[:start], i, false
 		}
 		for _, prev := range names[:n] {

@@ -3,8 +3,13 @@ package segment
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
 func TestCombineChecksums(t *testing.T) {
@@ -121,5 +126,48 @@ func TestVersion2BodiesInPieces(t *testing.T) {
 	}
 	if err := checkRunsInPieces(s); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Metadata larger than the block the iterator reads it in is read whole, between others.
+func TestLargeMetadata(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for i := range 5 {
+		n := 1 + i*i*700 // up to 11,201 identities: about 200 KB of metadata
+		ids := make([]record.Identity, n)
+		for j := range ids {
+			ids[j] = record.Identity{NS: "Email", ID: fmt.Sprintf("p%d-%05d@example.com", i, j)}
+		}
+		if err := w.Add(&record.Record{Kind: record.Fragment, Seq: uint64(i), Identities: ids, Body: fmt.Appendf(nil, `{"i":%d}`, i)}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, n)
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []int
+	for run := range s.Runs() {
+		it := s.RunMeta(run)
+		for it.Next() {
+			got = append(got, len(it.Record().IDs))
+		}
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("identities a record: %v, want %v", got, want)
 	}
 }
