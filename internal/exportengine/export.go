@@ -109,6 +109,7 @@ func (c *exportChunk) empty() bool {
 func (c *exportChunk) addLocated(key record.Identity, recs []*storedRecord) {
 	start := len(c.recs)
 	for _, r := range recs {
+		before := r.run.handed
 		var piece int
 		c.pieces, piece = r.run.handOut(c.pieces, c.seq, r.off, r.off+uint64(r.size))
 		c.recs = append(c.recs, *r)
@@ -116,12 +117,7 @@ func (c *exportChunk) addLocated(key record.Identity, recs []*storedRecord) {
 		if r.last {
 			c.pieces, _ = r.run.handOut(c.pieces, c.seq, r.run.end, r.run.end)
 		}
-	}
-	c.pieceBytes = 0
-	for i := range c.pieces {
-		if c.pieces[i].at >= 0 {
-			c.pieceBytes += int(c.pieces[i].to - c.pieces[i].from)
-		}
+		c.pieceBytes += int(r.run.handed - before) // what is read only to be checked is work of the chunk too
 	}
 	c.located = append(c.located, pendingUnit{key: key, start: start, end: len(c.recs)})
 }

@@ -1,7 +1,9 @@
 package exportengine
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,13 +22,22 @@ import (
 // reads it: "<primary ns>:<primary id> <body>", grouped by primary identity.
 func storeContents(t *testing.T, e *Engine) []string {
 	t.Helper()
-	snap, err := e.openSnapshot(context.Background(), e.home)
+	out, err := readStore(e)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+// readStore reads the profile store as storeContents lists it, the bodies read as an export
+// reads them: in chunks, and checked.
+func readStore(e *Engine) ([]string, error) {
+	snap, err := e.openSnapshot(context.Background(), e.home)
+	if err != nil {
+		return nil, err
+	}
 	defer snap.close()
 	var out []string
-	// The bodies are read as an export reads them: in a chunk, and checked.
 	c := &exportChunk{}
 	seq := 0
 	err = snap.byPrimary(nil, func(p record.Identity, recs []*storedRecord) error {
@@ -44,10 +55,7 @@ func storeContents(t *testing.T, e *Engine) []string {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, err
 }
 
 // firstBatchRuns is the number of runs of the profile store's first batch's segment.
@@ -516,5 +524,40 @@ func TestNoneExportChecksBodies(t *testing.T) {
 	j := export()
 	if j.Status != aepwire.JobFailed || !strings.Contains(fmt.Sprint(j.Errors), "checksum") {
 		t.Errorf("a damaged body: job ended %s: %+v; want it failed on the run's checksum", j.Status, j.Errors)
+	}
+}
+
+// Records that no export reads (tombstoned events) lie between those it reads: a long stretch of
+// them is read apart, only to be checked, and a damaged byte there is found all the same.
+func TestBodiesBetweenReadRecordsAreChecked(t *testing.T) {
+	e, _ := openTestEngine(t)
+	web := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
+	ev := func(ecid string, n int) string {
+		return fmt.Sprintf(`{"_id":"%s-dup","timestamp":"2026-01-01T00:00:00Z","identityMap":{"ECID":[{"id":%q}]},"pad":"%s","n":%d}`,
+			ecid, ecid, strings.Repeat("x", 200), n)
+	}
+	var lines []string
+	for n := range 40 { // 39 of them tombstoned: 10 KB between A's first record and B's
+		lines = append(lines, ev("A", n))
+	}
+	lines = append(lines, ev("B", 100))
+	b := ingestLines(t, e, web, lines...)
+	expectStore(t, e, "ECID:A "+ev("A", 39), "ECID:B "+ev("B", 100))
+
+	path := filepath.Join(e.batchDir(b.ID), segment.FileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, []byte(`"n":20}`))
+	if at < 0 {
+		t.Fatal("the tombstoned event is not in the segment")
+	}
+	data[at-3] = 'y' // in its padding
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readStore(e); !errors.Is(err, segment.ErrCorrupt) {
+		t.Errorf("a damaged tombstoned event: %v, want ErrCorrupt", err)
 	}
 }

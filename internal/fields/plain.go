@@ -78,7 +78,7 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int) (_ []byte, _ int, kep
 				// A null member is gone after the merge, whatever is selected below it.
 				i, ok = skipValue(b, i)
 			case child.all:
-				dst, i, ok = appendMerged(dst, b, i)
+				dst, i, ok = appendWhole(dst, b, i, true)
 				got = true
 			case i < len(b) && b[i] == '{':
 				dst, i, got, ok = child.appendPlainObject(dst, b, i)
@@ -153,15 +153,16 @@ func nextMember(b []byte, i int) (int, bool, bool) {
 	return i, false, false
 }
 
-// appendMerged appends the value at b[i] (not null) as merging it alone leaves it: objects
-// without their null members; arrays, which a merge keeps whole, as they are.
-func appendMerged(dst, b []byte, i int) ([]byte, int, bool) {
+// appendWhole appends the value at b[i] whole. Merged, it is the value of a member (not null)
+// as merging it alone leaves it: objects without their null members; arrays, which a merge keeps
+// whole, as they are. Otherwise it is a value inside such an array, nulls and all.
+func appendWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 	if i >= len(b) {
 		return dst, i, false
 	}
 	switch b[i] {
 	case '{':
-		return appendPlainWhole(dst, b, i, true)
+		return appendPlainWhole(dst, b, i, merged)
 	case '[':
 		return appendAtomic(dst, b, i)
 	}
@@ -205,11 +206,7 @@ func appendPlainWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 			dst = append(dst, '"')
 			dst = append(dst, key...)
 			dst = append(dst, '"', ':')
-			if merged {
-				dst, i, ok = appendMerged(dst, b, i)
-			} else {
-				dst, i, ok = appendAtomicValue(dst, b, i)
-			}
+			dst, i, ok = appendWhole(dst, b, i, merged)
 			if !ok {
 				return dst[:start], i, false
 			}
@@ -234,7 +231,7 @@ func appendAtomic(dst, b []byte, i int) ([]byte, int, bool) {
 	}
 	for {
 		var ok bool
-		if dst, i, ok = appendAtomicValue(dst, b, i); !ok {
+		if dst, i, ok = appendWhole(dst, b, i, false); !ok {
 			return dst[:start], i, false
 		}
 		i = skipSpace(b, i)
@@ -251,20 +248,6 @@ func appendAtomic(dst, b []byte, i int) ([]byte, int, bool) {
 			return dst[:start], i, false
 		}
 	}
-}
-
-// appendAtomicValue appends a value inside an array, which a merge keeps as it is, nulls and all.
-func appendAtomicValue(dst, b []byte, i int) ([]byte, int, bool) {
-	if i >= len(b) {
-		return dst, i, false
-	}
-	switch b[i] {
-	case '{':
-		return appendPlainWhole(dst, b, i, false)
-	case '[':
-		return appendAtomic(dst, b, i)
-	}
-	return appendScalar(dst, b, i)
 }
 
 // appendScalar appends the string, number, true, false or null at b[i] as it is written: a
