@@ -699,7 +699,12 @@ type outBatch struct {
 	rows    int64
 	f       *os.File
 	w       *bufio.Writer
+	// handed is how much of the current part file was handed to the kernel to write back.
+	handed int64
 }
+
+// writebackEvery is how much of a part file is written before its writeback starts.
+const writebackEvery = 8 << 20
 
 func newOutBatch(dir, id string) (*outBatch, error) {
 	if err := os.RemoveAll(dir); err != nil {
@@ -721,7 +726,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 		if err != nil {
 			return err
 		}
-		ob.f, ob.w = f, bufio.NewWriterSize(f, 1<<20)
+		ob.f, ob.w, ob.handed = f, bufio.NewWriterSize(f, 1<<20), 0
 		ob.files = append(ob.files, fileStat{name: name})
 	}
 	if _, err := ob.w.Write(rows); err != nil {
@@ -730,6 +735,10 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 	cur := &ob.files[len(ob.files)-1]
 	cur.size += int64(len(rows))
 	cur.records += n
+	if written := cur.size - int64(ob.w.Buffered()); written-ob.handed >= writebackEvery {
+		startWriteback(ob.f, ob.handed, written-ob.handed)
+		ob.handed = written
+	}
 	ob.size += int64(len(rows))
 	ob.rows += n
 	return nil
