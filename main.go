@@ -23,7 +23,10 @@ func main() {
 	// in the background (see exportengine.SpawnWorker).
 	if os.Getenv(exportengine.WorkerEnv) != "" {
 		limitMemory()
-		os.Exit(exportengine.WorkerMain(exportengine.Options{}))
+		stop := startProfile("worker")
+		code := exportengine.WorkerMain(exportengine.Options{})
+		stop()
+		os.Exit(code)
 	}
 
 	var debug bool
@@ -38,6 +41,7 @@ func main() {
 		}
 		return
 	}
+	defer startProfile("provider")()
 	if !debug {
 		for _, name := range quietLogs(os.LookupEnv) {
 			_ = os.Setenv(name, "OFF")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -65,9 +66,13 @@ func drive(ctx context.Context, opts driverOptions) error {
 		return err
 	case "mergecheck":
 		return mergeCheck(ctx, opts, os.Stdout)
+	case "pdg":
+		if opts.peer != "" {
+			return errors.New("-only pdg measures the engine alone: leave -peer out")
+		}
 	case "":
 	default:
-		return fmt.Errorf("-only %q: want starts, terraform or mergecheck", opts.only)
+		return fmt.Errorf("-only %q: want starts, terraform, mergecheck or pdg", opts.only)
 	}
 	sizes, err := parseSizes(opts.sizes)
 	if err != nil {
@@ -92,6 +97,11 @@ func drive(ctx context.Context, opts driverOptions) error {
 	}
 
 	printTable(os.Stdout, rows)
+	if opts.only == "pdg" {
+		fmt.Println()
+		printPDGTargets(sizes, bySize)
+		return nil
+	}
 	if opts.terraform != "" && opts.provider != "" {
 		tfResults, err := terraformOverhead(ctx, opts)
 		if err != nil {
@@ -213,7 +223,11 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 	// Profile fragments only, identity graph none; DuckDB from the files and from its tables.
 	profileBytes := got["json-profiles"].Bytes
 	keys := filepath.Join(work, "none-keys.json")
-	for _, x := range peerExports {
+	exports := peerExports
+	if opts.only == "pdg" {
+		exports = nil
+	}
+	for _, x := range exports {
 		engineRows := filepath.Join(work, x.key+"-engine.json")
 		args := []string{"export", "-engine", engine, "-people", p, "-policy", aepwire.MergePolicyDefaultNone, "-fields", x.fields, "-events=false"}
 		if opts.peer != "" {
@@ -333,6 +347,26 @@ func printTable(w io.Writer, rows []row) {
 			float64(r.records)/m.Seconds, mbs, float64(m.PeakRSS)/(1<<20), floor, vsTime, vsRSS)
 	}
 	_ = tw.Flush()
+}
+
+// printPDGTargets prints, for a run of the exports through the private identity graph alone,
+// their memory at each size and how their time and memory grow.
+func printPDGTargets(sizes []int, bySize map[int]map[string]*measurement) {
+	const mib = 1 << 20
+	fmt.Println("targets of the exports through the private identity graph:")
+	for _, people := range sizes {
+		e, w := bySize[people]["export"], bySize[people]["export-whole"]
+		fmt.Printf("  %d people: within 256 MiB: fields %.0f MiB, whole profiles %.0f MiB: %s\n", people,
+			float64(e.PeakRSS)/mib, float64(w.PeakRSS)/mib, met(max(e.PeakRSS, w.PeakRSS) <= 256*mib))
+	}
+	for i := 1; i < len(sizes); i++ {
+		small, big := bySize[sizes[i-1]], bySize[sizes[i]]
+		scale := float64(sizes[i]) / float64(sizes[i-1])
+		for _, key := range []string{"export", "export-whole"} {
+			fmt.Printf("  %s, %d -> %d people (%.0fx): time %.2fx, peak RSS %.2fx\n", big[key].What, sizes[i-1], sizes[i], scale,
+				big[key].Seconds/small[key].Seconds, float64(big[key].PeakRSS)/float64(small[key].PeakRSS))
+		}
+	}
 }
 
 func printTargets(sizes []int, bySize map[int]map[string]*measurement, peer bool) {

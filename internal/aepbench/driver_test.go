@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -40,5 +41,21 @@ func TestDriverWithDuckDB(t *testing.T) {
 	}
 	if err := drive(context.Background(), driverOptions{sizes: "300", dataDir: t.TempDir(), eventsPerPerson: 3, peer: peer}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The documented run of the exports through the private identity graph at two sizes, without
+// DuckDB, at a small size; with a peer named it is refused.
+func TestDriverPDGOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the benchmark steps as processes")
+	}
+	opts := driverOptions{sizes: "200,400", dataDir: t.TempDir(), eventsPerPerson: 3, only: "pdg"}
+	if err := drive(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	opts.peer = "duckpeer"
+	if err := drive(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "-peer") {
+		t.Fatalf("-only pdg with a peer: %v, want a refusal naming -peer", err)
 	}
 }

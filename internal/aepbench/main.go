@@ -5,7 +5,7 @@
 //
 //	aepbench [-sizes 100000,1000000] [-data .benchdata] [-peer bin/duckpeer]
 //	         [-terraform bin/terraform -provider bin/terraform-provider-experienceplatform]
-//	aepbench -only starts|terraform|mergecheck ...
+//	aepbench -only starts|terraform|mergecheck|pdg ...
 package main
 
 import (
@@ -40,7 +40,7 @@ func main() {
 	flag.IntVar(&opts.jobs, "jobs", 100, "export jobs in the many-jobs Terraform run (0: no such run)")
 	flag.IntVar(&opts.jobPeople, "job-people", 10000, "people of the data each of those jobs exports")
 	flag.IntVar(&opts.starts, "starts", 30, "times to start the provider to measure its start")
-	flag.StringVar(&opts.only, "only", "", "measure only one part: \"starts\" (the provider's start) or \"terraform\" (with -terraform and -provider)")
+	flag.StringVar(&opts.only, "only", "", "measure only one part: \"starts\" (the provider's start), \"terraform\" (with -terraform and -provider), \"mergecheck\", or \"pdg\" (the floors, ingestion and the exports through the private identity graph, at each size, without DuckDB)")
 	flag.Parse()
 	if err := drive(context.Background(), opts); err != nil {
 		fmt.Fprintln(os.Stderr, "aepbench:", err)

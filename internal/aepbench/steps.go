@@ -213,6 +213,11 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 			return err
 		}
 	}
+	// The output goes once measured, so that every export of a run at millions of people fits the
+	// disk beside the store.
+	if err := e.DeleteBatch(ctx, job.Destination.BatchID); err != nil {
+		return fmt.Errorf("deleting the export's batch: %w", err)
+	}
 	m := job.Metrics
 	return report(&measurement{What: "export", People: people, Records: *m.TotalExportedProfileCounter + *m.ExportedEventCounter,
 		Bytes: inputBytes(engineDir), Seconds: wall, JobSeconds: float64(m.TotalTime.TotalTimeInMs) / 1000,

@@ -73,13 +73,16 @@
 //	exportengine/record   what the profile store keeps of a record, its validation, instants
 //	exportengine/segment  the profile store's file format: one segment a batch, written once,
 //	                      checked as it is read
-//	exportengine/graph    the private identity graph: identity keys in, ranked components out
+//	exportengine/graph    the private identity graph: records' identities in, each record's
+//	                      component out, ranked; built out of core
+//	exportengine/extsort  external sorting of key-value pairs in runs of bounded memory
 //	exportengine/merge    the merger: a profile's fragments with their ranks in, the profile out
 //	exportengine/filelock advisory file locks that die with their holder
 //
-// Dependencies point down the list: the front door uses every package; jobs uses filelock;
-// segment and merge use record; graph, store and filelock use nothing of the engine. An export
-// reads a store snapshot (the committed batches' segments), groups records into profiles (by
-// primary identity, or through graph under the private identity graph), and workers merge,
-// filter, project and encode them in parallel.
+// Dependencies point down the list: the front door uses every package; jobs and store use
+// filelock; segment and merge use record; graph uses extsort; extsort and filelock use nothing of
+// the engine. An export reads a store snapshot (the committed batches' segments), groups records
+// into profiles (by primary identity, or through graph and an external sort of the records'
+// places under the private identity graph, so that its memory does not grow with the store's
+// records), and workers merge, filter, project and encode them in parallel.
 package exportengine

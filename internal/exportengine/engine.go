@@ -11,6 +11,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/graph"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
@@ -32,6 +33,10 @@ type Options struct {
 	// RunBytes bounds the records a batch's ingestion holds in memory before it sorts them and
 	// writes them out as one run of the batch's profile segment. Zero means 64 MiB.
 	RunBytes int
+	// SortRunBytes bounds what an export through the identity graph holds in memory for each of
+	// its external sorts (the identities, then the records' places): two runs of this size each,
+	// one filling while the other is sorted and written. Zero means 8 MiB.
+	SortRunBytes int
 	// RunJobs makes this engine run export jobs itself, in goroutines: for worker processes,
 	// servers and tests. Without it, jobs are run by a worker that Spawn starts.
 	RunJobs bool
@@ -71,11 +76,12 @@ const DefaultImsOrg = "embedded@AdobeOrg"
 
 // Engine is an open data directory.
 type Engine struct {
-	dir      string
-	clock    clock.Clock
-	imsOrg   string
-	runBytes int
-	workers  int
+	dir          string
+	clock        clock.Clock
+	imsOrg       string
+	runBytes     int
+	sortRunBytes int
+	workers      int
 	// maxBatchBytes and maxBatchFiles are Options.MaxBatchBytes and MaxBatchFiles.
 	maxBatchBytes int64
 	maxBatchFiles int
@@ -110,11 +116,14 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := narrow(dir, privateDir); err != nil {
 		return nil, fmt.Errorf("making the data directory private: %w", err)
 	}
-	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, workers: opts.Workers, hooks: opts.Hooks,
+	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, sortRunBytes: opts.SortRunBytes, workers: opts.Workers, hooks: opts.Hooks,
 		locks: jobs.NewLocks(dir), home: opts.Sandbox,
 		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
+	}
+	if e.sortRunBytes <= 0 {
+		e.sortRunBytes = graph.RunSize
 	}
 	for _, sub := range []string{batchesDir, jobs.LocksDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), privateDir); err != nil {

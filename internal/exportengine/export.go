@@ -32,6 +32,8 @@ const (
 	chunkBytes    = 1 << 20
 	// partMaxBytes is where the writer starts a new part file of a batch.
 	partMaxBytes = 128 << 20
+	// stitchScratchDir, beside an output batch's files, holds the identity graph being built.
+	stitchScratchDir = "stitch"
 )
 
 // profileUnit is what the producer knows of one profile: its row identity and its records.
@@ -320,7 +322,10 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	var excluded int64
 	go func() {
 		defer close(chunks)
-		if err := e.produce(ctx, snap, spec, free, chunks, &excluded); err != nil {
+		// Scratch files of the identity graph go with the job's output, which a failed attempt's
+		// clean-up removes.
+		scratch := filepath.Join(e.batchDir(j.batchIDs[0]), stitchScratchDir)
+		if err := e.produce(ctx, snap, spec, scratch, free, chunks, &excluded); err != nil {
 			cancel(err)
 		}
 	}()
@@ -395,7 +400,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 }
 
 // produce reads the profile store in row order, cut into chunks.
-func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportSpec, free <-chan *exportChunk,
+func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportSpec, scratch string, free <-chan *exportChunk,
 	out chan<- *exportChunk, excluded *int64) error {
 	seq := 0
 	var c *exportChunk
@@ -428,7 +433,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 	}
 	var err error
 	if spec.policy.identityGraph == aepwire.IdentityGraphPDG {
-		err = e.produceStitched(ctx, snap, spec, func(key record.Identity, locs []recordLoc) error {
+		err = e.produceStitched(ctx, snap, spec, scratch, func(key record.Identity, locs []recordLoc) error {
 			c.addPending(key, locs)
 			if c.full() {
 				return send()

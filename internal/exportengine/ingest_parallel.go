@@ -43,13 +43,18 @@ func (b *lineBlock) reset() {
 
 // parallelParse reads records with read and hands each, validated, to use in order: either the
 // record (whose body is valid only during the call) or why it was refused. It stops at the
-// first error of read or use.
-func parallelParse(kind record.Kind, read func(fn func(pos int64, raw []byte) error) error,
+// first error of read or use. size is the input's size, when known (0 otherwise): the first
+// block is made to hold it, up to a block, so that it does not grow by copying.
+func parallelParse(kind record.Kind, size int64, read func(fn func(pos int64, raw []byte) error) error,
 	use func(pos int64, r *record.Record, rerr *record.Error) error) error {
 	workers := runtime.GOMAXPROCS(0)
 	free := make(chan *lineBlock, blocksInFlight)
-	for range blocksInFlight {
-		free <- &lineBlock{done: make(chan struct{}, 1)} // data grows as a block fills, then is reused
+	for i := range blocksInFlight {
+		b := &lineBlock{done: make(chan struct{}, 1)} // data grows as a block fills, then is reused
+		if i == 0 && size > 0 {
+			b.data = make([]byte, 0, sizedBuffer(size, blockBytes))
+		}
+		free <- b
 	}
 	work := make(chan *lineBlock, blocksInFlight)
 	ordered := make(chan *lineBlock, blocksInFlight)

@@ -415,3 +415,64 @@ func TestBatchLimits(t *testing.T) {
 		t.Errorf("%d stored and %d refused, the batch holds %v; want one of each", stored, tooLarge, files())
 	}
 }
+
+func TestSizedBuffer(t *testing.T) {
+	for _, c := range []struct {
+		size  int64
+		limit int
+		want  int
+	}{
+		{0, 1 << 20, 4096},
+		{100, 1 << 20, 4096},
+		{65_587, 1 << 20, 65_588},
+		{1 << 20, 1 << 20, 1 << 20},
+		{5 << 30, 1 << 20, 1 << 20},
+	} {
+		if got := sizedBuffer(c.size, c.limit); got != c.want {
+			t.Errorf("sizedBuffer(%d, %d) = %d, want %d", c.size, c.limit, got, c.want)
+		}
+	}
+}
+
+// The size given to parallelParse only sizes its first block: a wrong one (a file that grew or
+// shrank since it was measured) reads the same records in the same order.
+func TestParallelParseSizeHint(t *testing.T) {
+	var lines [][]byte
+	total := 0
+	for i := 0; total < 2*blockBytes+blockBytes/2; i++ {
+		l := fmt.Appendf(nil, `{"_id":"r%d","identityMap":{"CRMID":[{"id":"c%d","primary":true}]},"pad":%q}`, i, i, strings.Repeat("x", i%700))
+		lines = append(lines, l)
+		total += len(l) + 1
+	}
+	read := func(fn func(pos int64, raw []byte) error) error {
+		for i, l := range lines {
+			if err := fn(int64(i+1), l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	parse := func(size int64) []int64 {
+		var got []int64
+		err := parallelParse(record.Fragment, size, read, func(pos int64, r *record.Record, rerr *record.Error) error {
+			if rerr != nil {
+				return fmt.Errorf("line %d refused: %s", pos, rerr.Reason)
+			}
+			got = append(got, pos)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		return got
+	}
+	want := parse(0)
+	if len(want) != len(lines) {
+		t.Fatalf("read %d records of %d", len(want), len(lines))
+	}
+	for _, size := range []int64{1, 100, int64(total) / 3, int64(total), 10 * int64(total)} {
+		if got := parse(size); !reflect.DeepEqual(got, want) {
+			t.Errorf("size %d: read positions %v..., want %v...", size, got[:min(5, len(got))], want[:5])
+		}
+	}
+}

@@ -2,10 +2,14 @@ package exportengine
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
+	"os"
 	"slices"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/extsort"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/graph"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
@@ -15,17 +19,18 @@ import (
 // exports.
 const maxGraphIdentities = 50
 
-// recordLoc locates a live record of the store for the stitched pass: 24 bytes, pointer-free.
+// recordLoc locates a live record of the store for the stitched pass: pointer-free, and written
+// to the external sort as recordLocSize bytes.
 type recordLoc struct {
 	offSizeKind uint64 // the body's offset (40 bits), its size (22 bits) and the record's kind (2 bits)
 	order       int64  // a fragment's sequence in its batch; an event's timestamp
-	group       uint32 // the record's first identity's node, then its component's rank
 	batch       uint32
 }
 
 const (
-	locSizeBits = 22
-	locOffBits  = 40
+	locSizeBits   = 22
+	locOffBits    = 40
+	recordLocSize = 20
 )
 
 func newRecordLoc(r *segment.Record, batch int) (recordLoc, bool) {
@@ -38,6 +43,17 @@ func newRecordLoc(r *segment.Record, batch int) (recordLoc, bool) {
 		l.order = r.Timestamp
 	}
 	return l, true
+}
+
+func (l *recordLoc) append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, l.offSizeKind)
+	b = binary.BigEndian.AppendUint64(b, uint64(l.order))
+	return binary.BigEndian.AppendUint32(b, l.batch)
+}
+
+func decodeRecordLoc(b []byte) recordLoc {
+	return recordLoc{offSizeKind: binary.BigEndian.Uint64(b), order: int64(binary.BigEndian.Uint64(b[8:])),
+		batch: binary.BigEndian.Uint32(b[16:])}
 }
 
 func (l *recordLoc) off() uint64  { return l.offSizeKind & (1<<locOffBits - 1) }
@@ -57,24 +73,143 @@ func (l *recordLoc) record(b *snapBatch, body []byte) storedRecord {
 	return r
 }
 
-// stitched is the profile store grouped into the components of the private identity graph, in the
-// order of each component's smallest identity.
-type stitched struct {
-	locs   []recordLoc // every live record, in ingest order
-	order  []uint32    // indexes of locs, by component rank
-	comps  *graph.Components
-	starts []uint32 // where each component starts in order, by rank; one more at the end
-}
-
-// stitch reads the identities of every live record and groups the records into components.
-func stitch(ctx context.Context, snap *storeSnapshot) (*stitched, error) {
+// produceStitched emits the profiles of the private identity graph, in the order of each
+// component's smallest identity, each with its records in ingest order. It sends the records'
+// locations: the workers read the bodies.
+//
+// Its memory does not hold the store: the identity graph is built out of core (package graph),
+// and the records' places are grouped by component through an external sort, both in files
+// under scratch. Live records are numbered in the order eachLive visits them, twice: once to
+// give the graph their identities, once to place them in their components.
+func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec *exportSpec, scratch string,
+	emit func(record.Identity, []recordLoc) error, excluded *int64) (err error) {
+	if err := os.RemoveAll(scratch); err != nil { // what an interrupted attempt left
+		return err
+	}
+	if err := os.MkdirAll(scratch, privateDir); err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := os.RemoveAll(scratch); err == nil {
+			err = rerr
+		}
+	}()
 	var total uint64
 	for _, b := range snap.batches {
 		total += b.seg.Stats().Records
 	}
-	st := &stitched{locs: make([]recordLoc, 0, total)}
-	g := graph.New()
-	for bi, b := range snap.batches {
+	if total >= math.MaxUint32 {
+		return fmt.Errorf("the profile store holds %d records, more than an export through the identity graph can number", total)
+	}
+	// The sorts follow one another: each takes the buffers the one before has given back.
+	mem := &extsort.Memory{}
+	builder, err := graph.NewBuilder(scratch, int(total), e.sortRunBytes, mem)
+	if err != nil {
+		return err
+	}
+	var n uint32
+	err = snap.eachLive(ctx, func(_ int, r *segment.Record) error {
+		for _, id := range r.IDs {
+			if err := builder.Add(n, id.NS, id.ID); err != nil {
+				return err
+			}
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	comps, err := builder.Build(ctx)
+	if err != nil {
+		return err
+	}
+	defer comps.Close()
+
+	// Each record's place, keyed by its component and then its number: read back in key order,
+	// the records come grouped by component, in rank order, and in ingest order within one.
+	places := extsort.New(scratch, e.sortRunBytes, mem)
+	defer places.Close()
+	var key, value []byte
+	n = 0
+	err = snap.eachLive(ctx, func(bi int, r *segment.Record) error {
+		comp, ok, err := comps.Of(n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("batch %s: a record without identities", snap.batches[bi].id)
+		}
+		l, ok := newRecordLoc(r, bi)
+		if !ok {
+			return fmt.Errorf("batch %s: a record of %d bytes at %d is past what an export can place", snap.batches[bi].id, r.BodyLen, r.BodyOff)
+		}
+		key = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(key[:0], comp), n)
+		value = l.append(value[:0])
+		n++
+		return places.Add(key, value)
+	})
+	if err != nil {
+		return err
+	}
+	if err := comps.ReleaseRecords(); err != nil {
+		return err
+	}
+	sorted, err := places.Sorted()
+	if err != nil {
+		return err
+	}
+	defer sorted.Close()
+	mem.Drop() // the last sort: the profiles' chunks need the memory now
+
+	namespaces := map[string]string{}
+	group := make([]recordLoc, 0, 64)
+	var comp uint32
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		if comps.Size(comp) > maxGraphIdentities {
+			if wouldExport(spec, snap, group) {
+				*excluded++
+			}
+			return nil
+		}
+		nsBytes, id, err := comps.Key(comp)
+		if err != nil {
+			return err
+		}
+		ns, ok := namespaces[string(nsBytes)]
+		if !ok {
+			ns = string(nsBytes)
+			namespaces[ns] = ns
+		}
+		return emit(record.Identity{NS: ns, ID: string(id)}, group)
+	}
+	for i := 0; sorted.Next(); i++ {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+		}
+		if c := binary.BigEndian.Uint32(sorted.Key()); c != comp || len(group) == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+			comp, group = c, group[:0]
+		}
+		group = append(group, decodeRecordLoc(sorted.Value()))
+	}
+	if err := sorted.Err(); err != nil {
+		return err
+	}
+	return flush()
+}
+
+// eachLive visits the metadata of every live record of the store: batch by batch in ingest
+// order, run by run, in the same order every time.
+func (s *storeSnapshot) eachLive(ctx context.Context, visit func(batch int, r *segment.Record) error) error {
+	for bi, b := range s.batches {
 		for run := range b.seg.Runs() {
 			it := b.seg.RunMeta(run)
 			for it.Next() {
@@ -82,77 +217,16 @@ func stitch(ctx context.Context, snap *storeSnapshot) (*stitched, error) {
 				if b.isSuperseded(r.Index) {
 					continue
 				}
-				first := g.Node(r.IDs[0].NS, r.IDs[0].ID)
-				for _, id := range r.IDs[1:] {
-					g.Union(first, g.Node(id.NS, id.ID))
+				if err := visit(bi, r); err != nil {
+					return err
 				}
-				l, ok := newRecordLoc(r, bi)
-				if !ok {
-					return nil, fmt.Errorf("batch %s: a record of %d bytes at %d is past what an export can place", b.id, r.BodyLen, r.BodyOff)
-				}
-				l.group = first
-				st.locs = append(st.locs, l)
 			}
 			if err := it.Err(); err != nil {
-				return nil, fmt.Errorf("batch %s: %w", b.id, err)
+				return fmt.Errorf("batch %s: %w", b.id, err)
 			}
-			if err := ctx.Err(); err != nil {
-				return nil, context.Cause(ctx)
-			}
-		}
-	}
-	ranks, comps := g.Components()
-	g = nil // its memory goes before the records are sorted
-	st.comps = comps
-	for i := range st.locs {
-		st.locs[i].group = ranks[st.locs[i].group]
-	}
-
-	// A counting sort of the records by rank, stable so that a component's records stay in ingest order.
-	st.starts = make([]uint32, comps.Len()+1)
-	for _, l := range st.locs {
-		st.starts[l.group+1]++
-	}
-	for i := 1; i < len(st.starts); i++ {
-		st.starts[i] += st.starts[i-1]
-	}
-	next := slices.Clone(st.starts[:comps.Len()])
-	st.order = make([]uint32, len(st.locs))
-	for i, l := range st.locs {
-		st.order[next[l.group]] = uint32(i)
-		next[l.group]++
-	}
-	return st, nil
-}
-
-// produceStitched emits the profiles of the private identity graph, in the order of each
-// component's smallest identity. It sends the records' locations: the workers read the bodies.
-func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec *exportSpec,
-	emit func(record.Identity, []recordLoc) error, excluded *int64) error {
-	st, err := stitch(ctx, snap)
-	if err != nil {
-		return err
-	}
-	group := make([]recordLoc, 0, 64)
-	for rank := range st.comps.Len() {
-		if rank%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
 			}
-		}
-		group = group[:0]
-		for _, i := range st.order[st.starts[rank]:st.starts[rank+1]] {
-			group = append(group, st.locs[i])
-		}
-		if st.comps.Size(rank) > maxGraphIdentities {
-			if wouldExport(spec, snap, group) {
-				*excluded++
-			}
-			continue
-		}
-		ns, id := st.comps.Key(rank)
-		if err := emit(record.Identity{NS: ns, ID: id}, group); err != nil {
-			return err
 		}
 	}
 	return nil

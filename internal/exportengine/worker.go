@@ -100,9 +100,9 @@ func WorkerMain(opts Options) int {
 }
 
 // MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) that a process running
-// export jobs should set, unless GOMEMLIMIT sets one. An export of a million profiles holds about
-// 300 MB (the identity graph and the records' places, while it stitches); past the limit the
-// garbage collector works harder rather than let the process grow.
+// export jobs should set, unless GOMEMLIMIT sets one. An export through the identity graph holds
+// 5 bytes an identity and its sorts' runs (under 200 MB at 4 million people); past the limit
+// the garbage collector works harder rather than let the process grow.
 const MemoryLimit = 320 << 20
 
 // WorkerRunning reports whether a worker process runs the jobs of dataDir now.

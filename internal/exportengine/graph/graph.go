@@ -1,229 +1,436 @@
-// Package graph is the private identity graph of an export: a union-find over identity keys
-// (namespace and id, as bytes) that answers the connected components, each ranked by its smallest
-// identity. Identities are interned into an arena of blocks (so that growing it never copies it),
-// found through an open-addressing table; everything is pointer-free, so the garbage collector
-// never walks it, however many millions of identities it holds.
+// Package graph is the private identity graph of an export: records' identities in, each
+// record's connected component out, components ranked by their smallest identity (namespace,
+// then id, in byte order).
+//
+// It is built out of core. The identities go to an external sort by key; reading them back in key
+// order numbers the distinct identities in that order, so that an identity's node number is its
+// rank among all identities. A second sort brings each record's nodes together, in record order,
+// and links them in a union-find over the node numbers. What stays in memory is 5 bytes an
+// identity (its parent, then its component's size) and the sorts' runs: no identity's bytes, no
+// hash table, nothing a record. The identities' keys and each record's first node wait in files,
+// read forward. Because the smaller node always becomes the root, a component's root is its
+// smallest identity, and ordering components by root ranks them.
 package graph
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
-	"hash/maphash"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
 	"slices"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/extsort"
 )
 
-// Graph is a union-find over identities: the caller links the identities that belong together
-// (under the private identity graph, all of a record's), and the connected components are the
-// profiles.
-type Graph struct {
-	seed   maphash.Seed
-	slots  []uint32 // node+1; 0 is empty. Its length is a power of two.
-	pos    []uint32 // node → where its bytes are in the arena
-	parent []uint32
-	blocks [][]byte
+// Builder gathers the identities of records numbered 0, 1, 2, ...
+type Builder struct {
+	dir     string
+	records int
+	runSize int
+	mem     *extsort.Memory
+	sorter  *extsort.Sorter
+	key     []byte
 }
 
-const (
-	arenaBlockBits = 24 // 16 MiB blocks
-	arenaBlockSize = 1 << arenaBlockBits
-)
+// RunSize is how much of the identities the external sort should hold in memory before it writes
+// a run: memory enough to sort fast, small beside what the export's other stages hold. A sort
+// holds two runs, one filling while the other is sorted and written.
+const RunSize = 8 << 20
 
-// New returns an empty graph.
-func New() *Graph {
-	return &Graph{seed: maphash.MakeSeed(), slots: make([]uint32, 1<<16)}
-}
-
-// key is an identity's bytes in the arena: namespace, a zero byte, id; length-prefixed there.
-func (g *Graph) key(n uint32) []byte {
-	p := g.pos[n]
-	block := g.blocks[p>>arenaBlockBits]
-	off := int(p & (arenaBlockSize - 1))
-	l, k := binary.Uvarint(block[off:])
-	return block[off+k : off+k+int(l)]
-}
-
-func (g *Graph) hash(ns, id []byte) uint64 {
-	var h maphash.Hash
-	h.SetSeed(g.seed)
-	_, _ = h.Write(ns)
-	_ = h.WriteByte(0)
-	_, _ = h.Write(id)
-	return h.Sum64()
-}
-
-func keyEquals(k, ns, id []byte) bool {
-	return len(k) == len(ns)+1+len(id) && bytes.Equal(k[:len(ns)], ns) && k[len(ns)] == 0 && bytes.Equal(k[len(ns)+1:], id)
-}
-
-// Node returns the node of the identity (ns, id), adding it when it is new. The bytes are copied.
-func (g *Graph) Node(ns, id []byte) uint32 {
-	mask := uint64(len(g.slots) - 1)
-	for i := g.hash(ns, id) & mask; ; i = (i + 1) & mask {
-		s := g.slots[i]
-		if s == 0 {
-			n := g.add(ns, id)
-			g.slots[i] = n + 1
-			if uint64(len(g.pos))*2 > uint64(len(g.slots)) {
-				g.grow()
-			}
-			return n
-		}
-		if keyEquals(g.key(s-1), ns, id) {
-			return s - 1
-		}
+// NewBuilder returns a builder for the given number of records, that keeps its files in dir
+// (which must exist and is left to the caller to remove), sorting runs of runSize bytes in the
+// buffers of mem (nil: its own).
+func NewBuilder(dir string, records, runSize int, mem *extsort.Memory) (*Builder, error) {
+	if records > math.MaxUint32-1 {
+		return nil, fmt.Errorf("graph: %d records are more than a graph can number", records)
 	}
+	return &Builder{dir: dir, records: records, runSize: runSize, mem: mem, sorter: extsort.New(dir, runSize, mem)}, nil
 }
 
-func (g *Graph) add(ns, id []byte) uint32 {
-	size := len(ns) + 1 + len(id)
-	need := binary.MaxVarintLen64 + size
-	if len(g.blocks) == 0 || len(g.blocks[len(g.blocks)-1])+need > arenaBlockSize {
-		g.blocks = append(g.blocks, make([]byte, 0, max(arenaBlockSize, need)))
+// Add adds an identity of a record. The identities of a record belong together.
+func (b *Builder) Add(record uint32, ns, id []byte) error {
+	if int(record) >= b.records {
+		return fmt.Errorf("graph: record %d past the %d the builder was made for", record, b.records)
 	}
-	b := &g.blocks[len(g.blocks)-1]
-	pos := uint32(len(g.blocks)-1)<<arenaBlockBits | uint32(len(*b))
-	*b = binary.AppendUvarint(*b, uint64(size))
-	*b = append(append(append(*b, ns...), 0), id...)
-	n := uint32(len(g.pos))
-	g.pos = append(g.pos, pos)
-	g.parent = append(g.parent, n)
-	return n
+	// The key: namespace, a zero byte, id. The zero byte sorts a namespace before any longer one
+	// it prefixes.
+	b.key = append(append(append(b.key[:0], ns...), 0), id...)
+	var rec [4]byte
+	binary.BigEndian.PutUint32(rec[:], record)
+	return b.sorter.Add(b.key, rec[:])
 }
 
-// grow doubles the table, placing every node again.
-func (g *Graph) grow() {
-	slots := make([]uint32, len(g.slots)*2)
-	mask := uint64(len(slots) - 1)
-	for n := range g.pos {
-		k := g.key(uint32(n))
-		sep := bytes.IndexByte(k, 0)
-		for i := g.hash(k[:sep], k[sep+1:]) & mask; ; i = (i + 1) & mask {
-			if slots[i] == 0 {
-				slots[i] = uint32(n) + 1
-				break
+// none marks a record without identities.
+const none = math.MaxUint32
+
+// Build links the identities and returns the components. The builder takes nothing after it.
+func (b *Builder) Build(ctx context.Context) (_ *Components, err error) {
+	defer func() {
+		if cerr := b.sorter.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	c := &Components{}
+	defer func() {
+		if err != nil {
+			_ = c.Close()
+		}
+	}()
+	// Identities in key order: each distinct one becomes the next node, its key goes to the
+	// identities' file, and (record, node) to a second sort, that brings each record's nodes
+	// together.
+	if c.keys, err = newKeyFile(filepath.Join(b.dir, "identities")); err != nil {
+		return nil, err
+	}
+	identities, err := b.sorter.Sorted()
+	if err != nil {
+		return nil, err
+	}
+	defer identities.Close()
+	byRecord := extsort.New(b.dir, b.runSize, b.mem) // after Sorted, which gave back its buffers
+	defer func() {
+		if cerr := byRecord.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	err = number(ctx, identities, func(node uint32, key []byte, record uint32) error {
+		if key != nil {
+			c.parent.append(node)
+			if err := c.keys.write(key); err != nil {
+				return err
 			}
 		}
+		var pair [8]byte
+		binary.BigEndian.PutUint32(pair[:], record)
+		binary.BigEndian.PutUint32(pair[4:], node)
+		return byRecord.Add(pair[:4], pair[4:])
+	})
+	if err != nil {
+		return nil, err
 	}
-	g.slots = slots
+	if err := c.keys.finish(); err != nil {
+		return nil, err
+	}
+
+	// Each record's nodes are linked to its first; the first goes to the records' file, in record
+	// order, where Of reads it.
+	if c.records, err = newRecordFile(filepath.Join(b.dir, "records")); err != nil {
+		return nil, err
+	}
+	sorted, err := byRecord.Sorted()
+	if err != nil {
+		return nil, err
+	}
+	defer sorted.Close()
+	next, first := uint32(0), uint32(none)
+	for i := 0; sorted.Next(); i++ {
+		if i%(1<<16) == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, context.Cause(ctx)
+			}
+		}
+		record, node := binary.BigEndian.Uint32(sorted.Key()), binary.BigEndian.Uint32(sorted.Value())
+		if next > 0 && record == next-1 {
+			c.parent.union(first, node)
+			continue
+		}
+		for ; next < record; next++ { // records without identities
+			if err := c.records.write(none); err != nil {
+				return nil, err
+			}
+		}
+		if err := c.records.write(node); err != nil {
+			return nil, err
+		}
+		next, first = record+1, node
+	}
+	if err := sorted.Err(); err != nil {
+		return nil, err
+	}
+	for ; next < uint32(b.records); next++ {
+		if err := c.records.write(none); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.records.finish(); err != nil {
+		return nil, err
+	}
+
+	// Every node's parent is a smaller node or itself: in node order, one pass makes each point at
+	// its root, and each root counts its identities.
+	n := c.parent.len()
+	c.size = make([]uint8, n)
+	for i := range n {
+		r := c.parent.get(c.parent.get(uint32(i)))
+		c.parent.set(uint32(i), r)
+		if c.size[r] < math.MaxUint8 {
+			c.size[r]++
+		}
+	}
+	return c, nil
 }
+
+// number reads the identities in key order and numbers the distinct ones: it calls visit for
+// each (identity, record), with the identity's key the first time that identity comes.
+func number(ctx context.Context, sorted *extsort.Reader, visit func(node uint32, key []byte, record uint32) error) error {
+	var last []byte
+	node, nodes := uint32(none), 0
+	for i := 0; sorted.Next(); i++ {
+		if i%(1<<16) == 0 {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+		}
+		var key []byte
+		if k := sorted.Key(); node == none || !bytes.Equal(k, last) {
+			if nodes == none {
+				return errors.New("graph: more identities than a graph can number")
+			}
+			node, key = uint32(nodes), k
+			nodes++
+			last = append(last[:0], k...)
+		}
+		if err := visit(node, key, binary.BigEndian.Uint32(sorted.Value())); err != nil {
+			return err
+		}
+	}
+	return sorted.Err()
+}
+
+// Components are the components of a graph. A component is named by its root: its smallest
+// identity's node, so that components in root order are in rank order.
+type Components struct {
+	parent  blocks  // each node's root, once built
+	size    []uint8 // each root's number of identities, up to 255
+	keys    *keyFile
+	records *recordFile
+}
+
+// Of is the component of a record, and false for a record that had no identities. It reads the
+// records forward: records must be asked in increasing order, each once.
+func (c *Components) Of(record uint32) (uint32, bool, error) {
+	first, err := c.records.seek(record)
+	if err != nil || first == none {
+		return 0, false, err
+	}
+	return c.parent.get(first), true, nil
+}
+
+// ReleaseRecords frees what Of needs, for a caller that has asked every record's component.
+func (c *Components) ReleaseRecords() error {
+	c.parent = blocks{}
+	return c.records.close()
+}
+
+// Size is the number of identities of a component; sizes past 254 read as 255.
+func (c *Components) Size(comp uint32) int { return int(c.size[comp]) }
+
+// Key is the smallest identity of a component. It reads the identities forward: components must
+// be asked in increasing order.
+func (c *Components) Key(comp uint32) (ns, id []byte, err error) {
+	k, err := c.keys.seek(comp)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, b := range k {
+		if b == 0 {
+			return k[:i], k[i+1:], nil
+		}
+	}
+	return nil, nil, fmt.Errorf("graph: identity %d has no namespace", comp)
+}
+
+// Close removes the graph's files.
+func (c *Components) Close() error {
+	var errs []error
+	if c.keys != nil {
+		errs = append(errs, c.keys.close())
+	}
+	if c.records != nil {
+		errs = append(errs, c.records.close())
+	}
+	return errors.Join(errs...)
+}
+
+// recordFile holds each record's first node, in record order, written once and read forward.
+type recordFile struct {
+	f      *os.File
+	w      *bufio.Writer
+	r      *bufio.Reader
+	next   uint32
+	buf    [4]byte
+	closed bool
+}
+
+func newRecordFile(name string) (*recordFile, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &recordFile{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+}
+
+func (r *recordFile) write(node uint32) error {
+	_, err := r.w.Write(binary.LittleEndian.AppendUint32(r.w.AvailableBuffer(), node))
+	return err
+}
+
+func (r *recordFile) finish() error {
+	if err := r.w.Flush(); err != nil {
+		return err
+	}
+	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	r.w, r.r = nil, bufio.NewReaderSize(r.f, 256<<10)
+	return nil
+}
+
+func (r *recordFile) seek(record uint32) (uint32, error) {
+	if record != r.next {
+		return 0, fmt.Errorf("graph: record %d asked after %d", record, r.next-1)
+	}
+	if _, err := io.ReadFull(r.r, r.buf[:]); err != nil {
+		return 0, fmt.Errorf("graph: reading record %d: %w", record, err)
+	}
+	r.next++
+	return binary.LittleEndian.Uint32(r.buf[:]), nil
+}
+
+func (r *recordFile) close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	name := r.f.Name()
+	err := r.f.Close()
+	if rerr := os.Remove(name); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// blocks is a growing array of uint32 that never copies itself: growing a single slice would
+// hold the old and the new array at once.
+type blocks struct {
+	b [][]uint32
+	n int
+}
+
+const blockBits = 20
+
+func (p *blocks) len() int { return p.n }
+
+func (p *blocks) append(v uint32) {
+	if p.n>>blockBits == len(p.b) {
+		p.b = append(p.b, make([]uint32, 1<<blockBits))
+	}
+	p.b[p.n>>blockBits][p.n&(1<<blockBits-1)] = v
+	p.n++
+}
+
+func (p *blocks) get(i uint32) uint32 { return p.b[i>>blockBits][i&(1<<blockBits-1)] }
+func (p *blocks) set(i, v uint32)     { p.b[i>>blockBits][i&(1<<blockBits-1)] = v }
 
 // find is the root of a node's component.
-func (g *Graph) find(n uint32) uint32 {
-	for g.parent[n] != n {
-		g.parent[n] = g.parent[g.parent[n]] // path halving
-		n = g.parent[n]
+func (p *blocks) find(n uint32) uint32 {
+	for {
+		q := p.get(n)
+		if q == n {
+			return n
+		}
+		g := p.get(q)
+		p.set(n, g) // path halving
+		n = g
 	}
-	return n
 }
 
-// Union links the identities of two nodes.
-func (g *Graph) Union(a, b uint32) {
-	ra, rb := g.find(a), g.find(b)
+// union links two nodes' components. The smaller root becomes the root, which keeps the result
+// independent of the order of the links.
+func (p *blocks) union(a, b uint32) {
+	ra, rb := p.find(a), p.find(b)
 	if ra == rb {
 		return
 	}
-	// The smaller index becomes the root, which keeps the result independent of union order.
 	if rb < ra {
 		ra, rb = rb, ra
 	}
-	g.parent[rb] = ra
+	p.set(rb, ra)
 }
 
-// compareKeys orders two nodes' identities: namespace, then id, in byte order. The zero byte
-// between them sorts a namespace before any longer one it prefixes.
-func (g *Graph) compareKeys(a, b uint32) int { return bytes.Compare(g.key(a), g.key(b)) }
+// keyFile holds the distinct identities in node order, written once and read forward.
+type keyFile struct {
+	f    *os.File
+	w    *bufio.Writer
+	r    *bufio.Reader
+	next uint32 // the node the reader is at
+	buf  []byte
+}
 
-// Len is the number of identities in the graph.
-func (g *Graph) Len() int { return len(g.pos) }
-
-// Components groups the graph's nodes into its connected components, ranked by each component's
-// smallest identity (namespace, then id, in byte order). It returns each node's component rank,
-// indexed by node, and the components. The graph takes no identities after it, and holds
-// nothing the caller needs once it has them: dropping it frees its memory.
-func (g *Graph) Components() (ranks []uint32, c *Components) {
-	g.slots = nil // interning is over
-
-	// Each component's size and smallest identity; components are ranked by that identity.
-	n := uint32(len(g.pos))
-	smallest := make([]uint32, n)
-	for i := range n {
-		smallest[i] = i
+func newKeyFile(name string) (*keyFile, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
 	}
-	count := make([]uint32, n)
-	for i := range n {
-		r := g.find(i)
-		count[r]++
-		if g.compareKeys(i, smallest[r]) < 0 {
-			smallest[r] = i
+	return &keyFile{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+}
+
+func (k *keyFile) write(key []byte) error {
+	if _, err := k.w.Write(binary.AppendUvarint(k.w.AvailableBuffer(), uint64(len(key)))); err != nil {
+		return err
+	}
+	_, err := k.w.Write(key)
+	return err
+}
+
+func (k *keyFile) finish() error {
+	if err := k.w.Flush(); err != nil {
+		return err
+	}
+	if _, err := k.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	k.w, k.r = nil, bufio.NewReaderSize(k.f, 256<<10)
+	return nil
+}
+
+// seek reads forward to a node's identity.
+func (k *keyFile) seek(node uint32) ([]byte, error) {
+	if node < k.next {
+		return nil, fmt.Errorf("graph: identity %d asked after %d", node, k.next-1)
+	}
+	for {
+		n, err := binary.ReadUvarint(k.r)
+		if err != nil {
+			return nil, fmt.Errorf("graph: reading identity %d: %w", k.next, err)
 		}
-	}
-	var roots []uint32
-	for i := range n {
-		if g.parent[i] == i {
-			roots = append(roots, i)
+		if k.next < node {
+			if _, err := k.r.Discard(int(n)); err != nil {
+				return nil, fmt.Errorf("graph: reading identity %d: %w", k.next, err)
+			}
+			k.next++
+			continue
 		}
+		k.buf = slices.Grow(k.buf[:0], int(n))[:n]
+		if _, err := io.ReadFull(k.r, k.buf); err != nil {
+			return nil, fmt.Errorf("graph: reading identity %d: %w", k.next, err)
+		}
+		k.next++
+		return k.buf, nil
 	}
-	slices.SortFunc(roots, func(a, b uint32) int { return g.compareKeys(smallest[a], smallest[b]) })
-	c = &Components{size: make([]uint32, len(roots))}
-	c.keys.ends = make([]int, 0, len(roots))
-	rank := count // reused: a root's rank
-	for i, r := range roots {
-		c.size[i] = count[r]
-		rank[r] = uint32(i)
-		c.keys.add(g.key(smallest[r]))
-	}
-	ranks = smallest // reused: a node's rank
-	for i := range n {
-		ranks[i] = rank[g.find(i)]
-	}
-	return ranks, c
 }
 
-// Components are the connected components of a graph, by rank.
-type Components struct {
-	keys keyList  // each component's smallest identity
-	size []uint32 // each component's number of identities
-}
-
-// Len is the number of components.
-func (c *Components) Len() int { return c.keys.len() }
-
-// Size is the number of identities of the component of the given rank.
-func (c *Components) Size(rank int) int { return int(c.size[rank]) }
-
-// Key is the smallest identity of the component of the given rank. Namespaces are interned: the
-// many components of one namespace share its string.
-func (c *Components) Key(rank int) (ns, id string) { return c.keys.identity(rank) }
-
-// keyList holds identities as their arena keys (namespace, a zero byte, id), end to end: a
-// string pair for each would cost twice the memory.
-type keyList struct {
-	bytes []byte
-	ends  []int
-	ns    map[string]string // namespaces, interned
-}
-
-func (k *keyList) add(key []byte) {
-	k.bytes = append(k.bytes, key...)
-	k.ends = append(k.ends, len(k.bytes))
-}
-
-func (k *keyList) len() int { return len(k.ends) }
-
-func (k *keyList) identity(i int) (ns, id string) {
-	start := 0
-	if i > 0 {
-		start = k.ends[i-1]
+func (k *keyFile) close() error {
+	name := k.f.Name()
+	err := k.f.Close()
+	if rerr := os.Remove(name); err == nil {
+		err = rerr
 	}
-	key := k.bytes[start:k.ends[i]]
-	sep := bytes.IndexByte(key, 0)
-	if k.ns == nil {
-		k.ns = map[string]string{}
-	}
-	ns, ok := k.ns[string(key[:sep])]
-	if !ok {
-		ns = string(key[:sep])
-		k.ns[ns] = ns
-	}
-	return ns, string(key[sep+1:])
+	return err
 }

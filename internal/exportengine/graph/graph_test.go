@@ -1,39 +1,86 @@
 package graph
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 )
 
 type id struct{ ns, id string }
 
-// components links each group's identities and returns the components, smallest identity first,
-// each as "size ns:id".
-func components(t *testing.T, groups [][]id) []string {
+// Run sizes the tests build with: everything in memory, and runs so small that every few
+// identities spill to a file of their own.
+var runSizes = []int{RunSize, 512}
+
+// build gives each record (a group of identities) to a builder and returns the components.
+func build(t *testing.T, records [][]id, runSize int) *Components {
 	t.Helper()
-	g := New()
-	for _, grp := range groups {
-		first := g.Node([]byte(grp[0].ns), []byte(grp[0].id))
-		for _, x := range grp[1:] {
-			g.Union(first, g.Node([]byte(x.ns), []byte(x.id)))
+	b, err := NewBuilder(t.TempDir(), len(records), runSize, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, grp := range records {
+		for _, x := range grp {
+			if err := b.Add(uint32(r), []byte(x.ns), []byte(x.id)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	_, c := g.Components()
-	var out []string
-	for r := range c.Len() {
-		ns, id := c.Key(r)
-		out = append(out, fmt.Sprintf("%d %s:%s", c.Size(r), ns, id))
+	c, err := b.Build(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// components lists the components of the records in rank order, each as "size ns:id" with its
+// smallest identity, and gives each record's component as an index of that list.
+func components(t *testing.T, records [][]id, runSize int) (list []string, of []int) {
+	t.Helper()
+	c := build(t, records, runSize)
+	var comps, byRecord []uint32
+	for r := range records {
+		comp, ok, err := c.Of(uint32(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != (len(records[r]) > 0) {
+			t.Fatalf("record %d with %d identities: Of says %v", r, len(records[r]), ok)
+		}
+		byRecord = append(byRecord, comp)
+		if ok {
+			comps = append(comps, comp)
+		}
+	}
+	if err := c.ReleaseRecords(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(comps)
+	comps = slices.Compact(comps)
+	for _, comp := range comps {
+		ns, key, err := c.Key(comp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, fmt.Sprintf("%d %s:%s", c.Size(comp), ns, key))
+	}
+	for _, comp := range byRecord {
+		i, _ := slices.BinarySearch(comps, comp)
+		of = append(of, i)
+	}
+	return list, of
 }
 
 func TestComponents(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		groups [][]id
-		want   []string
+		name    string
+		records [][]id
+		want    []string
 	}{
 		{"nothing", nil, nil},
 		{"one identity", [][]id{{{"Email", "a"}}}, []string{"1 Email:a"}},
@@ -48,81 +95,189 @@ func TestComponents(t *testing.T) {
 		// The zero byte between namespace and id sorts a namespace before a longer one it prefixes.
 		{"namespace before id", [][]id{{{"ab", "0"}}, {{"a", "z"}}}, []string{"1 a:z", "1 ab:0"}},
 		{"namespace and id are not concatenated", [][]id{{{"ab", "c"}}, {{"a", "bc"}}}, []string{"1 a:bc", "1 ab:c"}},
+		{"a record without identities is in no component", [][]id{{}, {{"Email", "a"}}}, []string{"1 Email:a"}},
+		{"sizes count identities, not records", [][]id{
+			{{"ECID", "1"}, {"ECID", "2"}, {"ECID", "3"}},
+			{{"ECID", "3"}, {"ECID", "1"}},
+		}, []string{"3 ECID:1"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := components(t, tc.groups); !slices.Equal(got, tc.want) {
-				t.Errorf("components %v, want %v", got, tc.want)
-			}
-		})
+		for _, size := range runSizes {
+			t.Run(fmt.Sprintf("%s/runs of %d", tc.name, size), func(t *testing.T) {
+				if got, _ := components(t, tc.records, size); !slices.Equal(got, tc.want) {
+					t.Errorf("components %v, want %v", got, tc.want)
+				}
+			})
+		}
 	}
 }
 
-// Ranks follow the components' smallest identities whatever the order the links come in, and
-// every node is given its component's rank.
+// Components and ranks follow the identities whatever the order the records and their identities
+// come in, and every record is given its person's component.
 func TestRanksDoNotDependOnOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	var groups [][]id
+	var records [][]id
 	person := map[id]int{}   // each identity's person
 	smallest := map[int]id{} // each person's smallest identity
 	for p := range 2000 {
 		email, ecid := id{"Email", fmt.Sprintf("%04d@x", p)}, id{"ECID", fmt.Sprintf("e%04d", p)}
-		groups = append(groups, []id{email, ecid})
+		records = append(records, []id{email, ecid})
 		person[email], person[ecid], smallest[p] = p, p, ecid
 		if p%3 == 0 {
 			crm := id{"CRMID", fmt.Sprintf("c%04d", p)}
-			groups = append(groups, []id{ecid, crm})
+			records = append(records, []id{ecid, crm})
 			person[crm], smallest[p] = p, crm
 		}
 	}
-	want := components(t, groups)
+	want, _ := components(t, records, RunSize)
 	if len(want) != 2000 {
 		t.Fatalf("%d components, want one a person", len(want))
 	}
-	for range 3 {
-		rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
-		for _, g := range groups {
+	for round := range 3 {
+		rng.Shuffle(len(records), func(i, j int) { records[i], records[j] = records[j], records[i] })
+		for _, g := range records {
 			rng.Shuffle(len(g), func(i, j int) { g[i], g[j] = g[j], g[i] })
 		}
-		if got := components(t, groups); !slices.Equal(got, want) {
-			t.Fatal("another order of links gives other components")
+		got, of := components(t, records, runSizes[round%2])
+		if !slices.Equal(got, want) {
+			t.Fatal("another order of records gives other components")
 		}
-	}
-	g := New()
-	nodes := map[id]uint32{}
-	for _, grp := range groups {
-		first := g.Node([]byte(grp[0].ns), []byte(grp[0].id))
-		nodes[grp[0]] = first
-		for _, x := range grp[1:] {
-			n := g.Node([]byte(x.ns), []byte(x.id))
-			nodes[x] = n
-			g.Union(first, n)
-		}
-	}
-	if g.Len() != len(nodes) {
-		t.Errorf("%d nodes for %d identities", g.Len(), len(nodes))
-	}
-	ranks, c := g.Components()
-	for x, n := range nodes {
-		ns, key := c.Key(int(ranks[n]))
-		if want := smallest[person[x]]; (id{ns, key}) != want {
-			t.Fatalf("identity %v has the rank of %s:%s, want that of %v", x, ns, key, want)
+		for r, grp := range records {
+			w := smallest[person[grp[0]]]
+			if wantKey := fmt.Sprintf(" %s:%s", w.ns, w.id); got[of[r]][1:] != wantKey {
+				t.Fatalf("record %v is in component %q, want the one of %s", grp, got[of[r]], wantKey)
+			}
 		}
 	}
 }
 
-// The table grows past its first size, and keys survive it.
-func TestGrowth(t *testing.T) {
-	g := New()
-	const n = 200_000
-	for i := range n {
-		g.Node([]byte("NS"), fmt.Appendf(nil, "%07d", i))
-	}
-	for i := range n {
-		if got := g.Node([]byte("NS"), fmt.Appendf(nil, "%07d", i)); got != uint32(i) {
-			t.Fatalf("identity %d is node %d", i, got)
+// The builder finds the components a plain union-find over maps finds, on random graphs spilled
+// into many runs.
+func TestComponentsMatchAPlainUnionFind(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 4 {
+		pool := 50 + rng.IntN(3000)
+		records := make([][]id, 1+rng.IntN(5000))
+		for r := range records {
+			for range rng.IntN(4) {
+				records[r] = append(records[r], id{[]string{"ECID", "Email", "CRMID", "E"}[rng.IntN(4)], fmt.Sprint(rng.IntN(pool))})
+			}
+		}
+		parent := map[id]id{}
+		var find func(x id) id
+		find = func(x id) id {
+			if p, ok := parent[x]; ok && p != x {
+				r := find(p)
+				parent[x] = r
+				return r
+			}
+			parent[x] = x
+			return x
+		}
+		for _, grp := range records {
+			for _, x := range grp {
+				a, b := find(grp[0]), find(x)
+				if a != b {
+					parent[b] = a
+				}
+			}
+		}
+		members := map[id][]id{}
+		for x := range parent {
+			r := find(x)
+			members[r] = append(members[r], x)
+		}
+		var want []string
+		for _, m := range members {
+			smallest := slices.MinFunc(m, func(a, b id) int {
+				return cmpKeys(a, b)
+			})
+			want = append(want, fmt.Sprintf("%d %s:%s", min(len(m), 255), smallest.ns, smallest.id))
+		}
+		slices.SortFunc(want, func(a, b string) int { return cmpKeys(keyOf(a), keyOf(b)) })
+
+		got, of := components(t, records, 512<<round)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: components differ from the plain union-find's:\n got %v\nwant %v", round, got, want)
+		}
+		for r, grp := range records {
+			if len(grp) == 0 {
+				continue
+			}
+			root := find(grp[0])
+			if sm := slices.MinFunc(members[root], cmpKeys); got[of[r]] != fmt.Sprintf("%d %s:%s", min(len(members[root]), 255), sm.ns, sm.id) {
+				t.Fatalf("round %d: record %d is in %q", round, r, got[of[r]])
+			}
 		}
 	}
-	if g.Len() != n {
-		t.Errorf("%d nodes, want %d", g.Len(), n)
+}
+
+func cmpKeys(a, b id) int {
+	return slices.Compare([]byte(a.ns+"\x00"+a.id), []byte(b.ns+"\x00"+b.id))
+}
+
+// keyOf reads an identity back from "size ns:id".
+func keyOf(s string) id {
+	var size int
+	var rest string
+	_, _ = fmt.Sscanf(s, "%d %s", &size, &rest)
+	for i := range rest {
+		if rest[i] == ':' {
+			return id{rest[:i], rest[i+1:]}
+		}
+	}
+	return id{}
+}
+
+// Build leaves its identities' and records' files in the directory until the components are
+// closed, and nothing after; the files are private.
+func TestFilesAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	b, err := NewBuilder(dir, 1000, 512, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range 1000 {
+		if err := b.Add(uint32(r), []byte("ECID"), fmt.Appendf(nil, "%d", r%300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := b.Build(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("after Build the directory holds %d files, want the identities' and the records' files", len(entries))
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, %v; want mode 0600", e.Name(), info.Mode(), err)
+		}
+	}
+	if _, _, err := c.Of(1); err == nil {
+		t.Fatal("Of took record 1 before record 0")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("after Close the directory holds %d files", len(entries))
+	}
+}
+
+// A cancelled context stops a build, and the build says why.
+func TestBuildStopsWhenCancelled(t *testing.T) {
+	b, err := NewBuilder(t.TempDir(), 10, RunSize, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Add(0, []byte("ECID"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("stopped")
+	cancel(stop)
+	if _, err := b.Build(ctx); !errors.Is(err, stop) {
+		t.Fatalf("Build of a cancelled context: %v, want %v", err, stop)
 	}
 }

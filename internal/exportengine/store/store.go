@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
 )
 
 // Store is an open database. Write transactions begin IMMEDIATE, so that two writers queue on
@@ -44,7 +46,16 @@ func DSN(path string) string {
 // Open opens (creating when needed) the database at path and brings its schema up to date. The
 // database file is private to its user (0600), whatever the umask, and so are its -wal and -shm
 // files, which SQLite gives the database file's permissions.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string) (_ *Store, err error) {
+	// Processes that open the database at once take turns to create it, switch it to WAL (its
+	// first connection does) and migrate it: two connections switching a new file to WAL at
+	// once can fail with SQLITE_BUSY at once, without waiting out the busy timeout. Once the file
+	// is in WAL mode, connections only read that it is.
+	lock, err := filelock.Wait(path+openLockSuffix, filelock.Exclusive)
+	if err != nil {
+		return nil, fmt.Errorf("opening engine database %s: %w", path, err)
+	}
+	defer func() { err = errors.Join(err, lock.Unlock()) }()
 	if err := makePrivate(path); err != nil {
 		return nil, fmt.Errorf("opening engine database %s: %w", path, err)
 	}
@@ -59,6 +70,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// openLockSuffix names, beside the database, the lock that processes opening it take in turn.
+const openLockSuffix = ".open-lock"
 
 // privateFile is the permission of the database's files.
 const privateFile fs.FileMode = 0o600

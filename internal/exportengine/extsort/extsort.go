@@ -1,0 +1,484 @@
+// Package extsort sorts key-value pairs out of core: pairs are gathered into runs of bounded
+// size, each run is sorted (in the background, while the next fills) and written to a file of its
+// own, and the runs are read back merged. However many pairs go in, the memory it holds is the
+// two runs being filled and sorted, then a read buffer a run.
+//
+// Pairs are ordered by key, in byte order; pairs with equal keys come out in the order they went
+// in.
+package extsort
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"unsafe"
+)
+
+// Sorter gathers pairs; Sorted reads them back in order.
+type Sorter struct {
+	dir     string
+	runSize int
+	mem     *Memory
+	fill    *run
+	spare   *run
+	// A run being sorted and written: its result arrives on written. Nil when none is.
+	written chan error
+	files   []string
+	runs    string // the directory of the run files, once there are any
+	made    int    // run files made, to name the next
+	done    bool
+}
+
+// run is a buffer of pairs and their places in it.
+type run struct {
+	data  []byte
+	items []item
+}
+
+// item is a pair in a run's data. prefix holds the key's first 8 bytes, big-endian and padded
+// with zeros: comparing prefixes first orders most pairs without reaching their bytes, and orders
+// them as bytes.Compare on the keys would (a key shorter than 8 bytes sorts before every longer
+// one it prefixes, both ways).
+type item struct {
+	prefix uint64
+	off    uint32 // where the pair starts in data; increasing in the order pairs went in
+	klen   uint32
+	vlen   uint32
+}
+
+func (r *run) key(it *item) []byte { return r.data[it.off : it.off+it.klen] }
+func (r *run) value(it *item) []byte {
+	return r.data[it.off+it.klen : it.off+it.klen+it.vlen]
+}
+
+func keyPrefix(k []byte) uint64 {
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+func (r *run) compare(a, b *item) int {
+	if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+		return c
+	}
+	if a.klen > 8 || b.klen > 8 {
+		if c := bytes.Compare(r.key(a), r.key(b)); c != 0 {
+			return c
+		}
+	} else if c := cmp.Compare(a.klen, b.klen); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.off, b.off)
+}
+
+func (r *run) sort() { slices.SortFunc(r.items, func(a, b item) int { return r.compare(&a, &b) }) }
+
+// New returns a sorter that writes its runs into a directory of its own in dir, a run holding
+// about runSize bytes of keys and values. dir must exist; Close removes what the sorter made in it.
+// The sorter takes its run buffers from mem, and gives them back once it no longer needs them; a
+// nil mem gives it buffers of its own.
+func New(dir string, runSize int, mem *Memory) *Sorter {
+	if mem == nil {
+		mem = &Memory{}
+	}
+	return &Sorter{dir: dir, runSize: runSize, mem: mem, fill: mem.take(), spare: mem.take()}
+}
+
+// Memory holds run buffers for sorters that follow one another, so that the sorts of one task
+// grow their buffers, and the machine maps their pages, once: a run's buffers grow to its size
+// and are kept. Sorters sharing a Memory must be called from one goroutine.
+type Memory struct {
+	free []*run
+}
+
+// Drop lets go of the buffers kept for sorters to come, when none will.
+func (m *Memory) Drop() { m.free = nil }
+
+func (m *Memory) take() *run {
+	if len(m.free) == 0 {
+		return &run{}
+	}
+	r := m.free[len(m.free)-1]
+	m.free = m.free[:len(m.free)-1]
+	r.data, r.items = r.data[:0], r.items[:0]
+	return r
+}
+
+func (m *Memory) give(r *run) {
+	if r != nil {
+		m.free = append(m.free, r)
+	}
+}
+
+// maxPair bounds a pair: its places in a run are 32-bit.
+const maxPair = 1 << 30
+
+// Add adds a pair. Key and value are copied.
+func (s *Sorter) Add(key, value []byte) error {
+	if s.done {
+		return errors.New("extsort: Add after Sorted")
+	}
+	if len(key)+len(value) > maxPair {
+		return fmt.Errorf("extsort: a pair of %d bytes is larger than the %d a pair can be", len(key)+len(value), maxPair)
+	}
+	r := s.fill
+	if len(r.items) > 0 && r.size()+len(key)+len(value)+itemSize > s.runSize {
+		if err := s.spill(); err != nil {
+			return err
+		}
+		r = s.fill
+	}
+	r.items = grow(r.items, 1, s.runSize/itemSize)
+	r.items = append(r.items, item{prefix: keyPrefix(key), off: uint32(len(r.data)), klen: uint32(len(key)), vlen: uint32(len(value))})
+	r.data = grow(r.data, len(key)+len(value), s.runSize)
+	r.data = append(append(r.data, key...), value...)
+	return nil
+}
+
+// itemSize is what a pair costs a run beside its bytes.
+const itemSize = int(unsafe.Sizeof(item{}))
+
+// size is the memory a run's pairs take.
+func (r *run) size() int { return len(r.data) + len(r.items)*itemSize }
+
+// grow makes room for n more elements, doubling the capacity up to limit: append's own growth
+// (a quarter at a time, past a few hundred kilobytes) would allocate five times a run's size on
+// its way to it.
+func grow[T any](s []T, n, limit int) []T {
+	if len(s)+n <= cap(s) {
+		return s
+	}
+	c := min(max(2*cap(s), 4096/int(unsafe.Sizeof(*new(T)))), limit)
+	return slices.Grow(s, max(c, len(s)+n)-len(s))
+}
+
+// spill hands the full run to the background to be sorted and written, and takes the spare one
+// to fill once its own writing is over.
+func (s *Sorter) spill() error {
+	if err := s.wait(); err != nil {
+		return err
+	}
+	full := s.fill
+	name, err := s.runName()
+	if err != nil {
+		return err
+	}
+	s.files = append(s.files, name)
+	s.written = make(chan error, 1)
+	go func(done chan<- error) { done <- writeRun(name, full) }(s.written)
+	s.fill, s.spare = s.spare, full
+	s.fill.data, s.fill.items = s.fill.data[:0], s.fill.items[:0]
+	return nil
+}
+
+// runName names the next run file, in a directory of the sorter's own, made with the first.
+func (s *Sorter) runName() (string, error) {
+	if s.runs == "" {
+		d, err := os.MkdirTemp(s.dir, "sort-")
+		if err != nil {
+			return "", err
+		}
+		s.runs = d
+	}
+	s.made++
+	return filepath.Join(s.runs, fmt.Sprintf("run-%06d", s.made)), nil
+}
+
+// wait waits for the run being written, if one is.
+func (s *Sorter) wait() error {
+	if s.written == nil {
+		return nil
+	}
+	err := <-s.written
+	s.written = nil
+	return err
+}
+
+// writeRun sorts a run and writes it: each pair as the lengths of key and value, then their bytes.
+func writeRun(name string, r *run) (err error) {
+	r.sort()
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := range r.items {
+		if err := writePair(w, r.key(&r.items[i]), r.value(&r.items[i])); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// Sorted ends the adding and returns the pairs in order. Pairs that all fit in one run are never
+// written: they are read from memory.
+func (s *Sorter) Sorted() (*Reader, error) {
+	if s.done {
+		return nil, errors.New("extsort: Sorted called twice")
+	}
+	s.done = true
+	if len(s.files) == 0 {
+		s.fill.sort()
+		s.mem.give(s.spare)
+		s.spare = nil
+		return &Reader{mem: s.fill, memory: s.mem}, nil
+	}
+	if len(s.fill.items) > 0 {
+		if err := s.spill(); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.wait(); err != nil {
+		return nil, err
+	}
+	s.mem.give(s.fill) // the runs' memory goes before they are read
+	s.mem.give(s.spare)
+	s.fill, s.spare = nil, nil
+	// Runs are merged fanIn at a time, the earliest first, into longer ones, until the rest can be
+	// open at once. The merged run takes the place of those it holds, so that equal keys keep
+	// their order.
+	for len(s.files) > fanIn {
+		name, err := s.runName()
+		if err != nil {
+			return nil, err
+		}
+		if err := mergeRuns(s.files[:fanIn], name); err != nil {
+			_ = os.Remove(name)
+			return nil, err
+		}
+		for _, f := range s.files[:fanIn] {
+			if err := os.Remove(f); err != nil {
+				return nil, err
+			}
+		}
+		s.files = append([]string{name}, s.files[fanIn:]...)
+	}
+	return openRuns(s.files)
+}
+
+// fanIn is the number of runs read at once: 8 MiB of read buffers.
+const fanIn = 128
+
+// openRuns opens runs to be read merged.
+func openRuns(files []string) (*Reader, error) {
+	rd := &Reader{}
+	for i, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			rd.Close()
+			return nil, err
+		}
+		src := &source{f: f, r: bufio.NewReaderSize(f, 64<<10), order: i}
+		rd.sources = append(rd.sources, src)
+		if err := src.next(); err != nil {
+			rd.Close()
+			return nil, err
+		}
+		if !src.eof {
+			rd.heap = append(rd.heap, src)
+		}
+	}
+	heap.Init(&rd.heap)
+	return rd, nil
+}
+
+// mergeRuns writes the runs merged into one.
+func mergeRuns(files []string, name string) (err error) {
+	rd, err := openRuns(files)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	for rd.Next() {
+		if err := writePair(w, rd.Key(), rd.Value()); err != nil {
+			return err
+		}
+	}
+	if err := rd.Err(); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// writePair writes a pair as the lengths of key and value, then their bytes.
+func writePair(w *bufio.Writer, key, value []byte) error {
+	// The lengths go through the writer's own buffer: a local array would escape to the heap.
+	hdr := binary.AppendUvarint(w.AvailableBuffer(), uint64(len(key)))
+	if _, err := w.Write(binary.AppendUvarint(hdr, uint64(len(value)))); err != nil {
+		return err
+	}
+	if _, err := w.Write(key); err != nil {
+		return err
+	}
+	_, err := w.Write(value)
+	return err
+}
+
+// Close removes the sorter's files. A Reader it returned must be closed first.
+func (s *Sorter) Close() error {
+	err := s.wait()
+	s.files = nil
+	if s.runs != "" {
+		err = errors.Join(err, os.RemoveAll(s.runs))
+		s.runs = ""
+	}
+	return err
+}
+
+// Reader reads the sorted pairs.
+type Reader struct {
+	// From memory: the one run, sorted, given back to memory when closed.
+	mem     *run
+	memNext int
+	memory  *Memory
+	// From files: each run's next pair, in a heap ordered by key, then run.
+	sources []*source
+	heap    sourceHeap
+	cur     *source
+	key     []byte
+	value   []byte
+	err     error
+}
+
+// Next moves to the next pair, and reports whether there is one. At the end, Err says whether
+// every pair was read.
+func (r *Reader) Next() bool {
+	if r.err != nil {
+		return false
+	}
+	if r.mem != nil {
+		if r.memNext >= len(r.mem.items) {
+			return false
+		}
+		it := &r.mem.items[r.memNext]
+		r.memNext++
+		r.key, r.value = r.mem.key(it), r.mem.value(it)
+		return true
+	}
+	if r.cur != nil {
+		// The pair read last is consumed: its run moves on.
+		if err := r.cur.next(); err != nil {
+			r.err = err
+			return false
+		}
+		if r.cur.eof {
+			heap.Pop(&r.heap)
+		} else {
+			heap.Fix(&r.heap, 0)
+		}
+		r.cur = nil
+	}
+	if len(r.heap) == 0 {
+		return false
+	}
+	r.cur = r.heap[0]
+	r.key, r.value = r.cur.key, r.cur.value
+	return true
+}
+
+// Key is the current pair's key; it holds until the next call of Next.
+func (r *Reader) Key() []byte { return r.key }
+
+// Value is the current pair's value; it holds until the next call of Next.
+func (r *Reader) Value() []byte { return r.value }
+
+// Err is the error that ended the reading early, if one did.
+func (r *Reader) Err() error { return r.err }
+
+// Close closes the runs' files.
+func (r *Reader) Close() {
+	for _, s := range r.sources {
+		_ = s.f.Close()
+	}
+	if r.mem != nil {
+		r.memory.give(r.mem)
+	}
+	r.sources, r.heap, r.mem = nil, nil, nil
+}
+
+// source is a run's file being read.
+type source struct {
+	f          *os.File
+	r          *bufio.Reader
+	order      int
+	buf        []byte
+	key, value []byte
+	eof        bool
+}
+
+func (s *source) next() error {
+	klen, err := binary.ReadUvarint(s.r)
+	if errors.Is(err, io.EOF) {
+		s.eof = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("extsort: reading %s: %w", s.f.Name(), err)
+	}
+	vlen, err := binary.ReadUvarint(s.r)
+	if err != nil {
+		return fmt.Errorf("extsort: reading %s: %w", s.f.Name(), noEOF(err))
+	}
+	if klen+vlen > maxPair {
+		return fmt.Errorf("extsort: reading %s: a pair of %d bytes is larger than any written", s.f.Name(), klen+vlen)
+	}
+	n := int(klen + vlen)
+	s.buf = slices.Grow(s.buf[:0], n)[:n]
+	if _, err := io.ReadFull(s.r, s.buf); err != nil {
+		return fmt.Errorf("extsort: reading %s: %w", s.f.Name(), noEOF(err))
+	}
+	s.key, s.value = s.buf[:klen], s.buf[klen:]
+	return nil
+}
+
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+type sourceHeap []*source
+
+func (h sourceHeap) Len() int { return len(h) }
+func (h sourceHeap) Less(i, j int) bool {
+	if c := bytes.Compare(h[i].key, h[j].key); c != 0 {
+		return c < 0
+	}
+	return h[i].order < h[j].order
+}
+func (h sourceHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *sourceHeap) Push(x any) {
+	if s, ok := x.(*source); ok {
+		*h = append(*h, s)
+	}
+}
+func (h *sourceHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
