@@ -222,7 +222,7 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	return report(&measurement{What: "export", People: people, Records: *m.TotalExportedProfileCounter + *m.ExportedEventCounter,
 		Bytes: inputBytes(engineDir), Seconds: wall, JobSeconds: float64(m.TotalTime.TotalTimeInMs) / 1000,
 		ByNamespace: m.ExportedProfileByNamespaceCounter, Excluded: deref(m.ExcludedProfileCount),
-		Note: fmt.Sprintf("%d rows, %d events, %d MB written", *m.TotalExportedProfileCounter, *m.ExportedEventCounter, *m.BytesWritten>>20)})
+		Note: fmt.Sprintf("%d rows, %d events, %d MB written; %d ms exporting, %d ms committing", *m.TotalExportedProfileCounter, *m.ExportedEventCounter, *m.BytesWritten>>20, m.ProfileExportTime.TotalTimeInMs, m.ACPDatasetWriteTime.TotalTimeInMs)})
 }
 
 // copyRows writes the rows of an export job, its files in order, into one file.

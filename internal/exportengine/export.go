@@ -17,6 +17,7 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/merge"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
@@ -57,6 +58,14 @@ type exportChunk struct {
 	pendingSize int
 	byPlace     []int32 // indexes of locs in file order
 	bodyAt      []int   // where each of locs has its body in buf
+	// An export in primary identity order sends its records located (in recs, without bodies,
+	// each in a piece of pieces, and each profile a span of recs in located); a worker reads the
+	// pieces, and the writer checks them.
+	pieces     []bodyPiece
+	recPiece   []int32 // the piece of each of recs
+	located    []pendingUnit
+	pieceBytes int
+	scratch    []byte // what a worker reads only to check it passes through here
 	// Filled by a worker: the rows for each output batch, and counters.
 	out      [][]byte
 	rows     []int64
@@ -79,6 +88,8 @@ func (c *exportChunk) reset(seq int, snap *storeSnapshot) {
 	clear(c.ptrs)
 	c.recs, c.ptrs, c.buf = c.recs[:0], c.ptrs[:0], c.buf[:0]
 	c.locs, c.pending, c.pendingSize = c.locs[:0], c.pending[:0], 0
+	clear(c.pieces)
+	c.pieces, c.recPiece, c.located, c.pieceBytes = c.pieces[:0], c.recPiece[:0], c.located[:0], 0
 	for b := range c.out {
 		c.out[b] = c.out[b][:0]
 	}
@@ -88,7 +99,91 @@ func (c *exportChunk) reset(seq int, snap *storeSnapshot) {
 }
 
 func (c *exportChunk) full() bool {
-	return len(c.units)+len(c.pending) >= chunkProfiles || len(c.buf)+c.pendingSize >= chunkBytes
+	return len(c.units)+len(c.pending)+len(c.located) >= chunkProfiles || len(c.buf)+c.pendingSize+c.pieceBytes >= chunkBytes
+}
+
+func (c *exportChunk) empty() bool {
+	return len(c.units) == 0 && len(c.pending) == 0 && len(c.located) == 0 && len(c.pieces) == 0
+}
+
+// addLocated adds a profile of located records (see storeSnapshot.byPrimary): each record's body
+// joins its run's piece in the chunk, and a run's last record takes the rest of the run's bodies.
+func (c *exportChunk) addLocated(key record.Identity, recs []*storedRecord) {
+	start := len(c.recs)
+	for _, r := range recs {
+		before := r.run.handed
+		var piece int
+		c.pieces, piece = r.run.handOut(c.pieces, c.seq, r.off, r.off+uint64(r.size))
+		c.recs = append(c.recs, *r)
+		c.recPiece = append(c.recPiece, int32(piece))
+		if r.last {
+			c.pieces, _ = r.run.handOut(c.pieces, c.seq, r.run.end, r.run.end)
+		}
+		c.pieceBytes += int(r.run.handed - before) // what is read only to be checked is work of the chunk too
+	}
+	c.located = append(c.located, pendingUnit{key: key, start: start, end: len(c.recs)})
+}
+
+// loadPieces reads the pieces of a chunk of located records, one read a piece, and makes its
+// profiles. It checksums each piece for the writer, which checks them in order.
+func (c *exportChunk) loadPieces() error {
+	if len(c.pieces) == 0 {
+		return nil
+	}
+	size := 0
+	for i := range c.pieces {
+		if p := &c.pieces[i]; p.at >= 0 {
+			p.at = size
+			size += int(p.to - p.from)
+		}
+	}
+	c.buf = slices.Grow(c.buf[:0], size)[:size]
+	for i := range c.pieces {
+		p := &c.pieces[i]
+		seg := p.run.batch.seg
+		if p.at >= 0 {
+			b := c.buf[p.at : p.at+int(p.to-p.from)]
+			if err := seg.ReadAt(b, p.from); err != nil {
+				return fmt.Errorf("batch %s: %w", p.run.batch.id, err)
+			}
+			p.crc = segment.Checksum(b)
+			continue
+		}
+		p.crc = 0
+		for off := p.from; off < p.to; {
+			n := min(p.to-off, maxRead)
+			c.scratch = slices.Grow(c.scratch[:0], int(n))[:n]
+			if err := seg.ReadAt(c.scratch, off); err != nil {
+				return fmt.Errorf("batch %s: %w", p.run.batch.id, err)
+			}
+			p.crc = segment.ChecksumUpdate(p.crc, c.scratch)
+			off += n
+		}
+	}
+	for i := range c.recs {
+		r := &c.recs[i]
+		r.body = nil
+		if k := c.recPiece[i]; k >= 0 {
+			p := &c.pieces[k]
+			at := p.at + int(r.off-p.from)
+			r.body = c.buf[at : at+int(r.size) : at+int(r.size)]
+		}
+	}
+	for _, u := range c.located {
+		c.addUnitOf(u.key, c.recs[u.start:u.end])
+	}
+	return nil
+}
+
+// checkPieces feeds a chunk's pieces to their runs' checks, in the order the chunks were made.
+func (c *exportChunk) checkPieces() error {
+	for i := range c.pieces {
+		p := &c.pieces[i]
+		if err := p.run.check.Add(p.to-p.from, p.crc); err != nil {
+			return fmt.Errorf("batch %s: %w", p.run.batch.id, err)
+		}
+	}
+	return nil
 }
 
 func (c *exportChunk) addPending(key record.Identity, locs []recordLoc) {
@@ -183,22 +278,6 @@ func (c *exportChunk) addUnitOf(key record.Identity, recs []storedRecord) {
 	c.units = append(c.units, profileUnit{key: key, frags: c.ptrs[start:mid:mid], events: c.ptrs[mid:len(c.ptrs):len(c.ptrs)]})
 }
 
-// addUnit copies a profile's records into the chunk.
-func (c *exportChunk) addUnit(key record.Identity, recs []*storedRecord) {
-	if len(c.recs)+len(recs) > cap(c.recs) {
-		// Records of earlier profiles keep pointing into the old array, which stays alive.
-		c.recs = make([]storedRecord, 0, max(256, 2*cap(c.recs), len(recs)))
-	}
-	start := len(c.recs)
-	for _, r := range recs {
-		at := len(c.buf)
-		c.buf = append(c.buf, r.body...)
-		c.recs = append(c.recs, storedRecord{kind: r.kind, seq: r.seq, timestamp: r.timestamp, batch: r.batch,
-			body: c.buf[at:len(c.buf):len(c.buf)]})
-	}
-	c.addUnitOf(key, c.recs[start:])
-}
-
 // exportResult is what an export wrote, before it is committed.
 type exportResult struct {
 	batches                          []*outBatch
@@ -255,7 +334,8 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &exportWorker{spec: spec, nBatches: len(res.batches), reads: reads}
+			w := &exportWorker{spec: spec, nBatches: len(res.batches), reads: reads,
+				plain: !spec.withEvents && len(spec.segments) == 0 && merge.Plain(spec.profileFields)}
 			for c := range chunks {
 				if err := w.encode(c); err != nil {
 					cancel(err)
@@ -282,6 +362,10 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 		for c := pending[next]; c != nil; c = pending[next] {
 			delete(pending, next)
 			next++
+			if err := c.checkPieces(); err != nil {
+				cancel(err)
+				break
+			}
 			for b, rows := range c.out {
 				if len(rows) == 0 {
 					continue
@@ -333,7 +417,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 		return err
 	}
 	send := func() error {
-		if len(c.units) == 0 && len(c.pending) == 0 {
+		if c.empty() {
 			return nil
 		}
 		if h := e.hooks.BeforeExportChunk; h != nil {
@@ -346,13 +430,6 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 		}
 		seq++
 		return take()
-	}
-	emit := func(key record.Identity, recs []*storedRecord) error {
-		c.addUnit(key, recs)
-		if c.full() {
-			return send()
-		}
-		return nil
 	}
 	var err error
 	if spec.policy.identityGraph == aepwire.IdentityGraphPDG {
@@ -371,7 +448,11 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
 			}
-			return emit(p, recs)
+			c.addLocated(p, recs)
+			if c.full() {
+				return send()
+			}
+			return nil
 		})
 	}
 	if err != nil {
@@ -385,6 +466,9 @@ type exportWorker struct {
 	spec     *exportSpec
 	nBatches int
 	reads    *fields.Selector // what the merger reads of each fragment; nil: everything
+	// plain: a profile of one fragment may be projected from the fragment's bytes (see
+	// fields.Selector.AppendPlainRow), as rows without events or segments can be.
+	plain    bool
 	m        merge.Merger
 	evParser fastjson.Parser
 	row      []byte
@@ -432,6 +516,9 @@ func (w *exportWorker) encode(c *exportChunk) error {
 	if err := c.load(); err != nil {
 		return err
 	}
+	if err := c.loadPieces(); err != nil {
+		return err
+	}
 	if len(c.out) != w.nBatches {
 		c.out = make([][]byte, w.nBatches)
 		c.rows = make([]int64, w.nBatches)
@@ -476,6 +563,14 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	if spec.profileFrom.set && (len(frags) == 0 || !spec.keepsProfile(updated)) {
 		return nil
 	}
+	w.qualify = w.qualify[:0]
+	if w.plain && len(frags) == 1 {
+		if row, ok := spec.profileFields.AppendPlainRow(w.row[:0], frags[0].Body); ok {
+			w.row = append(row, '\n')
+			w.add(c, u, w.row, 0)
+			return nil
+		}
+	}
 	var profile *fastjson.Value
 	if len(frags) > 0 {
 		w.prune(frags)
@@ -487,7 +582,6 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 		profile = w.m.Empty()
 	}
 
-	w.qualify = w.qualify[:0]
 	for i, seg := range spec.segments {
 		if spec.qualifies(profile, seg) {
 			w.qualify = append(w.qualify, i)
@@ -542,9 +636,15 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	}
 	row = append(row, '\n')
 	w.row = row
+	w.add(c, u, row, nEvents)
+	return nil
+}
 
+// add adds a profile's row to the chunk's output batches: the one batch, or under a batch per
+// segment, the batches of the segments it qualifies for.
+func (w *exportWorker) add(c *exportChunk, u *profileUnit, row []byte, nEvents int64) {
 	targets := []int{0}
-	if spec.perBatch {
+	if w.spec.perBatch {
 		targets = w.qualify
 	}
 	for _, b := range targets {
@@ -554,7 +654,6 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 		c.events += nEvents
 		c.byNS[u.key.NS]++
 	}
-	return nil
 }
 
 // compareEvents orders a profile's events: by timestamp, then _id, then dataset.
@@ -605,7 +704,12 @@ type outBatch struct {
 	rows    int64
 	f       *os.File
 	w       *bufio.Writer
+	// handed is how much of the current part file was handed to the kernel to write back.
+	handed int64
 }
+
+// writebackEvery is how much of a part file is written before its writeback starts.
+const writebackEvery = 8 << 20
 
 func newOutBatch(dir, id string) (*outBatch, error) {
 	if err := os.RemoveAll(dir); err != nil {
@@ -627,7 +731,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 		if err != nil {
 			return err
 		}
-		ob.f, ob.w = f, bufio.NewWriterSize(f, 1<<20)
+		ob.f, ob.w, ob.handed = f, bufio.NewWriterSize(f, 1<<20), 0
 		ob.files = append(ob.files, fileStat{name: name})
 	}
 	if _, err := ob.w.Write(rows); err != nil {
@@ -636,6 +740,10 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 	cur := &ob.files[len(ob.files)-1]
 	cur.size += int64(len(rows))
 	cur.records += n
+	if written := cur.size - int64(ob.w.Buffered()); written-ob.handed >= writebackEvery {
+		startWriteback(ob.f, ob.handed, written-ob.handed)
+		ob.handed = written
+	}
 	ob.size += int64(len(rows))
 	ob.rows += n
 	return nil

@@ -1,7 +1,9 @@
 package exportengine
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,28 +15,47 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
 // storeContents lists what the profile store holds, one line a record, in the order an export
 // reads it: "<primary ns>:<primary id> <body>", grouped by primary identity.
 func storeContents(t *testing.T, e *Engine) []string {
 	t.Helper()
-	snap, err := e.openSnapshot(context.Background(), e.home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.close()
-	var out []string
-	err = snap.byPrimary(nil, func(p record.Identity, recs []*storedRecord) error {
-		for _, r := range recs {
-			out = append(out, fmt.Sprintf("%s:%s %s", p.NS, p.ID, r.body))
-		}
-		return nil
-	})
+	out, err := readStore(e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// readStore reads the profile store as storeContents lists it, the bodies read as an export
+// reads them: in chunks, and checked.
+func readStore(e *Engine) ([]string, error) {
+	snap, err := e.openSnapshot(context.Background(), e.home)
+	if err != nil {
+		return nil, err
+	}
+	defer snap.close()
+	var out []string
+	c := &exportChunk{}
+	seq := 0
+	err = snap.byPrimary(nil, func(p record.Identity, recs []*storedRecord) error {
+		c.reset(seq, snap)
+		seq++
+		c.addLocated(p, recs)
+		if err := c.loadPieces(); err != nil {
+			return err
+		}
+		if err := c.checkPieces(); err != nil {
+			return err
+		}
+		for _, r := range c.recs {
+			out = append(out, fmt.Sprintf("%s:%s %s", p.NS, p.ID, r.body))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // firstBatchRuns is the number of runs of the profile store's first batch's segment.
@@ -450,5 +471,93 @@ func TestCrashMidBatchLeavesNothingVisible(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.batchDir(b.ID), segment.FileName+".tmp")); !os.IsNotExist(err) {
 		t.Errorf("a temporary segment file is left: %v", err)
+	}
+}
+
+// An export in primary identity order reads the bodies apart from the metadata, in its workers,
+// and still checks them against their runs' checksums: a damaged body that is still JSON fails
+// the export, as reading the run whole would.
+func TestNoneExportChecksBodies(t *testing.T) {
+	env := newJobEnv(t, Options{RunJobs: true, RunBytes: 16 << 10})
+	dir := t.TempDir()
+	if _, err := sampledata.Generate(dir, sampledata.Options{Seed: 3, People: 300}); err != nil {
+		t.Fatal(err)
+	}
+	crm := ingest(t, env.e, env.crm, filepath.Join(dir, sampledata.CRMFile))
+	req := env.request()
+	req.Fields = "personalEmail.address,loyalty.points"
+	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultNone}
+	export := func() *aepwire.ExportJob {
+		t.Helper()
+		j, err := env.e.CreateExportJob(context.Background(), req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wait(t, env.e, j.ID)
+	}
+	if j := export(); j.Status != aepwire.JobSucceeded {
+		t.Fatalf("the undamaged store: job ended %s: %+v", j.Status, j.Errors)
+	}
+
+	path := filepath.Join(env.e.batchDir(crm.ID), segment.FileName)
+	seg, err := segment.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seg.Runs() < 3 {
+		t.Fatalf("%d runs; the test wants the damage in a middle one", seg.Runs())
+	}
+	start, end := seg.RunBodies(seg.Runs() / 2)
+	seg.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := int(start + (end-start)/2)
+	for data[at] < 'a' || data[at] > 'y' {
+		at++
+	}
+	data[at]++ // a letter for another: the body is still JSON
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := export()
+	if j.Status != aepwire.JobFailed || !strings.Contains(fmt.Sprint(j.Errors), "checksum") {
+		t.Errorf("a damaged body: job ended %s: %+v; want it failed on the run's checksum", j.Status, j.Errors)
+	}
+}
+
+// Records that no export reads (tombstoned events) lie between those it reads: a long stretch of
+// them is read apart, only to be checked, and a damaged byte there is found all the same.
+func TestBodiesBetweenReadRecordsAreChecked(t *testing.T) {
+	e, _ := openTestEngine(t)
+	web := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
+	ev := func(ecid string, n int) string {
+		return fmt.Sprintf(`{"_id":"%s-dup","timestamp":"2026-01-01T00:00:00Z","identityMap":{"ECID":[{"id":%q}]},"pad":"%s","n":%d}`,
+			ecid, ecid, strings.Repeat("x", 200), n)
+	}
+	var lines []string
+	for n := range 40 { // 39 of them tombstoned: 10 KB between A's first record and B's
+		lines = append(lines, ev("A", n))
+	}
+	lines = append(lines, ev("B", 100))
+	b := ingestLines(t, e, web, lines...)
+	expectStore(t, e, "ECID:A "+ev("A", 39), "ECID:B "+ev("B", 100))
+
+	path := filepath.Join(e.batchDir(b.ID), segment.FileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, []byte(`"n":20}`))
+	if at < 0 {
+		t.Fatal("the tombstoned event is not in the segment")
+	}
+	data[at-3] = 'y' // in its padding
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readStore(e); !errors.Is(err, segment.ErrCorrupt) {
+		t.Errorf("a damaged tombstoned event: %v, want ErrCorrupt", err)
 	}
 }

@@ -142,12 +142,32 @@ type storedRecord struct {
 	eventID string
 	body    []byte
 	batch   *snapBatch
+	// Where byPrimary found the record, whose body it does not read: its run, and its body's
+	// place there. last marks the run's last live record.
+	run  *runBodies
+	off  uint64
+	size uint32
+	last bool
+}
+
+// runBodies follows the body region of one run of a segment through an export that reads the
+// bodies apart from the metadata: the export hands the region out in consecutive pieces, from
+// where the last one ended, so that checking the pieces in order checks the region whole.
+type runBodies struct {
+	batch *snapBatch
+	// handed is where the next piece starts: what the producer handed out so far.
+	handed, end uint64
+	// The latest piece: which chunk has it (its sequence), and where in the chunk's pieces.
+	chunk, piece int
+	// check is fed the pieces in order, by the export's writer only.
+	check *segment.BodyCheck
 }
 
 // cursor walks one run of one batch's segment.
 type cursor struct {
-	it    *segment.Iterator
-	batch *snapBatch
+	it     *segment.Iterator
+	batch  *snapBatch
+	bodies *runBodies
 }
 
 func (c *cursor) advance() (bool, error) {
@@ -173,6 +193,26 @@ func (h cursorHeap) Less(i, j int) bool {
 	return a.Seq < b.Seq
 }
 func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+
+// down0 restores the heap after its first cursor moved on: heap.Fix(h, 0) without the calls
+// through an interface, since the merge does it once a record.
+func (h cursorHeap) down0() {
+	i, n := 0, len(h)
+	for {
+		j := 2*i + 1
+		if j >= n {
+			return
+		}
+		if j+1 < n && h.Less(j+1, j) {
+			j++
+		}
+		if !h.Less(j, i) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
 func (h *cursorHeap) Push(x any) {
 	c, _ := x.(*cursor)
 	*h = append(*h, c)
@@ -186,22 +226,31 @@ func (h *cursorHeap) Pop() any {
 
 // byPrimary calls fn with the records that share each primary identity, in identity order
 // (namespace, then id, in byte order), each group in ingest order, from the batches that read
-// accepts (nil: all). It merges the sorted runs of those segments, so it holds one group and a
-// buffer per run in memory. The records passed to fn are only valid during the call.
+// accepts (nil: all). It merges the sorted runs of those segments, reading their metadata only:
+// the records passed to fn are located (storedRecord.run, off, size), their bodies not read, and
+// are only valid during the call. Whoever reads the bodies checks them (runBodies); the bodies of
+// a run with no live record it checks itself.
 func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary record.Identity, recs []*storedRecord) error) error {
 	h := cursorHeap{}
+	var runs []*runBodies
 	for _, b := range s.batches {
 		if read != nil && !read(b) {
 			continue
 		}
 		for run := range b.seg.Runs() {
-			c := &cursor{it: b.seg.Run(run), batch: b}
+			start, end := b.seg.RunBodies(run)
+			rb := &runBodies{batch: b, handed: start, end: end, chunk: -1, check: b.seg.CheckBodies(run)}
+			c := &cursor{it: b.seg.RunMeta(run), batch: b, bodies: rb}
 			ok, err := c.advance()
+			if err == nil && !ok {
+				err = b.seg.CheckRunBodies(run)
+			}
 			if err != nil {
 				return fmt.Errorf("batch %s: %w", b.id, err)
 			}
 			if ok {
 				h = append(h, c)
+				runs = append(runs, rb)
 			}
 		}
 	}
@@ -209,6 +258,20 @@ func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary re
 	var group []*storedRecord
 	var pool []*storedRecord
 	var keyNS, keyID []byte
+	// Primary identities come from a few namespaces: their names are made once.
+	var namespaces []string
+	namespace := func(b []byte) string {
+		for _, ns := range namespaces {
+			if ns == string(b) {
+				return ns
+			}
+		}
+		ns := string(b)
+		if len(namespaces) < 16 {
+			namespaces = append(namespaces, ns)
+		}
+		return ns
+	}
 	take := func(c *cursor) *storedRecord {
 		var r *storedRecord
 		if n := len(pool); n > 0 {
@@ -217,9 +280,8 @@ func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary re
 			r = &storedRecord{}
 		}
 		cur := c.it.Record()
-		r.kind, r.seq, r.timestamp, r.eventID = cur.Kind, cur.Seq, cur.Timestamp, ""
-		r.body = append(r.body[:0], cur.Body...)
-		r.batch = c.batch
+		*r = storedRecord{kind: cur.Kind, seq: cur.Seq, timestamp: cur.Timestamp, batch: c.batch,
+			run: c.bodies, off: cur.BodyOff, size: cur.BodyLen}
 		return r
 	}
 	for h.Len() > 0 {
@@ -229,21 +291,62 @@ func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary re
 		group = group[:0]
 		for h.Len() > 0 && h[0].it.Record().Primary().Compare(key) == 0 {
 			c := h[0]
-			group = append(group, take(c))
+			r := take(c)
+			group = append(group, r)
 			ok, err := c.advance()
 			if err != nil {
 				return fmt.Errorf("batch %s: %w", c.batch.id, err)
 			}
 			if ok {
-				heap.Fix(&h, 0)
+				h.down0()
 			} else {
+				r.last = true
 				heap.Pop(&h)
 			}
 		}
-		if err := fn(record.Identity{NS: string(keyNS), ID: string(keyID)}, group); err != nil {
+		if err := fn(record.Identity{NS: namespace(keyNS), ID: string(keyID)}, group); err != nil {
 			return err
 		}
 		pool = append(pool, group...)
 	}
+	for _, rb := range runs {
+		if rb.handed != rb.end {
+			return fmt.Errorf("batch %s: the export read %d of the bytes of a run's bodies up to %d, not all of them",
+				rb.batch.id, rb.handed, rb.end)
+		}
+	}
 	return nil
+}
+
+// bodyPiece is a piece of a run's body region that a chunk reads: the bodies of records of the
+// chunk, with what lies between them, or bytes no record of the export needs, read only to be
+// checked (then at is -1).
+type bodyPiece struct {
+	run      *runBodies
+	from, to uint64
+	at       int // where the piece is in the chunk's buffer
+	crc      uint32
+}
+
+// handOut adds to chunk seq's pieces the bytes of rb from where the last piece ended to to, of
+// which the chunk needs those from from on, and returns the piece that holds them (-1 when there
+// are none). Bytes that lie more than readGap before from go into a piece of their own that is
+// read only to be checked, so that a long stretch of records no export reads never sits in a
+// chunk's buffer.
+func (rb *runBodies) handOut(pieces []bodyPiece, seq int, from, to uint64) ([]bodyPiece, int) {
+	if from > rb.handed+readGap {
+		pieces = append(pieces, bodyPiece{run: rb, from: rb.handed, to: from, at: -1})
+		rb.handed, rb.chunk = from, -1
+	}
+	if to == rb.handed {
+		return pieces, -1
+	}
+	if rb.chunk == seq && pieces[rb.piece].at >= 0 {
+		pieces[rb.piece].to = to
+	} else {
+		pieces = append(pieces, bodyPiece{run: rb, from: rb.handed, to: to})
+		rb.chunk, rb.piece = seq, len(pieces)-1
+	}
+	rb.handed = to
+	return pieces, rb.piece
 }

@@ -112,16 +112,32 @@ func skipSpace(b []byte, i int) int {
 // quote, and whether it holds escapes. Strings of records are short: a loop beats searching.
 func skipString(b []byte, i int) (end int, escaped, ok bool) {
 	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			return i + 1, escaped, true
-		case '\\':
-			escaped = true
-			i++ // the escaped byte; \uXXXX's digits are no quotes
+		if class[b[i]]&inString == 0 {
+			continue
 		}
+		if b[i] == '"' {
+			return i + 1, escaped, true
+		}
+		escaped = true
+		i++ // the escaped byte; \uXXXX's digits are no quotes
 	}
 	return len(b), escaped, false
 }
+
+// The bytes that skipping a value stops at.
+const (
+	inString  = 1 // a quote or a backslash
+	structure = 2 // a quote or a bracket
+)
+
+var class = func() (t [256]uint8) {
+	t['"'] = inString | structure
+	t['\\'] = inString
+	for _, c := range "{}[]" {
+		t[c] = structure
+	}
+	return t
+}()
 
 // skipValue returns where the value at b[i] ends. It checks no more than it needs to find the
 // end: the value is read whole later, or dropped.
@@ -135,24 +151,25 @@ func skipValue(b []byte, i int) (int, bool) {
 		return end, ok
 	case '{', '[':
 		depth := 0
-		for i < len(b) {
+		for ; i < len(b); i++ {
+			if class[b[i]]&structure == 0 {
+				continue
+			}
 			switch b[i] {
 			case '"':
 				end, _, ok := skipString(b, i)
 				if !ok {
 					return end, false
 				}
-				i = end
-				continue
+				i = end - 1
 			case '{', '[':
 				depth++
-			case '}', ']':
+			default:
 				depth--
 				if depth == 0 {
 					return i + 1, true
 				}
 			}
-			i++
 		}
 		return i, false
 	}

@@ -34,3 +34,19 @@ func BenchmarkPrune(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPlainRow writes the row of the benchmark's 2-field export from a record's bytes.
+func BenchmarkPlainRow(b *testing.B) {
+	sel, err := Parse("personalEmail.address,loyalty.points")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(crmRecord)))
+	var dst []byte
+	for b.Loop() {
+		var ok bool
+		if dst, ok = sel.AppendPlainRow(dst[:0], []byte(crmRecord)); !ok {
+			b.Fatal("the record is plain")
+		}
+	}
+}

@@ -19,6 +19,9 @@ func FuzzMergeProject(f *testing.F) {
 	f.Add(`{"segmentMembership":{"ups":{"s":{"status":"exited","lastQualificationTime":"2026-01-01T00:00:00Z"}}}}`,
 		`{"segmentMembership":{"ups":{"s":{"status":"realized","lastQualificationTime":"2026-02-01T00:00:00Z"}}}}`, "segmentMembership.ups.s.status")
 	f.Add(`{"identityMap":{"E":[{"id":"x","primary":null}]}}`, `{"identityMap":{"E":[{"id":"x","primary":true}]}}`, "identityMap.E.primary")
+	f.Add(`{"p":{"a":"x","b":null,"c":{"d":null}},"q":[{"r":null,"r":1}],"s":-0.5e+2}`, `{}`, "p,q,s")
+	f.Add(`{"p":{"a":"x"},"p":{"a":"y"}}`, `{}`, "p.a")
+	f.Add(`{ "p" : { "a" : [ 1 , true , "\u00e9" ] } , "t" : "\t" }`, `{}`, "p.a,t")
 	f.Fuzz(func(t *testing.T, first, second, list string) {
 		for _, doc := range []string{first, second} {
 			if fastjson.Validate(doc) != nil {
@@ -70,6 +73,19 @@ func FuzzMergeProject(f *testing.F) {
 		}
 		if got := sel.AppendRow(nil, fromPruned); !bytes.Equal(got, row) {
 			t.Fatalf("pruned by %q, the fragments merge into\n%s\nnot\n%s", reads.String(), got, row)
+		}
+		// A plain fragment alone projects from its bytes into the row it merges into.
+		if Plain(sel) {
+			if got, ok := sel.AppendPlainRow(nil, []byte(first)); ok {
+				var m1 Merger
+				alone, err := m1.Merge(frags[:1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := sel.AppendRow(nil, alone); !bytes.Equal(got, want) {
+					t.Fatalf("%s by %q from its bytes is\n%s\nnot\n%s", first, sel.String(), got, want)
+				}
+			}
 		}
 		// Merging is idempotent: a merged profile merged with itself is unchanged.
 		var m2 Merger

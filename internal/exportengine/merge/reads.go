@@ -10,3 +10,15 @@ import "github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 func Reads(sel *fields.Selector) *fields.Selector {
 	return sel.WholeBelow("identityMap", 1).WholeBelow("segmentMembership", 2)
 }
+
+// Plain reports whether the row of a profile of one fragment may be projected by sel straight
+// from the fragment's bytes (fields.Selector.AppendPlainRow): sel selects something, and nothing
+// of identityMap or segmentMembership, whose merge changes even a fragment alone.
+func Plain(sel *fields.Selector) bool {
+	if sel == nil {
+		return false
+	}
+	_, identities := sel.Child("identityMap")
+	_, segments := sel.Child("segmentMembership")
+	return !identities && !segments
+}

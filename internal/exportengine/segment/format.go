@@ -18,8 +18,10 @@
 // Version 3 adds CRC-32C checksums: of each run's meta and body regions (in the run table), of the
 // event index, and of the tombstones, run table and trailer together (in the trailer). Opening a
 // segment checks the tables; reading a run from start to end checks its regions, and reading the
-// event index checks it; a mismatch is ErrCorrupt. A body read by its place (ReadAt) alone is not
-// checked. Version 2 segments, without checksums, are still read.
+// event index checks it; a mismatch is ErrCorrupt. A reader that walks a run's metadata alone and
+// reads the bodies elsewhere in consecutive pieces checks the body region with a BodyCheck, which
+// combines the pieces' checksums. A body read by its place (ReadAt) alone is not checked. Version
+// 2 segments, without checksums, are still read.
 package segment
 
 import (

@@ -211,10 +211,14 @@ func (r *Record) Primary() IDRef { return r.IDs[0] }
 // the run checks that the run is whole: its regions read to their ends and, in a segment with
 // checksums, matching them.
 type Iterator struct {
-	seg      *Segment
-	run      *runInfo
-	meta     *bufio.Reader
-	metaLeft uint64
+	seg *Segment
+	run *runInfo
+	// The meta region is read in blocks into meta, from metaAt on; metadata is parsed where it
+	// lies in the block, and each byte is checksummed once, as it is read.
+	meta     []byte
+	metaPos  int
+	metaAt   uint64
+	metaLeft uint64        // bytes of the region not yet parsed
 	body     *bufio.Reader // nil when only metadata is read
 	bodyOff  uint64
 	bodyEnd  uint64
@@ -223,7 +227,6 @@ type Iterator struct {
 	next     uint32
 	end      uint32
 	cur      Record
-	scratch  []byte
 	err      error
 }
 
@@ -253,7 +256,8 @@ func (s *Segment) RunMeta(run int) *Iterator {
 	return &Iterator{
 		seg:      s,
 		run:      r,
-		meta:     bufio.NewReaderSize(io.NewSectionReader(s.f, int64(r.metaOff), int64(r.metaLen)), bufferFor(r.metaLen)),
+		meta:     make([]byte, 0, bufferFor(r.metaLen)),
+		metaAt:   r.metaOff,
 		metaLeft: r.metaLen,
 		bodyOff:  r.bodyOff,
 		bodyEnd:  r.bodyOff + r.bodyLen,
@@ -302,23 +306,45 @@ func (it *Iterator) finish() error {
 	return nil
 }
 
+// fill makes at least n bytes of the meta region (which it has) parsable at it.metaPos.
+func (it *Iterator) fill(n int) error {
+	if len(it.meta)-it.metaPos >= n {
+		return nil
+	}
+	left := copy(it.meta[:cap(it.meta)], it.meta[it.metaPos:])
+	if cap(it.meta) < n {
+		grown := make([]byte, left, n)
+		copy(grown, it.meta[:left])
+		it.meta = grown
+	}
+	it.metaPos = 0
+	unread := it.metaLeft - uint64(left) // bytes of the region after those in the block
+	b := it.meta[left:min(uint64(cap(it.meta)), uint64(left)+unread)]
+	if err := it.seg.readFull(b, it.metaAt); err != nil {
+		return err
+	}
+	it.metaCRC = crc32.Update(it.metaCRC, castagnoli, b)
+	it.metaAt += uint64(len(b))
+	it.meta = it.meta[:left+len(b)]
+	return nil
+}
+
 func (it *Iterator) read(idx uint32) error {
-	peek, _ := it.meta.Peek(int(min(binary.MaxVarintLen64, it.metaLeft)))
-	n, k := binary.Uvarint(peek)
+	if err := it.fill(int(min(binary.MaxVarintLen64, it.metaLeft))); err != nil {
+		return err
+	}
+	n, k := binary.Uvarint(it.meta[it.metaPos:])
 	if k <= 0 || n == 0 || n > maxMetaBytes || uint64(k)+n > it.metaLeft {
 		return corrupt("a record's metadata does not fit in its run")
 	}
-	it.metaCRC = crc32.Update(it.metaCRC, castagnoli, peek[:k])
-	_, _ = it.meta.Discard(k)
-	if cap(it.scratch) < int(n) {
-		it.scratch = make([]byte, n, max(n, 256))
+	it.metaPos += k
+	it.metaLeft -= uint64(k)
+	if err := it.fill(int(n)); err != nil {
+		return err
 	}
-	m := it.scratch[:n]
-	if _, err := io.ReadFull(it.meta, m); err != nil {
-		return wrapRead(err)
-	}
-	it.metaCRC = crc32.Update(it.metaCRC, castagnoli, m)
-	it.metaLeft -= uint64(k) + n
+	m := it.meta[it.metaPos : it.metaPos+int(n)]
+	it.metaPos += int(n)
+	it.metaLeft -= n
 
 	r := &it.cur
 	r.Index = idx

@@ -1,0 +1,315 @@
+package fields
+
+// Most profiles of an export have one fragment, and most fragments are plain: no null, no name
+// repeated within an object, no escape in what a projection keeps. Merging such a fragment alone
+// gives it back as it is, and projecting it keeps bytes it already has: AppendPlainRow writes
+// the row straight from the fragment's bytes, without parsing it into values, and leaves
+// anything else to the long way.
+
+// maxPlainMembers is the most members an object kept whole may have for AppendPlainRow to look
+// for repeated names in it; a larger one takes the long way.
+const maxPlainMembers = 32
+
+// AppendPlainRow appends what AppendRow appends for the object obj parsed, after a merge of obj
+// alone, and reports whether it could tell that from obj's bytes. It can when, in what s keeps
+// of obj: no object repeats a name; no name has an escape or a byte outside printable ASCII; no
+// string has an escape or a control character; and no selected name has an array below which s selects further names.
+// Merging obj alone drops null members of objects (outside arrays), which it drops too; whatever
+// a merge changes beyond that (identityMap, segmentMembership) is the caller's to keep out of s.
+// On false, dst is returned as it was. A nil or whole selector is always the long way.
+func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
+	if s == nil || s.all {
+		return dst, false
+	}
+	start := len(dst)
+	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0))
+	if !ok || skipSpace(obj, i) != len(obj) {
+		return dst[:start], false
+	}
+	if !kept {
+		dst = append(dst[:start], "{}"...)
+	}
+	return dst, true
+}
+
+// appendPlainObject appends the object at b[i] projected by s (which is not whole), and returns
+// where the object ends and whether anything was selected; nothing is appended when nothing was.
+func (s *Selector) appendPlainObject(dst, b []byte, i int) (_ []byte, _ int, kept, ok bool) {
+	if i >= len(b) || b[i] != '{' || len(s.kids) > 64 {
+		return dst, i, false, false
+	}
+	start := len(dst)
+	dst = append(dst, '{')
+	var seen uint64 // the selected names met
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return dst[:start], i + 1, false, true
+	}
+	for {
+		key, next, ok := memberName(b, i)
+		if !ok {
+			return dst[:start], i, false, false
+		}
+		i = next
+		k, selected := s.lookupBytes(key)
+		if selected && !plainName(key) {
+			return dst[:start], i, false, false
+		}
+		if !selected {
+			if i, ok = skipValue(b, i); !ok {
+				return dst[:start], i, false, false
+			}
+		} else {
+			if seen&(1<<k) != 0 {
+				return dst[:start], i, false, false
+			}
+			seen |= 1 << k
+			mark := len(dst)
+			if kept {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, '"', ':')
+			child := s.kids[k].sel
+			var got bool
+			switch {
+			case i < len(b) && b[i] == 'n':
+				// A null member is gone after the merge, whatever is selected below it.
+				i, ok = skipValue(b, i)
+			case child.all:
+				dst, i, ok = appendWhole(dst, b, i, true)
+				got = true
+			case i < len(b) && b[i] == '{':
+				dst, i, got, ok = child.appendPlainObject(dst, b, i)
+			case i < len(b) && b[i] == '[':
+				ok = false // names below an array: the long way
+			default:
+				i, ok = skipValue(b, i) // names below a scalar: nothing is there
+			}
+			if !ok {
+				return dst[:start], i, false, false
+			}
+			if got {
+				kept = true
+			} else {
+				dst = dst[:mark]
+			}
+		}
+		var end bool
+		if i, end, ok = nextMember(b, i); !ok {
+			return dst[:start], i, false, false
+		}
+		if end {
+			if !kept {
+				return dst[:start], i, false, true
+			}
+			return append(dst, '}'), i, true, true
+		}
+	}
+}
+
+// memberName reads the name of a member at b[i] and the colon after it, and returns the name and
+// where its value starts. A name with an escape is refused: it is compared only the long way.
+func memberName(b []byte, i int) ([]byte, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, i, false
+	}
+	end, escaped, ok := skipString(b, i)
+	if !ok || escaped {
+		return nil, i, false
+	}
+	key := b[i+1 : end-1]
+	i = skipSpace(b, end)
+	if i >= len(b) || b[i] != ':' {
+		return nil, i, false
+	}
+	return key, skipSpace(b, i+1), true
+}
+
+// plainName reports whether a name is written back as it is: printable ASCII, which AppendString
+// neither escapes nor replaces.
+func plainName(key []byte) bool {
+	for _, c := range key {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// nextMember moves past the ',' or the '}' after a member's value, and reports which it was.
+func nextMember(b []byte, i int) (int, bool, bool) {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return i, false, false
+	}
+	switch b[i] {
+	case ',':
+		return skipSpace(b, i+1), false, true
+	case '}':
+		return i + 1, true, true
+	}
+	return i, false, false
+}
+
+// appendWhole appends the value at b[i] whole. Merged, it is the value of a member (not null)
+// as merging it alone leaves it: objects without their null members; arrays, which a merge keeps
+// whole, as they are. Otherwise it is a value inside such an array, nulls and all.
+func appendWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
+	if i >= len(b) {
+		return dst, i, false
+	}
+	switch b[i] {
+	case '{':
+		return appendPlainWhole(dst, b, i, merged)
+	case '[':
+		return appendAtomic(dst, b, i)
+	}
+	return appendScalar(dst, b, i)
+}
+
+// appendPlainWhole appends the object at b[i] whole; merged drops its null members, as a merge
+// does (outside arrays), and keeps them otherwise.
+func appendPlainWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
+	start := len(dst)
+	dst = append(dst, '{')
+	var names [maxPlainMembers][]byte
+	n := 0
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return append(dst, '}'), i + 1, true
+	}
+	first := true
+	for {
+		key, next, ok := memberName(b, i)
+		if !ok || n == len(names) || !plainName(key) {
+			return dst[:start], i, false
+		}
+		for _, prev := range names[:n] {
+			if string(prev) == string(key) {
+				return dst[:start], i, false
+			}
+		}
+		names[n] = key
+		n++
+		i = next
+		if merged && i < len(b) && b[i] == 'n' {
+			if i, ok = skipValue(b, i); !ok || string(b[next:i]) != "null" {
+				return dst[:start], i, false
+			}
+		} else {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, '"', ':')
+			dst, i, ok = appendWhole(dst, b, i, merged)
+			if !ok {
+				return dst[:start], i, false
+			}
+		}
+		var end bool
+		if i, end, ok = nextMember(b, i); !ok {
+			return dst[:start], i, false
+		}
+		if end {
+			return append(dst, '}'), i, true
+		}
+	}
+}
+
+// appendAtomic appends the array at b[i] as it is, without its whitespace.
+func appendAtomic(dst, b []byte, i int) ([]byte, int, bool) {
+	start := len(dst)
+	dst = append(dst, '[')
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return append(dst, ']'), i + 1, true
+	}
+	for {
+		var ok bool
+		if dst, i, ok = appendWhole(dst, b, i, false); !ok {
+			return dst[:start], i, false
+		}
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return dst[:start], i, false
+		}
+		switch b[i] {
+		case ',':
+			dst = append(dst, ',')
+			i = skipSpace(b, i+1)
+		case ']':
+			return append(dst, ']'), i + 1, true
+		default:
+			return dst[:start], i, false
+		}
+	}
+}
+
+// appendScalar appends the string, number, true, false or null at b[i] as it is written: a
+// string without escapes, a number with JSON's syntax.
+func appendScalar(dst, b []byte, i int) ([]byte, int, bool) {
+	if i < len(b) && b[i] == '"' {
+		end, escaped, ok := skipString(b, i)
+		if !ok || escaped {
+			return dst, i, false
+		}
+		for _, c := range b[i+1 : end-1] {
+			if c < 0x20 {
+				return dst, i, false // written back escaped the long way
+			}
+		}
+		return append(dst, b[i:end]...), end, true
+	}
+	end, ok := skipValue(b, i)
+	if !ok {
+		return dst, i, false
+	}
+	switch tok := string(b[i:end]); {
+	case tok == "true" || tok == "false" || tok == "null" || isNumber(b[i:end]):
+		return append(dst, b[i:end]...), end, true
+	}
+	return dst, i, false
+}
+
+// isNumber reports whether b is a number as JSON writes one.
+func isNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
