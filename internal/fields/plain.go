@@ -112,19 +112,11 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int) (_ []byte, _ int, kep
 // memberName reads the name of a member at b[i] and the colon after it, and returns the name and
 // where its value starts. A name with an escape is refused: it is compared only the long way.
 func memberName(b []byte, i int) ([]byte, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return nil, i, false
-	}
-	end, escaped, ok := skipString(b, i)
+	end, escaped, value, ok := memberAt(b, i)
 	if !ok || escaped {
 		return nil, i, false
 	}
-	key := b[i+1 : end-1]
-	i = skipSpace(b, end)
-	if i >= len(b) || b[i] != ':' {
-		return nil, i, false
-	}
-	return key, skipSpace(b, i+1), true
+	return b[i+1 : end-1], value, true
 }
 
 // plainName reports whether a name is written back as it is: printable ASCII, which AppendString
@@ -136,21 +128,6 @@ func plainName(key []byte) bool {
 		}
 	}
 	return true
-}
-
-// nextMember moves past the ',' or the '}' after a member's value, and reports which it was.
-func nextMember(b []byte, i int) (int, bool, bool) {
-	i = skipSpace(b, i)
-	if i >= len(b) {
-		return i, false, false
-	}
-	switch b[i] {
-	case ',':
-		return skipSpace(b, i+1), false, true
-	case '}':
-		return i + 1, true, true
-	}
-	return i, false, false
 }
 
 // appendWhole appends the value at b[i] whole. Merged, it is the value of a member (not null)

@@ -38,20 +38,13 @@ func (s *Selector) appendPrunedObject(dst, b []byte, i int) ([]byte, int, bool) 
 		return append(dst, '}'), i + 1, true
 	}
 	for {
-		if i >= len(b) || b[i] != '"' {
-			return dst, i, false
-		}
 		keyStart := i
-		end, escaped, ok := skipString(b, i)
+		end, escaped, value, ok := memberAt(b, i)
 		if !ok {
 			return dst, i, false
 		}
 		key := b[keyStart+1 : end-1]
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return dst, i, false
-		}
-		i = skipSpace(b, i+1)
+		i = value
 		// A name written with escapes is compared by no one here: its value is kept whole, which
 		// projection then keeps or drops as it would.
 		var child *Selector
@@ -86,19 +79,45 @@ func (s *Selector) appendPrunedObject(dst, b []byte, i int) ([]byte, int, bool) 
 			}
 			dst = append(dst, b[valueStart:i]...)
 		}
-		i = skipSpace(b, i)
-		if i >= len(b) {
+		var last bool
+		if i, last, ok = nextMember(b, i); !ok {
 			return dst, i, false
 		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return append(dst, '}'), i + 1, true
-		default:
-			return dst, i, false
+		if last {
+			return append(dst, '}'), i, true
 		}
 	}
+}
+
+// memberAt reads the name of the member at b[i] and the colon after it: where the name's string
+// ends, whether it has escapes, and where the member's value starts.
+func memberAt(b []byte, i int) (end int, escaped bool, value int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false, i, false
+	}
+	if end, escaped, ok = skipString(b, i); !ok {
+		return i, false, i, false
+	}
+	j := skipSpace(b, end)
+	if j >= len(b) || b[j] != ':' {
+		return i, false, j, false
+	}
+	return end, escaped, skipSpace(b, j+1), true
+}
+
+// nextMember moves past the ',' or the '}' after a member's value, and reports which it was.
+func nextMember(b []byte, i int) (next int, last, ok bool) {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return i, false, false
+	}
+	switch b[i] {
+	case ',':
+		return skipSpace(b, i+1), false, true
+	case '}':
+		return i + 1, true, true
+	}
+	return i, false, false
 }
 
 func skipSpace(b []byte, i int) int {

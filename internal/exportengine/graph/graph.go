@@ -114,6 +114,11 @@ func (b *Builder) Build(ctx context.Context) (_ *Components, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The identities' runs are read: their read buffers and files go before the second sort's.
+	identities.Close()
+	if err := b.sorter.Close(); err != nil {
+		return nil, err
+	}
 	if err := c.keys.finish(); err != nil {
 		return nil, err
 	}
