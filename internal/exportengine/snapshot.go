@@ -224,6 +224,23 @@ func (h *cursorHeap) Pop() any {
 	return c
 }
 
+// namespaceNames makes the names of identity namespaces once: an export's profiles come from a
+// few namespaces, and each profile's key would otherwise copy its namespace's name.
+type namespaceNames []string
+
+func (n *namespaceNames) name(b []byte) string {
+	for _, ns := range *n {
+		if ns == string(b) {
+			return ns
+		}
+	}
+	ns := string(b)
+	if len(*n) < 16 {
+		*n = append(*n, ns)
+	}
+	return ns
+}
+
 // byPrimary calls fn with the records that share each primary identity, in identity order
 // (namespace, then id, in byte order), each group in ingest order, from the batches that read
 // accepts (nil: all). It merges the sorted runs of those segments, reading their metadata only:
@@ -258,20 +275,7 @@ func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary re
 	var group []*storedRecord
 	var pool []*storedRecord
 	var keyNS, keyID []byte
-	// Primary identities come from a few namespaces: their names are made once.
-	var namespaces []string
-	namespace := func(b []byte) string {
-		for _, ns := range namespaces {
-			if ns == string(b) {
-				return ns
-			}
-		}
-		ns := string(b)
-		if len(namespaces) < 16 {
-			namespaces = append(namespaces, ns)
-		}
-		return ns
-	}
+	var namespaces namespaceNames
 	take := func(c *cursor) *storedRecord {
 		var r *storedRecord
 		if n := len(pool); n > 0 {
@@ -304,7 +308,7 @@ func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary re
 				heap.Pop(&h)
 			}
 		}
-		if err := fn(record.Identity{NS: namespace(keyNS), ID: string(keyID)}, group); err != nil {
+		if err := fn(record.Identity{NS: namespaces.name(keyNS), ID: string(keyID)}, group); err != nil {
 			return err
 		}
 		pool = append(pool, group...)

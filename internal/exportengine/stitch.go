@@ -162,7 +162,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	defer sorted.Close()
 	mem.Drop() // the last sort: the profiles' chunks need the memory now
 
-	namespaces := map[string]string{}
+	var namespaces namespaceNames
 	group := make([]recordLoc, 0, 64)
 	var comp uint32
 	flush := func() error {
@@ -179,12 +179,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		if err != nil {
 			return err
 		}
-		ns, ok := namespaces[string(nsBytes)]
-		if !ok {
-			ns = string(nsBytes)
-			namespaces[ns] = ns
-		}
-		return emit(record.Identity{NS: ns, ID: string(id)}, group)
+		return emit(record.Identity{NS: namespaces.name(nsBytes), ID: string(id)}, group)
 	}
 	for i := 0; sorted.Next(); i++ {
 		if i%4096 == 0 {
