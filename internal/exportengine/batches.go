@@ -325,6 +325,15 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	if err != nil {
 		return nil, err
 	}
+	var topNames *string // NULL: not known
+	if names, ok := res.names.List(); ok && res.hasSegment && kind == record.Fragment {
+		b, err := json.Marshal(names)
+		if err != nil {
+			return nil, err
+		}
+		list := string(b)
+		topNames = &list
+	}
 	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		ingestTime, err := e.nextIngestTime(ctx, tx)
 		if err != nil {
@@ -334,9 +343,9 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		// before the ingest time it is given.
 		now := max(e.nowMs(), started, ingestTime)
 		r, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, started_ms = ?, completed_ms = ?,
-			ingest_time_ms = ?, record_count = ?, failed_record_count = ?, size_bytes = ?, errors = ?, profile_kind = ?
+			ingest_time_ms = ?, record_count = ?, failed_record_count = ?, size_bytes = ?, errors = ?, profile_kind = ?, top_names = ?
 			WHERE id = ? AND status = ?`,
-			status, now, started, now, ingestTime, res.accepted, res.failed, res.bytes, string(errorsJSON), profileKind,
+			status, now, started, now, ingestTime, res.accepted, res.failed, res.bytes, string(errorsJSON), profileKind, topNames,
 			id, aepwire.BatchLoading)
 		if err != nil {
 			return err

@@ -319,6 +319,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 		free <- &exportChunk{}
 	}
 	reads := spec.reads()
+	spec.setStops(snap, reads)
 	var excluded int64
 	go func() {
 		defer close(chunks)
@@ -473,8 +474,9 @@ type exportWorker struct {
 	evParser fastjson.Parser
 	row      []byte
 	frags    []merge.Fragment
-	pruned   []byte // the current profile's fragments, pruned to reads
-	ends     []int  // where each of them ends in pruned
+	from     []*snapBatch // the batch of each of frags
+	pruned   []byte       // the current profile's fragments, pruned to reads
+	ends     []int        // where each of them ends in pruned
 	evPruned []byte
 	events   []*storedRecord
 	qualify  []int
@@ -490,9 +492,24 @@ func (spec *exportSpec) reads() *fields.Selector {
 	return r
 }
 
+// setStops sets, for each batch of the snapshot, how far an export reads each of its records
+// (see fields.Selector.CountAmong): a plain row until it has met the names of its fields that
+// the batch's records have, and a fragment pruned for the merger until it has met those of what
+// the merger reads. A batch whose records' names are not known is read whole.
+func (spec *exportSpec) setStops(snap *storeSnapshot, reads *fields.Selector) {
+	for _, b := range snap.batches {
+		b.plainStop, b.readsStop = -1, -1
+		if b.namesKnown {
+			b.plainStop = spec.profileFields.CountAmong(b.topNames)
+			b.readsStop = reads.CountAmong(b.topNames)
+		}
+	}
+}
+
 // prune cuts each fragment down to what the merger needs to read of it. A fragment that cannot
-// be pruned is read whole, and the merger says what is wrong with it.
-func (w *exportWorker) prune(frags []merge.Fragment) {
+// be pruned is read whole, and the merger says what is wrong with it. from are the fragments'
+// batches, which say how far each is read (see exportSpec.setStops).
+func (w *exportWorker) prune(frags []merge.Fragment, from []*snapBatch) {
 	if w.reads == nil {
 		return
 	}
@@ -500,7 +517,7 @@ func (w *exportWorker) prune(frags []merge.Fragment) {
 	for i := range frags {
 		start := len(w.pruned)
 		var ok bool
-		if w.pruned, ok = w.reads.AppendPruned(w.pruned, frags[i].Body); !ok {
+		if w.pruned, ok = w.reads.AppendPrunedUntil(w.pruned, frags[i].Body, from[i].readsStop); !ok {
 			w.pruned = append(w.pruned[:start], frags[i].Body...)
 		}
 		w.ends = append(w.ends, len(w.pruned))
@@ -547,16 +564,17 @@ func (w *exportWorker) rank(f *storedRecord) (int, bool) {
 
 func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	spec := w.spec
-	frags := w.frags[:0]
+	frags, from := w.frags[:0], w.from[:0]
 	var updated int64
 	for _, f := range u.frags {
 		if precedence, ok := w.rank(f); ok {
 			frags = append(frags, merge.Fragment{Body: f.body, Source: f.batch.id,
 				Rank: merge.Rank{Precedence: precedence, Batch: f.batch.order, Seq: f.seq}})
+			from = append(from, f.batch)
 			updated = max(updated, f.batch.ingestTime)
 		}
 	}
-	w.frags = frags
+	w.frags, w.from = frags, from
 	if len(frags) == 0 && (!spec.emptyProfiles || len(u.events) == 0) {
 		return nil // not a profile
 	}
@@ -565,7 +583,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	}
 	w.qualify = w.qualify[:0]
 	if w.plain && len(frags) == 1 {
-		if row, ok := spec.profileFields.AppendPlainRow(w.row[:0], frags[0].Body); ok {
+		if row, ok := spec.profileFields.AppendPlainRowUntil(w.row[:0], frags[0].Body, from[0].plainStop); ok {
 			w.row = append(row, '\n')
 			w.add(c, u, w.row, 0)
 			return nil
@@ -573,7 +591,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	}
 	var profile *fastjson.Value
 	if len(frags) > 0 {
-		w.prune(frags)
+		w.prune(frags, from)
 		var err error
 		if profile, err = w.m.Merge(frags); err != nil {
 			return err

@@ -66,14 +66,26 @@ func TestExportGolden(t *testing.T) {
 		dir := filepath.Dir(reqPath)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
-			runGoldenCase(t, dir, 0)
+			runGoldenCase(t, dir, goldenVariant{})
 		})
 		// The same rows when the identity graph's sorts spill to files every few pairs.
 		t.Run(filepath.Base(dir)+"/sorts-spilled", func(t *testing.T) {
 			t.Parallel()
-			runGoldenCase(t, dir, 64)
+			runGoldenCase(t, dir, goldenVariant{sortRunBytes: 64})
+		})
+		// The same rows when the batches' top-level names are not known, so that every record
+		// is read whole, as in a data directory ingested before they were kept.
+		t.Run(filepath.Base(dir)+"/names-unknown", func(t *testing.T) {
+			t.Parallel()
+			runGoldenCase(t, dir, goldenVariant{forgetNames: true})
 		})
 	}
+}
+
+// goldenVariant is how a golden case runs besides its files.
+type goldenVariant struct {
+	sortRunBytes int  // the identity graph's run size; 0: the default
+	forgetNames  bool // the batches' top-level names forgotten before the export
 }
 
 // readJSON decodes a file of a case strictly; a missing file leaves v as it is.
@@ -93,10 +105,10 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 }
 
-func runGoldenCase(t *testing.T, dir string, sortRunBytes int) {
+func runGoldenCase(t *testing.T, dir string, v goldenVariant) {
 	ctx := context.Background()
 	clock := clock.NewFake(goldenEpoch)
-	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock, RunJobs: true, Workers: 2, SortRunBytes: sortRunBytes})
+	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock, RunJobs: true, Workers: 2, SortRunBytes: v.sortRunBytes})
 
 	var setup goldenSetup
 	readJSON(t, filepath.Join(dir, "setup.json"), &setup)
@@ -153,6 +165,11 @@ func runGoldenCase(t *testing.T, dir string, sortRunBytes int) {
 	}
 	for _, i := range setup.DeleteBatches {
 		if err := e.DeleteBatch(ctx, batchIDs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v.forgetNames {
+		if _, err := e.store.DB().ExecContext(ctx, `UPDATE batches SET top_names = NULL`); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -46,6 +46,8 @@ type ingestResult struct {
 	bytes            int64
 	segment          segment.Stats
 	hasSegment       bool
+	// names are the top-level names of the batch's profile fragments (see record.Names).
+	names record.Names
 }
 
 func (res *ingestResult) fail(file string, pos int64, code, reason string) {
@@ -100,7 +102,7 @@ func ingestFiles(dir string, kind record.Kind, seg *segment.Writer) (*ingestResu
 				return seg.Add(r)
 			}
 			return nil
-		})
+		}, &res.names)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", name, err)
 		}

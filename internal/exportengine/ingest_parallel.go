@@ -44,10 +44,20 @@ func (b *lineBlock) reset() {
 // parallelParse reads records with read and hands each, validated, to use in order: either the
 // record (whose body is valid only during the call) or why it was refused. It stops at the
 // first error of read or use. size is the input's size, when known (0 otherwise): the first
-// block is made to hold it, up to a block, so that it does not grow by copying.
+// block is made to hold it, up to a block, so that it does not grow by copying. The top-level
+// names of the profile fragments it validates go to names.
 func parallelParse(kind record.Kind, size int64, read func(fn func(pos int64, raw []byte) error) error,
-	use func(pos int64, r *record.Record, rerr *record.Error) error) error {
+	use func(pos int64, r *record.Record, rerr *record.Error) error, names *record.Names) error {
 	workers := runtime.GOMAXPROCS(0)
+	parsers := make([]record.Parser, workers)
+	workerNames := make([]record.Names, workers)
+	defer func() {
+		for i := range workerNames {
+			if names != nil {
+				names.Merge(&workerNames[i])
+			}
+		}
+	}()
 	free := make(chan *lineBlock, blocksInFlight)
 	for i := range blocksInFlight {
 		b := &lineBlock{done: make(chan struct{}, 1)} // data grows as a block fills, then is reused
@@ -61,11 +71,12 @@ func parallelParse(kind record.Kind, size int64, read func(fn func(pos int64, ra
 	stop := make(chan struct{}) // closed when the consumer gives up
 
 	var wg sync.WaitGroup
-	for range workers {
+	for k := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var p record.Parser
+			p := &parsers[k]
+			p.Names = &workerNames[k]
 			for b := range work {
 				for _, l := range b.lines {
 					if l.start < 0 {

@@ -460,7 +460,7 @@ func TestParallelParseSizeHint(t *testing.T) {
 			}
 			got = append(got, pos)
 			return nil
-		})
+		}, nil)
 		if err != nil {
 			t.Fatalf("size %d: %v", size, err)
 		}

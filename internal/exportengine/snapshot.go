@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +34,14 @@ type snapBatch struct {
 	// superseded marks the events that an event with the same _id in a later batch of the same
 	// dataset replaces; nil when there are none.
 	superseded []byte
+	// topNames are the top-level names of the batch's records, sorted, when they are known (see
+	// record.Names): an export reads each record only until it has met those of the names it
+	// selects (fields.Selector.CountAmong).
+	topNames   []string
+	namesKnown bool
+	// What an export reads of each record until it stops (see exportSpec.setStops): of the
+	// fields of a plain row, and of what the merger reads; -1 reads a record whole.
+	plainStop, readsStop int
 }
 
 func (b *snapBatch) isSuperseded(idx uint32) bool {
@@ -55,9 +65,17 @@ func (e *Engine) tryOpenSnapshot(ctx context.Context, sb string) (*storeSnapshot
 	var err error
 	snap.batches, err = store.All(ctx, e.store.DB(), func(row store.Scanner) (*snapBatch, error) {
 		b := &snapBatch{}
-		return b, row.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime)
-	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms FROM batches WHERE sandbox = ? AND profile_kind <> 0 AND status = 'success'
-		ORDER BY ingest_time_ms`, sb)
+		var names sql.NullString
+		if err := row.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime, &names); err != nil {
+			return nil, err
+		}
+		// Names that do not read back as a sorted list are not known: the records are read whole.
+		if names.Valid && json.Unmarshal([]byte(names.String), &b.topNames) == nil && slices.IsSorted(b.topNames) {
+			b.namesKnown = true
+		}
+		return b, nil
+	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms, top_names FROM batches
+		WHERE sandbox = ? AND profile_kind <> 0 AND status = 'success' ORDER BY ingest_time_ms`, sb)
 	for i, b := range snap.batches {
 		b.order = i
 	}

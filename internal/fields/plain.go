@@ -1,5 +1,7 @@
 package fields
 
+import "math/bits"
+
 // Most profiles of an export have one fragment, and most fragments are plain: no null, no name
 // repeated within an object, no escape in what a projection keeps. Merging such a fragment alone
 // gives it back as it is, and projecting it keeps bytes it already has: AppendPlainRow writes
@@ -21,8 +23,22 @@ func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
 	if s == nil || s.all {
 		return dst, false
 	}
+	return s.appendPlainRow(dst, obj, -1)
+}
+
+// AppendPlainRowUntil is AppendPlainRow for an object obj that is valid JSON and has at most
+// selected of s's top-level names, none of them twice (see CountAmong): once it has met that
+// many, it takes the rest of obj as read. A negative selected reads obj whole.
+func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, bool) {
+	if s == nil || s.all {
+		return dst, false
+	}
+	return s.appendPlainRow(dst, obj, selected)
+}
+
+func (s *Selector) appendPlainRow(dst, obj []byte, selected int) ([]byte, bool) {
 	start := len(dst)
-	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0))
+	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0), selected)
 	if !ok || skipSpace(obj, i) != len(obj) {
 		return dst[:start], false
 	}
@@ -34,7 +50,9 @@ func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
 
 // appendPlainObject appends the object at b[i] projected by s (which is not whole), and returns
 // where the object ends and whether anything was selected; nothing is appended when nothing was.
-func (s *Selector) appendPlainObject(dst, b []byte, i int) (_ []byte, _ int, kept, ok bool) {
+// With stop >= 0, b is a valid JSON object that has at most stop of s's names, each once: once
+// that many are met, the object's end is b's.
+func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int) (_ []byte, _ int, kept, ok bool) {
 	if i >= len(b) || b[i] != '{' || len(s.kids) > 64 {
 		return dst, i, false, false
 	}
@@ -46,6 +64,15 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int) (_ []byte, _ int, kep
 		return dst[:start], i + 1, false, true
 	}
 	for {
+		if stop >= 0 && bits.OnesCount64(seen) >= stop {
+			if i, ok = objectEnd(b); !ok {
+				return dst[:start], i, false, false
+			}
+			if !kept {
+				return dst[:start], i, false, true
+			}
+			return append(dst, '}'), i, true, true
+		}
 		key, next, ok := memberName(b, i)
 		if !ok {
 			return dst[:start], i, false, false
@@ -81,7 +108,7 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int) (_ []byte, _ int, kep
 				dst, i, ok = appendWhole(dst, b, i, true)
 				got = true
 			case i < len(b) && b[i] == '{':
-				dst, i, got, ok = child.appendPlainObject(dst, b, i)
+				dst, i, got, ok = child.appendPlainObject(dst, b, i, -1)
 			case i < len(b) && b[i] == '[':
 				ok = false // names below an array: the long way
 			default:

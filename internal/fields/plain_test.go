@@ -2,6 +2,8 @@ package fields
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fastjson"
@@ -62,24 +64,108 @@ func FuzzPlainRow(f *testing.F) {
 	f.Add(`{"a":{"b":1,"c":[{"d":2},{"e":3}]},"f":"x"}`, "a.c,f")
 	f.Add(`{"a":1,"b":{"b":2},"k":{"x":[true,false,-1]}}`, `a,b.b,k`)
 	f.Add(` {"x" : "\\\"}" , "y":[ "]" ] } `, "y")
+	f.Add(`{"a":{"b":1},"x":{"y":[1,"}"]},"k\u0065y":2,"c":3}`, "a.b,c")
+	f.Add(`{"x":{"y":1},"a":5}`, "a,b")
 	f.Fuzz(func(t *testing.T, doc, list string) {
 		sel, err := Parse(list)
 		if err != nil {
 			return
 		}
 		got, ok := sel.AppendPlainRow(nil, []byte(doc))
-		if !ok {
-			return
-		}
 		v, err := fastjson.Parse(doc)
 		if err != nil || fastjson.Validate(doc) != nil {
 			return // what a document read as bytes keeps is valid; what it skips is the parser's
 		}
-		if bytes.Contains([]byte(doc), []byte("null")) {
+		oracle := !bytes.Contains([]byte(doc), []byte("null"))
+		if ok && oracle {
+			if want := sel.AppendRow(nil, v); !bytes.Equal(got, want) {
+				t.Fatalf("%s by %q from its bytes is %s, not %s", doc, list, got, want)
+			}
+		}
+		// Read until the selected names the document has are met (or more than it has), the row
+		// is the same; past that point an escaped name no longer sends it the long way.
+		names, known := topNames(v)
+		if !known {
 			return
 		}
-		if want := sel.AppendRow(nil, v); !bytes.Equal(got, want) {
-			t.Fatalf("%s by %q from its bytes is %s, not %s", doc, list, got, want)
+		for _, among := range [][]string{names, withNames(names, sel)} {
+			until, uok := sel.AppendPlainRowUntil(nil, []byte(doc), sel.CountAmong(among))
+			switch {
+			case ok && (!uok || !bytes.Equal(until, got)):
+				t.Fatalf("%s by %q until %d of %q: %s, %v; read whole: %s", doc, list, sel.CountAmong(among), among, until, uok, got)
+			case uok && oracle:
+				if want := sel.AppendRow(nil, v); !bytes.Equal(until, want) {
+					t.Fatalf("%s by %q until %d of %q is %s, not %s", doc, list, sel.CountAmong(among), among, until, want)
+				}
+			}
 		}
 	})
+}
+
+// topNames returns the sorted top-level names of an object, unescaped, and false when it is no
+// object or repeats a name: the names record.Names keeps of a batch.
+func topNames(v *fastjson.Value) ([]string, bool) {
+	o, err := v.Object()
+	if err != nil {
+		return nil, false
+	}
+	var names []string
+	o.Visit(func(key []byte, _ *fastjson.Value) { names = append(names, string(key)) })
+	slices.Sort(names)
+	return names, len(slices.Compact(slices.Clone(names))) == len(names)
+}
+
+// withNames adds the top-level names of sel to names, sorted: names of other records of a batch.
+func withNames(names []string, sel *Selector) []string {
+	out := slices.Clone(names)
+	if sel != nil {
+		for _, k := range sel.kids {
+			out = append(out, k.name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func TestPlainRowUntil(t *testing.T) {
+	sel, err := Parse("personalEmail.address,loyalty.points")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, known := topNames(fastjson.MustParse(crmRecord))
+	if !known {
+		t.Fatal("the record repeats a name")
+	}
+	if n := sel.CountAmong(names); n != 1 {
+		t.Fatalf("the CRM record has %d of the names, want 1 (personalEmail)", n)
+	}
+	want, _ := sel.AppendPlainRow(nil, []byte(crmRecord))
+	// Stopped after personalEmail, the rest is not read: damaged, it still gives the row.
+	cut := strings.Index(crmRecord, `"mobilePhone"`)
+	damaged := crmRecord[:cut] + `"mobilePhone":{{{{]]]` + strings.Repeat(" ", 40) + "}"
+	for _, doc := range []string{crmRecord, damaged} {
+		got, ok := sel.AppendPlainRowUntil(nil, []byte(doc), 1)
+		if !ok || !bytes.Equal(got, want) {
+			t.Errorf("until 1: %s, %v; want %s", got, ok, want)
+		}
+	}
+	if _, ok := sel.AppendPlainRow(nil, []byte(damaged)); ok {
+		t.Error("the damaged record read whole is refused")
+	}
+	for _, tc := range []struct {
+		doc    string
+		stop   int
+		want   string
+		wantOK bool
+	}{
+		{`{"a":1}`, 0, `{}`, true},
+		{`{"x":1,"personalEmail":{"address":"m"}} `, 1, `{"personalEmail":{"address":"m"}}`, true},
+		{`{"personalEmail":{"address":"m"}`, 1, ``, false}, // no closing brace: not a valid object
+		{`{"personalEmail":null,"loyalty":{"points":3}}`, 2, `{"loyalty":{"points":3}}`, true},
+	} {
+		got, ok := sel.AppendPlainRowUntil(nil, []byte(tc.doc), tc.stop)
+		if ok != tc.wantOK || string(got) != tc.want {
+			t.Errorf("%s until %d: %s, %v; want %s, %v", tc.doc, tc.stop, got, ok, tc.want, tc.wantOK)
+		}
+	}
 }

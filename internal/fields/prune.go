@@ -1,6 +1,9 @@
 package fields
 
-import "maps"
+import (
+	"maps"
+	"slices"
+)
 
 // Reading a record whole to project a few of its names wastes most of the work on values that no
 // projection keeps: AppendPruned cuts a record down to what a selector may keep before anything
@@ -16,18 +19,59 @@ func (s *Selector) AppendPruned(dst, obj []byte) ([]byte, bool) {
 	if s == nil || s.all {
 		return append(dst, obj...), true
 	}
+	return s.appendPruned(dst, obj, -1)
+}
+
+// AppendPrunedUntil is AppendPruned for an object obj that is valid JSON and has at most
+// selected of s's top-level names, none of them twice (see CountAmong): once it has met that
+// many, it takes the rest of obj as read. A negative selected reads obj whole.
+func (s *Selector) AppendPrunedUntil(dst, obj []byte, selected int) ([]byte, bool) {
+	if s == nil || s.all {
+		return append(dst, obj...), true
+	}
+	return s.appendPruned(dst, obj, selected)
+}
+
+func (s *Selector) appendPruned(dst, obj []byte, selected int) ([]byte, bool) {
 	start := len(dst)
 	i := skipSpace(obj, 0)
-	dst, i, ok := s.appendPrunedObject(dst, obj, i)
+	dst, i, ok := s.appendPrunedObject(dst, obj, i, selected)
 	if !ok || skipSpace(obj, i) != len(obj) {
 		return dst[:start], false
 	}
 	return dst, true
 }
 
+// CountAmong is how many of s's top-level names are among names, which is sorted: what a record
+// whose top-level names are among names can have of them, for AppendPrunedUntil and
+// AppendPlainRowUntil. It is -1 for a selector that selects everything.
+func (s *Selector) CountAmong(names []string) int {
+	if s == nil || s.all {
+		return -1
+	}
+	n := 0
+	for _, k := range s.kids {
+		if _, ok := slices.BinarySearch(names, k.name); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// objectEnd is where the valid JSON object b ends: past its closing brace, before the spaces
+// after it.
+func objectEnd(b []byte) (int, bool) {
+	end := len(b)
+	for end > 0 && (b[end-1] == ' ' || b[end-1] == '\n' || b[end-1] == '\t' || b[end-1] == '\r') {
+		end--
+	}
+	return end, end > 0 && b[end-1] == '}'
+}
+
 // appendPrunedObject prunes the object at b[i], which must start with '{', and returns where it
-// ends.
-func (s *Selector) appendPrunedObject(dst, b []byte, i int) ([]byte, int, bool) {
+// ends. With stop >= 0, b is a valid JSON object that has at most stop of s's names, each once:
+// once that many are met, the object's end is b's.
+func (s *Selector) appendPrunedObject(dst, b []byte, i int, stop int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '{' {
 		return dst, i, false
 	}
@@ -37,7 +81,15 @@ func (s *Selector) appendPrunedObject(dst, b []byte, i int) ([]byte, int, bool) 
 	if i < len(b) && b[i] == '}' {
 		return append(dst, '}'), i + 1, true
 	}
+	met := 0 // selected names met, written without escapes
 	for {
+		if stop >= 0 && met >= stop {
+			end, ok := objectEnd(b)
+			if !ok {
+				return dst, end, false
+			}
+			return append(dst, '}'), end, true
+		}
 		keyStart := i
 		end, escaped, value, ok := memberAt(b, i)
 		if !ok {
@@ -53,6 +105,7 @@ func (s *Selector) appendPrunedObject(dst, b []byte, i int) ([]byte, int, bool) 
 			var k int
 			if k, keep = s.lookupBytes(key); keep {
 				child = s.kids[k].sel
+				met++
 			}
 		}
 		switch {
@@ -68,7 +121,7 @@ func (s *Selector) appendPrunedObject(dst, b []byte, i int) ([]byte, int, bool) 
 			dst = append(dst, b[keyStart:end]...)
 			dst = append(dst, ':')
 			if child != nil && !child.all && i < len(b) && b[i] == '{' {
-				if dst, i, ok = child.appendPrunedObject(dst, b, i); !ok {
+				if dst, i, ok = child.appendPrunedObject(dst, b, i, -1); !ok {
 					return dst, i, false
 				}
 				break

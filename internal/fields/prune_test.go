@@ -92,8 +92,68 @@ func FuzzPrune(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%s pruned by %q is not JSON: %s (%v)", doc, list, pruned, err)
 		}
-		if got, want := sel.AppendRow(nil, p), sel.AppendRow(nil, v); !bytes.Equal(got, want) {
+		want := sel.AppendRow(nil, v)
+		if got := sel.AppendRow(nil, p); !bytes.Equal(got, want) {
 			t.Fatalf("%s pruned by %q to %s projects to %s, not %s", doc, list, pruned, got, want)
 		}
+		// Pruned until the selected names the document has are met (or more than it has), it
+		// projects the same.
+		names, known := topNames(v)
+		if !known {
+			return
+		}
+		for _, among := range [][]string{names, withNames(names, sel)} {
+			stop := sel.CountAmong(among)
+			until, ok := sel.AppendPrunedUntil(nil, []byte(doc), stop)
+			if !ok {
+				t.Fatalf("%s pruned by %q until %d was refused", doc, list, stop)
+			}
+			u, err := fastjson.ParseBytes(until)
+			if err != nil {
+				t.Fatalf("%s pruned by %q until %d is not JSON: %s (%v)", doc, list, stop, until, err)
+			}
+			if got := sel.AppendRow(nil, u); !bytes.Equal(got, want) {
+				t.Fatalf("%s pruned by %q until %d to %s projects to %s, not %s", doc, list, stop, until, got, want)
+			}
+		}
 	})
+}
+
+func TestPrunedUntil(t *testing.T) {
+	sel, err := Parse("identityMap,personalEmail.address,person.name,loyalty.points")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := topNames(fastjson.MustParse(crmRecord))
+	stop := sel.CountAmong(names)
+	if stop != 3 {
+		t.Fatalf("the CRM record has %d of the names, want 3", stop)
+	}
+	want, _ := sel.AppendPruned(nil, []byte(crmRecord))
+	got, ok := sel.AppendPrunedUntil(nil, []byte(crmRecord), stop)
+	if !ok || !bytes.Equal(got, want) {
+		t.Errorf("until %d: %s, %v; want %s", stop, got, ok, want)
+	}
+	for _, tc := range []struct {
+		doc, list string
+		stop      int
+		want      string
+	}{
+		{`{"a":1,"b":2}`, "b", 0, `{}`},
+		{`{"a":1,"b":2}`, "a", 1, `{"a":1}`},
+		{`{"a":1,"\u0062":2,"b":3}`, "b", 1, `{"\u0062":2,"b":3}`}, // an escaped name is kept, not counted
+		{`{"b":{"x":1,"y":2},"c":[1]} `, "b.x", 1, `{"b":{"x":1}}`},
+	} {
+		sel, err := Parse(tc.list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := sel.AppendPrunedUntil(nil, []byte(tc.doc), tc.stop)
+		if !ok || string(got) != tc.want {
+			t.Errorf("%s by %q until %d: %s, %v; want %s", tc.doc, tc.list, tc.stop, got, ok, tc.want)
+		}
+	}
+	if n := (*Selector)(nil).CountAmong([]string{"a"}); n != -1 {
+		t.Errorf("a nil selector counts %d, want -1 (read whole)", n)
+	}
 }

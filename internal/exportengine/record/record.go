@@ -93,6 +93,8 @@ type Error struct {
 // Parser validates records. It is not safe for concurrent use.
 type Parser struct {
 	p fastjson.Parser
+	// Names, when set, collects the top-level names of the profile fragments it validates.
+	Names *Names
 }
 
 // Parse validates raw as a record of the given kind: the record, or why it is refused. The
@@ -110,6 +112,9 @@ func (rp *Parser) Parse(raw []byte, kind Kind) (*Record, *Error) {
 	}
 	if kind != Fragment && kind != Event {
 		return &Record{Kind: kind, Body: raw}, nil
+	}
+	if kind == Fragment && rp.Names != nil {
+		rp.Names.Add(v)
 	}
 	limit, what := maxProfileRecordBytes, "profile records"
 	if kind == Event {

@@ -161,6 +161,11 @@ var migrations = []string{
 	ALTER TABLE export_jobs_v4 RENAME TO export_jobs;
 	CREATE INDEX export_jobs_active ON export_jobs (status) WHERE status IN ('NEW', 'PROCESSING');
 	CREATE INDEX export_jobs_by_creation ON export_jobs (sandbox, creation_ms DESC, id DESC);`,
+
+	// 5: the top-level names of a profile batch's records (a JSON array of strings), so that an
+	// export stops reading a record once it has met the names it selects that the batch has. NULL
+	// when they are not known: a batch ingested before, or one whose records repeat a name.
+	`ALTER TABLE batches ADD COLUMN top_names TEXT`,
 }
 
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two

@@ -1,0 +1,105 @@
+package record
+
+import (
+	"slices"
+
+	"github.com/valyala/fastjson"
+)
+
+// A batch's records are free-form objects, but a batch's records tend to have the same few
+// top-level names, as the rows of a table have the same columns. Names keeps them while a batch
+// is validated, so that an export knows, before reading a record of the batch, which of the names
+// it selects the record can have: once it has met those, the rest of the record holds nothing it
+// selects, and it stops reading there.
+
+// MaxNames is the most distinct top-level names a batch's Names keeps; a batch with more has
+// none kept.
+const MaxNames = 256
+
+// Names collects the top-level names of the records of a batch. The zero value is empty. It is
+// not safe for concurrent use: each parser has its own, and Merge gathers them.
+type Names struct {
+	index map[string]int // name → its place in last
+	// last is, for each name, the number of the last record that had it (counting from 1), so
+	// that a record that has a name twice is seen without a set of its own.
+	last    []int64
+	records int64
+	// unknown: some record repeated a name, or there were more than MaxNames: nothing is kept.
+	unknown bool
+}
+
+// Add adds the top-level names of an object: what fastjson made of a record that validation
+// accepted. Names are compared unescaped, as fastjson gives them.
+func (n *Names) Add(v *fastjson.Value) {
+	if n.unknown {
+		return
+	}
+	o, err := v.Object()
+	if err != nil {
+		return
+	}
+	if n.index == nil {
+		n.index = map[string]int{}
+	}
+	n.records++
+	o.Visit(func(key []byte, _ *fastjson.Value) {
+		if n.unknown {
+			return
+		}
+		i, ok := n.index[string(key)]
+		switch {
+		case ok && n.last[i] == n.records:
+			n.forget() // a name twice in one record
+		case ok:
+			n.last[i] = n.records
+		case len(n.last) == MaxNames:
+			n.forget()
+		default:
+			n.index[string(key)] = len(n.last)
+			n.last = append(n.last, n.records)
+		}
+	})
+}
+
+func (n *Names) forget() {
+	n.unknown, n.index, n.last = true, nil, nil
+}
+
+// Merge adds what o collected.
+func (n *Names) Merge(o *Names) {
+	if n.unknown {
+		return
+	}
+	if o.unknown {
+		n.forget()
+		return
+	}
+	if n.index == nil {
+		n.index = map[string]int{}
+	}
+	for name := range o.index {
+		if _, ok := n.index[name]; ok {
+			continue
+		}
+		if len(n.last) == MaxNames {
+			n.forget()
+			return
+		}
+		n.index[name] = len(n.last)
+		n.last = append(n.last, 0)
+	}
+}
+
+// List returns the names in byte order, and whether they are known: false when some record had a
+// name twice or the records had more than MaxNames, which tells an export nothing.
+func (n *Names) List() ([]string, bool) {
+	if n.unknown {
+		return nil, false
+	}
+	out := make([]string, 0, len(n.index))
+	for name := range n.index {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out, true
+}

@@ -1,0 +1,91 @@
+package record
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/valyala/fastjson"
+)
+
+func namesOf(t *testing.T, docs ...string) *Names {
+	t.Helper()
+	var n Names
+	for _, d := range docs {
+		n.Add(fastjson.MustParse(d))
+	}
+	return &n
+}
+
+func TestNames(t *testing.T) {
+	for _, tc := range []struct {
+		docs  []string
+		want  []string
+		known bool
+	}{
+		{nil, []string{}, true},
+		{[]string{`{"b":1,"a":{"x":1,"x":2}}`, `{"c":[1],"a":null}`}, []string{"a", "b", "c"}, true},
+		// Names are kept unescaped: "k\u0065y" is "key".
+		{[]string{`{"k\u0065y":1}`, `{"key":2}`}, []string{"key"}, true},
+		// A name twice in one record, even written two ways, tells an export nothing.
+		{[]string{`{"a":1}`, `{"a":1,"b":2,"a":3}`}, nil, false},
+		{[]string{`{"key":1,"k\u0065y":2}`}, nil, false},
+		// Not an object: nothing to add.
+		{[]string{`[1]`, `{"a":1}`}, []string{"a"}, true},
+	} {
+		got, known := namesOf(t, tc.docs...).List()
+		if known != tc.known || !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %q, %v; want %q, %v", tc.docs, got, known, tc.want, tc.known)
+		}
+	}
+}
+
+func TestNamesLimitAndMerge(t *testing.T) {
+	var docs []string
+	for i := range MaxNames {
+		docs = append(docs, fmt.Sprintf(`{"n%03d":1,"common":2}`, i))
+	}
+	if _, known := namesOf(t, docs...).List(); known {
+		t.Errorf("%d names and one more are kept, want none past %d", MaxNames+1, MaxNames)
+	}
+	if got, known := namesOf(t, docs[:MaxNames-1]...).List(); !known || len(got) != MaxNames {
+		t.Errorf("%d names: %d kept, %v", MaxNames, len(got), known)
+	}
+
+	// Parsers' names merge into the batch's.
+	a, b := namesOf(t, `{"x":1,"y":2}`), namesOf(t, `{"y":1,"z":2}`)
+	a.Merge(b)
+	if got, known := a.List(); !known || !slices.Equal(got, []string{"x", "y", "z"}) {
+		t.Errorf("merged: %q, %v", got, known)
+	}
+	a.Merge(namesOf(t, `{"r":1,"r":2}`))
+	if _, known := a.List(); known {
+		t.Error("merging the names of a parser that saw a repeat keeps names")
+	}
+	c := namesOf(t, docs[:MaxNames/2]...)
+	c.Merge(namesOf(t, docs[MaxNames/2:]...))
+	if _, known := c.List(); known {
+		t.Errorf("merging past %d names keeps names", MaxNames)
+	}
+}
+
+func TestParserCollectsFragmentNames(t *testing.T) {
+	p := Parser{Names: &Names{}}
+	for _, line := range []string{
+		`{"identityMap":{"Email":[{"id":"a@x.example"}]},"person":{"name":"A"}}`,
+		`{"identities":[{"id":"b@x.example","namespace":{"code":"Email"}}],"loyalty":{"points":1}}`,
+		`{"person":{"name":"no identity"}, "zzz":1}`, // refused, but its names are kept: more names only read more
+		`not json`,
+	} {
+		p.Parse([]byte(line), Fragment)
+	}
+	got, known := p.Names.List()
+	if want := []string{"identities", "identityMap", "loyalty", "person", "zzz"}; !known || !slices.Equal(got, want) {
+		t.Errorf("fragments' names: %q, %v; want %q", got, known, want)
+	}
+	events := Parser{Names: &Names{}}
+	events.Parse([]byte(`{"_id":"1","timestamp":"2026-01-01T00:00:00Z","identityMap":{"ECID":[{"id":"1"}]}}`), Event)
+	if got, _ := events.Names.List(); len(got) != 0 {
+		t.Errorf("events' names are kept: %q", got)
+	}
+}
