@@ -39,8 +39,9 @@ type snapBatch struct {
 	// selects (fields.Selector.CountAmong).
 	topNames   []string
 	namesKnown bool
-	// What an export reads of each record until it stops (see exportSpec.setStops): of the
-	// fields of a plain row, and of what the merger reads; -1 reads a record whole.
+	// What the export reads of each record until it stops (see exportSpec.setStops): of the
+	// fields of a plain row, and of what the merger reads; -1 reads a record whole. A snapshot is
+	// one export's own, and these are set before its workers start.
 	plainStop, readsStop int
 }
 

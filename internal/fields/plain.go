@@ -26,9 +26,10 @@ func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
 	return s.appendPlainRow(dst, obj, -1)
 }
 
-// AppendPlainRowUntil is AppendPlainRow for an object obj that is valid JSON and has at most
-// selected of s's top-level names, none of them twice (see CountAmong): once it has met that
-// many, it takes the rest of obj as read. A negative selected reads obj whole.
+// AppendPlainRowUntil is AppendPlainRow for an object obj that is valid JSON, whose top-level
+// names are among those of which selected are s's (see CountAmong), none of them twice: once it
+// has met selected of s's names, it takes the rest of obj as read. A negative selected reads obj
+// whole.
 func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, bool) {
 	if s == nil || s.all {
 		return dst, false

@@ -93,7 +93,7 @@ type Error struct {
 // Parser validates records. It is not safe for concurrent use.
 type Parser struct {
 	p fastjson.Parser
-	// Names, when set, collects the top-level names of the profile fragments it validates.
+	// Names, when set, collects the top-level names of the profile fragments it accepts.
 	Names *Names
 }
 
@@ -112,9 +112,6 @@ func (rp *Parser) Parse(raw []byte, kind Kind) (*Record, *Error) {
 	}
 	if kind != Fragment && kind != Event {
 		return &Record{Kind: kind, Body: raw}, nil
-	}
-	if kind == Fragment && rp.Names != nil {
-		rp.Names.Add(v)
 	}
 	limit, what := maxProfileRecordBytes, "profile records"
 	if kind == Event {
@@ -145,6 +142,12 @@ func (rp *Parser) Parse(raw []byte, kind Kind) (*Record, *Error) {
 			return nil, &Error{CodeBadTimestamp, fmt.Sprintf("the event timestamp %q is not an RFC 3339 "+
 				"date-time with an offset, such as 2026-01-31T12:00:00Z", s)}
 		}
+	}
+	// Last: collecting the names unescapes the object's keys in place, and after that fastjson's
+	// Get finds a name by its unescaped spelling, where the checks above find the first written
+	// as asked.
+	if kind == Fragment && rp.Names != nil {
+		rp.Names.Add(v)
 	}
 	return r, nil
 }
