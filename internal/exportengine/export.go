@@ -36,9 +36,10 @@ const (
 	stitchScratchDir = "stitch"
 )
 
-// profileUnit is what the producer knows of one profile: its row identity and its records.
+// profileUnit is what the producer knows of one profile: the namespace of its row identity (what
+// the job's metrics count it under) and its records.
 type profileUnit struct {
-	key    record.Identity
+	ns     string
 	frags  []*storedRecord
 	events []*storedRecord
 }
@@ -75,7 +76,7 @@ type exportChunk struct {
 }
 
 type pendingUnit struct {
-	key        record.Identity
+	ns         string
 	start, end int
 }
 
@@ -108,7 +109,7 @@ func (c *exportChunk) empty() bool {
 
 // addLocated adds a profile of located records (see storeSnapshot.byPrimary): each record's body
 // joins its run's piece in the chunk, and a run's last record takes the rest of the run's bodies.
-func (c *exportChunk) addLocated(key record.Identity, recs []*storedRecord) {
+func (c *exportChunk) addLocated(ns string, recs []*storedRecord) {
 	start := len(c.recs)
 	for _, r := range recs {
 		before := r.run.handed
@@ -121,7 +122,7 @@ func (c *exportChunk) addLocated(key record.Identity, recs []*storedRecord) {
 		}
 		c.pieceBytes += int(r.run.handed - before) // what is read only to be checked is work of the chunk too
 	}
-	c.located = append(c.located, pendingUnit{key: key, start: start, end: len(c.recs)})
+	c.located = append(c.located, pendingUnit{ns: ns, start: start, end: len(c.recs)})
 }
 
 // loadPieces reads the pieces of a chunk of located records, one read a piece, and makes its
@@ -170,7 +171,7 @@ func (c *exportChunk) loadPieces() error {
 		}
 	}
 	for _, u := range c.located {
-		c.addUnitOf(u.key, c.recs[u.start:u.end])
+		c.addUnitOf(u.ns, c.recs[u.start:u.end])
 	}
 	return nil
 }
@@ -186,13 +187,13 @@ func (c *exportChunk) checkPieces() error {
 	return nil
 }
 
-func (c *exportChunk) addPending(key record.Identity, locs []recordLoc) {
+func (c *exportChunk) addPending(ns string, locs []recordLoc) {
 	start := len(c.locs)
 	c.locs = append(c.locs, locs...)
 	for i := range locs {
 		c.pendingSize += int(locs[i].size())
 	}
-	c.pending = append(c.pending, pendingUnit{key: key, start: start, end: len(c.locs)})
+	c.pending = append(c.pending, pendingUnit{ns: ns, start: start, end: len(c.locs)})
 }
 
 // load reads the bodies of a stitched chunk's records, and makes its profiles. The records are
@@ -248,7 +249,7 @@ func (c *exportChunk) load() error {
 		c.recs = append(c.recs, l.record(c.snap.batches[l.batch], c.buf[at:at+int(l.size()):at+int(l.size())]))
 	}
 	for _, p := range c.pending {
-		c.addUnitOf(p.key, c.recs[p.start:p.end])
+		c.addUnitOf(p.ns, c.recs[p.start:p.end])
 	}
 	c.locs, c.pending = c.locs[:0], c.pending[:0]
 	return nil
@@ -262,7 +263,7 @@ const (
 
 // addUnitOf adds a profile of records that the chunk holds: its fragments, then its events, in
 // the order given.
-func (c *exportChunk) addUnitOf(key record.Identity, recs []storedRecord) {
+func (c *exportChunk) addUnitOf(ns string, recs []storedRecord) {
 	start := len(c.ptrs)
 	for i := range recs {
 		if recs[i].kind != record.Event {
@@ -275,7 +276,7 @@ func (c *exportChunk) addUnitOf(key record.Identity, recs []storedRecord) {
 			c.ptrs = append(c.ptrs, &recs[i])
 		}
 	}
-	c.units = append(c.units, profileUnit{key: key, frags: c.ptrs[start:mid:mid], events: c.ptrs[mid:len(c.ptrs):len(c.ptrs)]})
+	c.units = append(c.units, profileUnit{ns: ns, frags: c.ptrs[start:mid:mid], events: c.ptrs[mid:len(c.ptrs):len(c.ptrs)]})
 }
 
 // exportResult is what an export wrote, before it is committed.
@@ -434,8 +435,8 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 	}
 	var err error
 	if spec.policy.identityGraph == aepwire.IdentityGraphPDG {
-		err = e.produceStitched(ctx, snap, spec, scratch, func(key record.Identity, locs []recordLoc) error {
-			c.addPending(key, locs)
+		err = e.produceStitched(ctx, snap, spec, scratch, func(ns string, locs []recordLoc) error {
+			c.addPending(ns, locs)
 			if c.full() {
 				return send()
 			}
@@ -445,11 +446,11 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 		// An event counts in a profile of its primary identity only in its event list, or as what
 		// makes an empty profile a profile: without either, event batches are not read at all.
 		needEvents := spec.withEvents || spec.emptyProfiles
-		err = snap.byPrimary(func(b *snapBatch) bool { return needEvents || b.kind != record.Event }, func(p record.Identity, recs []*storedRecord) error {
+		err = snap.byPrimary(func(b *snapBatch) bool { return needEvents || b.kind != record.Event }, func(ns string, _ []byte, recs []*storedRecord) error {
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
 			}
-			c.addLocated(p, recs)
+			c.addLocated(ns, recs)
 			if c.full() {
 				return send()
 			}
@@ -670,7 +671,7 @@ func (w *exportWorker) add(c *exportChunk, u *profileUnit, row []byte, nEvents i
 		c.rows[b]++
 		c.profiles++
 		c.events += nEvents
-		c.byNS[u.key.NS]++
+		c.byNS[u.ns]++
 	}
 }
 

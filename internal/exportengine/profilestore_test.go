@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
@@ -40,10 +39,10 @@ func readStore(e *Engine) ([]string, error) {
 	var out []string
 	c := &exportChunk{}
 	seq := 0
-	err = snap.byPrimary(nil, func(p record.Identity, recs []*storedRecord) error {
+	err = snap.byPrimary(nil, func(ns string, id []byte, recs []*storedRecord) error {
 		c.reset(seq, snap)
 		seq++
-		c.addLocated(p, recs)
+		c.addLocated(ns, recs)
 		if err := c.loadPieces(); err != nil {
 			return err
 		}
@@ -51,7 +50,7 @@ func readStore(e *Engine) ([]string, error) {
 			return err
 		}
 		for _, r := range c.recs {
-			out = append(out, fmt.Sprintf("%s:%s %s", p.NS, p.ID, r.body))
+			out = append(out, fmt.Sprintf("%s:%s %s", ns, id, r.body))
 		}
 		return nil
 	})

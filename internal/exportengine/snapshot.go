@@ -260,13 +260,13 @@ func (n *namespaceNames) name(b []byte) string {
 	return ns
 }
 
-// byPrimary calls fn with the records that share each primary identity, in identity order
-// (namespace, then id, in byte order), each group in ingest order, from the batches that read
-// accepts (nil: all). It merges the sorted runs of those segments, reading their metadata only:
-// the records passed to fn are located (storedRecord.run, off, size), their bodies not read, and
-// are only valid during the call. Whoever reads the bodies checks them (runBodies); the bodies of
+// byPrimary calls fn with the records that share each primary identity, and its namespace and
+// id, in identity order (namespace, then id, in byte order), each group in ingest order, from the
+// batches that read accepts (nil: all). It merges the sorted runs of those segments, reading their
+// metadata only: the records passed to fn are located (storedRecord.run, off, size), their bodies
+// not read, and they and id are only valid during the call. Whoever reads the bodies checks them (runBodies); the bodies of
 // a run with no live record it checks itself.
-func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary record.Identity, recs []*storedRecord) error) error {
+func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(ns string, id []byte, recs []*storedRecord) error) error {
 	h := cursorHeap{}
 	var runs []*runBodies
 	for _, b := range s.batches {
@@ -327,7 +327,7 @@ func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(primary re
 				heap.Pop(&h)
 			}
 		}
-		if err := fn(record.Identity{NS: namespaces.name(keyNS), ID: string(keyID)}, group); err != nil {
+		if err := fn(namespaces.name(keyNS), keyID, group); err != nil {
 			return err
 		}
 		pool = append(pool, group...)

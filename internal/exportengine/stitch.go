@@ -74,15 +74,15 @@ func (l *recordLoc) record(b *snapBatch, body []byte) storedRecord {
 }
 
 // produceStitched emits the profiles of the private identity graph, in the order of each
-// component's smallest identity, each with its records in ingest order. It sends the records'
-// locations: the workers read the bodies.
+// component's smallest identity, each with the namespace of that identity (its row identity) and
+// its records in ingest order. It sends the records' locations: the workers read the bodies.
 //
 // Its memory does not hold the store: the identity graph is built out of core (package graph),
 // and the records' places are grouped by component through an external sort, both in files
 // under scratch. Live records are numbered in the order eachLive visits them, twice: once to
 // give the graph their identities, once to place them in their components.
 func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec *exportSpec, scratch string,
-	emit func(record.Identity, []recordLoc) error, excluded *int64) (err error) {
+	emit func(ns string, locs []recordLoc) error, excluded *int64) (err error) {
 	if err := os.RemoveAll(scratch); err != nil { // what an interrupted attempt left
 		return err
 	}
@@ -175,11 +175,11 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 			}
 			return nil
 		}
-		nsBytes, id, err := comps.Key(comp)
+		nsBytes, _, err := comps.Key(comp)
 		if err != nil {
 			return err
 		}
-		return emit(record.Identity{NS: namespaces.name(nsBytes), ID: string(id)}, group)
+		return emit(namespaces.name(nsBytes), group)
 	}
 	for i := 0; sorted.Next(); i++ {
 		if i%4096 == 0 {
