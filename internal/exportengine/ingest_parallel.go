@@ -45,19 +45,11 @@ func (b *lineBlock) reset() {
 // record (whose body is valid only during the call) or why it was refused. It stops at the
 // first error of read or use. size is the input's size, when known (0 otherwise): the first
 // block is made to hold it, up to a block, so that it does not grow by copying. The top-level
-// names of the profile fragments it validates go to names.
+// names of the profile fragments it accepts go to names (when not nil).
 func parallelParse(kind record.Kind, size int64, read func(fn func(pos int64, raw []byte) error) error,
 	use func(pos int64, r *record.Record, rerr *record.Error) error, names *record.Names) error {
 	workers := runtime.GOMAXPROCS(0)
-	parsers := make([]record.Parser, workers)
-	workerNames := make([]record.Names, workers)
-	defer func() {
-		for i := range workerNames {
-			if names != nil {
-				names.Merge(&workerNames[i])
-			}
-		}
-	}()
+	workerNames := make([]record.Names, workers) // each parser's, merged at the end
 	free := make(chan *lineBlock, blocksInFlight)
 	for i := range blocksInFlight {
 		b := &lineBlock{done: make(chan struct{}, 1)} // data grows as a block fills, then is reused
@@ -75,8 +67,7 @@ func parallelParse(kind record.Kind, size int64, read func(fn func(pos int64, ra
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := &parsers[k]
-			p.Names = &workerNames[k]
+			p := record.Parser{Names: &workerNames[k]}
 			for b := range work {
 				for _, l := range b.lines {
 					if l.start < 0 {
@@ -144,6 +135,11 @@ func parallelParse(kind record.Kind, size int64, read func(fn func(pos int64, ra
 	close(ordered)
 	useErr := <-consumed
 	wg.Wait()
+	if names != nil {
+		for i := range workerNames {
+			names.Merge(&workerNames[i])
+		}
+	}
 	if useErr != nil {
 		return useErr
 	}

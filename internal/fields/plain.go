@@ -26,10 +26,10 @@ func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
 	return s.appendPlainRow(dst, obj, -1)
 }
 
-// AppendPlainRowUntil is AppendPlainRow for an object obj that is valid JSON, whose top-level
-// names are among those of which selected are s's (see CountAmong), none of them twice: once it
-// has met selected of s's names, it takes the rest of obj as read. A negative selected reads obj
-// whole.
+// AppendPlainRowUntil is AppendPlainRow for an object obj that is valid JSON and repeats no
+// top-level name, where selected is CountAmong of a list that holds every top-level name of obj:
+// once it has met selected of s's names, it takes the rest of obj as read. A negative selected
+// reads obj whole.
 func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, bool) {
 	if s == nil || s.all {
 		return dst, false
@@ -51,8 +51,8 @@ func (s *Selector) appendPlainRow(dst, obj []byte, selected int) ([]byte, bool) 
 
 // appendPlainObject appends the object at b[i] projected by s (which is not whole), and returns
 // where the object ends and whether anything was selected; nothing is appended when nothing was.
-// With stop >= 0, b is a valid JSON object that has at most stop of s's names, each once: once
-// that many are met, the object's end is b's.
+// With stop >= 0, b is a valid JSON object that has no more than stop of s's names, none twice:
+// once that many are met, the object's end is b's.
 func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int) (_ []byte, _ int, kept, ok bool) {
 	if i >= len(b) || b[i] != '{' || len(s.kids) > 64 {
 		return dst, i, false, false

@@ -22,9 +22,10 @@ func (s *Selector) AppendPruned(dst, obj []byte) ([]byte, bool) {
 	return s.appendPruned(dst, obj, -1)
 }
 
-// AppendPrunedUntil is AppendPruned for an object obj that is valid JSON, whose top-level names
-// are among those of which selected are s's (see CountAmong), none of them twice: once it has met
-// selected of s's names, it takes the rest of obj as read. A negative selected reads obj whole.
+// AppendPrunedUntil is AppendPruned for an object obj that is valid JSON and repeats no top-level
+// name, where selected is CountAmong of a list that holds every top-level name of obj: once it
+// has met selected of s's names (written without escapes), it takes the rest of obj as read. A
+// negative selected reads obj whole.
 func (s *Selector) AppendPrunedUntil(dst, obj []byte, selected int) ([]byte, bool) {
 	if s == nil || s.all {
 		return append(dst, obj...), true
@@ -69,8 +70,8 @@ func objectEnd(b []byte) (int, bool) {
 }
 
 // appendPrunedObject prunes the object at b[i], which must start with '{', and returns where it
-// ends. With stop >= 0, b is a valid JSON object that has at most stop of s's names, each once:
-// once that many are met, the object's end is b's.
+// ends. With stop >= 0, b is a valid JSON object that has no more than stop of s's names, none
+// twice: once that many are met, the object's end is b's.
 func (s *Selector) appendPrunedObject(dst, b []byte, i int, stop int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '{' {
 		return dst, i, false
