@@ -500,7 +500,7 @@ func (spec *exportSpec) reads() *fields.Selector {
 func (spec *exportSpec) setStops(snap *storeSnapshot, reads *fields.Selector) {
 	for _, b := range snap.batches {
 		b.plainStop, b.readsStop = -1, -1
-		if b.namesKnown {
+		if b.namesKnown() {
 			b.plainStop = spec.profileFields.CountAmong(b.topNames)
 			b.readsStop = reads.CountAmong(b.topNames)
 		}

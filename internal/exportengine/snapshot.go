@@ -34,16 +34,17 @@ type snapBatch struct {
 	// superseded marks the events that an event with the same _id in a later batch of the same
 	// dataset replaces; nil when there are none.
 	superseded []byte
-	// topNames are the top-level names of the batch's records, sorted, when they are known (see
-	// record.Names): an export reads each record only until it has met those of the names it
-	// selects (fields.Selector.CountAmong).
-	topNames   []string
-	namesKnown bool
+	// topNames are the top-level names of the batch's records, sorted, or nil when they are not
+	// known (see record.Names): an export reads each record only until it has met those of the
+	// names it selects (fields.Selector.CountAmong).
+	topNames []string
 	// What the export reads of each record until it stops (see exportSpec.setStops): of the
 	// fields of a plain row, and of what the merger reads; -1 reads a record whole. A snapshot is
 	// one export's own, and these are set before its workers start.
 	plainStop, readsStop int
 }
+
+func (b *snapBatch) namesKnown() bool { return b.topNames != nil }
 
 func (b *snapBatch) isSuperseded(idx uint32) bool {
 	return b.superseded != nil && b.superseded[idx/8]&(1<<(idx%8)) != 0
@@ -71,8 +72,8 @@ func (e *Engine) tryOpenSnapshot(ctx context.Context, sb string) (*storeSnapshot
 			return nil, err
 		}
 		// Names that do not read back as a sorted list are not known: the records are read whole.
-		if names.Valid && json.Unmarshal([]byte(names.String), &b.topNames) == nil && slices.IsSorted(b.topNames) {
-			b.namesKnown = true
+		if names.Valid && (json.Unmarshal([]byte(names.String), &b.topNames) != nil || !slices.IsSorted(b.topNames)) {
+			b.topNames = nil
 		}
 		return b, nil
 	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms, top_names FROM batches
@@ -264,8 +265,8 @@ func (n *namespaceNames) name(b []byte) string {
 // id, in identity order (namespace, then id, in byte order), each group in ingest order, from the
 // batches that read accepts (nil: all). It merges the sorted runs of those segments, reading their
 // metadata only: the records passed to fn are located (storedRecord.run, off, size), their bodies
-// not read, and they and id are only valid during the call. Whoever reads the bodies checks them (runBodies); the bodies of
-// a run with no live record it checks itself.
+// not read, and they and id are only valid during the call. Whoever reads the bodies checks them
+// (runBodies); the bodies of a run with no live record it checks itself.
 func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(ns string, id []byte, recs []*storedRecord) error) error {
 	h := cursorHeap{}
 	var runs []*runBodies

@@ -45,17 +45,17 @@ func TestBatchTopNamesSetHowFarExportsRead(t *testing.T) {
 
 	want := []string{"homeAddress", "identityMap", "person", "personalEmail"}
 	first := snap.batches[0]
-	if !first.namesKnown || !slices.Equal(first.topNames, want) {
-		t.Errorf("the CRM batch's names: %q (known %v), want %q", first.topNames, first.namesKnown, want)
+	if !first.namesKnown() || !slices.Equal(first.topNames, want) {
+		t.Errorf("the CRM batch's names: %q (known %v), want %q", first.topNames, first.namesKnown(), want)
 	}
 	if first.plainStop != 1 || first.readsStop != reads.CountAmong(want) {
 		t.Errorf("the CRM batch is read until %d names of a plain row and %d of the merger's, want 1 and %d",
 			first.plainStop, first.readsStop, reads.CountAmong(want))
 	}
 	for _, b := range snap.batches[1:] {
-		if b.namesKnown || b.plainStop != -1 || b.readsStop != -1 {
+		if b.namesKnown() || b.plainStop != -1 || b.readsStop != -1 {
 			t.Errorf("batch of kind %d: names %q known %v, stops %d and %d; want unknown and read whole",
-				b.kind, b.topNames, b.namesKnown, b.plainStop, b.readsStop)
+				b.kind, b.topNames, b.namesKnown(), b.plainStop, b.readsStop)
 		}
 	}
 }

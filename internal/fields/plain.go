@@ -147,11 +147,12 @@ func memberName(b []byte, i int) ([]byte, int, bool) {
 	return b[i+1 : end-1], value, true
 }
 
-// plainName reports whether a name is written back as it is: printable ASCII, which AppendString
-// neither escapes nor replaces.
+// plainName reports whether a name that memberName read (so without escapes, quotes or
+// backslashes) is written back as it is: printable ASCII, which AppendString neither escapes nor
+// replaces.
 func plainName(key []byte) bool {
 	for _, c := range key {
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+		if c < 0x20 || c >= 0x7f {
 			return false
 		}
 	}
