@@ -723,8 +723,9 @@ type outBatch struct {
 	rows    int64
 	f       *os.File
 	w       *bufio.Writer
-	// handed is how much of the current part file was handed to the kernel to write back.
-	handed int64
+	// handed is how much of the current part file was handed to the kernel to write back, and
+	// dropped how much of it was then dropped from the page cache.
+	handed, dropped int64
 }
 
 // writebackEvery is how much of a part file is written before its writeback starts.
@@ -750,7 +751,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 		if err != nil {
 			return err
 		}
-		ob.f, ob.w, ob.handed = f, bufio.NewWriterSize(f, 1<<20), 0
+		ob.f, ob.w, ob.handed, ob.dropped = f, bufio.NewWriterSize(f, 1<<20), 0, 0
 		ob.files = append(ob.files, fileStat{name: name})
 	}
 	if _, err := ob.w.Write(rows); err != nil {
@@ -760,8 +761,12 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 	cur.size += int64(len(rows))
 	cur.records += n
 	if written := cur.size - int64(ob.w.Buffered()); written-ob.handed >= writebackEvery {
+		// What was handed to writeback the time before is on disk by now, as a rule: its pages
+		// are dropped, so that output written once does not push the profile store out of the
+		// page cache, and the next rows reuse them. Pages still being written are left.
+		dropCached(ob.f, ob.dropped, ob.handed-ob.dropped)
 		startWriteback(ob.f, ob.handed, written-ob.handed)
-		ob.handed = written
+		ob.dropped, ob.handed = ob.handed, written
 	}
 	ob.size += int64(len(rows))
 	ob.rows += n

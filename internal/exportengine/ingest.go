@@ -146,16 +146,18 @@ func readRecords(path string, st *fileStat, fn func(pos int64, raw []byte) error
 				return err
 			}
 			st.sha256, err = hashFile(f)
+			dropCached(f, 0, st.size)
 			return err
 		}
 	}
 
-	// JSON Lines: one pass, hashing as it reads.
+	// JSON Lines: one pass, hashing as it reads. The file is not read again (a batch is
+	// completed once), so what is read is dropped from the page cache as it goes.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
 	h := sha256.New()
-	r := bufio.NewReaderSize(io.TeeReader(f, h), sizedBuffer(st.size, 1<<20))
+	r := bufio.NewReaderSize(io.TeeReader(&dropBehind{f: f}, h), sizedBuffer(st.size, 1<<20))
 	if b, _ := r.Peek(3); bytes.Equal(b, utf8BOM) {
 		_, _ = r.Discard(3)
 	}
@@ -164,6 +166,29 @@ func readRecords(path string, st *fileStat, fn func(pos int64, raw []byte) error
 	}
 	st.sha256 = hex.EncodeToString(h.Sum(nil))
 	return nil
+}
+
+// dropBehind reads a file from its start, and drops what it has read from the page cache (see
+// dropCached) every dropBytes, then all of it at its end. A page the kernel is still using when
+// it is asked to drop it stays, so every step asks for the step before's too.
+type dropBehind struct {
+	f                   *os.File
+	read, dropped, prev int64
+}
+
+const dropBytes = 8 << 20
+
+func (d *dropBehind) Read(p []byte) (int, error) {
+	n, err := d.f.Read(p)
+	d.read += int64(n)
+	switch {
+	case err != nil:
+		dropCached(d.f, 0, d.read)
+	case d.read-d.dropped >= dropBytes:
+		dropCached(d.f, d.prev, d.read-d.prev)
+		d.prev, d.dropped = d.dropped, d.read
+	}
+	return n, err
 }
 
 // sizedBuffer is the size of a buffer that holds up to limit bytes of a file of size bytes: no
