@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 )
@@ -72,4 +73,53 @@ func FuzzRecordParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHasByteBelowSpace checks the word-at-a-time test against a byte at a time, for every byte
+// value at every position of a word and in the tail, next to the bytes that borrow (0x20, 0x21)
+// and those with the high bit set.
+func TestHasByteBelowSpace(t *testing.T) {
+	naive := func(b []byte) bool {
+		for _, c := range b {
+			if c < 0x20 {
+				return true
+			}
+		}
+		return false
+	}
+	fills := []byte{' ', '!', 'a', 0x7f, 0x80, 0x9f, 0xa0, 0xff}
+	for n := 0; n <= 19; n++ {
+		for _, fill := range fills {
+			b := bytes.Repeat([]byte{fill}, n)
+			if got := hasByteBelowSpace(b); got != naive(b) {
+				t.Fatalf("%q: %v", b, got)
+			}
+			for pos := range n {
+				for c := range 256 {
+					b[pos] = byte(c)
+					if got, want := hasByteBelowSpace(b), naive(b); got != want {
+						t.Fatalf("%q: %v, want %v", b, got, want)
+					}
+				}
+				b[pos] = fill
+			}
+		}
+	}
+}
+
+// TestValidateJSONControlCharacters: a record with a control character in a string is refused,
+// and one with a tab between values is not.
+func TestValidateJSONControlCharacters(t *testing.T) {
+	for raw, valid := range map[string]bool{
+		`{"a":"x","b":"0123456789abcdef"}`:       true,
+		"{\"a\":\t\"x\",\"b\":\"0123456789ab\"}": true,
+		"{\"a\":\"0123456789ab\x01\"}":           false,
+		"{\"a\":\"0123456789abcdef\t\"}":         false,
+		"{\"a\":\"\u00e9\u00e9\u00e9\u00e9\"}":   true,
+		"{\"a\":\"0123456789abcdef\"}\x00":       false,
+	} {
+		if err := validateJSON([]byte(raw)); (err == nil) != valid {
+			t.Errorf("%q: %v, want valid %v", raw, err, valid)
+		}
+	}
 }
