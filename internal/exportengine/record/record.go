@@ -93,7 +93,8 @@ type Error struct {
 
 // Parser validates records. It is not safe for concurrent use.
 type Parser struct {
-	p fastjson.Parser
+	p   fastjson.Parser
+	num []byte // scratch for a number's text
 	// Names, when set, collects the top-level names of the profile fragments it accepts.
 	Names *Names
 }
@@ -101,11 +102,8 @@ type Parser struct {
 // Parse validates raw as a record of the given kind: the record, or why it is refused. The
 // record's body aliases raw.
 func (rp *Parser) Parse(raw []byte, kind Kind) (*Record, *Error) {
-	if err := validateJSON(raw); err != nil {
-		return nil, &Error{CodeInvalidJSON, "not valid JSON: " + err.Error()}
-	}
-	v, err := rp.p.ParseBytes(raw)
-	if err != nil { // unreachable after validation, but the parser has its own limits (depth)
+	v, err := rp.parseValid(raw)
+	if err != nil {
 		return nil, &Error{CodeInvalidJSON, "not valid JSON: " + err.Error()}
 	}
 	if v.Type() != fastjson.TypeObject {
@@ -161,6 +159,89 @@ func parseTimestamp(s string) (int64, error) {
 		return 0, errBadTimestamp
 	}
 	return ns, nil
+}
+
+// parseValid parses raw, which must be one strict JSON value: what validateJSON accepts, within
+// fastjson's depth limit.
+//
+// Most records are read once, by fastjson's parser. It checks what the validator does, except
+// escape sequences (it unescapes them later, leaving bad ones as written), control characters
+// (nor does the validator: see validateJSON) and the syntax of numbers (it takes any run of
+// digits, signs, dots and exponents, and NaN and Inf). So a record without a backslash or a byte
+// below 0x20, which the parser takes and whose numbers are strict, is one the validator takes.
+// Any other record is validated first, then parsed, as before; its error is the validator's.
+// (Walking the numbers visits every object, which unescapes its keys in place: with no backslash,
+// that changes none, and Get still finds each name as written.)
+func (rp *Parser) parseValid(raw []byte) (*fastjson.Value, error) {
+	if !hasByteBelowSpace(raw) && bytes.IndexByte(raw, '\\') < 0 {
+		if v, err := rp.p.ParseBytes(raw); err == nil && rp.strictNumbers(v) {
+			return v, nil
+		}
+	}
+	if err := validateJSON(raw); err != nil {
+		return nil, err
+	}
+	return rp.p.ParseBytes(raw) // fails only past the parser's depth limit
+}
+
+// strictNumbers reports whether the numbers of v are all written as JSON has them.
+func (rp *Parser) strictNumbers(v *fastjson.Value) bool {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		ok := true
+		o.Visit(func(_ []byte, c *fastjson.Value) {
+			ok = ok && rp.strictNumbers(c)
+		})
+		return ok
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		for _, c := range a {
+			if !rp.strictNumbers(c) {
+				return false
+			}
+		}
+	case fastjson.TypeNumber:
+		rp.num = v.MarshalTo(rp.num[:0]) // the number as written
+		return isJSONNumber(rp.num)
+	}
+	return true
+}
+
+// isJSONNumber reports whether b is a number as JSON writes it:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(b []byte) bool {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	start := i
+	if n := digits(); n == 0 || n > 1 && b[start] == '0' {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 // validateJSON checks that raw is one strict JSON value. fastjson's validator is strict except

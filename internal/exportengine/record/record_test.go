@@ -3,7 +3,10 @@ package record
 import (
 	"bytes"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/valyala/fastjson"
 )
 
 func TestPrimaryIdentityRules(t *testing.T) {
@@ -122,4 +125,61 @@ func TestValidateJSONControlCharacters(t *testing.T) {
 			t.Errorf("%q: %v, want valid %v", raw, err, valid)
 		}
 	}
+}
+
+// strictParse is what records were checked with before parseValid: the validator, then the parser.
+func strictParse(raw []byte) error {
+	if err := validateJSON(raw); err != nil {
+		return err
+	}
+	_, err := new(fastjson.Parser).ParseBytes(raw)
+	return err
+}
+
+// checkParseValid fails when parseValid does not accept, and refuse with, what strictParse does.
+func checkParseValid(t *testing.T, p *Parser, raw []byte) {
+	t.Helper()
+	want := strictParse(raw)
+	v, err := p.parseValid(raw)
+	switch {
+	case (err == nil) != (want == nil):
+		t.Fatalf("%q: parseValid says %v, the validator %v", raw, err, want)
+	case err != nil && err.Error() != want.Error():
+		t.Fatalf("%q: refused with %q, the validator with %q", raw, err, want)
+	case err == nil && v == nil:
+		t.Fatalf("%q: accepted without a value", raw)
+	}
+}
+
+func TestParseValidAcceptsWhatTheValidatorDoes(t *testing.T) {
+	numbers := []string{"0", "-0", "7", "-12", "10", "01", "-01", "00", "1.5", "1.", ".5", "-.5", "1.5e3", "1E-3",
+		"1e+3", "1e", "1e+", "1.e3", "+1", "--1", "1-2", "1e5-3", "1.2.3", "NaN", "nan", "Inf", "-Inf", "inf", "0x10",
+		"1_0", "2.50", "123456789012345678901234567890", "-"}
+	var p Parser
+	for _, n := range numbers {
+		for _, raw := range []string{n, `{"a":` + n + `}`, `{"a":[1,` + n + `,2]}`, `[` + n + `]`, `{"a":{"b":` + n + `},"c":1}`} {
+			checkParseValid(t, &p, []byte(raw))
+		}
+	}
+	for _, raw := range []string{
+		`{"a":"x\u00e9"}`, `{"a":"x\q"}`, `{"a\u0041":1}`, `{"a\x":1}`, `{"a":"\ud800"}`, `{"a":"\u12"}`,
+		"{\"a\":\"x\x01\"}", "{\"a\":\t1}", "{\"a\":\"\t\"}", `{"a":1,}`, `{"a":1`, `{"a" 1}`, `[1 2]`, `{"a":tru}`,
+		`{"a":nul}`, `{"a":null}`, `{"a":true,"b":false}`, ` {"a":1} `, `{"a":1} x`, `{}`, `[]`, `""`, ``, ` `,
+		strings.Repeat("[", 300) + strings.Repeat("]", 300), strings.Repeat("[", 301) + strings.Repeat("]", 301),
+		strings.Repeat(`{"a":`, 301) + "1" + strings.Repeat("}", 301),
+	} {
+		checkParseValid(t, &p, []byte(raw))
+	}
+}
+
+// FuzzParseValid: for any input, parseValid accepts what the validator and the parser accept,
+// and refuses the rest with the validator's error.
+func FuzzParseValid(f *testing.F) {
+	for _, s := range []string{`{"a":[1,-0.5e+3,"x"],"b":{"c":null}}`, `{"a":01}`, `{"a":"\u00e9\n"}`, `[NaN]`, `{"a":1e}`} {
+		f.Add([]byte(s))
+	}
+	var p Parser
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		checkParseValid(t, &p, raw)
+	})
 }
