@@ -93,8 +93,10 @@ type Error struct {
 
 // Parser validates records. It is not safe for concurrent use.
 type Parser struct {
-	p   fastjson.Parser
-	num []byte // scratch for a number's text
+	p          fastjson.Parser
+	num        []byte            // scratch for a number's text
+	cands      []candidate       // scratch for a record's identities
+	namespaces map[string]string // namespace names seen, shared by the records that have them
 	// Names, when set, collects the top-level names of the profile fragments it accepts.
 	Names *Names
 }
@@ -120,7 +122,7 @@ func (rp *Parser) Parse(raw []byte, kind Kind) (*Record, *Error) {
 		return nil, &Error{CodeTooLarge, fmt.Sprintf("the record is %d bytes, over the %d KB limit of %s",
 			len(raw), limit/1024, what)}
 	}
-	ids := recordIdentities(v)
+	ids := rp.identities(v)
 	if len(ids) == 0 {
 		return nil, &Error{CodeNoIdentity, "the record has no identity: it needs an identityMap entry " +
 			"or an identities[] entry with a non-empty string id"}
@@ -289,17 +291,11 @@ func hasByteBelowSpace(b []byte) bool {
 	return false
 }
 
-// recordIdentities returns the distinct identities of a record with its primary identity first:
+// identities returns the distinct identities of a record with its primary identity first:
 // the identityMap entry marked primary, else the identities[] entry marked primary (among several,
 // the smallest namespace, then array order), else the first entry of the smallest namespace.
-func recordIdentities(v *fastjson.Value) []Identity {
-	type candidate struct {
-		Identity
-		primary bool
-		source  int // 0 identityMap, 1 identities[]
-		pos     int // order of appearance
-	}
-	var cands []candidate
+func (rp *Parser) identities(v *fastjson.Value) []Identity {
+	cands := rp.cands[:0]
 	if m := v.Get("identityMap"); m != nil && m.Type() == fastjson.TypeObject {
 		o, _ := m.Object()
 		o.Visit(func(key []byte, list *fastjson.Value) {
@@ -314,7 +310,7 @@ func recordIdentities(v *fastjson.Value) []Identity {
 				}
 				p := e.Get("primary")
 				cands = append(cands, candidate{
-					Identity: Identity{NS: string(key), ID: string(id.GetStringBytes())},
+					Identity: Identity{NS: rp.namespace(key), ID: string(id.GetStringBytes())},
 					primary:  p != nil && p.Type() == fastjson.TypeTrue,
 					source:   0, pos: len(cands),
 				})
@@ -330,12 +326,13 @@ func recordIdentities(v *fastjson.Value) []Identity {
 			}
 			p := e.Get("primary")
 			cands = append(cands, candidate{
-				Identity: Identity{NS: string(code.GetStringBytes()), ID: string(id.GetStringBytes())},
+				Identity: Identity{NS: rp.namespace(code.GetStringBytes()), ID: string(id.GetStringBytes())},
 				primary:  p != nil && p.Type() == fastjson.TypeTrue,
 				source:   1, pos: len(cands),
 			})
 		}
 	}
+	rp.cands = cands // kept for the next record; its strings are the record's own
 	if len(cands) == 0 {
 		return nil
 	}
@@ -365,6 +362,33 @@ func recordIdentities(v *fastjson.Value) []Identity {
 		}
 	}
 	return ids
+}
+
+// candidate is an identity of a record, with what ranks it for primary.
+type candidate struct {
+	Identity
+	primary bool
+	source  int // 0 identityMap, 1 identities[]
+	pos     int // order of appearance
+}
+
+// maxNamespaces bounds the namespace names a Parser keeps to share among its records.
+const maxNamespaces = 256
+
+// namespace returns name as a string, shared with the records before that had it: a batch has
+// few namespaces and many records.
+func (rp *Parser) namespace(name []byte) string {
+	if s, ok := rp.namespaces[string(name)]; ok {
+		return s
+	}
+	s := string(name)
+	if len(rp.namespaces) < maxNamespaces {
+		if rp.namespaces == nil {
+			rp.namespaces = map[string]string{}
+		}
+		rp.namespaces[s] = s
+	}
+	return s
 }
 
 func jsonTypeName(t fastjson.Type) string {

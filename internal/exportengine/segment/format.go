@@ -68,7 +68,8 @@ type EventHash [sha256.Size / 2]byte
 
 // HashEventID is the hash of an event _id.
 func HashEventID(id string) EventHash {
-	sum := sha256.Sum256([]byte(id))
+	var buf [64]byte // an id of up to 64 bytes (a UUID is 36) is hashed without an allocation
+	sum := sha256.Sum256(append(buf[:0], id...))
 	var h EventHash
 	copy(h[:], sum[:])
 	return h

@@ -195,7 +195,13 @@ func (sw *Writer) writeRun(rb *runBuffer) error {
 		return cmp.Compare(a.seq, b.seq)
 	})
 	run := runInfo{metaOff: sw.off, count: uint64(len(rb.pending))}
-	var events []eventEntry
+	nEvents := 0
+	for i := range rb.pending {
+		if rb.pending[i].isEvent {
+			nEvents++
+		}
+	}
+	events := make([]eventEntry, 0, nEvents)
 	for i, p := range rb.pending {
 		meta := rb.buf[p.metaStart:p.bodyStart]
 		if err := sw.write(meta); err != nil {
