@@ -335,3 +335,35 @@ func FuzzReadSegment(f *testing.F) {
 		}
 	})
 }
+
+// TestComparePendingOrdersAsIdentities checks the sort of a run against record.Identity.Compare
+// and sequence, over ids that share prefixes of every length around the key's 8 and 16 bytes,
+// end in zero bytes, or carry bytes above 0x7f.
+func TestComparePendingOrdersAsIdentities(t *testing.T) {
+	var ids []string
+	for _, stem := range []string{"", "a", "CRM-0000000", "CRM-00000001234", "0123456789abcde", "0123456789abcdef", "é"} {
+		for _, tail := range []string{"", "\x00", "\x00\x00", "0", "1", "\xff", "0\x00", "01234567", "ab\x00c"} {
+			ids = append(ids, stem+tail)
+		}
+	}
+	var recs []pendingRecord
+	for _, ns := range []string{"ECID", "Email", "E"} {
+		for _, id := range ids {
+			for seq := range uint64(2) {
+				recs = append(recs, pendingRecord{primary: record.Identity{NS: ns, ID: id}, idKey: idKey(id), seq: seq})
+			}
+		}
+	}
+	sign := func(c int) int { return min(max(c, -1), 1) }
+	for _, a := range recs {
+		for _, b := range recs {
+			want := a.primary.Compare(b.primary)
+			if want == 0 {
+				want = sign(int(a.seq) - int(b.seq))
+			}
+			if got := sign(comparePending(a, b)); got != want {
+				t.Fatalf("comparePending(%q/%d, %q/%d) = %d, want %d", a.primary, a.seq, b.primary, b.seq, got, want)
+			}
+		}
+	}
+}

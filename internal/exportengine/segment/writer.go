@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
@@ -44,7 +45,10 @@ type runBuffer struct {
 }
 
 type pendingRecord struct {
-	primary   record.Identity
+	primary record.Identity
+	// idKey holds the first 16 bytes of the primary id, big-endian, padded with zeros: where two
+	// keys differ, they order as the ids do, and most comparisons of a sort end there.
+	idKey     [2]uint64
 	seq       uint64
 	eventID   string
 	metaStart int
@@ -137,8 +141,9 @@ func (sw *Writer) Add(r *record.Record) error {
 	rb.buf = append(rb.buf, m...)
 	bodyStart := len(rb.buf)
 	rb.buf = append(rb.buf, r.Body...)
+	primary := r.Primary()
 	rb.pending = append(rb.pending, pendingRecord{
-		primary: r.Primary(), seq: r.Seq, eventID: r.EventID, isEvent: r.Kind == record.Event,
+		primary: primary, idKey: idKey(primary.ID), seq: r.Seq, eventID: r.EventID, isEvent: r.Kind == record.Event,
 		metaStart: start, bodyStart: bodyStart, bodyEnd: len(rb.buf),
 	})
 	sw.stats.Records++
@@ -188,12 +193,7 @@ func (sw *Writer) waitFlush() error {
 
 // writeRun sorts a run and writes it. Only one runs at a time, and nothing else writes meanwhile.
 func (sw *Writer) writeRun(rb *runBuffer) error {
-	slices.SortFunc(rb.pending, func(a, b pendingRecord) int {
-		if c := a.primary.Compare(b.primary); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
+	slices.SortFunc(rb.pending, comparePending)
 	run := runInfo{metaOff: sw.off, count: uint64(len(rb.pending))}
 	nEvents := 0
 	for i := range rb.pending {
@@ -235,6 +235,32 @@ func (sw *Writer) writeRun(rb *runBuffer) error {
 		sw.afterRun()
 	}
 	return nil
+}
+
+// comparePending orders a run's records by primary identity, then sequence.
+func comparePending(a, b pendingRecord) int {
+	if a.primary.NS != b.primary.NS {
+		return strings.Compare(a.primary.NS, b.primary.NS)
+	}
+	if a.idKey != b.idKey {
+		if a.idKey[0] != b.idKey[0] {
+			return cmp.Compare(a.idKey[0], b.idKey[0])
+		}
+		return cmp.Compare(a.idKey[1], b.idKey[1])
+	}
+	if c := strings.Compare(a.primary.ID, b.primary.ID); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// idKey is the first 16 bytes of id as two big-endian numbers, padded with zeros. Where the keys
+// of two ids differ, the first byte they differ at is one both ids have, or one the shorter
+// lacks and the longer has above zero: either way the ids order as their keys.
+func idKey(id string) [2]uint64 {
+	var b [16]byte
+	copy(b[:], id)
+	return [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
 }
 
 // mergeEvents calls fn with the events of all runs in hash-then-sequence order.
