@@ -72,7 +72,25 @@ type exportChunk struct {
 	rows     []int64
 	profiles int64
 	events   int64
-	byNS     map[string]int64
+	byNS     []nsCount
+}
+
+// nsCount counts the profiles of a chunk whose primary identity is in a namespace.
+type nsCount struct {
+	ns string
+	n  int64
+}
+
+// countNamespace counts a profile of namespace ns. A store has few namespaces, and the names a
+// chunk is given are shared, so a look down the list beats hashing the name every profile.
+func (c *exportChunk) countNamespace(ns string) {
+	for i := range c.byNS {
+		if c.byNS[i].ns == ns {
+			c.byNS[i].n++
+			return
+		}
+	}
+	c.byNS = append(c.byNS, nsCount{ns: ns, n: 1})
 }
 
 type pendingUnit struct {
@@ -96,7 +114,7 @@ func (c *exportChunk) reset(seq int, snap *storeSnapshot) {
 	}
 	clear(c.rows)
 	c.profiles, c.events = 0, 0
-	clear(c.byNS)
+	c.byNS = c.byNS[:0]
 }
 
 func (c *exportChunk) full() bool {
@@ -379,8 +397,8 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			}
 			res.profiles += c.profiles
 			res.events += c.events
-			for ns, n := range c.byNS {
-				res.byNamespace[ns] += n
+			for _, k := range c.byNS {
+				res.byNamespace[k.ns] += k.n
 			}
 			progress.Profiles.Store(res.profiles)
 			progress.Events.Store(res.events)
@@ -541,9 +559,6 @@ func (w *exportWorker) encode(c *exportChunk) error {
 		c.out = make([][]byte, w.nBatches)
 		c.rows = make([]int64, w.nBatches)
 	}
-	if c.byNS == nil {
-		c.byNS = map[string]int64{}
-	}
 	for i := range c.units {
 		if err := w.encodeProfile(c, &c.units[i]); err != nil {
 			return err
@@ -671,7 +686,7 @@ func (w *exportWorker) add(c *exportChunk, u *profileUnit, row []byte, nEvents i
 		c.rows[b]++
 		c.profiles++
 		c.events += nEvents
-		c.byNS[u.ns]++
+		c.countNamespace(u.ns)
 	}
 }
 
