@@ -276,14 +276,15 @@ func appendScalar(dst, b []byte, i int) ([]byte, int, bool) {
 		return dst, i, false
 	}
 	switch tok := string(b[i:end]); {
-	case tok == "true" || tok == "false" || tok == "null" || isNumber(b[i:end]):
+	case tok == "true" || tok == "false" || tok == "null" || IsNumber(b[i:end]):
 		return append(dst, b[i:end]...), end, true
 	}
 	return dst, i, false
 }
 
-// isNumber reports whether b is a number as JSON writes one.
-func isNumber(b []byte) bool {
+// IsNumber reports whether b is a number as JSON writes one:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func IsNumber(b []byte) bool {
 	i := 0
 	if i < len(b) && b[i] == '-' {
 		i++

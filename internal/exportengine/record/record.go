@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
 // Kind is what a dataset's schema makes of its records.
@@ -205,45 +206,9 @@ func (rp *Parser) strictNumbers(v *fastjson.Value) bool {
 		}
 	case fastjson.TypeNumber:
 		rp.num = v.MarshalTo(rp.num[:0]) // the number as written
-		return isJSONNumber(rp.num)
+		return fields.IsNumber(rp.num)
 	}
 	return true
-}
-
-// isJSONNumber reports whether b is a number as JSON writes it:
-// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(b []byte) bool {
-	i := 0
-	digits := func() int {
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		return i - start
-	}
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	start := i
-	if n := digits(); n == 0 || n > 1 && b[start] == '0' {
-		return false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(b)
 }
 
 // validateJSON checks that raw is one strict JSON value. fastjson's validator is strict except
