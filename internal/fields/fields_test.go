@@ -1,6 +1,7 @@
 package fields
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -123,6 +124,26 @@ func TestAppendString(t *testing.T) {
 			if v, err := fastjson.Parse(got); err != nil || string(v.GetStringBytes()) != in {
 				t.Errorf("AppendString(%q) = %s does not decode back: %v", in, got, err)
 			}
+		}
+	}
+}
+
+// TestAppendValueWritesJSONStrings: a string with a quote, a backslash or a control character is
+// written as JSON escapes it, whatever else it holds (fastjson's own quoting writes Go's escapes:
+// \a, \v, \x01, \x7f), and reads back as the same string.
+func TestAppendValueWritesJSONStrings(t *testing.T) {
+	for _, doc := range []string{
+		`{"s":"\u0007\u000b\u0001\u007f\"\\"}`, `{"s":"\b\f\n\r\t"}`, `{"s":"\"\u00ad\ud83d\ude00\udb40\udc01"}`,
+		`["\u001f",{"k\u0001":"v"}]`, `{"s":"plain é"}`,
+	} {
+		v := fastjson.MustParse(doc)
+		out := AppendValue(nil, v)
+		back, err := fastjson.ParseBytes(out)
+		if err != nil {
+			t.Fatalf("%s written as %s: not JSON (%v)", doc, out, err)
+		}
+		if again := AppendValue(nil, back); !bytes.Equal(again, out) {
+			t.Errorf("%s written as %s, read back and written as %s", doc, out, again)
 		}
 	}
 }

@@ -107,8 +107,25 @@ func AppendValue(dst []byte, v *fastjson.Value) []byte {
 			dst = AppendValue(dst, elem)
 		}
 		return append(dst, ']')
+	case fastjson.TypeString:
+		// fastjson quotes a string with a quote, a backslash or a control character as Go does,
+		// which is not always JSON (\x7f, \a, \v, \x01, \U0001xxxx); such strings are written here.
+		if s := v.GetStringBytes(); hasSpecial(s) {
+			return AppendString(dst, s)
+		}
 	}
 	return v.MarshalTo(dst)
+}
+
+// hasSpecial reports whether s has a byte that fastjson does not write as it is: a quote, a
+// backslash or a control character.
+func hasSpecial(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return true
+		}
+	}
+	return false
 }
 
 const hexDigits = "0123456789abcdef"
