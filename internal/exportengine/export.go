@@ -355,7 +355,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 		go func() {
 			defer wg.Done()
 			w := &exportWorker{spec: spec, nBatches: len(res.batches), reads: reads,
-				plain: !spec.withEvents && len(spec.segments) == 0 && merge.Plain(spec.profileFields)}
+				plainSel: plainSelector(spec)}
 			for c := range chunks {
 				if err := w.encode(c); err != nil {
 					cancel(err)
@@ -486,9 +486,9 @@ type exportWorker struct {
 	spec     *exportSpec
 	nBatches int
 	reads    *fields.Selector // what the merger reads of each fragment; nil: everything
-	// plain: a profile of one fragment may be projected from the fragment's bytes (see
-	// fields.Selector.AppendPlainRow), as rows without events or segments can be.
-	plain    bool
+	// plainSel, when set, projects a profile of one fragment from the fragment's bytes (see
+	// plainSelector).
+	plainSel *fields.Selector
 	m        merge.Merger
 	evParser fastjson.Parser
 	row      []byte
@@ -548,6 +548,15 @@ func (w *exportWorker) prune(frags []merge.Fragment, from []*snapBatch) {
 	}
 }
 
+// plainSelector is the selector of plain rows (merge.PlainSelector), for an export whose rows
+// have no events and no segments; nil for any other.
+func plainSelector(spec *exportSpec) *fields.Selector {
+	if spec.withEvents || len(spec.segments) > 0 {
+		return nil
+	}
+	return merge.PlainSelector(spec.profileFields)
+}
+
 func (w *exportWorker) encode(c *exportChunk) error {
 	if err := c.load(); err != nil {
 		return err
@@ -598,8 +607,8 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 		return nil
 	}
 	w.qualify = w.qualify[:0]
-	if w.plain && len(frags) == 1 {
-		if row, ok := spec.profileFields.AppendPlainRowUntil(w.row[:0], frags[0].Body, from[0].plainStop); ok {
+	if w.plainSel != nil && len(frags) == 1 {
+		if row, ok := w.plainSel.AppendPlainRowUntil(w.row[:0], frags[0].Body, from[0].plainStop); ok {
 			w.row = append(row, '\n')
 			w.add(c, u, w.row, 0)
 			return nil

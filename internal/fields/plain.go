@@ -102,6 +102,8 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int) (_ []byte, 
 			child := s.kids[k].sel
 			var got bool
 			switch {
+			case s.identityMap != "" && string(key) == s.identityMap:
+				dst, i, got, ok = appendPlainIdentities(dst, b, i, child)
 			case i < len(b) && b[i] == 'n':
 				// A null member is gone after the merge, whatever is selected below it.
 				i, ok = skipValue(b, i)
@@ -133,6 +135,162 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int) (_ []byte, 
 				return dst[:start], i, false, true
 			}
 			return append(dst, '}'), i, true, true
+		}
+	}
+}
+
+// WithIdentityMap returns s for AppendPlainRow where the fragment's top-level member name merges
+// as an identity map does: in each namespace, entries without a non-empty string id are dropped,
+// entries with the same id are kept once, and the rest are ordered by id, without their null
+// members. A plain row keeps such a map only where that changes nothing (appendPlainIdentities),
+// and takes the long way otherwise.
+func (s *Selector) WithIdentityMap(name string) *Selector {
+	if s == nil || s.all {
+		return s
+	}
+	out := s.clone()
+	out.identityMap = name
+	return out
+}
+
+// appendPlainIdentities appends the identity map at b[i] projected by sel, when a merge of it
+// alone leaves it as it is: it is an object, and each namespace sel keeps is a plain name, not
+// repeated, whose value is an array of one or more entries in increasing order of their ids
+// (entryID), each kept whole. Namespaces sel does not keep are skipped; sel may keep them whole
+// or not at all (names below an array take the long way).
+func appendPlainIdentities(dst, b []byte, i int, sel *Selector) (_ []byte, _ int, kept, ok bool) {
+	if i >= len(b) || b[i] != '{' {
+		return dst, i, false, false
+	}
+	start := len(dst)
+	dst = append(dst, '{')
+	var names [maxPlainMembers][]byte
+	n := 0
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		if sel.all { // the merge makes an empty map of an empty map, and a whole one keeps it
+			return append(dst, '}'), i + 1, true, true
+		}
+		return dst[:start], i + 1, false, true
+	}
+	for {
+		key, next, ok := memberName(b, i)
+		if !ok {
+			return dst[:start], i, false, false
+		}
+		i = next
+		keep := sel.all
+		if !keep {
+			k, selected := sel.lookupBytes(key)
+			if selected && !sel.kids[k].sel.all {
+				return dst[:start], i, false, false
+			}
+			keep = selected
+		}
+		if keep {
+			if n == len(names) || !plainName(key) {
+				return dst[:start], i, false, false
+			}
+			for _, prev := range names[:n] {
+				if string(prev) == string(key) {
+					return dst[:start], i, false, false
+				}
+			}
+			names[n] = key
+			n++
+			if kept {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, '"', ':')
+			if dst, i, ok = appendPlainEntries(dst, b, i); !ok {
+				return dst[:start], i, false, false
+			}
+			kept = true
+		} else if i, ok = skipValue(b, i); !ok {
+			return dst[:start], i, false, false
+		}
+		var end bool
+		if i, end, ok = nextMember(b, i); !ok {
+			return dst[:start], i, false, false
+		}
+		if end {
+			if !kept {
+				return dst[:start], i, false, true
+			}
+			return append(dst, '}'), i, true, true
+		}
+	}
+}
+
+// appendPlainEntries appends the array of a namespace's identities at b[i] whole, when it holds
+// one or more entries in strictly increasing order of their ids.
+func appendPlainEntries(dst, b []byte, i int) ([]byte, int, bool) {
+	if i >= len(b) || b[i] != '[' {
+		return dst, i, false
+	}
+	start := len(dst)
+	dst = append(dst, '[')
+	i = skipSpace(b, i+1)
+	var prev []byte
+	for n := 0; ; n++ {
+		id, ok := entryID(b, i)
+		if !ok || n > 0 && string(id) <= string(prev) {
+			return dst[:start], i, false
+		}
+		prev = id
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, i, ok = appendPlainWhole(dst, b, i, false); !ok {
+			return dst[:start], i, false
+		}
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return dst[:start], i, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case ']':
+			return append(dst, ']'), i + 1, true
+		default:
+			return dst[:start], i, false
+		}
+	}
+}
+
+// entryID returns the id of the identity entry at b[i], when a merge keeps the entry as it is:
+// an object with one member "id", a non-empty string without escapes, and no null member.
+func entryID(b []byte, i int) ([]byte, bool) {
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(b, i+1)
+	var id []byte
+	for {
+		key, next, ok := memberName(b, i)
+		if !ok || next >= len(b) || b[next] == 'n' {
+			return nil, false
+		}
+		end, ok := skipValue(b, next)
+		if !ok {
+			return nil, false
+		}
+		if string(key) == "id" {
+			sEnd, escaped, ok := skipString(b, next)
+			if id != nil || b[next] != '"' || !ok || escaped || sEnd-next <= 2 {
+				return nil, false
+			}
+			id = b[next+1 : sEnd-1]
+		}
+		var last bool
+		if i, last, ok = nextMember(b, end); !ok {
+			return nil, false
+		}
+		if last {
+			return id, id != nil
 		}
 	}
 }

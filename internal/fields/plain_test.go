@@ -169,3 +169,49 @@ func TestPlainRowUntil(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainRowIdentityMap: an identity map is kept from its bytes only where merging it alone
+// changes nothing, and the long way is taken otherwise.
+func TestPlainRowIdentityMap(t *testing.T) {
+	for _, tc := range []struct {
+		list, doc, want string // want "" is the long way
+	}{
+		{"identityMap", `{"identityMap":{"E":[{"id":"a","primary":true},{"id":"b"}],"C":[{"id":"c"}]},"p":1}`,
+			`{"identityMap":{"E":[{"id":"a","primary":true},{"id":"b"}],"C":[{"id":"c"}]}}`},
+		{"identityMap,p", `{ "identityMap" : { "E" : [ { "id" : "a" , "x" : { "y" : null } } ] } , "p" : 1 }`,
+			`{"identityMap":{"E":[{"id":"a","x":{"y":null}}]},"p":1}`}, // nulls below an entry stay
+		{"identityMap.C", `{"identityMap":{"E":[{"id":"b"},{"id":"a"}],"C":[{"id":"c"}]}}`, `{"identityMap":{"C":[{"id":"c"}]}}`},
+		{"identityMap.X,p", `{"identityMap":{"E":[{"id":"a"}]},"p":1}`, `{"p":1}`},
+		{"identityMap", `{"identityMap":{}}`, `{"identityMap":{}}`},
+		{"identityMap.E", `{"identityMap":{}}`, `{}`},
+		{"identityMap", `{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}`, ""},                                                // sorted by the merge
+		{"identityMap", `{"identityMap":{"E":[{"id":"a"},{"id":"a"}]}}`, ""},                                                // one entry an id
+		{"identityMap", `{"identityMap":{"E":[{"id":"a","primary":null}]}}`, ""},                                            // a null member dropped
+		{"identityMap", `{"identityMap":{"E":[{"id":""}]}}`, ""},                                                            // no id: dropped
+		{"identityMap", `{"identityMap":{"E":[{"id":1}]}}`, ""},                                                             // no string id: dropped
+		{"identityMap", `{"identityMap":{"E":[{"primary":true}]}}`, ""},                                                     // no id
+		{"identityMap", `{"identityMap":{"E":[{"id":"a","id":"b"}]}}`, ""},                                                  // an id twice
+		{"identityMap", `{"identityMap":{"E":[]}}`, ""},                                                                     // an empty namespace: dropped
+		{"identityMap", `{"identityMap":{"E":[{"id":"a"}],"E":[{"id":"b"}]}}`, ""},                                          // a namespace twice
+		{"identityMap", `{"identityMap":{"E":"a"}}`, ""},                                                                    // not an array
+		{"identityMap", `{"identityMap":{"E":[{"id":"a\u0041"}]}}`, ""},                                                     // an escape
+		{"identityMap", `{"identityMap":null}`, ""},                                                                         // not a map
+		{"identityMap.E.id", `{"identityMap":{"E":[{"id":"a"}]}}`, ""},                                                      // names below an array
+		{"q", `{"q":{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}}`, `{"q":{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}}`}, // not at the top
+	} {
+		sel, err := Parse(tc.list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := sel.WithIdentityMap("identityMap").AppendPlainRow(nil, []byte(tc.doc))
+		if ok != (tc.want != "") || string(got) != tc.want {
+			t.Errorf("%s by %q: %s, %v; want %s", tc.doc, tc.list, got, ok, tc.want)
+		}
+	}
+	// Without WithIdentityMap, the map is an object like any other.
+	sel, _ := Parse("identityMap")
+	if got, ok := sel.AppendPlainRow(nil, []byte(`{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}`)); !ok ||
+		string(got) != `{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}` {
+		t.Errorf("a plain selector: %s, %v", got, ok)
+	}
+}

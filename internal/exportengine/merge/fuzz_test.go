@@ -22,6 +22,12 @@ func FuzzMergeProject(f *testing.F) {
 	f.Add(`{"p":{"a":"x","b":null,"c":{"d":null}},"q":[{"r":null,"r":1}],"s":-0.5e+2}`, `{}`, "p,q,s")
 	f.Add(`{"p":{"a":"x"},"p":{"a":"y"}}`, `{}`, "p.a")
 	f.Add(`{ "p" : { "a" : [ 1 , true , "\u00e9" ] } , "t" : "\t" }`, `{}`, "p.a,t")
+	f.Add(`{"identityMap":{"E":[{"id":"a","primary":true},{"id":"b","x":{"y":null}}],"C":[{"id":"c"}]},"p":1}`, `{}`, "identityMap,p")
+	f.Add(`{"identityMap":{"E":[{"id":"b"},{"id":"a"}],"C":[]}}`, `{}`, "identityMap.E,p")
+	f.Add(`{"identityMap":{"E":[{"id":"a","primary":null},{"id":""},{"id":"a"}],"E":[{"id":"z"}]}}`, `{}`, "identityMap.E")
+	f.Add(`{"identityMap":{"E":[{"id":"a"}],"C":[{"id":"c"}]}}`, `{}`, "identityMap.C")
+	f.Add(`{"identityMap":null,"q":{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}}`, `{}`, "identityMap,q")
+	f.Add(`{"identityMap":{"E":[{"id":"a","id":"b"}],"F":"x","G":[1]}}`, `{}`, "identityMap")
 	f.Fuzz(func(t *testing.T, first, second, list string) {
 		for _, doc := range []string{first, second} {
 			if fastjson.Validate(doc) != nil {
@@ -75,8 +81,8 @@ func FuzzMergeProject(f *testing.F) {
 			t.Fatalf("pruned by %q, the fragments merge into\n%s\nnot\n%s", reads.String(), got, row)
 		}
 		// A plain fragment alone projects from its bytes into the row it merges into.
-		if Plain(sel) {
-			if got, ok := sel.AppendPlainRow(nil, []byte(first)); ok {
+		if plain := PlainSelector(sel); plain != nil {
+			if got, ok := plain.AppendPlainRow(nil, []byte(first)); ok {
 				var m1 Merger
 				alone, err := m1.Merge(frags[:1])
 				if err != nil {

@@ -11,14 +11,17 @@ func Reads(sel *fields.Selector) *fields.Selector {
 	return sel.WholeBelow("identityMap", 1).WholeBelow("segmentMembership", 2)
 }
 
-// Plain reports whether the row of a profile of one fragment may be projected by sel straight
-// from the fragment's bytes (fields.Selector.AppendPlainRow): sel selects something, and nothing
-// of identityMap or segmentMembership, whose merge changes even a fragment alone.
-func Plain(sel *fields.Selector) bool {
+// PlainSelector returns the selector that projects the row of a profile of one fragment straight
+// from the fragment's bytes (fields.Selector.AppendPlainRow), or nil when sel cannot: sel selects
+// something, and nothing of segmentMembership, whose merge changes even a fragment alone (its
+// memberships are chosen by qualification time). identityMap is read as the merge reads it
+// (fields.Selector.WithIdentityMap).
+func PlainSelector(sel *fields.Selector) *fields.Selector {
 	if sel == nil {
-		return false
+		return nil
 	}
-	_, identities := sel.Child("identityMap")
-	_, segments := sel.Child("segmentMembership")
-	return !identities && !segments
+	if _, segments := sel.Child("segmentMembership"); segments {
+		return nil
+	}
+	return sel.WithIdentityMap("identityMap")
 }
