@@ -209,11 +209,14 @@ func TestIngestErrorReasons(t *testing.T) {
 		`{"_id":"e","timestamp":"2026-01-01","identityMap":{"ECID":[{"id":"x"}]}}`,
 		`true`,
 		`{"_id":"e","timestamp":"2026-01-01T00:00:00Z"}`,
+		"{\"_id\":\"e\xff\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"identityMap\":{\"ECID\":[{\"id\":\"x\"}]}}",
+		`{"_id":"é","timestamp":"2026-01-01T00:00:00Z","identityMap":{"ECID":[{"id":"x"}]}}`,
 	)
 	want := []string{
 		`the event timestamp "2026-01-01" is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z`,
 		`the record is a JSON boolean, not an object`,
 		`the record has no identity: it needs an identityMap entry or an identities[] entry with a non-empty string id`,
+		`not valid JSON: the text is not UTF-8 at byte 10: save the file as UTF-8`,
 	}
 	var got []string
 	for _, be := range b.Errors {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
@@ -176,6 +177,9 @@ func parseTimestamp(s string) (int64, error) {
 // (Walking the numbers visits every object, which unescapes its keys in place: with no backslash,
 // that changes none, and Get still finds each name as written.)
 func (rp *Parser) parseValid(raw []byte) (*fastjson.Value, error) {
+	if err := checkUTF8(raw); err != nil {
+		return nil, err
+	}
 	if !hasByteBelowSpace(raw) && bytes.IndexByte(raw, '\\') < 0 {
 		if v, err := rp.p.ParseBytes(raw); err == nil && rp.strictNumbers(v) {
 			return v, nil
@@ -215,6 +219,9 @@ func (rp *Parser) strictNumbers(v *fastjson.Value) bool {
 // that it lets control characters through inside strings; such bytes are rare, so the slower
 // standard library checks the values that have them.
 func validateJSON(raw []byte) error {
+	if err := checkUTF8(raw); err != nil {
+		return err
+	}
 	if !hasByteBelowSpace(raw) {
 		return fastjson.ValidateBytes(raw)
 	}
@@ -233,6 +240,24 @@ func validateJSON(raw []byte) error {
 		return fmt.Errorf("invalid character in string")
 	}
 	return fastjson.ValidateBytes(raw)
+}
+
+// checkUTF8 refuses a record that is not UTF-8, as JSON text must be (RFC 8259). fastjson takes
+// any byte in a string; a name of invalid UTF-8 would be written out with U+FFFD in its place, so
+// that two names could come out as one.
+func checkUTF8(raw []byte) error {
+	if utf8.Valid(raw) {
+		return nil
+	}
+	i := 0
+	for i < len(raw) {
+		r, size := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		i += size
+	}
+	return fmt.Errorf("the text is not UTF-8 at byte %d: save the file as UTF-8", i+1)
 }
 
 // hasByteBelowSpace reports whether b has a byte below 0x20 (a control character or a tab), eight
