@@ -127,14 +127,8 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int) (_ []byte, 
 			}
 		}
 		var end bool
-		if i, end, ok = nextMember(b, i); !ok {
-			return dst[:start], i, false, false
-		}
-		if end {
-			if !kept {
-				return dst[:start], i, false, true
-			}
-			return append(dst, '}'), i, true, true
+		if dst, i, end, ok = endMember(dst, b, i, start, kept); !ok || end {
+			return dst, i, kept && ok, ok
 		}
 	}
 }
@@ -164,8 +158,7 @@ func appendPlainIdentities(dst, b []byte, i int, sel *Selector) (_ []byte, _ int
 	}
 	start := len(dst)
 	dst = append(dst, '{')
-	var names [maxPlainMembers][]byte
-	n := 0
+	var names plainNames
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		if sel.all { // the merge makes an empty map of an empty map, and a whole one keeps it
@@ -188,16 +181,9 @@ func appendPlainIdentities(dst, b []byte, i int, sel *Selector) (_ []byte, _ int
 			keep = selected
 		}
 		if keep {
-			if n == len(names) || !plainName(key) {
+			if !names.add(key) {
 				return dst[:start], i, false, false
 			}
-			for _, prev := range names[:n] {
-				if string(prev) == string(key) {
-					return dst[:start], i, false, false
-				}
-			}
-			names[n] = key
-			n++
 			if kept {
 				dst = append(dst, ',')
 			}
@@ -212,14 +198,8 @@ func appendPlainIdentities(dst, b []byte, i int, sel *Selector) (_ []byte, _ int
 			return dst[:start], i, false, false
 		}
 		var end bool
-		if i, end, ok = nextMember(b, i); !ok {
-			return dst[:start], i, false, false
-		}
-		if end {
-			if !kept {
-				return dst[:start], i, false, true
-			}
-			return append(dst, '}'), i, true, true
+		if dst, i, end, ok = endMember(dst, b, i, start, kept); !ok || end {
+			return dst, i, kept && ok, ok
 		}
 	}
 }
@@ -230,35 +210,19 @@ func appendPlainEntries(dst, b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '[' {
 		return dst, i, false
 	}
-	start := len(dst)
-	dst = append(dst, '[')
-	i = skipSpace(b, i+1)
-	var prev []byte
-	for n := 0; ; n++ {
-		id, ok := entryID(b, i)
-		if !ok || n > 0 && string(id) <= string(prev) {
-			return dst[:start], i, false
-		}
-		prev = id
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		if dst, i, ok = appendPlainWhole(dst, b, i, false); !ok {
-			return dst[:start], i, false
-		}
-		i = skipSpace(b, i)
-		if i >= len(b) {
-			return dst[:start], i, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case ']':
-			return append(dst, ']'), i + 1, true
-		default:
-			return dst[:start], i, false
-		}
+	if j := skipSpace(b, i+1); j < len(b) && b[j] == ']' {
+		return dst, i, false // no entry: the merge drops the namespace
 	}
+	var prev []byte
+	n := 0
+	return appendArray(dst, b, i, func(at int) bool {
+		id, ok := entryID(b, at)
+		if !ok || n > 0 && string(id) <= string(prev) {
+			return false
+		}
+		prev, n = id, n+1
+		return true
+	})
 }
 
 // entryID returns the id of the identity entry at b[i], when a merge keeps the entry as it is:
@@ -293,6 +257,44 @@ func entryID(b []byte, i int) ([]byte, bool) {
 			return id, id != nil
 		}
 	}
+}
+
+// plainNames are the names of an object's members met so far.
+type plainNames struct {
+	names [maxPlainMembers][]byte
+	n     int
+}
+
+// add notes a name, and reports whether it is plain (plainName), not met before, and within the
+// first maxPlainMembers.
+func (p *plainNames) add(key []byte) bool {
+	if p.n == len(p.names) || !plainName(key) {
+		return false
+	}
+	for _, prev := range p.names[:p.n] {
+		if string(prev) == string(key) {
+			return false
+		}
+	}
+	p.names[p.n] = key
+	p.n++
+	return true
+}
+
+// endMember moves past the comma or the closing brace after a member's value at b[i]. At the
+// brace it ends the object begun at dst[start]: closed, or dropped when nothing was kept. On a
+// malformed object, what was appended since start is dropped.
+func endMember(dst, b []byte, i, start int, kept bool) (_ []byte, _ int, end, ok bool) {
+	i, end, ok = nextMember(b, i)
+	switch {
+	case !ok:
+		return dst[:start], i, false, false
+	case !end:
+		return dst, i, false, true
+	case !kept:
+		return dst[:start], i, true, true
+	}
+	return append(dst, '}'), i, true, true
 }
 
 // memberName reads the name of a member at b[i] and the colon after it, and returns the name and
@@ -338,8 +340,7 @@ func appendWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 func appendPlainWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 	start := len(dst)
 	dst = append(dst, '{')
-	var names [maxPlainMembers][]byte
-	n := 0
+	var names plainNames
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return append(dst, '}'), i + 1, true
@@ -347,16 +348,9 @@ func appendPlainWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 	first := true
 	for {
 		key, next, ok := memberName(b, i)
-		if !ok || n == len(names) || !plainName(key) {
+		if !ok || !names.add(key) {
 			return dst[:start], i, false
 		}
-		for _, prev := range names[:n] {
-			if string(prev) == string(key) {
-				return dst[:start], i, false
-			}
-		}
-		names[n] = key
-		n++
 		i = next
 		if merged && i < len(b) && b[i] == 'n' {
 			if i, ok = skipValue(b, i); !ok || string(b[next:i]) != "null" {
@@ -387,6 +381,11 @@ func appendPlainWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 
 // appendAtomic appends the array at b[i] as it is, without its whitespace.
 func appendAtomic(dst, b []byte, i int) ([]byte, int, bool) {
+	return appendArray(dst, b, i, nil)
+}
+
+// appendArray is appendAtomic where each element, at b[at], must also pass accept (when set).
+func appendArray(dst, b []byte, i int, accept func(at int) bool) ([]byte, int, bool) {
 	start := len(dst)
 	dst = append(dst, '[')
 	i = skipSpace(b, i+1)
@@ -394,6 +393,9 @@ func appendAtomic(dst, b []byte, i int) ([]byte, int, bool) {
 		return append(dst, ']'), i + 1, true
 	}
 	for {
+		if accept != nil && !accept(i) {
+			return dst[:start], i, false
+		}
 		var ok bool
 		if dst, i, ok = appendWhole(dst, b, i, false); !ok {
 			return dst[:start], i, false
