@@ -243,8 +243,11 @@ func entryID(b []byte, i int) ([]byte, bool) {
 			return nil, false
 		}
 		if string(key) == "id" {
+			if id != nil || b[next] != '"' {
+				return nil, false
+			}
 			sEnd, escaped, ok := skipString(b, next)
-			if id != nil || b[next] != '"' || !ok || escaped || sEnd-next <= 2 {
+			if !ok || escaped || sEnd-next <= 2 {
 				return nil, false
 			}
 			id = b[next+1 : sEnd-1]

@@ -109,10 +109,15 @@ func AppendValue(dst []byte, v *fastjson.Value) []byte {
 		return append(dst, ']')
 	case fastjson.TypeString:
 		// fastjson quotes a string with a quote, a backslash or a control character as Go does,
-		// which is not always JSON (\x7f, \a, \v, \x01, \U0001xxxx); such strings are written here.
-		if s := v.GetStringBytes(); hasSpecial(s) {
+		// which is not always JSON (\x7f, \a, \v, \x01, \U0001xxxx); such strings are written here,
+		// and the rest as they are, as fastjson writes them.
+		s := v.GetStringBytes()
+		if hasSpecial(s) {
 			return AppendString(dst, s)
 		}
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
 	}
 	return v.MarshalTo(dst)
 }

@@ -180,12 +180,13 @@ func (rp *Parser) parseValid(raw []byte) (*fastjson.Value, error) {
 	if err := checkUTF8(raw); err != nil {
 		return nil, err
 	}
-	if !hasByteBelowSpace(raw) && bytes.IndexByte(raw, '\\') < 0 {
+	below := hasByteBelowSpace(raw)
+	if !below && bytes.IndexByte(raw, '\\') < 0 {
 		if v, err := rp.p.ParseBytes(raw); err == nil && rp.strictNumbers(v) {
 			return v, nil
 		}
 	}
-	if err := validateJSON(raw); err != nil {
+	if err := validateSyntax(raw, below); err != nil {
 		return nil, err
 	}
 	return rp.p.ParseBytes(raw) // fails only past the parser's depth limit
@@ -222,7 +223,13 @@ func validateJSON(raw []byte) error {
 	if err := checkUTF8(raw); err != nil {
 		return err
 	}
-	if !hasByteBelowSpace(raw) {
+	return validateSyntax(raw, hasByteBelowSpace(raw))
+}
+
+// validateSyntax is validateJSON for text known to be UTF-8, where below is whether it has a byte
+// below 0x20 (hasByteBelowSpace).
+func validateSyntax(raw []byte, below bool) error {
+	if !below {
 		return fastjson.ValidateBytes(raw)
 	}
 	for _, c := range raw {
