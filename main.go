@@ -3,13 +3,15 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/provider"
@@ -48,10 +50,16 @@ func main() {
 		}
 	}
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address: "registry.terraform.io/aepkit/experienceplatform",
-		Debug:   debug,
-	})
+	// What providerserver.Serve does, with the calls timed when callsEnv asks for it.
+	calls := newCallLog(os.Getenv(callsEnv), time.Now)
+	var opts []tf6server.ServeOpt
+	if debug {
+		opts = append(opts, tf6server.WithManagedDebug())
+	}
+	err := tf6server.Serve("registry.terraform.io/aepkit/experienceplatform", func() tfprotov6.ProviderServer {
+		return calls.wrap(providerserver.NewProtocol6(provider.New(version)())())
+	}, opts...)
+	calls.write()
 	if err != nil {
 		log.Fatal(err.Error())
 	}

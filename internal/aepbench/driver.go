@@ -59,7 +59,7 @@ func drive(ctx context.Context, opts driverOptions) error {
 		}
 		return err
 	case "starts":
-		lines, err := startLines(ctx, opts)
+		lines, _, err := startLines(ctx, opts)
 		for _, l := range lines {
 			fmt.Println(l)
 		}

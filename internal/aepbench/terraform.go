@@ -36,7 +36,8 @@ func terraformOverhead(ctx context.Context, opts driverOptions) ([]string, error
 	run := func(dir string, args ...string) (time.Duration, []byte, error) {
 		cmd := exec.CommandContext(ctx, tf, args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1",
+			providerCallsEnv+"="+filepath.Join(dir, providerCallsFile))
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -65,19 +66,24 @@ func terraformOverhead(ctx context.Context, opts driverOptions) ([]string, error
 	bare := median(bares)
 
 	// The provider's own start, which Terraform 1.5 pays four times an apply.
-	starts, err := startLines(ctx, opts)
+	starts, start, err := startLines(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 
 	// The quick start, from nothing, five times.
 	var overheads, walls, jobs []time.Duration
+	var parts []overheadParts
 	for i := range 5 {
 		dir := filepath.Join(tmp, fmt.Sprintf("quickstart-%d", i))
 		if err := copyTree("examples/quickstart", dir); err != nil {
 			return nil, err
 		}
 		wall, _, err := run(dir, apply...)
+		if err != nil {
+			return nil, err
+		}
+		calls, err := readProviderCalls(filepath.Join(dir, providerCallsFile))
 		if err != nil {
 			return nil, err
 		}
@@ -94,12 +100,14 @@ func terraformOverhead(ctx context.Context, opts driverOptions) ([]string, error
 		jobTime := time.Duration(job.TotalMs) * time.Millisecond
 		walls, jobs = append(walls, wall), append(jobs, jobTime)
 		overheads = append(overheads, wall-jobTime-bare)
+		parts = append(parts, splitOverhead(wall-jobTime-bare, jobTime, start, calls))
 	}
 	over := median(overheads)
 	lines := append(starts,
 		fmt.Sprintf("terraform: bare apply of an empty configuration: %d ms (median of 5)", bare.Milliseconds()),
 		fmt.Sprintf("terraform: quick start apply %d ms, its job %d ms: overhead %d ms (target <= 300 ms): %s (median of 5)",
 			median(walls).Milliseconds(), median(jobs).Milliseconds(), over.Milliseconds(), met(over <= 300*time.Millisecond)),
+		medianParts(parts).String(),
 	)
 
 	// Many jobs in one apply.
@@ -269,4 +277,88 @@ func copyTree(src, dst string) error {
 		}
 		return os.WriteFile(target, b, 0o644)
 	})
+}
+
+// The provider appends a line per process to this file when providerCallsEnv names it (see the
+// provider's calls.go): how long the process kept Terraform waiting on its calls.
+const (
+	providerCallsEnv  = "AEP_PROVIDER_CALLS_FILE"
+	providerCallsFile = ".provider-calls.jsonl"
+)
+
+// providerCalls is what the provider's processes of one Terraform command spent on its calls.
+type providerCalls struct {
+	processes int
+	// busy is the sum over the processes of the time at least one call was in progress.
+	busy time.Duration
+	// byCall sums each kind of call over the processes (calls served side by side each count).
+	byCall map[string]time.Duration
+}
+
+func readProviderCalls(path string) (providerCalls, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return providerCalls{}, fmt.Errorf("the provider's calls: %w (is the provider built from this tree?)", err)
+	}
+	pc := providerCalls{byCall: map[string]time.Duration{}}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var p struct {
+			BusyMs float64 `json:"busy_ms"`
+			Calls  map[string]struct {
+				Ms float64 `json:"ms"`
+			} `json:"calls"`
+		}
+		if err := json.Unmarshal([]byte(line), &p); err != nil {
+			return providerCalls{}, fmt.Errorf("the provider's calls in %s: %w", path, err)
+		}
+		pc.processes++
+		pc.busy += fromMs(p.BusyMs)
+		for name, c := range p.Calls {
+			pc.byCall[name] += fromMs(c.Ms)
+		}
+	}
+	return pc, nil
+}
+
+func fromMs(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
+// overheadParts is whose the overhead of one quick start is: the provider's calls (the time the
+// provider kept Terraform waiting, less the job, whose time is not overhead), its starts (as
+// many as processes, each the start measured alone), and the rest, which is Terraform's own work
+// beyond a bare apply.
+type overheadParts struct {
+	overhead, calls, starts, terraform time.Duration
+	processes                          int
+	byCall                             map[string]time.Duration
+}
+
+func splitOverhead(overhead, job, start time.Duration, pc providerCalls) overheadParts {
+	p := overheadParts{overhead: overhead, calls: pc.busy - job, processes: pc.processes, byCall: pc.byCall}
+	p.starts = time.Duration(pc.processes) * start
+	p.terraform = overhead - p.calls - p.starts
+	return p
+}
+
+// medianParts is the run whose overhead is the median, so that its parts add up.
+func medianParts(parts []overheadParts) overheadParts {
+	s := append([]overheadParts(nil), parts...)
+	sort.Slice(s, func(i, j int) bool { return s[i].overhead < s[j].overhead })
+	return s[len(s)/2]
+}
+
+func (p overheadParts) String() string {
+	names := make([]string, 0, len(p.byCall))
+	for name := range p.byCall {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return p.byCall[names[i]] > p.byCall[names[j]] })
+	var top []string
+	for _, name := range names[:min(4, len(names))] {
+		top = append(top, fmt.Sprintf("%s %d", name, p.byCall[name].Milliseconds()))
+	}
+	return fmt.Sprintf("terraform: whose the overhead is (the median run, %d ms): the provider's calls %d ms (its %d processes busy, "+
+		"less the job; by call, summed: %s, ApplyResourceChange counting the job), its %d starts %d ms (each as measured above), "+
+		"Terraform's own work beyond a bare apply %d ms (the rest)",
+		p.overhead.Milliseconds(), p.calls.Milliseconds(), p.processes, strings.Join(top, ", "), p.processes,
+		p.starts.Milliseconds(), p.terraform.Milliseconds())
 }
