@@ -22,6 +22,7 @@ type driverOptions struct {
 	eventsPerPerson float64
 	terraform       string
 	provider        string
+	emptyProvider   string // a provider with nothing in it, on the same libraries: the floor of a start
 	peer            string // the DuckDB peer (duckpeer); without it, no DuckDB rows
 	jobs            int
 	jobPeople       int
@@ -59,7 +60,7 @@ func drive(ctx context.Context, opts driverOptions) error {
 		}
 		return err
 	case "starts":
-		lines, _, err := startLines(ctx, opts)
+		lines, _, _, err := startLines(ctx, opts)
 		for _, l := range lines {
 			fmt.Println(l)
 		}

@@ -36,6 +36,7 @@ func main() {
 	flag.Float64Var(&opts.eventsPerPerson, "events-per-person", 3, "web events a person")
 	flag.StringVar(&opts.terraform, "terraform", "", "a terraform binary, to measure Terraform's overhead (with -provider)")
 	flag.StringVar(&opts.provider, "provider", "", "the provider binary built for the Terraform runs")
+	flag.StringVar(&opts.emptyProvider, "empty-provider", "", "a provider with nothing in it on the same libraries (built from ./internal/aepbench/emptyprovider), whose start is the part of the provider's start that is not its own")
 	flag.StringVar(&opts.peer, "peer", "", "the DuckDB peer (built from ./internal/aepbench/duckpeer), to compare exports with DuckDB's")
 	flag.IntVar(&opts.jobs, "jobs", 100, "export jobs in the many-jobs Terraform run (0: no such run)")
 	flag.IntVar(&opts.jobPeople, "job-people", 10000, "people of the data each of those jobs exports")

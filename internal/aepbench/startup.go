@@ -135,30 +135,38 @@ func startLine(what string, samples []startSample) (string, time.Duration, error
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // startLines measures the provider's start, with mTLS as Terraform asks for it and without, and
-// returns the median wall time of a start with mTLS beside the lines.
-func startLines(ctx context.Context, opts driverOptions) ([]string, time.Duration, error) {
+// with -empty-provider the start of a provider with nothing in it. Beside the lines it returns
+// the median wall times of a start with mTLS: the provider's, and the empty provider's (zero
+// without one).
+func startLines(ctx context.Context, opts driverOptions) (lines []string, start, empty time.Duration, err error) {
 	if opts.provider == "" {
-		return nil, 0, errors.New("measuring the provider's start needs -provider")
+		return nil, 0, 0, errors.New("measuring the provider's start needs -provider")
 	}
-	var lines []string
-	var withTLS time.Duration
-	for _, mtls := range []bool{true, false} {
-		samples, err := providerStarts(ctx, opts.provider, opts.starts, mtls)
+	runs := []struct {
+		provider, what string
+		mtls           bool
+		wall           *time.Duration
+	}{
+		{opts.provider, "provider start, exec to handshake, as Terraform starts it (mTLS)", true, &start},
+		{opts.provider, "provider start, exec to handshake, without mTLS", false, nil},
+		{opts.emptyProvider, "the same of a provider with nothing in it, on the same libraries (mTLS)", true, &empty},
+	}
+	for _, r := range runs {
+		if r.provider == "" {
+			continue
+		}
+		samples, err := providerStarts(ctx, r.provider, opts.starts, r.mtls)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
-		what := "provider start, exec to handshake, as Terraform starts it (mTLS)"
-		if !mtls {
-			what = "provider start, exec to handshake, without mTLS"
-		}
-		line, wall, err := startLine(what, samples)
+		line, wall, err := startLine(r.what, samples)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
-		if mtls {
-			withTLS = wall
+		if r.wall != nil {
+			*r.wall = wall
 		}
 		lines = append(lines, line)
 	}
-	return lines, withTLS, nil
+	return lines, start, empty, nil
 }

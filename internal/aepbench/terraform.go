@@ -66,7 +66,7 @@ func terraformOverhead(ctx context.Context, opts driverOptions) ([]string, error
 	bare := median(bares)
 
 	// The provider's own start, which Terraform 1.5 pays four times an apply.
-	starts, start, err := startLines(ctx, opts)
+	starts, start, empty, err := startLines(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func terraformOverhead(ctx context.Context, opts driverOptions) ([]string, error
 		jobTime := time.Duration(job.TotalMs) * time.Millisecond
 		walls, jobs = append(walls, wall), append(jobs, jobTime)
 		overheads = append(overheads, wall-jobTime-bare)
-		parts = append(parts, splitOverhead(wall-jobTime-bare, jobTime, start, calls))
+		parts = append(parts, splitOverhead(wall-jobTime-bare, jobTime, start, empty, calls))
 	}
 	over := median(overheads)
 	lines := append(starts,
@@ -324,17 +324,19 @@ func fromMs(v float64) time.Duration { return time.Duration(v * float64(time.Mil
 
 // overheadParts is whose the overhead of one quick start is: the provider's calls (the time the
 // provider kept Terraform waiting, less the job, whose time is not overhead), its starts (as
-// many as processes, each the start measured alone), and the rest, which is Terraform's own work
-// beyond a bare apply.
+// many as processes, each the start measured alone; with an empty provider measured, split into
+// what a provider with nothing in it takes and the rest, which is this provider's own), and the
+// rest, which is Terraform's own work beyond a bare apply.
 type overheadParts struct {
-	overhead, calls, starts, terraform time.Duration
-	processes                          int
-	byCall                             map[string]time.Duration
+	overhead, calls, starts, emptyStarts, terraform time.Duration
+	processes                                       int
+	byCall                                          map[string]time.Duration
 }
 
-func splitOverhead(overhead, job, start time.Duration, pc providerCalls) overheadParts {
+func splitOverhead(overhead, job, start, empty time.Duration, pc providerCalls) overheadParts {
 	p := overheadParts{overhead: overhead, calls: pc.busy - job, processes: pc.processes, byCall: pc.byCall}
 	p.starts = time.Duration(pc.processes) * start
+	p.emptyStarts = time.Duration(pc.processes) * empty
 	p.terraform = overhead - p.calls - p.starts
 	return p
 }
@@ -356,9 +358,14 @@ func (p overheadParts) String() string {
 	for _, name := range names[:min(4, len(names))] {
 		top = append(top, fmt.Sprintf("%s %d", name, p.byCall[name].Milliseconds()))
 	}
+	starts := fmt.Sprintf("its %d starts %d ms (each as measured above)", p.processes, p.starts.Milliseconds())
+	if p.emptyStarts > 0 {
+		starts = fmt.Sprintf("its %d starts %d ms (each as measured above: %d ms as an empty provider's, %d ms its own)",
+			p.processes, p.starts.Milliseconds(), p.emptyStarts.Milliseconds(), (p.starts - p.emptyStarts).Milliseconds())
+	}
 	return fmt.Sprintf("terraform: whose the overhead is (the median run, %d ms): the provider's calls %d ms (its %d processes busy, "+
-		"less the job; by call, summed: %s, ApplyResourceChange counting the job), its %d starts %d ms (each as measured above), "+
+		"less the job; by call, summed: %s, ApplyResourceChange counting the job), %s, "+
 		"Terraform's own work beyond a bare apply %d ms (the rest)",
-		p.overhead.Milliseconds(), p.calls.Milliseconds(), p.processes, strings.Join(top, ", "), p.processes,
-		p.starts.Milliseconds(), p.terraform.Milliseconds())
+		p.overhead.Milliseconds(), p.calls.Milliseconds(), p.processes, strings.Join(top, ", "), starts,
+		p.terraform.Milliseconds())
 }
