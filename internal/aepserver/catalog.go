@@ -266,7 +266,7 @@ func (s *Server) deleteBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := s.platform.DeleteBatch(r.Context(), id); err != nil {
 		return err
 	}
-	s.uploads.forget(id)
+	s.uploads.forget(uploadsOf(r, id))
 	writeJSON(w, http.StatusOK, []string{"@/batches/" + id})
 	return nil
 }
@@ -284,6 +284,12 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// uploadsOf is the batch id as the upload counts know it: in the request's sandbox.
+func uploadsOf(r *http.Request, batch string) batchKey {
+	sandbox, _ := aepwire.SandboxOf(r.Context())
+	return batchKey{sandbox: sandbox, batch: batch}
+}
+
 // uploadFile stores one file of a loading batch, streaming it to the platform; its name, its
 // size and its batch's size and count of files are held to the limits.
 func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
@@ -291,7 +297,7 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	if err := aepwire.CheckFileName(name); err != nil {
 		return err
 	}
-	up, err := s.uploads.start(batch, name, r.ContentLength, s.limits, s.clock.Now())
+	up, err := s.uploads.start(uploadsOf(r, batch), name, r.ContentLength, s.limits, s.clock.Now())
 	if err != nil {
 		return err
 	}
@@ -315,7 +321,7 @@ func (s *Server) batchAction(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		s.uploads.forget(id)
+		s.uploads.forget(uploadsOf(r, id))
 		writeJSON(w, http.StatusOK, b)
 		return nil
 	case "ABORT", "REVERT":
@@ -326,7 +332,7 @@ func (s *Server) batchAction(w http.ResponseWriter, r *http.Request) error {
 		if err := s.platform.DeleteBatch(r.Context(), id); err != nil {
 			return err
 		}
-		s.uploads.forget(id)
+		s.uploads.forget(uploadsOf(r, id))
 		// Catalog calls an aborted batch aborted, and a reverted one inactive. The engine forgets
 		// both, so later reads answer 404.
 		b.Status = map[string]string{"ABORT": "aborted", "REVERT": "inactive"}[action]

@@ -5,12 +5,13 @@ package aepserver
 //
 //	probe                                              test
 //	a fields list of a( 24,000 deep; one of 1 MB       TestProbeFieldsBomb
-//	objects of one sandbox seen from another           TestProbeSandboxIsolation (skipped until the engine has sandboxes)
+//	objects of one sandbox seen from another           TestProbeSandboxIsolation
+//	uploads into another sandbox's full batch          TestProbeUploadLimitsAreTheSandboxs
 //	a 100 MiB description; a 1 GiB upload; batches     TestProbeLargeBodies
 //	an idle keep-alive connection; 1,000 of them       TestProbeIdleConnections
 //	a body (or headers) sent a byte at a time; an
 //	  answer never taken; large transfers              TestProbeSlowClients
-//	files and directories under the data directory     TestProbeFilePermissions (skipped until the engine sets them)
+//	files and directories under the data directory     TestProbeFilePermissions
 //	links built from the Host header; a client
 //	  following links elsewhere with its token         TestProbeLinks
 //	wrong secrets, unknown client ids, expiry          TestProbeTokenEndpoint
@@ -848,5 +849,60 @@ func TestProbeInternalError(t *testing.T) {
 	s.logs.waitFor(t, "request probe-panic", "panic", "/srv/aep-private/policies.go")
 	if resp, _ := s.call(t, "GET", profilePath+"/export/jobs", nil, nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("after a panic the server answers %d", resp.StatusCode)
+	}
+}
+
+// A batch's count of files and bytes is its sandbox's: an upload from another sandbox into a
+// batch that is full gets the 404 of a batch that does not exist, not the 413 that would say the
+// batch is there and full, and it counts nothing against the batch.
+func TestProbeUploadLimitsAreTheSandboxs(t *testing.T) {
+	s := serveEngine(t, Options{Sandboxes: []string{"prod", "dev"}, Limits: Limits{BatchFiles: 2, Batch: 1 << 10}}, nil)
+	in := func(sandbox string) http.Header { return http.Header{"X-Sandbox-Name": {sandbox}} }
+	resp, body := s.call(t, "POST", catalogPath+"/dataSets", strings.NewReader(`{"name":"probe","schemaRef":{"id":"`+
+		aepwire.SchemaProfile+`"},"tags":{"unifiedProfile":["enabled:true"]}}`), in("dev"))
+	var refs []string
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &refs) != nil || len(refs) != 1 {
+		t.Fatalf("dataset: %d %s", resp.StatusCode, body)
+	}
+	dataset := refs[0][strings.LastIndexByte(refs[0], '/')+1:]
+	resp, body = s.call(t, "POST", importPath+"/batches", strings.NewReader(`{"datasetId":"`+dataset+`","inputFormat":{"format":"json"}}`), in("dev"))
+	var b aepwire.Batch
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &b) != nil {
+		t.Fatalf("batch: %d %s", resp.StatusCode, body)
+	}
+	record := `{"identityMap":{"email":[{"id":"a@example.com","primary":true}]}}`
+	upload := func(sandbox, name, body string) (*http.Response, []byte) {
+		return s.call(t, "PUT", uploadPath(b.ID, dataset, name), strings.NewReader(body), in(sandbox))
+	}
+	// From prod the batch does not exist, whatever it holds, and prod's uploads count nothing
+	// against it: dev's own refusals below are the same before and after each probe.
+	probe := func(name, body string) {
+		t.Helper()
+		if resp, answer := upload("prod", name, body); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("prod's upload of %s into dev's batch: %d %s, want 404", name, resp.StatusCode, answer)
+		}
+	}
+
+	big := strings.Repeat(" ", 800) + record
+	if resp, answer := upload("dev", "one.json", big); resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: %d %s", resp.StatusCode, answer)
+	}
+	// dev's batch is nearly as large as it may be: a second large file from dev is refused as such.
+	resp, body = upload("dev", "two.json", big)
+	expectProblem(t, resp, body, http.StatusRequestEntityTooLarge, "larger than 1 KiB")
+	probe("two.json", big)
+
+	if resp, answer := upload("dev", "two.json", record); resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: %d %s", resp.StatusCode, answer)
+	}
+	// dev's batch holds as many files as it may: a third from dev is refused as such.
+	resp, body = upload("dev", "three.json", record)
+	expectProblem(t, resp, body, http.StatusRequestEntityTooLarge, "holds 2 files")
+	probe("three.json", record)
+	probe("one.json", record)
+
+	// dev may still replace its files as before.
+	if resp, answer := upload("dev", "one.json", record); resp.StatusCode != http.StatusOK {
+		t.Fatalf("dev's upload replacing its file: %d %s", resp.StatusCode, answer)
 	}
 }

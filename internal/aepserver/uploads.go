@@ -10,12 +10,16 @@ import (
 
 // uploads counts what the loading batches hold, so that a batch stays within Limits.Batch and
 // Limits.BatchFiles. It counts what was uploaded through this server since it started: a batch
-// that was loading before a restart starts counting again from nothing.
+// that was loading before a restart starts counting again from nothing. A batch is counted in
+// its sandbox: an upload from another sandbox neither sees its count nor adds to it.
 type uploads struct {
 	mu      sync.Mutex
-	batches map[string]*batchUsage
+	batches map[batchKey]*batchUsage
 	swept   time.Time
 }
+
+// batchKey is a batch of a sandbox.
+type batchKey struct{ sandbox, batch string }
 
 type batchUsage struct {
 	files   map[string]int64 // stored files and their sizes
@@ -27,12 +31,12 @@ type batchUsage struct {
 // A batch left loading for a day is abandoned by the platform; its count is forgotten a little later.
 const forgetBatchAfter = 25 * time.Hour
 
-func newUploads() *uploads { return &uploads{batches: map[string]*batchUsage{}} }
+func newUploads() *uploads { return &uploads{batches: map[batchKey]*batchUsage{}} }
 
 // upload is one file being uploaded into a batch.
 type upload struct {
 	u      *uploads
-	batch  string
+	batch  batchKey
 	name   string
 	limits Limits
 	read   int64
@@ -40,7 +44,7 @@ type upload struct {
 
 // start begins an upload, refusing it when the batch already holds as many files as it may, or
 // when the size the upload declares (if it does) would take the batch past its limit.
-func (u *uploads) start(batch, name string, declared int64, limits Limits, now time.Time) (*upload, error) {
+func (u *uploads) start(batch batchKey, name string, declared int64, limits Limits, now time.Time) (*upload, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if now.Sub(u.swept) > time.Hour {
@@ -60,7 +64,7 @@ func (u *uploads) start(batch, name string, declared int64, limits Limits, now t
 	if _, replaces := b.files[name]; !replaces && b.pending[name] == 0 && len(b.files)+len(b.pending) >= limits.BatchFiles {
 		return nil, aepwire.Errorf(http.StatusRequestEntityTooLarge, "SRV-1413", "Request too large",
 			"batch %s holds %d files, the most a batch may hold; put the records in fewer, larger files, or in another batch",
-			batch, limits.BatchFiles)
+			batch.batch, limits.BatchFiles)
 	}
 	if declared > 0 && b.bytes-b.files[name]+declared > limits.Batch {
 		return nil, errTooLarge("the batch", limits.Batch, "put the records in another batch")
@@ -111,7 +115,7 @@ func (up *upload) end(stored bool) {
 }
 
 // forget drops a batch that is no longer loading.
-func (u *uploads) forget(batch string) {
+func (u *uploads) forget(batch batchKey) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	delete(u.batches, batch)
