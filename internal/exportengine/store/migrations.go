@@ -171,6 +171,11 @@ var migrations = []string{
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two
 // processes opening a new data directory at once apply each step exactly once.
 func (s *Store) migrate(ctx context.Context) error {
+	// A database already up to date (every open but the first) is only read: the write lock,
+	// which an export's commit or an ingestion may hold in another process, is not waited for.
+	if current, err := s.SchemaVersion(ctx); err == nil && current >= len(migrations) {
+		return checkVersion(current)
+	}
 	return s.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
@@ -182,9 +187,8 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 			return err
 		}
-		if current > len(migrations) {
-			return fmt.Errorf("the data directory has schema version %d, newer than this provider knows (%d): "+
-				"use a provider version at least as new as the one that last wrote it", current, len(migrations))
+		if err := checkVersion(current); err != nil {
+			return err
 		}
 		for v := current + 1; v <= len(migrations); v++ {
 			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
@@ -197,6 +201,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// checkVersion refuses a database whose schema is newer than this package knows.
+func checkVersion(current int) error {
+	if current > len(migrations) {
+		return fmt.Errorf("the data directory has schema version %d, newer than this provider knows (%d): "+
+			"use a provider version at least as new as the one that last wrote it", current, len(migrations))
+	}
+	return nil
 }
 
 // Versions is the number of migrations: the schema version of a database this package brought up

@@ -71,6 +71,39 @@ func TestMigrationsApplyOnlyMissingSteps(t *testing.T) {
 	}
 }
 
+// Opening a database that is up to date only reads it: another process's write transaction (an
+// export's commit, an ingestion) does not hold it up. Were it to wait, Open would fail after the
+// busy timeout.
+func TestOpenOfAnUpToDateDatabaseTakesNoWriteLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "aep.db")
+	if err := openTestStore(t, path).Close(); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock, until the end of the test
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (1000, 0)`); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open while another connection writes: %v", err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != len(migrations) {
+		t.Errorf("schema version %d, %v; want %d (the other connection's write is not committed)", v, err, len(migrations))
+	}
+}
+
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "aep.db")
