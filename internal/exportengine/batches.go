@@ -15,6 +15,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/internal/durable"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
@@ -224,7 +225,11 @@ func (e *Engine) placeUpload(batchID, dir, tmp, name string, size int64) error {
 	if err := e.checkBatchLimits(batchID, used, size); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, name))
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	// The upload is answered as stored: its name must survive a crash of the machine too.
+	return durable.SyncDir(dir)
 }
 
 // touchLoadingBatch records activity on a loading batch, so that it is not abandoned while its

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/internal/durable"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/merge"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
@@ -819,11 +820,11 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 	writeStart := e.nowMs()
 	for _, ob := range res.batches {
 		for _, f := range ob.files {
-			if err := syncFile(filepath.Join(ob.dir, f.name)); err != nil {
+			if err := durable.SyncFile(filepath.Join(ob.dir, f.name)); err != nil {
 				return err
 			}
 		}
-		if err := syncDir(ob.dir); err != nil {
+		if err := durable.SyncDir(ob.dir); err != nil {
 			return err
 		}
 	}
@@ -880,26 +881,4 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 
 func span(start, end int64) *aepwire.FeedbackMetrics {
 	return &aepwire.FeedbackMetrics{StartTimeInMs: start, EndTimeInMs: end, TotalTimeInMs: end - start}
-}
-
-// syncDir makes the files created in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"container/heap"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/internal/durable"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 )
 
@@ -387,7 +387,7 @@ func (sw *Writer) Close() (Stats, error) {
 		_ = os.Remove(sw.tmp)
 		return Stats{}, fmt.Errorf("writing profile segment: %w", err)
 	}
-	return sw.stats, syncDir(filepath.Dir(sw.path))
+	return sw.stats, durable.SyncDir(filepath.Dir(sw.path))
 }
 
 func appendUint64s(b []byte, vs ...uint64) []byte {
@@ -402,13 +402,4 @@ func (sw *Writer) Abort() {
 	_ = sw.waitFlush()
 	_ = sw.f.Close()
 	_ = os.Remove(sw.tmp)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) (err error) {
-	d, err := os.Open(dir)
-	if err == nil {
-		err = errors.Join(d.Sync(), d.Close())
-	}
-	return err
 }
