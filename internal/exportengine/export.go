@@ -665,6 +665,10 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 				row = append(row, ev.body...)
 				continue
 			}
+			if plain, ok := spec.eventFields.AppendPlainDocumentRow(row, ev.body); ok {
+				row = plain // most events: projected from their bytes, without parsing them
+				continue
+			}
 			body := ev.body
 			if pruned, ok := spec.eventFields.AppendPruned(w.evPruned[:0], body); ok {
 				w.evPruned, body = pruned, pruned

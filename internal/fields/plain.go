@@ -1,6 +1,9 @@
 package fields
 
-import "math/bits"
+import (
+	"math/bits"
+	"unicode/utf8"
+)
 
 // Most profiles of an export have one fragment, and most fragments are plain: no null, no name
 // repeated within an object, no escape in what a projection keeps. Merging such a fragment alone
@@ -37,9 +40,25 @@ func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, b
 	return s.appendPlainRow(dst, obj, selected)
 }
 
+// AppendPlainDocumentRow is AppendPlainRow for a document that is not merged, such as an event:
+// it appends what AppendRow appends for the object obj parsed as it is, and reports whether it
+// could tell that from obj's bytes. Null members are kept where s selects them whole, as
+// AppendRow keeps them, and an identity map is a member like any other.
+func (s *Selector) AppendPlainDocumentRow(dst, obj []byte) ([]byte, bool) {
+	if s == nil || s.all {
+		return dst, false
+	}
+	return s.appendPlainRowOf(dst, obj, -1, false)
+}
+
 func (s *Selector) appendPlainRow(dst, obj []byte, selected int) ([]byte, bool) {
+	return s.appendPlainRowOf(dst, obj, selected, true)
+}
+
+// appendPlainRowOf is the plain row of obj, merged alone or as it is.
+func (s *Selector) appendPlainRowOf(dst, obj []byte, selected int, merged bool) ([]byte, bool) {
 	start := len(dst)
-	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0), selected)
+	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0), selected, merged)
 	if !ok || skipSpace(obj, i) != len(obj) {
 		return dst[:start], false
 	}
@@ -52,8 +71,9 @@ func (s *Selector) appendPlainRow(dst, obj []byte, selected int) ([]byte, bool) 
 // appendPlainObject appends the object at b[i] projected by s (which is not whole), and returns
 // where the object ends and whether anything was selected; nothing is appended when nothing was.
 // With stop >= 0, b is a valid JSON object that has no more than stop of s's names, none twice:
-// once that many are met, the object's end is b's.
-func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int) (_ []byte, _ int, kept, ok bool) {
+// once that many are met, the object's end is b's. Merged, the object is as a merge of it alone
+// leaves it; otherwise as it is.
+func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool) (_ []byte, _ int, kept, ok bool) {
 	if i >= len(b) || b[i] != '{' || len(s.kids) > 64 {
 		return dst, i, false, false
 	}
@@ -102,16 +122,17 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int) (_ []byte, 
 			child := s.kids[k].sel
 			var got bool
 			switch {
-			case s.identityMap != "" && string(key) == s.identityMap:
+			case merged && s.identityMap != "" && string(key) == s.identityMap:
 				dst, i, got, ok = appendPlainIdentities(dst, b, i, child)
-			case i < len(b) && b[i] == 'n':
-				// A null member is gone after the merge, whatever is selected below it.
+			case i < len(b) && b[i] == 'n' && (merged || !child.all):
+				// A null member is gone after a merge, whatever is selected below it; below a
+				// null, nothing is there.
 				i, ok = skipValue(b, i)
 			case child.all:
-				dst, i, ok = appendWhole(dst, b, i, true)
+				dst, i, ok = appendWhole(dst, b, i, merged)
 				got = true
 			case i < len(b) && b[i] == '{':
-				dst, i, got, ok = child.appendPlainObject(dst, b, i, -1)
+				dst, i, got, ok = child.appendPlainObject(dst, b, i, -1, merged)
 			case i < len(b) && b[i] == '[':
 				ok = false // names below an array: the long way
 			default:
@@ -427,10 +448,15 @@ func appendScalar(dst, b []byte, i int) ([]byte, int, bool) {
 		if !ok || escaped {
 			return dst, i, false
 		}
+		high := false
 		for _, c := range b[i+1 : end-1] {
 			if c < 0x20 {
 				return dst, i, false // written back escaped the long way
 			}
+			high = high || c >= utf8.RuneSelf
+		}
+		if high && !utf8.Valid(b[i+1:end-1]) {
+			return dst, i, false // the long way writes U+FFFD for each byte that is not UTF-8
 		}
 		return append(dst, b[i:end]...), end, true
 	}

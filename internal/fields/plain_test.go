@@ -57,9 +57,57 @@ func TestAppendPlainRow(t *testing.T) {
 	}
 }
 
+func TestAppendPlainDocumentRow(t *testing.T) {
+	for _, tc := range []struct {
+		doc, list, want string // want "": the long way
+	}{
+		{`{"a":{"b":1,"c":2},"d":"x"}`, "a.b,d", `{"a":{"b":1},"d":"x"}`},
+		// Nulls stay where they are selected whole, as the row of the parsed document keeps them.
+		{`{"a":null}`, "a", `{"a":null}`},
+		{`{"a":{"b":null,"c":{"d":null}},"z":[1]}`, "a", `{"a":{"b":null,"c":{"d":null}}}`},
+		{`{"a":{"b":null,"c":1}}`, "a.b", `{"a":{"b":null}}`},
+		// Below a null or a scalar, nothing is there.
+		{`{"a":null}`, "a.b", `{}`},
+		{`{"a":5,"c":1}`, "a.b,c", `{"c":1}`},
+		{` { "a" : { "b" : [ 1 , { "c" : null } ] } , "e" : 1 } `, "a", `{"a":{"b":[1,{"c":null}]}}`},
+		// An identity map is a member like any other: its entries as they are, in their order.
+		{`{"identityMap":{"ECID":[{"id":"2"},{"id":"1","primary":null}]}}`, "identityMap", `{"identityMap":{"ECID":[{"id":"2"},{"id":"1","primary":null}]}}`},
+		{`{"a":"é"}`, "a", `{"a":"é"}`},
+		// The long way: repeated names, escapes, names below an array, bytes that are not UTF-8.
+		{`{"a":1,"a":2}`, "a", ""},
+		{`{"a":{"b":1,"b":2}}`, "a", ""},
+		{`{"a":"\u00e9"}`, "a", ""},
+		{`{"a":[{"b":1}]}`, "a.b", ""},
+		{"{\"a\":\"\xff\"}", "a", ""},
+		{`{"a":1`, "a", ""},
+	} {
+		sel, err := Parse(tc.list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sel = sel.WithIdentityMap("identityMap") // which a document that is not merged ignores
+		got, ok := sel.AppendPlainDocumentRow([]byte("prefix"), []byte(tc.doc))
+		switch {
+		case tc.want == "" && (ok || string(got) != "prefix"):
+			t.Errorf("%s by %q: %s, %v; want the long way, and nothing appended", tc.doc, tc.list, got, ok)
+		case tc.want != "" && (!ok || string(got) != "prefix"+tc.want):
+			t.Errorf("%s by %q: %s, %v; want prefix%s", tc.doc, tc.list, got, ok, tc.want)
+		}
+		if v, err := fastjson.Parse(tc.doc); ok && err == nil {
+			if want := sel.AppendRow([]byte("prefix"), v); !bytes.Equal(got, want) {
+				t.Errorf("%s by %q: %s, but the row of the parsed document is %s", tc.doc, tc.list, got, want)
+			}
+		}
+	}
+	if _, ok := (*Selector)(nil).AppendPlainDocumentRow(nil, []byte(`{}`)); ok {
+		t.Error("whole rows are the long way")
+	}
+}
+
 // FuzzPlainRow checks that a row written from a document's bytes is the row of the document
-// parsed, when the document has no null members (the only thing a merge of it alone drops, which
-// the fuzz target of the merge package checks).
+// parsed: always for a document that is not merged (AppendPlainDocumentRow), and for one merged
+// alone when it has no null members (the only thing such a merge drops, which the fuzz target of
+// the merge package checks).
 func FuzzPlainRow(f *testing.F) {
 	f.Add(`{"a":{"b":1,"c":[{"d":2},{"e":3}]},"f":"x"}`, "a.c,f")
 	f.Add(`{"a":1,"b":{"b":2},"k":{"x":[true,false,-1]}}`, `a,b.b,k`)
@@ -75,6 +123,11 @@ func FuzzPlainRow(f *testing.F) {
 		v, err := fastjson.Parse(doc)
 		if err != nil || fastjson.Validate(doc) != nil {
 			return // what a document read as bytes keeps is valid; what it skips is the parser's
+		}
+		if raw, rok := sel.AppendPlainDocumentRow(nil, []byte(doc)); rok {
+			if want := sel.AppendRow(nil, v); !bytes.Equal(raw, want) {
+				t.Fatalf("%s by %q from its bytes, not merged, is %s, not %s", doc, list, raw, want)
+			}
 		}
 		oracle := !bytes.Contains([]byte(doc), []byte("null"))
 		if ok && oracle {
