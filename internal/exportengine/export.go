@@ -549,10 +549,14 @@ func (w *exportWorker) prune(frags []merge.Fragment, from []*snapBatch) {
 	}
 }
 
-// plainSelector is the selector of plain rows (merge.PlainSelector), for an export whose rows
-// have no events and no segments; nil for any other.
+// plainSelector is the selector of plain rows (merge.PlainSelector), for an export without
+// segments whose fields do not name a profile's own eventList where the rows have events (the
+// row's eventList takes its place); nil for any other.
 func plainSelector(spec *exportSpec) *fields.Selector {
-	if spec.withEvents || len(spec.segments) > 0 {
+	if len(spec.segments) > 0 {
+		return nil
+	}
+	if _, ok := spec.profileFields.Child("eventList"); ok && spec.withEvents {
 		return nil
 	}
 	return merge.PlainSelector(spec.profileFields)
@@ -608,40 +612,39 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 		return nil
 	}
 	w.qualify = w.qualify[:0]
+	// The row: the projected profile, then its events. A profile of one plain fragment is
+	// projected from its bytes; any other is merged first.
+	var row []byte
+	plain := false
 	if w.plainSel != nil && len(frags) == 1 {
-		if row, ok := w.plainSel.AppendPlainRowUntil(w.row[:0], frags[0].Body, from[0].plainStop); ok {
-			w.row = append(row, '\n')
-			w.add(c, u, w.row, 0)
+		row, plain = w.plainSel.AppendPlainRowUntil(w.row[:0], frags[0].Body, from[0].plainStop)
+	}
+	if !plain {
+		var profile *fastjson.Value
+		if len(frags) > 0 {
+			w.prune(frags, from)
+			var err error
+			if profile, err = w.m.Merge(frags); err != nil {
+				return err
+			}
+		} else {
+			profile = w.m.Empty()
+		}
+		for i, seg := range spec.segments {
+			if spec.qualifies(profile, seg) {
+				w.qualify = append(w.qualify, i)
+			}
+		}
+		if len(spec.segments) > 0 && len(w.qualify) == 0 {
 			return nil
 		}
-	}
-	var profile *fastjson.Value
-	if len(frags) > 0 {
-		w.prune(frags, from)
-		var err error
-		if profile, err = w.m.Merge(frags); err != nil {
-			return err
+		if spec.withEvents {
+			if o, err := profile.Object(); err == nil {
+				o.Del("eventList") // the row's own eventList takes the name
+			}
 		}
-	} else {
-		profile = w.m.Empty()
+		row = spec.profileFields.AppendRow(w.row[:0], profile)
 	}
-
-	for i, seg := range spec.segments {
-		if spec.qualifies(profile, seg) {
-			w.qualify = append(w.qualify, i)
-		}
-	}
-	if len(spec.segments) > 0 && len(w.qualify) == 0 {
-		return nil
-	}
-
-	// The row: the projected profile, then its events.
-	if spec.withEvents {
-		if o, err := profile.Object(); err == nil {
-			o.Del("eventList") // the row's own eventList takes the name
-		}
-	}
-	row := spec.profileFields.AppendRow(w.row[:0], profile)
 	var nEvents int64
 	if spec.withEvents {
 		row = row[:len(row)-1] // reopen the object

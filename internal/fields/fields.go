@@ -31,9 +31,9 @@ type Selector struct {
 	kids []child // in the order first named
 	// index finds a child by name once there are too many to look through.
 	index map[string]int
-	// identityMap names the top-level member that plain rows read as an identity map (see
-	// WithIdentityMap).
-	identityMap string
+	// identityMap and segmentMembership name the top-level members that plain rows read as an
+	// identity map and as segment memberships (see WithIdentityMap, WithSegmentMembership).
+	identityMap, segmentMembership string
 }
 
 // child is a name selected below a selector, and what is selected below it.

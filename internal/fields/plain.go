@@ -124,6 +124,8 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 			switch {
 			case merged && s.identityMap != "" && string(key) == s.identityMap:
 				dst, i, got, ok = appendPlainIdentities(dst, b, i, child)
+			case merged && s.segmentMembership != "" && string(key) == s.segmentMembership:
+				dst, i, got, ok = appendPlainSegments(dst, b, i, child)
 			case i < len(b) && b[i] == 'n' && (merged || !child.all):
 				// A null member is gone after a merge, whatever is selected below it; below a
 				// null, nothing is there.
@@ -166,6 +168,115 @@ func (s *Selector) WithIdentityMap(name string) *Selector {
 	out := s.clone()
 	out.identityMap = name
 	return out
+}
+
+// WithSegmentMembership returns s for AppendPlainRow where the fragment's top-level member name
+// merges as segment memberships do: a map of namespaces, where a namespace whose value is an
+// object keeps its memberships but the null ones, each as it is, and any other namespace is
+// dropped. (Which membership wins by its qualification time matters only between fragments.)
+func (s *Selector) WithSegmentMembership(name string) *Selector {
+	if s == nil || s.all {
+		return s
+	}
+	out := s.clone()
+	out.segmentMembership = name
+	return out
+}
+
+// appendPlainSegments appends the segment memberships at b[i] projected by sel, as a merge of
+// them alone leaves them (WithSegmentMembership), when they are an object whose namespaces are
+// plain names, not repeated; sel may keep the map whole or namespaces whole (names below a
+// namespace take the long way).
+func appendPlainSegments(dst, b []byte, i int, sel *Selector) (_ []byte, _ int, kept, ok bool) {
+	if i >= len(b) || b[i] != '{' {
+		return dst, i, false, false
+	}
+	start := len(dst)
+	dst = append(dst, '{')
+	var names plainNames
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		if sel.all { // the merge makes an empty map of an empty map, and a whole one keeps it
+			return append(dst, '}'), i + 1, true, true
+		}
+		return dst[:start], i + 1, false, true
+	}
+	for {
+		key, next, ok := memberName(b, i)
+		if !ok || !names.add(key) {
+			return dst[:start], i, false, false
+		}
+		i = next
+		keep := sel.all
+		if !keep {
+			k, selected := sel.lookupBytes(key)
+			if selected && !sel.kids[k].sel.all {
+				return dst[:start], i, false, false
+			}
+			keep = selected
+		}
+		if keep && i < len(b) && b[i] == '{' {
+			if kept {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, '"', ':')
+			if dst, i, ok = appendPlainMemberships(dst, b, i); !ok {
+				return dst[:start], i, false, false
+			}
+			kept = true
+		} else if i, ok = skipValue(b, i); !ok { // not kept, or not an object: the merge drops it
+			return dst[:start], i, false, false
+		}
+		var end bool
+		if dst, i, end, ok = endMember(dst, b, i, start, kept); !ok || end {
+			return dst, i, kept && ok, ok
+		}
+	}
+}
+
+// appendPlainMemberships appends a namespace's memberships at b[i] (an object) as a merge of
+// them alone leaves them: without the null ones, and each other one as it is, nulls and all.
+func appendPlainMemberships(dst, b []byte, i int) ([]byte, int, bool) {
+	start := len(dst)
+	dst = append(dst, '{')
+	var names plainNames
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return append(dst, '}'), i + 1, true
+	}
+	first := true
+	for {
+		key, next, ok := memberName(b, i)
+		if !ok || !names.add(key) {
+			return dst[:start], i, false
+		}
+		i = next
+		if i < len(b) && b[i] == 'n' {
+			if i, ok = skipValue(b, i); !ok {
+				return dst[:start], i, false
+			}
+		} else {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, '"', ':')
+			if dst, i, ok = appendWhole(dst, b, i, false); !ok {
+				return dst[:start], i, false
+			}
+		}
+		var end bool
+		if i, end, ok = nextMember(b, i); !ok {
+			return dst[:start], i, false
+		}
+		if end {
+			return append(dst, '}'), i, true
+		}
+	}
 }
 
 // appendPlainIdentities appends the identity map at b[i] projected by sel, when a merge of it

@@ -268,3 +268,46 @@ func TestPlainRowIdentityMap(t *testing.T) {
 		t.Errorf("a plain selector: %s, %v", got, ok)
 	}
 }
+
+func TestPlainRowSegmentMembership(t *testing.T) {
+	const s = `{"status":"realized","lastQualificationTime":"2026-01-01T00:00:00Z"}`
+	for _, tc := range []struct {
+		list, doc, want string // want "" is the long way
+	}{
+		{"segmentMembership", `{"segmentMembership":{"ups":{"a":` + s + `,"b":` + s + `}},"p":1}`, `{"segmentMembership":{"ups":{"a":` + s + `,"b":` + s + `}}}`},
+		{"segmentMembership.ups,p", `{"segmentMembership":{"ups":{"a":` + s + `},"x":{"b":` + s + `}},"p":1}`, `{"segmentMembership":{"ups":{"a":` + s + `}},"p":1}`},
+		// Null memberships go; a membership stays as it is, nulls and all.
+		{"segmentMembership", `{"segmentMembership":{"ups":{"a":null,"b":{"status":null}}}}`, `{"segmentMembership":{"ups":{"b":{"status":null}}}}`},
+		{"segmentMembership", `{"segmentMembership":{"ups":{"a":null}}}`, `{"segmentMembership":{"ups":{}}}`},
+		{"segmentMembership", `{"segmentMembership":{"ups":{"a":5,"b":[null]}}}`, `{"segmentMembership":{"ups":{"a":5,"b":[null]}}}`},
+		// A namespace that is not an object goes.
+		{"segmentMembership", `{"segmentMembership":{"ups":5,"x":null,"y":[1],"z":{}}}`, `{"segmentMembership":{"z":{}}}`},
+		{"segmentMembership.ups", `{"segmentMembership":{"ups":5}}`, `{}`},
+		{"segmentMembership", `{"segmentMembership":{}}`, `{"segmentMembership":{}}`},
+		{"segmentMembership.ups", `{"segmentMembership":{}}`, `{}`},
+		// The long way: names below a namespace, repeats, escapes, a map that is not an object.
+		{"segmentMembership.ups.a", `{"segmentMembership":{"ups":{"a":` + s + `}}}`, ""},
+		{"segmentMembership", `{"segmentMembership":{"ups":{"a":1},"ups":{"b":2}}}`, ""},
+		{"segmentMembership", `{"segmentMembership":{"ups":{"a":1,"a":2}}}`, ""},
+		{"segmentMembership", `{"segmentMembership":{"ups":{"a":"\u0041"}}}`, ""},
+		{"segmentMembership", `{"segmentMembership":[1]}`, ""},
+		{"segmentMembership", `{"segmentMembership":null}`, ""},
+		{"q", `{"q":{"segmentMembership":{"ups":{"a":null}}}}`, `{"q":{"segmentMembership":{"ups":{}}}}`}, // not at the top: an object like any other
+	} {
+		sel, err := Parse(tc.list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := sel.WithIdentityMap("identityMap").WithSegmentMembership("segmentMembership").AppendPlainRow(nil, []byte(tc.doc))
+		if ok != (tc.want != "") || string(got) != tc.want {
+			t.Errorf("%s by %q: %s, %v; want %s", tc.doc, tc.list, got, ok, tc.want)
+		}
+	}
+	// The two kinds of member can be named together, and keep each other.
+	sel, _ := Parse("identityMap,segmentMembership")
+	sel = sel.WithIdentityMap("identityMap").WithSegmentMembership("segmentMembership")
+	doc := `{"identityMap":{"E":[{"id":"b"},{"id":"a"}]},"segmentMembership":{"ups":{}}}`
+	if _, ok := sel.AppendPlainRow(nil, []byte(doc)); ok {
+		t.Error("an identity map the merge sorts went the plain way after WithSegmentMembership")
+	}
+}

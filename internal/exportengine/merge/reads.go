@@ -12,16 +12,12 @@ func Reads(sel *fields.Selector) *fields.Selector {
 }
 
 // PlainSelector returns the selector that projects the row of a profile of one fragment straight
-// from the fragment's bytes (fields.Selector.AppendPlainRow), or nil when sel cannot: sel selects
-// something, and nothing of segmentMembership, whose merge changes even a fragment alone (its
-// memberships are chosen by qualification time). identityMap is read as the merge reads it
-// (fields.Selector.WithIdentityMap).
+// from the fragment's bytes (fields.Selector.AppendPlainRow), or nil when sel selects nothing.
+// identityMap and segmentMembership are read as the merge reads them
+// (fields.Selector.WithIdentityMap, WithSegmentMembership).
 func PlainSelector(sel *fields.Selector) *fields.Selector {
 	if sel == nil {
 		return nil
 	}
-	if _, segments := sel.Child("segmentMembership"); segments {
-		return nil
-	}
-	return sel.WithIdentityMap("identityMap")
+	return sel.WithIdentityMap("identityMap").WithSegmentMembership("segmentMembership")
 }
