@@ -184,10 +184,25 @@ func (s *Selector) WithSegmentMembership(name string) *Selector {
 }
 
 // appendPlainSegments appends the segment memberships at b[i] projected by sel, as a merge of
-// them alone leaves them (WithSegmentMembership), when they are an object whose namespaces are
-// plain names, not repeated; sel may keep the map whole or namespaces whole (names below a
-// namespace take the long way).
+// them alone leaves them (WithSegmentMembership): a namespace that is not an object is dropped.
 func appendPlainSegments(dst, b []byte, i int, sel *Selector) (_ []byte, _ int, kept, ok bool) {
+	return appendPlainNamespaces(dst, b, i, sel, func(dst, b []byte, i int) ([]byte, int, bool, bool) {
+		if i >= len(b) || b[i] != '{' {
+			i, ok := skipValue(b, i)
+			return dst, i, false, ok
+		}
+		dst, i, ok := appendPlainMemberships(dst, b, i)
+		return dst, i, true, ok
+	})
+}
+
+// appendPlainNamespaces appends a map of namespaces at b[i] projected by sel, when it is an object
+// whose namespaces are plain names, not repeated, and sel keeps it whole or keeps namespaces
+// whole (names below a namespace take the long way). value appends a kept namespace's value as
+// the merge leaves it, and reports whether the merge keeps it at all (got) and whether it could
+// tell (ok).
+func appendPlainNamespaces(dst, b []byte, i int, sel *Selector,
+	value func(dst, b []byte, i int) (_ []byte, _ int, got, ok bool)) (_ []byte, _ int, kept, ok bool) {
 	if i >= len(b) || b[i] != '{' {
 		return dst, i, false, false
 	}
@@ -215,18 +230,24 @@ func appendPlainSegments(dst, b []byte, i int, sel *Selector) (_ []byte, _ int, 
 			}
 			keep = selected
 		}
-		if keep && i < len(b) && b[i] == '{' {
+		if keep {
+			mark := len(dst)
 			if kept {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, '"')
 			dst = append(dst, key...)
 			dst = append(dst, '"', ':')
-			if dst, i, ok = appendPlainMemberships(dst, b, i); !ok {
+			var got bool
+			if dst, i, got, ok = value(dst, b, i); !ok {
 				return dst[:start], i, false, false
 			}
-			kept = true
-		} else if i, ok = skipValue(b, i); !ok { // not kept, or not an object: the merge drops it
+			if got {
+				kept = true
+			} else {
+				dst = dst[:mark]
+			}
+		} else if i, ok = skipValue(b, i); !ok {
 			return dst[:start], i, false, false
 		}
 		var end bool
@@ -280,60 +301,13 @@ func appendPlainMemberships(dst, b []byte, i int) ([]byte, int, bool) {
 }
 
 // appendPlainIdentities appends the identity map at b[i] projected by sel, when a merge of it
-// alone leaves it as it is: it is an object, and each namespace sel keeps is a plain name, not
-// repeated, whose value is an array of one or more entries in increasing order of their ids
-// (entryID), each kept whole. Namespaces sel does not keep are skipped; sel may keep them whole
-// or not at all (names below an array take the long way).
+// alone leaves it as it is (appendPlainNamespaces): each namespace sel keeps is an array of one
+// or more entries in increasing order of their ids (entryID), each kept whole.
 func appendPlainIdentities(dst, b []byte, i int, sel *Selector) (_ []byte, _ int, kept, ok bool) {
-	if i >= len(b) || b[i] != '{' {
-		return dst, i, false, false
-	}
-	start := len(dst)
-	dst = append(dst, '{')
-	var names plainNames
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		if sel.all { // the merge makes an empty map of an empty map, and a whole one keeps it
-			return append(dst, '}'), i + 1, true, true
-		}
-		return dst[:start], i + 1, false, true
-	}
-	for {
-		key, next, ok := memberName(b, i)
-		if !ok {
-			return dst[:start], i, false, false
-		}
-		i = next
-		keep := sel.all
-		if !keep {
-			k, selected := sel.lookupBytes(key)
-			if selected && !sel.kids[k].sel.all {
-				return dst[:start], i, false, false
-			}
-			keep = selected
-		}
-		if keep {
-			if !names.add(key) {
-				return dst[:start], i, false, false
-			}
-			if kept {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, '"')
-			dst = append(dst, key...)
-			dst = append(dst, '"', ':')
-			if dst, i, ok = appendPlainEntries(dst, b, i); !ok {
-				return dst[:start], i, false, false
-			}
-			kept = true
-		} else if i, ok = skipValue(b, i); !ok {
-			return dst[:start], i, false, false
-		}
-		var end bool
-		if dst, i, end, ok = endMember(dst, b, i, start, kept); !ok || end {
-			return dst, i, kept && ok, ok
-		}
-	}
+	return appendPlainNamespaces(dst, b, i, sel, func(dst, b []byte, i int) ([]byte, int, bool, bool) {
+		dst, i, ok := appendPlainEntries(dst, b, i)
+		return dst, i, true, ok
+	})
 }
 
 // appendPlainEntries appends the array of a namespace's identities at b[i] whole, when it holds
