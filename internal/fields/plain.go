@@ -260,44 +260,7 @@ func appendPlainNamespaces(dst, b []byte, i int, sel *Selector,
 // appendPlainMemberships appends a namespace's memberships at b[i] (an object) as a merge of
 // them alone leaves them: without the null ones, and each other one as it is, nulls and all.
 func appendPlainMemberships(dst, b []byte, i int) ([]byte, int, bool) {
-	start := len(dst)
-	dst = append(dst, '{')
-	var names plainNames
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return append(dst, '}'), i + 1, true
-	}
-	first := true
-	for {
-		key, next, ok := memberName(b, i)
-		if !ok || !names.add(key) {
-			return dst[:start], i, false
-		}
-		i = next
-		if i < len(b) && b[i] == 'n' {
-			if i, ok = skipValue(b, i); !ok {
-				return dst[:start], i, false
-			}
-		} else {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = append(dst, '"')
-			dst = append(dst, key...)
-			dst = append(dst, '"', ':')
-			if dst, i, ok = appendWhole(dst, b, i, false); !ok {
-				return dst[:start], i, false
-			}
-		}
-		var end bool
-		if i, end, ok = nextMember(b, i); !ok {
-			return dst[:start], i, false
-		}
-		if end {
-			return append(dst, '}'), i, true
-		}
-	}
+	return appendObjectWhole(dst, b, i, true, false)
 }
 
 // appendPlainIdentities appends the identity map at b[i] projected by sel, when a merge of it
@@ -447,6 +410,12 @@ func appendWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 // appendPlainWhole appends the object at b[i] whole; merged drops its null members, as a merge
 // does (outside arrays), and keeps them otherwise.
 func appendPlainWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
+	return appendObjectWhole(dst, b, i, merged, merged)
+}
+
+// appendObjectWhole appends the object at b[i] whole, without its null members when dropNulls,
+// and its members' values whole, merged or not (appendWhole).
+func appendObjectWhole(dst, b []byte, i int, dropNulls, merged bool) ([]byte, int, bool) {
 	start := len(dst)
 	dst = append(dst, '{')
 	var names plainNames
@@ -461,7 +430,7 @@ func appendPlainWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 			return dst[:start], i, false
 		}
 		i = next
-		if merged && i < len(b) && b[i] == 'n' {
+		if dropNulls && i < len(b) && b[i] == 'n' {
 			if i, ok = skipValue(b, i); !ok || string(b[next:i]) != "null" {
 				return dst[:start], i, false
 			}
