@@ -26,7 +26,7 @@ type callStat struct {
 // processCalls is the line a process writes.
 type processCalls struct {
 	PID int `json:"pid"`
-	// LivedMs is from the start of main to the end of serving.
+	// LivedMs is from the start of serving (just after the flags are read) to its end.
 	LivedMs float64 `json:"lived_ms"`
 	// BusyMs is the time at least one call was in progress: calls served side by side count once.
 	BusyMs float64 `json:"busy_ms"`
@@ -83,11 +83,22 @@ func (l *callLog) begin(name string) (end func()) {
 	}
 }
 
-// summary is the process's line so far.
+// summary is the process's line so far, a copy: a call may still end after it (Terraform's stop
+// does not wait for the calls in progress). A call in progress counts its time so far.
 func (l *callLog) summary() processCalls {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return processCalls{PID: os.Getpid(), LivedMs: ms(l.now().Sub(l.started)), BusyMs: ms(l.busy), Calls: l.calls}
+	now := l.now()
+	busy := l.busy
+	if l.inFlight > 0 {
+		busy += now.Sub(l.busySince)
+	}
+	calls := make(map[string]*callStat, len(l.calls))
+	for name, s := range l.calls {
+		c := *s
+		calls[name] = &c
+	}
+	return processCalls{PID: os.Getpid(), LivedMs: ms(now.Sub(l.started)), BusyMs: ms(busy), Calls: calls}
 }
 
 // write appends the process's line to the file. A line that cannot be written loses only itself.
@@ -135,7 +146,8 @@ func (l *callLog) wrap(s tfprotov6.ProviderServer) tfprotov6.ProviderServer {
 }
 
 // timedServer is the framework's server with its calls timed. The calls a Terraform command
-// makes are timed; the rest (actions, lists, state stores, ephemeral resources) pass through.
+// makes of this provider are timed; the rest (functions, moves, identity upgrades, actions,
+// lists, state stores, ephemeral resources) pass through untimed.
 type timedServer struct {
 	fullServer
 	log *callLog

@@ -43,7 +43,13 @@ func TestCallLogCountsCallsSideBySideOnce(t *testing.T) {
 	clock.at(120)
 
 	got := l.summary()
-	// Busy from 5 to 55 and from 100 to 110; A took 30 + 10, B 40.
+	// Busy from 5 to 55 and from 100 to 110; A took 30 + 10, B 40. The summary is a copy.
+	endLate := l.begin("A")
+	clock.at(130)
+	if later := l.summary(); later.BusyMs != 70 || later.Calls["A"].N != 2 {
+		t.Errorf("with a call in progress since 120: busy %v ms, A %d calls; want 70 ms and the 2 ended", later.BusyMs, later.Calls["A"].N)
+	}
+	endLate()
 	if got.BusyMs != 60 || got.LivedMs != 120 {
 		t.Errorf("busy %v ms, lived %v ms; want 60 and 120", got.BusyMs, got.LivedMs)
 	}

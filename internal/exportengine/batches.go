@@ -228,7 +228,8 @@ func (e *Engine) placeUpload(batchID, dir, tmp, name string, size int64) error {
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}
-	// The upload is answered as stored: its name must survive a crash of the machine too.
+	// The upload is answered as stored: its name in the batch's directory (made with the batch)
+	// must survive a crash of the machine too.
 	return durable.SyncDir(dir)
 }
 

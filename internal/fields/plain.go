@@ -1,9 +1,6 @@
 package fields
 
-import (
-	"math/bits"
-	"unicode/utf8"
-)
+import "math/bits"
 
 // Most profiles of an export have one fragment, and most fragments are plain: no null, no name
 // repeated within an object, no escape in what a projection keeps. Merging such a fragment alone
@@ -18,9 +15,11 @@ const maxPlainMembers = 32
 // AppendPlainRow appends what AppendRow appends for the object obj parsed, after a merge of obj
 // alone, and reports whether it could tell that from obj's bytes. It can when, in what s keeps
 // of obj: no object repeats a name; no name has an escape or a byte outside printable ASCII; no
-// string has an escape or a control character; and no selected name has an array below which s selects further names.
-// Merging obj alone drops null members of objects (outside arrays), which it drops too; whatever
-// a merge changes beyond that (identityMap, segmentMembership) is the caller's to keep out of s.
+// string has an escape or a control character; and no selected name has an array below which s
+// selects further names. Merging obj alone drops null members of objects (outside arrays), which
+// it drops too; identityMap and segmentMembership, which a merge changes further, it reads as the
+// merge does when s says so (WithIdentityMap, WithSegmentMembership), and otherwise they are the
+// caller's to keep out of s.
 // On false, dst is returned as it was. A nil or whole selector is always the long way.
 func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
 	if s == nil || s.all {
@@ -250,9 +249,10 @@ func appendPlainNamespaces(dst, b []byte, i int, sel *Selector,
 		} else if i, ok = skipValue(b, i); !ok {
 			return dst[:start], i, false, false
 		}
+		// A map selected whole stays, if only as {}, when the merge drops every namespace of it.
 		var end bool
-		if dst, i, end, ok = endMember(dst, b, i, start, kept); !ok || end {
-			return dst, i, kept && ok, ok
+		if dst, i, end, ok = endMember(dst, b, i, start, kept || sel.all); !ok || end {
+			return dst, i, (kept || sel.all) && ok, ok
 		}
 	}
 }
@@ -502,15 +502,10 @@ func appendScalar(dst, b []byte, i int) ([]byte, int, bool) {
 		if !ok || escaped {
 			return dst, i, false
 		}
-		high := false
 		for _, c := range b[i+1 : end-1] {
 			if c < 0x20 {
 				return dst, i, false // written back escaped the long way
 			}
-			high = high || c >= utf8.RuneSelf
-		}
-		if high && !utf8.Valid(b[i+1:end-1]) {
-			return dst, i, false // the long way writes U+FFFD for each byte that is not UTF-8
 		}
 		return append(dst, b[i:end]...), end, true
 	}

@@ -73,12 +73,13 @@ func TestAppendPlainDocumentRow(t *testing.T) {
 		// An identity map is a member like any other: its entries as they are, in their order.
 		{`{"identityMap":{"ECID":[{"id":"2"},{"id":"1","primary":null}]}}`, "identityMap", `{"identityMap":{"ECID":[{"id":"2"},{"id":"1","primary":null}]}}`},
 		{`{"a":"é"}`, "a", `{"a":"é"}`},
-		// The long way: repeated names, escapes, names below an array, bytes that are not UTF-8.
+		// Bytes that are not UTF-8 are copied, as the long way copies a string without escapes.
+		{"{\"a\":\"\xff\"}", "a", "{\"a\":\"\xff\"}"},
+		// The long way: repeated names, escapes, names below an array.
 		{`{"a":1,"a":2}`, "a", ""},
 		{`{"a":{"b":1,"b":2}}`, "a", ""},
 		{`{"a":"\u00e9"}`, "a", ""},
 		{`{"a":[{"b":1}]}`, "a.b", ""},
-		{"{\"a\":\"\xff\"}", "a", ""},
 		{`{"a":1`, "a", ""},
 	} {
 		sel, err := Parse(tc.list)
@@ -284,6 +285,10 @@ func TestPlainRowSegmentMembership(t *testing.T) {
 		{"segmentMembership", `{"segmentMembership":{"ups":5,"x":null,"y":[1],"z":{}}}`, `{"segmentMembership":{"z":{}}}`},
 		{"segmentMembership.ups", `{"segmentMembership":{"ups":5}}`, `{}`},
 		{"segmentMembership", `{"segmentMembership":{}}`, `{"segmentMembership":{}}`},
+		// A map whose every namespace the merge drops stays, as {}, where it is selected whole.
+		{"segmentMembership", `{"segmentMembership":{"ups":null}}`, `{"segmentMembership":{}}`},
+		{"segmentMembership,p", `{"segmentMembership":{"y":[1]},"p":1}`, `{"segmentMembership":{},"p":1}`},
+		{"segmentMembership.ups,p", `{"segmentMembership":{"ups":5},"p":1}`, `{"p":1}`},
 		{"segmentMembership.ups", `{"segmentMembership":{}}`, `{}`},
 		// The long way: names below a namespace, repeats, escapes, a map that is not an object.
 		{"segmentMembership.ups.a", `{"segmentMembership":{"ups":{"a":` + s + `}}}`, ""},

@@ -31,6 +31,7 @@ func FuzzMergeProject(f *testing.F) {
 	f.Add(`{"identityMap":{"E":[{"id":"a","id":"b"}],"F":"x","G":[1]}}`, `{}`, "identityMap")
 	f.Add(`{"segmentMembership":{"ups":{"a":null,"b":{"status":null},"c":5},"x":null,"y":[1],"z":{}},"p":1}`, `{}`, "segmentMembership,p")
 	f.Add(`{"segmentMembership":{"ups":{"a":{"status":"realized"}},"x":{"b":{}}},"q":{"segmentMembership":{"u":{"a":null}}}}`, `{}`, "segmentMembership.ups,q")
+	f.Add(`{"segmentMembership":{"ups":null},"p":1}`, `{}`, "segmentMembership,p")
 	f.Fuzz(func(t *testing.T, first, second, list string) {
 		for _, doc := range []string{first, second} {
 			if fastjson.Validate(doc) != nil || !utf8.ValidString(doc) { // ingestion refuses them

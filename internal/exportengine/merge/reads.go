@@ -12,7 +12,8 @@ func Reads(sel *fields.Selector) *fields.Selector {
 }
 
 // PlainSelector returns the selector that projects the row of a profile of one fragment straight
-// from the fragment's bytes (fields.Selector.AppendPlainRow), or nil when sel selects nothing.
+// from the fragment's bytes (fields.Selector.AppendPlainRow), or nil for a nil sel (whole
+// profiles, which take the long way).
 // identityMap and segmentMembership are read as the merge reads them
 // (fields.Selector.WithIdentityMap, WithSegmentMembership).
 func PlainSelector(sel *fields.Selector) *fields.Selector {

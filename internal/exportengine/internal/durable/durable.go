@@ -7,15 +7,6 @@ import (
 	"os"
 )
 
-// SyncDir makes the names created, renamed or removed in dir durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
-}
-
 // SyncFile makes the bytes written to the file at path durable.
 func SyncFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
