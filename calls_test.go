@@ -102,7 +102,7 @@ func TestCallLogAppendsALinePerProcess(t *testing.T) {
 
 func TestCallLogWithoutTheVariableTimesNothing(t *testing.T) {
 	s := providerserver.NewProtocol6(provider.New("test")())()
-	l := newCallLog("", time.Now)
+	l := newCallLog("", (&fakeClock{}).now)
 	if l != nil {
 		t.Fatal("a log without a file")
 	}
