@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -297,12 +296,54 @@ func openRuns(files []string) (*Reader, error) {
 			rd.Close()
 			return nil, err
 		}
-		if !src.eof {
-			rd.heap = append(rd.heap, src)
+	}
+	rd.tree = make([]int32, max(len(rd.sources), 1))
+	if len(rd.sources) > 0 {
+		rd.tree[0] = rd.play(1)
+	}
+	return rd, nil
+}
+
+// A loser tree merges the runs: tree[0] is the source whose pair comes next, and each inner node
+// n (1 <= n < k, its children 2n and 2n+1; source i is leaf k+i) holds the source that lost the
+// match played there. When the winner moves on, only its path to the root is played again:
+// log2(k) comparisons a pair, where a binary heap makes two at each level.
+
+// play plays the matches below node n, and returns its winner.
+func (r *Reader) play(n int) int32 {
+	k := len(r.sources)
+	if n >= k {
+		return int32(n - k)
+	}
+	a, b := r.play(2*n), r.play(2*n+1)
+	if r.before(b, a) {
+		a, b = b, a
+	}
+	r.tree[n] = b
+	return a
+}
+
+// replay plays the matches on the path of source w, whose pair changed, up to the root.
+func (r *Reader) replay(w int32) {
+	for n := (int(w) + len(r.sources)) / 2; n >= 1; n /= 2 {
+		if r.before(r.tree[n], w) {
+			r.tree[n], w = w, r.tree[n]
 		}
 	}
-	heap.Init(&rd.heap)
-	return rd, nil
+	r.tree[0] = w
+}
+
+// before reports whether source a's pair comes before source b's: by key, then by run (equal keys
+// in the order they went in); a run read to its end comes after every other.
+func (r *Reader) before(a, b int32) bool {
+	sa, sb := r.sources[a], r.sources[b]
+	if sa.eof || sb.eof {
+		return !sa.eof
+	}
+	if c := bytes.Compare(sa.key, sb.key); c != 0 {
+		return c < 0
+	}
+	return sa.order < sb.order
 }
 
 // mergeRuns writes the runs merged into one.
@@ -353,9 +394,9 @@ type Reader struct {
 	mem     *run
 	memNext int
 	memory  *Memory
-	// From files: each run's next pair, in a heap ordered by key, then run.
+	// From files: each run's next pair, merged by a loser tree (see play).
 	sources []*source
-	heap    sourceHeap
+	tree    []int32
 	cur     *source
 	key     []byte
 	value   []byte
@@ -383,17 +424,13 @@ func (r *Reader) Next() bool {
 			r.err = err
 			return false
 		}
-		if r.cur.eof {
-			heap.Pop(&r.heap)
-		} else {
-			heap.Fix(&r.heap, 0)
-		}
+		r.replay(r.tree[0])
 		r.cur = nil
 	}
-	if len(r.heap) == 0 {
+	if len(r.sources) == 0 || r.sources[r.tree[0]].eof {
 		return false
 	}
-	r.cur = r.heap[0]
+	r.cur = r.sources[r.tree[0]]
 	r.key, r.value = r.cur.key, r.cur.value
 	return true
 }
@@ -415,7 +452,7 @@ func (r *Reader) Close() {
 	if r.mem != nil {
 		r.memory.give(r.mem)
 	}
-	r.sources, r.heap, r.mem = nil, nil, nil
+	r.sources, r.tree, r.mem = nil, nil, nil
 }
 
 // source is a run's file being read.
@@ -458,26 +495,4 @@ func noEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
-}
-
-type sourceHeap []*source
-
-func (h sourceHeap) Len() int { return len(h) }
-func (h sourceHeap) Less(i, j int) bool {
-	if c := bytes.Compare(h[i].key, h[j].key); c != 0 {
-		return c < 0
-	}
-	return h[i].order < h[j].order
-}
-func (h sourceHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *sourceHeap) Push(x any) {
-	if s, ok := x.(*source); ok {
-		*h = append(*h, s)
-	}
-}
-func (h *sourceHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }

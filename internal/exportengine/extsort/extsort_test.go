@@ -57,8 +57,9 @@ func TestSortsStablyByKey(t *testing.T) {
 	}
 	want := slices.Clone(pairs)
 	slices.SortStableFunc(want, func(a, b pair) int { return bytes.Compare(a.key, b.key) })
-	// Runs of 1,000 bytes make about 500 runs: more than are read at once, merged in rounds.
-	for _, runSize := range []int{1 << 30, 20_000, 1000} {
+	// Runs of 1,000 bytes make about 500 runs: more than are read at once, merged in rounds. The
+	// sizes between make from two to a few dozen runs, most not a power of two.
+	for _, runSize := range []int{1 << 30, 200_000, 90_000, 60_000, 20_000, 1000} {
 		t.Run(fmt.Sprintf("runs of %d", runSize), func(t *testing.T) {
 			got := sortAll(t, t.TempDir(), runSize, pairs)
 			if len(got) != len(want) {
