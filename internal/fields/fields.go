@@ -32,7 +32,7 @@ type Selector struct {
 	// index finds a child by name once there are too many to look through.
 	index map[string]int
 	// identityMap and segmentMembership name the top-level members that plain rows read as an
-	// identity map and as segment memberships (see WithIdentityMap, WithSegmentMembership).
+	// identity map and as segment memberships (see WithMergedMembers).
 	identityMap, segmentMembership string
 }
 

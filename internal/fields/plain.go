@@ -18,14 +18,11 @@ const maxPlainMembers = 32
 // string has an escape or a control character; and no selected name has an array below which s
 // selects further names. Merging obj alone drops null members of objects (outside arrays), which
 // it drops too; identityMap and segmentMembership, which a merge changes further, it reads as the
-// merge does when s says so (WithIdentityMap, WithSegmentMembership), and otherwise they are the
-// caller's to keep out of s.
+// merge does when s says so (WithMergedMembers), and otherwise they are the caller's to keep out
+// of s.
 // On false, dst is returned as it was. A nil or whole selector is always the long way.
 func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
-	if s == nil || s.all {
-		return dst, false
-	}
-	return s.appendPlainRow(dst, obj, -1)
+	return s.AppendPlainRowUntil(dst, obj, -1)
 }
 
 // AppendPlainRowUntil is AppendPlainRow for an object obj that is valid JSON and repeats no
@@ -33,10 +30,7 @@ func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
 // once it has met selected of s's names, it takes the rest of obj as read. A negative selected
 // reads obj whole.
 func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, bool) {
-	if s == nil || s.all {
-		return dst, false
-	}
-	return s.appendPlainRow(dst, obj, selected)
+	return s.appendPlainRow(dst, obj, selected, true)
 }
 
 // AppendPlainDocumentRow is AppendPlainRow for a document that is not merged, such as an event:
@@ -44,18 +38,14 @@ func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, b
 // could tell that from obj's bytes. Null members are kept where s selects them whole, as
 // AppendRow keeps them, and an identity map is a member like any other.
 func (s *Selector) AppendPlainDocumentRow(dst, obj []byte) ([]byte, bool) {
+	return s.appendPlainRow(dst, obj, -1, false)
+}
+
+// appendPlainRow is the plain row of obj, merged alone or as it is.
+func (s *Selector) appendPlainRow(dst, obj []byte, selected int, merged bool) ([]byte, bool) {
 	if s == nil || s.all {
 		return dst, false
 	}
-	return s.appendPlainRowOf(dst, obj, -1, false)
-}
-
-func (s *Selector) appendPlainRow(dst, obj []byte, selected int) ([]byte, bool) {
-	return s.appendPlainRowOf(dst, obj, selected, true)
-}
-
-// appendPlainRowOf is the plain row of obj, merged alone or as it is.
-func (s *Selector) appendPlainRowOf(dst, obj []byte, selected int, merged bool) ([]byte, bool) {
 	start := len(dst)
 	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0), selected, merged)
 	if !ok || skipSpace(obj, i) != len(obj) {
@@ -155,35 +145,26 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 	}
 }
 
-// WithIdentityMap returns s for AppendPlainRow where the fragment's top-level member name merges
-// as an identity map does: in each namespace, entries without a non-empty string id are dropped,
-// entries with the same id are kept once, and the rest are ordered by id, without their null
-// members. A plain row keeps such a map only where that changes nothing (appendPlainIdentities),
-// and takes the long way otherwise.
-func (s *Selector) WithIdentityMap(name string) *Selector {
+// WithMergedMembers returns s for AppendPlainRow where the fragment's top-level members named
+// identityMap and segmentMembership (either may be "") merge as an identity map and as segment
+// memberships do. An identity map: in each namespace, entries without a non-empty string id are
+// dropped, entries with the same id are kept once, and the rest are ordered by id, without their
+// null members; a plain row keeps such a map only where that changes nothing
+// (appendPlainIdentities), and takes the long way otherwise. Segment memberships: a map of
+// namespaces, where a namespace whose value is an object keeps its memberships but the null ones,
+// each as it is, and any other namespace is dropped (which membership wins by its qualification
+// time matters only between fragments).
+func (s *Selector) WithMergedMembers(identityMap, segmentMembership string) *Selector {
 	if s == nil || s.all {
 		return s
 	}
 	out := s.clone()
-	out.identityMap = name
-	return out
-}
-
-// WithSegmentMembership returns s for AppendPlainRow where the fragment's top-level member name
-// merges as segment memberships do: a map of namespaces, where a namespace whose value is an
-// object keeps its memberships but the null ones, each as it is, and any other namespace is
-// dropped. (Which membership wins by its qualification time matters only between fragments.)
-func (s *Selector) WithSegmentMembership(name string) *Selector {
-	if s == nil || s.all {
-		return s
-	}
-	out := s.clone()
-	out.segmentMembership = name
+	out.identityMap, out.segmentMembership = identityMap, segmentMembership
 	return out
 }
 
 // appendPlainSegments appends the segment memberships at b[i] projected by sel, as a merge of
-// them alone leaves them (WithSegmentMembership): a namespace that is not an object is dropped.
+// them alone leaves them (WithMergedMembers): a namespace that is not an object is dropped.
 func appendPlainSegments(dst, b []byte, i int, sel *Selector) (_ []byte, _ int, kept, ok bool) {
 	return appendPlainNamespaces(dst, b, i, sel, func(dst, b []byte, i int) ([]byte, int, bool, bool) {
 		if i >= len(b) || b[i] != '{' {

@@ -86,7 +86,7 @@ func TestAppendPlainDocumentRow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sel = sel.WithIdentityMap("identityMap") // which a document that is not merged ignores
+		sel = sel.WithMergedMembers("identityMap", "") // which a document that is not merged ignores
 		got, ok := sel.AppendPlainDocumentRow([]byte("prefix"), []byte(tc.doc))
 		switch {
 		case tc.want == "" && (ok || string(got) != "prefix"):
@@ -257,12 +257,12 @@ func TestPlainRowIdentityMap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := sel.WithIdentityMap("identityMap").AppendPlainRow(nil, []byte(tc.doc))
+		got, ok := sel.WithMergedMembers("identityMap", "").AppendPlainRow(nil, []byte(tc.doc))
 		if ok != (tc.want != "") || string(got) != tc.want {
 			t.Errorf("%s by %q: %s, %v; want %s", tc.doc, tc.list, got, ok, tc.want)
 		}
 	}
-	// Without WithIdentityMap, the map is an object like any other.
+	// Without WithMergedMembers, the map is an object like any other.
 	sel, _ := Parse("identityMap")
 	if got, ok := sel.AppendPlainRow(nil, []byte(`{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}`)); !ok ||
 		string(got) != `{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}` {
@@ -303,16 +303,16 @@ func TestPlainRowSegmentMembership(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := sel.WithIdentityMap("identityMap").WithSegmentMembership("segmentMembership").AppendPlainRow(nil, []byte(tc.doc))
+		got, ok := sel.WithMergedMembers("identityMap", "segmentMembership").AppendPlainRow(nil, []byte(tc.doc))
 		if ok != (tc.want != "") || string(got) != tc.want {
 			t.Errorf("%s by %q: %s, %v; want %s", tc.doc, tc.list, got, ok, tc.want)
 		}
 	}
 	// The two kinds of member can be named together, and keep each other.
 	sel, _ := Parse("identityMap,segmentMembership")
-	sel = sel.WithIdentityMap("identityMap").WithSegmentMembership("segmentMembership")
+	sel = sel.WithMergedMembers("identityMap", "segmentMembership")
 	doc := `{"identityMap":{"E":[{"id":"b"},{"id":"a"}]},"segmentMembership":{"ups":{}}}`
 	if _, ok := sel.AppendPlainRow(nil, []byte(doc)); ok {
-		t.Error("an identity map the merge sorts went the plain way after WithSegmentMembership")
+		t.Error("an identity map the merge sorts went the plain way with segment memberships named too")
 	}
 }

@@ -15,10 +15,10 @@ func Reads(sel *fields.Selector) *fields.Selector {
 // from the fragment's bytes (fields.Selector.AppendPlainRow), or nil for a nil sel (whole
 // profiles, which take the long way).
 // identityMap and segmentMembership are read as the merge reads them
-// (fields.Selector.WithIdentityMap, WithSegmentMembership).
+// (fields.Selector.WithMergedMembers).
 func PlainSelector(sel *fields.Selector) *fields.Selector {
 	if sel == nil {
 		return nil
 	}
-	return sel.WithIdentityMap("identityMap").WithSegmentMembership("segmentMembership")
+	return sel.WithMergedMembers("identityMap", "segmentMembership")
 }
