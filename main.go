@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
+	_ "github.com/aepkit/terraform-provider-experienceplatform/internal/plugintls" // its init, before go-plugin's key
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/provider"
 )
 

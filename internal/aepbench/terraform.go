@@ -360,8 +360,14 @@ func (p overheadParts) String() string {
 	}
 	starts := fmt.Sprintf("its %d starts %d ms (each as measured above)", p.processes, p.starts.Milliseconds())
 	if p.emptyStarts > 0 {
-		starts = fmt.Sprintf("its %d starts %d ms (each as measured above: %d ms as an empty provider's, %d ms its own)",
-			p.processes, p.starts.Milliseconds(), p.emptyStarts.Milliseconds(), (p.starts - p.emptyStarts).Milliseconds())
+		own := fmt.Sprintf("%d ms its own", (p.starts - p.emptyStarts).Milliseconds())
+		if p.starts < p.emptyStarts {
+			// The provider's start can beat the empty provider's: it builds go-plugin's P-521
+			// tables on another core (internal/plugintls), which the empty provider does not.
+			own = fmt.Sprintf("its own %d ms less", (p.emptyStarts - p.starts).Milliseconds())
+		}
+		starts = fmt.Sprintf("its %d starts %d ms (each as measured above: %d ms as an empty provider's, %s)",
+			p.processes, p.starts.Milliseconds(), p.emptyStarts.Milliseconds(), own)
 	}
 	return fmt.Sprintf("terraform: whose the overhead is (the median run, %d ms): the provider's calls %d ms (its %d processes busy, "+
 		"less the job; by call, summed: %s, ApplyResourceChange counting the job), %s, "+

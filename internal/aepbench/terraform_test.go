@@ -45,6 +45,10 @@ func TestOverheadSplitsIntoCallsStartsAndTerraform(t *testing.T) {
 	if got := splitOverhead(600*ms, 80*ms, 45*ms, 0, pc).String(); !strings.Contains(got, "its 4 starts 180 ms (each as measured above), ") {
 		t.Errorf("without an empty provider measured: %q", got)
 	}
+	if got := splitOverhead(600*ms, 80*ms, 40*ms, 45*ms, pc).String(); !strings.Contains(got,
+		"its 4 starts 160 ms (each as measured above: 180 ms as an empty provider's, its own 20 ms less)") {
+		t.Errorf("a start faster than the empty provider's: %q", got)
+	}
 
 	runs := []overheadParts{{overhead: 900 * ms}, p, {overhead: 100 * ms}}
 	if m := medianParts(runs); m.overhead != p.overhead || m.calls != p.calls {

@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/plugintls"
 )
 
 // A worker is a process that runs the export jobs of a data directory and exits when none has
@@ -75,7 +77,7 @@ func SpawnWorker(exe, dataDir string) error {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), WorkerEnv+"="+dataDir)
+	cmd.Env = workerEnviron(os.Environ(), dataDir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = detachedProcess()
 	if err := cmd.Start(); err != nil {
@@ -84,6 +86,19 @@ func SpawnWorker(exe, dataDir string) error {
 	// Reap the worker if it ends before this process does.
 	go func() { _ = cmd.Wait() }()
 	return nil
+}
+
+// workerEnviron is a worker's environment: its parent's, with WorkerEnv naming the data directory,
+// less the certificate Terraform gives a provider for its plugin handshake, which a worker has no
+// use for (and which would make it build go-plugin's P-521 tables: see plugintls).
+func workerEnviron(parent []string, dataDir string) []string {
+	env := make([]string, 0, len(parent)+1)
+	for _, kv := range parent {
+		if name, _, _ := strings.Cut(kv, "="); name != plugintls.ClientCertEnv && name != WorkerEnv {
+			env = append(env, kv)
+		}
+	}
+	return append(env, WorkerEnv+"="+dataDir)
 }
 
 // WorkerMain is the whole life of a worker process, which a program calls when WorkerEnv is set:

@@ -2,11 +2,13 @@ package exportengine
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/plugintls"
 )
 
 // A worker runs the jobs of its data directory, and exits once it has had nothing to run for its
@@ -45,5 +47,20 @@ func TestWorkerRunsJobsThenExitsWhenIdle(t *testing.T) {
 	}
 	if WorkerRunning(env.dataDir) {
 		t.Error("the worker lock is still held")
+	}
+}
+
+// A worker's environment is its parent's with the data directory named, less Terraform's plugin
+// certificate and any data directory the parent was itself a worker for.
+func TestWorkerEnvironment(t *testing.T) {
+	parent := []string{"PATH=/bin", plugintls.ClientCertEnv + "=-----BEGIN CERTIFICATE-----", WorkerEnv + "=/old",
+		"PLUGIN_CLIENT_CERTS=kept", "HOME=/root"}
+	got := workerEnviron(parent, "/data")
+	want := []string{"PATH=/bin", "PLUGIN_CLIENT_CERTS=kept", "HOME=/root", WorkerEnv + "=/data"}
+	if !slices.Equal(got, want) {
+		t.Errorf("workerEnviron = %q, want %q", got, want)
+	}
+	if parent[1] != plugintls.ClientCertEnv+"=-----BEGIN CERTIFICATE-----" {
+		t.Errorf("the parent's environment changed: %q", parent)
 	}
 }
