@@ -10,7 +10,6 @@ package extsort
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,6 +27,8 @@ type Sorter struct {
 	mem     *Memory
 	fill    *run
 	spare   *run
+	// What its sorts count with: one, since a sorter sorts one run at a time.
+	scratch *scratch
 	// A run being sorted and written: its result arrives on written. Nil when none is.
 	written chan error
 	files   []string
@@ -42,10 +43,8 @@ type run struct {
 	items []item
 }
 
-// item is a pair in a run's data. prefix holds the key's first 8 bytes, big-endian and padded
-// with zeros: comparing prefixes first orders most pairs without reaching their bytes, and orders
-// them as bytes.Compare on the keys would (a key shorter than 8 bytes sorts before every longer
-// one it prefixes, both ways).
+// item is a pair in a run's data. prefix holds 8 bytes of the key, big-endian and padded with
+// zeros: its first 8 when the pair is added; while the run is sorted, the 8 bytes the sort is at.
 type item struct {
 	prefix uint64
 	off    uint32 // where the pair starts in data; increasing in the order pairs went in
@@ -58,27 +57,14 @@ func (r *run) value(it *item) []byte {
 	return r.data[it.off+it.klen : it.off+it.klen+it.vlen]
 }
 
-func keyPrefix(k []byte) uint64 {
+// keyPrefix is the 8 bytes of k from its byte at, padded with zeros.
+func keyPrefix(k []byte, at int) uint64 {
 	var b [8]byte
-	copy(b[:], k)
+	if at < len(k) {
+		copy(b[:], k[at:])
+	}
 	return binary.BigEndian.Uint64(b[:])
 }
-
-func (r *run) compare(a, b *item) int {
-	if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-		return c
-	}
-	if a.klen > 8 || b.klen > 8 {
-		if c := bytes.Compare(r.key(a), r.key(b)); c != 0 {
-			return c
-		}
-	} else if c := cmp.Compare(a.klen, b.klen); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.off, b.off)
-}
-
-func (r *run) sort() { slices.SortFunc(r.items, func(a, b item) int { return r.compare(&a, &b) }) }
 
 // New returns a sorter that writes its runs into a directory of its own in dir, a run holding
 // about runSize bytes of keys and values. dir must exist; Close removes what the sorter made in it.
@@ -88,18 +74,34 @@ func New(dir string, runSize int, mem *Memory) *Sorter {
 	if mem == nil {
 		mem = &Memory{}
 	}
-	return &Sorter{dir: dir, runSize: runSize, mem: mem, fill: mem.take(), spare: mem.take()}
+	return &Sorter{dir: dir, runSize: runSize, mem: mem, fill: mem.take(), spare: mem.take(), scratch: mem.takeScratch()}
 }
 
 // Memory holds run buffers for sorters that follow one another, so that the sorts of one task
 // grow their buffers, and the machine maps their pages, once: a run's buffers grow to its size
 // and are kept. Sorters sharing a Memory must be called from one goroutine.
 type Memory struct {
-	free []*run
+	free    []*run
+	scratch []*scratch
 }
 
 // Drop lets go of the buffers kept for sorters to come, when none will.
-func (m *Memory) Drop() { m.free = nil }
+func (m *Memory) Drop() { m.free, m.scratch = nil, nil }
+
+func (m *Memory) takeScratch() *scratch {
+	if len(m.scratch) == 0 {
+		return &scratch{}
+	}
+	sc := m.scratch[len(m.scratch)-1]
+	m.scratch = m.scratch[:len(m.scratch)-1]
+	return sc
+}
+
+func (m *Memory) giveScratch(sc *scratch) {
+	if sc != nil {
+		m.scratch = append(m.scratch, sc)
+	}
+}
 
 func (m *Memory) take() *run {
 	if len(m.free) == 0 {
@@ -136,7 +138,7 @@ func (s *Sorter) Add(key, value []byte) error {
 		r = s.fill
 	}
 	r.items = grow(r.items, 1, s.runSize/itemSize)
-	r.items = append(r.items, item{prefix: keyPrefix(key), off: uint32(len(r.data)), klen: uint32(len(key)), vlen: uint32(len(value))})
+	r.items = append(r.items, item{prefix: keyPrefix(key, 0), off: uint32(len(r.data)), klen: uint32(len(key)), vlen: uint32(len(value))})
 	r.data = grow(r.data, len(key)+len(value), s.runSize)
 	r.data = append(append(r.data, key...), value...)
 	return nil
@@ -172,7 +174,7 @@ func (s *Sorter) spill() error {
 	}
 	s.files = append(s.files, name)
 	s.written = make(chan error, 1)
-	go func(done chan<- error) { done <- writeRun(name, full) }(s.written)
+	go func(done chan<- error) { done <- writeRun(name, full, s.scratch) }(s.written)
 	s.fill, s.spare = s.spare, full
 	s.fill.data, s.fill.items = s.fill.data[:0], s.fill.items[:0]
 	return nil
@@ -202,8 +204,8 @@ func (s *Sorter) wait() error {
 }
 
 // writeRun sorts a run and writes it.
-func writeRun(name string, r *run) error {
-	r.sort()
+func writeRun(name string, r *run, sc *scratch) error {
+	r.sort(sc)
 	return writeFile(name, func(w *bufio.Writer) error {
 		for i := range r.items {
 			if err := writePair(w, r.key(&r.items[i]), r.value(&r.items[i])); err != nil {
@@ -240,9 +242,10 @@ func (s *Sorter) Sorted() (*Reader, error) {
 	}
 	s.done = true
 	if len(s.files) == 0 {
-		s.fill.sort()
+		s.fill.sort(s.scratch)
 		s.mem.give(s.spare)
-		s.spare = nil
+		s.mem.giveScratch(s.scratch)
+		s.spare, s.scratch = nil, nil
 		return &Reader{mem: s.fill, memory: s.mem}, nil
 	}
 	if len(s.fill.items) > 0 {
@@ -255,7 +258,8 @@ func (s *Sorter) Sorted() (*Reader, error) {
 	}
 	s.mem.give(s.fill) // the runs' memory goes before they are read
 	s.mem.give(s.spare)
-	s.fill, s.spare = nil, nil
+	s.mem.giveScratch(s.scratch)
+	s.fill, s.spare, s.scratch = nil, nil, nil
 	// Runs are merged fanIn at a time, the earliest first, into longer ones, until the rest can be
 	// open at once. The merged run takes the place of those it holds, so that equal keys keep
 	// their order.

@@ -45,33 +45,52 @@ func sortAll(t *testing.T, dir string, runSize int, pairs []pair) []pair {
 // order they went in, whether they fit one run or spill into hundreds.
 func TestSortsStablyByKey(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	// Keys around the 8-byte prefix: short, exactly 8, longer, with zero bytes and high bytes.
-	alphabet := []byte{0, 1, 'a', 'b', 0xff}
-	var pairs []pair
-	for i := range 20_000 {
-		k := make([]byte, rng.IntN(13))
-		for j := range k {
-			k[j] = alphabet[rng.IntN(len(alphabet))]
+	for _, keys := range []struct {
+		name string
+		key  func() []byte
+	}{
+		// Keys around the first 8 bytes: short, exactly 8, longer, with zero bytes and high bytes.
+		{"short keys", func() []byte { return randomKey(rng, nil, rng.IntN(13)) }},
+		// Keys that share long beginnings, as identities do, and end on either side of each 8 bytes
+		// the sort counts on, or go on past the depth where it compares instead.
+		{"keys sharing beginnings", func() []byte {
+			begin := [][]byte{nil, []byte("ECID\x000436754256"), []byte("CRMID\x00CRM-0000"),
+				bytes.Repeat([]byte{'x'}, 70), bytes.Repeat([]byte{0}, 15)}[rng.IntN(5)]
+			return randomKey(rng, begin, rng.IntN(20))
+		}},
+	} {
+		var pairs []pair
+		for i := range 20_000 {
+			pairs = append(pairs, pair{keys.key(), fmt.Appendf(nil, "%d", i)})
 		}
-		pairs = append(pairs, pair{k, fmt.Appendf(nil, "%d", i)})
-	}
-	want := slices.Clone(pairs)
-	slices.SortStableFunc(want, func(a, b pair) int { return bytes.Compare(a.key, b.key) })
-	// Runs of 1,000 bytes make about 500 runs: more than are read at once, merged in rounds. The
-	// sizes between make from two to a few dozen runs, most not a power of two.
-	for _, runSize := range []int{1 << 30, 200_000, 90_000, 60_000, 20_000, 1000} {
-		t.Run(fmt.Sprintf("runs of %d", runSize), func(t *testing.T) {
-			got := sortAll(t, t.TempDir(), runSize, pairs)
-			if len(got) != len(want) {
-				t.Fatalf("%d pairs back, want %d", len(got), len(want))
-			}
-			for i := range want {
-				if !bytes.Equal(got[i].key, want[i].key) || !bytes.Equal(got[i].value, want[i].value) {
-					t.Fatalf("pair %d: %q=%q, want %q=%q", i, got[i].key, got[i].value, want[i].key, want[i].value)
+		want := slices.Clone(pairs)
+		slices.SortStableFunc(want, func(a, b pair) int { return bytes.Compare(a.key, b.key) })
+		// Runs of 1,000 bytes make about 500 runs: more than are read at once, merged in rounds.
+		// The sizes between make from two to a few dozen runs, most not a power of two.
+		for _, runSize := range []int{1 << 30, 200_000, 90_000, 60_000, 20_000, 1000} {
+			t.Run(fmt.Sprintf("%s, runs of %d", keys.name, runSize), func(t *testing.T) {
+				got := sortAll(t, t.TempDir(), runSize, pairs)
+				if len(got) != len(want) {
+					t.Fatalf("%d pairs back, want %d", len(got), len(want))
 				}
-			}
-		})
+				for i := range want {
+					if !bytes.Equal(got[i].key, want[i].key) || !bytes.Equal(got[i].value, want[i].value) {
+						t.Fatalf("pair %d: %q=%q, want %q=%q", i, got[i].key, got[i].value, want[i].key, want[i].value)
+					}
+				}
+			})
+		}
 	}
+}
+
+// randomKey is begin followed by n bytes of a few values, zero and 0xff among them.
+func randomKey(rng *rand.Rand, begin []byte, n int) []byte {
+	alphabet := []byte{0, 1, 'a', 'b', 0xff}
+	k := slices.Clone(begin)
+	for range n {
+		k = append(k, alphabet[rng.IntN(len(alphabet))])
+	}
+	return k
 }
 
 func TestEmpty(t *testing.T) {
@@ -221,10 +240,14 @@ func TestMemoryIsShared(t *testing.T) {
 			if len(mem.free) != wantFree {
 				t.Fatalf("after Sorted the memory holds %d free runs, want %d", len(mem.free), wantFree)
 			}
+			// Its sorts are over either way: what they counted with is free for the next sorter.
+			if len(mem.scratch) != 1 {
+				t.Fatalf("after Sorted the memory holds %d free scratches, want 1", len(mem.scratch))
+			}
 			b := New(dir, runSize, mem)
 			defer b.Close()
-			if len(mem.free) != 0 {
-				t.Fatalf("the next sorter left %d runs free", len(mem.free))
+			if len(mem.free) != 0 || len(mem.scratch) != 0 {
+				t.Fatalf("the next sorter left %d runs and %d scratches free", len(mem.free), len(mem.scratch))
 			}
 			for i := 0; ra.Next(); i++ {
 				if want := fmt.Sprintf("%03d", i); string(ra.Key()) != want {
@@ -251,4 +274,33 @@ func TestMemoryIsShared(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkSortRun sorts a run of 8 MiB of identity keys, as the identity graph's first sort
+// holds them: a namespace, a zero byte and an id, with the record's number as the value.
+func BenchmarkSortRun(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	r, sc := &run{}, &scratch{}
+	var value [4]byte
+	for r.size() < 8<<20 {
+		var key []byte
+		switch rng.IntN(3) {
+		case 0:
+			key = fmt.Appendf(nil, "CRMID\x00CRM-%08d", rng.IntN(10_000_000))
+		case 1:
+			key = fmt.Appendf(nil, "ECID\x00%019d%019d", rng.Int64N(1e18), rng.Int64N(1e18))
+		default:
+			key = fmt.Appendf(nil, "Email\x00%c%c%c%c.%d@mail.example", 'a'+rng.IntN(26), 'a'+rng.IntN(26),
+				'a'+rng.IntN(26), 'a'+rng.IntN(26), rng.IntN(1000))
+		}
+		r.items = append(r.items, item{prefix: keyPrefix(key, 0), off: uint32(len(r.data)), klen: uint32(len(key)), vlen: 4})
+		r.data = append(append(r.data, key...), value[:]...)
+	}
+	added := slices.Clone(r.items)
+	b.ResetTimer()
+	for range b.N {
+		copy(r.items, added)
+		r.sort(sc)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(added)), "ns/pair")
 }
