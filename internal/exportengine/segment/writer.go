@@ -33,6 +33,7 @@ type Writer struct {
 	meta       []byte     // scratch for one record's metadata
 	runs       []runInfo
 	runEvents  [][]eventEntry // each run's events, sorted by hash then sequence
+	order      orderScratch   // for writeRun, which one goroutine runs at a time
 	stats      Stats
 	afterRun   func() // called after each run is in the file
 }
@@ -193,7 +194,7 @@ func (sw *Writer) waitFlush() error {
 
 // writeRun sorts a run and writes it. Only one runs at a time, and nothing else writes meanwhile.
 func (sw *Writer) writeRun(rb *runBuffer) error {
-	slices.SortFunc(rb.pending, comparePending)
+	order := sw.order.order(rb.pending)
 	run := runInfo{metaOff: sw.off, count: uint64(len(rb.pending))}
 	nEvents := 0
 	for i := range rb.pending {
@@ -202,7 +203,8 @@ func (sw *Writer) writeRun(rb *runBuffer) error {
 		}
 	}
 	events := make([]eventEntry, 0, nEvents)
-	for i, p := range rb.pending {
+	for i, k := range order {
+		p := &rb.pending[k.idx]
 		meta := rb.buf[p.metaStart:p.bodyStart]
 		if err := sw.write(meta); err != nil {
 			return err
@@ -214,7 +216,8 @@ func (sw *Writer) writeRun(rb *runBuffer) error {
 	}
 	run.metaLen = sw.off - run.metaOff
 	run.bodyOff = sw.off
-	for _, p := range rb.pending {
+	for _, k := range order {
+		p := &rb.pending[k.idx]
 		body := rb.buf[p.bodyStart:p.bodyEnd]
 		if err := sw.write(body); err != nil {
 			return err
@@ -237,7 +240,8 @@ func (sw *Writer) writeRun(rb *runBuffer) error {
 	return nil
 }
 
-// comparePending orders a run's records by primary identity, then sequence.
+// comparePending orders a run's records by primary identity, then sequence: the order a run is
+// written in (see orderScratch.order).
 func comparePending(a, b pendingRecord) int {
 	if a.primary.NS != b.primary.NS {
 		return strings.Compare(a.primary.NS, b.primary.NS)
