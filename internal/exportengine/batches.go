@@ -94,10 +94,22 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(e.batchDir(id), batchFileDir), privateDir); err != nil {
+	if err := e.makeBatchDir(id); err != nil {
 		return nil, fmt.Errorf("creating batch directory: %w", err)
 	}
 	return e.getBatch(ctx, sb, id)
+}
+
+// makeBatchDir makes the directories of batch id and its files, and makes their names durable:
+// an upload into them is answered once it is durable, and it is not if the directory that holds
+// it can vanish with a crash of the machine. (A directory whose batch's row a crash took back is
+// an orphan, which the next Open removes.)
+func (e *Engine) makeBatchDir(id string) error {
+	dir := e.batchDir(id)
+	if err := os.MkdirAll(filepath.Join(dir, batchFileDir), privateDir); err != nil {
+		return err
+	}
+	return errors.Join(durable.SyncDir(dir), durable.SyncDir(filepath.Dir(dir)))
 }
 
 // UploadBatchFile stores one file of a loading batch. Uploading a name again replaces the file.
