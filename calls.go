@@ -9,31 +9,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/provcalls"
 )
-
-// callsEnv names a file to which every provider process that Terraform starts appends one JSON
-// line as it exits: how long it lived and how long it kept Terraform waiting on its calls. What a
-// Terraform command adds to the engine's work is the provider's starts, the provider's calls and
-// Terraform's own work around them; `make bench` tells them apart with this.
-const callsEnv = "AEP_PROVIDER_CALLS_FILE"
-
-// callStat is what a process spent on one kind of call.
-type callStat struct {
-	N  int     `json:"n"`
-	Ms float64 `json:"ms"`
-}
-
-// processCalls is the line a process writes.
-type processCalls struct {
-	PID int `json:"pid"`
-	// LivedMs is from the start of serving (just after the flags are read) to its end.
-	LivedMs float64 `json:"lived_ms"`
-	// BusyMs is the time at least one call was in progress: calls served side by side count once.
-	BusyMs float64 `json:"busy_ms"`
-	// Calls is by call name, and by resource type for the calls about one ("PlanResourceChange
-	// experienceplatform_batch"); side-by-side calls each count their own time.
-	Calls map[string]*callStat `json:"calls"`
-}
 
 // callLog times the calls of one process. A nil callLog times nothing.
 type callLog struct {
@@ -45,15 +23,17 @@ type callLog struct {
 	inFlight  int
 	busySince time.Time
 	busy      time.Duration
-	calls     map[string]*callStat
+	calls     map[string]*provcalls.Stat
 }
 
-// newCallLog returns the log callsEnv asks for, or nil without it.
+// newCallLog returns the log provcalls.Env asks for, or nil without it. What a Terraform command
+// adds to the engine's work is the provider's starts, the provider's calls and Terraform's own
+// work around them; `make bench` tells them apart with the lines it writes.
 func newCallLog(path string, now func() time.Time) *callLog {
 	if path == "" {
 		return nil
 	}
-	return &callLog{path: path, now: now, started: now(), calls: map[string]*callStat{}}
+	return &callLog{path: path, now: now, started: now(), calls: map[string]*provcalls.Stat{}}
 }
 
 // begin marks the start of a call and returns what marks its end.
@@ -75,7 +55,7 @@ func (l *callLog) begin(name string) (end func()) {
 		}
 		s := l.calls[name]
 		if s == nil {
-			s = &callStat{}
+			s = &provcalls.Stat{}
 			l.calls[name] = s
 		}
 		s.N++
@@ -85,7 +65,7 @@ func (l *callLog) begin(name string) (end func()) {
 
 // summary is the process's line so far, a copy: a call may still end after it (Terraform's stop
 // does not wait for the calls in progress). A call in progress counts its time so far.
-func (l *callLog) summary() processCalls {
+func (l *callLog) summary() provcalls.Process {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -93,12 +73,12 @@ func (l *callLog) summary() processCalls {
 	if l.inFlight > 0 {
 		busy += now.Sub(l.busySince)
 	}
-	calls := make(map[string]*callStat, len(l.calls))
+	calls := make(map[string]*provcalls.Stat, len(l.calls))
 	for name, s := range l.calls {
 		c := *s
 		calls[name] = &c
 	}
-	return processCalls{PID: os.Getpid(), LivedMs: ms(now.Sub(l.started)), BusyMs: ms(busy), Calls: calls}
+	return provcalls.Process{PID: os.Getpid(), LivedMs: ms(now.Sub(l.started)), BusyMs: ms(busy), Calls: calls}
 }
 
 // write appends the process's line to the file. A line that cannot be written loses only itself.

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/provcalls"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/provider"
 )
 
@@ -86,7 +87,7 @@ func TestCallLogAppendsALinePerProcess(t *testing.T) {
 	var ns []int
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var line processCalls
+		var line provcalls.Process
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 	_ "github.com/aepkit/terraform-provider-experienceplatform/internal/plugintls" // its init, before go-plugin's key
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/provcalls"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/provider"
 )
 
@@ -51,8 +52,8 @@ func main() {
 		}
 	}
 
-	// What providerserver.Serve does, with the calls timed when callsEnv asks for it.
-	calls := newCallLog(os.Getenv(callsEnv), time.Now)
+	// What providerserver.Serve does, with the calls timed when provcalls.Env asks for it.
+	calls := newCallLog(os.Getenv(provcalls.Env), time.Now)
 	var opts []tf6server.ServeOpt
 	if debug {
 		opts = append(opts, tf6server.WithManagedDebug())

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/provcalls"
 )
 
 // terraformOverhead measures what Terraform and the provider add to the work of the engine.
@@ -37,7 +39,7 @@ func terraformOverhead(ctx context.Context, opts driverOptions) ([]string, error
 		cmd := exec.CommandContext(ctx, tf, args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1",
-			providerCallsEnv+"="+filepath.Join(dir, providerCallsFile))
+			provcalls.Env+"="+filepath.Join(dir, providerCallsFile))
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -279,12 +281,9 @@ func copyTree(src, dst string) error {
 	})
 }
 
-// The provider appends a line per process to this file when providerCallsEnv names it (see the
-// provider's calls.go): how long the process kept Terraform waiting on its calls.
-const (
-	providerCallsEnv  = "AEP_PROVIDER_CALLS_FILE"
-	providerCallsFile = ".provider-calls.jsonl"
-)
+// The provider appends a line per process (provcalls.Process) to this file when provcalls.Env
+// names it: how long the process kept Terraform waiting on its calls.
+const providerCallsFile = ".provider-calls.jsonl"
 
 // providerCalls is what the provider's processes of one Terraform command spent on its calls.
 type providerCalls struct {
@@ -302,12 +301,7 @@ func readProviderCalls(path string) (providerCalls, error) {
 	}
 	pc := providerCalls{byCall: map[string]time.Duration{}}
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var p struct {
-			BusyMs float64 `json:"busy_ms"`
-			Calls  map[string]struct {
-				Ms float64 `json:"ms"`
-			} `json:"calls"`
-		}
+		var p provcalls.Process
 		if err := json.Unmarshal([]byte(line), &p); err != nil {
 			return providerCalls{}, fmt.Errorf("the provider's calls in %s: %w", path, err)
 		}
