@@ -1,7 +1,8 @@
 // Package extsort sorts key-value pairs out of core: pairs are gathered into runs of bounded
 // size, each run is sorted (in the background, while the next fills) and written to a file of its
 // own, and the runs are read back merged. However many pairs go in, the memory it holds is the
-// two runs being filled and sorted, then a read buffer a run.
+// two runs being filled and sorted (and the sort's scratch, as large as a run's items), then a
+// read buffer a run.
 //
 // Pairs are ordered by key, in byte order; pairs with equal keys come out in the order they went
 // in.
@@ -77,9 +78,9 @@ func New(dir string, runSize int, mem *Memory) *Sorter {
 	return &Sorter{dir: dir, runSize: runSize, mem: mem, fill: mem.take(), spare: mem.take(), scratch: mem.takeScratch()}
 }
 
-// Memory holds run buffers for sorters that follow one another, so that the sorts of one task
-// grow their buffers, and the machine maps their pages, once: a run's buffers grow to its size
-// and are kept. Sorters sharing a Memory must be called from one goroutine.
+// Memory holds run buffers, and the scratch their sorts count with, for sorters that follow one
+// another, so that the sorts of one task grow their buffers, and the machine maps their pages,
+// once: a run's buffers grow to its size and are kept. Sorters sharing a Memory must be called from one goroutine.
 type Memory struct {
 	free    []*run
 	scratch []*scratch
