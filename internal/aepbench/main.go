@@ -63,7 +63,9 @@ type measurement struct {
 	// Excluded is an export's count of profiles left out for their size.
 	Excluded int64  `json:"excluded,omitempty"`
 	Note     string `json:"note,omitempty"`
-	PeakRSS  int64  `json:"-"` // bytes, from the child's rusage
+	// PeakRSS is the step's peak resident set in bytes: as the step saw its own (ownPeakRSS), or
+	// where it cannot tell, from its rusage.
+	PeakRSS int64 `json:"peak_rss,omitempty"`
 }
 
 // child runs one step in a process of its own and returns its report and peak RSS.
@@ -88,11 +90,15 @@ func measured(ctx context.Context, exe string, args ...string) (*measurement, er
 	if err := json.Unmarshal(out, &m); err != nil {
 		return nil, fmt.Errorf("step %v reported %q: %w", args, out, err)
 	}
-	m.PeakRSS = peakRSS(cmd.ProcessState)
+	if m.PeakRSS == 0 {
+		m.PeakRSS = peakRSS(cmd.ProcessState)
+	}
 	return &m, nil
 }
 
+// report prints a step's measurement, with the step's own peak resident set.
 func report(m *measurement) error {
+	m.PeakRSS = ownPeakRSS()
 	return json.NewEncoder(os.Stdout).Encode(m)
 }
 

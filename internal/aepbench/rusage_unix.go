@@ -7,8 +7,10 @@ import (
 	"syscall"
 )
 
-// peakRSS is a finished process's peak resident set size in bytes (what /usr/bin/time -v reports
-// as its maximum resident set size).
+// peakRSS is a finished process's peak resident set size in bytes as its rusage has it (what
+// /usr/bin/time -v reports as its maximum resident set size). On Linux that is at least its
+// parent's own peak when the child was started (see ownPeakRSS): a step that reports its own
+// takes precedence.
 func peakRSS(ps *os.ProcessState) int64 {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		return ru.Maxrss * 1024 // kilobytes on Linux

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,10 @@ type measurement struct {
 	Bytes   int64   `json:"bytes"`
 	Seconds float64 `json:"seconds"`
 	Note    string  `json:"note,omitempty"`
+	// PeakRSS is this process's peak resident set in bytes, as Linux counts it for the process
+	// since it was executed (VmHWM); 0 elsewhere. The benchmark's rusage of a child would count
+	// the benchmark's own peak too (see aepbench's ownPeakRSS).
+	PeakRSS int64 `json:"peak_rss,omitempty"`
 }
 
 func main() {
@@ -80,6 +85,7 @@ func main() {
 		os.Exit(1)
 	}
 	m.People = *people
+	m.PeakRSS = ownPeakRSS()
 	if err := json.NewEncoder(os.Stdout).Encode(m); err != nil {
 		os.Exit(1)
 	}
@@ -298,4 +304,19 @@ func export(ctx context.Context, o exportOptions) (*measurement, error) {
 		}
 	}
 	return m, nil
+}
+
+// ownPeakRSS is the VmHWM line of /proc/self/status in bytes, or 0 where there is none.
+func ownPeakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
