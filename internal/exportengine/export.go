@@ -549,17 +549,18 @@ func (w *exportWorker) prune(frags []merge.Fragment, from []*snapBatch) {
 	}
 }
 
-// plainSelector is the selector of plain rows (merge.PlainSelector), for an export without
-// segments whose fields do not name a profile's own eventList where the rows have events (the
-// row's eventList takes its place); nil for any other.
+// plainSelector is the selector of plain rows (merge.PlainSelector) for an export without
+// segments (nil for one with), without the profile's own eventList where the rows have events:
+// the row's eventList takes its place, as the long way deletes the profile's.
 func plainSelector(spec *exportSpec) *fields.Selector {
 	if len(spec.segments) > 0 {
 		return nil
 	}
-	if _, ok := spec.profileFields.Child("eventList"); ok && spec.withEvents {
-		return nil
+	sel := merge.PlainSelector(spec.profileFields)
+	if spec.withEvents {
+		sel = sel.WithoutMember("eventList")
 	}
-	return merge.PlainSelector(spec.profileFields)
+	return sel
 }
 
 func (w *exportWorker) encode(c *exportChunk) error {

@@ -31,9 +31,23 @@ type Selector struct {
 	kids []child // in the order first named
 	// index finds a child by name once there are too many to look through.
 	index map[string]int
-	// identityMap and segmentMembership name the top-level members that plain rows read as an
-	// identity map and as segment memberships (see WithMergedMembers).
-	identityMap, segmentMembership string
+	// members are the top-level members that plain rows treat apart; nil for none.
+	members *plainMembers
+}
+
+// plainMembers name top-level members that plain rows treat apart; "" names none. identityMap
+// and segmentMembership are read as an identity map and as segment memberships are merged (see
+// WithMergedMembers); without is left out (see WithoutMember).
+type plainMembers struct {
+	identityMap, segmentMembership, without string
+}
+
+// plainMembers are the members that s's plain rows treat apart.
+func (s *Selector) plainMembers() plainMembers {
+	if s.members == nil {
+		return plainMembers{}
+	}
+	return *s.members
 }
 
 // child is a name selected below a selector, and what is selected below it.

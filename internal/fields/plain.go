@@ -20,7 +20,10 @@ const maxPlainMembers = 32
 // it drops too; identityMap and segmentMembership, which a merge changes further, it reads as the
 // merge does when s says so (WithMergedMembers), and otherwise they are the caller's to keep out
 // of s.
-// On false, dst is returned as it was. A nil or whole selector is always the long way.
+// A whole selector (every name, as the nil selector has it) that WithMergedMembers made names
+// both members: a whole row reads them as the merge does, and any other whole selector is the
+// long way.
+// On false, dst is returned as it was. A nil selector is always the long way.
 func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
 	return s.AppendPlainRowUntil(dst, obj, -1)
 }
@@ -36,17 +39,21 @@ func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, b
 // AppendPlainDocumentRow is AppendPlainRow for a document that is not merged, such as an event:
 // it appends what AppendRow appends for the object obj parsed as it is, and reports whether it
 // could tell that from obj's bytes. Null members are kept where s selects them whole, as
-// AppendRow keeps them, and an identity map is a member like any other.
+// AppendRow keeps them, and an identity map is a member like any other. A whole selector keeps
+// the document whole.
 func (s *Selector) AppendPlainDocumentRow(dst, obj []byte) ([]byte, bool) {
 	return s.appendPlainRow(dst, obj, -1, false)
 }
 
 // appendPlainRow is the plain row of obj, merged alone or as it is.
 func (s *Selector) appendPlainRow(dst, obj []byte, selected int, merged bool) ([]byte, bool) {
-	if s == nil || s.all {
+	if s == nil {
 		return dst, false
 	}
 	start := len(dst)
+	if s.all {
+		return s.appendPlainWholeRow(dst, obj, merged)
+	}
 	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0), selected, merged)
 	if !ok || skipSpace(obj, i) != len(obj) {
 		return dst[:start], false
@@ -68,6 +75,7 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 	}
 	start := len(dst)
 	dst = append(dst, '{')
+	pm := s.plainMembers()
 	var seen uint64 // the selected names met
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
@@ -92,6 +100,13 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 		if selected && !plainName(key) {
 			return dst[:start], i, false, false
 		}
+		if selected && pm.without != "" && string(key) == pm.without {
+			if seen&(1<<k) != 0 {
+				return dst[:start], i, false, false
+			}
+			seen |= 1 << k
+			selected = false // met, and left out
+		}
 		if !selected {
 			if i, ok = skipValue(b, i); !ok {
 				return dst[:start], i, false, false
@@ -111,9 +126,9 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 			child := s.kids[k].sel
 			var got bool
 			switch {
-			case merged && s.identityMap != "" && string(key) == s.identityMap:
+			case merged && pm.identityMap != "" && string(key) == pm.identityMap:
 				dst, i, got, ok = appendPlainIdentities(dst, b, i, child)
-			case merged && s.segmentMembership != "" && string(key) == s.segmentMembership:
+			case merged && pm.segmentMembership != "" && string(key) == pm.segmentMembership:
 				dst, i, got, ok = appendPlainSegments(dst, b, i, child)
 			case i < len(b) && b[i] == 'n' && (merged || !child.all):
 				// A null member is gone after a merge, whatever is selected below it; below a
@@ -145,6 +160,93 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 	}
 }
 
+// appendPlainWholeRow is the plain row of obj with every member selected whole: obj as it is, or
+// as a merge of it alone leaves it, where its identity map and segment memberships are read as
+// the merge reads them (a whole selector that WithMergedMembers did not make takes the long way
+// for merged rows), without the member WithoutMember names.
+func (s *Selector) appendPlainWholeRow(dst, obj []byte, merged bool) ([]byte, bool) {
+	pm := s.plainMembers()
+	if merged && (pm.identityMap == "" || pm.segmentMembership == "") {
+		return dst, false
+	}
+	start := len(dst)
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return dst, false
+	}
+	dst = append(dst, '{')
+	var names plainNames
+	kept := false
+	if i = skipSpace(obj, i+1); i < len(obj) && obj[i] == '}' {
+		i++
+	} else {
+		for {
+			key, next, ok := memberName(obj, i)
+			if !ok || !plainName(key) || !names.add(key) {
+				return dst[:start], false
+			}
+			i = next
+			mark := len(dst)
+			if kept {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '"')
+			dst = append(dst, key...)
+			dst = append(dst, '"', ':')
+			got := true
+			switch name := string(key); {
+			case pm.without != "" && name == pm.without:
+				i, ok = skipValue(obj, i)
+				got = false
+			case merged && name == pm.identityMap:
+				dst, i, got, ok = appendPlainIdentities(dst, obj, i, whole)
+			case merged && name == pm.segmentMembership:
+				dst, i, got, ok = appendPlainSegments(dst, obj, i, whole)
+			case merged && i < len(obj) && obj[i] == 'n':
+				// A null member is gone after a merge.
+				if i, ok = skipValue(obj, i); ok && string(obj[next:i]) != "null" {
+					ok = false
+				}
+				got = false
+			default:
+				dst, i, ok = appendWhole(dst, obj, i, merged)
+			}
+			if !ok {
+				return dst[:start], false
+			}
+			if got {
+				kept = true
+			} else {
+				dst = dst[:mark]
+			}
+			var end bool
+			if i, end, ok = nextMember(obj, i); !ok {
+				return dst[:start], false
+			}
+			if end {
+				break
+			}
+		}
+	}
+	if skipSpace(obj, i) != len(obj) {
+		return dst[:start], false
+	}
+	return append(dst, '}'), true
+}
+
+// WithoutMember returns s for AppendPlainRow where the top-level member name is left out of the
+// row, selected or not: the member the row's own eventList replaces.
+func (s *Selector) WithoutMember(name string) *Selector {
+	if s == nil {
+		return nil
+	}
+	out := s.clone()
+	pm := s.plainMembers()
+	pm.without = name
+	out.members = &pm
+	return out
+}
+
 // WithMergedMembers returns s for AppendPlainRow where the fragment's top-level members named
 // identityMap and segmentMembership (either may be "") merge as an identity map and as segment
 // memberships do. An identity map: in each namespace, entries without a non-empty string id are
@@ -153,13 +255,16 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 // (appendPlainIdentities), and takes the long way otherwise. Segment memberships: a map of
 // namespaces, where a namespace whose value is an object keeps its memberships but the null ones,
 // each as it is, and any other namespace is dropped (which membership wins by its qualification
-// time matters only between fragments).
+// time matters only between fragments). For a nil s, it returns a selector of every name whole,
+// whose plain rows are whole profiles.
 func (s *Selector) WithMergedMembers(identityMap, segmentMembership string) *Selector {
-	if s == nil || s.all {
-		return s
+	if s == nil {
+		s = whole // every name, as the nil selector selects
 	}
 	out := s.clone()
-	out.identityMap, out.segmentMembership = identityMap, segmentMembership
+	pm := s.plainMembers()
+	pm.identityMap, pm.segmentMembership = identityMap, segmentMembership
+	out.members = &pm
 	return out
 }
 

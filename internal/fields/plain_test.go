@@ -130,6 +130,12 @@ func FuzzPlainRow(f *testing.F) {
 				t.Fatalf("%s by %q from its bytes, not merged, is %s, not %s", doc, list, raw, want)
 			}
 		}
+		// Every name selected, the document is kept whole, as the nil selector keeps it.
+		if raw, rok := whole.AppendPlainDocumentRow(nil, []byte(doc)); rok {
+			if want := (*Selector)(nil).AppendRow(nil, v); !bytes.Equal(raw, want) {
+				t.Fatalf("%s whole from its bytes, not merged, is %s, not %s", doc, raw, want)
+			}
+		}
 		oracle := !bytes.Contains([]byte(doc), []byte("null"))
 		if ok && oracle {
 			if want := sel.AppendRow(nil, v); !bytes.Equal(got, want) {
@@ -315,4 +321,56 @@ func TestPlainRowSegmentMembership(t *testing.T) {
 	if _, ok := sel.AppendPlainRow(nil, []byte(doc)); ok {
 		t.Error("an identity map the merge sorts went the plain way with segment memberships named too")
 	}
+}
+
+// A whole selector made by WithMergedMembers writes whole profiles from their bytes, as a merge of
+// the fragment alone leaves it; WithoutMember leaves a top-level member out of any plain row.
+func TestPlainRowWhole(t *testing.T) {
+	const s = `{"status":"realized"}`
+	merged := (*Selector)(nil).WithMergedMembers("identityMap", "segmentMembership")
+	for _, tc := range []struct {
+		sel       *Selector
+		doc, want string // want "" is the long way
+	}{
+		{merged, ` { "p" : 1 , "q" : { "r" : null , "s" : [ null ] } } `, `{"p":1,"q":{"s":[null]}}`},
+		{merged, `{"n":null,"p":{}}`, `{"p":{}}`},
+		{merged, `{"n":null}`, `{}`},
+		{merged, `{}`, `{}`},
+		{merged, `{"identityMap":{"E":[{"id":"a"},{"id":"b"}]},"segmentMembership":{"ups":{"a":null,"b":` + s + `},"x":5}}`,
+			`{"identityMap":{"E":[{"id":"a"},{"id":"b"}]},"segmentMembership":{"ups":{"b":` + s + `}}}`},
+		{merged, `{"segmentMembership":{"ups":null},"p":1}`, `{"segmentMembership":{},"p":1}`},
+		{merged, `{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}`, ""}, // the merge sorts the map
+		{merged, `{"p":1,"p":2}`, ""},                                  // a name twice
+		{merged, `{"p\u0041":1}`, ""},                                  // an escaped name
+		{merged, `{"é":1}`, ""},                                        // a name AppendString may write otherwise
+		{merged, `{"p":"\n"}`, ""},                                     // an escape in a string
+		{merged, `{"p":nul}`, ""},                                      // not JSON
+		{merged, `[1]`, ""},                                            // not an object
+		{merged, `{"p":1} x`, ""},                                      // more after it
+		{whole, `{"p":null}`, ""},                                      // merged needs the members named
+		{merged.WithoutMember("eventList"), `{"eventList":[{"a":1}],"p":1}`, `{"p":1}`},
+		{merged.WithoutMember("eventList"), `{"p":1,"eventList":null}`, `{"p":1}`},
+		{mustParse(t, "p,eventList").WithoutMember("eventList"), `{"eventList":[1],"p":1,"q":2}`, `{"p":1}`},
+		{mustParse(t, "eventList.a").WithoutMember("eventList"), `{"eventList":{"a":1}}`, `{}`},
+		{mustParse(t, "p").WithoutMember("eventList"), `{"p":{"eventList":1}}`, `{"p":{"eventList":1}}`}, // only at the top
+	} {
+		got, ok := tc.sel.AppendPlainRow(nil, []byte(tc.doc))
+		if ok != (tc.want != "") || string(got) != tc.want {
+			t.Errorf("%s: %s, %v; want %s", tc.doc, got, ok, tc.want)
+		}
+	}
+	// Not merged, a whole document keeps its nulls and any top-level map as it is.
+	doc := `{"identityMap":{"E":[{"id":"b"},{"id":"a"}]},"n":null,"q":{"r":null}}`
+	if got, ok := whole.AppendPlainDocumentRow(nil, []byte(doc)); !ok || string(got) != doc {
+		t.Errorf("a whole document: %s, %v", got, ok)
+	}
+}
+
+func mustParse(t *testing.T, list string) *Selector {
+	t.Helper()
+	sel, err := Parse(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel
 }

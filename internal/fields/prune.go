@@ -304,7 +304,7 @@ func (s *Selector) cut(depth int) *Selector {
 }
 
 func (s *Selector) clone() *Selector {
-	out := &Selector{kids: append([]child(nil), s.kids...), identityMap: s.identityMap, segmentMembership: s.segmentMembership}
+	out := &Selector{all: s.all, kids: append([]child(nil), s.kids...), members: s.members}
 	if s.index != nil {
 		out.index = maps.Clone(s.index)
 	}

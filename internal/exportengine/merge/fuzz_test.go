@@ -84,17 +84,27 @@ func FuzzMergeProject(f *testing.F) {
 		if got := sel.AppendRow(nil, fromPruned); !bytes.Equal(got, row) {
 			t.Fatalf("pruned by %q, the fragments merge into\n%s\nnot\n%s", reads.String(), got, row)
 		}
-		// A plain fragment alone projects from its bytes into the row it merges into.
-		if plain := PlainSelector(sel); plain != nil {
-			if got, ok := plain.AppendPlainRow(nil, []byte(first)); ok {
-				var m1 Merger
-				alone, err := m1.Merge(frags[:1])
-				if err != nil {
-					t.Fatal(err)
-				}
-				if want := sel.AppendRow(nil, alone); !bytes.Equal(got, want) {
-					t.Fatalf("%s by %q from its bytes is\n%s\nnot\n%s", first, sel.String(), got, want)
-				}
+		// A plain fragment alone projects from its bytes into the row it merges into (whole, for
+		// no list), and without a member left out, into the row of the merge without it.
+		for _, without := range []string{"", lastName(first)} {
+			plain := PlainSelector(sel)
+			if without != "" {
+				plain = plain.WithoutMember(without)
+			}
+			got, ok := plain.AppendPlainRow(nil, []byte(first))
+			if !ok {
+				continue
+			}
+			var m1 Merger
+			alone, err := m1.Merge(frags[:1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o, err := alone.Object(); err == nil && without != "" {
+				o.Del(without)
+			}
+			if want := sel.AppendRow(nil, alone); !bytes.Equal(got, want) {
+				t.Fatalf("%s by %q without %q from its bytes is\n%s\nnot\n%s", first, sel.String(), without, got, want)
 			}
 		}
 		// Merging is idempotent: a merged profile merged with itself is unchanged.
@@ -107,4 +117,61 @@ func FuzzMergeProject(f *testing.F) {
 			t.Fatalf("merging a profile with itself changed it:\n%s\n%s", whole, got)
 		}
 	})
+}
+
+// lastName is the last top-level name of the object doc, or "" for none.
+func lastName(doc string) string {
+	v, err := fastjson.Parse(doc)
+	if err != nil {
+		return ""
+	}
+	o, err := v.Object()
+	if err != nil {
+		return ""
+	}
+	var name string
+	o.Visit(func(key []byte, _ *fastjson.Value) { name = string(key) })
+	return name
+}
+
+// A profile of one fragment written whole from its bytes is the row the merge of it alone gives,
+// for fragments with nulls, identity maps and segment memberships, with the row's eventList
+// taking the place of the profile's own.
+func TestWholePlainRowsAreMergedRows(t *testing.T) {
+	const s = `{"status":"realized","lastQualificationTime":"2026-01-01T00:00:00Z"}`
+	for _, doc := range []string{
+		` { "p" : 1 , "q" : { "r" : null , "s" : [ null ] } } `,
+		`{"n":null,"p":{}}`,
+		`{"n":null}`,
+		`{}`,
+		`{"identityMap":{"E":[{"id":"a","primary":true},{"id":"b","x":{"y":null}}],"C":[{"id":"c"}]}}`,
+		`{"identityMap":{}}`,
+		`{"segmentMembership":{"ups":{"a":null,"b":` + s + `},"x":5,"z":{}},"p":[1,{"q":null}]}`,
+		`{"segmentMembership":{"ups":null},"p":1}`,
+		`{"segmentMembership":{}}`,
+		`{"eventList":[{"a":1}],"p":{"eventList":2}}`,
+	} {
+		for _, without := range []string{"", "eventList"} {
+			plain := PlainSelector(nil)
+			if without != "" {
+				plain = plain.WithoutMember(without)
+			}
+			got, ok := plain.AppendPlainRow(nil, []byte(doc))
+			if !ok {
+				t.Errorf("%s without %q took the long way", doc, without)
+				continue
+			}
+			var m Merger
+			alone, err := m.Merge([]Fragment{{Body: []byte(doc), Source: "b"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o, err := alone.Object(); err == nil && without != "" {
+				o.Del(without)
+			}
+			if want := (*fields.Selector)(nil).AppendRow(nil, alone); !bytes.Equal(got, want) {
+				t.Errorf("%s without %q from its bytes is\n%s\nnot\n%s", doc, without, got, want)
+			}
+		}
+	}
 }

@@ -12,13 +12,9 @@ func Reads(sel *fields.Selector) *fields.Selector {
 }
 
 // PlainSelector returns the selector that projects the row of a profile of one fragment straight
-// from the fragment's bytes (fields.Selector.AppendPlainRow), or nil for a nil sel (whole
-// profiles, which take the long way).
-// identityMap and segmentMembership are read as the merge reads them
+// from the fragment's bytes (fields.Selector.AppendPlainRow): sel, or every name for a nil sel
+// (whole profiles), with identityMap and segmentMembership read as the merge reads them
 // (fields.Selector.WithMergedMembers).
 func PlainSelector(sel *fields.Selector) *fields.Selector {
-	if sel == nil {
-		return nil
-	}
 	return sel.WithMergedMembers("identityMap", "segmentMembership")
 }
