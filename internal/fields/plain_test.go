@@ -340,14 +340,14 @@ func TestPlainRowWhole(t *testing.T) {
 			`{"identityMap":{"E":[{"id":"a"},{"id":"b"}]},"segmentMembership":{"ups":{"b":` + s + `}}}`},
 		{merged, `{"segmentMembership":{"ups":null},"p":1}`, `{"segmentMembership":{},"p":1}`},
 		{merged, `{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}`, ""}, // the merge sorts the map
-		{merged, `{"p":1,"p":2}`, ""},                                  // a name twice
-		{merged, `{"p\u0041":1}`, ""},                                  // an escaped name
-		{merged, `{"é":1}`, ""},                                        // a name AppendString may write otherwise
-		{merged, `{"p":"\n"}`, ""},                                     // an escape in a string
-		{merged, `{"p":nul}`, ""},                                      // not JSON
-		{merged, `[1]`, ""},                                            // not an object
-		{merged, `{"p":1} x`, ""},                                      // more after it
-		{whole, `{"p":null}`, ""},                                      // merged needs the members named
+		{merged, `{"p":1,"p":2}`, ""},                                 // a name twice
+		{merged, `{"p\u0041":1}`, ""},                                 // an escaped name
+		{merged, `{"é":1}`, ""},                                       // a name AppendString may write otherwise
+		{merged, `{"p":"\n"}`, ""},                                    // an escape in a string
+		{merged, `{"p":nul}`, ""},                                     // not JSON
+		{merged, `[1]`, ""},                                           // not an object
+		{merged, `{"p":1} x`, ""},                                     // more after it
+		{whole, `{"p":null}`, ""},                                     // merged needs the members named
 		{merged.WithoutMember("eventList"), `{"eventList":[{"a":1}],"p":1}`, `{"p":1}`},
 		{merged.WithoutMember("eventList"), `{"p":1,"eventList":null}`, `{"p":1}`},
 		{mustParse(t, "p,eventList").WithoutMember("eventList"), `{"eventList":[1],"p":1,"q":2}`, `{"p":1}`},
