@@ -194,13 +194,13 @@ func (s *Selector) appendPlainWholeRow(dst, obj []byte, merged bool) ([]byte, bo
 			dst = append(dst, key...)
 			dst = append(dst, '"', ':')
 			got := true
-			switch name := string(key); {
-			case pm.without != "" && name == pm.without:
+			switch {
+			case pm.without != "" && string(key) == pm.without:
 				i, ok = skipValue(obj, i)
 				got = false
-			case merged && name == pm.identityMap:
+			case merged && string(key) == pm.identityMap:
 				dst, i, got, ok = appendPlainIdentities(dst, obj, i, whole)
-			case merged && name == pm.segmentMembership:
+			case merged && string(key) == pm.segmentMembership:
 				dst, i, got, ok = appendPlainSegments(dst, obj, i, whole)
 			case merged && i < len(obj) && obj[i] == 'n':
 				// A null member is gone after a merge.
