@@ -116,13 +116,8 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 				return dst[:start], i, false, false
 			}
 			seen |= 1 << k
-			mark := len(dst)
-			if kept {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, '"')
-			dst = append(dst, key...)
-			dst = append(dst, '"', ':')
+			var mark int
+			dst, mark = openMember(dst, key, kept)
 			child := s.kids[k].sel
 			var got bool
 			switch {
@@ -186,13 +181,8 @@ func (s *Selector) appendPlainWholeRow(dst, obj []byte, merged bool) ([]byte, bo
 				return dst[:start], false
 			}
 			i = next
-			mark := len(dst)
-			if kept {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, '"')
-			dst = append(dst, key...)
-			dst = append(dst, '"', ':')
+			var mark int
+			dst, mark = openMember(dst, key, kept)
 			got := true
 			switch {
 			case pm.without != "" && string(key) == pm.without:
@@ -316,13 +306,8 @@ func appendPlainNamespaces(dst, b []byte, i int, sel *Selector,
 			keep = selected
 		}
 		if keep {
-			mark := len(dst)
-			if kept {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, '"')
-			dst = append(dst, key...)
-			dst = append(dst, '"', ':')
+			var mark int
+			dst, mark = openMember(dst, key, kept)
 			var got bool
 			if dst, i, got, ok = value(dst, b, i); !ok {
 				return dst[:start], i, false, false
@@ -453,6 +438,18 @@ func endMember(dst, b []byte, i, start int, kept bool) (_ []byte, _ int, end, ok
 		return dst[:start], i, true, true
 	}
 	return append(dst, '}'), i, true, true
+}
+
+// openMember appends a member's name and colon, after a comma when a member was kept before it,
+// and returns where it started: a member whose value comes to nothing is taken back to there.
+func openMember(dst, key []byte, kept bool) ([]byte, int) {
+	mark := len(dst)
+	if kept {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = append(dst, key...)
+	return append(dst, '"', ':'), mark
 }
 
 // memberName reads the name of a member at b[i] and the colon after it, and returns the name and
