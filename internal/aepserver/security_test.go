@@ -482,7 +482,7 @@ func TestProbeSlowClients(t *testing.T) {
 	t.Run("an answer never taken", func(t *testing.T) {
 		path := download(t)
 		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10) })
+			return rc.Control(func(fd uintptr) { _ = setReceiveBuffer(fd, 4<<10) })
 		}}
 		conn, err := d.Dial("tcp", s.addr)
 		if err != nil {

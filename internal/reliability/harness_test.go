@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -260,7 +259,9 @@ func providerProcesses(t *testing.T) (providers, workers []int) {
 func kill9(t *testing.T, pids ...int) {
 	t.Helper()
 	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+		if p, err := os.FindProcess(pid); err == nil {
+			_ = p.Kill() // SIGKILL where there are signals
+		}
 	}
 	for _, pid := range pids {
 		if !awaitExit(t, pid, 5*time.Second) {
