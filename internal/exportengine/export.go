@@ -351,12 +351,12 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 		}
 	}()
 	var wg sync.WaitGroup
+	plainSel := plainSelector(spec) // read only, as spec's selectors are: the workers share it
 	for range e.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &exportWorker{spec: spec, nBatches: len(res.batches), reads: reads,
-				plainSel: plainSelector(spec)}
+			w := &exportWorker{spec: spec, nBatches: len(res.batches), reads: reads, plainSel: plainSel}
 			for c := range chunks {
 				if err := w.encode(c); err != nil {
 					cancel(err)

@@ -164,64 +164,16 @@ func (s *Selector) appendPlainWholeRow(dst, obj []byte, merged bool) ([]byte, bo
 	if merged && (pm.identityMap == "" || pm.segmentMembership == "") {
 		return dst, false
 	}
-	start := len(dst)
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return dst, false
 	}
-	dst = append(dst, '{')
-	var names plainNames
-	kept := false
-	if i = skipSpace(obj, i+1); i < len(obj) && obj[i] == '}' {
-		i++
-	} else {
-		for {
-			key, next, ok := memberName(obj, i)
-			if !ok || !plainName(key) || !names.add(key) {
-				return dst[:start], false
-			}
-			i = next
-			var mark int
-			dst, mark = openMember(dst, key, kept)
-			got := true
-			switch {
-			case pm.without != "" && string(key) == pm.without:
-				i, ok = skipValue(obj, i)
-				got = false
-			case merged && string(key) == pm.identityMap:
-				dst, i, got, ok = appendPlainIdentities(dst, obj, i, whole)
-			case merged && string(key) == pm.segmentMembership:
-				dst, i, got, ok = appendPlainSegments(dst, obj, i, whole)
-			case merged && i < len(obj) && obj[i] == 'n':
-				// A null member is gone after a merge.
-				if i, ok = skipValue(obj, i); ok && string(obj[next:i]) != "null" {
-					ok = false
-				}
-				got = false
-			default:
-				dst, i, ok = appendWhole(dst, obj, i, merged)
-			}
-			if !ok {
-				return dst[:start], false
-			}
-			if got {
-				kept = true
-			} else {
-				dst = dst[:mark]
-			}
-			var end bool
-			if i, end, ok = nextMember(obj, i); !ok {
-				return dst[:start], false
-			}
-			if end {
-				break
-			}
-		}
-	}
-	if skipSpace(obj, i) != len(obj) {
+	start := len(dst)
+	dst, i, ok := appendObjectWhole(dst, obj, i, merged, merged, &pm)
+	if !ok || skipSpace(obj, i) != len(obj) {
 		return dst[:start], false
 	}
-	return append(dst, '}'), true
+	return dst, true
 }
 
 // WithoutMember returns s for AppendPlainRow where the top-level member name is left out of the
@@ -331,7 +283,7 @@ func appendPlainNamespaces(dst, b []byte, i int, sel *Selector,
 // appendPlainMemberships appends a namespace's memberships at b[i] (an object) as a merge of
 // them alone leaves them: without the null ones, and each other one as it is, nulls and all.
 func appendPlainMemberships(dst, b []byte, i int) ([]byte, int, bool) {
-	return appendObjectWhole(dst, b, i, true, false)
+	return appendObjectWhole(dst, b, i, true, false, nil)
 }
 
 // appendPlainIdentities appends the identity map at b[i] projected by sel, when a merge of it
@@ -493,12 +445,15 @@ func appendWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
 // appendPlainWhole appends the object at b[i] whole; merged drops its null members, as a merge
 // does (outside arrays), and keeps them otherwise.
 func appendPlainWhole(dst, b []byte, i int, merged bool) ([]byte, int, bool) {
-	return appendObjectWhole(dst, b, i, merged, merged)
+	return appendObjectWhole(dst, b, i, merged, merged, nil)
 }
 
 // appendObjectWhole appends the object at b[i] whole, without its null members when dropNulls,
-// and its members' values whole, merged or not (appendWhole).
-func appendObjectWhole(dst, b []byte, i int, dropNulls, merged bool) ([]byte, int, bool) {
+// and its members' values whole, merged or not (appendWhole). top is nil but for a row's own
+// object: there its names must be plain (plainName), and the members it names are treated apart,
+// the identity map and segment memberships as a merge reads them (merged only) and without left
+// out.
+func appendObjectWhole(dst, b []byte, i int, dropNulls, merged bool, top *plainMembers) ([]byte, int, bool) {
 	start := len(dst)
 	dst = append(dst, '{')
 	var names plainNames
@@ -506,29 +461,39 @@ func appendObjectWhole(dst, b []byte, i int, dropNulls, merged bool) ([]byte, in
 	if i < len(b) && b[i] == '}' {
 		return append(dst, '}'), i + 1, true
 	}
-	first := true
+	kept := false
 	for {
 		key, next, ok := memberName(b, i)
-		if !ok || !names.add(key) {
+		if !ok || !names.add(key) || top != nil && !plainName(key) {
 			return dst[:start], i, false
 		}
 		i = next
-		if dropNulls && i < len(b) && b[i] == 'n' {
-			if i, ok = skipValue(b, i); !ok || string(b[next:i]) != "null" {
-				return dst[:start], i, false
+		var mark int
+		dst, mark = openMember(dst, key, kept)
+		got := true
+		switch {
+		case top != nil && top.without != "" && string(key) == top.without:
+			i, ok = skipValue(b, i)
+			got = false
+		case top != nil && merged && top.identityMap != "" && string(key) == top.identityMap:
+			dst, i, got, ok = appendPlainIdentities(dst, b, i, whole)
+		case top != nil && merged && top.segmentMembership != "" && string(key) == top.segmentMembership:
+			dst, i, got, ok = appendPlainSegments(dst, b, i, whole)
+		case dropNulls && i < len(b) && b[i] == 'n':
+			if i, ok = skipValue(b, i); ok && string(b[next:i]) != "null" {
+				ok = false
 			}
-		} else {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = append(dst, '"')
-			dst = append(dst, key...)
-			dst = append(dst, '"', ':')
+			got = false
+		default:
 			dst, i, ok = appendWhole(dst, b, i, merged)
-			if !ok {
-				return dst[:start], i, false
-			}
+		}
+		if !ok {
+			return dst[:start], i, false
+		}
+		if got {
+			kept = true
+		} else {
+			dst = dst[:mark]
 		}
 		var end bool
 		if i, end, ok = nextMember(b, i); !ok {
