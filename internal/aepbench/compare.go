@@ -195,3 +195,32 @@ func appendCanonical(dst []byte, v any) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("unexpected %T", v)
 }
+
+// sameRows checks that two exports of the engine wrote the same bytes, and names the first row
+// where they part.
+func sameRows(a, b string) error {
+	fa, err := os.Open(a)
+	if err != nil {
+		return err
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		return err
+	}
+	defer fb.Close()
+	ra, rb := bufio.NewReaderSize(fa, 1<<20), bufio.NewReaderSize(fb, 1<<20)
+	for row := 1; ; row++ {
+		la, errA := ra.ReadBytes('\n')
+		lb, errB := rb.ReadBytes('\n')
+		if !bytes.Equal(la, lb) {
+			return fmt.Errorf("row %d differs: %.200q against %.200q", row, la, lb)
+		}
+		if errA != nil || errB != nil {
+			if errors.Is(errA, io.EOF) && errors.Is(errB, io.EOF) {
+				return nil
+			}
+			return errors.Join(errA, errB)
+		}
+	}
+}

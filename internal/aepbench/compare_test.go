@@ -59,3 +59,29 @@ func TestCompareRows(t *testing.T) {
 		}
 	}
 }
+
+func TestSameRows(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := write("a", "{\"n\":1}\n{\"n\":2}\n")
+	if err := sameRows(a, write("b", "{\"n\":1}\n{\"n\":2}\n")); err != nil {
+		t.Errorf("the same bytes: %v", err)
+	}
+	for name, c := range map[string]struct{ content, want string }{
+		"a row differs":           {"{\"n\":1}\n{\"n\":3}\n", "row 2 differs"},
+		"equal JSON, other bytes": {"{\"n\":1.0}\n{\"n\":2}\n", "row 1 differs"},
+		"a row fewer":             {"{\"n\":1}\n", "row 2 differs"},
+		"a row more":              {"{\"n\":1}\n{\"n\":2}\n{}\n", "row 3 differs"},
+		"no last newline":         {"{\"n\":1}\n{\"n\":2}", "row 2 differs"},
+	} {
+		if err := sameRows(a, write(name, c.content)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error with %q", name, err, c.want)
+		}
+	}
+}

@@ -42,6 +42,7 @@ func runStep(args []string) error {
 	eventFields := fs.String("event-fields", "", "fields of the event list")
 	withEvents := fs.Bool("events", true, "export an event list")
 	rows := fs.String("rows", "", "export: copy the exported rows here (after the measurement)")
+	graphFrom := fs.String("graph", "built", "export through the identity graph: built (the kept graph dropped first) or kept (read from the export before)")
 	files := fs.String("files", strings.Join(inputFiles, ","), "floors: the generated files to read")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -72,7 +73,7 @@ func runStep(args []string) error {
 	case "ingest":
 		return stepIngest(ctx, *data, *engineDir, *people)
 	case "export":
-		return stepExport(ctx, *engineDir, *people, exportOptions{*policy, *fieldList, *eventFields, *withEvents, *rows})
+		return stepExport(ctx, *engineDir, *people, exportOptions{*policy, *fieldList, *eventFields, *withEvents, *rows, *graphFrom})
 	case "floor-io":
 		return stepFloorIO(*data, *people, strings.Split(*files, ","))
 	case "floor-json":
@@ -165,17 +166,34 @@ type exportOptions struct {
 	policy, fields, eventFields string
 	events                      bool
 	rows                        string
+	graph                       string // "built" or "kept"
 }
 
 func stepExport(ctx context.Context, engineDir string, people int, o exportOptions) error {
 	if os.Getenv("GOMEMLIMIT") == "" { // as in the worker process that runs jobs for the provider
 		debug.SetMemoryLimit(exportengine.MemoryLimit)
 	}
-	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: engineDir, RunJobs: true})
+	// What the export did with the kept identity graph: "built" or "reused", "" when it did not
+	// go through the graph. The hook runs before the job ends.
+	var graphDid string
+	var keepErr error
+	hooks := exportengine.Hooks{GraphKept: func(reused bool, err error) {
+		graphDid, keepErr = map[bool]string{false: "built", true: "reused"}[reused], err
+	}}
+	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: engineDir, RunJobs: true, Hooks: hooks})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	switch o.graph {
+	case "built":
+		if err := e.DropKeptGraph(ctx); err != nil {
+			return err
+		}
+	case "kept":
+	default:
+		return fmt.Errorf("-graph %q: want built or kept", o.graph)
+	}
 	list, err := e.ListDatasets(ctx)
 	if err != nil {
 		return err
@@ -207,6 +225,14 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	wall := since(start)
 	if job.Status != aepwire.JobSucceeded {
 		return fmt.Errorf("export job %d ended %s: %v", job.ID, job.Status, job.Errors)
+	}
+	if keepErr != nil {
+		return fmt.Errorf("keeping the identity graph: %w", keepErr)
+	}
+	if want := map[string]string{"built": "built", "kept": "reused"}[o.graph]; graphDid != "" && graphDid != want {
+		return fmt.Errorf("-graph %s: the export %s the identity graph", o.graph, graphDid)
+	} else if graphDid == "" && o.graph == "kept" {
+		return errors.New("-graph kept: the export did not go through the identity graph")
 	}
 	if o.rows != "" {
 		if err := copyRows(ctx, e, job, o.rows); err != nil {

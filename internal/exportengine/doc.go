@@ -74,7 +74,7 @@
 //	exportengine/segment  the profile store's file format: one segment a batch, written once,
 //	                      checked as it is read
 //	exportengine/graph    the private identity graph: records' identities in, each record's
-//	                      component out, ranked; built out of core
+//	                      component out, ranked; built out of core; kept for the next export
 //	exportengine/extsort  external sorting of key-value pairs in runs of bounded memory
 //	exportengine/merge    the merger: a profile's fragments with their ranks in, the profile out
 //	exportengine/filelock advisory file locks that die with their holder
@@ -85,4 +85,10 @@
 // into profiles (by primary identity, or through graph and an external sort of the records'
 // places under the private identity graph, so that its memory does not grow with the store's
 // records), and workers merge, filter, project and encode them in parallel.
+//
+// An export through the identity graph keeps what it made of it (each component's records'
+// places, in rank order) in graphs/<sandbox>.graph, named by the store's batches (stitch.go):
+// later exports of the same store read it instead of building the graph again, and the first
+// export after a batch is ingested or deleted builds and keeps a new one. The file is a cache:
+// written whole or not at all, checked before it is read, and replaced when it is not whole.
 package exportengine

@@ -69,6 +69,10 @@ type Hooks struct {
 	// AfterSegmentRun is called, while a batch is completed, after each sorted run of its profile
 	// segment is written to the file.
 	AfterSegmentRun func()
+	// GraphKept is called once an export through the identity graph has its profiles' places:
+	// with reused true when they came from the graph an earlier export kept, or else with what
+	// keeping this export's graph for the next came to (nil when it is kept).
+	GraphKept func(reused bool, keepErr error)
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.
@@ -125,7 +129,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if e.sortRunBytes <= 0 {
 		e.sortRunBytes = graph.RunSize
 	}
-	for _, sub := range []string{batchesDir, jobs.LocksDir} {
+	for _, sub := range []string{batchesDir, jobs.LocksDir, keptGraphsDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), privateDir); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,6 +80,12 @@ func TestExportGolden(t *testing.T) {
 			t.Parallel()
 			runGoldenCase(t, dir, goldenVariant{forgetNames: true})
 		})
+		// The same rows from a second export of the same store, which reads the identity graph
+		// the first one kept.
+		t.Run(filepath.Base(dir)+"/graph-kept", func(t *testing.T) {
+			t.Parallel()
+			runGoldenCase(t, dir, goldenVariant{twice: true})
+		})
 	}
 }
 
@@ -86,6 +93,7 @@ func TestExportGolden(t *testing.T) {
 type goldenVariant struct {
 	sortRunBytes int  // the identity graph's run size; 0: the default
 	forgetNames  bool // the batches' top-level names forgotten before the export
+	twice        bool // the export run twice, each checked
 }
 
 // readJSON decodes a file of a case strictly; a missing file leaves v as it is.
@@ -108,7 +116,18 @@ func readJSON(t *testing.T, path string, v any) {
 func runGoldenCase(t *testing.T, dir string, v goldenVariant) {
 	ctx := context.Background()
 	clock := clock.NewFake(goldenEpoch)
-	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock, RunJobs: true, Workers: 2, SortRunBytes: v.sortRunBytes})
+	var built, reused atomic.Int32
+	hooks := Hooks{GraphKept: func(fromKept bool, keepErr error) {
+		if keepErr != nil {
+			t.Errorf("keeping the identity graph: %v", keepErr)
+		}
+		if fromKept {
+			reused.Add(1)
+		} else {
+			built.Add(1)
+		}
+	}}
+	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock, RunJobs: true, Workers: 2, SortRunBytes: v.sortRunBytes, Hooks: hooks})
 
 	var setup goldenSetup
 	readJSON(t, filepath.Join(dir, "setup.json"), &setup)
@@ -185,7 +204,22 @@ func runGoldenCase(t *testing.T, dir string, v goldenVariant) {
 	}
 	var want goldenOutcome
 	readJSON(t, filepath.Join(dir, "expected.json"), &want)
+	checkGoldenExport(t, e, dir, req, want)
+	if !v.twice {
+		return
+	}
+	first := built.Load()
+	checkGoldenExport(t, e, dir, req, want)
+	// Through the identity graph, the first export built it and the second read it back.
+	if want.Error == "" && (built.Load() != first || reused.Load() != first) {
+		t.Errorf("the identity graph was built %d times and read back %d times, want %d and %d", built.Load(), reused.Load(), first, first)
+	}
+}
 
+// checkGoldenExport runs the export of a golden case and checks what it gives.
+func checkGoldenExport(t *testing.T, e *Engine, dir string, req aepwire.ExportJobRequest, want goldenOutcome) {
+	t.Helper()
+	ctx := context.Background()
 	job, err := e.CreateExportJob(ctx, req, "")
 	if want.Error != "" {
 		if err == nil || !regexp.MustCompile(want.Error).MatchString(err.Error()) {
@@ -249,7 +283,13 @@ func runGoldenCase(t *testing.T, dir string, v goldenVariant) {
 // exportedRows reads the rows of an exported batch, in file-name order, each compacted.
 func exportedRows(t *testing.T, e *Engine, batchID string) []string {
 	t.Helper()
-	b, err := e.GetBatch(context.Background(), batchID)
+	return exportedRowsIn(context.Background(), t, e, batchID)
+}
+
+// exportedRowsIn is exportedRows of a batch of the sandbox ctx names.
+func exportedRowsIn(ctx context.Context, t *testing.T, e *Engine, batchID string) []string {
+	t.Helper()
+	b, err := e.GetBatch(ctx, batchID)
 	if err != nil {
 		t.Fatalf("exported batch: %v", err)
 	}

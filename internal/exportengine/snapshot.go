@@ -22,6 +22,7 @@ import (
 // with their segments open. Batches committed later are not in it, and batches deleted meanwhile
 // stay readable through the open files.
 type storeSnapshot struct {
+	sandbox string
 	batches []*snapBatch // in ingest order
 }
 
@@ -63,7 +64,7 @@ func (e *Engine) openSnapshot(ctx context.Context, sb string) (*storeSnapshot, e
 }
 
 func (e *Engine) tryOpenSnapshot(ctx context.Context, sb string) (*storeSnapshot, error) {
-	snap := &storeSnapshot{}
+	snap := &storeSnapshot{sandbox: sb}
 	var err error
 	snap.batches, err = store.All(ctx, e.store.DB(), func(row store.Scanner) (*snapBatch, error) {
 		b := &snapBatch{}

@@ -2,10 +2,13 @@ package exportengine
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
@@ -101,6 +104,18 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	if total >= math.MaxUint32 {
 		return fmt.Errorf("the profile store holds %d records, more than an export through the identity graph can number", total)
 	}
+	kept, keepPath := (*graph.KeptReader)(nil), e.keptGraphPath(snap.sandbox)
+	key := snap.graphKey()
+	if kept, err = graph.OpenKept(keepPath, key, recordLocSize); err == nil {
+		defer kept.Close()
+		if h := e.hooks.GraphKept; h != nil {
+			h(true, nil)
+		}
+		return emitKept(ctx, snap, spec, kept, emit, excluded)
+	}
+	// Without a kept graph of this store (or with one that cannot be read: it is made anew), the
+	// graph is built, and kept for the exports after this one.
+
 	// The sorts follow one another: each takes the buffers the one before has given back.
 	mem := &extsort.Memory{}
 	builder, err := graph.NewBuilder(scratch, int(total), e.sortRunBytes, mem)
@@ -130,7 +145,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	// the records come grouped by component, in rank order, and in ingest order within one.
 	places := extsort.New(scratch, e.sortRunBytes, mem)
 	defer places.Close()
-	var key, value []byte
+	var key8, value []byte
 	n = 0
 	err = snap.eachLive(ctx, func(bi int, r *segment.Record) error {
 		comp, ok, err := comps.Of(n)
@@ -144,10 +159,10 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		if !ok {
 			return fmt.Errorf("batch %s: a record of %d bytes at %d is past what an export can place", snap.batches[bi].id, r.BodyLen, r.BodyOff)
 		}
-		key = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(key[:0], comp), n)
+		key8 = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(key8[:0], comp), n)
 		value = l.append(value[:0])
 		n++
-		return places.Add(key, value)
+		return places.Add(key8, value)
 	})
 	if err != nil {
 		return err
@@ -162,22 +177,41 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	defer sorted.Close()
 	mem.Drop() // the last sort: the profiles' chunks need the memory now
 
+	// The graph is kept as it is emitted; what keeping it meets stops the keeping, not the export.
+	keeper, keepErr := graph.CreateKept(scratch, key, recordLocSize)
+	keep := func(ns []byte, identities int, values []byte) {
+		if keeper == nil {
+			return
+		}
+		if keepErr = keeper.Add(ns, identities, values); keepErr != nil {
+			keeper.Abort()
+			keeper = nil
+		}
+	}
+	defer func() {
+		if keeper != nil && err != nil {
+			keeper.Abort()
+		}
+	}()
+
 	var namespaces namespaceNames
 	group := make([]recordLoc, 0, 64)
+	var values []byte
 	var comp uint32
 	flush := func() error {
 		if len(group) == 0 {
 			return nil
 		}
+		nsBytes, _, err := comps.Key(comp)
+		if err != nil {
+			return err
+		}
+		keep(nsBytes, comps.Size(comp), values)
 		if comps.Size(comp) > maxGraphIdentities {
 			if wouldExport(spec, snap, group) {
 				*excluded++
 			}
 			return nil
-		}
-		nsBytes, _, err := comps.Key(comp)
-		if err != nil {
-			return err
 		}
 		return emit(namespaces.name(nsBytes), group)
 	}
@@ -191,14 +225,98 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 			if err := flush(); err != nil {
 				return err
 			}
-			comp, group = c, group[:0]
+			comp, group, values = c, group[:0], values[:0]
 		}
 		group = append(group, decodeRecordLoc(sorted.Value()))
+		values = append(values, sorted.Value()...)
 	}
 	if err := sorted.Err(); err != nil {
 		return err
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	if keeper != nil {
+		keepErr = keeper.Commit(keepPath)
+		keeper = nil
+	}
+	if h := e.hooks.GraphKept; h != nil {
+		h(false, keepErr)
+	}
+	return nil
+}
+
+// emitKept emits the profiles of a kept graph, as produceStitched emits those it builds.
+func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *graph.KeptReader,
+	emit func(ns string, locs []recordLoc) error, excluded *int64) error {
+	var namespaces namespaceNames
+	group := make([]recordLoc, 0, 64)
+	for i := 0; kept.Next(); i++ {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+		}
+		group = group[:0]
+		for v := kept.Values(); len(v) > 0; v = v[recordLocSize:] {
+			l := decodeRecordLoc(v)
+			if int(l.batch) >= len(snap.batches) {
+				return fmt.Errorf("the kept identity graph names batch %d of a store of %d", l.batch, len(snap.batches))
+			}
+			group = append(group, l)
+		}
+		if len(group) == 0 {
+			continue
+		}
+		if kept.Identities() > maxGraphIdentities {
+			if wouldExport(spec, snap, group) {
+				*excluded++
+			}
+			continue
+		}
+		if err := emit(namespaces.name(kept.Namespace()), group); err != nil {
+			return err
+		}
+	}
+	return kept.Err()
+}
+
+// keptGraphsDir, in the data directory, holds the identity graph an export kept, one a sandbox.
+const keptGraphsDir = "graphs"
+
+func (e *Engine) keptGraphPath(sandbox string) string {
+	return filepath.Join(e.dir, keptGraphsDir, sandbox+".graph")
+}
+
+// DropKeptGraph removes the identity graph the exports of the sandbox ctx names keep, so that the
+// next export through the graph builds it (as the first export after an ingestion does).
+func (e *Engine) DropKeptGraph(ctx context.Context) error {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(e.keptGraphPath(sb)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// graphKey names the records of the store: its batches, in order. A committed batch's records do
+// not change, and which of them are live follows from the batches there are.
+func (s *storeSnapshot) graphKey() graph.Key {
+	h := sha256.New()
+	h.Write([]byte("exportengine graph v1\x00"))
+	h.Write([]byte(s.sandbox))
+	var n [8]byte
+	for _, b := range s.batches {
+		h.Write([]byte{0})
+		h.Write([]byte(b.id))
+		binary.BigEndian.PutUint64(n[:], uint64(b.ingestTime))
+		h.Write(n[:])
+	}
+	var k graph.Key
+	h.Sum(k[:0])
+	return k
 }
 
 // eachLive visits the metadata of every live record of the store: batch by batch in ingest

@@ -1,0 +1,179 @@
+package exportengine
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// graphLog records what each export through the identity graph did with the kept graph.
+type graphLog struct {
+	mu  sync.Mutex
+	got []string // "built" or "reused", one an export
+}
+
+func (g *graphLog) hooks(t *testing.T) Hooks {
+	return Hooks{GraphKept: func(reused bool, keepErr error) {
+		if keepErr != nil {
+			t.Errorf("keeping the identity graph: %v", keepErr)
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if reused {
+			g.got = append(g.got, "reused")
+		} else {
+			g.got = append(g.got, "built")
+		}
+	}}
+}
+
+// last is what the latest export did.
+func (g *graphLog) last() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.got) == 0 {
+		return ""
+	}
+	return g.got[len(g.got)-1]
+}
+
+// exportPDG runs an export of env's engine through the identity graph, in the sandbox ctx names,
+// and returns its rows.
+func (env *jobEnv) exportPDG(ctx context.Context, t *testing.T) []string {
+	t.Helper()
+	req := env.request()
+	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+	req.AdditionalFields = &aepwire.AdditionalFields{EventList: &aepwire.EventList{}}
+	j, err := env.e.CreateExportJob(ctx, req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := env.e.WaitExportJob(ctx, j.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Status != aepwire.JobSucceeded {
+		t.Fatalf("export ended %s: %+v", done.Status, done.Errors)
+	}
+	return exportedRowsIn(ctx, t, env.e, done.Destination.BatchID)
+}
+
+const (
+	keptAda   = `{"_id":"a","identityMap":{"CRMID":[{"id":"c-ada","primary":true}],"Email":[{"id":"ada@example.com"}]},"person":{"name":{"firstName":"Ada"}}}`
+	keptBob   = `{"_id":"b","identityMap":{"CRMID":[{"id":"c-bob","primary":true}],"Email":[{"id":"bob@example.com"}]},"person":{"name":{"firstName":"Bob"}}}`
+	keptEvent = `{"_id":"e1","timestamp":"2026-01-02T03:04:05Z","eventType":"web.webpagedetails.pageViews","identityMap":{"ECID":[{"id":"1","primary":true}],"Email":[{"id":"bob@example.com"}]}}`
+	// keptLink says that Ada's and Bob's e-mail addresses are one person's.
+	keptLink = `{"_id":"l","identityMap":{"Email":[{"id":"ada@example.com","primary":true},{"id":"bob@example.com"}]},"loyalty":{"points":5}}`
+)
+
+// An export reads the identity graph an earlier one kept only while the store is what it was
+// made of: a batch ingested or deleted since, or a kept file that does not read back whole, and
+// the graph is built again. Whichever way, the rows are those of a graph built anew.
+func TestKeptGraphFollowsTheStore(t *testing.T) {
+	var log graphLog
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: log.hooks(t)})
+	ctx := context.Background()
+	ingestLines(t, env.e, env.crm, keptAda, keptBob)
+	ingestLines(t, env.e, env.web, keptEvent)
+
+	// fresh is what an export gives without a kept graph; the next export keeps one again.
+	fresh := func() []string {
+		t.Helper()
+		if err := os.Remove(env.e.keptGraphPath(aepwire.DefaultSandbox)); err != nil {
+			t.Fatal(err)
+		}
+		rows := env.exportPDG(ctx, t)
+		if got := log.last(); got != "built" {
+			t.Fatalf("without a kept graph the export %s it", got)
+		}
+		return rows
+	}
+	// export exports, and checks whether the kept graph was read and that the rows are fresh's.
+	export := func(step, want string) []string {
+		t.Helper()
+		rows := env.exportPDG(ctx, t)
+		if got := log.last(); got != want {
+			t.Fatalf("%s: the export %s the identity graph, want %s", step, got, want)
+		}
+		if again := fresh(); !slices.Equal(rows, again) {
+			t.Fatalf("%s: rows\n%s\nwant (a graph built anew)\n%s", step, strings.Join(rows, "\n"), strings.Join(again, "\n"))
+		}
+		return rows
+	}
+
+	apart := export("the first export", "built")
+	if len(apart) != 2 {
+		t.Fatalf("Ada and Bob apart gave %d rows, want 2", len(apart))
+	}
+	export("the same store", "reused")
+
+	link := ingestLines(t, env.e, env.crm, keptLink)
+	if rows := export("a linking batch ingested", "built"); len(rows) != 1 {
+		t.Fatalf("Ada and Bob linked gave %d rows, want 1: %s", len(rows), rows)
+	}
+	export("the same store again", "reused")
+
+	if err := env.e.DeleteBatch(ctx, link.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rows := export("the linking batch deleted", "built"); !slices.Equal(rows, apart) {
+		t.Fatalf("with the link deleted: %s, want %s", rows, apart)
+	}
+
+	path := env.e.keptGraphPath(aepwire.DefaultSandbox)
+	kept, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, damage := range []struct {
+		name string
+		file []byte
+	}{
+		{"a byte changed", func() []byte { b := slices.Clone(kept); b[len(b)/2] ^= 0x20; return b }()},
+		{"cut short", kept[:len(kept)-1]},
+		{"empty", nil},
+	} {
+		if err := os.WriteFile(path, damage.file, privateFile); err != nil {
+			t.Fatal(err)
+		}
+		export("a kept graph "+damage.name, "built")
+	}
+	export("the graph kept again", "reused")
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != privateFile {
+		t.Errorf("the kept graph: %v, mode %v, want %v", err, st.Mode().Perm(), privateFile)
+	}
+}
+
+// Each sandbox keeps its own identity graph: exports in one do not take the other's place.
+func TestKeptGraphIsTheSandboxs(t *testing.T) {
+	var log graphLog
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: log.hooks(t)})
+	ingestLines(t, env.e, env.crm, keptAda)
+	devEngine := openEngine(t, Options{DataDir: env.dataDir, Clock: env.clock, Sandbox: "dev"})
+	dev := &jobEnv{e: env.e, dest: newDataset(t, devEngine, aepwire.SchemaProfileUnion, false)}
+	ingestLines(t, devEngine, newDataset(t, devEngine, aepwire.SchemaProfile, true), keptBob)
+
+	// Both sandboxes' jobs are created through env's engine, whose runner runs them.
+	prodCtx, devCtx := context.Background(), aepwire.WithSandbox(context.Background(), "dev")
+	for i, want := range []string{"built", "reused"} {
+		for _, x := range []struct {
+			name string
+			env  *jobEnv
+			ctx  context.Context
+			who  string
+		}{{"prod", env, prodCtx, "Ada"}, {"dev", dev, devCtx, "Bob"}} {
+			rows := x.env.exportPDG(x.ctx, t)
+			if got := log.last(); got != want {
+				t.Errorf("export %d in %s %s the identity graph, want %s", i+1, x.name, got, want)
+			}
+			if len(rows) != 1 || !strings.Contains(rows[0], x.who) {
+				t.Errorf("export %d in %s gave %s, want %s's one profile", i+1, x.name, rows, x.who)
+			}
+		}
+	}
+}
