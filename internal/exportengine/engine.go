@@ -73,6 +73,9 @@ type Hooks struct {
 	// with reused true when they came from the graph an earlier export kept, or else with what
 	// keeping this export's graph for the next came to (nil when it is kept).
 	GraphKept func(reused bool, keepErr error)
+	// WaitForGraph is called when an export through the identity graph starts to wait for the
+	// export that is building the same store's graph.
+	WaitForGraph func()
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.
@@ -98,6 +101,12 @@ type Engine struct {
 	locks  jobs.Locks
 	runner *jobs.Runner[*claimedJob] // started when RunJobs
 	hooks  Hooks
+	// graphBuilds are the identity graphs this engine's exports are building, by sandbox: an
+	// export of the same store waits for the graph to be kept rather than build it too.
+	graphBuilds struct {
+		sync.Mutex
+		m map[string]*graphBuild
+	}
 	// jobEvents tells waiters in this process that this engine changed an export job.
 	jobEvents signal
 }

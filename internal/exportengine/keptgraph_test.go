@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
@@ -30,6 +31,12 @@ func (g *graphLog) hooks(t *testing.T) Hooks {
 			g.got = append(g.got, "built")
 		}
 	}}
+}
+
+func (g *graphLog) all() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.got)
 }
 
 // last is what the latest export did.
@@ -175,5 +182,53 @@ func TestKeptGraphIsTheSandboxs(t *testing.T) {
 				t.Errorf("export %d in %s gave %s, want %s's one profile", i+1, x.name, rows, x.who)
 			}
 		}
+	}
+}
+
+// Two exports of one store at once build its identity graph once: the second waits for the first
+// to keep it, and reads it back.
+func TestConcurrentExportsBuildTheGraphOnce(t *testing.T) {
+	var log graphLog
+	gate := newChunkGate(t, 0)
+	waiting := make(chan struct{})
+	var waitOnce sync.Once
+	hooks := log.hooks(t)
+	hooks.BeforeExportChunk = gate.hooks().BeforeExportChunk
+	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(waiting) }) }
+	env := newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
+	env.ingestSample(t, 300)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	req := env.request()
+	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+	first, err := env.e.CreateExportJob(ctx, req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-gate.reached // the first export has built the graph, and is emitting (and keeping) it
+	second, err := env.e.CreateExportJob(ctx, req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-waiting:
+	case <-ctx.Done():
+		t.Fatal("the second export did not wait for the first one's graph")
+	}
+	gate.release()
+	var rows [2][]string
+	for i, j := range []*aepwire.ExportJob{first, second} {
+		done := wait(t, env.e, j.ID)
+		if done.Status != aepwire.JobSucceeded {
+			t.Fatalf("export %d ended %s: %+v", i+1, done.Status, done.Errors)
+		}
+		rows[i] = exportedRows(t, env.e, done.Destination.BatchID)
+	}
+	if got, want := log.all(), []string{"built", "reused"}; !slices.Equal(got, want) {
+		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
+	}
+	if len(rows[0]) == 0 || !slices.Equal(rows[0], rows[1]) {
+		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows[0]), len(rows[1]))
 	}
 }

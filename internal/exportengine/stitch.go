@@ -104,17 +104,33 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	if total >= math.MaxUint32 {
 		return fmt.Errorf("the profile store holds %d records, more than an export through the identity graph can number", total)
 	}
-	kept, keepPath := (*graph.KeptReader)(nil), e.keptGraphPath(snap.sandbox)
-	key := snap.graphKey()
-	if kept, err = graph.OpenKept(keepPath, key, recordLocSize); err == nil {
-		defer kept.Close()
-		if h := e.hooks.GraphKept; h != nil {
-			h(true, nil)
+	keepPath, key := e.keptGraphPath(snap.sandbox), snap.graphKey()
+	for {
+		if kept, err := graph.OpenKept(keepPath, key, recordLocSize); err == nil {
+			defer kept.Close()
+			if h := e.hooks.GraphKept; h != nil {
+				h(true, nil)
+			}
+			return emitKept(ctx, snap, spec, kept, emit, excluded)
 		}
-		return emitKept(ctx, snap, spec, kept, emit, excluded)
+		// Without a kept graph of this store (or with one that cannot be read: it is made anew),
+		// the graph is built and kept for the exports after this one, unless another export of
+		// this engine is building it: then this one waits, and reads what that one kept (or
+		// builds it, if that one could not keep it).
+		building, done := e.startGraphBuild(snap.sandbox, key)
+		if done != nil {
+			defer done()
+			break
+		}
+		if h := e.hooks.WaitForGraph; h != nil {
+			h()
+		}
+		select {
+		case <-building:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
 	}
-	// Without a kept graph of this store (or with one that cannot be read: it is made anew), the
-	// graph is built, and kept for the exports after this one.
 
 	// The sorts follow one another: each takes the buffers the one before has given back.
 	mem := &extsort.Memory{}
@@ -279,6 +295,38 @@ func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *
 		}
 	}
 	return kept.Err()
+}
+
+// graphBuild is an identity graph an export is building.
+type graphBuild struct {
+	key  graph.Key
+	done chan struct{} // closed when the export has kept the graph, or failed to
+}
+
+// startGraphBuild records that the caller builds the identity graph of the store key in sandbox sb,
+// and returns done, to call when it is kept or the caller has failed to keep it; or, when another
+// export of this engine is building it, the channel closed when that one is done, and a nil done.
+func (e *Engine) startGraphBuild(sb string, key graph.Key) (building <-chan struct{}, done func()) {
+	e.graphBuilds.Lock()
+	defer e.graphBuilds.Unlock()
+	if b := e.graphBuilds.m[sb]; b != nil && b.key == key {
+		return b.done, nil
+	}
+	if e.graphBuilds.m == nil {
+		e.graphBuilds.m = map[string]*graphBuild{}
+	}
+	// A build of another store of the sandbox (an older one) goes on for its own waiters, who
+	// hold its channel; only the newest is found by the exports that start now.
+	b := &graphBuild{key: key, done: make(chan struct{})}
+	e.graphBuilds.m[sb] = b
+	return nil, func() {
+		e.graphBuilds.Lock()
+		defer e.graphBuilds.Unlock()
+		if e.graphBuilds.m[sb] == b {
+			delete(e.graphBuilds.m, sb)
+		}
+		close(b.done)
+	}
 }
 
 // keptGraphsDir, in the data directory, holds the identity graph an export kept, one a sandbox.
