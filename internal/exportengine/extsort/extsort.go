@@ -80,7 +80,8 @@ func New(dir string, runSize int, mem *Memory) *Sorter {
 
 // Memory holds run buffers, and the scratch their sorts count with, for sorters that follow one
 // another, so that the sorts of one task grow their buffers, and the machine maps their pages,
-// once: a run's buffers grow to its size and are kept. Sorters sharing a Memory must be called from one goroutine.
+// once: a run's buffers grow to its size and are kept. Sorters sharing a Memory must be called
+// from one goroutine.
 type Memory struct {
 	free    []*run
 	scratch []*scratch
@@ -89,34 +90,31 @@ type Memory struct {
 // Drop lets go of the buffers kept for sorters to come, when none will.
 func (m *Memory) Drop() { m.free, m.scratch = nil, nil }
 
-func (m *Memory) takeScratch() *scratch {
-	if len(m.scratch) == 0 {
-		return &scratch{}
-	}
-	sc := m.scratch[len(m.scratch)-1]
-	m.scratch = m.scratch[:len(m.scratch)-1]
-	return sc
-}
-
-func (m *Memory) giveScratch(sc *scratch) {
-	if sc != nil {
-		m.scratch = append(m.scratch, sc)
-	}
-}
-
 func (m *Memory) take() *run {
-	if len(m.free) == 0 {
-		return &run{}
-	}
-	r := m.free[len(m.free)-1]
-	m.free = m.free[:len(m.free)-1]
+	r := pop(&m.free)
 	r.data, r.items = r.data[:0], r.items[:0]
 	return r
 }
 
-func (m *Memory) give(r *run) {
-	if r != nil {
-		m.free = append(m.free, r)
+func (m *Memory) give(r *run)             { push(&m.free, r) }
+func (m *Memory) takeScratch() *scratch   { return pop(&m.scratch) }
+func (m *Memory) giveScratch(sc *scratch) { push(&m.scratch, sc) }
+
+// pop takes the last of the kept buffers, or a new one when none is kept.
+func pop[T any](kept *[]*T) *T {
+	n := len(*kept)
+	if n == 0 {
+		return new(T)
+	}
+	b := (*kept)[n-1]
+	*kept = (*kept)[:n-1]
+	return b
+}
+
+// push keeps a buffer (nil is none) for the next pop.
+func push[T any](kept *[]*T, b *T) {
+	if b != nil {
+		*kept = append(*kept, b)
 	}
 }
 
