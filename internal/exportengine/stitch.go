@@ -84,6 +84,10 @@ func (l *recordLoc) record(b *snapBatch, body []byte) storedRecord {
 // and the records' places are grouped by component through an external sort, both in files
 // under scratch. Live records are numbered in the order eachLive visits them, twice: once to
 // give the graph their identities, once to place them in their components.
+//
+// What it emits it also keeps, in the sandbox's kept graph (keptGraphPath), named by the store
+// (graphKey); an export of a store whose graph is kept reads the components from there instead
+// (emitKept).
 func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec *exportSpec, scratch string,
 	emit func(ns string, locs []recordLoc) error, excluded *int64) (err error) {
 	if err := os.RemoveAll(scratch); err != nil { // what an interrupted attempt left
