@@ -226,7 +226,7 @@ func (r *KeptReader) next() error {
 	if err != nil {
 		return err
 	}
-	r.size = int(size)
+	r.size = size
 	count, err := r.uvarint()
 	if err != nil {
 		return err
