@@ -13,7 +13,7 @@ import (
 // takes precedence.
 func peakRSS(ps *os.ProcessState) int64 {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024 // kilobytes on Linux
+		return int64(ru.Maxrss) * 1024 //nolint:unconvert // kilobytes on Linux; an int32 on 32-bit systems
 	}
 	return 0
 }

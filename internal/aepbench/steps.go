@@ -177,8 +177,11 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	// go through the graph. The hook runs before the job ends.
 	var graphDid string
 	var keepErr error
-	hooks := exportengine.Hooks{GraphKept: func(reused bool, err error) {
-		graphDid, keepErr = map[bool]string{false: "built", true: "reused"}[reused], err
+	hooks := exportengine.Hooks{GraphDone: func(reused bool, err error) {
+		graphDid, keepErr = "built", err
+		if reused {
+			graphDid = "reused"
+		}
 	}}
 	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: engineDir, RunJobs: true, Hooks: hooks})
 	if err != nil {

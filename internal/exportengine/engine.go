@@ -69,10 +69,10 @@ type Hooks struct {
 	// AfterSegmentRun is called, while a batch is completed, after each sorted run of its profile
 	// segment is written to the file.
 	AfterSegmentRun func()
-	// GraphKept is called once an export through the identity graph has its profiles' places:
+	// GraphDone is called once an export through the identity graph has its profiles' places:
 	// with reused true when they came from the graph an earlier export kept, or else with what
 	// keeping this export's graph for the next came to (nil when it is kept).
-	GraphKept func(reused bool, keepErr error)
+	GraphDone func(reused bool, keepErr error)
 	// WaitForGraph is called when an export through the identity graph starts to wait for the
 	// export that is building the same store's graph.
 	WaitForGraph func()
@@ -101,11 +101,11 @@ type Engine struct {
 	locks  jobs.Locks
 	runner *jobs.Runner[*claimedJob] // started when RunJobs
 	hooks  Hooks
-	// graphBuilds are the identity graphs this engine's exports are building, by sandbox: an
-	// export of the same store waits for the graph to be kept rather than build it too.
+	// graphBuilds are the identity graphs this engine's exports are building, by store: an export
+	// of the same store waits for the graph to be kept rather than build it too.
 	graphBuilds struct {
 		sync.Mutex
-		m map[string]*graphBuild
+		m map[graph.Key]*graphBuild
 	}
 	// jobEvents tells waiters in this process that this engine changed an export job.
 	jobEvents signal

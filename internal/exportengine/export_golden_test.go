@@ -117,7 +117,7 @@ func runGoldenCase(t *testing.T, dir string, v goldenVariant) {
 	ctx := context.Background()
 	clock := clock.NewFake(goldenEpoch)
 	var built, reused atomic.Int32
-	hooks := Hooks{GraphKept: func(fromKept bool, keepErr error) {
+	hooks := Hooks{GraphDone: func(fromKept bool, keepErr error) {
 		if keepErr != nil {
 			t.Errorf("keeping the identity graph: %v", keepErr)
 		}

@@ -19,7 +19,7 @@ type graphLog struct {
 }
 
 func (g *graphLog) hooks(t *testing.T) Hooks {
-	return Hooks{GraphKept: func(reused bool, keepErr error) {
+	return Hooks{GraphDone: func(reused bool, keepErr error) {
 		if keepErr != nil {
 			t.Errorf("keeping the identity graph: %v", keepErr)
 		}
@@ -157,7 +157,7 @@ func TestKeptGraphFollowsTheStore(t *testing.T) {
 }
 
 // Each sandbox keeps its own identity graph: exports in one do not take the other's place.
-func TestKeptGraphIsTheSandboxs(t *testing.T) {
+func TestKeptGraphIsPerSandbox(t *testing.T) {
 	var log graphLog
 	env := newJobEnv(t, Options{RunJobs: true, Hooks: log.hooks(t)})
 	ingestLines(t, env.e, env.crm, keptAda)
@@ -185,50 +185,109 @@ func TestKeptGraphIsTheSandboxs(t *testing.T) {
 	}
 }
 
+// heldBuild is an engine whose first export through the identity graph is held at its first
+// chunk, after it has built the graph and while it keeps it, and a second export of the same
+// store that waits for it.
+type heldBuild struct {
+	env             *jobEnv
+	log             *graphLog
+	gate            *chunkGate
+	builder, waiter *aepwire.ExportJob
+	ctx             context.Context
+}
+
+func newHeldBuild(t *testing.T) *heldBuild {
+	t.Helper()
+	h := &heldBuild{log: &graphLog{}, gate: newChunkGate(t, 0)}
+	waiting := make(chan struct{})
+	var waitOnce sync.Once
+	hooks := h.log.hooks(t)
+	hooks.BeforeExportChunk = h.gate.hooks().BeforeExportChunk
+	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(waiting) }) }
+	h.env = newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
+	h.env.ingestSample(t, 300)
+	var cancel context.CancelFunc
+	h.ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	h.builder = h.create(t)
+	<-h.gate.reached // the first export has built the graph, and is emitting (and keeping) it
+	h.waiter = h.create(t)
+	select {
+	case <-waiting:
+	case <-h.ctx.Done():
+		t.Fatal("the second export did not wait for the first one's graph")
+	}
+	return h
+}
+
+func (h *heldBuild) create(t *testing.T) *aepwire.ExportJob {
+	t.Helper()
+	req := h.env.request()
+	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+	j, err := h.env.e.CreateExportJob(h.ctx, req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// ends waits for a job and checks how it ended; it returns the rows of one that succeeded.
+func (h *heldBuild) ends(t *testing.T, j *aepwire.ExportJob, status string) []string {
+	t.Helper()
+	done := wait(t, h.env.e, j.ID)
+	if done.Status != status {
+		t.Fatalf("export %d ended %s (%+v), want %s", j.ID, done.Status, done.Errors, status)
+	}
+	if status != aepwire.JobSucceeded {
+		return nil
+	}
+	return exportedRows(t, h.env.e, done.Destination.BatchID)
+}
+
 // Two exports of one store at once build its identity graph once: the second waits for the first
 // to keep it, and reads it back.
 func TestConcurrentExportsBuildTheGraphOnce(t *testing.T) {
-	var log graphLog
-	gate := newChunkGate(t, 0)
-	waiting := make(chan struct{})
-	var waitOnce sync.Once
-	hooks := log.hooks(t)
-	hooks.BeforeExportChunk = gate.hooks().BeforeExportChunk
-	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(waiting) }) }
-	env := newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
-	env.ingestSample(t, 300)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	req := env.request()
-	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
-	first, err := env.e.CreateExportJob(ctx, req, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-gate.reached // the first export has built the graph, and is emitting (and keeping) it
-	second, err := env.e.CreateExportJob(ctx, req, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-waiting:
-	case <-ctx.Done():
-		t.Fatal("the second export did not wait for the first one's graph")
-	}
-	gate.release()
-	var rows [2][]string
-	for i, j := range []*aepwire.ExportJob{first, second} {
-		done := wait(t, env.e, j.ID)
-		if done.Status != aepwire.JobSucceeded {
-			t.Fatalf("export %d ended %s: %+v", i+1, done.Status, done.Errors)
-		}
-		rows[i] = exportedRows(t, env.e, done.Destination.BatchID)
-	}
-	if got, want := log.all(), []string{"built", "reused"}; !slices.Equal(got, want) {
+	h := newHeldBuild(t)
+	h.gate.release()
+	first, second := h.ends(t, h.builder, aepwire.JobSucceeded), h.ends(t, h.waiter, aepwire.JobSucceeded)
+	if got, want := h.log.all(), []string{"built", "reused"}; !slices.Equal(got, want) {
 		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
 	}
-	if len(rows[0]) == 0 || !slices.Equal(rows[0], rows[1]) {
-		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows[0]), len(rows[1]))
+	if len(first) == 0 || !slices.Equal(first, second) {
+		t.Errorf("the exports wrote %d and %d rows, or other rows", len(first), len(second))
+	}
+}
+
+// An export that waits for another's graph builds it itself when the other ends without keeping
+// it (here, cancelled).
+func TestWaiterBuildsTheGraphWhenTheBuilderStops(t *testing.T) {
+	h := newHeldBuild(t)
+	if err := h.env.e.CancelExportJob(h.ctx, h.builder.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.ends(t, h.builder, aepwire.JobCancelled)
+	h.gate.release() // the waiter, now building, passes its first chunk
+	rows := h.ends(t, h.waiter, aepwire.JobSucceeded)
+	again := h.ends(t, h.create(t), aepwire.JobSucceeded)
+	if got, want := h.log.all(), []string{"built", "reused"}; !slices.Equal(got, want) {
+		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
+	}
+	if len(rows) == 0 || !slices.Equal(rows, again) {
+		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows), len(again))
+	}
+}
+
+// An export cancelled while it waits for another's graph ends, and the other goes on.
+func TestWaiterCancelled(t *testing.T) {
+	h := newHeldBuild(t)
+	if err := h.env.e.CancelExportJob(h.ctx, h.waiter.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.ends(t, h.waiter, aepwire.JobCancelled)
+	h.gate.release()
+	h.ends(t, h.builder, aepwire.JobSucceeded)
+	h.ends(t, h.create(t), aepwire.JobSucceeded)
+	if got, want := h.log.all(), []string{"built", "reused"}; !slices.Equal(got, want) {
+		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/extsort"
@@ -109,21 +110,30 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		return fmt.Errorf("the profile store holds %d records, more than an export through the identity graph can number", total)
 	}
 	keepPath, key := e.keptGraphPath(snap.sandbox), snap.graphKey()
-	for {
-		if kept, err := graph.OpenKept(keepPath, key, recordLocSize); err == nil {
-			defer kept.Close()
-			if h := e.hooks.GraphKept; h != nil {
-				h(true, nil)
-			}
-			return emitKept(ctx, snap, spec, kept, emit, excluded)
+	// A place is valid if it names a batch of the store and a kind of record; reading it checks
+	// the rest against the batch's segment.
+	validLoc := func(v []byte) bool {
+		l := decodeRecordLoc(v)
+		return int(l.batch) < len(snap.batches) && l.kind() <= record.Event
+	}
+	fromKept := func(kept *graph.KeptReader) error {
+		defer kept.Close()
+		if h := e.hooks.GraphDone; h != nil {
+			h(true, nil)
+		}
+		return emitKept(ctx, snap, spec, kept, emit, excluded)
+	}
+	var built func(kept bool)
+	for built == nil {
+		if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
+			return fromKept(kept)
 		}
 		// Without a kept graph of this store (or with one that cannot be read: it is made anew),
 		// the graph is built and kept for the exports after this one, unless another export of
 		// this engine is building it: then this one waits, and reads what that one kept (or
 		// builds it, if that one could not keep it).
-		building, done := e.startGraphBuild(snap.sandbox, key)
-		if done != nil {
-			defer done()
+		var building <-chan struct{}
+		if building, built = e.startGraphBuild(key); built != nil {
 			break
 		}
 		if h := e.hooks.WaitForGraph; h != nil {
@@ -134,6 +144,12 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
+	}
+	keptIt := false
+	defer func() { built(keptIt) }() // at the latest; when keeping fails, at once
+	// A build that ended between the look above and the start of this one kept the graph.
+	if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
+		return fromKept(kept)
 	}
 
 	// The sorts follow one another: each takes the buffers the one before has given back.
@@ -165,7 +181,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	// the records come grouped by component, in rank order, and in ingest order within one.
 	places := extsort.New(scratch, e.sortRunBytes, mem)
 	defer places.Close()
-	var key8, value []byte
+	var placeKey, value []byte
 	n = 0
 	err = snap.eachLive(ctx, func(bi int, r *segment.Record) error {
 		comp, ok, err := comps.Of(n)
@@ -179,10 +195,10 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		if !ok {
 			return fmt.Errorf("batch %s: a record of %d bytes at %d is past what an export can place", snap.batches[bi].id, r.BodyLen, r.BodyOff)
 		}
-		key8 = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(key8[:0], comp), n)
+		placeKey = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(placeKey[:0], comp), n)
 		value = l.append(value[:0])
 		n++
-		return places.Add(key8, value)
+		return places.Add(placeKey, value)
 	})
 	if err != nil {
 		return err
@@ -197,8 +213,12 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	defer sorted.Close()
 	mem.Drop() // the last sort: the profiles' chunks need the memory now
 
-	// The graph is kept as it is emitted; what keeping it meets stops the keeping, not the export.
+	// The graph is kept as it is emitted; what keeping it meets stops the keeping, not the export,
+	// and lets the exports waiting for it go and build it.
 	keeper, keepErr := graph.CreateKept(scratch, key, recordLocSize)
+	if keepErr != nil {
+		built(false)
+	}
 	keep := func(ns []byte, identities int, values []byte) {
 		if keeper == nil {
 			return
@@ -206,6 +226,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		if keepErr = keeper.Add(ns, identities, values); keepErr != nil {
 			keeper.Abort()
 			keeper = nil
+			built(false)
 		}
 	}
 	defer func() {
@@ -227,13 +248,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 			return err
 		}
 		keep(nsBytes, comps.Size(comp), values)
-		if comps.Size(comp) > maxGraphIdentities {
-			if wouldExport(spec, snap, group) {
-				*excluded++
-			}
-			return nil
-		}
-		return emit(namespaces.name(nsBytes), group)
+		return emitComponent(spec, snap, &namespaces, nsBytes, comps.Size(comp), group, emit, excluded)
 	}
 	for i := 0; sorted.Next(); i++ {
 		if i%4096 == 0 {
@@ -258,12 +273,25 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	}
 	if keeper != nil {
 		keepErr = keeper.Commit(keepPath)
-		keeper = nil
+		keeper, keptIt = nil, keepErr == nil
 	}
-	if h := e.hooks.GraphKept; h != nil {
+	if h := e.hooks.GraphDone; h != nil {
 		h(false, keepErr)
 	}
 	return nil
+}
+
+// emitComponent emits a component's profile, unless it has more identities than AEP's guardrail
+// allows: then it counts it as excluded if it would have been a profile of the export.
+func emitComponent(spec *exportSpec, snap *storeSnapshot, namespaces *namespaceNames, ns []byte, identities int,
+	group []recordLoc, emit func(ns string, locs []recordLoc) error, excluded *int64) error {
+	if identities > maxGraphIdentities {
+		if wouldExport(spec, snap, group) {
+			*excluded++
+		}
+		return nil
+	}
+	return emit(namespaces.name(ns), group)
 }
 
 // emitKept emits the profiles of a kept graph, as produceStitched emits those it builds.
@@ -285,16 +313,7 @@ func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *
 			}
 			group = append(group, l)
 		}
-		if len(group) == 0 {
-			continue
-		}
-		if kept.Identities() > maxGraphIdentities {
-			if wouldExport(spec, snap, group) {
-				*excluded++
-			}
-			continue
-		}
-		if err := emit(namespaces.name(kept.Namespace()), group); err != nil {
+		if err := emitComponent(spec, snap, &namespaces, kept.Namespace(), kept.Identities(), group, emit, excluded); err != nil {
 			return err
 		}
 	}
@@ -303,33 +322,32 @@ func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *
 
 // graphBuild is an identity graph an export is building.
 type graphBuild struct {
-	key  graph.Key
 	done chan struct{} // closed when the export has kept the graph, or failed to
 }
 
-// startGraphBuild records that the caller builds the identity graph of the store key in sandbox sb,
-// and returns done, to call when it is kept or the caller has failed to keep it; or, when another
-// export of this engine is building it, the channel closed when that one is done, and a nil done.
-func (e *Engine) startGraphBuild(sb string, key graph.Key) (building <-chan struct{}, done func()) {
+// startGraphBuild records that the caller builds the identity graph of the store key, and returns
+// built, to call (once or more) when it is kept or the caller has failed to keep it; or, when
+// another export of this engine is building it, the channel closed when that one is done, and a
+// nil built.
+func (e *Engine) startGraphBuild(key graph.Key) (building <-chan struct{}, built func(kept bool)) {
 	e.graphBuilds.Lock()
 	defer e.graphBuilds.Unlock()
-	if b := e.graphBuilds.m[sb]; b != nil && b.key == key {
+	if b := e.graphBuilds.m[key]; b != nil {
 		return b.done, nil
 	}
 	if e.graphBuilds.m == nil {
-		e.graphBuilds.m = map[string]*graphBuild{}
+		e.graphBuilds.m = map[graph.Key]*graphBuild{}
 	}
-	// A build of another store of the sandbox (an older one) goes on for its own waiters, who
-	// hold its channel; only the newest is found by the exports that start now.
-	b := &graphBuild{key: key, done: make(chan struct{})}
-	e.graphBuilds.m[sb] = b
-	return nil, func() {
-		e.graphBuilds.Lock()
-		defer e.graphBuilds.Unlock()
-		if e.graphBuilds.m[sb] == b {
-			delete(e.graphBuilds.m, sb)
-		}
-		close(b.done)
+	b := &graphBuild{done: make(chan struct{})}
+	e.graphBuilds.m[key] = b
+	var once sync.Once
+	return nil, func(bool) {
+		once.Do(func() {
+			e.graphBuilds.Lock()
+			defer e.graphBuilds.Unlock()
+			delete(e.graphBuilds.m, key)
+			close(b.done)
+		})
 	}
 }
 
@@ -353,23 +371,40 @@ func (e *Engine) DropKeptGraph(ctx context.Context) error {
 	return nil
 }
 
-// graphKey names the records of the store: its batches, in order. A committed batch's records do
-// not change, and which of them are live follows from the batches there are.
+// graphKey names the records of the store and how a kept graph describes them: the layout of a
+// record's place and how a graph ranks and counts (keptGraphVersion), the sandbox, and its batches
+// in order, each with its segment's counts. A committed batch's records do not change, and which
+// of them are live follows from the batches there are.
 func (s *storeSnapshot) graphKey() graph.Key {
 	h := sha256.New()
-	h.Write([]byte("exportengine graph v1\x00"))
-	h.Write([]byte(s.sandbox))
 	var n [8]byte
+	word := func(v uint64) {
+		binary.BigEndian.PutUint64(n[:], v)
+		h.Write(n[:])
+	}
+	h.Write([]byte(keptGraphVersion))
+	for _, v := range []uint64{recordLocSize, locOffBits, locSizeBits} {
+		word(v)
+	}
+	h.Write([]byte(s.sandbox))
 	for _, b := range s.batches {
 		h.Write([]byte{0})
 		h.Write([]byte(b.id))
-		binary.BigEndian.PutUint64(n[:], uint64(b.ingestTime))
-		h.Write(n[:])
+		word(uint64(b.ingestTime))
+		st := b.seg.Stats()
+		for _, v := range []uint64{st.Records, st.Fragments, st.Events, st.Tombstoned, uint64(b.seg.Runs())} {
+			word(v)
+		}
 	}
 	var k graph.Key
 	h.Sum(k[:0])
 	return k
 }
+
+// keptGraphVersion changes whenever what a kept graph means does: how a record's place is packed
+// (recordLoc), which records are live (eachLive, markSuperseded), how components are ranked and
+// named and their identities counted (package graph).
+const keptGraphVersion = "exportengine kept graph 1\x00"
 
 // eachLive visits the metadata of every live record of the store: batch by batch in ingest
 // order, run by run, in the same order every time.

@@ -47,7 +47,7 @@ const RunSize = 8 << 20
 // (which must exist and is left to the caller to remove), sorting runs of runSize bytes in the
 // buffers of mem (nil: its own).
 func NewBuilder(dir string, records, runSize int, mem *extsort.Memory) (*Builder, error) {
-	if records > math.MaxUint32-1 {
+	if uint64(records) > math.MaxUint32-1 {
 		return nil, fmt.Errorf("graph: %d records are more than a graph can number", records)
 	}
 	return &Builder{dir: dir, records: records, runSize: runSize, mem: mem, sorter: extsort.New(dir, runSize, mem)}, nil
@@ -185,7 +185,7 @@ func (b *Builder) Build(ctx context.Context) (_ *Components, err error) {
 // each (identity, record), with the identity's key the first time that identity comes.
 func number(ctx context.Context, sorted *extsort.Reader, visit func(node uint32, key []byte, record uint32) error) error {
 	var last []byte
-	node, nodes := uint32(none), 0
+	node, nodes := uint32(none), uint64(0)
 	for i := 0; sorted.Next(); i++ {
 		if i%(1<<16) == 0 {
 			if err := ctx.Err(); err != nil {

@@ -32,11 +32,16 @@ import (
 type Key [32]byte
 
 const (
-	keptMagic   = "AEPGRAF1"
-	keptEnd     = "AEPGEND1"
-	keptHeader  = len(keptMagic) + len(Key{}) + 4
-	keptTrailer = 8 + 4 + len(keptEnd)
+	keptMagic  = "AEPGRAF1"
+	keptEnd    = "AEPGEND1"
+	keptHeader = len(keptMagic) + len(Key{}) + 4
+	// The trailer: the count of components at 0, the CRC at trailerCRC, keptEnd at trailerEnd.
+	trailerCRC  = 8
+	trailerEnd  = trailerCRC + 4
+	keptTrailer = trailerEnd + len(keptEnd)
 	keptBuffer  = 256 << 10
+	// maxIdentities bounds a component's count of identities, which sizes nothing.
+	maxIdentities = math.MaxInt32
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -58,7 +63,7 @@ type KeptWriter struct {
 // CreateKept starts a kept graph of the store key, in a new file in dir (private to its owner),
 // of values of valueSize bytes. Commit puts it in place; Abort removes it.
 func CreateKept(dir string, key Key, valueSize int) (*KeptWriter, error) {
-	if valueSize <= 0 || valueSize > math.MaxUint32 {
+	if valueSize <= 0 || uint64(valueSize) > math.MaxUint32 {
 		return nil, fmt.Errorf("graph: a kept graph's values cannot be %d bytes", valueSize)
 	}
 	f, err := os.CreateTemp(dir, "kept-*.graph")
@@ -81,6 +86,9 @@ func CreateKept(dir string, key Key, valueSize int) (*KeptWriter, error) {
 // Add writes the next component: the namespace of its smallest identity, how many identities it
 // has, and its records' places, concatenated.
 func (w *KeptWriter) Add(ns []byte, identities int, values []byte) error {
+	if identities < 0 || identities > maxIdentities {
+		return fmt.Errorf("graph: a component of %d identities", identities)
+	}
 	if len(values)%w.valueSize != 0 {
 		return fmt.Errorf("graph: %d bytes of values are not a whole number of %d-byte values", len(values), w.valueSize)
 	}
@@ -112,9 +120,9 @@ func (w *KeptWriter) Commit(path string) (err error) {
 	}
 	var t [keptTrailer]byte
 	binary.BigEndian.PutUint64(t[:], w.count)
-	w.crc.Write(t[:8])
-	binary.BigEndian.PutUint32(t[8:], w.crc.Sum32())
-	copy(t[12:], keptEnd)
+	w.crc.Write(t[:trailerCRC])
+	binary.BigEndian.PutUint32(t[trailerCRC:], w.crc.Sum32())
+	copy(t[trailerEnd:], keptEnd)
 	if _, err := w.f.Write(t[:]); err != nil {
 		return err
 	}
@@ -150,9 +158,10 @@ type KeptReader struct {
 }
 
 // OpenKept opens the kept graph at path if it is one of the store key, of values of valueSize
-// bytes, and reads back whole; otherwise it answers ErrNotKept (or the error that stopped the
-// check).
-func OpenKept(path string, key Key, valueSize int) (_ *KeptReader, err error) {
+// bytes, that reads back whole: its checksum holds, every entry parses, nothing follows the last,
+// and valid (when not nil) accepts every value. Otherwise it answers ErrNotKept (or the error that
+// stopped the check), and the caller builds the graph anew.
+func OpenKept(path string, key Key, valueSize int, valid func(value []byte) bool) (_ *KeptReader, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotKept
@@ -170,14 +179,14 @@ func OpenKept(path string, key Key, valueSize int) (_ *KeptReader, err error) {
 		return nil, err
 	}
 	body := st.Size() - int64(keptTrailer)
-	if body < int64(keptHeader) {
+	if body < int64(keptHeader) || uint64(body) > math.MaxInt {
 		return nil, ErrNotKept
 	}
 	var t [keptTrailer]byte
 	if _, err := f.ReadAt(t[:], body); err != nil {
 		return nil, err
 	}
-	if string(t[12:]) != keptEnd {
+	if string(t[trailerEnd:]) != keptEnd {
 		return nil, ErrNotKept
 	}
 	var h [keptHeader]byte
@@ -188,16 +197,35 @@ func OpenKept(path string, key Key, valueSize int) (_ *KeptReader, err error) {
 		binary.BigEndian.Uint32(h[len(keptMagic)+len(key):]) != uint32(valueSize) {
 		return nil, ErrNotKept
 	}
-	crc := crc32.New(castagnoli)
-	if _, err := io.CopyBuffer(crc, io.NewSectionReader(f, 0, body), make([]byte, keptBuffer)); err != nil {
-		return nil, err
+	entries := func(r io.Reader) *KeptReader {
+		return &KeptReader{f: f, r: bufio.NewReaderSize(r, keptBuffer), valueSize: valueSize,
+			left: binary.BigEndian.Uint64(t[:trailerCRC]), limit: int(body) - keptHeader}
 	}
-	crc.Write(t[:8])
-	if crc.Sum32() != binary.BigEndian.Uint32(t[8:]) {
+	// One pass checks the sum and every entry; the caller's reader then reads them again.
+	crc := crc32.New(castagnoli)
+	crc.Write(h[:])
+	check := entries(io.TeeReader(io.NewSectionReader(f, int64(keptHeader), body-int64(keptHeader)), crc))
+	for check.Next() {
+		if valid == nil {
+			continue
+		}
+		for v := check.Values(); len(v) > 0; v = v[valueSize:] {
+			if !valid(v[:valueSize]) {
+				return nil, ErrNotKept
+			}
+		}
+	}
+	if check.Err() != nil {
 		return nil, ErrNotKept
 	}
-	return &KeptReader{f: f, r: bufio.NewReaderSize(io.NewSectionReader(f, int64(keptHeader), body-int64(keptHeader)), keptBuffer),
-		valueSize: valueSize, left: binary.BigEndian.Uint64(t[:]), limit: int(body) - keptHeader}, nil
+	if n, err := io.Copy(io.Discard, check.r); err != nil || n > 0 { // nothing after the last entry
+		return nil, ErrNotKept
+	}
+	crc.Write(t[:trailerCRC])
+	if crc.Sum32() != binary.BigEndian.Uint32(t[trailerCRC:]) {
+		return nil, ErrNotKept
+	}
+	return entries(io.NewSectionReader(f, int64(keptHeader), body-int64(keptHeader))), nil
 }
 
 // Next reads the next component, and reports whether there was one.
@@ -222,11 +250,14 @@ func (r *KeptReader) next() error {
 	if _, err := io.ReadFull(r.r, r.ns); err != nil {
 		return err
 	}
-	size, err := r.uvarint()
+	size, err := binary.ReadUvarint(r.r)
 	if err != nil {
 		return err
 	}
-	r.size = size
+	if size > maxIdentities {
+		return fmt.Errorf("graph: a kept graph's component says %d identities", size)
+	}
+	r.size = int(size)
 	count, err := r.uvarint()
 	if err != nil {
 		return err

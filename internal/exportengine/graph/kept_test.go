@@ -2,8 +2,10 @@ package graph
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,7 +60,7 @@ func TestKeptGraphReadsBackWhatWasWritten(t *testing.T) {
 	dir := t.TempDir()
 	key := Key{1, 2, 3}
 	path := writeKept(t, dir, key, 4, sampleKept)
-	r, err := OpenKept(path, key, 4)
+	r, err := OpenKept(path, key, 4, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestKeptGraphOfAnotherStoreOrDamagedIsNotKept(t *testing.T) {
 	path := writeKept(t, dir, key, 4, sampleKept[:2])
 	notKept := func(what string, key Key, valueSize int) {
 		t.Helper()
-		r, err := OpenKept(path, key, valueSize)
+		r, err := OpenKept(path, key, valueSize, nil)
 		if err == nil {
 			r.Close()
 		}
@@ -135,5 +137,80 @@ func TestKeptGraphAbortLeavesNothing(t *testing.T) {
 	w.Abort()
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("an aborted kept graph left %v", left)
+	}
+}
+
+// A component's count of identities sizes nothing, so it may be more than the file holds: a small
+// store with a component past AEP's guardrail of 50 reads back.
+func TestKeptGraphOfFewBytesAndManyIdentities(t *testing.T) {
+	dir := t.TempDir()
+	comps := []keptComponent{{"ECID", 255, []byte("abcd")}}
+	path := writeKept(t, dir, Key{3}, 4, comps)
+	r, err := OpenKept(path, Key{3}, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readKept(t, r); len(got) != 1 || got[0].identities != 255 {
+		t.Errorf("read %+v, want %+v", got, comps)
+	}
+}
+
+// rawKept writes a kept graph of the given entries and count of components, with a sum that holds
+// whatever the entries say.
+func rawKept(t *testing.T, key Key, valueSize int, count uint64, entries []byte) string {
+	t.Helper()
+	b := append([]byte(keptMagic), key[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(valueSize))
+	b = append(b, entries...)
+	b = binary.BigEndian.AppendUint64(b, count)
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	b = append(b, keptEnd...)
+	path := filepath.Join(t.TempDir(), "kept.graph")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A kept graph whose sum holds but whose entries do not parse, or that the caller's check refuses,
+// is no kept graph: the export builds the graph anew rather than fail at the entry.
+func TestKeptGraphThatDoesNotParseIsNotKept(t *testing.T) {
+	entry := func(ns string, identities, values uint64, body string) []byte {
+		b := binary.AppendUvarint(nil, uint64(len(ns)))
+		b = append(b, ns...)
+		b = binary.AppendUvarint(b, identities)
+		b = binary.AppendUvarint(b, values)
+		return append(b, body...)
+	}
+	good := entry("ECID", 2, 2, "abcdefgh")
+	if r, err := OpenKept(rawKept(t, Key{}, 4, 1, good), Key{}, 4, nil); err != nil {
+		t.Fatalf("a well-formed file: %v", err)
+	} else {
+		r.Close()
+	}
+	for name, c := range map[string]struct {
+		count   uint64
+		entries []byte
+	}{
+		"more components counted than there are": {2, good},
+		"bytes after the last component":         {1, append(slices.Clone(good), 0)},
+		"a namespace longer than the file":       {1, append(binary.AppendUvarint(nil, 1<<40), "ECID"...)},
+		"more values than the file holds":        {1, entry("ECID", 2, 1<<40, "abcd")},
+		"more identities than any component":     {1, entry("ECID", 1<<40, 1, "abcd")},
+		"a value cut short":                      {1, entry("ECID", 2, 2, "abcdef")},
+	} {
+		if r, err := OpenKept(rawKept(t, Key{}, 4, c.count, c.entries), Key{}, 4, nil); !errors.Is(err, ErrNotKept) {
+			if err == nil {
+				r.Close()
+			}
+			t.Errorf("%s: %v, want ErrNotKept", name, err)
+		}
+	}
+	refuse := func(v []byte) bool { return string(v) != "efgh" }
+	if r, err := OpenKept(rawKept(t, Key{}, 4, 1, good), Key{}, 4, refuse); !errors.Is(err, ErrNotKept) {
+		if err == nil {
+			r.Close()
+		}
+		t.Errorf("a value the caller refuses: %v, want ErrNotKept", err)
 	}
 }

@@ -23,7 +23,7 @@ func fixture() []*record.Record {
 		ids := []record.Identity{{NS: "Email", ID: person + "@example.com"}, {NS: "ECID", ID: "ecid-" + person}}
 		if i%3 == 0 {
 			out = append(out, &record.Record{Kind: record.Event, Identities: ids[1:], EventID: fmt.Sprintf("ev%d", i%11),
-				Timestamp: int64(1_767_000_000_000_000_000 + i), Body: fmt.Appendf(nil, `{"_id":"ev%d","i":%d}`, i%11, i)})
+				Timestamp: 1_767_000_000_000_000_000 + int64(i), Body: fmt.Appendf(nil, `{"_id":"ev%d","i":%d}`, i%11, i)})
 			continue
 		}
 		out = append(out, &record.Record{Kind: record.Fragment, Identities: ids, Body: fmt.Appendf(nil, `{"n":%d}`, i)})
