@@ -444,6 +444,9 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 		if h := e.hooks.BeforeExportChunk; h != nil {
 			h(ctx, c.seq)
 		}
+		if ctx.Err() != nil { // a cancelled export sends no more, even where out has room
+			return context.Cause(ctx)
+		}
 		select {
 		case out <- c:
 		case <-ctx.Done():
