@@ -173,16 +173,11 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	if os.Getenv("GOMEMLIMIT") == "" { // as in the worker process that runs jobs for the provider
 		debug.SetMemoryLimit(exportengine.MemoryLimit)
 	}
-	// What the export did with the kept identity graph: "built" or "reused", "" when it did not
-	// go through the graph. The hook runs before the job ends.
-	var graphDid string
+	// Whether the export read a kept identity graph, and what keeping the one it built came to.
+	// The hook runs before the job ends.
+	var reused bool
 	var keepErr error
-	hooks := exportengine.Hooks{GraphDone: func(reused bool, err error) {
-		graphDid, keepErr = "built", err
-		if reused {
-			graphDid = "reused"
-		}
-	}}
+	hooks := exportengine.Hooks{GraphDone: func(fromKept bool, err error) { reused, keepErr = fromKept, err }}
 	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: engineDir, RunJobs: true, Hooks: hooks})
 	if err != nil {
 		return err
@@ -232,10 +227,11 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	if keepErr != nil {
 		return fmt.Errorf("keeping the identity graph: %w", keepErr)
 	}
-	if want := map[string]string{"built": "built", "kept": "reused"}[o.graph]; graphDid != "" && graphDid != want {
-		return fmt.Errorf("-graph %s: the export %s the identity graph", o.graph, graphDid)
-	} else if graphDid == "" && o.graph == "kept" {
-		return errors.New("-graph kept: the export did not go through the identity graph")
+	if o.graph == "kept" && !reused {
+		return errors.New("-graph kept: the export did not read a kept identity graph")
+	}
+	if o.graph == "built" && reused {
+		return errors.New("-graph built: the export read a kept identity graph")
 	}
 	if o.rows != "" {
 		if err := copyRows(ctx, e, job, o.rows); err != nil {

@@ -123,7 +123,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		}
 		return emitKept(ctx, snap, spec, kept, emit, excluded)
 	}
-	var built func(kept bool)
+	var built func()
 	for built == nil {
 		if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
 			return fromKept(kept)
@@ -145,8 +145,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 			return context.Cause(ctx)
 		}
 	}
-	keptIt := false
-	defer func() { built(keptIt) }() // at the latest; when keeping fails, at once
+	defer func() { built() }() // at the latest; when keeping fails, at once
 	// A build that ended between the look above and the start of this one kept the graph.
 	if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
 		return fromKept(kept)
@@ -217,7 +216,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	// and lets the exports waiting for it go and build it.
 	keeper, keepErr := graph.CreateKept(scratch, key, recordLocSize)
 	if keepErr != nil {
-		built(false)
+		built()
 	}
 	keep := func(ns []byte, identities int, values []byte) {
 		if keeper == nil {
@@ -226,7 +225,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		if keepErr = keeper.Add(ns, identities, values); keepErr != nil {
 			keeper.Abort()
 			keeper = nil
-			built(false)
+			built()
 		}
 	}
 	defer func() {
@@ -273,7 +272,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	}
 	if keeper != nil {
 		keepErr = keeper.Commit(keepPath)
-		keeper, keptIt = nil, keepErr == nil
+		keeper = nil
 	}
 	if h := e.hooks.GraphDone; h != nil {
 		h(false, keepErr)
@@ -307,11 +306,7 @@ func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *
 		}
 		group = group[:0]
 		for v := kept.Values(); len(v) > 0; v = v[recordLocSize:] {
-			l := decodeRecordLoc(v)
-			if int(l.batch) >= len(snap.batches) {
-				return fmt.Errorf("the kept identity graph names batch %d of a store of %d", l.batch, len(snap.batches))
-			}
-			group = append(group, l)
+			group = append(group, decodeRecordLoc(v)) // each checked by OpenKept (validLoc)
 		}
 		if err := emitComponent(spec, snap, &namespaces, kept.Namespace(), kept.Identities(), group, emit, excluded); err != nil {
 			return err
@@ -329,7 +324,7 @@ type graphBuild struct {
 // built, to call (once or more) when it is kept or the caller has failed to keep it; or, when
 // another export of this engine is building it, the channel closed when that one is done, and a
 // nil built.
-func (e *Engine) startGraphBuild(key graph.Key) (building <-chan struct{}, built func(kept bool)) {
+func (e *Engine) startGraphBuild(key graph.Key) (building <-chan struct{}, built func()) {
 	e.graphBuilds.Lock()
 	defer e.graphBuilds.Unlock()
 	if b := e.graphBuilds.m[key]; b != nil {
@@ -341,7 +336,7 @@ func (e *Engine) startGraphBuild(key graph.Key) (building <-chan struct{}, built
 	b := &graphBuild{done: make(chan struct{})}
 	e.graphBuilds.m[key] = b
 	var once sync.Once
-	return nil, func(bool) {
+	return nil, func() {
 		once.Do(func() {
 			e.graphBuilds.Lock()
 			defer e.graphBuilds.Unlock()

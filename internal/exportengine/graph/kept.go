@@ -2,7 +2,6 @@ package graph
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/internal/durable"
 )
@@ -46,6 +46,14 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// keptHeaderOf is the header of a kept graph of the store key, of values of valueSize bytes.
+func keptHeaderOf(key Key, valueSize int) (h [keptHeader]byte) {
+	copy(h[:], keptMagic)
+	copy(h[len(keptMagic):], key[:])
+	binary.BigEndian.PutUint32(h[len(keptMagic)+len(key):], uint32(valueSize))
+	return h
+}
+
 // ErrNotKept is the answer of OpenKept when there is no kept graph of the store asked for: none
 // at all, one of another store, or one that does not read back whole.
 var ErrNotKept = errors.New("graph: no kept graph of this store")
@@ -72,10 +80,7 @@ func CreateKept(dir string, key Key, valueSize int) (*KeptWriter, error) {
 	}
 	w := &KeptWriter{f: f, crc: crc32.New(castagnoli), valueSize: valueSize}
 	w.w = bufio.NewWriterSize(io.MultiWriter(f, w.crc), keptBuffer)
-	var h [keptHeader]byte
-	copy(h[:], keptMagic)
-	copy(h[len(keptMagic):], key[:])
-	binary.BigEndian.PutUint32(h[len(keptMagic)+len(key):], uint32(valueSize))
+	h := keptHeaderOf(key, valueSize)
 	if _, err := w.w.Write(h[:]); err != nil {
 		w.Abort()
 		return nil, err
@@ -193,8 +198,7 @@ func OpenKept(path string, key Key, valueSize int, valid func(value []byte) bool
 	if _, err := f.ReadAt(h[:], 0); err != nil {
 		return nil, err
 	}
-	if string(h[:len(keptMagic)]) != keptMagic || !bytes.Equal(h[len(keptMagic):len(keptMagic)+len(key)], key[:]) ||
-		binary.BigEndian.Uint32(h[len(keptMagic)+len(key):]) != uint32(valueSize) {
+	if h != keptHeaderOf(key, valueSize) {
 		return nil, ErrNotKept
 	}
 	entries := func(r io.Reader) *KeptReader {
@@ -246,7 +250,7 @@ func (r *KeptReader) next() error {
 	if err != nil {
 		return err
 	}
-	r.ns = grow(r.ns, n)
+	r.ns = slices.Grow(r.ns[:0], n)[:n]
 	if _, err := io.ReadFull(r.r, r.ns); err != nil {
 		return err
 	}
@@ -265,7 +269,7 @@ func (r *KeptReader) next() error {
 	if count > r.limit/r.valueSize {
 		return fmt.Errorf("graph: a kept graph's component says %d values, more than the file holds", count)
 	}
-	r.values = grow(r.values, count*r.valueSize)
+	r.values = slices.Grow(r.values[:0], count*r.valueSize)[:count*r.valueSize]
 	_, err = io.ReadFull(r.r, r.values)
 	return err
 }
@@ -280,13 +284,6 @@ func (r *KeptReader) uvarint() (int, error) {
 		return 0, fmt.Errorf("graph: a kept graph's entry says %d", v)
 	}
 	return int(v), nil
-}
-
-func grow(b []byte, n int) []byte {
-	if cap(b) < n {
-		return make([]byte, n)
-	}
-	return b[:n]
 }
 
 // Namespace is the current component's smallest identity's namespace, valid until Next.
