@@ -175,9 +175,15 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	}
 	// Whether the export read a kept identity graph, and what keeping the one it built came to.
 	// The hook runs before the job ends.
-	var reused bool
-	var keepErr error
-	hooks := exportengine.Hooks{GraphDone: func(fromKept bool, err error) { reused, keepErr = fromKept, err }}
+	// And the same of the event bodies kept beside the graph.
+	var reused, eventsRead bool
+	var keepErr, eventsErr error
+	var eventsFromStore int64
+	hooks := exportengine.Hooks{
+		GraphDone:  func(fromKept bool, err error) { reused, keepErr = fromKept, err },
+		EventsKept: func(err error) { eventsErr = err },
+		EventsRead: func(_, fromStore int64) { eventsRead, eventsFromStore = true, fromStore },
+	}
 	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: engineDir, RunJobs: true, Hooks: hooks})
 	if err != nil {
 		return err
@@ -227,8 +233,14 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	if keepErr != nil {
 		return fmt.Errorf("keeping the identity graph: %w", keepErr)
 	}
+	if eventsErr != nil {
+		return fmt.Errorf("keeping the event bodies: %w", eventsErr)
+	}
 	if o.graph == "kept" && !reused {
 		return errors.New("-graph kept: the export did not read a kept identity graph")
+	}
+	if o.graph == "kept" && (!eventsRead || eventsFromStore != 0) {
+		return fmt.Errorf("-graph kept: the export read %d events from the store, not the kept bodies (kept bodies read: %v)", eventsFromStore, eventsRead)
 	}
 	if o.graph == "built" && reused {
 		return errors.New("-graph built: the export read a kept identity graph")

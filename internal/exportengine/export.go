@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -217,7 +218,9 @@ func (c *exportChunk) addPending(ns string, locs []recordLoc) {
 
 // load reads the bodies of a stitched chunk's records, and makes its profiles. The records are
 // read in file order, and records close together in one read, so that a chunk costs few system
-// calls however its profiles' records are spread across the store.
+// calls however its profiles' records are spread across the store. Events whose bodies were kept
+// with the graph (keptEvents) are read from there, and checked: one that does not check out is
+// read from its batch.
 func (c *exportChunk) load() error {
 	if len(c.pending) == 0 {
 		return nil
@@ -228,35 +231,49 @@ func (c *exportChunk) load() error {
 		c.byPlace = append(c.byPlace, int32(i))
 	}
 	slices.SortFunc(c.byPlace, func(a, b int32) int {
-		la, lb := &c.locs[a], &c.locs[b]
-		if la.batch != lb.batch {
-			return cmp.Compare(la.batch, lb.batch)
+		sa, oa, _ := c.locs[a].source()
+		sb, ob, _ := c.locs[b].source()
+		if sa != sb {
+			return cmp.Compare(sa, sb)
 		}
-		return cmp.Compare(la.off(), lb.off())
+		return cmp.Compare(oa, ob)
 	})
 	c.bodyAt = slices.Grow(c.bodyAt[:0], n)[:n]
 	c.buf = c.buf[:0]
 	for i := 0; i < n; {
-		first := &c.locs[c.byPlace[i]]
-		start, end := first.off(), first.off()+uint64(first.size())
+		src, start, size := c.locs[c.byPlace[i]].source()
+		end := start + size
 		j := i + 1
 		for ; j < n; j++ {
-			l := &c.locs[c.byPlace[j]]
-			if l.batch != first.batch || l.off() > end+readGap || l.off()+uint64(l.size())-start > maxRead {
+			s, off, size := c.locs[c.byPlace[j]].source()
+			if s != src || off > end+readGap || off+size-start > maxRead {
 				break
 			}
-			end = max(end, l.off()+uint64(l.size()))
+			end = max(end, off+size)
 		}
 		at := len(c.buf)
 		c.buf = slices.Grow(c.buf, int(end-start))[:at+int(end-start)]
-		b := c.snap.batches[first.batch]
-		if err := b.seg.ReadAt(c.buf[at:], start); err != nil {
-			return fmt.Errorf("batch %s: %w", b.id, err)
+		if src == fromKeptEvents {
+			if !c.snap.keptEvents.readAt(c.buf[at:], start) {
+				c.buf, at = c.buf[:at], -1 // each is read from its batch (checkKeptEvents)
+			}
+		} else {
+			b := c.snap.batches[src]
+			if err := b.seg.ReadAt(c.buf[at:], start); err != nil {
+				return fmt.Errorf("batch %s: %w", b.id, err)
+			}
 		}
 		for _, k := range c.byPlace[i:j] {
-			c.bodyAt[k] = at + int(c.locs[k].off()-start)
+			c.bodyAt[k] = -1
+			if at >= 0 {
+				_, off, _ := c.locs[k].source()
+				c.bodyAt[k] = at + int(off-start)
+			}
 		}
 		i = j
+	}
+	if err := c.checkKeptEvents(); err != nil {
+		return err
 	}
 	if cap(c.recs) < n {
 		c.recs = make([]storedRecord, 0, n) // pointers into it are taken: it must not grow
@@ -271,6 +288,40 @@ func (c *exportChunk) load() error {
 		c.addUnitOf(p.ns, c.recs[p.start:p.end])
 	}
 	c.locs, c.pending = c.locs[:0], c.pending[:0]
+	return nil
+}
+
+// checkKeptEvents checks the bodies load read from the kept event bodies against their
+// checksums, and reads those that fail, or that could not be read there, from their batches.
+func (c *exportChunk) checkKeptEvents() error {
+	k := c.snap.keptEvents
+	if k == nil {
+		return nil
+	}
+	var read, fellBack int64
+	for i := range c.locs {
+		l := &c.locs[i]
+		if l.kept == 0 {
+			continue
+		}
+		if at := c.bodyAt[i]; at >= 0 {
+			body := c.buf[at : at+int(l.size())]
+			if segment.Checksum(body) == binary.BigEndian.Uint32(c.buf[at+len(body):]) {
+				read++
+				continue
+			}
+		}
+		fellBack++
+		at := len(c.buf)
+		c.buf = slices.Grow(c.buf, int(l.size()))[:at+int(l.size())]
+		b := c.snap.batches[l.batch]
+		if err := b.seg.ReadAt(c.buf[at:], l.off()); err != nil {
+			return fmt.Errorf("batch %s: %w", b.id, err)
+		}
+		c.bodyAt[i] = at
+	}
+	k.read.Add(read)
+	k.fellBack.Add(fellBack)
 	return nil
 }
 
@@ -401,14 +452,21 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			for _, k := range c.byNS {
 				res.byNamespace[k.ns] += k.n
 			}
+			if k := snap.keepEvents; k != nil {
+				k.add(c)
+			}
 			progress.Profiles.Store(res.profiles)
 			progress.Events.Store(res.events)
 			free <- c
 		}
 	}
 	if err := context.Cause(ctx); err != nil {
+		if k := snap.keepEvents; k != nil {
+			k.abort()
+		}
 		return nil, err
 	}
+	e.keptEventsDone(snap)
 	for _, ob := range res.batches {
 		if err := ob.flush(); err != nil {
 			return nil, err

@@ -116,7 +116,7 @@ func readJSON(t *testing.T, path string, v any) {
 func runGoldenCase(t *testing.T, dir string, v goldenVariant) {
 	ctx := context.Background()
 	clock := clock.NewFake(goldenEpoch)
-	var built, reused atomic.Int32
+	var built, reused, eventsKept, eventsRead atomic.Int32
 	hooks := Hooks{GraphDone: func(fromKept bool, keepErr error) {
 		if keepErr != nil {
 			t.Errorf("keeping the identity graph: %v", keepErr)
@@ -126,6 +126,16 @@ func runGoldenCase(t *testing.T, dir string, v goldenVariant) {
 		} else {
 			built.Add(1)
 		}
+	}, EventsKept: func(err error) {
+		if err != nil {
+			t.Errorf("keeping the event bodies: %v", err)
+		}
+		eventsKept.Add(1)
+	}, EventsRead: func(_, fromStore int64) {
+		if fromStore != 0 {
+			t.Errorf("%d events read from the store instead of the kept bodies", fromStore)
+		}
+		eventsRead.Add(1)
 	}}
 	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock, RunJobs: true, Workers: 2, SortRunBytes: v.sortRunBytes, Hooks: hooks})
 
@@ -213,6 +223,10 @@ func runGoldenCase(t *testing.T, dir string, v goldenVariant) {
 	// Through the identity graph, the first export built it and the second read it back.
 	if want.Error == "" && (built.Load() != first || reused.Load() != first) {
 		t.Errorf("the identity graph was built %d times and read back %d times, want %d and %d", built.Load(), reused.Load(), first, first)
+	}
+	// And it kept the event bodies, which the second read.
+	if want.Error == "" && (eventsKept.Load() != first || eventsRead.Load() != first) {
+		t.Errorf("the event bodies were kept %d times and read back %d times, want %d and %d", eventsKept.Load(), eventsRead.Load(), first, first)
 	}
 }
 

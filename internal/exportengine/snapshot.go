@@ -24,6 +24,10 @@ import (
 type storeSnapshot struct {
 	sandbox string
 	batches []*snapBatch // in ingest order
+	// An export through a kept graph reads events from the bodies kept with it, when there are
+	// (keptEvents); the export that builds the graph keeps them (keepEvents).
+	keptEvents *keptEvents
+	keepEvents *eventsKeeper
 }
 
 type snapBatch struct {
@@ -99,6 +103,9 @@ func (e *Engine) tryOpenSnapshot(ctx context.Context, sb string) (*storeSnapshot
 }
 
 func (s *storeSnapshot) close() {
+	if s.keptEvents != nil {
+		s.keptEvents.close()
+	}
 	for _, b := range s.batches {
 		if b.seg != nil {
 			_ = b.seg.Close()

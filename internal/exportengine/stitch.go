@@ -29,6 +29,9 @@ type recordLoc struct {
 	offSizeKind uint64 // the body's offset (40 bits), its size (22 bits) and the record's kind (2 bits)
 	order       int64  // a fragment's sequence in its batch; an event's timestamp
 	batch       uint32
+	// kept is where an event's body is in the event bodies kept with the graph, plus one; 0
+	// when it is read from its batch. It is not written to the sort.
+	kept uint64
 }
 
 const (
@@ -120,6 +123,14 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		defer kept.Close()
 		if h := e.hooks.GraphDone; h != nil {
 			h(true, nil)
+		}
+		// Without event bodies kept for this graph, the export reads each event from its batch,
+		// and keeps the bodies for the next.
+		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
+			snap.keptEvents = ev
+		} else if k, err := createEventsKeeper(filepath.Dir(scratch), key); err == nil {
+			k.graphKept = true
+			snap.keepEvents = k
 		}
 		return emitKept(ctx, snap, spec, kept, emit, excluded)
 	}
@@ -217,6 +228,10 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	keeper, keepErr := graph.CreateKept(scratch, key, recordLocSize)
 	if keepErr != nil {
 		built()
+	} else if k, err := createEventsKeeper(filepath.Dir(scratch), key); err == nil {
+		// The writer keeps the events' bodies as it takes the chunks, after this has ended: in
+		// the job's directory, not in scratch.
+		snap.keepEvents = k
 	}
 	keep := func(ns []byte, identities int, values []byte) {
 		if keeper == nil {
@@ -273,6 +288,9 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	if keeper != nil {
 		keepErr = keeper.Commit(keepPath)
 		keeper = nil
+		if keepErr == nil && snap.keepEvents != nil {
+			snap.keepEvents.graphKept = true
+		}
 	}
 	if h := e.hooks.GraphDone; h != nil {
 		h(false, keepErr)
@@ -284,7 +302,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 // allows: then it counts it as excluded if it would have been a profile of the export.
 func emitComponent(spec *exportSpec, snap *storeSnapshot, namespaces *namespaceNames, ns []byte, identities int,
 	group []recordLoc, emit func(ns string, locs []recordLoc) error, excluded *int64) error {
-	if identities > maxGraphIdentities {
+	if !emitted(identities) {
 		if wouldExport(spec, snap, group) {
 			*excluded++
 		}
@@ -292,6 +310,9 @@ func emitComponent(spec *exportSpec, snap *storeSnapshot, namespaces *namespaceN
 	}
 	return emit(namespaces.name(ns), group)
 }
+
+// emitted reports whether a component of so many identities is within AEP's guardrail.
+func emitted(identities int) bool { return identities <= maxGraphIdentities }
 
 // emitKept emits the profiles of a kept graph, as produceStitched emits those it builds.
 func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *graph.KeptReader,
@@ -307,6 +328,9 @@ func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *
 		group = group[:0]
 		for v := kept.Values(); len(v) > 0; v = v[recordLocSize:] {
 			group = append(group, decodeRecordLoc(v)) // each checked by OpenKept (validLoc)
+		}
+		if ev := snap.keptEvents; ev != nil && emitted(kept.Identities()) {
+			ev.place(group)
 		}
 		if err := emitComponent(spec, snap, &namespaces, kept.Namespace(), kept.Identities(), group, emit, excluded); err != nil {
 			return err
@@ -360,8 +384,10 @@ func (e *Engine) DropKeptGraph(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(e.keptGraphPath(sb)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	for _, p := range []string{e.keptGraphPath(sb), e.keptEventsPath(sb)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,0 +1,217 @@
+package exportengine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// eventsLog records what each export did with the event bodies kept beside the identity graph.
+type eventsLog struct {
+	mu        sync.Mutex
+	kept      []error
+	read      []int64 // one an export that read kept bodies: events read from them
+	fromStore []int64 // and from the store instead
+}
+
+func (l *eventsLog) hooks(t *testing.T, h Hooks) Hooks {
+	h.EventsKept = func(err error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.kept = append(l.kept, err)
+	}
+	h.EventsRead = func(kept, fromStore int64) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.read, l.fromStore = append(l.read, kept), append(l.fromStore, fromStore)
+	}
+	return h
+}
+
+// keptCount is how many exports kept event bodies; one that could not fails the test.
+func (l *eventsLog) keptCount(t *testing.T) int {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, err := range l.kept {
+		if err != nil {
+			t.Errorf("keeping the event bodies: %v", err)
+		}
+	}
+	return len(l.kept)
+}
+
+// reads is what the exports that read kept bodies read, "kept/from store" each.
+func (l *eventsLog) reads() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var s []string
+	for i := range l.read {
+		s = append(s, fmt.Sprintf("%d/%d", l.read[i], l.fromStore[i]))
+	}
+	return s
+}
+
+// The export that builds the identity graph keeps its events' bodies beside it, in the order it
+// emits them; the next export reads its events from there. A kept body that does not check out
+// (changed, cut off, or of another store) is read from its batch: the rows are the same.
+func TestKeptEventsAreReadInsteadOfTheStore(t *testing.T) {
+	var graphs graphLog
+	var events eventsLog
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(t, graphs.hooks(t))})
+	ctx := context.Background()
+	ingestLines(t, env.e, env.crm, keptAda, keptBob)
+	// Five events: three of Bob's ECID (linked to Bob by his e-mail), one of them in a later
+	// batch; two of Ada's; one of a visitor known by nothing else, which is no profile of the
+	// export but is read with the others.
+	ev := func(id, ecid, email string) string {
+		em := ""
+		if email != "" {
+			em = `,"Email":[{"id":"` + email + `"}]`
+		}
+		return `{"_id":"` + id + `","timestamp":"2026-01-02T03:04:0` + id[1:] + `Z","eventType":"web.webpagedetails.pageViews",` +
+			`"identityMap":{"ECID":[{"id":"` + ecid + `","primary":true}]` + em + `},"web":{"webPageDetails":{"name":"page ` + id + `"}}}`
+	}
+	ingestLines(t, env.e, env.web, ev("e1", "9", "bob@example.com"), ev("e2", "1", "ada@example.com"), ev("e3", "5", ""),
+		ev("e4", "1", ""))
+	ingestLines(t, env.e, env.web, ev("e5", "9", ""))
+
+	want := env.exportPDG(ctx, t)
+	if len(want) != 2 || strings.Count(want[0]+want[1], `"page e`) != 4 {
+		t.Fatalf("%d rows, want Ada's and Bob's with two events each:\n%s", len(want), strings.Join(want, "\n"))
+	}
+	if !slices.Equal(graphs.all(), []string{"built"}) || len(events.kept) != 1 || events.kept[0] != nil {
+		t.Fatalf("the first export: graph %v, event bodies kept %v", graphs.all(), events.kept)
+	}
+	path := env.e.keptEventsPath(aepwire.DefaultSandbox)
+	kept, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := env.exportPDG(ctx, t); !slices.Equal(got, want) {
+		t.Fatalf("rows from the kept bodies:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := events.reads(); !slices.Equal(got, []string{"5/0"}) {
+		t.Fatalf("the second export read %v of the kept bodies, want 5/0", got)
+	}
+
+	// Each event's body is there once, in full.
+	for _, id := range []string{"e1", "e2", "e3", "e4", "e5"} {
+		if n := strings.Count(string(kept), `"_id":"`+id+`"`); n != 1 {
+			t.Fatalf("event %s is %d times in the kept bodies", id, n)
+		}
+	}
+	body := strings.Index(string(kept), `"page e`)
+	for _, damage := range []struct {
+		name     string
+		file     []byte
+		wantRead string // "" when the kept bodies are not read at all
+	}{
+		{"a byte of a body changed", func() []byte { b := slices.Clone(kept); b[body] ^= 1; return b }(), "4/1"},
+		{"a body's checksum changed", func() []byte { b := slices.Clone(kept); b[len(b)-1] ^= 1; return b }(), "4/1"},
+		// The five are read together: a read that comes short reads them all from the store.
+		{"cut off in the last body", kept[:len(kept)-10], "0/5"},
+		{"cut off after the header", kept[:keptEventsHeaderSize], "0/5"},
+		// Bodies that are not this store's are not read, and the export keeps them anew.
+		{"of another store", func() []byte { b := slices.Clone(kept); b[keptEventsHeaderSize-1] ^= 1; return b }(), ""},
+		{"empty", []byte{}, ""},
+		{"not there", nil, ""},
+	} {
+		if damage.file == nil {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.WriteFile(path, damage.file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before, keptBefore := len(events.reads()), events.keptCount(t)
+		if got := env.exportPDG(ctx, t); !slices.Equal(got, want) {
+			t.Fatalf("%s: rows\n%s\nwant\n%s", damage.name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		var read string
+		if r := events.reads(); len(r) > before {
+			read = r[before]
+		}
+		if read != damage.wantRead {
+			t.Errorf("%s: read %q of the kept bodies, want %q", damage.name, read, damage.wantRead)
+		}
+		if graphs.last() != "reused" {
+			t.Fatalf("%s: the export %s the graph", damage.name, graphs.last())
+		}
+		keptAnew := events.keptCount(t) - keptBefore
+		if damage.wantRead != "" && keptAnew != 0 {
+			t.Errorf("%s: the export kept the bodies anew", damage.name)
+		}
+		if damage.wantRead == "" {
+			again, err := os.ReadFile(path)
+			if keptAnew != 1 || err != nil || !slices.Equal(again, kept) {
+				t.Errorf("%s: the export kept the bodies %d times (%v), want once, as the first did", damage.name, keptAnew, err)
+			}
+		}
+	}
+}
+
+// The event bodies go with the graph they were kept with: once the store changes, the export
+// that builds its graph keeps new bodies, and the one after reads those.
+func TestKeptEventsFollowTheGraph(t *testing.T) {
+	var graphs graphLog
+	var events eventsLog
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(t, graphs.hooks(t))})
+	ctx := context.Background()
+	ingestLines(t, env.e, env.crm, keptAda, keptBob)
+	ingestLines(t, env.e, env.web, keptEvent)
+	env.exportPDG(ctx, t)
+	ingestLines(t, env.e, env.crm, keptLink)
+	second := `{"_id":"e2","timestamp":"2026-01-02T03:04:06Z","eventType":"web.webpagedetails.pageViews","identityMap":{"ECID":[{"id":"2","primary":true}],"Email":[{"id":"ada@example.com"}]}}`
+	ingestLines(t, env.e, env.web, second)
+	built := env.exportPDG(ctx, t)
+	if len(built) != 1 {
+		t.Fatalf("Ada and Bob linked gave %d rows, want 1", len(built))
+	}
+	if got := env.exportPDG(ctx, t); !slices.Equal(got, built) {
+		t.Fatalf("rows from the kept bodies:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(built, "\n"))
+	}
+	if got, want := graphs.all(), []string{"built", "built", "reused"}; !slices.Equal(got, want) {
+		t.Fatalf("the exports did %v with the graph, want %v", got, want)
+	}
+	if got := events.reads(); !slices.Equal(got, []string{"2/0"}) {
+		t.Fatalf("the exports read %v of the kept bodies, want 2/0", got)
+	}
+}
+
+// A profile past AEP's guardrail is not exported, and its events are not kept: the events of the
+// profiles after it still find their bodies.
+func TestKeptEventsSkipProfilesPastTheGuardrail(t *testing.T) {
+	var events eventsLog
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(t, Hooks{})})
+	ctx := context.Background()
+	ingestLines(t, env.e, env.crm, keptAda, keptBob)
+	// One identity graph of 52 identities, smaller in each namespace than Ada's and Bob's, so
+	// that it comes first: one CRM record and one event of it.
+	var emails []string
+	for i := range maxGraphIdentities {
+		emails = append(emails, fmt.Sprintf(`{"id":"0-%02d@example.com"}`, i))
+	}
+	big := `"Email":[` + strings.Join(emails, ",") + `]`
+	ingestLines(t, env.e, env.crm, `{"_id":"big","identityMap":{"CRMID":[{"id":"a","primary":true}],`+big+`}}`)
+	ingestLines(t, env.e, env.web,
+		`{"_id":"e0","timestamp":"2026-01-02T03:04:00Z","eventType":"web.webpagedetails.pageViews","identityMap":{"ECID":[{"id":"0","primary":true}],`+big+`}}`,
+		keptEvent,
+		`{"_id":"e2","timestamp":"2026-01-02T03:04:06Z","eventType":"web.webpagedetails.pageViews","identityMap":{"ECID":[{"id":"2","primary":true}],"Email":[{"id":"ada@example.com"}]}}`)
+	want := env.exportPDG(ctx, t)
+	if len(want) != 2 {
+		t.Fatalf("%d rows, want Ada's and Bob's:\n%s", len(want), strings.Join(want, "\n"))
+	}
+	if got := env.exportPDG(ctx, t); !slices.Equal(got, want) {
+		t.Fatalf("rows from the kept bodies:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := events.reads(); !slices.Equal(got, []string{"2/0"}) {
+		t.Fatalf("the second export read %v of the kept bodies, want 2/0", got)
+	}
+}
