@@ -51,6 +51,9 @@ type eventsKeeper struct {
 	// graphKept is set by the producer once the graph the bodies go with is kept; the bodies
 	// are kept only then. The writer reads it after the producer has ended.
 	graphKept bool
+	// release, when set, lets the exports waiting for the graph go, once the bodies are kept or
+	// have failed to be: so that they read both.
+	release func()
 }
 
 // createEventsKeeper starts the event bodies of the graph of the store key, in a file in dir.
@@ -93,6 +96,7 @@ func (k *eventsKeeper) add(c *exportChunk) {
 // commit puts the bodies in place at path, if the graph they go with was kept and all of them
 // were written; otherwise it removes them, and says why.
 func (k *eventsKeeper) commit(path string) error {
+	defer k.releaseWaiters()
 	if k.err == nil && !k.graphKept {
 		k.err = errors.New("the identity graph was not kept")
 	}
@@ -117,6 +121,13 @@ func (k *eventsKeeper) commit(path string) error {
 func (k *eventsKeeper) abort() {
 	_ = k.f.Close()
 	_ = os.Remove(k.f.Name())
+	k.releaseWaiters()
+}
+
+func (k *eventsKeeper) releaseWaiters() {
+	if k.release != nil {
+		k.release()
+	}
 }
 
 // keptEvents reads the event bodies kept with a graph.

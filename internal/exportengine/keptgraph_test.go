@@ -191,6 +191,7 @@ func TestKeptGraphIsPerSandbox(t *testing.T) {
 type heldBuild struct {
 	env             *jobEnv
 	log             *graphLog
+	events          *eventsLog
 	gate            *chunkGate
 	builder, waiter *aepwire.ExportJob
 	ctx             context.Context
@@ -198,12 +199,13 @@ type heldBuild struct {
 
 func newHeldBuild(t *testing.T) *heldBuild {
 	t.Helper()
-	h := &heldBuild{log: &graphLog{}, gate: newChunkGate(t, 0)}
+	h := &heldBuild{log: &graphLog{}, events: &eventsLog{}, gate: newChunkGate(t, 0)}
 	waiting := make(chan struct{})
 	var waitOnce sync.Once
 	hooks := h.log.hooks(t)
 	hooks.BeforeExportChunk = h.gate.hooks().BeforeExportChunk
 	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(waiting) }) }
+	hooks = h.events.hooks(t, hooks)
 	h.env = newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
 	h.env.ingestSample(t, 300)
 	var cancel context.CancelFunc
@@ -255,6 +257,11 @@ func TestConcurrentExportsBuildTheGraphOnce(t *testing.T) {
 	}
 	if len(first) == 0 || !slices.Equal(first, second) {
 		t.Errorf("the exports wrote %d and %d rows, or other rows", len(first), len(second))
+	}
+	// The waiter went once the builder had kept the event bodies too, and read them.
+	reads := h.events.reads()
+	if n := h.events.keptCount(t); n != 1 || len(reads) != 1 || strings.HasPrefix(reads[0], "0/") || !strings.HasSuffix(reads[0], "/0") {
+		t.Errorf("the event bodies were kept %d times, and read %v (kept/from the store), want once, and all from them", n, reads)
 	}
 }
 

@@ -156,7 +156,14 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 			return context.Cause(ctx)
 		}
 	}
-	defer func() { built() }() // at the latest; when keeping fails, at once
+	// The waiters go at the latest when this ends; when keeping fails, at once; when the graph is
+	// kept with its event bodies, once the writer has kept those too (keptEventsDone).
+	defer func() {
+		if k := snap.keepEvents; err == nil && k != nil && k.release != nil {
+			return
+		}
+		built()
+	}()
 	// A build that ended between the look above and the start of this one kept the graph.
 	if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
 		return fromKept(kept)
@@ -288,8 +295,8 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	if keeper != nil {
 		keepErr = keeper.Commit(keepPath)
 		keeper = nil
-		if keepErr == nil && snap.keepEvents != nil {
-			snap.keepEvents.graphKept = true
+		if k := snap.keepEvents; keepErr == nil && k != nil {
+			k.graphKept, k.release = true, built
 		}
 	}
 	if h := e.hooks.GraphDone; h != nil {
