@@ -476,21 +476,27 @@ func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	var inStore bool // a batch of the profile store
 	err = e.store.Write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ? AND sandbox = ?`, id, sb)
-		if err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT profile_kind <> 0 AND status = 'success' FROM batches WHERE id = ? AND sandbox = ?`,
+			id, sb).Scan(&inStore); errors.Is(err, sql.ErrNoRows) {
+			return batchNotFound(id)
+		} else if err != nil {
 			return err
 		}
-		if n, _ := r.RowsAffected(); n == 0 {
-			return batchNotFound(id)
-		}
-		return nil
+		_, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ? AND sandbox = ?`, id, sb)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	// The batch is gone once the row is; a crash before the files are removed leaves a directory
-	// that the next Open collects.
+	// that the next Open collects. What exports kept of the store holds its events: it goes too.
+	if inStore {
+		if err := e.dropKept(sb); err != nil {
+			return err
+		}
+	}
 	return os.RemoveAll(e.batchDir(id))
 }
 

@@ -171,9 +171,14 @@ func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
 		return err
 	}
 	var batches []string
+	var inStore int // batches of the profile store
 	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		var err error
 		if batches, err = store.QueryStrings(ctx, tx, `SELECT id FROM batches WHERE dataset_id = ? AND sandbox = ?`, id, sb); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM batches WHERE dataset_id = ? AND sandbox = ? AND profile_kind <> 0 AND status = 'success'`,
+			id, sb).Scan(&inStore); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM datasets WHERE id = ? AND sandbox = ?`, id, sb) // batches cascade
@@ -187,6 +192,11 @@ func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if inStore > 0 { // as DeleteBatch
+		if err := e.dropKept(sb); err != nil {
+			return err
+		}
 	}
 	for _, b := range batches {
 		if err := os.RemoveAll(e.batchDir(b)); err != nil {

@@ -92,6 +92,7 @@
 // export after a batch is ingested or deleted builds and keeps a new one. The file is a cache:
 // written whole or not at all, checked before it is read, and replaced when it is not whole.
 // Beside it, graphs/<sandbox>.events holds the bodies of the events of its profiles, in the
-// graph's order (keptevents.go): a later export reads each chunk's events in one read instead of
-// one read a person's identity, and checks each body, reading from its batch any that fails.
+// graph's order (keptevents.go): a later export reads a chunk's events in a read or two instead
+// of one read a person's identity, and checks each body, reading from its batch any that fails.
+// Deleting a batch of the store removes both.
 package exportengine

@@ -76,9 +76,9 @@ type Hooks struct {
 	// WaitForGraph is called when an export through the identity graph starts to wait for the
 	// export that is building the same store's graph.
 	WaitForGraph func()
-	// EventsKept is called when an export that built the identity graph has written its
-	// profiles, with what keeping their event bodies beside the graph came to (nil when they are
-	// kept).
+	// EventsKept is called when an export that kept event bodies beside the identity graph (one
+	// that built the graph, or read a kept graph without them) has written its profiles, with
+	// what keeping them came to (nil when they are kept).
 	EventsKept func(err error)
 	// EventsRead is called when an export that read a kept graph, and the event bodies kept with
 	// it, has written its profiles: with how many events it read from those, and how many from

@@ -287,7 +287,7 @@ func (c *exportChunk) load() error {
 	for _, p := range c.pending {
 		c.addUnitOf(p.ns, c.recs[p.start:p.end])
 	}
-	c.locs, c.pending = c.locs[:0], c.pending[:0]
+	c.pending = c.pending[:0] // locs stay, each with its record in recs, for the writer (eventsKeeper)
 	return nil
 }
 
@@ -306,7 +306,7 @@ func (c *exportChunk) checkKeptEvents() error {
 		}
 		if at := c.bodyAt[i]; at >= 0 {
 			body := c.buf[at : at+int(l.size())]
-			if segment.Checksum(body) == binary.BigEndian.Uint32(c.buf[at+len(body):]) {
+			if keptEventSum(l, body) == binary.BigEndian.Uint32(c.buf[at+len(body):]) {
 				read++
 				continue
 			}
@@ -392,11 +392,17 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	reads := spec.reads()
 	spec.setStops(snap, reads)
 	var excluded int64
+	// Scratch files of the identity graph, and the event bodies kept with it, go with the job's
+	// output, which a failed attempt's clean-up removes; an attempt cut short by a crash left
+	// them for the next to remove.
+	scratch := filepath.Join(e.batchDir(j.batchIDs[0]), stitchScratchDir)
+	if err := os.RemoveAll(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir)); err != nil {
+		return nil, err
+	}
+	produced := make(chan struct{})
 	go func() {
+		defer close(produced)
 		defer close(chunks)
-		// Scratch files of the identity graph go with the job's output, which a failed attempt's
-		// clean-up removes.
-		scratch := filepath.Join(e.batchDir(j.batchIDs[0]), stitchScratchDir)
 		if err := e.produce(ctx, snap, spec, scratch, free, chunks, &excluded); err != nil {
 			cancel(err)
 		}
@@ -460,13 +466,16 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			free <- c
 		}
 	}
+	// The producer may still be ending (a failed or cancelled export): what it did with the
+	// graph decides what becomes of the event bodies.
+	<-produced
 	if err := context.Cause(ctx); err != nil {
 		if k := snap.keepEvents; k != nil {
 			k.abort()
 		}
 		return nil, err
 	}
-	e.keptEventsDone(snap)
+	e.keptEventsDone(ctx, snap)
 	for _, ob := range res.batches {
 		if err := ob.flush(); err != nil {
 			return nil, err

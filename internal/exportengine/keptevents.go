@@ -2,6 +2,7 @@ package exportengine
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,13 +22,14 @@ import (
 // through the identity graph reads them one place at a time, which is most of what a kept graph
 // leaves it to do. The export that builds a graph therefore also keeps, beside it, a copy of
 // the event bodies it read, in the order it emitted them (keptEventsPath); an export that reads
-// the kept graph reads its events from there, a chunk's worth at a time.
+// the kept graph reads its events from there, a span of up to maxRead bytes at a time.
 //
 // The file is a header (keptEventsMagic and the store's graph key), then each event's body and
-// the body's CRC-32C (4 bytes, big-endian), with nothing else: an event's place in it follows
-// from the kept graph, which lists the same events in the same order. It is a cache of the
-// store, checked body by body: a body whose checksum does not match, or that lies past the end
-// of the file, is read from its batch instead. So it is written without a sync: what a crash
+// a CRC-32C (4 bytes, big-endian) of the event's place in the store and its body, with nothing
+// else: an event's place in the file follows from the kept graph, which lists the same events in
+// the same order. It is a cache of the store, checked body by body: a body whose checksum does
+// not match (damaged, or not the event the graph puts there), or that is in a span that cannot be
+// read whole, is read from its batch instead. So it is written without a sync: what a crash
 // leaves of it costs reads, not rows.
 
 const keptEventsMagic = "AEP kept event bodies 1\n"
@@ -45,9 +47,12 @@ func (e *Engine) keptEventsPath(sandbox string) string {
 // eventsKeeper writes the event bodies of the graph an export is building, chunk by chunk in
 // the order the writer takes the chunks.
 type eventsKeeper struct {
+	dir string // the job's scratch directory of the file
 	f   *os.File
 	w   *bufio.Writer
 	err error
+	// stop is set by the producer when keeping the graph fails: the bodies are not written on.
+	stop atomic.Bool
 	// graphKept is set by the producer once the graph the bodies go with is kept; the bodies
 	// are kept only then. The writer reads it after the producer has ended.
 	graphKept bool
@@ -56,15 +61,22 @@ type eventsKeeper struct {
 	release func()
 }
 
-// createEventsKeeper starts the event bodies of the graph of the store key, in a file in dir.
+// keptEventsScratchDir, beside an output batch's files, holds the event bodies an export is
+// keeping until they are put in place.
+const keptEventsScratchDir = "events"
+
+// createEventsKeeper starts the event bodies of the graph of the store key, in dir.
 func createEventsKeeper(dir string, key graph.Key) (*eventsKeeper, error) {
+	if err := os.MkdirAll(dir, privateDir); err != nil {
+		return nil, err
+	}
 	f, err := os.CreateTemp(dir, "events-*")
 	if err != nil {
 		return nil, err
 	}
-	k := &eventsKeeper{f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	k := &eventsKeeper{dir: dir, f: f, w: bufio.NewWriterSize(f, 1<<20)}
 	if _, err := k.w.Write(keptEventsHeader(key)); err != nil {
-		k.abort()
+		k.discard(err)
 		return nil, err
 	}
 	return k, nil
@@ -75,52 +87,76 @@ func (k *eventsKeeper) add(c *exportChunk) {
 	if k.err != nil {
 		return
 	}
+	if k.stop.Load() {
+		k.discard(errors.New("the identity graph was not kept"))
+		return
+	}
 	var sum [4]byte
-	for i := range c.recs {
-		r := &c.recs[i]
-		if r.kind != record.Event {
+	for i := range c.locs {
+		l := &c.locs[i]
+		if l.kind() != record.Event {
 			continue
 		}
-		binary.BigEndian.PutUint32(sum[:], segment.Checksum(r.body))
-		if _, err := k.w.Write(r.body); err != nil {
-			k.err = err
+		body := c.recs[i].body
+		binary.BigEndian.PutUint32(sum[:], keptEventSum(l, body))
+		if _, err := k.w.Write(body); err != nil {
+			k.discard(err)
 			return
 		}
 		if _, err := k.w.Write(sum[:]); err != nil {
-			k.err = err
+			k.discard(err)
 			return
 		}
 	}
 }
 
-// commit puts the bodies in place at path, if the graph they go with was kept and all of them
-// were written; otherwise it removes them, and says why.
-func (k *eventsKeeper) commit(path string) error {
-	defer k.releaseWaiters()
-	if k.err == nil && !k.graphKept {
-		k.err = errors.New("the identity graph was not kept")
-	}
-	if k.err == nil {
-		k.err = k.w.Flush()
-	}
-	if k.err != nil {
-		k.abort()
-		return k.err
-	}
-	if err := k.f.Close(); err != nil {
-		_ = os.Remove(k.f.Name())
-		return err
-	}
-	if err := os.Rename(k.f.Name(), path); err != nil {
-		_ = os.Remove(k.f.Name())
-		return err
-	}
-	return nil
+// keptEventSum is the checksum kept with an event's body: of where the event is in the store
+// (its batch's place in the snapshot, its offset and size there) and of its body, so that a
+// body read at a place the graph does not give it fails as a damaged one does.
+func keptEventSum(l *recordLoc, body []byte) uint32 {
+	var place [16]byte
+	binary.BigEndian.PutUint32(place[:], l.batch)
+	binary.BigEndian.PutUint64(place[4:], l.off())
+	binary.BigEndian.PutUint32(place[12:], l.size())
+	return segment.ChecksumUpdate(segment.Checksum(place[:]), body)
 }
 
-func (k *eventsKeeper) abort() {
+// commit puts the bodies in place at path, if the graph they go with was kept, all of them were
+// written, and the store is still what they were read from (current); otherwise it removes
+// them, and says why. Either way it lets the exports waiting for the graph go.
+func (k *eventsKeeper) commit(path string, current func() error) error {
+	defer k.releaseWaiters()
+	if k.err == nil && (!k.graphKept || k.stop.Load()) {
+		k.discard(errors.New("the identity graph was not kept"))
+	}
+	if k.err == nil {
+		if err := k.w.Flush(); err != nil {
+			k.discard(err)
+		}
+	}
+	if k.err != nil {
+		return k.err
+	}
+	err := k.f.Close()
+	if err == nil {
+		err = keepIfCurrent(k.f.Name(), path, current)
+	}
+	_ = os.RemoveAll(k.dir)
+	return err
+}
+
+// discard removes what was written, and records why.
+func (k *eventsKeeper) discard(err error) {
+	k.err = err
 	_ = k.f.Close()
-	_ = os.Remove(k.f.Name())
+	_ = os.RemoveAll(k.dir)
+}
+
+// abort removes what was written, for an export that failed.
+func (k *eventsKeeper) abort() {
+	if k.err == nil {
+		k.discard(errors.New("the export failed"))
+	}
 	k.releaseWaiters()
 }
 
@@ -128,6 +164,26 @@ func (k *eventsKeeper) releaseWaiters() {
 	if k.release != nil {
 		k.release()
 	}
+}
+
+// keepIfCurrent renames the file from into place at path if current reports that the store is
+// still the one it was made of, and checks again after: a batch deleted meanwhile (whose deletion
+// removes what is kept of its sandbox, see dropKept) must not find its records kept again by an
+// export of the store before it.
+func keepIfCurrent(from, path string, current func() error) error {
+	if err := current(); err != nil {
+		_ = os.Remove(from)
+		return err
+	}
+	if err := os.Rename(from, path); err != nil {
+		_ = os.Remove(from)
+		return err
+	}
+	if err := current(); err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	return nil
 }
 
 // keptEvents reads the event bodies kept with a graph.
@@ -189,9 +245,9 @@ func (l *recordLoc) source() (src uint32, off, size uint64) {
 
 // keptEventsDone ends what an export did with kept event bodies: it puts in place those it
 // kept, and tells the hooks.
-func (e *Engine) keptEventsDone(snap *storeSnapshot) {
+func (e *Engine) keptEventsDone(ctx context.Context, snap *storeSnapshot) {
 	if k := snap.keepEvents; k != nil {
-		err := k.commit(e.keptEventsPath(snap.sandbox))
+		err := k.commit(e.keptEventsPath(snap.sandbox), func() error { return e.snapshotCurrent(ctx, snap) })
 		if h := e.hooks.EventsKept; h != nil {
 			h(err)
 		}

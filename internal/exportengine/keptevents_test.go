@@ -2,8 +2,10 @@ package exportengine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -86,8 +88,8 @@ func TestKeptEventsAreReadInsteadOfTheStore(t *testing.T) {
 	if len(want) != 2 || strings.Count(want[0]+want[1], `"page e`) != 4 {
 		t.Fatalf("%d rows, want Ada's and Bob's with two events each:\n%s", len(want), strings.Join(want, "\n"))
 	}
-	if !slices.Equal(graphs.all(), []string{"built"}) || len(events.kept) != 1 || events.kept[0] != nil {
-		t.Fatalf("the first export: graph %v, event bodies kept %v", graphs.all(), events.kept)
+	if n := events.keptCount(t); !slices.Equal(graphs.all(), []string{"built"}) || n != 1 {
+		t.Fatalf("the first export: graph %v, event bodies kept %d times", graphs.all(), n)
 	}
 	path := env.e.keptEventsPath(aepwire.DefaultSandbox)
 	kept, err := os.ReadFile(path)
@@ -108,6 +110,16 @@ func TestKeptEventsAreReadInsteadOfTheStore(t *testing.T) {
 		}
 	}
 	body := strings.Index(string(kept), `"page e`)
+	// e3 and e4 have bodies of one size: swapped, each checks out as a body, but not as the event
+	// the graph puts there.
+	e3, e4 := strings.Index(string(kept), `{"_id":"e3"`), strings.Index(string(kept), `{"_id":"e4"`)
+	size := len(ev("e3", "5", "")) + 4
+	if e3 < 0 || e4 < 0 || len(ev("e4", "1", ""))+4 != size {
+		t.Fatal("e3 and e4 are not kept, or not of one size")
+	}
+	swapped := slices.Clone(kept)
+	copy(swapped[e3:], kept[e4:e4+size])
+	copy(swapped[e4:], kept[e3:e3+size])
 	for _, damage := range []struct {
 		name     string
 		file     []byte
@@ -115,6 +127,7 @@ func TestKeptEventsAreReadInsteadOfTheStore(t *testing.T) {
 	}{
 		{"a byte of a body changed", func() []byte { b := slices.Clone(kept); b[body] ^= 1; return b }(), "4/1"},
 		{"a body's checksum changed", func() []byte { b := slices.Clone(kept); b[len(b)-1] ^= 1; return b }(), "4/1"},
+		{"two bodies of one size swapped", swapped, "3/2"},
 		// The five are read together: a read that comes short reads them all from the store.
 		{"cut off in the last body", kept[:len(kept)-10], "0/5"},
 		{"cut off after the header", kept[:keptEventsHeaderSize], "0/5"},
@@ -213,5 +226,94 @@ func TestKeptEventsSkipProfilesPastTheGuardrail(t *testing.T) {
 	}
 	if got := events.reads(); !slices.Equal(got, []string{"2/0"}) {
 		t.Fatalf("the second export read %v of the kept bodies, want 2/0", got)
+	}
+}
+
+// Deleting a batch of the profile store removes what exports kept of the store, event bodies and
+// all: they hold the deleted batch's records. Deleting an export's own batch does not.
+func TestDeletingABatchDropsWhatIsKept(t *testing.T) {
+	env := newJobEnv(t, Options{RunJobs: true})
+	ctx := context.Background()
+	ingestLines(t, env.e, env.crm, keptAda, keptBob)
+	events := ingestLines(t, env.e, env.web, keptEvent)
+	paths := []string{env.e.keptGraphPath(aepwire.DefaultSandbox), env.e.keptEventsPath(aepwire.DefaultSandbox)}
+	kept := func(want bool, step string) {
+		t.Helper()
+		for _, p := range paths {
+			if _, err := os.Stat(p); (err == nil) != want {
+				t.Fatalf("%s: %s kept %v (%v), want %v", step, p, err == nil, err, want)
+			}
+		}
+	}
+	export := func() string {
+		t.Helper()
+		req := env.request()
+		req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+		j, err := env.e.CreateExportJob(ctx, req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done := wait(t, env.e, j.ID); done.Status != aepwire.JobSucceeded {
+			t.Fatalf("export ended %s: %+v", done.Status, done.Errors)
+		}
+		return j.Destination.BatchID
+	}
+	out := export()
+	kept(true, "after an export")
+	if err := env.e.DeleteBatch(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	kept(true, "the export's batch deleted")
+	if err := env.e.DeleteBatch(ctx, events.ID); err != nil {
+		t.Fatal(err)
+	}
+	kept(false, "an event batch deleted")
+	export()
+	kept(true, "after another export")
+	if err := env.e.DeleteDataset(ctx, env.crm); err != nil {
+		t.Fatal(err)
+	}
+	kept(false, "a profile dataset deleted")
+}
+
+// An export whose store changes while it runs keeps nothing of it: a batch deleted meanwhile
+// must not find its records kept again by an export that read them before.
+func TestNothingKeptOfAStoreThatChanged(t *testing.T) {
+	gate := newChunkGate(t, 0)
+	var graphErr, eventsErr error
+	hooks := gate.hooks()
+	hooks.GraphDone = func(_ bool, err error) { graphErr = err }
+	hooks.EventsKept = func(err error) { eventsErr = err }
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: hooks})
+	ctx := context.Background()
+	ingestLines(t, env.e, env.crm, keptAda, keptBob)
+	events := ingestLines(t, env.e, env.web, keptEvent)
+	req := env.request()
+	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+	j, err := env.e.CreateExportJob(ctx, req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-gate.reached // the export has read the store's records, and is emitting its profiles
+	if err := env.e.DeleteBatch(ctx, events.ID); err != nil {
+		t.Fatal(err)
+	}
+	gate.release()
+	if done := wait(t, env.e, j.ID); done.Status != aepwire.JobSucceeded {
+		t.Fatalf("export ended %s: %+v", done.Status, done.Errors)
+	}
+	// The hooks ran before the job ended. The graph was kept before the batch was deleted (the
+	// store's one chunk goes after it), and the deletion removed it; the event bodies, which the
+	// writer keeps after the chunk, are not kept.
+	if graphErr != nil || !errors.Is(eventsErr, errStoreChanged) {
+		t.Errorf("keeping the graph: %v; the event bodies: %v; want the graph kept and not the bodies", graphErr, eventsErr)
+	}
+	for _, p := range []string{env.e.keptGraphPath(aepwire.DefaultSandbox), env.e.keptEventsPath(aepwire.DefaultSandbox)} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %v, want it not kept", p, err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(env.e.batchDir(j.Destination.BatchID), "*", "events-*")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }

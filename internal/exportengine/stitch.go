@@ -17,6 +17,7 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/graph"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // maxGraphIdentities is AEP's guardrail: identity graphs with more identities are excluded from
@@ -128,7 +129,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		// and keeps the bodies for the next.
 		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
 			snap.keptEvents = ev
-		} else if k, err := createEventsKeeper(filepath.Dir(scratch), key); err == nil {
+		} else if k, err := createEventsKeeper(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir), key); err == nil {
 			k.graphKept = true
 			snap.keepEvents = k
 		}
@@ -235,7 +236,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	keeper, keepErr := graph.CreateKept(scratch, key, recordLocSize)
 	if keepErr != nil {
 		built()
-	} else if k, err := createEventsKeeper(filepath.Dir(scratch), key); err == nil {
+	} else if k, err := createEventsKeeper(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir), key); err == nil {
 		// The writer keeps the events' bodies as it takes the chunks, after this has ended: in
 		// the job's directory, not in scratch.
 		snap.keepEvents = k
@@ -247,6 +248,9 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		if keepErr = keeper.Add(ns, identities, values); keepErr != nil {
 			keeper.Abort()
 			keeper = nil
+			if k := snap.keepEvents; k != nil {
+				k.stop.Store(true)
+			}
 			built()
 		}
 	}
@@ -293,7 +297,14 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		return err
 	}
 	if keeper != nil {
-		keepErr = keeper.Commit(keepPath)
+		// As the event bodies are (keepIfCurrent): not if the store changed meanwhile.
+		if keepErr = e.snapshotCurrent(ctx, snap); keepErr != nil {
+			keeper.Abort()
+		} else if keepErr = keeper.Commit(keepPath); keepErr == nil {
+			if keepErr = e.snapshotCurrent(ctx, snap); keepErr != nil {
+				_ = os.Remove(keepPath)
+			}
+		}
 		keeper = nil
 		if k := snap.keepEvents; keepErr == nil && k != nil {
 			k.graphKept, k.release = true, built
@@ -348,11 +359,12 @@ func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *
 
 // graphBuild is an identity graph an export is building.
 type graphBuild struct {
-	done chan struct{} // closed when the export has kept the graph, or failed to
+	done chan struct{} // closed when the export has kept the graph and its event bodies, or failed to
 }
 
 // startGraphBuild records that the caller builds the identity graph of the store key, and returns
-// built, to call (once or more) when it is kept or the caller has failed to keep it; or, when
+// built, to call (once or more) when it is kept with its event bodies, or the caller has failed
+// to keep it; or, when
 // another export of this engine is building it, the channel closed when that one is done, and a
 // nil built.
 func (e *Engine) startGraphBuild(key graph.Key) (building <-chan struct{}, built func()) {
@@ -384,17 +396,46 @@ func (e *Engine) keptGraphPath(sandbox string) string {
 	return filepath.Join(e.dir, keptGraphsDir, sandbox+".graph")
 }
 
-// DropKeptGraph removes the identity graph the exports of the sandbox ctx names keep, so that the
-// next export through the graph builds it (as the first export after an ingestion does).
+// DropKeptGraph removes the identity graph the exports of the sandbox ctx names keep, and the
+// event bodies kept with it, so that the next export through the graph builds it (as the first
+// export after an ingestion does).
 func (e *Engine) DropKeptGraph(ctx context.Context) error {
 	sb, err := e.sandboxOf(ctx)
 	if err != nil {
 		return err
 	}
+	return e.dropKept(sb)
+}
+
+// dropKept removes what exports keep of a sandbox's store: when a batch of it is deleted, so
+// that its records do not stay in the copy of the event bodies.
+func (e *Engine) dropKept(sb string) error {
 	for _, p := range []string{e.keptGraphPath(sb), e.keptEventsPath(sb)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
+	}
+	return nil
+}
+
+// errStoreChanged is why an export keeps nothing of a store that changed while it read it.
+var errStoreChanged = errors.New("the profile store changed while the export read it: nothing of it is kept")
+
+// snapshotCurrent reports whether the store a snapshot was taken of is still the sandbox's: the
+// same batches (a committed batch's records do not change).
+func (e *Engine) snapshotCurrent(ctx context.Context, snap *storeSnapshot) error {
+	ids, err := store.QueryStrings(ctx, e.store.DB(), `SELECT id FROM batches
+		WHERE sandbox = ? AND profile_kind <> 0 AND status = 'success' ORDER BY id`, snap.sandbox)
+	if err != nil {
+		return err
+	}
+	had := make([]string, 0, len(snap.batches))
+	for _, b := range snap.batches {
+		had = append(had, b.id)
+	}
+	slices.Sort(had)
+	if !slices.Equal(ids, had) {
+		return errStoreChanged
 	}
 	return nil
 }
