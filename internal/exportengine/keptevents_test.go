@@ -22,7 +22,7 @@ type eventsLog struct {
 	fromStore []int64 // and from the store instead
 }
 
-func (l *eventsLog) hooks(t *testing.T, h Hooks) Hooks {
+func (l *eventsLog) hooks(h Hooks) Hooks {
 	h.EventsKept = func(err error) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -64,7 +64,7 @@ func (l *eventsLog) reads() []string {
 // Ada and Bob ingested.
 func newKeptEnv(t *testing.T) (*jobEnv, *graphLog, *eventsLog) {
 	graphs, events := &graphLog{}, &eventsLog{}
-	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(t, graphs.hooks(t))})
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(graphs.hooks(t))})
 	ingestLines(t, env.e, env.crm, keptAda, keptBob)
 	return env, graphs, events
 }
@@ -205,7 +205,7 @@ func TestKeptEventsFollowTheGraph(t *testing.T) {
 // profiles after it still find their bodies.
 func TestKeptEventsSkipProfilesPastTheGuardrail(t *testing.T) {
 	var events eventsLog
-	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(t, Hooks{})})
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(Hooks{})})
 	ctx := context.Background()
 	ingestLines(t, env.e, env.crm, keptAda, keptBob)
 	// One identity graph of 52 identities, smaller in each namespace than Ada's and Bob's, so

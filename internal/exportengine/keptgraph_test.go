@@ -205,7 +205,7 @@ func newHeldBuild(t *testing.T) *heldBuild {
 	hooks := h.log.hooks(t)
 	hooks.BeforeExportChunk = h.gate.hooks().BeforeExportChunk
 	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(waiting) }) }
-	hooks = h.events.hooks(t, hooks)
+	hooks = h.events.hooks(hooks)
 	h.env = newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
 	h.env.ingestSample(t, 300)
 	var cancel context.CancelFunc
