@@ -213,6 +213,13 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 				return nil, nil, err
 			}
 		}
+		// The export after one that kept the event bodies reads them.
+		switch built, kept := got[x.key].EventBodies, got[x.key+"-kept"].EventBodies; {
+		case built == "kept" && kept != "read":
+			return nil, nil, fmt.Errorf("%d people, pdg, %s: the event bodies were kept, and the export after read them: %s", people, x.label, kept)
+		case built != "kept":
+			fmt.Fprintf(os.Stderr, "  pdg, %s: the event bodies were not kept (%s); the export after read the events from the store: %s\n", x.label, built, kept)
+		}
 		if opts.peer == "" {
 			continue
 		}

@@ -63,6 +63,10 @@ type measurement struct {
 	// Excluded is an export's count of profiles left out for their size.
 	Excluded int64  `json:"excluded,omitempty"`
 	Note     string `json:"note,omitempty"`
+	// EventBodies is what an export through the identity graph did with the event bodies kept
+	// beside it: "kept", or why not, by the export that built the graph; "read", or "not kept",
+	// by one that read a kept graph.
+	EventBodies string `json:"event_bodies,omitempty"`
 	// PeakRSS is the step's peak resident set in bytes: as the step saw its own (ownPeakRSS), or
 	// where it cannot tell, from its rusage.
 	PeakRSS int64 `json:"peak_rss,omitempty"`

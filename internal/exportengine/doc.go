@@ -94,5 +94,6 @@
 // Beside it, graphs/<sandbox>.events holds the bodies of the events of its profiles, in the
 // graph's order (keptevents.go): a later export reads a chunk's events in a read or two instead
 // of one read a person's identity, and checks each body, reading from its batch any that fails.
-// Deleting a batch of the store removes both.
+// Deleting a batch of the store removes both. The bodies are kept only where the file system has
+// room for three times their size.
 package exportengine

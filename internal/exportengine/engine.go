@@ -76,9 +76,10 @@ type Hooks struct {
 	// WaitForGraph is called when an export through the identity graph starts to wait for the
 	// export that is building the same store's graph.
 	WaitForGraph func()
-	// EventsKept is called when an export that kept event bodies beside the identity graph (one
-	// that built the graph, or read a kept graph without them) has written its profiles, with
-	// what keeping them came to (nil when they are kept).
+	// EventsKept is called with what keeping the event bodies beside the identity graph came to,
+	// by an export that builds the graph or reads a kept graph without them: nil once it has
+	// written its profiles and kept them, or why it did not (at once when it does not start to,
+	// such as when the file system is short of room for them).
 	EventsKept func(err error)
 	// EventsRead is called when an export that read a kept graph, and the event bodies kept with
 	// it, has written its profiles: with how many events it read from those, and how many from
@@ -96,7 +97,9 @@ type Engine struct {
 	imsOrg       string
 	runBytes     int
 	sortRunBytes int
-	workers      int
+	// freeSpace reports the room left on a directory's file system (tests shrink it).
+	freeSpace func(dir string) (uint64, error)
+	workers   int
 	// maxBatchBytes and maxBatchFiles are Options.MaxBatchBytes and MaxBatchFiles.
 	maxBatchBytes int64
 	maxBatchFiles int
@@ -137,7 +140,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := narrow(dir, privateDir); err != nil {
 		return nil, fmt.Errorf("making the data directory private: %w", err)
 	}
-	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, sortRunBytes: opts.SortRunBytes, workers: opts.Workers, hooks: opts.Hooks,
+	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, sortRunBytes: opts.SortRunBytes, workers: opts.Workers, hooks: opts.Hooks, freeSpace: freeSpace,
 		locks: jobs.NewLocks(dir), home: opts.Sandbox,
 		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles}
 	if e.workers <= 0 {

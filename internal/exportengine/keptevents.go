@@ -61,12 +61,39 @@ type eventsKeeper struct {
 	release func()
 }
 
+// errNoRoom is why an export does not keep the event bodies on a file system short of room.
+var errNoRoom = errors.New("the data directory's file system has less than " + fmt.Sprint(eventsRoom) + " times the event bodies' size free: they are not kept")
+
 // keptEventsScratchDir, beside an output batch's files, holds the event bodies an export is
 // keeping until they are put in place.
 const keptEventsScratchDir = "events"
 
-// createEventsKeeper starts the event bodies of the graph of the store key, in dir.
-func createEventsKeeper(dir string, key graph.Key) (*eventsKeeper, error) {
+// eventsRoom is how many times the size of the bodies the data directory's file system must have
+// free for an export to keep them: the copy is a cache, and must not take the room the export's
+// own rows, or the next batch, need.
+const eventsRoom = 3
+
+// createEventsKeeper starts keeping the event bodies of snap, whose graph is the store key, in
+// dir; or reports why it does not (errNoRoom, when the file system is short of room for them).
+func (e *Engine) createEventsKeeper(dir string, snap *storeSnapshot, key graph.Key) (*eventsKeeper, error) {
+	var size uint64 // at most: superseded events are counted too
+	for _, b := range snap.batches {
+		if b.kind != record.Event {
+			continue
+		}
+		for run := range b.seg.Runs() {
+			start, end := b.seg.RunBodies(run)
+			size += end - start
+		}
+		size += 4 * b.seg.Stats().Events
+	}
+	free, err := e.freeSpace(e.dir)
+	if err != nil {
+		return nil, err
+	}
+	if free/eventsRoom < size {
+		return nil, fmt.Errorf("%w: %d bytes of event bodies, %d bytes free", errNoRoom, size, free)
+	}
 	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, err
 	}

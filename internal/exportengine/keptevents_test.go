@@ -320,3 +320,41 @@ func TestNothingKeptOfAStoreThatChanged(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// An export does not keep the event bodies where the file system has less than eventsRoom times
+// their size free: the copy is a cache, and must not take the room the export's rows need. The
+// exports read their events from the store instead, with the same rows.
+func TestKeptEventsNeedRoom(t *testing.T) {
+	env, graphs, events := newKeptEnv(t)
+	ctx := context.Background()
+	ingestLines(t, env.e, env.web, keptEvent)
+	var size uint64
+	env.e.freeSpace = func(string) (uint64, error) { return size, nil }
+
+	size = uint64(len(keptEvent)+4)*eventsRoom - 1 // one byte short of room for the one event
+	first := env.exportPDG(ctx, t)
+	again := env.exportPDG(ctx, t)
+	if !slices.Equal(first, again) || len(first) != 2 {
+		t.Fatalf("rows\n%s\nthen\n%s", strings.Join(first, "\n"), strings.Join(again, "\n"))
+	}
+	events.mu.Lock()
+	kept, read := slices.Clone(events.kept), len(events.read)
+	events.mu.Unlock()
+	if len(kept) != 2 || !errors.Is(kept[0], errNoRoom) || !errors.Is(kept[1], errNoRoom) || read != 0 {
+		t.Fatalf("keeping the bodies: %v, read %d times; want not kept, twice, for want of room", kept, read)
+	}
+	if _, err := os.Stat(env.e.keptEventsPath(aepwire.DefaultSandbox)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the bodies were kept: %v", err)
+	}
+	if got := graphs.all(); !slices.Equal(got, []string{"built", "reused"}) {
+		t.Fatalf("the exports did %v with the graph", got)
+	}
+
+	size++ // room enough: the next export keeps them
+	env.exportPDG(ctx, t)
+	events.mu.Lock()
+	defer events.mu.Unlock()
+	if len(events.kept) != 3 || events.kept[2] != nil {
+		t.Fatalf("with room: %v, want the bodies kept", events.kept)
+	}
+}

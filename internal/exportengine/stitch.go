@@ -129,9 +129,11 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		// and keeps the bodies for the next.
 		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
 			snap.keptEvents = ev
-		} else if k, err := createEventsKeeper(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir), key); err == nil {
+		} else if k, err := e.createEventsKeeper(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir), snap, key); err == nil {
 			k.graphKept = true
 			snap.keepEvents = k
+		} else if h := e.hooks.EventsKept; h != nil {
+			h(err)
 		}
 		return emitKept(ctx, snap, spec, kept, emit, excluded)
 	}
@@ -236,10 +238,12 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	keeper, keepErr := graph.CreateKept(scratch, key, recordLocSize)
 	if keepErr != nil {
 		built()
-	} else if k, err := createEventsKeeper(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir), key); err == nil {
+	} else if k, err := e.createEventsKeeper(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir), snap, key); err == nil {
 		// The writer keeps the events' bodies as it takes the chunks, after this has ended: in
 		// the job's directory, not in scratch.
 		snap.keepEvents = k
+	} else if h := e.hooks.EventsKept; h != nil {
+		h(err)
 	}
 	keep := func(ns []byte, identities int, values []byte) {
 		if keeper == nil {
