@@ -396,7 +396,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	// output, which a failed attempt's clean-up removes; an attempt cut short by a crash left
 	// them for the next to remove.
 	scratch := filepath.Join(e.batchDir(j.batchIDs[0]), stitchScratchDir)
-	if err := os.RemoveAll(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir)); err != nil {
+	if err := os.RemoveAll(eventsScratch(scratch)); err != nil {
 		return nil, err
 	}
 	produced := make(chan struct{})

@@ -73,6 +73,26 @@ const keptEventsScratchDir = "events"
 // own rows, or the next batch, need.
 const eventsRoom = 3
 
+// eventsScratch is where an export whose identity graph's scratch directory is scratch writes the
+// event bodies it keeps: beside it, in the job's directory, since the writer keeps them after
+// the producer has removed scratch.
+func eventsScratch(scratch string) string {
+	return filepath.Join(filepath.Dir(scratch), keptEventsScratchDir)
+}
+
+// startKeepingEvents starts keeping the event bodies of snap, whose graph is the store key; or
+// tells the hooks why it does not, and returns nil.
+func (e *Engine) startKeepingEvents(scratch string, snap *storeSnapshot, key graph.Key) *eventsKeeper {
+	k, err := e.createEventsKeeper(eventsScratch(scratch), snap, key)
+	if err != nil {
+		if h := e.hooks.EventsKept; h != nil {
+			h(err)
+		}
+		return nil
+	}
+	return k
+}
+
 // createEventsKeeper starts keeping the event bodies of snap, whose graph is the store key, in
 // dir; or reports why it does not (errNoRoom, when the file system is short of room for them).
 func (e *Engine) createEventsKeeper(dir string, snap *storeSnapshot, key graph.Key) (*eventsKeeper, error) {
@@ -166,7 +186,7 @@ func (k *eventsKeeper) commit(path string, current func() error) error {
 	}
 	err := k.f.Close()
 	if err == nil {
-		err = keepIfCurrent(k.f.Name(), path, current)
+		err = keepIfCurrent(path, current, func() error { return os.Rename(k.f.Name(), path) }, func() {})
 	}
 	_ = os.RemoveAll(k.dir)
 	return err
@@ -193,17 +213,16 @@ func (k *eventsKeeper) releaseWaiters() {
 	}
 }
 
-// keepIfCurrent renames the file from into place at path if current reports that the store is
-// still the one it was made of, and checks again after: a batch deleted meanwhile (whose deletion
-// removes what is kept of its sandbox, see dropKept) must not find its records kept again by an
-// export of the store before it.
-func keepIfCurrent(from, path string, current func() error) error {
+// keepIfCurrent puts what an export kept of a store in place at path (put) if current reports
+// that the store is still the one it was made of, or else drops it; and checks again after: a
+// batch deleted meanwhile (whose deletion removes what is kept of its sandbox, see dropKept) must
+// not find its records kept again by an export of the store before it.
+func keepIfCurrent(path string, current, put func() error, drop func()) error {
 	if err := current(); err != nil {
-		_ = os.Remove(from)
+		drop()
 		return err
 	}
-	if err := os.Rename(from, path); err != nil {
-		_ = os.Remove(from)
+	if err := put(); err != nil {
 		return err
 	}
 	if err := current(); err != nil {

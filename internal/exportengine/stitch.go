@@ -129,11 +129,9 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		// and keeps the bodies for the next.
 		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
 			snap.keptEvents = ev
-		} else if k, err := e.createEventsKeeper(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir), snap, key); err == nil {
+		} else if k := e.startKeepingEvents(scratch, snap, key); k != nil {
 			k.graphKept = true
 			snap.keepEvents = k
-		} else if h := e.hooks.EventsKept; h != nil {
-			h(err)
 		}
 		return emitKept(ctx, snap, spec, kept, emit, excluded)
 	}
@@ -238,12 +236,8 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	keeper, keepErr := graph.CreateKept(scratch, key, recordLocSize)
 	if keepErr != nil {
 		built()
-	} else if k, err := e.createEventsKeeper(filepath.Join(filepath.Dir(scratch), keptEventsScratchDir), snap, key); err == nil {
-		// The writer keeps the events' bodies as it takes the chunks, after this has ended: in
-		// the job's directory, not in scratch.
-		snap.keepEvents = k
-	} else if h := e.hooks.EventsKept; h != nil {
-		h(err)
+	} else {
+		snap.keepEvents = e.startKeepingEvents(scratch, snap, key) // the writer keeps them, chunk by chunk
 	}
 	keep := func(ns []byte, identities int, values []byte) {
 		if keeper == nil {
@@ -301,14 +295,8 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		return err
 	}
 	if keeper != nil {
-		// As the event bodies are (keepIfCurrent): not if the store changed meanwhile.
-		if keepErr = e.snapshotCurrent(ctx, snap); keepErr != nil {
-			keeper.Abort()
-		} else if keepErr = keeper.Commit(keepPath); keepErr == nil {
-			if keepErr = e.snapshotCurrent(ctx, snap); keepErr != nil {
-				_ = os.Remove(keepPath)
-			}
-		}
+		keepErr = keepIfCurrent(keepPath, func() error { return e.snapshotCurrent(ctx, snap) },
+			func() error { return keeper.Commit(keepPath) }, keeper.Abort)
 		keeper = nil
 		if k := snap.keepEvents; keepErr == nil && k != nil {
 			k.graphKept, k.release = true, built
