@@ -85,6 +85,10 @@ type Hooks struct {
 	// it, has written its profiles: with how many events it read from those, and how many from
 	// their batches because the kept bodies did not check out.
 	EventsRead func(kept, fromStore int64)
+	// BeforeKeepingEvents is called by the goroutine that keeps the event bodies of an export
+	// building the identity graph, before it keeps those of each chunk, with the chunk's
+	// sequence number; ctx ends when the job is cancelled or its runner stops.
+	BeforeKeepingEvents func(ctx context.Context, seq int)
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.

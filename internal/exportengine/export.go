@@ -458,17 +458,21 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			for _, k := range c.byNS {
 				res.byNamespace[k.ns] += k.n
 			}
-			if k := snap.keepEvents; k != nil {
-				k.add(c)
-			}
 			progress.Profiles.Store(res.profiles)
 			progress.Events.Store(res.events)
-			free <- c
+			if k := snap.keepEvents; k != nil {
+				k.take(ctx, c, free, e.hooks.BeforeKeepingEvents) // its goroutine gives the chunk back once it has kept its events
+			} else {
+				free <- c
+			}
 		}
 	}
 	// The producer may still be ending (a failed or cancelled export): what it did with the
 	// graph decides what becomes of the event bodies.
 	<-produced
+	if k := snap.keepEvents; k != nil {
+		k.taken()
+	}
 	if err := context.Cause(ctx); err != nil {
 		if k := snap.keepEvents; k != nil {
 			k.abort()

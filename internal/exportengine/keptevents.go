@@ -59,6 +59,11 @@ type eventsKeeper struct {
 	// release, when set, lets the exports waiting for the graph go, once the bodies are kept or
 	// have failed to be: so that they read both.
 	release func()
+	// chunks carries the chunks the writer has written to the goroutine that keeps their
+	// events (take), which gives them back to the export's free chunks; kept is closed once it
+	// has ended (taken).
+	chunks chan *exportChunk
+	kept   chan struct{}
 }
 
 // errNoRoom is why an export does not keep the event bodies on a file system short of room.
@@ -127,6 +132,38 @@ func (e *Engine) createEventsKeeper(dir string, snap *storeSnapshot, key graph.K
 		return nil, err
 	}
 	return k, nil
+}
+
+// take hands a chunk whose rows are written to the goroutine that keeps its events, started at
+// the first chunk, so that writing the events' copy overlaps writing the rows; that goroutine
+// gives the chunk back to free once it is done with it. After a failure (ctx done), it gives
+// chunks back unwritten. Only the writer calls take, and then taken.
+func (k *eventsKeeper) take(ctx context.Context, c *exportChunk, free chan<- *exportChunk, before func(context.Context, int)) {
+	if k.chunks == nil {
+		k.chunks = make(chan *exportChunk, cap(free)) // as many as there are chunks: never waits
+		k.kept = make(chan struct{})
+		go func() {
+			defer close(k.kept)
+			for c := range k.chunks {
+				if before != nil {
+					before(ctx, c.seq)
+				}
+				if ctx.Err() == nil {
+					k.add(c)
+				}
+				free <- c
+			}
+		}()
+	}
+	k.chunks <- c
+}
+
+// taken waits for the events of every chunk taken to be kept.
+func (k *eventsKeeper) taken() {
+	if k.chunks != nil {
+		close(k.chunks)
+		<-k.kept
+	}
 }
 
 // add appends the event bodies of a chunk its worker has read, in the order of its records.

@@ -358,3 +358,57 @@ func TestKeptEventsNeedRoom(t *testing.T) {
 		t.Fatalf("with room: %v, want the bodies kept", events.kept)
 	}
 }
+
+// An export cancelled while it keeps the event bodies (its own goroutine, behind the writer)
+// keeps none of them and leaves nothing in its job's directory; the next export keeps them, and
+// the one after reads them.
+func TestCancelledWhileKeepingEvents(t *testing.T) {
+	gate := newChunkGate(t, 0)
+	events := &eventsLog{}
+	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(Hooks{BeforeKeepingEvents: gate.hooks().BeforeExportChunk})})
+	env.ingestSample(t, 300)
+	ctx := context.Background()
+	export := func() *aepwire.ExportJob {
+		req := env.request()
+		req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+		j, err := env.e.CreateExportJob(ctx, req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	j := export()
+	<-gate.reached // the first chunk's rows are written, and its events are about to be kept
+	if err := env.e.CancelExportJob(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if done := wait(t, env.e, j.ID); done.Status != aepwire.JobCancelled {
+		t.Fatalf("export ended %s (%+v), want cancelled", done.Status, done.Errors)
+	}
+	if _, err := os.Stat(env.e.keptEventsPath(aepwire.DefaultSandbox)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the cancelled export's event bodies: %v, want them not kept", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(env.e.batchDir(j.Destination.BatchID), "*", "events-*")); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if n := events.keptCount(t); n != 0 {
+		t.Errorf("the cancelled export kept the event bodies (%d)", n)
+	}
+	gate.release()
+	var rows [2][]string
+	for i := range rows {
+		j := export()
+		done := wait(t, env.e, j.ID)
+		if done.Status != aepwire.JobSucceeded {
+			t.Fatalf("export %d ended %s: %+v", i+2, done.Status, done.Errors)
+		}
+		rows[i] = exportedRows(t, env.e, done.Destination.BatchID)
+	}
+	reads := events.reads()
+	if n := events.keptCount(t); n != 1 || len(reads) != 1 || strings.HasPrefix(reads[0], "0/") || !strings.HasSuffix(reads[0], "/0") {
+		t.Errorf("the event bodies were kept %d times, and read %v (kept/from the store), want once, and all from them", n, reads)
+	}
+	if len(rows[0]) == 0 || !slices.Equal(rows[0], rows[1]) {
+		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows[0]), len(rows[1]))
+	}
+}
