@@ -74,7 +74,7 @@ type Hooks struct {
 	// keeping this export's graph for the next came to (nil when it is kept).
 	GraphDone func(reused bool, keepErr error)
 	// WaitForGraph is called when an export through the identity graph starts to wait for the
-	// export that is building the same store's graph.
+	// export that is building the same store's graph, or keeping its event bodies.
 	WaitForGraph func()
 	// EventsKept is called with what keeping the event bodies beside the identity graph came to,
 	// by an export that builds the graph or reads a kept graph without them: nil once it has

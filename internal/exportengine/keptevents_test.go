@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
@@ -403,6 +404,69 @@ func TestCancelledWhileKeepingEvents(t *testing.T) {
 			t.Fatalf("export %d ended %s: %+v", i+2, done.Status, done.Errors)
 		}
 		rows[i] = exportedRows(t, env.e, done.Destination.BatchID)
+	}
+	reads := events.reads()
+	if n := events.keptCount(t); n != 1 || len(reads) != 1 || strings.HasPrefix(reads[0], "0/") || !strings.HasSuffix(reads[0], "/0") {
+		t.Errorf("the event bodies were kept %d times, and read %v (kept/from the store), want once, and all from them", n, reads)
+	}
+	if len(rows[0]) == 0 || !slices.Equal(rows[0], rows[1]) {
+		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows[0]), len(rows[1]))
+	}
+}
+
+// An export that starts once the graph is kept, while the export that built it still keeps its
+// event bodies, waits for those, and reads them: the bodies are kept once, and never read half
+// written.
+func TestExportWaitsForTheBodiesBeingKept(t *testing.T) {
+	gate := newChunkGate(t, 0)
+	graphs, events := &graphLog{}, &eventsLog{}
+	graphKept, waiting := make(chan struct{}), make(chan struct{})
+	var keptOnce, waitOnce sync.Once
+	hooks := events.hooks(graphs.hooks(t))
+	graphDone := hooks.GraphDone
+	hooks.GraphDone = func(reused bool, err error) {
+		graphDone(reused, err)
+		keptOnce.Do(func() { close(graphKept) })
+	}
+	hooks.BeforeKeepingEvents = gate.hooks().BeforeExportChunk
+	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(waiting) }) }
+	env := newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
+	env.ingestSample(t, 300)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	export := func() *aepwire.ExportJob {
+		req := env.request()
+		req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+		j, err := env.e.CreateExportJob(ctx, req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	builder := export()
+	<-gate.reached // the builder keeps the first chunk's event bodies, held there
+	select {
+	case <-graphKept: // and has emitted and kept the graph
+	case <-ctx.Done():
+		t.Fatal("the builder did not keep the graph")
+	}
+	reader := export()
+	select {
+	case <-waiting:
+	case <-ctx.Done():
+		t.Fatal("the second export did not wait for the event bodies being kept")
+	}
+	gate.release()
+	var rows [2][]string
+	for i, j := range []*aepwire.ExportJob{builder, reader} {
+		done := wait(t, env.e, j.ID)
+		if done.Status != aepwire.JobSucceeded {
+			t.Fatalf("export %d ended %s: %+v", i+1, done.Status, done.Errors)
+		}
+		rows[i] = exportedRows(t, env.e, done.Destination.BatchID)
+	}
+	if got, want := graphs.all(), []string{"built", "reused"}; !slices.Equal(got, want) {
+		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
 	}
 	reads := events.reads()
 	if n := events.keptCount(t); n != 1 || len(reads) != 1 || strings.HasPrefix(reads[0], "0/") || !strings.HasSuffix(reads[0], "/0") {

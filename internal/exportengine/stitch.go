@@ -120,30 +120,12 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		l := decodeRecordLoc(v)
 		return int(l.batch) < len(snap.batches) && l.kind() <= record.Event
 	}
-	fromKept := func(kept *graph.KeptReader) error {
-		defer kept.Close()
-		if h := e.hooks.GraphDone; h != nil {
-			h(true, nil)
-		}
-		// Without event bodies kept for this graph, the export reads each event from its batch,
-		// and keeps the bodies for the next.
-		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
-			snap.keptEvents = ev
-		} else if k := e.startKeepingEvents(scratch, snap, key); k != nil {
-			k.graphKept = true
-			snap.keepEvents = k
-		}
-		return emitKept(ctx, snap, spec, kept, emit, excluded)
-	}
+	// An export of a store takes its turn (startGraphBuild) before it looks for the store's kept
+	// graph: while another export of this engine builds the graph, or keeps its event bodies,
+	// this one waits, then reads what that one kept (or builds it, if that one could not keep
+	// it). So a graph and its bodies are made once, and never read half made.
 	var built func()
 	for built == nil {
-		if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
-			return fromKept(kept)
-		}
-		// Without a kept graph of this store (or with one that cannot be read: it is made anew),
-		// the graph is built and kept for the exports after this one, unless another export of
-		// this engine is building it: then this one waits, and reads what that one kept (or
-		// builds it, if that one could not keep it).
 		var building <-chan struct{}
 		if building, built = e.startGraphBuild(key); built != nil {
 			break
@@ -165,10 +147,27 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		}
 		built()
 	}()
-	// A build that ended between the look above and the start of this one kept the graph.
 	if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
-		return fromKept(kept)
+		defer kept.Close()
+		if h := e.hooks.GraphDone; h != nil {
+			h(true, nil)
+		}
+		// Without event bodies kept for this graph, the export reads each event from its batch,
+		// and keeps the bodies for the next; the exports waiting go once it has. With them, they
+		// go at once.
+		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
+			snap.keptEvents = ev
+			built()
+		} else if k := e.startKeepingEvents(scratch, snap, key); k != nil {
+			k.graphKept, k.release = true, built
+			snap.keepEvents = k
+		} else {
+			built()
+		}
+		return emitKept(ctx, snap, spec, kept, emit, excluded)
 	}
+	// Without a kept graph of this store (or with one that cannot be read: it is made anew),
+	// the graph is built and kept for the exports after this one.
 
 	// The sorts follow one another: each takes the buffers the one before has given back.
 	mem := &extsort.Memory{}
@@ -349,16 +348,17 @@ func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *
 	return kept.Err()
 }
 
-// graphBuild is an identity graph an export is building.
+// graphBuild is an identity graph an export is looking for, building, or keeping the event
+// bodies of.
 type graphBuild struct {
 	done chan struct{} // closed when the export has kept the graph and its event bodies, or failed to
 }
 
-// startGraphBuild records that the caller builds the identity graph of the store key, and returns
-// built, to call (once or more) when it is kept with its event bodies, or the caller has failed
-// to keep it; or, when
-// another export of this engine is building it, the channel closed when that one is done, and a
-// nil built.
+// startGraphBuild records that the caller looks for the identity graph of the store key, and
+// builds it or keeps its event bodies if they are not kept; it returns built, to call (once or
+// more) when the graph is kept with its event bodies, or the caller has failed to keep them, or
+// found them kept. When another export of this engine holds the store's turn, it returns the
+// channel closed when that one is done, and a nil built.
 func (e *Engine) startGraphBuild(key graph.Key) (building <-chan struct{}, built func()) {
 	e.graphBuilds.Lock()
 	defer e.graphBuilds.Unlock()
