@@ -251,12 +251,7 @@ func TestDeletingABatchDropsWhatIsKept(t *testing.T) {
 	}
 	export := func() string {
 		t.Helper()
-		req := env.request()
-		req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
-		j, err := env.e.CreateExportJob(ctx, req, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		j := env.startPDG(ctx, t)
 		if done := wait(t, env.e, j.ID); done.Status != aepwire.JobSucceeded {
 			t.Fatalf("export ended %s: %+v", done.Status, done.Errors)
 		}
@@ -292,12 +287,7 @@ func TestNothingKeptOfAStoreThatChanged(t *testing.T) {
 	ctx := context.Background()
 	ingestLines(t, env.e, env.crm, keptAda, keptBob)
 	events := ingestLines(t, env.e, env.web, keptEvent)
-	req := env.request()
-	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
-	j, err := env.e.CreateExportJob(ctx, req, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := env.startPDG(ctx, t)
 	<-gate.reached // the export has read the store's records, and is emitting its profiles
 	if err := env.e.DeleteBatch(ctx, events.ID); err != nil {
 		t.Fatal(err)
@@ -369,16 +359,7 @@ func TestCancelledWhileKeepingEvents(t *testing.T) {
 	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(Hooks{BeforeKeepingEvents: gate.hooks().BeforeExportChunk})})
 	env.ingestSample(t, 300)
 	ctx := context.Background()
-	export := func() *aepwire.ExportJob {
-		req := env.request()
-		req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
-		j, err := env.e.CreateExportJob(ctx, req, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return j
-	}
-	j := export()
+	j := env.startPDG(ctx, t)
 	<-gate.reached // the first chunk's rows are written, and its events are about to be kept
 	if err := env.e.CancelExportJob(ctx, j.ID); err != nil {
 		t.Fatal(err)
@@ -398,7 +379,7 @@ func TestCancelledWhileKeepingEvents(t *testing.T) {
 	gate.release()
 	var rows [2][]string
 	for i := range rows {
-		j := export()
+		j := env.startPDG(ctx, t)
 		done := wait(t, env.e, j.ID)
 		if done.Status != aepwire.JobSucceeded {
 			t.Fatalf("export %d ended %s: %+v", i+2, done.Status, done.Errors)
@@ -434,23 +415,14 @@ func TestExportWaitsForTheBodiesBeingKept(t *testing.T) {
 	env.ingestSample(t, 300)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	export := func() *aepwire.ExportJob {
-		req := env.request()
-		req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
-		j, err := env.e.CreateExportJob(ctx, req, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return j
-	}
-	builder := export()
+	builder := env.startPDG(ctx, t)
 	<-gate.reached // the builder keeps the first chunk's event bodies, held there
 	select {
 	case <-graphKept: // and has emitted and kept the graph
 	case <-ctx.Done():
 		t.Fatal("the builder did not keep the graph")
 	}
-	reader := export()
+	reader := env.startPDG(ctx, t)
 	select {
 	case <-waiting:
 	case <-ctx.Done():

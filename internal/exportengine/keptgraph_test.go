@@ -49,6 +49,19 @@ func (g *graphLog) last() string {
 	return g.got[len(g.got)-1]
 }
 
+// startPDG creates an export job of env's engine through the identity graph, in the sandbox ctx
+// names, and returns it without waiting for it.
+func (env *jobEnv) startPDG(ctx context.Context, t *testing.T) *aepwire.ExportJob {
+	t.Helper()
+	req := env.request()
+	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
+	j, err := env.e.CreateExportJob(ctx, req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
 // exportPDG runs an export of env's engine through the identity graph, in the sandbox ctx names,
 // and returns its rows.
 func (env *jobEnv) exportPDG(ctx context.Context, t *testing.T) []string {
@@ -224,13 +237,7 @@ func newHeldBuild(t *testing.T) *heldBuild {
 
 func (h *heldBuild) create(t *testing.T) *aepwire.ExportJob {
 	t.Helper()
-	req := h.env.request()
-	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultPDG}
-	j, err := h.env.e.CreateExportJob(h.ctx, req, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return j
+	return h.env.startPDG(h.ctx, t)
 }
 
 // ends waits for a job and checks how it ended; it returns the rows of one that succeeded.
