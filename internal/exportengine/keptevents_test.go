@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,16 @@ func (l *eventsLog) reads() []string {
 		s = append(s, fmt.Sprintf("%d/%d", l.read[i], l.fromStore[i]))
 	}
 	return s
+}
+
+// keptThenRead checks that kept exports kept the event bodies, and that one export then read
+// them, every event from them and none from the store.
+func (l *eventsLog) keptThenRead(t *testing.T, kept int) {
+	t.Helper()
+	reads := l.reads()
+	if n := l.keptCount(t); n != kept || len(reads) != 1 || strings.HasPrefix(reads[0], "0/") || !strings.HasSuffix(reads[0], "/0") {
+		t.Errorf("the event bodies were kept %d times, and read %v (kept/from the store), want %d, and one export reading all its events from them", n, reads, kept)
+	}
 }
 
 // newKeptEnv is an engine that runs jobs and logs what its exports do with what is kept, with
@@ -386,10 +397,7 @@ func TestCancelledWhileKeepingEvents(t *testing.T) {
 		}
 		rows[i] = exportedRows(t, env.e, done.Destination.BatchID)
 	}
-	reads := events.reads()
-	if n := events.keptCount(t); n != 1 || len(reads) != 1 || strings.HasPrefix(reads[0], "0/") || !strings.HasSuffix(reads[0], "/0") {
-		t.Errorf("the event bodies were kept %d times, and read %v (kept/from the store), want once, and all from them", n, reads)
-	}
+	events.keptThenRead(t, 1)
 	if len(rows[0]) == 0 || !slices.Equal(rows[0], rows[1]) {
 		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows[0]), len(rows[1]))
 	}
@@ -422,29 +430,69 @@ func TestExportWaitsForTheBodiesBeingKept(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the builder did not keep the graph")
 	}
-	reader := env.startPDG(ctx, t)
-	select {
-	case <-waiting:
-	case <-ctx.Done():
-		t.Fatal("the second export did not wait for the event bodies being kept")
-	}
-	gate.release()
-	var rows [2][]string
-	for i, j := range []*aepwire.ExportJob{builder, reader} {
-		done := wait(t, env.e, j.ID)
-		if done.Status != aepwire.JobSucceeded {
-			t.Fatalf("export %d ended %s: %+v", i+1, done.Status, done.Errors)
-		}
-		rows[i] = exportedRows(t, env.e, done.Destination.BatchID)
-	}
+	rows := afterWaiting(ctx, t, env, waiting, gate, builder, env.startPDG(ctx, t))
 	if got, want := graphs.all(), []string{"built", "reused"}; !slices.Equal(got, want) {
 		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
 	}
-	reads := events.reads()
-	if n := events.keptCount(t); n != 1 || len(reads) != 1 || strings.HasPrefix(reads[0], "0/") || !strings.HasSuffix(reads[0], "/0") {
-		t.Errorf("the event bodies were kept %d times, and read %v (kept/from the store), want once, and all from them", n, reads)
-	}
+	events.keptThenRead(t, 1)
 	if len(rows[0]) == 0 || !slices.Equal(rows[0], rows[1]) {
 		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows[0]), len(rows[1]))
 	}
+}
+
+// An export that reads a kept graph without its event bodies keeps them anew, and holds the
+// store's turn while it does: an export that starts meanwhile waits, then reads the bodies.
+func TestExportWaitsForTheBodiesKeptAnew(t *testing.T) {
+	gate := newChunkGate(t, 0)
+	graphs, events := &graphLog{}, &eventsLog{}
+	var held atomic.Bool // the copy is held only once armed: the first export's goes through
+	waiting := make(chan struct{})
+	var waitOnce sync.Once
+	hooks := events.hooks(graphs.hooks(t))
+	hooks.BeforeKeepingEvents = func(ctx context.Context, seq int) {
+		if held.Load() {
+			gate.hooks().BeforeExportChunk(ctx, seq)
+		}
+	}
+	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(waiting) }) }
+	env := newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
+	env.ingestSample(t, 300)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	first := env.exportPDG(ctx, t)
+	if err := os.Remove(env.e.keptEventsPath(aepwire.DefaultSandbox)); err != nil {
+		t.Fatal(err)
+	}
+	held.Store(true)
+	anew := env.startPDG(ctx, t)
+	<-gate.reached // it read the kept graph, and keeps the bodies anew, held at the first chunk
+	rows := afterWaiting(ctx, t, env, waiting, gate, anew, env.startPDG(ctx, t))
+	if len(rows[0]) != len(first) || !slices.Equal(rows[0], rows[1]) {
+		t.Errorf("the exports wrote %d, %d and %d rows, or other rows", len(first), len(rows[0]), len(rows[1]))
+	}
+	if got, want := graphs.all(), []string{"built", "reused", "reused"}; !slices.Equal(got, want) {
+		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
+	}
+	events.keptThenRead(t, 2)
+}
+
+// afterWaiting waits for the last of jobs to wait for the store's turn (waiting is closed), then
+// lets gate go and returns the rows of the jobs, each of which must succeed.
+func afterWaiting(ctx context.Context, t *testing.T, env *jobEnv, waiting <-chan struct{}, gate *chunkGate, jobs ...*aepwire.ExportJob) [][]string {
+	t.Helper()
+	select {
+	case <-waiting:
+	case <-ctx.Done():
+		t.Fatal("the last export did not wait for the event bodies being kept")
+	}
+	gate.release()
+	var rows [][]string
+	for i, j := range jobs {
+		done := wait(t, env.e, j.ID)
+		if done.Status != aepwire.JobSucceeded {
+			t.Fatalf("export %d of %d ended %s: %+v", i+1, len(jobs), done.Status, done.Errors)
+		}
+		rows = append(rows, exportedRows(t, env.e, done.Destination.BatchID))
+	}
+	return rows
 }

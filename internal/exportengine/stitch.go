@@ -125,19 +125,41 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	// this one waits, then reads what that one kept (or builds it, if that one could not keep
 	// it). So a graph and its bodies are made once, and never read half made.
 	var built func()
-	for built == nil {
+	for held := false; built == nil; {
 		var building <-chan struct{}
-		if building, built = e.startGraphBuild(key); built != nil {
+		if building, built = e.startGraphBuild(key); built == nil {
+			if h := e.hooks.WaitForGraph; h != nil {
+				h()
+			}
+			select {
+			case <-building:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+			continue
+		}
+		if held {
 			break
 		}
-		if h := e.hooks.WaitForGraph; h != nil {
-			h()
+		// With the graph's event bodies kept (their header names this store), the turn goes at
+		// once: the graph, whose check reads the whole file, is read outside it, beside other
+		// exports reading it. A graph that does not check out is made anew in the next turn,
+		// which this export holds.
+		ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key)
+		if err != nil {
+			break
 		}
-		select {
-		case <-building:
-		case <-ctx.Done():
-			return context.Cause(ctx)
+		built()
+		if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
+			defer kept.Close()
+			if h := e.hooks.GraphDone; h != nil {
+				h(true, nil)
+			}
+			snap.keptEvents = ev
+			return emitKept(ctx, snap, spec, kept, emit, excluded)
 		}
+		ev.close()
+		built, held = nil, true
 	}
 	// The waiters go at the latest when this ends; when keeping fails, at once; when the graph is
 	// kept with its event bodies, once the writer has kept those too (keptEventsDone).
@@ -153,10 +175,9 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 			h(true, nil)
 		}
 		// Without event bodies kept for this graph, the export reads each event from its batch,
-		// and keeps the bodies for the next; the exports waiting go once it has. With them, they
-		// go at once.
+		// and keeps the bodies for the next; the exports waiting go once it has.
 		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
-			snap.keptEvents = ev
+			snap.keptEvents = ev // kept after all (a graph that did not check out, then did)
 			built()
 		} else if k := e.startKeepingEvents(scratch, snap, key); k != nil {
 			k.graphKept, k.release = true, built
