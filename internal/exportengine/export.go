@@ -461,7 +461,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			progress.Profiles.Store(res.profiles)
 			progress.Events.Store(res.events)
 			if k := snap.keepEvents; k != nil {
-				k.take(ctx, c, free, e.hooks.BeforeKeepingEvents) // its goroutine gives the chunk back once it has kept its events
+				k.take(ctx, c, free) // its goroutine gives the chunk back once it has kept its events
 			} else {
 				free <- c
 			}

@@ -64,6 +64,7 @@ type eventsKeeper struct {
 	// has ended (taken).
 	chunks chan *exportChunk
 	kept   chan struct{}
+	before func(ctx context.Context, seq int) // Hooks.BeforeKeepingEvents
 }
 
 // errNoRoom is why an export does not keep the event bodies on a file system short of room.
@@ -126,7 +127,7 @@ func (e *Engine) createEventsKeeper(dir string, snap *storeSnapshot, key graph.K
 	if err != nil {
 		return nil, err
 	}
-	k := &eventsKeeper{dir: dir, f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	k := &eventsKeeper{dir: dir, f: f, w: bufio.NewWriterSize(f, 1<<20), before: e.hooks.BeforeKeepingEvents}
 	if _, err := k.w.Write(keptEventsHeader(key)); err != nil {
 		k.discard(err)
 		return nil, err
@@ -138,15 +139,15 @@ func (e *Engine) createEventsKeeper(dir string, snap *storeSnapshot, key graph.K
 // the first chunk, so that writing the events' copy overlaps writing the rows; that goroutine
 // gives the chunk back to free once it is done with it. After a failure (ctx done), it gives
 // chunks back unwritten. Only the writer calls take, and then taken.
-func (k *eventsKeeper) take(ctx context.Context, c *exportChunk, free chan<- *exportChunk, before func(context.Context, int)) {
+func (k *eventsKeeper) take(ctx context.Context, c *exportChunk, free chan<- *exportChunk) {
 	if k.chunks == nil {
 		k.chunks = make(chan *exportChunk, cap(free)) // as many as there are chunks: never waits
 		k.kept = make(chan struct{})
 		go func() {
 			defer close(k.kept)
 			for c := range k.chunks {
-				if before != nil {
-					before(ctx, c.seq)
+				if k.before != nil {
+					k.before(ctx, c.seq)
 				}
 				if ctx.Err() == nil {
 					k.add(c)

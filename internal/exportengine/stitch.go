@@ -120,6 +120,14 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		l := decodeRecordLoc(v)
 		return int(l.batch) < len(snap.batches) && l.kind() <= record.Event
 	}
+	// fromKept emits the profiles of a kept graph that checked out.
+	fromKept := func(kept *graph.KeptReader) error {
+		defer kept.Close()
+		if h := e.hooks.GraphDone; h != nil {
+			h(true, nil)
+		}
+		return emitKept(ctx, snap, spec, kept, emit, excluded)
+	}
 	// An export of a store takes its turn (startGraphBuild) before it looks for the store's kept
 	// graph: while another export of this engine builds the graph, or keeps its event bodies,
 	// this one waits, then reads what that one kept (or builds it, if that one could not keep
@@ -151,12 +159,8 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		}
 		built()
 		if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
-			defer kept.Close()
-			if h := e.hooks.GraphDone; h != nil {
-				h(true, nil)
-			}
 			snap.keptEvents = ev
-			return emitKept(ctx, snap, spec, kept, emit, excluded)
+			return fromKept(kept)
 		}
 		ev.close()
 		built, held = nil, true
@@ -170,10 +174,6 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		built()
 	}()
 	if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
-		defer kept.Close()
-		if h := e.hooks.GraphDone; h != nil {
-			h(true, nil)
-		}
 		// Without event bodies kept for this graph, the export reads each event from its batch,
 		// and keeps the bodies for the next; the exports waiting go once it has.
 		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
@@ -185,7 +185,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		} else {
 			built()
 		}
-		return emitKept(ctx, snap, spec, kept, emit, excluded)
+		return fromKept(kept)
 	}
 	// Without a kept graph of this store (or with one that cannot be read: it is made anew),
 	// the graph is built and kept for the exports after this one.
