@@ -59,3 +59,34 @@ func TestDriverPDGOnly(t *testing.T) {
 		t.Fatalf("-only pdg with a peer: %v, want a refusal naming -peer", err)
 	}
 }
+
+// The growth target holds every export to it: one export that grows too fast fails it, whichever
+// it is, and the line names each export's growth.
+func TestGrowthTargetHoldsEveryExport(t *testing.T) {
+	at := func(seconds float64, rss int64) map[string]*measurement {
+		m := map[string]*measurement{}
+		for _, key := range growthExports {
+			m[key] = &measurement{What: "export " + key, Seconds: seconds, PeakRSS: rss}
+		}
+		return m
+	}
+	small, big := at(1, 100<<20), at(10, 110<<20)
+	if got := growthTarget(small, big, 10); !strings.HasSuffix(got, ": met") {
+		t.Errorf("every export 10x on 10x the people: %q, want met", got)
+	}
+	for _, key := range growthExports {
+		big := at(10, 110<<20)
+		big[key].Seconds = 10.6
+		got := growthTarget(small, big, 10)
+		if !strings.HasSuffix(got, ": NOT MET") || !strings.Contains(got, "export "+key+" 10.60x") {
+			t.Errorf("%s 10.6x on 10x the people: %q, want it named and NOT MET", key, got)
+		}
+	}
+	if got := growthTarget(small, at(10, 160<<20), 10); !strings.HasSuffix(got, ": NOT MET") {
+		t.Errorf("peak RSS 1.6x: %q, want NOT MET", got)
+	}
+	delete(small, "none2") // a row one size did not measure is left out
+	if got := growthTarget(small, big, 10); strings.Contains(got, "none2") || !strings.HasSuffix(got, ": met") {
+		t.Errorf("without none2 at the small size: %q", got)
+	}
+}
