@@ -2,6 +2,7 @@ package fields
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fastjson"
@@ -155,5 +156,48 @@ func TestPrunedUntil(t *testing.T) {
 	}
 	if n := (*Selector)(nil).CountAmong([]string{"a"}); n != -1 {
 		t.Errorf("a nil selector counts %d, want -1 (read whole)", n)
+	}
+}
+
+// TestSkipString checks skipString, which reads eight bytes a step, against a byte a step: at
+// every place in an 8-byte word and near the end of the input, for a quote, an escaped quote,
+// an escaped backslash and a string left open.
+func TestSkipString(t *testing.T) {
+	byteAStep := func(b []byte, i int) (int, bool, bool) {
+		escaped := false
+		for i++; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				return i + 1, escaped, true
+			case '\\':
+				escaped = true
+				i++
+			}
+		}
+		return len(b), escaped, false
+	}
+	bodies := []string{`"`, `\""`, `\\"`, `\"\\"`, `\u0022"`, `\`, `\"`, ``, `é€"`}
+	for _, body := range bodies {
+		for pad := range 20 {
+			for tail := range 10 {
+				for lead := range 3 {
+					in := []byte(strings.Repeat(" ", lead) + `"` + strings.Repeat("a", pad) + body + strings.Repeat(`x"`, tail%2) + strings.Repeat("b", tail))
+					wantEnd, wantEsc, wantOK := byteAStep(in, lead)
+					end, esc, ok := skipString(in, lead)
+					if end != wantEnd || esc != wantEsc || ok != wantOK {
+						t.Fatalf("skipString(%q, %d) = %d, %v, %v; want %d, %v, %v", in, lead, end, esc, ok, wantEnd, wantEsc, wantOK)
+					}
+				}
+			}
+		}
+	}
+	// A mark in a byte above the first of a word must not be taken for the first: the high bytes
+	// of 0x22 - 1 and 0x5c - 1 borrow into what follows.
+	for _, w := range []string{`a"\bbbbb`, `"\"\"\"\`, "\x21\x22\x23\x5b\x5c\x5d\x00\xff", "\x00\x01\"\x00\x00\x00\x00\x00"} {
+		in := append([]byte(`"`), w...)
+		wantEnd, wantEsc, wantOK := byteAStep(in, 0)
+		if end, esc, ok := skipString(in, 0); end != wantEnd || esc != wantEsc || ok != wantOK {
+			t.Errorf("skipString(%q) = %d, %v, %v; want %d, %v, %v", in, end, esc, ok, wantEnd, wantEsc, wantOK)
+		}
 	}
 }
