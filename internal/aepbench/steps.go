@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +66,20 @@ func runStep(args []string) error {
 				_ = pprof.Lookup("heap").WriteTo(h, 0)
 				_ = h.Close()
 			}
+		}()
+	}
+	// AEPBENCH_TRACE=DIR writes an execution trace of each step into DIR.
+	if dir := os.Getenv("AEPBENCH_TRACE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, args[0]+"-"+strconv.Itoa(*people)+".trace"))
+		if err != nil {
+			return err
+		}
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer func() {
+			trace.Stop()
+			_ = f.Close()
 		}()
 	}
 	switch args[0] {
