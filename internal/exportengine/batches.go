@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,10 +150,11 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 		return fmt.Errorf("storing %s: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
+	limit := int64(math.MaxInt64)
 	if e.maxBatchBytes > 0 {
-		body = io.LimitReader(body, e.maxBatchBytes-used.bytes+1)
+		limit = e.maxBatchBytes - used.bytes + 1
 	}
-	n, err := io.Copy(tmp, body)
+	n, err := copyWritingBack(tmp, body, limit)
 	if err == nil {
 		err = e.checkBatchLimits(batchID, used, n)
 	}
@@ -172,6 +174,29 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 		return fmt.Errorf("storing %s: %w", name, err)
 	}
 	return nil
+}
+
+// uploadStep is how much of an upload is copied before its writeback starts.
+const uploadStep = 8 << 20
+
+// copyWritingBack copies up to limit bytes of r into f, and starts the writeback of each step of
+// them as it goes (see durable.StartWriteback): the fsync that makes the file whole then waits
+// for little, where it waited for the whole of a large file. A file r is copied by the kernel
+// (copy_file_range), as io.Copy copies it, step by step.
+func copyWritingBack(f *os.File, r io.Reader, limit int64) (int64, error) {
+	lr := &io.LimitedReader{R: r} // one level of limit, which the kernel's copy sees through
+	var n int64
+	for n < limit {
+		lr.N = min(uploadStep, limit-n)
+		step := lr.N
+		k, err := io.Copy(f, lr)
+		durable.StartWriteback(f, n, k)
+		n += k
+		if err != nil || k < step {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // usage is what a batch's files hold.

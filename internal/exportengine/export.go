@@ -872,7 +872,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 		// are dropped, so that output written once does not push the profile store out of the
 		// page cache, and the next rows reuse them. Pages still being written are left.
 		dropCached(ob.f, ob.dropped, ob.handed-ob.dropped)
-		startWriteback(ob.f, ob.handed, written-ob.handed)
+		durable.StartWriteback(ob.f, ob.handed, written-ob.handed)
 		ob.dropped, ob.handed = ob.handed, written
 	}
 	ob.size += int64(len(rows))

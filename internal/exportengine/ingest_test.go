@@ -1,13 +1,18 @@
 package exportengine
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
@@ -335,6 +340,69 @@ func TestInterruptedUploadIsNotIngested(t *testing.T) {
 	done, err := e.CompleteBatch(ctx, b.ID)
 	if err != nil || done.RecordCount != 1 || done.FailedRecordCount != 0 {
 		t.Fatalf("completed with a partial upload beside the file: %+v, %v; want the 1 record of p.json", done, err)
+	}
+}
+
+// copyWritingBack copies an upload step by step, starting each step's writeback: from a file
+// (which the kernel copies) and from any other reader, the copy is whole across steps, stops at
+// its limit, and reports a failing reader's error with what it copied before it.
+func TestCopyWritingBack(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 2*uploadStep+123)
+	for i := range data {
+		data[i] = byte(i*7 + i>>13)
+	}
+	src := filepath.Join(dir, "src")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	copyOf := func(name string, r io.Reader, limit int64) ([]byte, int64, error) {
+		t.Helper()
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		n, err := copyWritingBack(f, r, limit)
+		got, rerr := os.ReadFile(f.Name())
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		return got, n, err
+	}
+	for _, c := range []struct {
+		name  string
+		limit int64
+		want  int
+	}{
+		{"whole", math.MaxInt64, len(data)},
+		{"to the limit", uploadStep + 5, uploadStep + 5},
+		{"a limit of the size", int64(len(data)), len(data)},
+		{"a limit of a step", uploadStep, uploadStep},
+	} {
+		in, err := os.Open(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []struct {
+			what string
+			r    io.Reader
+		}{{"a file", in}, {"a reader", bytes.NewReader(data)}} {
+			if _, err := in.Seek(0, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			got, n, err := copyOf("dst", r.r, c.limit)
+			if err != nil || n != int64(c.want) || !bytes.Equal(got, data[:c.want]) {
+				t.Errorf("%s, from %s: copied %d bytes (%d in the file, the same: %v), %v; want the first %d",
+					c.name, r.what, n, len(got), bytes.Equal(got, data[:min(len(got), c.want)]), err, c.want)
+			}
+		}
+		in.Close()
+	}
+	broken := errors.New("the connection broke")
+	got, n, err := copyOf("broken", io.MultiReader(bytes.NewReader(data[:uploadStep+9]), iotest.ErrReader(broken)), math.MaxInt64)
+	if !errors.Is(err, broken) || n != uploadStep+9 || !bytes.Equal(got, data[:n]) {
+		t.Errorf("from a reader that fails after %d bytes: copied %d, %v; want them and its error", uploadStep+9, n, err)
 	}
 }
 

@@ -6,15 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// startWriteback asks the kernel to start writing n bytes of f at off to disk, without waiting
-// for them: the fsync that commits an export then finds little left to write. It is advice; an
-// error changes nothing the fsync does not check.
-func startWriteback(f *os.File, off, n int64) {
-	if c, err := f.SyscallConn(); err == nil {
-		_ = c.Control(func(fd uintptr) { _ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE) })
-	}
-}
-
 // dropCached tells the kernel that n bytes of f at off will not be read again, so that their
 // pages in the page cache, when clean, are freed at once: files the engine writes or reads once do
 // not push the profile store's segments out of the page cache, and what they held is reused by

@@ -214,7 +214,7 @@ func quoteOrBackslash(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q := w ^ ('"' * ones)
 	s := w ^ ('\\' * ones)
-	return ((q - ones) &^ q | (s - ones) &^ s) & highs
+	return ((q-ones)&^q | (s-ones)&^s) & highs
 }
 
 // The bytes that skipping a value stops at.

@@ -36,6 +36,7 @@ type Writer struct {
 	order      orderScratch   // for writeRun, which one goroutine runs at a time
 	stats      Stats
 	afterRun   func() // called after each run is in the file
+	handed     uint64 // where the file's writeback was last started up to
 }
 
 // runBuffer holds the records of one run until it is written.
@@ -231,10 +232,14 @@ func (sw *Writer) writeRun(rb *runBuffer) error {
 	clear(rb.pending) // drop the event ids and identities they hold
 	rb.pending = rb.pending[:0]
 	rb.buf = rb.buf[:0]
+	// The run is written through, and its writeback started: the fsync at Close then finds
+	// little left to write, and the disk works while the next run is read.
+	if err := sw.w.Flush(); err != nil {
+		return err
+	}
+	durable.StartWriteback(sw.f, int64(sw.handed), int64(sw.off-sw.handed))
+	sw.handed = sw.off
 	if sw.afterRun != nil {
-		if err := sw.w.Flush(); err != nil {
-			return err
-		}
 		sw.afterRun()
 	}
 	return nil
