@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
@@ -119,6 +121,38 @@ func drive(ctx context.Context, opts driverOptions) error {
 	return nil
 }
 
+// warm reads the files at paths (and in the directories among them) once, so that the step after
+// it starts with them in the page cache, as every step at the smallest size does. Otherwise the
+// order of the steps decides what a step finds there: what the steps before it wrote, and the
+// gigabytes DuckDB's exports hold, push the files of earlier steps out. A path that is not there
+// is passed over.
+func warm(paths []string) error {
+	buf := make([]byte, 1<<20)
+	for _, p := range paths {
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			for {
+				if _, err := f.Read(buf); err == io.EOF {
+					return nil
+				} else if err != nil {
+					return err
+				}
+			}
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("reading the inputs of a step: %w", err)
+		}
+	}
+	return nil
+}
+
 // measureSize measures every step at one size, each in a process of its own, and checks that
 // the engine and DuckDB export the same rows.
 func measureSize(ctx context.Context, opts driverOptions, people int) (map[string]*measurement, []row, error) {
@@ -139,7 +173,21 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 		return nil, nil, err
 	}
 	got := map[string]*measurement{}
-	run := func(key, what string, exe string, args ...string) error {
+	duckDB := filepath.Join(work, "peer.duckdb")
+	// Each step starts with what it reads in the page cache (see warm): its inputs, the
+	// generated files, the engine's segments and kept graph, or DuckDB's database.
+	storeFiles := func() []string {
+		segs, _ := filepath.Glob(filepath.Join(engine, "batches", "*", segment.FileName))
+		return append(segs, filepath.Join(engine, "graphs"))
+	}
+	duckFiles := func() []string {
+		files, _ := filepath.Glob(duckDB + "*")
+		return files
+	}
+	run := func(key, what string, exe string, inputs []string, args ...string) error {
+		if err := warm(inputs); err != nil {
+			return err
+		}
 		var m *measurement
 		var err error
 		if exe == "" {
@@ -168,13 +216,12 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 		{"json-profiles", "floor: decode + encode, profiles", []string{"floor-json", "-data", data, "-people", p, "-files", profiles}},
 		{"ingest", "", []string{"ingest", "-data", data, "-engine", engine, "-people", p}},
 	} {
-		if err := run(s.key, s.what, "", s.args...); err != nil {
+		if err := run(s.key, s.what, "", []string{data}, s.args...); err != nil {
 			return nil, nil, err
 		}
 	}
-	duckDB := filepath.Join(work, "peer.duckdb")
 	if opts.peer != "" {
-		if err := run("duck-load", "", opts.peer, "load", "-data", data, "-db", duckDB, "-people", p); err != nil {
+		if err := run("duck-load", "", opts.peer, []string{data}, "load", "-data", data, "-db", duckDB, "-people", p); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -209,7 +256,7 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 			if opts.peer != "" {
 				args = append(args, "-rows", g.rows)
 			}
-			if err := run(g.key, "export: pdg, "+x.label+g.label, "", args...); err != nil {
+			if err := run(g.key, "export: pdg, "+x.label+g.label, "", storeFiles(), args...); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -230,7 +277,7 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 		}
 		out, keys := filepath.Join(work, x.key+"-duckdb.json"), filepath.Join(work, x.key+"-keys.json")
 		k := "duck-" + x.key + "-tables"
-		if err := run(k, "DuckDB: export: pdg, "+x.label+", from loaded tables", opts.peer, "export", "-db", duckDB, "-policy", "pdg",
+		if err := run(k, "DuckDB: export: pdg, "+x.label+", from loaded tables", opts.peer, duckFiles(), "export", "-db", duckDB, "-policy", "pdg",
 			"-fields", x.fields, "-events", "-event-fields", x.eventFields, "-out", out, "-keys", keys, "-people", p); err != nil {
 			return nil, nil, err
 		}
@@ -255,7 +302,7 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 		if opts.peer != "" {
 			args = append(args, "-rows", engineRows)
 		}
-		if err := run(x.key, "export: none, "+x.label, "", args...); err != nil {
+		if err := run(x.key, "export: none, "+x.label, "", storeFiles(), args...); err != nil {
 			return nil, nil, err
 		}
 		got[x.key].Bytes = profileBytes
@@ -272,7 +319,11 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 				args = append(args, "-keys", keys)
 			}
 			k := "duck-" + x.key + "-" + from.key
-			if err := run(k, fmt.Sprintf("DuckDB: export: none, %s, %s", x.label, from.what), opts.peer, args...); err != nil {
+			inputs := duckFiles()
+			if from.key == "files" {
+				inputs = []string{data}
+			}
+			if err := run(k, fmt.Sprintf("DuckDB: export: none, %s, %s", x.label, from.what), opts.peer, inputs, args...); err != nil {
 				return nil, nil, err
 			}
 			got[k].Bytes = profileBytes
