@@ -397,8 +397,10 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 			return errBatchChanged
 		}
 		for _, f := range res.files {
+			// The files' digests are not computed ('', as for an export's files): nothing reads
+			// them, and a SHA-256 of every byte ingested was a tenth of ingestion's CPU.
 			if _, err := tx.ExecContext(ctx, `INSERT INTO batch_files (batch_id, name, size_bytes, records, sha256)
-				VALUES (?, ?, ?, ?, ?)`, id, f.name, f.size, f.records, f.sha256); err != nil {
+				VALUES (?, ?, ?, ?, '')`, id, f.name, f.size, f.records); err != nil {
 				return err
 			}
 		}

@@ -3,8 +3,6 @@ package exportengine
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +33,6 @@ type fileStat struct {
 	name    string
 	size    int64
 	records int64
-	sha256  string
 }
 
 // ingestResult is what validating a batch's files produced.
@@ -119,7 +116,7 @@ func ingestFiles(dir string, kind record.Kind, seg *segment.Writer) (*ingestResu
 // file parses as one (positions are 1-based indexes), otherwise the non-blank lines (positions
 // are 1-based line numbers). A leading UTF-8 byte order mark and trailing carriage returns are
 // ignored. raw is nil for a line too long to read, and is only valid during the call. It also
-// fills in the file's size and SHA-256.
+// fills in the file's size.
 func readRecords(path string, st *fileStat, fn func(pos int64, raw []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -142,30 +139,22 @@ func readRecords(path string, st *fileStat, fn func(pos int64, raw []byte) error
 			return err
 		}
 		if isArray {
-			if err := readArrayRecords(f, fn); err != nil {
-				return err
-			}
-			st.sha256, err = hashFile(f)
+			err := readArrayRecords(f, fn)
 			dropCached(f, 0, st.size)
 			return err
 		}
 	}
 
-	// JSON Lines: one pass, hashing as it reads. The file is not read again (a batch is
-	// completed once), so what is read is dropped from the page cache as it goes.
+	// JSON Lines: one pass. The file is not read again (a batch is completed once), so what is
+	// read is dropped from the page cache as it goes.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	h := sha256.New()
-	r := bufio.NewReaderSize(io.TeeReader(&dropBehind{f: f}, h), sizedBuffer(st.size, 1<<20))
+	r := bufio.NewReaderSize(&dropBehind{f: f}, sizedBuffer(st.size, 1<<20))
 	if b, _ := r.Peek(3); bytes.Equal(b, utf8BOM) {
 		_, _ = r.Discard(3)
 	}
-	if err := readLineRecords(r, fn); err != nil {
-		return err
-	}
-	st.sha256 = hex.EncodeToString(h.Sum(nil))
-	return nil
+	return readLineRecords(r, fn)
 }
 
 // dropBehind reads a file from its start, and drops what it has read from the page cache (see
@@ -197,17 +186,6 @@ func (d *dropBehind) Read(p []byte) (int, error) {
 // a page fault each.
 func sizedBuffer(size int64, limit int) int {
 	return int(max(min(size+1, int64(limit)), 4096))
-}
-
-func hashFile(f *os.File) (string, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func peekNonSpace(r *bufio.Reader) (byte, error) {
