@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -88,5 +91,27 @@ func TestGrowthTargetHoldsEveryExport(t *testing.T) {
 	delete(small, "none2") // a row one size did not measure is left out
 	if got := growthTarget(small, big, 10); strings.Contains(got, "none2") || !strings.HasSuffix(got, ": met") {
 		t.Errorf("without none2 at the small size: %q", got)
+	}
+}
+
+// warm reads the files at its paths, in directories and below them, passes over a path that is
+// not there, and reports any other failure to read.
+func TestWarm(t *testing.T) {
+	dir := t.TempDir()
+	nested := filepath.Join(dir, "batches", "b1")
+	if err := os.MkdirAll(nested, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "peer.duckdb")
+	for _, p := range []string{filepath.Join(nested, "profile.seg"), file} {
+		if err := os.WriteFile(p, make([]byte, 3<<20+5), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := warm([]string{dir, file, filepath.Join(dir, "graphs")}); err != nil {
+		t.Errorf("warm of a directory, a file and a path that is not there: %v", err)
+	}
+	if err := warm([]string{filepath.Join(file, "below")}); err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("warm of a path below a file: %v; want the error that says it is no directory", err)
 	}
 }
