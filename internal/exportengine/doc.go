@@ -96,7 +96,8 @@
 // of one read a person's identity, and checks each body, reading from its batch any that fails.
 // Deleting a batch of the store removes both. The bodies are kept only where the file system has
 // room for three times their size. Exports of one store take turns to look for both: one that
-// finds another building the graph, or keeping its bodies, waits for it and reads what it kept.
+// finds another building the graph, or keeping its bodies, waits for it and reads what it kept,
+// lending its job's slot meanwhile to a job that can run (jobs.Progress.Wait).
 //
 // The event bodies are kept on a goroutine of their own, behind the writer of the rows, so that
 // writing the copy overlaps writing the rows.

@@ -403,7 +403,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	go func() {
 		defer close(produced)
 		defer close(chunks)
-		if err := e.produce(ctx, snap, spec, scratch, free, chunks, &excluded); err != nil {
+		if err := e.produce(ctx, snap, spec, scratch, progress, free, chunks, &excluded); err != nil {
 			cancel(err)
 		}
 	}()
@@ -491,9 +491,10 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	return res, nil
 }
 
-// produce reads the profile store in row order, cut into chunks.
-func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportSpec, scratch string, free <-chan *exportChunk,
-	out chan<- *exportChunk, excluded *int64) error {
+// produce reads the profile store in row order, cut into chunks. An export through the identity
+// graph that waits for another export of the store lends its job's slot meanwhile (progress).
+func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportSpec, scratch string, progress *jobs.Progress,
+	free <-chan *exportChunk, out chan<- *exportChunk, excluded *int64) error {
 	seq := 0
 	var c *exportChunk
 	take := func() error {
@@ -528,7 +529,7 @@ func (e *Engine) produce(ctx context.Context, snap *storeSnapshot, spec *exportS
 	}
 	var err error
 	if spec.policy.identityGraph == aepwire.IdentityGraphPDG {
-		err = e.produceStitched(ctx, snap, spec, scratch, func(ns string, locs []recordLoc) error {
+		err = e.produceStitched(ctx, snap, spec, scratch, progress, func(ns string, locs []recordLoc) error {
 			c.addPending(ns, locs)
 			if c.full() {
 				return send()

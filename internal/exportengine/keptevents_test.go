@@ -496,3 +496,54 @@ func afterWaiting(ctx context.Context, t *testing.T, env *jobEnv, waiting <-chan
 	}
 	return rows
 }
+
+// An export that waits for the store's turn lends its job's slot: with two slots, one held by
+// the export keeping the event bodies and the other by an export waiting for them, a third job
+// runs to its end meanwhile.
+func TestExportWaitingForTheStoreLendsItsSlot(t *testing.T) {
+	gate := newChunkGate(t, 0)
+	graphKept, waiting := make(chan struct{}), make(chan struct{})
+	var keptOnce, waitOnce sync.Once
+	hooks := Hooks{
+		GraphDone:           func(bool, error) { keptOnce.Do(func() { close(graphKept) }) },
+		BeforeKeepingEvents: gate.hooks().BeforeExportChunk,
+		WaitForGraph:        func() { waitOnce.Do(func() { close(waiting) }) },
+	}
+	env := newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
+	env.ingestSample(t, 300)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	builder := env.startPDG(ctx, t)
+	<-gate.reached // the builder keeps the first chunk's event bodies, held there
+	select {
+	case <-graphKept:
+	case <-ctx.Done():
+		t.Fatal("the builder did not keep the graph")
+	}
+	waiter := env.startPDG(ctx, t)
+	select {
+	case <-waiting:
+	case <-ctx.Done():
+		t.Fatal("the second export did not wait for the event bodies being kept")
+	}
+	req := env.request()
+	req.MergePolicy = &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultNone}
+	third, err := env.e.CreateExportJob(ctx, req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := env.e.WaitExportJob(ctx, third.ID, nil)
+	if err != nil {
+		t.Fatalf("the third job did not end while an export waited for the store: %v", err)
+	}
+	if done.Status != aepwire.JobSucceeded {
+		t.Fatalf("the third job ended %s: %+v", done.Status, done.Errors)
+	}
+	if got, err := env.e.GetExportJob(ctx, builder.ID); err != nil || got.Status != aepwire.JobProcessing {
+		t.Fatalf("the builder is %+v (%v), want it still held", got, err)
+	}
+	rows := afterWaiting(ctx, t, env, waiting, gate, builder, waiter)
+	if len(rows[0]) == 0 || !slices.Equal(rows[0], rows[1]) {
+		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows[0]), len(rows[1]))
+	}
+}

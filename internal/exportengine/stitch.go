@@ -15,6 +15,7 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/extsort"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/graph"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
@@ -93,7 +94,7 @@ func (l *recordLoc) record(b *snapBatch, body []byte) storedRecord {
 // What it emits it also keeps, in the sandbox's kept graph (keptGraphPath), named by the store
 // (graphKey); an export of a store whose graph is kept reads the components from there instead
 // (emitKept).
-func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec *exportSpec, scratch string,
+func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec *exportSpec, scratch string, progress *jobs.Progress,
 	emit func(ns string, locs []recordLoc) error, excluded *int64) (err error) {
 	if err := os.RemoveAll(scratch); err != nil { // what an interrupted attempt left
 		return err
@@ -131,7 +132,8 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	// An export of a store takes its turn (startGraphBuild) before it looks for the store's kept
 	// graph: while another export of this engine builds the graph, or keeps its event bodies,
 	// this one waits, then reads what that one kept (or builds it, if that one could not keep
-	// it). So a graph and its bodies are made once, and never read half made.
+	// it). So a graph and its bodies are made once, and never read half made. While it waits,
+	// another job may run in its job's slot (jobs.Progress.Wait).
 	var built func()
 	for held := false; built == nil; {
 		var building <-chan struct{}
@@ -139,10 +141,8 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 			if h := e.hooks.WaitForGraph; h != nil {
 				h()
 			}
-			select {
-			case <-building:
-			case <-ctx.Done():
-				return context.Cause(ctx)
+			if err := progress.Wait(ctx, building); err != nil {
+				return err
 			}
 			continue
 		}

@@ -61,11 +61,6 @@ type Export[J any] func(ctx context.Context, job J, p *Progress) error
 // ErrCancelledAtCommit says that a job was cancelled after its export ended, before its commit.
 var ErrCancelledAtCommit = errors.New("the job was cancelled before its output was committed")
 
-// Progress counts what a running export has written so far.
-type Progress struct {
-	Profiles, Events atomic.Int64
-}
-
 // Config is what a Runner needs.
 type Config[J any] struct {
 	// Locks are the lock files of the data directory.
@@ -76,7 +71,8 @@ type Config[J any] struct {
 	Export Export[J]
 	// Clock is the runner's source of time.
 	Clock clock.Clock
-	// MaxRunning bounds the jobs run at once; zero means DefaultMaxRunning.
+	// MaxRunning bounds the jobs run at once; zero means DefaultMaxRunning. A job that waits
+	// for another (Progress.Wait) lends its place meanwhile.
 	MaxRunning int
 	// Spawn starts a worker process for the data directory, when this runner does not run jobs
 	// itself (Start is not called): Wake calls it when there is work and no worker runs.
@@ -94,6 +90,7 @@ type Runner[J any] struct {
 	stopOnce sync.Once
 	mu       sync.Mutex
 	running  map[int64]context.CancelFunc
+	slots    slots
 	wake     chan struct{}
 	stop     chan struct{}
 	done     sync.WaitGroup
@@ -108,7 +105,9 @@ func NewRunner[J any](cfg Config[J]) *Runner[J] {
 	if cfg.MaxRunning <= 0 {
 		cfg.MaxRunning = DefaultMaxRunning
 	}
-	return &Runner[J]{cfg: cfg, running: map[int64]context.CancelFunc{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	r := &Runner[J]{cfg: cfg, running: map[int64]context.CancelFunc{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	r.slots = slots{max: cfg.MaxRunning, freed: r.poke}
+	return r
 }
 
 // Start makes the runner run jobs: New ones, and Processing ones whose runner died. Call it once,
@@ -145,10 +144,7 @@ func (r *Runner[J]) Stop() {
 // (started when none runs).
 func (r *Runner[J]) Wake() {
 	if r.started {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
+		r.poke()
 		return
 	}
 	r.ensureWorker()
@@ -194,7 +190,16 @@ func (r *Runner[J]) schedule() {
 	}
 }
 
-// Running is how many jobs this runner runs now.
+// poke wakes the scheduler.
+func (r *Runner[J]) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Running is how many jobs this runner has claimed and not yet ended, those that lent their
+// slot included.
 func (r *Runner[J]) Running() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -226,16 +231,16 @@ func (r *Runner[J]) claimJobs() {
 	for _, id := range ids {
 		r.mu.Lock()
 		_, mine := r.running[id]
-		full := len(r.running) >= r.cfg.MaxRunning
 		r.mu.Unlock()
 		if mine {
 			continue
 		}
-		if full || r.stopping.Load() {
+		if r.stopping.Load() || !r.slots.take() {
 			return
 		}
 		lock, ok, err := r.cfg.Locks.tryJob(id)
 		if err != nil || !ok {
+			r.slots.untake()
 			continue
 		}
 		// Anything left by an interrupted attempt is discarded first, so that a job is never
@@ -244,32 +249,33 @@ func (r *Runner[J]) claimJobs() {
 		job, run, err := r.cfg.Store.Claim(ctx, id)
 		if err != nil || !run {
 			_ = lock.Unlock()
+			r.slots.untake()
 			continue
 		}
 		jobCtx, cancel := context.WithCancel(context.Background())
 		r.mu.Lock()
 		r.running[id] = cancel
 		r.mu.Unlock()
+		progress := &Progress{slots: &r.slots}
+		progress.holds.Store(true)
 		r.done.Add(1)
 		go func() {
 			defer r.done.Done()
-			r.run(jobCtx, id, job)
+			r.run(jobCtx, id, job, progress)
 			cancel()
 			r.mu.Lock()
 			delete(r.running, id)
 			r.mu.Unlock()
 			_ = lock.Unlock()
-			select {
-			case r.wake <- struct{}{}:
-			default:
+			if progress.holds.Load() {
+				r.slots.give()
 			}
 		}()
 	}
 }
 
 // run runs a claimed job to its end, or until the runner stops.
-func (r *Runner[J]) run(ctx context.Context, id int64, job J) {
-	progress := &Progress{}
+func (r *Runner[J]) run(ctx context.Context, id int64, job J, progress *Progress) {
 	monitorDone := make(chan struct{})
 	var cancelled bool
 	var monitorWG sync.WaitGroup

@@ -448,3 +448,31 @@ func TestWaitIdle(t *testing.T) {
 		t.Errorf("idle after %s, want a second", waited)
 	}
 }
+
+// A job that waits for another (Progress.Wait) lends its slot: a job that can run starts in it,
+// and the waiting job goes on once it has the slot back.
+func TestAWaitingJobLendsItsSlot(t *testing.T) {
+	env := newRunnerEnv(t, 1)
+	ready := make(chan struct{})
+	env.store.add(1, New, 0)
+	env.exports.on(1, func(ctx context.Context, p *Progress) error {
+		if err := p.Wait(ctx, ready); err != nil {
+			return err
+		}
+		env.store.commit(1)
+		return nil
+	})
+	env.store.add(2, New, 0)
+	env.exports.on(2, func(context.Context, *Progress) error { env.store.commit(2); return nil })
+	env.start(t)
+	if j := env.store.await(2, "its end while job 1 waits", func(j *memJob) bool { return j.state.Ended() }); j.state != Succeeded {
+		t.Fatalf("job 2: %+v", j)
+	}
+	if j := env.store.await(1, "nothing", func(*memJob) bool { return true }); j.state != Processing {
+		t.Fatalf("job 1 did not wait: %+v", j)
+	}
+	close(ready)
+	if j := env.store.await(1, "its end", func(j *memJob) bool { return j.state.Ended() }); j.state != Succeeded {
+		t.Fatalf("job 1: %+v", j)
+	}
+}
