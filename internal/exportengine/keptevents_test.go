@@ -407,30 +407,9 @@ func TestCancelledWhileKeepingEvents(t *testing.T) {
 // event bodies, waits for those, and reads them: the bodies are kept once, and never read half
 // written.
 func TestExportWaitsForTheBodiesBeingKept(t *testing.T) {
-	gate := newChunkGate(t, 0)
 	graphs, events := &graphLog{}, &eventsLog{}
-	graphKept, waiting := make(chan struct{}), make(chan struct{})
-	var keptOnce, waitOnce sync.Once
-	hooks := events.hooks(graphs.hooks(t))
-	graphDone := hooks.GraphDone
-	hooks.GraphDone = func(reused bool, err error) {
-		graphDone(reused, err)
-		keptOnce.Do(func() { close(graphKept) })
-	}
-	hooks.BeforeKeepingEvents = gate.hooks().BeforeExportChunk
-	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(waiting) }) }
-	env := newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
-	env.ingestSample(t, 300)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	builder := env.startPDG(ctx, t)
-	<-gate.reached // the builder keeps the first chunk's event bodies, held there
-	select {
-	case <-graphKept: // and has emitted and kept the graph
-	case <-ctx.Done():
-		t.Fatal("the builder did not keep the graph")
-	}
-	rows := afterWaiting(ctx, t, env, waiting, gate, builder, env.startPDG(ctx, t))
+	h := startHeldKeeping(t, events.hooks(graphs.hooks(t)))
+	rows := afterWaiting(h.ctx, t, h.env, h.waiting, h.gate, h.builder, h.env.startPDG(h.ctx, t))
 	if got, want := graphs.all(), []string{"built", "reused"}; !slices.Equal(got, want) {
 		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
 	}
@@ -476,6 +455,48 @@ func TestExportWaitsForTheBodiesKeptAnew(t *testing.T) {
 	events.keptThenRead(t, 2)
 }
 
+// heldKeeping is an engine with two job slots, and an export through the identity graph (builder)
+// that has kept the graph and is held by gate as it keeps the first chunk's event bodies (where
+// heldBuild holds it as it emits its first chunk, as an export of any policy does).
+type heldKeeping struct {
+	ctx     context.Context
+	env     *jobEnv
+	gate    *chunkGate
+	waiting chan struct{} // closed once an export waits for the store's turn
+	builder *aepwire.ExportJob
+}
+
+// startHeldKeeping starts a heldKeeping whose engine has hooks, their GraphDone wrapped, and their
+// BeforeKeepingEvents and WaitForGraph replaced.
+func startHeldKeeping(t *testing.T, hooks Hooks) *heldKeeping {
+	t.Helper()
+	h := &heldKeeping{gate: newChunkGate(t, 0), waiting: make(chan struct{})}
+	graphKept := make(chan struct{})
+	var keptOnce, waitOnce sync.Once
+	graphDone := hooks.GraphDone
+	hooks.GraphDone = func(reused bool, err error) {
+		if graphDone != nil {
+			graphDone(reused, err)
+		}
+		keptOnce.Do(func() { close(graphKept) })
+	}
+	hooks.BeforeKeepingEvents = h.gate.hooks().BeforeExportChunk
+	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(h.waiting) }) }
+	h.env = newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
+	h.env.ingestSample(t, 300)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	h.ctx = ctx
+	h.builder = h.env.startPDG(ctx, t)
+	<-h.gate.reached // the builder keeps the first chunk's event bodies, held there
+	select {
+	case <-graphKept: // and has emitted and kept the graph
+	case <-ctx.Done():
+		t.Fatal("the builder did not keep the graph")
+	}
+	return h
+}
+
 // afterWaiting waits for the last of jobs to wait for the store's turn (waiting is closed), then
 // lets gate go and returns the rows of the jobs, each of which must succeed.
 func afterWaiting(ctx context.Context, t *testing.T, env *jobEnv, waiting <-chan struct{}, gate *chunkGate, jobs ...*aepwire.ExportJob) [][]string {
@@ -501,28 +522,11 @@ func afterWaiting(ctx context.Context, t *testing.T, env *jobEnv, waiting <-chan
 // the export keeping the event bodies and the other by an export waiting for them, a third job
 // runs to its end meanwhile.
 func TestExportWaitingForTheStoreLendsItsSlot(t *testing.T) {
-	gate := newChunkGate(t, 0)
-	graphKept, waiting := make(chan struct{}), make(chan struct{})
-	var keptOnce, waitOnce sync.Once
-	hooks := Hooks{
-		GraphDone:           func(bool, error) { keptOnce.Do(func() { close(graphKept) }) },
-		BeforeKeepingEvents: gate.hooks().BeforeExportChunk,
-		WaitForGraph:        func() { waitOnce.Do(func() { close(waiting) }) },
-	}
-	env := newJobEnv(t, Options{RunJobs: true, MaxConcurrentJobs: 2, Hooks: hooks})
-	env.ingestSample(t, 300)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	builder := env.startPDG(ctx, t)
-	<-gate.reached // the builder keeps the first chunk's event bodies, held there
-	select {
-	case <-graphKept:
-	case <-ctx.Done():
-		t.Fatal("the builder did not keep the graph")
-	}
+	h := startHeldKeeping(t, Hooks{})
+	ctx, env := h.ctx, h.env
 	waiter := env.startPDG(ctx, t)
 	select {
-	case <-waiting:
+	case <-h.waiting:
 	case <-ctx.Done():
 		t.Fatal("the second export did not wait for the event bodies being kept")
 	}
@@ -539,10 +543,10 @@ func TestExportWaitingForTheStoreLendsItsSlot(t *testing.T) {
 	if done.Status != aepwire.JobSucceeded {
 		t.Fatalf("the third job ended %s: %+v", done.Status, done.Errors)
 	}
-	if got, err := env.e.GetExportJob(ctx, builder.ID); err != nil || got.Status != aepwire.JobProcessing {
+	if got, err := env.e.GetExportJob(ctx, h.builder.ID); err != nil || got.Status != aepwire.JobProcessing {
 		t.Fatalf("the builder is %+v (%v), want it still held", got, err)
 	}
-	rows := afterWaiting(ctx, t, env, waiting, gate, builder, waiter)
+	rows := afterWaiting(ctx, t, env, h.waiting, h.gate, h.builder, waiter)
 	if len(rows[0]) == 0 || !slices.Equal(rows[0], rows[1]) {
 		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows[0]), len(rows[1]))
 	}
