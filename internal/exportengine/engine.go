@@ -50,7 +50,8 @@ type Options struct {
 	MaxBatchFiles int
 	// MaxConcurrentJobs bounds the jobs a runner runs at once; zero means 2. Each job uses every
 	// core, so more mostly adds memory. An export waiting for another export of its store lends
-	// its place meanwhile, so a runner may hold up to twice as many jobs, half of them waiting.
+	// its place meanwhile, so a runner may hold up to twice as many jobs, at most half of them
+	// lending their place.
 	MaxConcurrentJobs int
 	// Workers is the number of goroutines that merge and encode profiles in one job; zero means
 	// one a core.

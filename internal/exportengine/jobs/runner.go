@@ -313,9 +313,11 @@ func (r *Runner[J]) end(ctx context.Context, id int64, to State, cause error) {
 // cancelled from anywhere, and records progress. It reports whether the job was cancelled.
 func (r *Runner[J]) monitor(ctx context.Context, id int64, p *Progress, cancel context.CancelFunc, done <-chan struct{}) bool {
 	c := r.cfg.Clock
+	// The time is read before the ticker starts: whoever sees the ticker waiting (a test's fake
+	// clock) sees the time it counts a second of progress from.
+	lastProgress := c.Now()
 	tick := c.NewTicker(cancelPoll)
 	defer tick.Stop()
-	lastProgress := c.Now()
 	requested := func() bool {
 		yes, err := r.cfg.Store.CancelRequested(context.Background(), id)
 		return err == nil && yes

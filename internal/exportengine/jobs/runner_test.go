@@ -203,9 +203,19 @@ func newRunnerEnv(t *testing.T, maxRunning int) *runnerEnv {
 	return env
 }
 
+// start starts the runner; once the test ends, it stops it and checks that every slot the jobs
+// took was given back.
 func (env *runnerEnv) start(t *testing.T) {
 	env.runner.Start()
-	t.Cleanup(env.runner.Stop)
+	t.Cleanup(func() {
+		env.runner.Stop()
+		s := &env.runner.slots
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.busy != 0 || s.lent != 0 || len(s.queued) != 0 {
+			t.Errorf("after the runner stopped: %d slots held, %d lent, %d jobs queued for one", s.busy, s.lent, len(s.queued))
+		}
+	})
 }
 
 func TestRunnerRunsJobsToTheirEnd(t *testing.T) {
@@ -286,13 +296,15 @@ func TestRunnerSeesACancellationFromElsewhere(t *testing.T) {
 func TestRunnerRecordsProgressEverySecond(t *testing.T) {
 	env := newRunnerEnv(t, 0)
 	env.store.add(1, New, 0)
+	counted := make(chan struct{})
 	env.exports.on(1, func(ctx context.Context, p *Progress) error {
 		p.Profiles.Store(7)
 		p.Events.Store(11)
+		close(counted)
 		return untilCancelled(ctx, p)
 	})
 	env.start(t)
-	<-env.exports.started
+	<-counted // before a second passes: what the monitor records then is this
 	if err := env.clock.BlockUntil(context.Background(), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -474,5 +486,40 @@ func TestAWaitingJobLendsItsSlot(t *testing.T) {
 	close(ready)
 	if j := env.store.await(1, "its end", func(j *memJob) bool { return j.state.Ended() }); j.state != Succeeded {
 		t.Fatalf("job 1: %+v", j)
+	}
+}
+
+// A job cancelled while it waits, its slot lent to another job, holds none when it ends, whether
+// it was still waiting or ready and queued for a slot: the job in its slot keeps it, and a job
+// created before either starts in it once that one ends.
+func TestACancelledWaitingJobHoldsNoSlot(t *testing.T) {
+	for _, readyFirst := range []bool{false, true} {
+		env := newRunnerEnv(t, 1)
+		ready := make(chan struct{})
+		env.store.add(1, New, 0)
+		env.exports.on(1, func(ctx context.Context, p *Progress) error { return p.Wait(ctx, ready) })
+		env.store.add(2, New, 0)
+		env.exports.on(2, untilCancelled)
+		env.store.add(3, New, 0)
+		env.exports.on(3, func(context.Context, *Progress) error { env.store.commit(3); return nil })
+		env.start(t)
+		if first, second := <-env.exports.started, <-env.exports.started; first != 1 || second != 2 {
+			t.Fatalf("started %d, then %d", first, second)
+		}
+		if readyFirst {
+			close(ready) // job 2 holds the one slot: job 1 is queued for it, or about to be
+		}
+		for _, id := range []int64{1, 2} {
+			env.store.requestCancel(id)
+			if err := env.runner.Cancel(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+			if j := env.store.await(id, "its end", func(j *memJob) bool { return j.state.Ended() }); j.state != Cancelled {
+				t.Fatalf("job %d: %+v", id, j)
+			}
+		}
+		if j := env.store.await(3, "its end", func(j *memJob) bool { return j.state.Ended() }); j.state != Succeeded {
+			t.Fatalf("job 3: %+v", j)
+		}
 	}
 }

@@ -12,7 +12,8 @@ import (
 // a job that has nothing to do does not keep one that could run from starting. A job that lent
 // its slot and is ready to go on gets one back before any new job starts, in the order such jobs
 // became ready. No more jobs lend than there are slots: a runner holds at most twice as many
-// claimed jobs as it runs.
+// claimed jobs as it runs. While a job is queued for a slot, every slot is held: a slot given
+// back goes to the first job queued, and a new job takes one only when none is.
 type slots struct {
 	mu     sync.Mutex
 	max    int
@@ -114,8 +115,16 @@ type Progress struct {
 
 // Wait waits until ready is closed or ctx ends. Meanwhile another job may run in this job's
 // slot: once ready, Wait returns when the job holds a slot again, before any job the runner has
-// yet to start. It returns the context's error if ctx ended. A nil Progress waits alone.
+// yet to start. It returns the context's error if ctx ended. A nil Progress waits alone. Only
+// one goroutine of a job may call it at a time.
 func (p *Progress) Wait(ctx context.Context, ready <-chan struct{}) error {
+	select { // nothing to wait for: the slot is not lent
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	default:
+	}
 	if p == nil || p.slots == nil || !p.holds.Load() || !p.slots.lend() {
 		select {
 		case <-ready:

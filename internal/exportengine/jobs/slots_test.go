@@ -84,38 +84,63 @@ func TestSlotsWithdrawn(t *testing.T) {
 	}
 }
 
-// Progress.Wait lends the slot while it waits, and returns holding one; a cancelled wait holds
-// none unless it was handed one.
+// Jobs queued for a slot get one in the order they became ready.
+func TestSlotsQueuedInOrder(t *testing.T) {
+	s, _ := newSlots(2)
+	s.take()
+	s.take()
+	s.lend()
+	s.lend()
+	s.take()
+	s.take()
+	first, second := s.back(), s.back()
+	s.give()
+	if !closed(first) || closed(second) {
+		t.Fatalf("the slot given back went to the job queued second (first %v, second %v)", closed(first), closed(second))
+	}
+	s.give()
+	if !closed(second) {
+		t.Fatal("the second slot given back did not go to the job queued second")
+	}
+}
+
+// Progress.Wait lends the slot while it waits, unless there is nothing to wait for, and returns
+// holding one; a cancelled wait holds none unless it was handed one.
 func TestProgressWait(t *testing.T) {
-	s, freed := newSlots(1)
+	s, _ := newSlots(1)
+	lent := make(chan struct{}, 1)
+	s.freed = func() { lent <- struct{}{} }
 	s.take()
 	p := &Progress{slots: s}
 	p.holds.Store(true)
+
 	ready := make(chan struct{})
 	close(ready)
-	if err := p.Wait(context.Background(), ready); err != nil || !p.holds.Load() || *freed != 1 {
-		t.Fatalf("Wait: %v, holds %v, freed %d", err, p.holds.Load(), *freed)
+	stop := errors.New("stopped")
+	cancelled, cancel := context.WithCancelCause(context.Background())
+	cancel(stop)
+	if err := p.Wait(context.Background(), ready); err != nil || !p.holds.Load() || len(lent) != 0 {
+		t.Fatalf("Wait for what is ready: %v, holds %v, lent %d", err, p.holds.Load(), len(lent))
+	}
+	if err := p.Wait(cancelled, make(chan struct{})); !errors.Is(err, stop) || !p.holds.Load() || len(lent) != 0 {
+		t.Fatalf("Wait cancelled before it began: %v, holds %v, lent %d", err, p.holds.Load(), len(lent))
+	}
+
+	// Lent while it waits; once ready, it takes the free slot back.
+	ready = make(chan struct{})
+	waited := make(chan error)
+	go func() { waited <- p.Wait(context.Background(), ready) }()
+	<-lent
+	close(ready)
+	if err := <-waited; err != nil || !p.holds.Load() {
+		t.Fatalf("Wait: %v, holds %v", err, p.holds.Load())
 	}
 	if s.take() {
 		t.Fatal("a new job took the slot of a job that waited and went on")
 	}
 
-	ctx, cancel := context.WithCancelCause(context.Background())
-	stop := errors.New("stopped")
-	cancel(stop)
-	if err := p.Wait(ctx, make(chan struct{})); !errors.Is(err, stop) {
-		t.Fatalf("a cancelled Wait returned %v", err)
-	}
-	// With the slot free, the cancelled job takes it back: its end gives it back.
-	if !p.holds.Load() {
-		t.Fatal("a cancelled wait with a slot free does not hold it")
-	}
-
 	// Cancelled while another job holds the slot it lent: it holds none.
-	lent := make(chan struct{}, 1)
-	s.freed = func() { lent <- struct{}{} }
-	ctx, cancel = context.WithCancelCause(context.Background())
-	waited := make(chan error)
+	ctx, cancel := context.WithCancelCause(context.Background())
 	go func() { waited <- p.Wait(ctx, make(chan struct{})) }()
 	<-lent
 	if !s.take() {
@@ -126,6 +151,7 @@ func TestProgressWait(t *testing.T) {
 		t.Fatalf("a wait cancelled while its slot is taken returned %v, holds %v", err, p.holds.Load())
 	}
 	s.give()
+	<-lent
 	if !s.take() {
 		t.Fatal("the slot is not free once the job in it ends and the cancelled one has withdrawn")
 	}
