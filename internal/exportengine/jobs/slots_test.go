@@ -21,6 +21,28 @@ func newSlots(n int) (*slots, *int) {
 	return &slots{max: n, freed: func() { freed++ }}, &freed
 }
 
+// lentAndRetaken is n slots, each lent by the job that took it and taken again by a new job.
+func lentAndRetaken(t *testing.T, n int) *slots {
+	t.Helper()
+	s, _ := newSlots(n)
+	for range n {
+		if !s.take() {
+			t.Fatal("a job could not take a free slot")
+		}
+	}
+	for range n {
+		if !s.lend() {
+			t.Fatal("a job could not lend its slot")
+		}
+	}
+	for range n {
+		if !s.take() {
+			t.Fatal("a new job could not take a slot lent")
+		}
+	}
+	return s
+}
+
 // A job that lends its slot lets a new job start in it; once ready, it gets a slot back before
 // any new job, from the first job to end; and no more jobs lend than there are slots.
 func TestSlotsLentAndGivenBack(t *testing.T) {
@@ -61,10 +83,7 @@ func TestSlotsLentAndGivenBack(t *testing.T) {
 
 // A job that withdraws from the queue holds no slot, unless one was handed to it before.
 func TestSlotsWithdrawn(t *testing.T) {
-	s, _ := newSlots(1)
-	s.take()
-	s.lend()
-	s.take()
+	s := lentAndRetaken(t, 1)
 	back := s.back()
 	if s.withdraw(back) {
 		t.Fatal("a job that withdrew before a slot was free holds one")
@@ -86,13 +105,7 @@ func TestSlotsWithdrawn(t *testing.T) {
 
 // Jobs queued for a slot get one in the order they became ready.
 func TestSlotsQueuedInOrder(t *testing.T) {
-	s, _ := newSlots(2)
-	s.take()
-	s.take()
-	s.lend()
-	s.lend()
-	s.take()
-	s.take()
+	s := lentAndRetaken(t, 2)
 	first, second := s.back(), s.back()
 	s.give()
 	if !closed(first) || closed(second) {
