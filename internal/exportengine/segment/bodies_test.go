@@ -31,6 +31,35 @@ func TestCombineChecksums(t *testing.T) {
 	}
 }
 
+// TestCombineByTable compares the combination by table with zlib's, a multiplication bit by bit
+// for each power x^(2^k) that n has, on random checksums and lengths of every size below 2^60.
+func TestCombineByTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 20_000 {
+		a, b := rng.Uint32(), rng.Uint32()
+		n := rng.Uint64() >> (4 + i%60) // lengths below 2^60, as x2n has them
+		p := uint32(1) << 31 // x^0
+		for k, m := 3, n; m != 0; m, k = m>>1, k+1 {
+			if m&1 != 0 {
+				p = multModP(x2n[k], p)
+			}
+		}
+		want := a // b is the checksum of no bytes
+		if n != 0 {
+			want = multModP(p, a) ^ b
+		}
+		if got := combineChecksums(a, b, n); got != want {
+			t.Fatalf("%#x and %#x over %d bytes: %#x by table, %#x bit by bit", a, b, n, got, want)
+		}
+	}
+}
+
+func BenchmarkCombineChecksums(b *testing.B) {
+	for i := range b.N {
+		combineChecksums(uint32(i), 7, 30_000+uint64(i&1023))
+	}
+}
+
 // checkRunsInPieces walks each run's metadata and checks its bodies a record at a time, with the
 // bytes between live records (tombstoned ones) as pieces of their own, as an export reads them.
 func checkRunsInPieces(s *Segment) error {
