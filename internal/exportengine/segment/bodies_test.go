@@ -38,7 +38,7 @@ func TestCombineByTable(t *testing.T) {
 	for i := range 20_000 {
 		a, b := rng.Uint32(), rng.Uint32()
 		n := rng.Uint64() >> (4 + i%60) // lengths below 2^60, as x2n has them
-		p := uint32(1) << 31 // x^0
+		p := uint32(1) << 31            // x^0
 		for k, m := 3, n; m != 0; m, k = m>>1, k+1 {
 			if m&1 != 0 {
 				p = multModP(x2n[k], p)
