@@ -33,7 +33,15 @@ func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
 // once it has met selected of s's names, it takes the rest of obj as read. A negative selected
 // reads obj whole.
 func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, bool) {
-	return s.appendPlainRow(dst, obj, selected, true)
+	return s.appendPlainRow(dst, obj, nil, selected, true)
+}
+
+// AppendPlainRowAt is AppendPlainRowUntil for an object obj whose top-level members start where
+// starts says (AppendMemberStarts of obj): it jumps over the members s does not select rather
+// than reading them. Empty starts read obj as AppendPlainRowUntil does. Starts that are not
+// where obj's members start give false when the row comes to them, as does a row the long way.
+func (s *Selector) AppendPlainRowAt(dst, obj, starts []byte, selected int) ([]byte, bool) {
+	return s.appendPlainRow(dst, obj, starts, selected, true)
 }
 
 // AppendPlainDocumentRow is AppendPlainRow for a document that is not merged, such as an event:
@@ -42,11 +50,12 @@ func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, b
 // AppendRow keeps them, and an identity map is a member like any other. A whole selector keeps
 // the document whole.
 func (s *Selector) AppendPlainDocumentRow(dst, obj []byte) ([]byte, bool) {
-	return s.appendPlainRow(dst, obj, -1, false)
+	return s.appendPlainRow(dst, obj, nil, -1, false)
 }
 
-// appendPlainRow is the plain row of obj, merged alone or as it is.
-func (s *Selector) appendPlainRow(dst, obj []byte, selected int, merged bool) ([]byte, bool) {
+// appendPlainRow is the plain row of obj, merged alone or as it is, with its members' starts when
+// they are known.
+func (s *Selector) appendPlainRow(dst, obj, starts []byte, selected int, merged bool) ([]byte, bool) {
 	if s == nil {
 		return dst, false
 	}
@@ -54,7 +63,12 @@ func (s *Selector) appendPlainRow(dst, obj []byte, selected int, merged bool) ([
 	if s.all {
 		return s.appendPlainWholeRow(dst, obj, merged)
 	}
-	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0), selected, merged)
+	var jump *memberStarts
+	js := memberStarts{b: starts, size: len(obj)}
+	if len(starts) > 0 {
+		jump = &js
+	}
+	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0), selected, merged, jump)
 	if !ok || skipSpace(obj, i) != len(obj) {
 		return dst[:start], false
 	}
@@ -68,8 +82,9 @@ func (s *Selector) appendPlainRow(dst, obj []byte, selected int, merged bool) ([
 // where the object ends and whether anything was selected; nothing is appended when nothing was.
 // With stop >= 0, b is a valid JSON object that has no more than stop of s's names, none twice:
 // once that many are met, the object's end is b's. Merged, the object is as a merge of it alone
-// leaves it; otherwise as it is.
-func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool) (_ []byte, _ int, kept, ok bool) {
+// leaves it; otherwise as it is. With jump, the object is b, whose members start where jump says:
+// a member not selected is jumped over, not read.
+func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool, jump *memberStarts) (_ []byte, _ int, kept, ok bool) {
 	if i >= len(b) || b[i] != '{' || len(s.kids) > 64 {
 		return dst, i, false, false
 	}
@@ -81,6 +96,7 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 	if i < len(b) && b[i] == '}' {
 		return dst[:start], i + 1, false, true
 	}
+	jumped := false // to the member at i, whose start is read
 	for {
 		if stop >= 0 && bits.OnesCount64(seen) >= stop {
 			if i, ok = objectEnd(b); !ok {
@@ -91,6 +107,12 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 			}
 			return append(dst, '}'), i, true, true
 		}
+		if jump != nil && !jumped {
+			if at, ok := jump.next(); !ok || at != i {
+				return dst[:start], i, false, false // b is not where its starts say
+			}
+		}
+		jumped = false
 		key, next, ok := memberName(b, i)
 		if !ok {
 			return dst[:start], i, false, false
@@ -106,6 +128,20 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 			}
 			seen |= 1 << k
 			selected = false // met, and left out
+		}
+		if !selected && jump != nil {
+			if len(jump.b) > 0 {
+				if i, ok = jump.next(); !ok {
+					return dst[:start], i, false, false
+				}
+				jumped = true
+				continue
+			}
+			// The last member: the object ends where b does.
+			if i, ok = objectEnd(b); !ok || !kept {
+				return dst[:start], i, false, ok
+			}
+			return append(dst, '}'), i, true, true
 		}
 		if !selected {
 			if i, ok = skipValue(b, i); !ok {
@@ -133,7 +169,7 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 				dst, i, ok = appendWhole(dst, b, i, merged)
 				got = true
 			case i < len(b) && b[i] == '{':
-				dst, i, got, ok = child.appendPlainObject(dst, b, i, -1, merged)
+				dst, i, got, ok = child.appendPlainObject(dst, b, i, -1, merged, nil)
 			case i < len(b) && b[i] == '[':
 				ok = false // names below an array: the long way
 			default:

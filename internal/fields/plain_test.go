@@ -158,6 +158,14 @@ func FuzzPlainRow(f *testing.F) {
 					t.Fatalf("%s by %q until %d of %q is %s, not %s", doc, list, sel.CountAmong(among), among, until, want)
 				}
 			}
+			// Jumping from member to member by their starts gives the same row.
+			if starts, sok := AppendMemberStarts(nil, []byte(doc)); sok {
+				at, aok := sel.AppendPlainRowAt(nil, []byte(doc), starts, sel.CountAmong(among))
+				if aok != uok || !bytes.Equal(at, until) {
+					t.Fatalf("%s by %q until %d of %q, jumping by %v: %s, %v; reading: %s, %v", doc, list,
+						sel.CountAmong(among), among, starts, at, aok, until, uok)
+				}
+			}
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package fields
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/valyala/fastjson"
@@ -48,5 +49,45 @@ func BenchmarkPlainRow(b *testing.B) {
 		if dst, ok = sel.AppendPlainRow(dst[:0], []byte(crmRecord)); !ok {
 			b.Fatal("the record is plain")
 		}
+	}
+}
+
+// BenchmarkPlainRowAt is BenchmarkPlainRow jumping by the record's member starts, read until
+// the one name of the two that a CRM record has, as the export reads it.
+func BenchmarkPlainRowAt(b *testing.B) {
+	sel, err := Parse("personalEmail.address,loyalty.points")
+	if err != nil {
+		b.Fatal(err)
+	}
+	starts, ok := AppendMemberStarts(nil, []byte(crmRecord))
+	if !ok {
+		b.Fatal("the record has member starts")
+	}
+	rec := []byte(crmRecord)
+	for _, jump := range []bool{false, true} {
+		b.Run(fmt.Sprintf("jump=%v", jump), func(b *testing.B) {
+			at := starts
+			if !jump {
+				at = nil
+			}
+			b.SetBytes(int64(len(rec)))
+			var dst []byte
+			for b.Loop() {
+				var ok bool
+				if dst, ok = sel.AppendPlainRowAt(dst[:0], rec, at, 1); !ok {
+					b.Fatal("the record is plain")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMemberStarts finds a CRM record's member starts, as ingestion does.
+func BenchmarkMemberStarts(b *testing.B) {
+	rec := []byte(crmRecord)
+	b.SetBytes(int64(len(rec)))
+	var dst []byte
+	for b.Loop() {
+		dst, _ = AppendMemberStarts(dst[:0], rec)
 	}
 }

@@ -1,0 +1,115 @@
+package fields
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// startsOf decodes what AppendMemberStarts appends: each start from the one before it.
+func startsOf(t *testing.T, b []byte) []int {
+	t.Helper()
+	var at []int
+	pos := 0
+	for len(b) > 0 {
+		d, k := binary.Uvarint(b)
+		if k <= 0 {
+			t.Fatalf("a start that is no uvarint: % x", b)
+		}
+		pos += int(d)
+		at = append(at, pos)
+		b = b[k:]
+	}
+	return at
+}
+
+func TestAppendMemberStarts(t *testing.T) {
+	many := make([]string, MaxMemberStarts+1)
+	for i := range many {
+		many[i] = fmt.Sprintf(`"m%d":%d`, i, i)
+	}
+	for _, tc := range []struct {
+		doc  string
+		want []int
+		ok   bool
+	}{
+		{`{"a":1,"b":{"c":[1,"}"]},"d":"x\"y"}`, []int{1, 7, 25}, true},
+		{" \n{ \"a\" : [ ] ,\t\"b\":null } ", []int{4, 16}, true},
+		{`{}`, nil, true},
+		{` { } `, nil, true},
+		{`{"a":1,"b":2`, nil, false}, // cut short
+		{`{"a":{"b":1,"c":2}}`, []int{1}, true},
+		{`[{"a":1}]`, nil, false},
+		{`"a"`, nil, false},
+		{`{` + strings.Join(many[:MaxMemberStarts], ",") + `}`, nil, true},
+		{`{` + strings.Join(many, ",") + `}`, nil, false},
+	} {
+		got, ok := AppendMemberStarts([]byte("kept"), []byte(tc.doc))
+		if ok != tc.ok || !bytes.HasPrefix(got, []byte("kept")) {
+			t.Fatalf("%.40s: %q, %v; want %v after what dst held", tc.doc, got, ok, tc.ok)
+		}
+		if !ok {
+			if string(got) != "kept" {
+				t.Errorf("%.40s: refused, but dst is %q", tc.doc, got)
+			}
+			continue
+		}
+		at := startsOf(t, got[len("kept"):])
+		if tc.want == nil && len(at) == MaxMemberStarts { // the one of MaxMemberStarts members
+			for i, a := range at {
+				if !strings.HasPrefix(tc.doc[a:], fmt.Sprintf(`"m%d":`, i)) {
+					t.Fatalf("member %d starts at %d: %.10s", i, a, tc.doc[a:])
+				}
+			}
+			continue
+		}
+		if fmt.Sprint(at) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: members start at %v, want %v", tc.doc, at, tc.want)
+		}
+	}
+}
+
+// TestPlainRowAt: a row that jumps by the members' starts is the row read member by member, for
+// any stop, and jumps over members that could not be read; starts that the record cannot have
+// read it member by member, and starts that are not where its members start give false.
+func TestPlainRowAt(t *testing.T) {
+	sel := mustParse(t, "personalEmail.address,loyalty.points")
+	starts, ok := AppendMemberStarts(nil, []byte(crmRecord))
+	if !ok {
+		t.Fatal("the CRM record has no member starts")
+	}
+	for _, stop := range []int{-1, 1, 2} {
+		want, wok := sel.AppendPlainRowUntil(nil, []byte(crmRecord), stop)
+		got, gok := sel.AppendPlainRowAt(nil, []byte(crmRecord), starts, stop)
+		if !wok || !gok || !bytes.Equal(got, want) {
+			t.Errorf("until %d: jumping %s, %v; reading %s, %v", stop, got, gok, want, wok)
+		}
+	}
+	// The members jumped over are not read: damaged, the row is the same.
+	doc := `{"identityMap":],"personalEmail":{"address":"m","type":"x"},"mobilePhone":],"z":1}`
+	jumps := binary.AppendUvarint(nil, 1)
+	for _, name := range []string{`"personalEmail"`, `"mobilePhone"`, `"z"`} {
+		prev := startsOf(t, jumps)
+		jumps = binary.AppendUvarint(jumps, uint64(strings.Index(doc, name)-prev[len(prev)-1]))
+	}
+	got, ok := sel.AppendPlainRowAt(nil, []byte(doc), jumps, -1)
+	if want := `{"personalEmail":{"address":"m"}}`; !ok || string(got) != want {
+		t.Errorf("jumping over damaged members: %s, %v; want %s", got, ok, want)
+	}
+	if _, ok := sel.AppendPlainRowUntil(nil, []byte(doc), -1); ok {
+		t.Error("the damaged record read member by member is refused")
+	}
+	// Starts that are not its members', or that it cannot have: false, not a wrong row. (Starts
+	// cut short after a member are taken as they are: the row ends with the last one. Where they
+	// are stored, checksums keep them whole.)
+	past := binary.AppendUvarint(binary.AppendUvarint(nil, 1), uint64(len(crmRecord)))
+	back := binary.AppendUvarint(binary.AppendUvarint(nil, 1), 0)
+	second := strings.Index(crmRecord, `"person"`)
+	for _, bad := range [][]byte{past, back, {0xff}, {2}, binary.AppendUvarint(nil, uint64(second))} {
+		if got, ok := sel.AppendPlainRowAt(nil, []byte(crmRecord), bad, -1); ok {
+			t.Errorf("starts % x: %s", bad, got)
+		}
+	}
+}
