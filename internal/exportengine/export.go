@@ -134,7 +134,7 @@ func (c *exportChunk) addLocated(ns string, recs []*storedRecord) {
 	for _, r := range recs {
 		before := r.run.handed
 		var piece int
-		c.pieces, piece = r.run.handOut(c.pieces, c.seq, r.off, r.off+uint64(r.size))
+		c.pieces, piece = r.run.handOut(c.pieces, c.seq, r.off, r.off+uint64(r.size)+uint64(r.startsSize))
 		c.recs = append(c.recs, *r)
 		c.recPiece = append(c.recPiece, int32(piece))
 		if r.last {
@@ -183,11 +183,13 @@ func (c *exportChunk) loadPieces() error {
 	}
 	for i := range c.recs {
 		r := &c.recs[i]
-		r.body = nil
+		r.body, r.starts = nil, nil
 		if k := c.recPiece[i]; k >= 0 {
 			p := &c.pieces[k]
 			at := p.at + int(r.off-p.from)
-			r.body = c.buf[at : at+int(r.size) : at+int(r.size)]
+			end := at + int(r.size)
+			r.body = c.buf[at:end:end]
+			r.starts = c.buf[end : end+int(r.startsSize) : end+int(r.startsSize)]
 		}
 	}
 	for _, u := range c.located {
@@ -672,12 +674,14 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	spec := w.spec
 	frags, from := w.frags[:0], w.from[:0]
 	var updated int64
+	var starts []byte // the last fragment's: the one's, when there is one
 	for _, f := range u.frags {
 		if precedence, ok := w.rank(f); ok {
 			frags = append(frags, merge.Fragment{Body: f.body, Source: f.batch.id,
 				Rank: merge.Rank{Precedence: precedence, Batch: f.batch.order, Seq: f.seq}})
 			from = append(from, f.batch)
 			updated = max(updated, f.batch.ingestTime)
+			starts = f.starts
 		}
 	}
 	w.frags, w.from = frags, from
@@ -693,7 +697,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	var row []byte
 	plain := false
 	if w.plainSel != nil && len(frags) == 1 {
-		row, plain = w.plainSel.AppendPlainRowUntil(w.row[:0], frags[0].Body, from[0].plainStop)
+		row, plain = w.plainSel.AppendPlainRowAt(w.row[:0], frags[0].Body, starts, from[0].plainStop)
 	}
 	if !plain {
 		var profile *fastjson.Value

@@ -169,13 +169,18 @@ type storedRecord struct {
 	// eventID is read from the body when it is needed (see exportWorker.eventID).
 	eventID string
 	body    []byte
-	batch   *snapBatch
+	// starts are where a fragment's top-level members start in body (segment.Record.Members),
+	// empty when its segment does not say.
+	starts []byte
+	batch  *snapBatch
 	// Where byPrimary found the record, whose body it does not read: its run, and its body's
-	// place there. last marks the run's last live record.
-	run  *runBodies
-	off  uint64
-	size uint32
-	last bool
+	// place there, and the size of the member starts after it. last marks the run's last live
+	// record.
+	run        *runBodies
+	off        uint64
+	size       uint32
+	startsSize uint32
+	last       bool
 }
 
 // runBodies follows the body region of one run of a segment through an export that reads the
@@ -313,7 +318,7 @@ func (s *storeSnapshot) byPrimary(read func(*snapBatch) bool, fn func(ns string,
 		}
 		cur := c.it.Record()
 		*r = storedRecord{kind: cur.Kind, seq: cur.Seq, timestamp: cur.Timestamp, batch: c.batch,
-			run: c.bodies, off: cur.BodyOff, size: cur.BodyLen}
+			run: c.bodies, off: cur.BodyOff, size: cur.BodyLen, startsSize: cur.MembersLen}
 		return r
 	}
 	for h.Len() > 0 {

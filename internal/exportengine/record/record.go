@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 
@@ -83,6 +84,10 @@ type Record struct {
 	// Timestamp is an event's time in nanoseconds since the Unix epoch.
 	Timestamp int64
 	Body      []byte
+	// Members, of a profile fragment, says where the body's top-level members start
+	// (fields.AppendMemberStarts), so that an export can jump over those it does not keep; empty
+	// when that is not known.
+	Members []byte
 }
 
 // Primary is the record's primary identity.
@@ -101,7 +106,13 @@ type Parser struct {
 	namespaces map[string]string // namespace names seen, shared by the records that have them
 	// Names, when set, collects the top-level names of the profile fragments it accepts.
 	Names *Names
+	// starts holds the member starts of the records it returns, which keep them: when it is full,
+	// another takes its place.
+	starts []byte
 }
+
+// startsBlock is the size of a Parser's blocks of member starts: a few thousand records'.
+const startsBlock = 64 << 10
 
 // Parse validates raw as a record of the given kind: the record, or why it is refused. The
 // record's body aliases raw.
@@ -152,7 +163,65 @@ func (rp *Parser) Parse(raw []byte, kind Kind) (*Record, *Error) {
 	if kind == Fragment && rp.Names != nil {
 		rp.Names.Add(v)
 	}
+	if kind == Fragment {
+		r.Members = rp.memberStarts(raw, v)
+	}
 	return r, nil
+}
+
+// memberStarts returns where the top-level members of a fragment's body start, or nil when that
+// is not kept (fields.AppendMemberStarts).
+func (rp *Parser) memberStarts(raw []byte, v *fastjson.Value) []byte {
+	if cap(rp.starts)-len(rp.starts) < binary.MaxVarintLen64*fields.MaxMemberStarts {
+		rp.starts = make([]byte, 0, startsBlock)
+	}
+	start := len(rp.starts)
+	var ok bool
+	if rp.starts, ok = appendNameStarts(rp.starts, raw, v); !ok {
+		rp.starts, ok = fields.AppendMemberStarts(rp.starts[:start], raw)
+	}
+	if !ok || len(rp.starts) == start {
+		return nil
+	}
+	return rp.starts[start:len(rp.starts):len(rp.starts)]
+}
+
+// appendNameStarts is fields.AppendMemberStarts of raw, parsed as v, without reading raw again.
+// fastjson parses a copy of raw from its first non-space byte on, and the names it gives of an
+// object without escapes are views of that copy: a name's place in memory, less the first name's,
+// is its place in raw less the first name's, and the first name is the first string of raw. Each
+// name is checked in raw, between quotes where that places it, after the name before it. It
+// reports false where it cannot tell: raw has a backslash (a name unescaped is no longer what the
+// copy holds), a name is empty, or one is not where that places it.
+func appendNameStarts(dst, raw []byte, v *fastjson.Value) ([]byte, bool) {
+	o, err := v.Object()
+	if err != nil || o.Len() == 0 || o.Len() > fields.MaxMemberStarts || bytes.IndexByte(raw, '\\') >= 0 {
+		return dst, false
+	}
+	first := bytes.IndexByte(raw, '"') + 1 // the first name's first byte
+	var base uintptr                       // where raw's first byte would be in the copy
+	start, prev, ok := len(dst), 0, true
+	o.Visit(func(key []byte, _ *fastjson.Value) {
+		if !ok {
+			return
+		}
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(key)))
+		if base == 0 {
+			base = p - uintptr(first)
+		}
+		at := p - base // wraps around below the copy
+		quote := int(at) - 1
+		ok = len(key) > 0 && at > uintptr(prev+1) && at < uintptr(len(raw)) && uintptr(len(key)) < uintptr(len(raw))-at &&
+			raw[quote] == '"' && raw[int(at)+len(key)] == '"' && bytes.Equal(raw[at:int(at)+len(key)], key)
+		if ok {
+			dst = binary.AppendUvarint(dst, uint64(quote-prev))
+			prev = quote
+		}
+	})
+	if !ok {
+		return dst[:start], false
+	}
+	return dst, true
 }
 
 var errBadTimestamp = fmt.Errorf("bad timestamp")

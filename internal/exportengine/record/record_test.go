@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
 func TestPrimaryIdentityRules(t *testing.T) {
@@ -44,6 +46,8 @@ func TestPrimaryIdentityRules(t *testing.T) {
 // FuzzRecordParse validates arbitrary records: no panic, and an accepted record has a primary
 // identity first and no identity twice.
 func FuzzRecordParse(f *testing.F) {
+	f.Add([]byte(` { "identityMap" : {"Email":[{"id":"a"}]} , "x":{"y":"}"},"":1, "z" :[ "\"" ] } `))
+	f.Add([]byte(`{"identityMap":{"Email":[{"id":"a"}]},"k\u0065y":2,"c":3}`))
 	f.Add([]byte(`{"identityMap":{"Email":[{"id":"a","primary":true}]},"_id":"e","timestamp":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"identities":[{"id":"x","namespace":{"code":"ECID"}}]}`))
 	f.Add([]byte(`[{"a":1}]`))
@@ -64,6 +68,14 @@ func FuzzRecordParse(f *testing.F) {
 			if kind == Other {
 				continue
 			}
+			// A fragment's member starts are what a scan of its body finds.
+			want, ok := fields.AppendMemberStarts(nil, raw)
+			if kind == Event || !ok {
+				want = nil
+			}
+			if !bytes.Equal(r.Members, want) {
+				t.Fatalf("%q as %v: member starts %x, want %x", raw, kind, r.Members, want)
+			}
 			seen := map[Identity]bool{}
 			for _, id := range r.Identities {
 				if seen[id] || id.NS == "" || id.ID == "" {
@@ -76,6 +88,45 @@ func FuzzRecordParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMemberStartsFromNames: the member starts of a record without escapes are read from the
+// names fastjson found, and are what a scan of the body finds; with an escape, or an empty name,
+// they are scanned.
+func TestMemberStartsFromNames(t *testing.T) {
+	many := `{"identityMap":{"Email":[{"id":"a"}]}` + strings.Repeat(`,"m":1`, fields.MaxMemberStarts) + `}`
+	for _, tc := range []struct {
+		raw       string
+		fromNames bool
+	}{
+		{`{"identityMap":{"Email":[{"id":"a"}]},"b":{"c":"\"d\":"},"e":[1,{"f":2}]}`, false},
+		{`{"identityMap":{"Email":[{"id":"a"}]},"b":{"c":"d"},"e":[1,{"f":2}]}`, true},
+		{" {\n \"identityMap\" :\t{\"Email\":[{\"id\":\"a\"}]} ,\"x\" : 1 }\n", true},
+		{`{"identityMap":{"Email":[{"id":"a"}]},"":1}`, false},
+		{many, false},
+	} {
+		var p Parser
+		r, rerr := p.Parse([]byte(tc.raw), Fragment)
+		if rerr != nil {
+			t.Fatalf("%s: %+v", tc.raw, rerr)
+		}
+		want, ok := fields.AppendMemberStarts(nil, []byte(tc.raw))
+		if !ok {
+			want = nil
+		}
+		if !bytes.Equal(r.Members, want) {
+			t.Errorf("%.60s: member starts %x, want %x", tc.raw, r.Members, want)
+		}
+		raw := []byte(tc.raw)
+		v, err := fastjson.ParseBytes(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := appendNameStarts(nil, raw, v)
+		if ok != tc.fromNames || (ok && !bytes.Equal(got, want)) {
+			t.Errorf("%.60s: from its names %x, %v; want %v", tc.raw, got, ok, tc.fromNames)
+		}
+	}
 }
 
 // TestHasByteBelowSpace checks the word-at-a-time test against a byte at a time, for every byte

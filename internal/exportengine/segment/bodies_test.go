@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -148,7 +149,11 @@ func TestBodiesCheckedInPieces(t *testing.T) {
 
 // Segments without checksums are read in pieces as they are.
 func TestVersion2BodiesInPieces(t *testing.T) {
-	v2 := toV2(t, fixtureBytes(t, t.TempDir()))
+	v3, err := os.ReadFile(writeFixtureVersion(t, t.TempDir(), magicV3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := toV2(t, v3)
 	s, err := readTables(bytes.NewReader(v2), int64(len(v2)))
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,11 @@
 // reads the bodies elsewhere in consecutive pieces checks the body region with a BodyCheck, which
 // combines the pieces' checksums. A body read by its place (ReadAt) alone is not checked. Version
 // 2 segments, without checksums, are still read.
+//
+// Version 4 keeps where the top-level members of each profile fragment's body start
+// (fields.AppendMemberStarts), so that an export jumps over the members it does not keep: the
+// starts follow the body in the body region, and the record's metadata ends with their length.
+// Version 3 segments, whose records have no starts, are still read.
 package segment
 
 import (
@@ -37,17 +42,18 @@ const FileName = "profile.seg"
 var (
 	magicV2 = [8]byte{'A', 'E', 'P', 'S', 'E', 'G', '0', '2'}
 	magicV3 = [8]byte{'A', 'E', 'P', 'S', 'E', 'G', '0', '3'}
+	magicV4 = [8]byte{'A', 'E', 'P', 'S', 'E', 'G', '0', '4'}
 	trailer = [8]byte{'A', 'E', 'P', 'S', 'E', 'G', 'E', 'N'}
 )
 
 const (
-	magicSize = len(magicV3)
+	magicSize = len(magicV4)
 	// runEntry is the size of a run table entry: meta offset and length, body offset and length,
-	// record count; and in version 3 the regions' checksums.
+	// record count; and from version 3 on the regions' checksums.
 	runEntryV2 = 5 * 8
 	runEntryV3 = 6 * 8
 	// trailerSize is the size of the trailer: run count, run table offset, record count,
-	// tombstone offset, event index offset, live events, fragments, events; in version 3 the
+	// tombstone offset, event index offset, live events, fragments, events; from version 3 on the
 	// checksums of the event index and of the tables; and the trailer's magic.
 	trailerSizeV2   = 8*8 + 8
 	trailerSizeV3   = 10*8 + 8

@@ -19,7 +19,8 @@ type Segment struct {
 	f       io.ReaderAt
 	closer  io.Closer
 	size    uint64
-	checked bool // version 3: the regions have checksums
+	checked bool // from version 3 on: the regions have checksums
+	starts  bool // from version 4 on: the records may have member starts
 	runs    []runInfo
 	firsts  []uint32 // the index of each run's first record
 	stats   Stats
@@ -61,6 +62,8 @@ func readTables(r io.ReaderAt, size int64) (*Segment, error) {
 	}
 	trailerSize, runEntry := trailerSizeV3, uint64(runEntryV3)
 	switch magic {
+	case magicV4:
+		s.checked, s.starts = true, true
 	case magicV3:
 		s.checked = true
 	case magicV2:
@@ -191,8 +194,8 @@ func (a IDRef) Compare(b IDRef) int {
 	return bytes.Compare(a.ID, b.ID)
 }
 
-// Record is a record read back from a segment. Its identities and body are views into the
-// iterator's buffers, valid until it moves.
+// Record is a record read back from a segment. Its identities, body and member starts are views
+// into the iterator's buffers, valid until it moves.
 type Record struct {
 	Kind      record.Kind
 	Seq       uint64
@@ -202,6 +205,10 @@ type Record struct {
 	Index     uint32  // the record's position in the segment, in run order
 	BodyOff   uint64  // where the body is in the file
 	BodyLen   uint32
+	// Members are where the body's top-level members start (record.Record.Members), empty when
+	// only metadata is read; MembersLen bytes of them follow the body in the file.
+	Members    []byte
+	MembersLen uint32
 }
 
 // Primary is the record's primary identity.
@@ -234,6 +241,7 @@ const (
 	iteratorBuffer = 64 << 10
 	maxMetaBytes   = 1 << 20
 	maxBodyBytes   = 1 << 30
+	maxStartsBytes = 1 << 12
 	maxIdentities  = 1 << 16
 )
 
@@ -370,23 +378,31 @@ func (it *Iterator) read(idx uint32) error {
 		r.Timestamp = p.varint()
 	}
 	bodyLen := p.uvarint()
-	if p.bad || len(p.b) != 0 || bodyLen > maxBodyBytes || bodyLen > it.bodyEnd-it.bodyOff {
+	var startsLen uint64
+	if it.seg.starts {
+		startsLen = p.uvarint()
+	}
+	if p.bad || len(p.b) != 0 || bodyLen > maxBodyBytes || startsLen > maxStartsBytes || bodyLen+startsLen > it.bodyEnd-it.bodyOff ||
+		(r.Kind == record.Event && startsLen != 0) {
 		return corrupt("a record's metadata is damaged")
 	}
-	r.BodyOff, r.BodyLen = it.bodyOff, uint32(bodyLen)
-	it.bodyOff += bodyLen
+	r.BodyOff, r.BodyLen, r.MembersLen = it.bodyOff, uint32(bodyLen), uint32(startsLen)
+	it.bodyOff += bodyLen + startsLen
 	if it.body == nil {
-		r.Body = r.Body[:0]
+		r.Body, r.Members = r.Body[:0], r.Members[:0]
 		return nil
 	}
-	if cap(r.Body) < int(bodyLen) {
-		r.Body = make([]byte, bodyLen)
+	// The body and its member starts are read into one buffer.
+	size := bodyLen + startsLen
+	if cap(r.Body) < int(size) {
+		r.Body = make([]byte, size)
 	}
-	r.Body = r.Body[:bodyLen]
-	if _, err := io.ReadFull(it.body, r.Body); err != nil {
+	b := r.Body[:size]
+	if _, err := io.ReadFull(it.body, b); err != nil {
 		return wrapRead(err)
 	}
-	it.bodyCRC = crc32.Update(it.bodyCRC, castagnoli, r.Body)
+	it.bodyCRC = crc32.Update(it.bodyCRC, castagnoli, b)
+	r.Body, r.Members = b[:bodyLen], b[bodyLen:]
 	return nil
 }
 

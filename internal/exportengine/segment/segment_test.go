@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
 // fixture is the records of a small batch: fragments and events of a few people, in an order
@@ -26,7 +27,12 @@ func fixture() []*record.Record {
 				Timestamp: 1_767_000_000_000_000_000 + int64(i), Body: fmt.Appendf(nil, `{"_id":"ev%d","i":%d}`, i%11, i)})
 			continue
 		}
-		out = append(out, &record.Record{Kind: record.Fragment, Identities: ids, Body: fmt.Appendf(nil, `{"n":%d}`, i)})
+		body := fmt.Appendf(nil, `{"n":%d,"m":{"k":[%d]}}`, i, i)
+		starts, ok := fields.AppendMemberStarts(nil, body)
+		if !ok {
+			panic(fmt.Sprintf("%s has no member starts", body))
+		}
+		out = append(out, &record.Record{Kind: record.Fragment, Identities: ids, Body: body, Members: starts})
 	}
 	for i, r := range out {
 		r.Seq = uint64(i)
@@ -37,7 +43,13 @@ func fixture() []*record.Record {
 // writeFixture writes the fixture as a segment of many runs and returns its path.
 func writeFixture(t *testing.T, dir string) string {
 	t.Helper()
-	w, err := Create(dir, WriterOptions{RunBytes: 300})
+	return writeFixtureVersion(t, dir, magicV4)
+}
+
+// writeFixtureVersion is writeFixture in the version magic names.
+func writeFixtureVersion(t *testing.T, dir string, magic [magicSize]byte) string {
+	t.Helper()
+	w, err := create(dir, WriterOptions{RunBytes: 300}, magic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +106,7 @@ func readSegment(s *Segment) (string, error) {
 				for _, id := range r.IDs {
 					fmt.Fprintf(&out, " %s:%s", id.NS, id.ID)
 				}
-				fmt.Fprintf(&out, " body %d+%d %s\n", r.BodyOff, r.BodyLen, r.Body)
+				fmt.Fprintf(&out, " body %d+%d %s members %d %x\n", r.BodyOff, r.BodyLen, r.Body, r.MembersLen, r.Members)
 			}
 			if err := it.Err(); err != nil {
 				return "", err
@@ -158,9 +170,13 @@ func TestRoundTrip(t *testing.T) {
 			if m.Seq != got.Seq || m.Index != got.Index || m.BodyOff != got.BodyOff || m.BodyLen != got.BodyLen || len(m.Body) != 0 {
 				t.Errorf("the meta pass read %+v where the full one read %+v", m, got)
 			}
-			body := make([]byte, got.BodyLen)
-			if err := s.ReadAt(body, got.BodyOff); err != nil || !bytes.Equal(body, r.Body) {
-				t.Errorf("the body by its place is %q (%v), want %q", body, err, r.Body)
+			if !bytes.Equal(got.Members, r.Members) || m.MembersLen != uint32(len(r.Members)) || len(m.Members) != 0 {
+				t.Errorf("seq %d: member starts %x, %d in the meta pass; want %x", got.Seq, got.Members, m.MembersLen, r.Members)
+			}
+			// The starts follow the body.
+			body := make([]byte, got.BodyLen+got.MembersLen)
+			if err := s.ReadAt(body, got.BodyOff); err != nil || !bytes.Equal(body, append(slices.Clone(r.Body), r.Members...)) {
+				t.Errorf("the body by its place is %q (%v), want %q and %x", body, err, r.Body, r.Members)
 			}
 			if r.Kind == record.Event && latest[r.EventID] != r.Seq {
 				t.Errorf("event %s of seq %d is live, but seq %d has its _id later", r.EventID, r.Seq, latest[r.EventID])
@@ -259,7 +275,7 @@ func toV2(t *testing.T, v3 []byte) []byte {
 // Segments of version 2, written before checksums, are read as they are.
 func TestVersion2SegmentsAreRead(t *testing.T) {
 	dir := t.TempDir()
-	path := writeFixture(t, dir)
+	path := writeFixtureVersion(t, dir, magicV3)
 	v3, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +299,48 @@ func TestVersion2SegmentsAreRead(t *testing.T) {
 	}
 	if _, err := Open(v2path); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("a version 2 segment cut short: %v, want ErrCorrupt", err)
+	}
+}
+
+// Segments of version 3, written before member starts, are read as they are: the same records,
+// without starts, and their bodies check in pieces.
+func TestVersion3SegmentsAreRead(t *testing.T) {
+	records := func(path string) []string {
+		t.Helper()
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := checkRunsInPieces(s); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for run := range s.Runs() {
+			for it := s.Run(run); it.Next(); {
+				r := it.Record()
+				out = append(out, fmt.Sprintf("%d %d %s %s %x", r.Kind, r.Seq, r.IDs, r.Body, r.Members))
+			}
+		}
+		slices.Sort(out) // runs end at other records in the two versions
+		return out
+	}
+	v3 := records(writeFixtureVersion(t, t.TempDir(), magicV3))
+	v4 := records(writeFixture(t, t.TempDir()))
+	var starts int
+	for _, r := range fixture() {
+		if len(r.Members) > 0 {
+			starts++
+		}
+	}
+	if len(v3) != len(v4) || starts == 0 {
+		t.Fatalf("%d records of version 3, %d of version 4; %d with starts", len(v3), len(v4), starts)
+	}
+	for i := range v3 {
+		// The same record, the version 3 one without its starts.
+		if !strings.HasSuffix(v3[i], " ") || !strings.HasPrefix(v4[i], v3[i]) {
+			t.Errorf("record %d: version 3 %q, version 4 %q", i, v3[i], v4[i])
+		}
 	}
 }
 
@@ -328,7 +386,12 @@ func FuzzReadSegment(f *testing.F) {
 	}
 	f.Add(whole)
 	f.Add(whole[:len(whole)/2])
-	f.Add(toV2(&testing.T{}, whole))
+	v3, err := os.ReadFile(writeFixtureVersion(&testing.T{}, filepath.Join(f.TempDir()), magicV3))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v3)
+	f.Add(toV2(&testing.T{}, v3))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if _, err := readBytes(data); err != nil && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("reading %d bytes as a segment: %v, want ErrCorrupt", len(data), err)

@@ -37,6 +37,7 @@ type Writer struct {
 	stats      Stats
 	afterRun   func() // called after each run is in the file
 	handed     uint64 // where the file's writeback was last started up to
+	starts     bool   // the version written keeps member starts (version 4; tests write version 3)
 }
 
 // runBuffer holds the records of one run until it is written.
@@ -93,13 +94,20 @@ const maxRecordBytes = 128 << 10
 // Create starts the segment of the batch whose directory is dir. It is written to a temporary
 // file, which Close moves into place.
 func Create(dir string, opts WriterOptions) (*Writer, error) {
+	return create(dir, opts, magicV4)
+}
+
+// create starts a segment of the version magic names: version 4, or version 3 for tests of what
+// reads it.
+func create(dir string, opts WriterOptions, magic [magicSize]byte) (*Writer, error) {
 	path := filepath.Join(dir, FileName)
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600) // profile data: private to its user
 	if err != nil {
 		return nil, err
 	}
-	sw := &Writer{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), runBytes: opts.RunBytes, afterRun: opts.AfterRun}
+	sw := &Writer{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), runBytes: opts.RunBytes, afterRun: opts.AfterRun,
+		starts: magic == magicV4}
 	if sw.runBytes <= 0 {
 		sw.runBytes = DefaultRunBytes
 	}
@@ -107,7 +115,7 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 	// Records take more room in a run than in the files (their metadata), never twice as much.
 	sw.bufSize = int(min(int64(sw.runBytes), 2*opts.InputBytes+4096)) + maxRecordBytes
 	sw.cur = &runBuffer{buf: make([]byte, 0, sw.bufSize)}
-	if err := sw.write(magicV3[:]); err != nil {
+	if err := sw.write(magic[:]); err != nil {
 		sw.Abort()
 		return nil, err
 	}
@@ -120,8 +128,8 @@ func (sw *Writer) write(b []byte) error {
 	return err
 }
 
-// Add appends a record; its body is copied. Its metadata is length-prefixed, so that readers can
-// take it whole and parse it in place.
+// Add appends a record; its body and member starts are copied. Its metadata is length-prefixed,
+// so that readers can take it whole and parse it in place.
 func (sw *Writer) Add(r *record.Record) error {
 	m := sw.meta[:0]
 	m = append(m, byte(r.Kind))
@@ -136,6 +144,15 @@ func (sw *Writer) Add(r *record.Record) error {
 		m = binary.AppendVarint(m, r.Timestamp)
 	}
 	m = binary.AppendUvarint(m, uint64(len(r.Body)))
+	var starts []byte
+	if sw.starts && r.Kind == record.Fragment {
+		if len(r.Members) <= maxStartsBytes { // more is none that a record has: not kept
+			starts = r.Members
+		}
+		m = binary.AppendUvarint(m, uint64(len(starts)))
+	} else if sw.starts {
+		m = append(m, 0)
+	}
 	sw.meta = m
 	rb := sw.cur
 	start := len(rb.buf)
@@ -143,6 +160,7 @@ func (sw *Writer) Add(r *record.Record) error {
 	rb.buf = append(rb.buf, m...)
 	bodyStart := len(rb.buf)
 	rb.buf = append(rb.buf, r.Body...)
+	rb.buf = append(rb.buf, starts...)
 	primary := r.Primary()
 	rb.pending = append(rb.pending, pendingRecord{
 		primary: primary, idKey: idKey(primary.ID), seq: r.Seq, eventID: r.EventID, isEvent: r.Kind == record.Event,
