@@ -166,6 +166,13 @@ var migrations = []string{
 	// export stops reading a record once it has met the names it selects that the batch has. NULL
 	// when they are not known: a batch ingested before, or one whose records repeat a name.
 	`ALTER TABLE batches ADD COLUMN top_names TEXT`,
+
+	// 6: profile segments of version 4, which keep where each record's top-level members start.
+	// The step changes no table: it marks the directory as one that may hold them, so that a
+	// provider that reads only the versions before refuses the directory, as newer than it knows
+	// (checkVersion), rather than finding its new segments damaged.
+	`INSERT INTO engine_state (key, value) VALUES ('profile_segment_version', 4)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 }
 
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two
