@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
@@ -50,6 +52,14 @@ func readStore(e *Engine) ([]string, error) {
 			return err
 		}
 		for _, r := range c.recs {
+			// A fragment's member starts come with its body, as ingestion found them.
+			want, ok := fields.AppendMemberStarts(nil, r.body)
+			if r.kind != record.Fragment || !ok {
+				want = nil
+			}
+			if !bytes.Equal(r.starts, want) {
+				return fmt.Errorf("%s:%s %s: member starts %x, want %x", ns, id, r.body, r.starts, want)
+			}
 			out = append(out, fmt.Sprintf("%s:%s %s", ns, id, r.body))
 		}
 		return nil

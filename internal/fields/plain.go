@@ -38,8 +38,10 @@ func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, b
 
 // AppendPlainRowAt is AppendPlainRowUntil for an object obj whose top-level members start where
 // starts says (AppendMemberStarts of obj): it jumps over the members s does not select rather
-// than reading them. Empty starts read obj as AppendPlainRowUntil does. Starts that are not
-// where obj's members start give false when the row comes to them, as does a row the long way.
+// than reading them. Empty starts read obj as AppendPlainRowUntil does. The starts must be obj's:
+// a start is checked only where the row comes to it by reading (the first member's, and the one
+// after a member it keeps), where one that is not a member's start gives false; a start jumped to
+// is taken as it is. (Where they are stored, a checksum covers them with the body.)
 func (s *Selector) AppendPlainRowAt(dst, obj, starts []byte, selected int) ([]byte, bool) {
 	return s.appendPlainRow(dst, obj, starts, selected, true)
 }

@@ -158,12 +158,20 @@ func FuzzPlainRow(f *testing.F) {
 					t.Fatalf("%s by %q until %d of %q is %s, not %s", doc, list, sel.CountAmong(among), among, until, want)
 				}
 			}
-			// Jumping from member to member by their starts gives the same row.
-			if starts, sok := AppendMemberStarts(nil, []byte(doc)); sok {
-				at, aok := sel.AppendPlainRowAt(nil, []byte(doc), starts, sel.CountAmong(among))
-				if aok != uok || !bytes.Equal(at, until) {
-					t.Fatalf("%s by %q until %d of %q, jumping by %v: %s, %v; reading: %s, %v", doc, list,
-						sel.CountAmong(among), among, starts, at, aok, until, uok)
+			// Jumping from member to member by their starts gives the same row, with the
+			// selectors an export makes of sel too, read whole or until its names are met.
+			starts, sok := AppendMemberStarts(nil, []byte(doc))
+			if !sok {
+				continue
+			}
+			for _, s := range []*Selector{sel, sel.WithoutMember("x"), sel.WithMergedMembers("identityMap", "segmentMembership")} {
+				for _, stop := range []int{-1, s.CountAmong(among)} {
+					read, rok := s.AppendPlainRowUntil(nil, []byte(doc), stop)
+					at, aok := s.AppendPlainRowAt(nil, []byte(doc), starts, stop)
+					if aok != rok || !bytes.Equal(at, read) {
+						t.Fatalf("%s by %q until %d of %q, jumping by %v: %s, %v; reading: %s, %v", doc, list,
+							stop, among, starts, at, aok, read, rok)
+					}
 				}
 			}
 		}

@@ -101,13 +101,22 @@ func TestPlainRowAt(t *testing.T) {
 	if _, ok := sel.AppendPlainRowUntil(nil, []byte(doc), -1); ok {
 		t.Error("the damaged record read member by member is refused")
 	}
-	// Starts that are not its members', or that it cannot have: false, not a wrong row. (Starts
-	// cut short after a member are taken as they are: the row ends with the last one. Where they
-	// are stored, checksums keep them whole.)
+	// Starts that are not its members', or that it cannot have, where the row reads its way to
+	// them: false, not a wrong row. (Starts jumped to, or cut short after a member, are taken as
+	// they are. Where they are stored, checksums keep them as they were written.)
 	past := binary.AppendUvarint(binary.AppendUvarint(nil, 1), uint64(len(crmRecord)))
 	back := binary.AppendUvarint(binary.AppendUvarint(nil, 1), 0)
 	second := strings.Index(crmRecord, `"person"`)
-	for _, bad := range [][]byte{past, back, {0xff}, {2}, binary.AppendUvarint(nil, uint64(second))} {
+	// The starts without mobilePhone's, which the row reads its way to after personalEmail.
+	var skipped []byte
+	prev := 0
+	for _, at := range startsOf(t, starts) {
+		if !strings.HasPrefix(crmRecord[at:], `"mobilePhone"`) {
+			skipped = binary.AppendUvarint(skipped, uint64(at-prev))
+			prev = at
+		}
+	}
+	for _, bad := range [][]byte{past, back, {0xff}, {2}, binary.AppendUvarint(nil, uint64(second)), skipped} {
 		if got, ok := sel.AppendPlainRowAt(nil, []byte(crmRecord), bad, -1); ok {
 			t.Errorf("starts % x: %s", bad, got)
 		}

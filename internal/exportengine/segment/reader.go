@@ -227,6 +227,7 @@ type Iterator struct {
 	metaAt   uint64
 	metaLeft uint64        // bytes of the region not yet parsed
 	body     *bufio.Reader // nil when only metadata is read
+	bodyBuf  []byte        // the current record's body and member starts
 	bodyOff  uint64
 	bodyEnd  uint64
 	metaCRC  uint32
@@ -394,15 +395,15 @@ func (it *Iterator) read(idx uint32) error {
 	}
 	// The body and its member starts are read into one buffer.
 	size := bodyLen + startsLen
-	if cap(r.Body) < int(size) {
-		r.Body = make([]byte, size)
+	if cap(it.bodyBuf) < int(size) {
+		it.bodyBuf = make([]byte, size)
 	}
-	b := r.Body[:size]
+	b := it.bodyBuf[:size]
 	if _, err := io.ReadFull(it.body, b); err != nil {
 		return wrapRead(err)
 	}
 	it.bodyCRC = crc32.Update(it.bodyCRC, castagnoli, b)
-	r.Body, r.Members = b[:bodyLen], b[bodyLen:]
+	r.Body, r.Members = b[:bodyLen:bodyLen], b[bodyLen:size:size]
 	return nil
 }
 
