@@ -344,6 +344,44 @@ func TestVersion3SegmentsAreRead(t *testing.T) {
 	}
 }
 
+// An event whose metadata gives it member starts is damaged: only fragments have them.
+func TestEventWithStartsIsCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &record.Record{Kind: record.Event, Identities: []record.Identity{{NS: "ECID", ID: "e1"}}, EventID: "ev",
+		Body: []byte(`{"_id":"ev"}`), Members: []byte{1}}
+	if err := w.Add(ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	if got, err := readAll(path); err != nil || !strings.Contains(got, "members 0 \n") {
+		t.Fatalf("the event as written: %v\n%s", err, got)
+	}
+	// The metadata's last byte is the length of the starts, which the writer left 0.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, k := binary.Uvarint(b[magicSize:])
+	at := magicSize + k + int(n) - 1
+	if b[at] != 0 {
+		t.Fatalf("the metadata ends with %d, not the starts' length 0", b[at])
+	}
+	b[at] = 1
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readAll(path); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("an event with member starts: %v, want ErrCorrupt", err)
+	}
+}
+
 // An empty segment (a batch whose records all failed is not kept, but the writer allows it) is
 // whole.
 func TestEmptySegment(t *testing.T) {
