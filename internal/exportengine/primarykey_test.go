@@ -7,13 +7,13 @@ import (
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 )
 
-// TestComparePrimary: identities order by their keys as they do in full, whatever their lengths
-// around what a key keeps, and with zero bytes where the padding has them.
+// TestComparePrimary: identities order by the keys of their ids as they do in full, whatever
+// their lengths around what a key keeps, and with zero bytes where the padding has them.
 func TestComparePrimary(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	alphabet := []byte{0, 1, 'a', 'b', 0xff}
 	word := func() []byte {
-		n := rng.IntN(20) // across 7 (a namespace's kept bytes) and 15 (an id's)
+		n := rng.IntN(20) // across the 16 bytes a key keeps
 		b := make([]byte, n)
 		for i := range b {
 			b[i] = alphabet[rng.IntN(len(alphabet))]
@@ -33,7 +33,7 @@ func TestComparePrimary(t *testing.T) {
 			b.NS = append(append([]byte{}, a.NS[:rng.IntN(len(a.NS)+1)]...), word()...)
 		}
 		want := sign(a.Compare(b))
-		if got := sign(comparePrimary(keyOf(a), keyOf(b), a, b)); got != want {
+		if got := sign(comparePrimary(segment.IDKey(a.ID), segment.IDKey(b.ID), a, b)); got != want {
 			t.Fatalf("%q:%q against %q:%q: %d by key, %d in full", a.NS, a.ID, b.NS, b.ID, got, want)
 		}
 	}

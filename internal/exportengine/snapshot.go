@@ -6,7 +6,6 @@ import (
 	"container/heap"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -202,60 +201,29 @@ type cursor struct {
 	it     *segment.Iterator
 	batch  *snapBatch
 	bodies *runBodies
-	key    primaryKey // of the current record
+	key    [2]uint64 // of the current record's primary id (segment.IDKey)
 }
 
 func (c *cursor) advance() (bool, error) {
 	for c.it.Next() {
 		if r := c.it.Record(); !c.batch.isSuperseded(r.Index) {
-			c.key = keyOf(r.Primary())
+			c.key = segment.IDKey(r.Primary().ID)
 			return true, nil
 		}
 	}
 	return false, c.it.Err()
 }
 
-// primaryKey orders primary identities as IDRef.Compare does, mostly without reading them: the
-// first bytes of the namespace and of the id, each as a big-endian number padded with zeros, with
-// the length in the last byte, up to one more than the bytes kept. Padded with zeros, a string
-// orders as it would in full, and where two paddings tie, the shorter string is a prefix of the
-// longer, which it precedes: the numbers order as the strings do, except where both strings are
-// longer than what is kept (the length byte is at its most), which compares them in full.
-type primaryKey struct {
-	ns uint64    // 7 bytes and the length
-	id [2]uint64 // 15 bytes and the length
-}
-
-func keyOf(p segment.IDRef) primaryKey {
-	var b [24]byte
-	copy(b[:7], p.NS)
-	b[7] = byte(min(len(p.NS), 8))
-	copy(b[8:23], p.ID)
-	b[23] = byte(min(len(p.ID), 16))
-	return primaryKey{ns: binary.BigEndian.Uint64(b[:8]),
-		id: [2]uint64{binary.BigEndian.Uint64(b[8:16]), binary.BigEndian.Uint64(b[16:])}}
-}
-
-// comparePrimary is a.Compare(b), where ka and kb are their keys (keyOf).
-func comparePrimary(ka, kb primaryKey, a, b segment.IDRef) int {
-	if ka.ns != kb.ns {
-		return cmp.Compare(ka.ns, kb.ns)
+// comparePrimary is a.Compare(b), where ka and kb are the keys of their ids (segment.IDKey): the
+// ids are compared in full only where the keys tie.
+func comparePrimary(ka, kb [2]uint64, a, b segment.IDRef) int {
+	if c := bytes.Compare(a.NS, b.NS); c != 0 {
+		return c
 	}
-	if ka.ns&0xff == 8 {
-		if c := bytes.Compare(a.NS, b.NS); c != 0 {
-			return c
-		}
+	if c := segment.CompareIDKeys(ka, kb); c != 0 {
+		return c
 	}
-	if ka.id != kb.id {
-		if ka.id[0] != kb.id[0] {
-			return cmp.Compare(ka.id[0], kb.id[0])
-		}
-		return cmp.Compare(ka.id[1], kb.id[1])
-	}
-	if ka.id[1]&0xff == 16 {
-		return bytes.Compare(a.ID, b.ID)
-	}
-	return 0
+	return bytes.Compare(a.ID, b.ID)
 }
 
 type cursorHeap []*cursor

@@ -30,6 +30,11 @@ func TestAppendMemberStarts(t *testing.T) {
 	for i := range many {
 		many[i] = fmt.Sprintf(`"m%d":%d`, i, i)
 	}
+	most := `{` + strings.Join(many[:MaxMemberStarts], ",") + `}` // as many members as are kept
+	var mostStarts []int
+	for i := range MaxMemberStarts {
+		mostStarts = append(mostStarts, strings.Index(most, fmt.Sprintf(`"m%d":`, i)))
+	}
 	for _, tc := range []struct {
 		doc  string
 		want []int
@@ -43,7 +48,7 @@ func TestAppendMemberStarts(t *testing.T) {
 		{`{"a":{"b":1,"c":2}}`, []int{1}, true},
 		{`[{"a":1}]`, nil, false},
 		{`"a"`, nil, false},
-		{`{` + strings.Join(many[:MaxMemberStarts], ",") + `}`, nil, true},
+		{most, mostStarts, true},
 		{`{` + strings.Join(many, ",") + `}`, nil, false},
 	} {
 		got, ok := AppendMemberStarts([]byte("kept"), []byte(tc.doc))
@@ -56,17 +61,8 @@ func TestAppendMemberStarts(t *testing.T) {
 			}
 			continue
 		}
-		at := startsOf(t, got[len("kept"):])
-		if tc.want == nil && len(at) == MaxMemberStarts { // the one of MaxMemberStarts members
-			for i, a := range at {
-				if !strings.HasPrefix(tc.doc[a:], fmt.Sprintf(`"m%d":`, i)) {
-					t.Fatalf("member %d starts at %d: %.10s", i, a, tc.doc[a:])
-				}
-			}
-			continue
-		}
-		if fmt.Sprint(at) != fmt.Sprint(tc.want) {
-			t.Errorf("%s: members start at %v, want %v", tc.doc, at, tc.want)
+		if at := startsOf(t, got[len("kept"):]); fmt.Sprint(at) != fmt.Sprint(tc.want) {
+			t.Errorf("%.40s: members start at %v, want %v", tc.doc, at, tc.want)
 		}
 	}
 }

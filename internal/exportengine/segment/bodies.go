@@ -142,8 +142,8 @@ func (t *product) times(a uint32) uint32 {
 		t[4][a>>16&15] ^ t[5][a>>20&15] ^ t[6][a>>24&15] ^ t[7][a>>28]
 }
 
-func productBy(c uint32) *product {
-	t := new(product)
+// by makes t the product by c.
+func (t *product) by(c uint32) {
 	for j := range t {
 		for bit := range 4 {
 			t[j][1<<bit] = multModP(c, 1<<(4*j+bit))
@@ -154,7 +154,6 @@ func productBy(c uint32) *product {
 			}
 		}
 	}
-	return t
 }
 
 // shiftTables are the products by each x^(2^k) (32 KB), made the first time a checksum is
@@ -162,7 +161,7 @@ func productBy(c uint32) *product {
 var shiftTables = sync.OnceValue(func() *[64]product {
 	t := new([64]product)
 	for k := range t {
-		t[k] = *productBy(x2n[k])
+		t[k].by(x2n[k])
 	}
 	return t
 })

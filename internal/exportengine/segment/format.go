@@ -30,7 +30,9 @@
 package segment
 
 import (
+	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -90,4 +92,24 @@ type runInfo struct {
 // Stats counts the records of a segment.
 type Stats struct {
 	Records, Fragments, Events, Tombstoned uint64
+}
+
+// IDKey is the first 16 bytes of id as two big-endian numbers, padded with zeros. Where the keys
+// of two ids differ, the first byte they differ at is one both ids have, or one the shorter
+// lacks and the longer has above zero: either way the ids order as their keys (CompareIDKeys).
+// Where the keys are equal, the ids are to be compared in full. The segment writer sorts its runs
+// by them, and an export merges the runs by them.
+func IDKey[S ~string | ~[]byte](id S) [2]uint64 {
+	var b [16]byte
+	copy(b[:], id)
+	return [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+// CompareIDKeys orders two keys of IDKey as their ids order, where the keys differ; 0 when they
+// are equal.
+func CompareIDKeys(a, b [2]uint64) int {
+	if a[0] != b[0] {
+		return cmp.Compare(a[0], b[0])
+	}
+	return cmp.Compare(a[1], b[1])
 }

@@ -32,7 +32,7 @@ func TestRunOrderIsComparePendings(t *testing.T) {
 					id := randomID()
 					pending = append(pending, pendingRecord{
 						primary: record.Identity{NS: namespaces[rng.IntN(len(namespaces))], ID: id},
-						idKey:   idKey(id), seq: uint64(seq),
+						idKey:   IDKey(id), seq: uint64(seq),
 					})
 				}
 				want := slices.Clone(pending)

@@ -451,7 +451,7 @@ func TestComparePendingOrdersAsIdentities(t *testing.T) {
 	for _, ns := range []string{"ECID", "Email", "E"} {
 		for _, id := range ids {
 			for seq := range uint64(2) {
-				recs = append(recs, pendingRecord{primary: record.Identity{NS: ns, ID: id}, idKey: idKey(id), seq: seq})
+				recs = append(recs, pendingRecord{primary: record.Identity{NS: ns, ID: id}, idKey: IDKey(id), seq: seq})
 			}
 		}
 	}

@@ -144,14 +144,12 @@ func (sw *Writer) Add(r *record.Record) error {
 		m = binary.AppendVarint(m, r.Timestamp)
 	}
 	m = binary.AppendUvarint(m, uint64(len(r.Body)))
-	var starts []byte
-	if sw.starts && r.Kind == record.Fragment {
-		if len(r.Members) <= maxStartsBytes { // more is none that a record has: not kept
+	var starts []byte // a fragment's; more than maxStartsBytes is none that a record has: not kept
+	if sw.starts {
+		if r.Kind == record.Fragment && len(r.Members) <= maxStartsBytes {
 			starts = r.Members
 		}
 		m = binary.AppendUvarint(m, uint64(len(starts)))
-	} else if sw.starts {
-		m = append(m, 0)
 	}
 	sw.meta = m
 	rb := sw.cur
@@ -163,7 +161,7 @@ func (sw *Writer) Add(r *record.Record) error {
 	rb.buf = append(rb.buf, starts...)
 	primary := r.Primary()
 	rb.pending = append(rb.pending, pendingRecord{
-		primary: primary, idKey: idKey(primary.ID), seq: r.Seq, eventID: r.EventID, isEvent: r.Kind == record.Event,
+		primary: primary, idKey: IDKey(primary.ID), seq: r.Seq, eventID: r.EventID, isEvent: r.Kind == record.Event,
 		metaStart: start, bodyStart: bodyStart, bodyEnd: len(rb.buf),
 	})
 	sw.stats.Records++
@@ -269,25 +267,13 @@ func comparePending(a, b pendingRecord) int {
 	if a.primary.NS != b.primary.NS {
 		return strings.Compare(a.primary.NS, b.primary.NS)
 	}
-	if a.idKey != b.idKey {
-		if a.idKey[0] != b.idKey[0] {
-			return cmp.Compare(a.idKey[0], b.idKey[0])
-		}
-		return cmp.Compare(a.idKey[1], b.idKey[1])
+	if c := CompareIDKeys(a.idKey, b.idKey); c != 0 {
+		return c
 	}
 	if c := strings.Compare(a.primary.ID, b.primary.ID); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.seq, b.seq)
-}
-
-// idKey is the first 16 bytes of id as two big-endian numbers, padded with zeros. Where the keys
-// of two ids differ, the first byte they differ at is one both ids have, or one the shorter
-// lacks and the longer has above zero: either way the ids order as their keys.
-func idKey(id string) [2]uint64 {
-	var b [16]byte
-	copy(b[:], id)
-	return [2]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
 }
 
 // mergeEvents calls fn with the events of all runs in hash-then-sequence order.
