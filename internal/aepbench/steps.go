@@ -191,12 +191,12 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	// Whether the export read a kept identity graph, and what keeping the one it built came to.
 	// The hook runs before the job ends.
 	// And the same of the event bodies kept beside the graph.
-	var reused, eventsRead bool
+	var reused, eventsKept, eventsRead bool
 	var keepErr, eventsErr error
 	var eventsFromStore int64
 	hooks := exportengine.Hooks{
 		GraphDone:  func(fromKept bool, err error) { reused, keepErr = fromKept, err },
-		EventsKept: func(err error) { eventsErr = err },
+		EventsKept: func(err error) { eventsKept, eventsErr = true, err },
 		EventsRead: func(_, fromStore int64) { eventsRead, eventsFromStore = true, fromStore },
 	}
 	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: engineDir, RunJobs: true, Hooks: hooks})
@@ -251,18 +251,19 @@ func stepExport(ctx context.Context, engineDir string, people int, o exportOptio
 	if o.graph == "kept" && !reused {
 		return errors.New("-graph kept: the export did not read a kept identity graph")
 	}
-	// The event bodies are not kept where the disk is short of room for them (the driver checks
-	// that the export after one that kept them read them); those that were read must all check out.
-	bodies := "kept"
+	// What the export did with the event bodies kept beside the graph: the export that reads a
+	// kept graph without them keeps them, unless the disk is short of room for them, and the
+	// export after it reads them (the driver checks both); those read must all check out.
+	bodies := "not kept"
 	switch {
-	case o.graph == "kept" && eventsRead && eventsFromStore != 0:
-		return fmt.Errorf("-graph kept: %d events read from the store, not the kept bodies", eventsFromStore)
-	case o.graph == "kept" && eventsRead:
+	case eventsRead && eventsFromStore != 0:
+		return fmt.Errorf("%d events read from the store, not the kept bodies", eventsFromStore)
+	case eventsRead:
 		bodies = "read"
-	case o.graph == "kept":
-		bodies = "not kept"
-	case eventsErr != nil:
+	case eventsKept && eventsErr != nil:
 		bodies = eventsErr.Error()
+	case eventsKept:
+		bodies = "kept"
 	}
 	if o.graph == "built" && reused {
 		return errors.New("-graph built: the export read a kept identity graph")

@@ -92,8 +92,9 @@
 // export after a batch is ingested or deleted builds and keeps a new one. The file is a cache:
 // written whole or not at all, checked before it is read, and replaced when it is not whole.
 // Beside it, graphs/<sandbox>.events holds the bodies of the events of its profiles, in the
-// graph's order (keptevents.go): a later export reads a chunk's events in a read or two instead
-// of one read a person's identity, and checks each body, reading from its batch any that fails.
+// graph's order (keptevents.go), kept by the second export of the store, the first to read the
+// graph kept: a later export reads a chunk's events in a read or two instead of one read a
+// person's identity, and checks each body, reading from its batch any that fails.
 // Deleting a batch of the store removes both. The bodies are kept only where the file system has
 // room for three times their size. Exports of one store take turns to look for both: one that
 // finds another building the graph, or keeping its bodies, waits for it and reads what it kept,

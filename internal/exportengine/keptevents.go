@@ -20,9 +20,14 @@ import (
 // The event bodies of a kept graph. A person's events lie in their event batch in the order of
 // their own identities, far from each other and from the person's profile fragments: an export
 // through the identity graph reads them one place at a time, which is most of what a kept graph
-// leaves it to do. The export that builds a graph therefore also keeps, beside it, a copy of
-// the event bodies it read, in the order it emitted them (keptEventsPath); an export that reads
-// the kept graph reads its events from there, a span of up to maxRead bytes at a time.
+// leaves it to do. The export that reads a kept graph without them therefore keeps, beside it, a
+// copy of the event bodies it read, in the order it emitted them (keptEventsPath); an export
+// after it reads its events from there, a span of up to maxRead bytes at a time.
+//
+// The export that builds the graph, the first after the store changed, does not keep them: the
+// copy costs it the writing of every event a second time (a sixth of its time at a million
+// people), and pays only when the same store is exported again, which a second export of it
+// shows. A store exported once is never copied.
 //
 // The file is a header (keptEventsMagic and the store's graph key), then each event's body and
 // a CRC-32C (4 bytes, big-endian) of the event's place in the store and its body, with nothing
@@ -44,20 +49,15 @@ func (e *Engine) keptEventsPath(sandbox string) string {
 	return filepath.Join(e.dir, keptGraphsDir, sandbox+".events")
 }
 
-// eventsKeeper writes the event bodies of the graph an export is building, chunk by chunk in
-// the order the writer takes the chunks.
+// eventsKeeper writes the event bodies of the kept graph an export reads, chunk by chunk in the
+// order the writer takes the chunks.
 type eventsKeeper struct {
 	dir string // the job's scratch directory of the file
 	f   *os.File
 	w   *bufio.Writer
 	err error
-	// stop is set by the producer when keeping the graph fails: the bodies are not written on.
-	stop atomic.Bool
-	// graphKept is set by the producer once the graph the bodies go with is kept; the bodies
-	// are kept only then. The writer reads it after the producer has ended.
-	graphKept bool
-	// release, when set, lets the exports waiting for the graph go, once the bodies are kept or
-	// have failed to be: so that they read both.
+	// release, when set, lets the exports waiting for the store's turn go, once the bodies are
+	// kept or have failed to be: so that they read them.
 	release func()
 	// chunks carries the chunks the writer has written to the goroutine that keeps their
 	// events (take), which gives them back to the export's free chunks; kept is closed once it
@@ -172,10 +172,6 @@ func (k *eventsKeeper) add(c *exportChunk) {
 	if k.err != nil {
 		return
 	}
-	if k.stop.Load() {
-		k.discard(errors.New("the identity graph was not kept"))
-		return
-	}
 	var sum [4]byte
 	for i := range c.locs {
 		l := &c.locs[i]
@@ -206,14 +202,11 @@ func keptEventSum(l *recordLoc, body []byte) uint32 {
 	return segment.ChecksumUpdate(segment.Checksum(place[:]), body)
 }
 
-// commit puts the bodies in place at path, if the graph they go with was kept, all of them were
-// written, and the store is still what they were read from (current); otherwise it removes
-// them, and says why. Either way it lets the exports waiting for the graph go.
+// commit puts the bodies in place at path, if all of them were written and the store is still
+// what they were read from (current); otherwise it removes them, and says why. Either way it
+// lets the exports waiting for the store's turn go.
 func (k *eventsKeeper) commit(path string, current func() error) error {
 	defer k.releaseWaiters()
-	if k.err == nil && (!k.graphKept || k.stop.Load()) {
-		k.discard(errors.New("the identity graph was not kept"))
-	}
 	if k.err == nil {
 		if err := k.w.Flush(); err != nil {
 			k.discard(err)

@@ -81,9 +81,10 @@ func newKeptEnv(t *testing.T) (*jobEnv, *graphLog, *eventsLog) {
 	return env, graphs, events
 }
 
-// The export that builds the identity graph keeps its events' bodies beside it, in the order it
-// emits them; the next export reads its events from there. A kept body that does not check out
-// (changed, cut off, or of another store) is read from its batch: the rows are the same.
+// The export that builds the identity graph keeps no event bodies. The next, which reads the graph
+// kept, keeps its events' bodies beside it, in the order it emits them; the export after it reads
+// its events from there. A kept body that does not check out (changed, cut off, or of another
+// store) is read from its batch: the rows are the same.
 func TestKeptEventsAreReadInsteadOfTheStore(t *testing.T) {
 	env, graphs, events := newKeptEnv(t)
 	ctx := context.Background()
@@ -106,10 +107,19 @@ func TestKeptEventsAreReadInsteadOfTheStore(t *testing.T) {
 	if len(want) != 2 || strings.Count(want[0]+want[1], `"page e`) != 4 {
 		t.Fatalf("%d rows, want Ada's and Bob's with two events each:\n%s", len(want), strings.Join(want, "\n"))
 	}
-	if n := events.keptCount(t); !slices.Equal(graphs.all(), []string{"built"}) || n != 1 {
-		t.Fatalf("the first export: graph %v, event bodies kept %d times", graphs.all(), n)
-	}
 	path := env.e.keptEventsPath(aepwire.DefaultSandbox)
+	if n := events.keptCount(t); !slices.Equal(graphs.all(), []string{"built"}) || n != 0 {
+		t.Fatalf("the first export: graph %v, event bodies kept %d times, want built and none", graphs.all(), n)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the first export's event bodies: %v, want none", err)
+	}
+	if got := env.exportPDG(ctx, t); !slices.Equal(got, want) {
+		t.Fatalf("rows of the export that keeps the bodies:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := events.keptCount(t); !slices.Equal(graphs.all(), []string{"built", "reused"}) || n != 1 || len(events.reads()) != 0 {
+		t.Fatalf("the second export: graph %v, event bodies kept %d times and read %v, want reused, once and none", graphs.all(), n, events.reads())
+	}
 	kept, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -117,8 +127,8 @@ func TestKeptEventsAreReadInsteadOfTheStore(t *testing.T) {
 	if got := env.exportPDG(ctx, t); !slices.Equal(got, want) {
 		t.Fatalf("rows from the kept bodies:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := events.reads(); !slices.Equal(got, []string{"5/0"}) {
-		t.Fatalf("the second export read %v of the kept bodies, want 5/0", got)
+	if got := events.reads(); !slices.Equal(got, []string{"5/0"}) || events.keptCount(t) != 1 {
+		t.Fatalf("the third export read %v of the kept bodies, want 5/0, and kept none", got)
 	}
 
 	// Each event's body is there once, in full.
@@ -182,19 +192,21 @@ func TestKeptEventsAreReadInsteadOfTheStore(t *testing.T) {
 		if damage.wantRead == "" {
 			again, err := os.ReadFile(path)
 			if keptAnew != 1 || err != nil || !slices.Equal(again, kept) {
-				t.Errorf("%s: the export kept the bodies %d times (%v), want once, as the first did", damage.name, keptAnew, err)
+				t.Errorf("%s: the export kept the bodies %d times (%v), want once, as the second did", damage.name, keptAnew, err)
 			}
 		}
 	}
 }
 
 // The event bodies go with the graph they were kept with: once the store changes, the export
-// that builds its graph keeps new bodies, and the one after reads those.
+// that builds its graph does not read them, the one after keeps new bodies, and the one after
+// that reads those.
 func TestKeptEventsFollowTheGraph(t *testing.T) {
 	env, graphs, events := newKeptEnv(t)
 	ctx := context.Background()
 	ingestLines(t, env.e, env.web, keptEvent)
 	env.exportPDG(ctx, t)
+	env.exportPDG(ctx, t) // keeps the bodies of this store
 	ingestLines(t, env.e, env.crm, keptLink)
 	second := `{"_id":"e2","timestamp":"2026-01-02T03:04:06Z","eventType":"web.webpagedetails.pageViews","identityMap":{"ECID":[{"id":"2","primary":true}],"Email":[{"id":"ada@example.com"}]}}`
 	ingestLines(t, env.e, env.web, second)
@@ -202,14 +214,16 @@ func TestKeptEventsFollowTheGraph(t *testing.T) {
 	if len(built) != 1 {
 		t.Fatalf("Ada and Bob linked gave %d rows, want 1", len(built))
 	}
-	if got := env.exportPDG(ctx, t); !slices.Equal(got, built) {
-		t.Fatalf("rows from the kept bodies:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(built, "\n"))
+	for _, step := range []string{"keeping the bodies", "from the kept bodies"} {
+		if got := env.exportPDG(ctx, t); !slices.Equal(got, built) {
+			t.Fatalf("rows %s:\n%s\nwant\n%s", step, strings.Join(got, "\n"), strings.Join(built, "\n"))
+		}
 	}
-	if got, want := graphs.all(), []string{"built", "built", "reused"}; !slices.Equal(got, want) {
+	if got, want := graphs.all(), []string{"built", "reused", "built", "reused", "reused"}; !slices.Equal(got, want) {
 		t.Fatalf("the exports did %v with the graph, want %v", got, want)
 	}
-	if got := events.reads(); !slices.Equal(got, []string{"2/0"}) {
-		t.Fatalf("the exports read %v of the kept bodies, want 2/0", got)
+	if got := events.reads(); !slices.Equal(got, []string{"2/0"}) || events.keptCount(t) != 2 {
+		t.Fatalf("the exports read %v of the kept bodies and kept them %d times, want 2/0 and twice", got, events.keptCount(t))
 	}
 }
 
@@ -236,11 +250,13 @@ func TestKeptEventsSkipProfilesPastTheGuardrail(t *testing.T) {
 	if len(want) != 2 {
 		t.Fatalf("%d rows, want Ada's and Bob's:\n%s", len(want), strings.Join(want, "\n"))
 	}
-	if got := env.exportPDG(ctx, t); !slices.Equal(got, want) {
-		t.Fatalf("rows from the kept bodies:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	for _, step := range []string{"keeping the bodies", "from the kept bodies"} {
+		if got := env.exportPDG(ctx, t); !slices.Equal(got, want) {
+			t.Fatalf("rows %s:\n%s\nwant\n%s", step, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
-	if got := events.reads(); !slices.Equal(got, []string{"2/0"}) {
-		t.Fatalf("the second export read %v of the kept bodies, want 2/0", got)
+	if got := events.reads(); !slices.Equal(got, []string{"2/0"}) || events.keptCount(t) != 1 {
+		t.Fatalf("the third export read %v of the kept bodies, kept %d times; want 2/0, kept once", got, events.keptCount(t))
 	}
 }
 
@@ -268,8 +284,9 @@ func TestDeletingABatchDropsWhatIsKept(t *testing.T) {
 		}
 		return j.Destination.BatchID
 	}
+	export() // builds the graph
 	out := export()
-	kept(true, "after an export")
+	kept(true, "after two exports")
 	if err := env.e.DeleteBatch(ctx, out); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +296,8 @@ func TestDeletingABatchDropsWhatIsKept(t *testing.T) {
 	}
 	kept(false, "an event batch deleted")
 	export()
-	kept(true, "after another export")
+	export()
+	kept(true, "after two more exports")
 	if err := env.e.DeleteDataset(ctx, env.crm); err != nil {
 		t.Fatal(err)
 	}
@@ -287,39 +305,63 @@ func TestDeletingABatchDropsWhatIsKept(t *testing.T) {
 }
 
 // An export whose store changes while it runs keeps nothing of it: a batch deleted meanwhile
-// must not find its records kept again by an export that read them before.
+// must not find its records kept again by an export that read them before. Both what keeps
+// something are held so: the export that builds the graph, and the one after, which keeps the
+// event bodies.
 func TestNothingKeptOfAStoreThatChanged(t *testing.T) {
-	gate := newChunkGate(t, 0)
-	var graphErr, eventsErr error
-	hooks := gate.hooks()
-	hooks.GraphDone = func(_ bool, err error) { graphErr = err }
-	hooks.EventsKept = func(err error) { eventsErr = err }
-	env := newJobEnv(t, Options{RunJobs: true, Hooks: hooks})
-	ctx := context.Background()
-	ingestLines(t, env.e, env.crm, keptAda, keptBob)
-	events := ingestLines(t, env.e, env.web, keptEvent)
-	j := env.startPDG(ctx, t)
-	<-gate.reached // the export has read the store's records, and is emitting its profiles
-	if err := env.e.DeleteBatch(ctx, events.ID); err != nil {
-		t.Fatal(err)
-	}
-	gate.release()
-	if done := wait(t, env.e, j.ID); done.Status != aepwire.JobSucceeded {
-		t.Fatalf("export ended %s: %+v", done.Status, done.Errors)
-	}
-	// The hooks ran before the job ended. The graph was kept before the batch was deleted (the
-	// store's one chunk goes after it), and the deletion removed it; the event bodies, which the
-	// writer keeps after the chunk, are not kept.
-	if graphErr != nil || !errors.Is(eventsErr, errStoreChanged) {
-		t.Errorf("keeping the graph: %v; the event bodies: %v; want the graph kept and not the bodies", graphErr, eventsErr)
-	}
-	for _, p := range []string{env.e.keptGraphPath(aepwire.DefaultSandbox), env.e.keptEventsPath(aepwire.DefaultSandbox)} {
-		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s: %v, want it not kept", p, err)
-		}
-	}
-	if left, _ := filepath.Glob(filepath.Join(env.e.batchDir(j.Destination.BatchID), "*", "events-*")); len(left) != 0 {
-		t.Errorf("left behind: %v", left)
+	for _, held := range []string{"building the graph", "keeping the event bodies"} {
+		t.Run(held, func(t *testing.T) {
+			gate := newChunkGate(t, 0)
+			var armed atomic.Bool // the first export goes through where the second is held
+			var graphErr, eventsErr error
+			var eventsKept int
+			hooks := Hooks{
+				BeforeExportChunk: func(ctx context.Context, seq int) {
+					if armed.Load() {
+						gate.hooks().BeforeExportChunk(ctx, seq)
+					}
+				},
+				GraphDone:  func(_ bool, err error) { graphErr = err },
+				EventsKept: func(err error) { eventsErr, eventsKept = err, eventsKept+1 },
+			}
+			env := newJobEnv(t, Options{RunJobs: true, Hooks: hooks})
+			ctx := context.Background()
+			ingestLines(t, env.e, env.crm, keptAda, keptBob)
+			events := ingestLines(t, env.e, env.web, keptEvent)
+			if held == "keeping the event bodies" {
+				env.exportPDG(ctx, t)
+			}
+			armed.Store(true)
+			j := env.startPDG(ctx, t)
+			<-gate.reached // the export has read the store's records, and is emitting its profiles
+			if err := env.e.DeleteBatch(ctx, events.ID); err != nil {
+				t.Fatal(err)
+			}
+			gate.release()
+			if done := wait(t, env.e, j.ID); done.Status != aepwire.JobSucceeded {
+				t.Fatalf("export ended %s: %+v", done.Status, done.Errors)
+			}
+			// The hooks ran before the job ended. Building, the graph was kept before the batch
+			// was deleted (the store's one chunk goes after it), and the deletion removed it; the
+			// event bodies, which the writer of the export after keeps after the chunk, are not
+			// kept.
+			switch {
+			case graphErr != nil:
+				t.Errorf("keeping the graph: %v, want it kept, then dropped", graphErr)
+			case held == "building the graph" && eventsKept != 0:
+				t.Errorf("the export that built the graph kept the event bodies (%v)", eventsErr)
+			case held == "keeping the event bodies" && (eventsKept != 1 || !errors.Is(eventsErr, errStoreChanged)):
+				t.Errorf("keeping the event bodies, %d times: %v, want once, and not kept", eventsKept, eventsErr)
+			}
+			for _, p := range []string{env.e.keptGraphPath(aepwire.DefaultSandbox), env.e.keptEventsPath(aepwire.DefaultSandbox)} {
+				if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s: %v, want it not kept", p, err)
+				}
+			}
+			if left, _ := filepath.Glob(filepath.Join(env.e.batchDir(j.Destination.BatchID), "*", "events-*")); len(left) != 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
 	}
 }
 
@@ -334,21 +376,22 @@ func TestKeptEventsNeedRoom(t *testing.T) {
 	env.e.freeSpace = func(string) (uint64, error) { return size, nil }
 
 	size = uint64(len(keptEvent)+4)*eventsRoom - 1 // one byte short of room for the one event
-	first := env.exportPDG(ctx, t)
-	again := env.exportPDG(ctx, t)
-	if !slices.Equal(first, again) || len(first) != 2 {
-		t.Fatalf("rows\n%s\nthen\n%s", strings.Join(first, "\n"), strings.Join(again, "\n"))
+	first := env.exportPDG(ctx, t)                 // builds the graph, and keeps no bodies whatever the room
+	for i := range 2 {
+		if again := env.exportPDG(ctx, t); !slices.Equal(first, again) || len(first) != 2 {
+			t.Fatalf("rows\n%s\nthen, export %d\n%s", strings.Join(first, "\n"), i+2, strings.Join(again, "\n"))
+		}
 	}
 	events.mu.Lock()
 	kept, read := slices.Clone(events.kept), len(events.read)
 	events.mu.Unlock()
 	if len(kept) != 2 || !errors.Is(kept[0], errNoRoom) || !errors.Is(kept[1], errNoRoom) || read != 0 {
-		t.Fatalf("keeping the bodies: %v, read %d times; want not kept, twice, for want of room", kept, read)
+		t.Fatalf("keeping the bodies: %v, read %d times; want not kept, by the second and third export, for want of room", kept, read)
 	}
 	if _, err := os.Stat(env.e.keptEventsPath(aepwire.DefaultSandbox)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the bodies were kept: %v", err)
 	}
-	if got := graphs.all(); !slices.Equal(got, []string{"built", "reused"}) {
+	if got := graphs.all(); !slices.Equal(got, []string{"built", "reused", "reused"}) {
 		t.Fatalf("the exports did %v with the graph", got)
 	}
 
@@ -370,6 +413,7 @@ func TestCancelledWhileKeepingEvents(t *testing.T) {
 	env := newJobEnv(t, Options{RunJobs: true, Hooks: events.hooks(Hooks{BeforeKeepingEvents: gate.hooks().BeforeExportChunk})})
 	env.ingestSample(t, 300)
 	ctx := context.Background()
+	env.exportPDG(ctx, t) // builds the graph, and keeps no bodies: the gate does not hold it
 	j := env.startPDG(ctx, t)
 	<-gate.reached // the first chunk's rows are written, and its events are about to be kept
 	if err := env.e.CancelExportJob(ctx, j.ID); err != nil {
@@ -403,14 +447,13 @@ func TestCancelledWhileKeepingEvents(t *testing.T) {
 	}
 }
 
-// An export that starts once the graph is kept, while the export that built it still keeps its
-// event bodies, waits for those, and reads them: the bodies are kept once, and never read half
-// written.
+// An export that starts while the export before it keeps the event bodies of the kept graph
+// waits for those, and reads them: the bodies are kept once, and never read half written.
 func TestExportWaitsForTheBodiesBeingKept(t *testing.T) {
 	graphs, events := &graphLog{}, &eventsLog{}
 	h := startHeldKeeping(t, events.hooks(graphs.hooks(t)))
-	rows := afterWaiting(h.ctx, t, h.env, h.waiting, h.gate, h.builder, h.env.startPDG(h.ctx, t))
-	if got, want := graphs.all(), []string{"built", "reused"}; !slices.Equal(got, want) {
+	rows := afterWaiting(h.ctx, t, h.env, h.waiting, h.gate, h.keeper, h.env.startPDG(h.ctx, t))
+	if got, want := graphs.all(), []string{"built", "reused", "reused"}; !slices.Equal(got, want) {
 		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
 	}
 	events.keptThenRead(t, 1)
@@ -419,8 +462,9 @@ func TestExportWaitsForTheBodiesBeingKept(t *testing.T) {
 	}
 }
 
-// An export that reads a kept graph without its event bodies keeps them anew, and holds the
-// store's turn while it does: an export that starts meanwhile waits, then reads the bodies.
+// An export that reads a kept graph whose event bodies were kept and are gone keeps them anew,
+// and holds the store's turn while it does: an export that starts meanwhile waits, then reads
+// the bodies.
 func TestExportWaitsForTheBodiesKeptAnew(t *testing.T) {
 	gate := newChunkGate(t, 0)
 	graphs, events := &graphLog{}, &eventsLog{}
@@ -439,6 +483,7 @@ func TestExportWaitsForTheBodiesKeptAnew(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	first := env.exportPDG(ctx, t)
+	env.exportPDG(ctx, t) // keeps the bodies
 	if err := os.Remove(env.e.keptEventsPath(aepwire.DefaultSandbox)); err != nil {
 		t.Fatal(err)
 	}
@@ -449,21 +494,22 @@ func TestExportWaitsForTheBodiesKeptAnew(t *testing.T) {
 	if len(rows[0]) != len(first) || !slices.Equal(rows[0], rows[1]) {
 		t.Errorf("the exports wrote %d, %d and %d rows, or other rows", len(first), len(rows[0]), len(rows[1]))
 	}
-	if got, want := graphs.all(), []string{"built", "reused", "reused"}; !slices.Equal(got, want) {
+	if got, want := graphs.all(), []string{"built", "reused", "reused", "reused"}; !slices.Equal(got, want) {
 		t.Errorf("the exports did %v with the identity graph, want %v", got, want)
 	}
 	events.keptThenRead(t, 2)
 }
 
-// heldKeeping is an engine with two job slots, and an export through the identity graph (builder)
-// that has kept the graph and is held by gate as it keeps the first chunk's event bodies (where
-// heldBuild holds it as it emits its first chunk, as an export of any policy does).
+// heldKeeping is an engine with two job slots, and an export through the identity graph (keeper)
+// that has read the graph an export before it kept, and is held by gate as it keeps the first
+// chunk's event bodies (where heldBuild holds an export that builds the graph as it emits its
+// first chunk, as an export of any policy does).
 type heldKeeping struct {
 	ctx     context.Context
 	env     *jobEnv
 	gate    *chunkGate
 	waiting chan struct{} // closed once an export waits for the store's turn
-	builder *aepwire.ExportJob
+	keeper  *aepwire.ExportJob
 }
 
 // startHeldKeeping starts a heldKeeping whose engine has hooks, their GraphDone wrapped, and their
@@ -471,14 +517,16 @@ type heldKeeping struct {
 func startHeldKeeping(t *testing.T, hooks Hooks) *heldKeeping {
 	t.Helper()
 	h := &heldKeeping{gate: newChunkGate(t, 0), waiting: make(chan struct{})}
-	graphKept := make(chan struct{})
-	var keptOnce, waitOnce sync.Once
+	graphRead := make(chan struct{})
+	var readOnce, waitOnce sync.Once
 	graphDone := hooks.GraphDone
 	hooks.GraphDone = func(reused bool, err error) {
 		if graphDone != nil {
 			graphDone(reused, err)
 		}
-		keptOnce.Do(func() { close(graphKept) })
+		if reused {
+			readOnce.Do(func() { close(graphRead) })
+		}
 	}
 	hooks.BeforeKeepingEvents = h.gate.hooks().BeforeExportChunk
 	hooks.WaitForGraph = func() { waitOnce.Do(func() { close(h.waiting) }) }
@@ -487,12 +535,13 @@ func startHeldKeeping(t *testing.T, hooks Hooks) *heldKeeping {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	h.ctx = ctx
-	h.builder = h.env.startPDG(ctx, t)
-	<-h.gate.reached // the builder keeps the first chunk's event bodies, held there
+	h.env.exportPDG(ctx, t) // builds and keeps the graph, and keeps no event bodies
+	h.keeper = h.env.startPDG(ctx, t)
+	<-h.gate.reached // the keeper keeps the first chunk's event bodies, held there
 	select {
-	case <-graphKept: // and has emitted and kept the graph
+	case <-graphRead: // having read the kept graph
 	case <-ctx.Done():
-		t.Fatal("the builder did not keep the graph")
+		t.Fatal("the keeper did not read the kept graph")
 	}
 	return h
 }
@@ -543,10 +592,10 @@ func TestExportWaitingForTheStoreLendsItsSlot(t *testing.T) {
 	if done.Status != aepwire.JobSucceeded {
 		t.Fatalf("the third job ended %s: %+v", done.Status, done.Errors)
 	}
-	if got, err := env.e.GetExportJob(ctx, h.builder.ID); err != nil || got.Status != aepwire.JobProcessing {
-		t.Fatalf("the builder is %+v (%v), want it still held", got, err)
+	if got, err := env.e.GetExportJob(ctx, h.keeper.ID); err != nil || got.Status != aepwire.JobProcessing {
+		t.Fatalf("the keeper is %+v (%v), want it still held", got, err)
 	}
-	rows := afterWaiting(ctx, t, env, h.waiting, h.gate, h.builder, waiter)
+	rows := afterWaiting(ctx, t, env, h.waiting, h.gate, h.keeper, waiter)
 	if len(rows[0]) == 0 || !slices.Equal(rows[0], rows[1]) {
 		t.Errorf("the exports wrote %d and %d rows, or other rows", len(rows[0]), len(rows[1]))
 	}

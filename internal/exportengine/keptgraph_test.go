@@ -265,7 +265,14 @@ func TestConcurrentExportsBuildTheGraphOnce(t *testing.T) {
 	if len(first) == 0 || !slices.Equal(first, second) {
 		t.Errorf("the exports wrote %d and %d rows, or other rows", len(first), len(second))
 	}
-	// The waiter went once the builder had kept the event bodies too, and read them.
+	// The builder kept no event bodies; the waiter, the first to read the kept graph, kept them;
+	// and the export after them reads them.
+	if n, reads := h.events.keptCount(t), h.events.reads(); n != 1 || len(reads) != 0 {
+		t.Errorf("the event bodies were kept %d times and read %v, want once, by the waiter, and not read", n, reads)
+	}
+	if third := h.ends(t, h.create(t), aepwire.JobSucceeded); !slices.Equal(third, first) {
+		t.Errorf("the export from the kept bodies wrote %d rows, or other rows than the first's %d", len(third), len(first))
+	}
 	h.events.keptThenRead(t, 1)
 }
 

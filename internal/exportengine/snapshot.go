@@ -25,7 +25,7 @@ type storeSnapshot struct {
 	sandbox string
 	batches []*snapBatch // in ingest order
 	// An export through a kept graph reads events from the bodies kept with it, when there are
-	// (keptEvents); the export that builds the graph keeps them (keepEvents).
+	// (keptEvents); one that reads the graph kept without them keeps them (keepEvents).
 	keptEvents *keptEvents
 	keepEvents *eventsKeeper
 }

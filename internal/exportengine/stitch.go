@@ -165,8 +165,9 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		ev.close()
 		built, held = nil, true
 	}
-	// The waiters go at the latest when this ends; when keeping fails, at once; when the graph is
-	// kept with its event bodies, once the writer has kept those too (keptEventsDone).
+	// The waiters go at the latest when this ends; when keeping the graph fails, at once; when
+	// this export keeps the event bodies of a kept graph, once the writer has kept them
+	// (keptEventsDone).
 	defer func() {
 		if k := snap.keepEvents; err == nil && k != nil && k.release != nil {
 			return
@@ -175,12 +176,13 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	}()
 	if kept, err := graph.OpenKept(keepPath, key, recordLocSize, validLoc); err == nil {
 		// Without event bodies kept for this graph, the export reads each event from its batch,
-		// and keeps the bodies for the next; the exports waiting go once it has.
+		// and keeps the bodies for the next: the store's second export keeps them, not its first
+		// (keptevents.go). The exports waiting go once it has.
 		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
 			snap.keptEvents = ev // kept after all (a graph that did not check out, then did)
 			built()
 		} else if k := e.startKeepingEvents(scratch, snap, key); k != nil {
-			k.graphKept, k.release = true, built
+			k.release = built
 			snap.keepEvents = k
 		} else {
 			built()
@@ -252,12 +254,11 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	mem.Drop() // the last sort: the profiles' chunks need the memory now
 
 	// The graph is kept as it is emitted; what keeping it meets stops the keeping, not the export,
-	// and lets the exports waiting for it go and build it.
+	// and lets the exports waiting for it go and build it. Its event bodies are not kept here:
+	// the next export of this store keeps them, if there is one (see keptevents.go).
 	keeper, keepErr := graph.CreateKept(scratch, key, recordLocSize)
 	if keepErr != nil {
 		built()
-	} else {
-		snap.keepEvents = e.startKeepingEvents(scratch, snap, key) // the writer keeps them, chunk by chunk
 	}
 	keep := func(ns []byte, identities int, values []byte) {
 		if keeper == nil {
@@ -266,9 +267,6 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		if keepErr = keeper.Add(ns, identities, values); keepErr != nil {
 			keeper.Abort()
 			keeper = nil
-			if k := snap.keepEvents; k != nil {
-				k.stop.Store(true)
-			}
 			built()
 		}
 	}
@@ -318,9 +316,6 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		keepErr = keepIfCurrent(keepPath, func() error { return e.snapshotCurrent(ctx, snap) },
 			func() error { return keeper.Commit(keepPath) }, keeper.Abort)
 		keeper = nil
-		if k := snap.keepEvents; keepErr == nil && k != nil {
-			k.graphKept, k.release = true, built
-		}
 	}
 	if h := e.hooks.GraphDone; h != nil {
 		h(false, keepErr)
