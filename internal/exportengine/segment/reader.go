@@ -383,8 +383,10 @@ func (it *Iterator) read(idx uint32) error {
 	if it.seg.starts {
 		startsLen = p.uvarint()
 	}
-	if p.bad || len(p.b) != 0 || bodyLen > maxBodyBytes || startsLen > maxStartsBytes || bodyLen+startsLen > it.bodyEnd-it.bodyOff ||
-		(r.Kind == record.Event && startsLen != 0) {
+	if r.Kind == record.Event && startsLen != 0 {
+		return corrupt("an event's metadata gives it member starts, which only profile fragments have")
+	}
+	if p.bad || len(p.b) != 0 || bodyLen > maxBodyBytes || startsLen > maxStartsBytes || bodyLen+startsLen > it.bodyEnd-it.bodyOff {
 		return corrupt("a record's metadata is damaged")
 	}
 	r.BodyOff, r.BodyLen, r.MembersLen = it.bodyOff, uint32(bodyLen), uint32(startsLen)
