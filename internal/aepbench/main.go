@@ -64,8 +64,8 @@ type measurement struct {
 	Excluded int64  `json:"excluded,omitempty"`
 	Note     string `json:"note,omitempty"`
 	// EventBodies is what an export through the identity graph did with the event bodies kept
-	// beside it: "kept", or why not, by the export that built the graph; "read", or "not kept",
-	// by one that read a kept graph.
+	// beside it: "not kept" (as the export that builds the graph does); "kept", or why not, by
+	// one that read a kept graph without them; "read" by one that read them.
 	EventBodies string `json:"event_bodies,omitempty"`
 	// PeakRSS is the step's peak resident set in bytes: as the step saw its own (ownPeakRSS), or
 	// where it cannot tell, from its rusage.

@@ -79,7 +79,8 @@ type Hooks struct {
 	// export that is building the same store's graph, or keeping its event bodies.
 	WaitForGraph func()
 	// EventsKept is called with what keeping the event bodies beside the identity graph came to,
-	// by an export that builds the graph or reads a kept graph without them: nil once it has
+	// by an export that reads a kept graph without them (the export that builds the graph keeps
+	// none): nil once it has
 	// written its profiles and kept them, or why it did not (at once when it does not start to,
 	// such as when the file system is short of room for them).
 	EventsKept func(err error)
@@ -88,7 +89,7 @@ type Hooks struct {
 	// their batches because the kept bodies did not check out.
 	EventsRead func(kept, fromStore int64)
 	// BeforeKeepingEvents is called by the goroutine that keeps the event bodies of an export
-	// building the identity graph, before it keeps those of each chunk, with the chunk's
+	// through a kept identity graph, before it keeps those of each chunk, with the chunk's
 	// sequence number; ctx ends when the job is cancelled or its runner stops.
 	BeforeKeepingEvents func(ctx context.Context, seq int)
 }

@@ -469,8 +469,8 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			}
 		}
 	}
-	// The producer may still be ending (a failed or cancelled export): what it did with the
-	// graph decides what becomes of the event bodies.
+	// The producer may still be ending (a failed or cancelled export): the event bodies are put
+	// in place only if the export succeeds.
 	<-produced
 	if k := snap.keepEvents; k != nil {
 		k.taken()

@@ -71,7 +71,7 @@ func newHeldJob(t *testing.T) (*jobEnv, *chunkGate, *aepwire.ExportJob) {
 	env := newJobEnv(t, Options{RunJobs: true, Hooks: gate.hooks()})
 	env.ingestSample(t, 1500)
 	j := env.create(t, env.e)
-	<-gate.reached
+	gate.await(t)
 	return env, gate, j
 }
 
@@ -312,6 +312,19 @@ func (g *chunkGate) hooks() Hooks {
 }
 
 func (g *chunkGate) release() { g.releaseOnce.Do(func() { close(g.open) }) }
+
+// await waits for an export to reach the gate, and fails the test if none has within a minute:
+// a regression that keeps the exports from it fails here rather than hanging the package.
+func (g *chunkGate) await(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	select {
+	case <-g.reached:
+	case <-ctx.Done():
+		t.Fatal("no export reached the gate within a minute")
+	}
+}
 
 func TestCancelNewJob(t *testing.T) {
 	env := newJobEnv(t, Options{}) // no runner: the job stays NEW

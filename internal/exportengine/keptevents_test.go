@@ -199,20 +199,28 @@ func TestKeptEventsAreReadInsteadOfTheStore(t *testing.T) {
 }
 
 // The event bodies go with the graph they were kept with: once the store changes, the export
-// that builds its graph does not read them, the one after keeps new bodies, and the one after
-// that reads those.
+// that builds its graph removes them unread, the one after keeps new bodies, and the one after
+// that reads those. Bodies of the store whose graph is built again (its file lost) stay, and are
+// read.
 func TestKeptEventsFollowTheGraph(t *testing.T) {
 	env, graphs, events := newKeptEnv(t)
 	ctx := context.Background()
 	ingestLines(t, env.e, env.web, keptEvent)
 	env.exportPDG(ctx, t)
 	env.exportPDG(ctx, t) // keeps the bodies of this store
+	path := env.e.keptEventsPath(aepwire.DefaultSandbox)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the second export kept no bodies: %v", err)
+	}
 	ingestLines(t, env.e, env.crm, keptLink)
 	second := `{"_id":"e2","timestamp":"2026-01-02T03:04:06Z","eventType":"web.webpagedetails.pageViews","identityMap":{"ECID":[{"id":"2","primary":true}],"Email":[{"id":"ada@example.com"}]}}`
 	ingestLines(t, env.e, env.web, second)
 	built := env.exportPDG(ctx, t)
 	if len(built) != 1 {
 		t.Fatalf("Ada and Bob linked gave %d rows, want 1", len(built))
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the bodies of the store before, once the graph of the store after is kept: %v, want them removed", err)
 	}
 	for _, step := range []string{"keeping the bodies", "from the kept bodies"} {
 		if got := env.exportPDG(ctx, t); !slices.Equal(got, built) {
@@ -224,6 +232,26 @@ func TestKeptEventsFollowTheGraph(t *testing.T) {
 	}
 	if got := events.reads(); !slices.Equal(got, []string{"2/0"}) || events.keptCount(t) != 2 {
 		t.Fatalf("the exports read %v of the kept bodies and kept them %d times, want 2/0 and twice", got, events.keptCount(t))
+	}
+
+	kept, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(env.e.keptGraphPath(aepwire.DefaultSandbox)); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"building the graph again", "from the bodies kept before"} {
+		if got := env.exportPDG(ctx, t); !slices.Equal(got, built) {
+			t.Fatalf("rows %s:\n%s\nwant\n%s", step, strings.Join(got, "\n"), strings.Join(built, "\n"))
+		}
+		if again, err := os.ReadFile(path); err != nil || !slices.Equal(again, kept) {
+			t.Fatalf("%s: the bodies kept changed, or are gone (%v)", step, err)
+		}
+	}
+	if got := events.reads(); !slices.Equal(got, []string{"2/0", "2/0"}) || events.keptCount(t) != 2 || graphs.last() != "reused" {
+		t.Fatalf("after the graph was built again: read %v, kept %d times, the graph %s; want the bodies kept before read, and the graph reused",
+			got, events.keptCount(t), graphs.last())
 	}
 }
 
@@ -333,7 +361,7 @@ func TestNothingKeptOfAStoreThatChanged(t *testing.T) {
 			}
 			armed.Store(true)
 			j := env.startPDG(ctx, t)
-			<-gate.reached // the export has read the store's records, and is emitting its profiles
+			gate.await(t) // the export has read the store's records, and is emitting its profiles
 			if err := env.e.DeleteBatch(ctx, events.ID); err != nil {
 				t.Fatal(err)
 			}
@@ -376,7 +404,7 @@ func TestKeptEventsNeedRoom(t *testing.T) {
 	env.e.freeSpace = func(string) (uint64, error) { return size, nil }
 
 	size = uint64(len(keptEvent)+4)*eventsRoom - 1 // one byte short of room for the one event
-	first := env.exportPDG(ctx, t)                 // builds the graph, and keeps no bodies whatever the room
+	first := env.exportPDG(ctx, t)                 // builds the graph, and keeps no bodies
 	for i := range 2 {
 		if again := env.exportPDG(ctx, t); !slices.Equal(first, again) || len(first) != 2 {
 			t.Fatalf("rows\n%s\nthen, export %d\n%s", strings.Join(first, "\n"), i+2, strings.Join(again, "\n"))
@@ -415,7 +443,7 @@ func TestCancelledWhileKeepingEvents(t *testing.T) {
 	ctx := context.Background()
 	env.exportPDG(ctx, t) // builds the graph, and keeps no bodies: the gate does not hold it
 	j := env.startPDG(ctx, t)
-	<-gate.reached // the first chunk's rows are written, and its events are about to be kept
+	gate.await(t) // the first chunk's rows are written, and its events are about to be kept
 	if err := env.e.CancelExportJob(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +517,7 @@ func TestExportWaitsForTheBodiesKeptAnew(t *testing.T) {
 	}
 	held.Store(true)
 	anew := env.startPDG(ctx, t)
-	<-gate.reached // it read the kept graph, and keeps the bodies anew, held at the first chunk
+	gate.await(t) // it read the kept graph, and keeps the bodies anew, held at the first chunk
 	rows := afterWaiting(ctx, t, env, waiting, gate, anew, env.startPDG(ctx, t))
 	if len(rows[0]) != len(first) || !slices.Equal(rows[0], rows[1]) {
 		t.Errorf("the exports wrote %d, %d and %d rows, or other rows", len(first), len(rows[0]), len(rows[1]))
@@ -537,7 +565,7 @@ func startHeldKeeping(t *testing.T, hooks Hooks) *heldKeeping {
 	h.ctx = ctx
 	h.env.exportPDG(ctx, t) // builds and keeps the graph, and keeps no event bodies
 	h.keeper = h.env.startPDG(ctx, t)
-	<-h.gate.reached // the keeper keeps the first chunk's event bodies, held there
+	h.gate.await(t) // the keeper keeps the first chunk's event bodies, held there
 	select {
 	case <-graphRead: // having read the kept graph
 	case <-ctx.Done():

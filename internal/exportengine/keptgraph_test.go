@@ -225,7 +225,7 @@ func newHeldBuild(t *testing.T) *heldBuild {
 	h.ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	h.builder = h.create(t)
-	<-h.gate.reached // the first export has built the graph, and is emitting (and keeping) it
+	h.gate.await(t) // the first export has built the graph, and is emitting (and keeping) it
 	h.waiter = h.create(t)
 	select {
 	case <-waiting:

@@ -169,8 +169,8 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 	// this export keeps the event bodies of a kept graph, once the writer has kept them
 	// (keptEventsDone).
 	defer func() {
-		if k := snap.keepEvents; err == nil && k != nil && k.release != nil {
-			return
+		if err == nil && snap.keepEvents != nil {
+			return // the writer lets them go (keptEventsDone)
 		}
 		built()
 	}()
@@ -316,6 +316,9 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		keepErr = keepIfCurrent(keepPath, func() error { return e.snapshotCurrent(ctx, snap) },
 			func() error { return keeper.Commit(keepPath) }, keeper.Abort)
 		keeper = nil
+		if keepErr == nil {
+			e.dropStaleEvents(snap.sandbox, key)
+		}
 	}
 	if h := e.hooks.GraphDone; h != nil {
 		h(false, keepErr)
@@ -367,13 +370,13 @@ func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *
 // graphBuild is an identity graph an export is looking for, building, or keeping the event
 // bodies of.
 type graphBuild struct {
-	done chan struct{} // closed when the export has kept the graph and its event bodies, or failed to
+	done chan struct{} // closed when the export has kept the graph, or its event bodies, or failed to
 }
 
 // startGraphBuild records that the caller looks for the identity graph of the store key, and
-// builds it or keeps its event bodies if they are not kept; it returns built, to call (once or
-// more) when the graph is kept with its event bodies, or the caller has failed to keep them, or
-// found them kept. When another export of this engine holds the store's turn, it returns the
+// builds it if it is not kept, or keeps its event bodies if the graph is kept without them; it
+// returns built, to call (once or more) when the caller has kept what it keeps, or failed to, or
+// found both kept. When another export of this engine holds the store's turn, it returns the
 // channel closed when that one is done, and a nil built.
 func (e *Engine) startGraphBuild(key graph.Key) (building <-chan struct{}, built func()) {
 	e.graphBuilds.Lock()
@@ -424,6 +427,22 @@ func (e *Engine) dropKept(sb string) error {
 		}
 	}
 	return nil
+}
+
+// dropStaleEvents removes the event bodies kept beside a sandbox's graph unless they are those of
+// the store key, whose graph was just kept: the bodies of another store are read by no export of
+// this one, and would hold the room that keeping this store's needs (eventsRoom) until its second
+// export. What cannot be removed stays, as a cache does: the next export that keeps the bodies
+// replaces them.
+func (e *Engine) dropStaleEvents(sandbox string, key graph.Key) {
+	path := e.keptEventsPath(sandbox)
+	ev, err := openKeptEvents(path, key)
+	switch {
+	case err == nil:
+		ev.close()
+	case !errors.Is(err, os.ErrNotExist):
+		_ = os.Remove(path)
+	}
 }
 
 // errStoreChanged is why an export keeps nothing of a store that changed while it read it.
