@@ -6,7 +6,6 @@ import (
 	"flag"
 	"log"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -26,7 +25,7 @@ func main() {
 	// The provider starts itself again as the embedded engine's worker, which runs export jobs
 	// in the background (see exportengine.SpawnWorker).
 	if os.Getenv(exportengine.WorkerEnv) != "" {
-		limitMemory()
+		exportengine.LimitMemory() // a process that runs export jobs
 		stop := startProfile("worker")
 		code := exportengine.WorkerMain(exportengine.Options{})
 		stop()
@@ -64,13 +63,5 @@ func main() {
 	calls.write()
 	if err != nil {
 		log.Fatal(err.Error())
-	}
-}
-
-// limitMemory gives a process that runs export jobs (the engine's worker, the server) the engine's
-// soft memory limit, unless GOMEMLIMIT sets one.
-func limitMemory() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(exportengine.MemoryLimit)
 	}
 }

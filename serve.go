@@ -109,7 +109,7 @@ func serve(f serveFlags) error {
 	f.clientSecret = os.Getenv("AEP_CLIENT_SECRET")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	limitMemory() // the server runs export jobs in its own process
+	exportengine.LimitMemory() // the server runs export jobs in its own process
 	return runServer(ctx, f, log.New(os.Stderr, "", log.LstdFlags), nil)
 }
 

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -185,9 +184,7 @@ type exportOptions struct {
 }
 
 func stepExport(ctx context.Context, engineDir string, people int, o exportOptions) error {
-	if os.Getenv("GOMEMLIMIT") == "" { // as in the worker process that runs jobs for the provider
-		debug.SetMemoryLimit(exportengine.MemoryLimit)
-	}
+	exportengine.LimitMemory() // as in the worker process that runs jobs for the provider
 	// Whether the export read a kept identity graph, and what keeping the one it built came to.
 	// The hook runs before the job ends.
 	// And the same of the event bodies kept beside the graph.

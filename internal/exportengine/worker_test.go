@@ -2,6 +2,8 @@ package exportengine
 
 import (
 	"context"
+	"math"
+	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
@@ -62,5 +64,32 @@ func TestWorkerEnvironment(t *testing.T) {
 	}
 	if parent[1] != plugintls.ClientCertEnv+"=-----BEGIN CERTIFICATE-----" {
 		t.Errorf("the parent's environment changed: %q", parent)
+	}
+}
+
+// LimitMemory gives the process the engine's memory limit and collector's percentage, and
+// leaves each alone where its environment variable sets it.
+func TestLimitMemory(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	LimitMemory()
+	if got := debug.SetGCPercent(100); got != GCPercent {
+		t.Errorf("the collector's percentage: %d, want %d", got, GCPercent)
+	}
+	if got := debug.SetMemoryLimit(-1); got != MemoryLimit {
+		t.Errorf("the memory limit: %d, want %d", got, MemoryLimit)
+	}
+
+	t.Setenv("GOGC", "200")
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	debug.SetMemoryLimit(math.MaxInt64)
+	LimitMemory()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, the collector's percentage: %d, want it left at 100", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("with GOMEMLIMIT set, the memory limit: %d, want it left unset", got)
 	}
 }
