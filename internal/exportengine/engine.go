@@ -80,9 +80,8 @@ type Hooks struct {
 	WaitForGraph func()
 	// EventsKept is called with what keeping the event bodies beside the identity graph came to,
 	// by an export that reads a kept graph without them (the export that builds the graph keeps
-	// none): nil once it has
-	// written its profiles and kept them, or why it did not (at once when it does not start to,
-	// such as when the file system is short of room for them).
+	// none): nil once it has written its profiles and kept them, or why it did not (at once when
+	// it does not start to, such as when the file system is short of room for them).
 	EventsKept func(err error)
 	// EventsRead is called when an export that read a kept graph, and the event bodies kept with
 	// it, has written its profiles: with how many events it read from those, and how many from

@@ -25,9 +25,9 @@ import (
 // after it reads its events from there, a span of up to maxRead bytes at a time.
 //
 // The export that builds the graph, the first after the store changed, does not keep them: the
-// copy costs it the writing of every event a second time (a sixth of its time at a million
-// people), and pays only when the same store is exported again, which a second export of it
-// shows. A store exported once is never copied.
+// copy costs it the writing of every event a second time (about a tenth of its time at a
+// million people), and pays only when the same store is exported again, which a second export
+// of it shows. A store exported once is never copied.
 //
 // The file is a header (keptEventsMagic and the store's graph key), then each event's body and
 // a CRC-32C (4 bytes, big-endian) of the event's place in the store and its body, with nothing
