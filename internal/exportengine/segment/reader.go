@@ -386,7 +386,10 @@ func (it *Iterator) read(idx uint32) error {
 	if r.Kind == record.Event && startsLen != 0 {
 		return corrupt("an event's metadata gives it member starts, which only profile fragments have")
 	}
-	if p.bad || len(p.b) != 0 || bodyLen > maxBodyBytes || startsLen > maxStartsBytes || bodyLen+startsLen > it.bodyEnd-it.bodyOff {
+	if startsLen > maxStartsBytes {
+		return corrupt("a record's member starts take %d bytes, more than the %d a writer keeps", startsLen, maxStartsBytes)
+	}
+	if p.bad || len(p.b) != 0 || bodyLen > maxBodyBytes || bodyLen+startsLen > it.bodyEnd-it.bodyOff {
 		return corrupt("a record's metadata is damaged")
 	}
 	r.BodyOff, r.BodyLen, r.MembersLen = it.bodyOff, uint32(bodyLen), uint32(startsLen)

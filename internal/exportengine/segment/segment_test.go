@@ -383,6 +383,52 @@ func TestEventWithStartsIsCorrupt(t *testing.T) {
 	}
 }
 
+// A fragment whose metadata gives it more bytes of member starts than a writer keeps is corrupt,
+// though its run's body region could hold them.
+func TestStartsPastTheLimitAreCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 128 bytes of starts, whose length is two bytes of uvarint; and after it in the run, a body
+	// large enough for the body region to hold the 4,097 bytes the length is changed to.
+	first := &record.Record{Kind: record.Fragment, Identities: []record.Identity{{NS: "CRMID", ID: "a"}},
+		Body: []byte(`{"a":1}`), Members: bytes.Repeat([]byte{1}, 128)}
+	second := &record.Record{Kind: record.Fragment, Identities: []record.Identity{{NS: "CRMID", ID: "b"}},
+		Body: []byte(`{"b":"` + strings.Repeat("x", 5000) + `"}`)}
+	for _, r := range []*record.Record{first, second} {
+		if err := w.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	if _, err := readAll(path); err != nil {
+		t.Fatalf("the segment as written: %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first record's metadata ends with the length of its starts.
+	n, k := binary.Uvarint(b[magicSize:])
+	at := magicSize + k + int(n) - 2
+	if b[at] != 0x80 || b[at+1] != 0x01 {
+		t.Fatalf("the first record's metadata ends with % x, not 128's uvarint", b[at:at+2])
+	}
+	b[at], b[at+1] = 0x81, 0x20 // 4,097
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Found by the limit's own check, before the run's checksum or the next body's bounds would be.
+	if _, err := readAll(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "member starts take 4097 bytes") {
+		t.Errorf("starts of 4,097 bytes: %v, want ErrCorrupt saying so", err)
+	}
+}
+
 // An empty segment (a batch whose records all failed is not kept, but the writer allows it) is
 // whole.
 func TestEmptySegment(t *testing.T) {
