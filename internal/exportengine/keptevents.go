@@ -56,8 +56,8 @@ type eventsKeeper struct {
 	f   *os.File
 	w   *bufio.Writer
 	err error
-	// release, when set, lets the exports waiting for the store's turn go, once the bodies are
-	// kept or have failed to be: so that they read them.
+	// release lets the exports waiting for the store's turn go, once the bodies are kept or have
+	// failed to be: so that they read them.
 	release func()
 	// chunks carries the chunks the writer has written to the goroutine that keeps their
 	// events (take), which gives them back to the export's free chunks; kept is closed once it
@@ -86,10 +86,11 @@ func eventsScratch(scratch string) string {
 	return filepath.Join(filepath.Dir(scratch), keptEventsScratchDir)
 }
 
-// startKeepingEvents starts keeping the event bodies of snap, whose graph is the store key; or
-// tells the hooks why it does not, and returns nil.
-func (e *Engine) startKeepingEvents(scratch string, snap *storeSnapshot, key graph.Key) *eventsKeeper {
-	k, err := e.createEventsKeeper(eventsScratch(scratch), snap, key)
+// startKeepingEvents starts keeping the event bodies of snap, whose graph is the store key, and
+// calls release once they are kept or have failed to be; or tells the hooks why it does not, and
+// returns nil (release is then the caller's to call).
+func (e *Engine) startKeepingEvents(scratch string, snap *storeSnapshot, key graph.Key, release func()) *eventsKeeper {
+	k, err := e.createEventsKeeper(eventsScratch(scratch), snap, key, release)
 	if err != nil {
 		if h := e.hooks.EventsKept; h != nil {
 			h(err)
@@ -101,7 +102,7 @@ func (e *Engine) startKeepingEvents(scratch string, snap *storeSnapshot, key gra
 
 // createEventsKeeper starts keeping the event bodies of snap, whose graph is the store key, in
 // dir; or reports why it does not (errNoRoom, when the file system is short of room for them).
-func (e *Engine) createEventsKeeper(dir string, snap *storeSnapshot, key graph.Key) (*eventsKeeper, error) {
+func (e *Engine) createEventsKeeper(dir string, snap *storeSnapshot, key graph.Key, release func()) (*eventsKeeper, error) {
 	var size uint64 // at most: superseded events are counted too
 	for _, b := range snap.batches {
 		if b.kind != record.Event {
@@ -127,7 +128,7 @@ func (e *Engine) createEventsKeeper(dir string, snap *storeSnapshot, key graph.K
 	if err != nil {
 		return nil, err
 	}
-	k := &eventsKeeper{dir: dir, f: f, w: bufio.NewWriterSize(f, 1<<20), before: e.hooks.BeforeKeepingEvents}
+	k := &eventsKeeper{dir: dir, f: f, w: bufio.NewWriterSize(f, 1<<20), release: release, before: e.hooks.BeforeKeepingEvents}
 	if _, err := k.w.Write(keptEventsHeader(key)); err != nil {
 		k.discard(err)
 		return nil, err
@@ -206,7 +207,7 @@ func keptEventSum(l *recordLoc, body []byte) uint32 {
 // what they were read from (current); otherwise it removes them, and says why. Either way it
 // lets the exports waiting for the store's turn go.
 func (k *eventsKeeper) commit(path string, current func() error) error {
-	defer k.releaseWaiters()
+	defer k.release()
 	if k.err == nil {
 		if err := k.w.Flush(); err != nil {
 			k.discard(err)
@@ -235,13 +236,7 @@ func (k *eventsKeeper) abort() {
 	if k.err == nil {
 		k.discard(errors.New("the export failed"))
 	}
-	k.releaseWaiters()
-}
-
-func (k *eventsKeeper) releaseWaiters() {
-	if k.release != nil {
-		k.release()
-	}
+	k.release()
 }
 
 // keepIfCurrent puts what an export kept of a store in place at path (put) if current reports

@@ -181,8 +181,7 @@ func (e *Engine) produceStitched(ctx context.Context, snap *storeSnapshot, spec 
 		if ev, err := openKeptEvents(e.keptEventsPath(snap.sandbox), key); err == nil {
 			snap.keptEvents = ev // kept after all (a graph that did not check out, then did)
 			built()
-		} else if k := e.startKeepingEvents(scratch, snap, key); k != nil {
-			k.release = built
+		} else if k := e.startKeepingEvents(scratch, snap, key, built); k != nil {
 			snap.keepEvents = k
 		} else {
 			built()

@@ -364,19 +364,7 @@ func TestEventWithStartsIsCorrupt(t *testing.T) {
 		t.Fatalf("the event as written: %v\n%s", err, got)
 	}
 	// The metadata's last byte is the length of the starts, which the writer left 0.
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, k := binary.Uvarint(b[magicSize:])
-	at := magicSize + k + int(n) - 1
-	if b[at] != 0 {
-		t.Fatalf("the metadata ends with %d, not the starts' length 0", b[at])
-	}
-	b[at] = 1
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	patchFirstMetaEnd(t, path, []byte{0}, []byte{1})
 	// Found by the event's own check, before the run's checksum or its body's bounds would be.
 	if _, err := readAll(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "an event's metadata gives it member starts") {
 		t.Errorf("an event with member starts: %v, want ErrCorrupt saying so", err)
@@ -409,23 +397,30 @@ func TestStartsPastTheLimitAreCorrupt(t *testing.T) {
 	if _, err := readAll(path); err != nil {
 		t.Fatalf("the segment as written: %v", err)
 	}
+	// The first record's metadata ends with the length of its starts: 128, as 4,097.
+	patchFirstMetaEnd(t, path, []byte{0x80, 0x01}, []byte{0x81, 0x20})
+	// Found by the limit's own check, before the run's checksum or the next body's bounds would be.
+	if _, err := readAll(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "member starts take 4097 bytes") {
+		t.Errorf("starts of 4,097 bytes: %v, want ErrCorrupt saying so", err)
+	}
+}
+
+// patchFirstMetaEnd replaces the last bytes of the segment's first record's metadata, which must
+// be was, with now (as long).
+func patchFirstMetaEnd(t *testing.T, path string, was, now []byte) {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The first record's metadata ends with the length of its starts.
 	n, k := binary.Uvarint(b[magicSize:])
-	at := magicSize + k + int(n) - 2
-	if b[at] != 0x80 || b[at+1] != 0x01 {
-		t.Fatalf("the first record's metadata ends with % x, not 128's uvarint", b[at:at+2])
+	at := magicSize + k + int(n) - len(was)
+	if !bytes.Equal(b[at:at+len(was)], was) {
+		t.Fatalf("the first record's metadata ends with % x, not % x", b[at:at+len(was)], was)
 	}
-	b[at], b[at+1] = 0x81, 0x20 // 4,097
+	copy(b[at:], now)
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
-	}
-	// Found by the limit's own check, before the run's checksum or the next body's bounds would be.
-	if _, err := readAll(path); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "member starts take 4097 bytes") {
-		t.Errorf("starts of 4,097 bytes: %v, want ErrCorrupt saying so", err)
 	}
 }
 
