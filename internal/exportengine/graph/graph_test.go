@@ -161,6 +161,16 @@ func TestComponentsMatchAPlainUnionFind(t *testing.T) {
 			for range rng.IntN(4) {
 				records[r] = append(records[r], id{[]string{"ECID", "Email", "CRMID", "E"}[rng.IntN(4)], fmt.Sprint(rng.IntN(pool))})
 			}
+			// Half the records share identities with the record before, as a person's events do:
+			// they are linked to it.
+			if r > 0 && rng.IntN(2) == 0 {
+				for _, x := range records[r-1] {
+					if rng.IntN(2) == 0 {
+						records[r] = append(records[r], x)
+					}
+				}
+				rng.Shuffle(len(records[r]), func(i, j int) { records[r][i], records[r][j] = records[r][j], records[r][i] })
+			}
 		}
 		parent := map[id]id{}
 		var find func(x id) id
@@ -207,6 +217,129 @@ func TestComponentsMatchAPlainUnionFind(t *testing.T) {
 			if sm := slices.MinFunc(members[root], cmpKeys); got[of[r]] != fmt.Sprintf("%d %s:%s", min(len(members[root]), 255), sm.ns, sm.id) {
 				t.Fatalf("round %d: record %d is in %q", round, r, got[of[r]])
 			}
+		}
+	}
+}
+
+// A record that shares an identity with the record before it is linked to it: the identities they
+// share go to the sort once, and the record is still in its person's component, whether or not
+// it has identities of its own left.
+func TestLinkedRecordsSortSharedIdentitiesOnce(t *testing.T) {
+	var records [][]id
+	for p := range 500 {
+		ecid, email := id{"ECID", fmt.Sprintf("e%03d", p)}, id{"Email", fmt.Sprintf("%03d@x", p)}
+		// A person's events: the first names the browser alone, the second signs in, the third
+		// names the browser again; the fourth is another person's who shares the email.
+		records = append(records, []id{ecid}, []id{email, ecid}, []id{ecid})
+		if p%2 == 1 {
+			records = append(records, []id{email, {"ECID", fmt.Sprintf("f%03d", p)}})
+		}
+	}
+	for _, size := range runSizes {
+		b, err := NewBuilder(t.TempDir(), len(records), size, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r, grp := range records {
+			for _, x := range grp {
+				if err := b.Add(uint32(r), []byte(x.ns), []byte(x.id)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		c, err := b.Build(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		// Each person's ECID and email once; the fourth record shares nothing with the third, so
+		// both its identities are sorted. Unlinked, it would be 4 a person and 2 more every second.
+		if want := 500*2 + 250*2; b.sorted != want {
+			t.Errorf("runs of %d: %d identities sorted, want %d", size, b.sorted, want)
+		}
+		var byRecord []uint32
+		for r := range records {
+			comp, ok, err := c.Of(uint32(r))
+			if err != nil || !ok {
+				t.Fatalf("record %d: %v, %v", r, ok, err)
+			}
+			byRecord = append(byRecord, comp)
+		}
+		r := 0
+		for p := range 500 {
+			n := 3 + p%2
+			for i := 1; i < n; i++ {
+				if byRecord[r+i] != byRecord[r] {
+					t.Fatalf("runs of %d: person %d's record %d is in component %d, its first in %d", size, p, i, byRecord[r+i], byRecord[r])
+				}
+			}
+			if p > 0 && byRecord[r] == byRecord[r-1] {
+				t.Fatalf("runs of %d: person %d shares a component with the person before", size, p)
+			}
+			wantSize := 2 + p%2
+			if got := c.Size(byRecord[r]); got != wantSize {
+				t.Fatalf("runs of %d: person %d's component has %d identities, want %d", size, p, got, wantSize)
+			}
+			r += n
+		}
+	}
+}
+
+// Identities of records that come interleaved, or records out of order, are linked only where a
+// record comes right after the one before it and shares an identity; the components are the same.
+func TestInterleavedRecordsAreLinkedRightly(t *testing.T) {
+	adds := []struct {
+		record uint32
+		x      id
+	}{
+		{0, id{"ECID", "1"}}, {1, id{"ECID", "2"}}, {0, id{"Email", "a"}}, // record 0 comes twice
+		{1, id{"Email", "a"}},                      // linked to record 0's second part
+		{3, id{"ECID", "3"}}, {2, id{"ECID", "3"}}, // 2 after 3: not linked, shares by the sort
+		{4, id{"ECID", "4"}}, {5, id{"ECID", "4"}}, {5, id{"ECID", "5"}},
+		{7, id{"ECID", "5"}}, // not right after record 5: sorted, and joins by it
+		{6, id{"ECID", "6"}},
+	}
+	b, err := NewBuilder(t.TempDir(), 9, 512, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range adds {
+		if err := b.Add(a.record, []byte(a.x.ns), []byte(a.x.id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := b.Build(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := []string{"3 ECID:1", "3 ECID:1", "1 ECID:3", "1 ECID:3", "2 ECID:4", "2 ECID:4", "1 ECID:6", "2 ECID:4", ""}
+	comps := make([]int64, len(want)) // -1 for none
+	for r := range want {
+		comp, ok, err := c.Of(uint32(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		comps[r] = -1
+		if ok {
+			comps[r] = int64(comp)
+		}
+	}
+	names := map[int64]string{-1: ""}
+	sorted := slices.Clone(comps)
+	slices.Sort(sorted)
+	for _, comp := range slices.Compact(sorted) {
+		if comp >= 0 {
+			ns, key, err := c.Key(uint32(comp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			names[comp] = fmt.Sprintf("%d %s:%s", c.Size(uint32(comp)), ns, key)
+		}
+	}
+	for r, w := range want {
+		if got := names[comps[r]]; got != w {
+			t.Errorf("record %d: %q, want %q", r, got, w)
 		}
 	}
 }
