@@ -10,10 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
-
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/internal/durable"
 )
 
 // A kept graph is what an export made of a store's identity graph, saved for the exports after
@@ -24,9 +21,11 @@ import (
 // The file is a header (keptMagic, the store's key, the value size), one entry a component
 // (uvarint namespace length, the namespace, uvarint identity count, uvarint value count, the
 // values), and a trailer (the count of components, a CRC-32C of all that comes before it and of
-// the count, keptEnd). It is written under another name and renamed into place once synced, so
-// that a reader finds a whole file or none; a reader checks the whole file before it reads the
-// first component.
+// the count, keptEnd). It is written under another name and renamed into place, so that a reader
+// finds a whole file or none; a reader checks the whole file before it reads the first
+// component. It is a cache of the store, and is not synced: what a crash leaves of it (no file,
+// or one whose pages did not all reach the disk) fails that check, and costs the next export the
+// building of the graph, not rows.
 
 // Key names the store a kept graph was made of: two stores with one key have the same records.
 type Key [32]byte
@@ -112,8 +111,8 @@ func (w *KeptWriter) Add(ns []byte, identities int, values []byte) error {
 	return nil
 }
 
-// Commit finishes the file, syncs it and renames it to path (replacing what is there), then
-// syncs path's directory. The writer is done with either way.
+// Commit finishes the file and renames it to path (replacing what is there), without a sync (see
+// above). The writer is done with either way.
 func (w *KeptWriter) Commit(path string) (err error) {
 	defer func() {
 		if err != nil {
@@ -131,16 +130,10 @@ func (w *KeptWriter) Commit(path string) (err error) {
 	if _, err := w.f.Write(t[:]); err != nil {
 		return err
 	}
-	if err := w.f.Sync(); err != nil {
-		return err
-	}
 	if err := w.f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(w.f.Name(), path); err != nil {
-		return err
-	}
-	return durable.SyncDir(filepath.Dir(path))
+	return os.Rename(w.f.Name(), path)
 }
 
 // Abort removes the unfinished file.
