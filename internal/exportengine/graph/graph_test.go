@@ -19,6 +19,13 @@ var runSizes = []int{RunSize, 512}
 // build gives each record (a group of identities) to a builder and returns the components.
 func build(t *testing.T, records [][]id, runSize int) *Components {
 	t.Helper()
+	_, c := buildWith(t, records, runSize)
+	return c
+}
+
+// buildWith is build, and the builder too.
+func buildWith(t *testing.T, records [][]id, runSize int) (*Builder, *Components) {
+	t.Helper()
 	b, err := NewBuilder(t.TempDir(), len(records), runSize, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +42,7 @@ func build(t *testing.T, records [][]id, runSize int) *Components {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return b, c
 }
 
 // components lists the components of the records in rank order, each as "size ns:id" with its
@@ -229,29 +236,15 @@ func TestLinkedRecordsSortSharedIdentitiesOnce(t *testing.T) {
 	for p := range 500 {
 		ecid, email := id{"ECID", fmt.Sprintf("e%03d", p)}, id{"Email", fmt.Sprintf("%03d@x", p)}
 		// A person's events: the first names the browser alone, the second signs in, the third
-		// names the browser again; the fourth is another person's who shares the email.
+		// names the browser again; every second person signs in on a second browser, in a fourth
+		// that shares nothing with the third.
 		records = append(records, []id{ecid}, []id{email, ecid}, []id{ecid})
 		if p%2 == 1 {
 			records = append(records, []id{email, {"ECID", fmt.Sprintf("f%03d", p)}})
 		}
 	}
 	for _, size := range runSizes {
-		b, err := NewBuilder(t.TempDir(), len(records), size, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for r, grp := range records {
-			for _, x := range grp {
-				if err := b.Add(uint32(r), []byte(x.ns), []byte(x.id)); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		c, err := b.Build(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
+		b, c := buildWith(t, records, size)
 		// Each person's ECID and email once; the fourth record shares nothing with the third, so
 		// both its identities are sorted. Unlinked, it would be 4 a person and 2 more every second.
 		if want := 500*2 + 250*2; b.sorted != want {
