@@ -354,7 +354,7 @@ func emitKept(ctx context.Context, snap *storeSnapshot, spec *exportSpec, kept *
 		}
 		group = group[:0]
 		for v := kept.Values(); len(v) > 0; v = v[recordLocSize:] {
-			group = append(group, decodeRecordLoc(v)) // each checked by OpenKept (validLoc)
+			group = append(group, decodeRecordLoc(v)) // each checked by OpenKept, and as it is read (validLoc)
 		}
 		if ev := snap.keptEvents; ev != nil && emitted(kept.Identities()) {
 			ev.place(group)

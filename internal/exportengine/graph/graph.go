@@ -7,13 +7,14 @@
 // rank among all identities. A second sort brings each record's nodes together, in record order,
 // and links them in a union-find over the node numbers. What stays in memory is 5 bytes an
 // identity (its parent, then its component's size), a bit a record and the sorts' runs: no
-// identity's bytes, no hash table. The identities' keys and each record's first node wait in
+// identity's bytes (but those of the record being added and of the one before), no hash table. The identities' keys and each record's first node wait in
 // files, read forward. Because the smaller node always becomes the root, a component's root is
 // its smallest identity, and ordering components by root ranks them.
 //
 // A record that shares an identity with the record before it is linked to that record, and only
 // its other identities go to the sorts: a person's events come one after another in a store, most
-// with the same identities, and so the sorts take about half of the events' identities.
+// with the same identities, and so the sorts take about half of the events' identities (at
+// 1,000,000 people of the benchmark, 4.6 million identities of 6.6 million in all).
 package graph
 
 import (
@@ -41,7 +42,8 @@ type Builder struct {
 	sorter  *extsort.Sorter
 	// linked has a bit a record, set for a record linked to the one before it (see Add).
 	linked []uint64
-	// cur holds the identities of the record being added, prev those of the record before it.
+	// cur holds the identities of the record being added, prev those added before them (of the
+	// record before it, when records come in order).
 	cur, prev recordKeys
 	sorted    int // identities given to the sort
 	rec       [4]byte
@@ -54,8 +56,8 @@ type recordKeys struct {
 	ends   []int // where each key ends in keys
 }
 
-func (k *recordKeys) reset(record uint32) {
-	k.record, k.keys, k.ends = record, k.keys[:0], k.ends[:0]
+func (k *recordKeys) reset() {
+	k.keys, k.ends = k.keys[:0], k.ends[:0]
 }
 
 func (k *recordKeys) key(i int) []byte {
@@ -75,8 +77,8 @@ func (k *recordKeys) has(key []byte) bool {
 	return false
 }
 
-// maxLinkChecks bounds the comparisons of identities that linking a record to the one before it
-// may take: past it, the record is not linked, and all its identities are sorted.
+// maxLinkChecks bounds the pairs of identities that linking a record to the one before it
+// compares: past it, the record is not linked, and all its identities are sorted.
 const maxLinkChecks = 256
 
 // RunSize is how much of the identities the external sort should hold in memory before it writes
@@ -143,7 +145,7 @@ func (b *Builder) endRecord() error {
 		b.sorted++
 	}
 	b.cur, b.prev = b.prev, b.cur
-	b.cur.reset(0)
+	b.cur.reset()
 	return nil
 }
 
@@ -166,14 +168,14 @@ func (b *Builder) Build(ctx context.Context) (_ *Components, err error) {
 			_ = c.Close()
 		}
 	}()
-	// Identities in key order: each distinct one becomes the next node, its key goes to the
-	// identities' file, and (record, node) to a second sort, that brings each record's nodes
-	// together.
-	if len(b.cur.ends) > 0 {
+	if len(b.cur.ends) > 0 { // the last record added
 		if err := b.endRecord(); err != nil {
 			return nil, err
 		}
 	}
+	// Identities in key order: each distinct one becomes the next node, its key goes to the
+	// identities' file, and (record, node) to a second sort, that brings each record's nodes
+	// together.
 	if c.keys, err = newKeyFile(filepath.Join(b.dir, "identities")); err != nil {
 		return nil, err
 	}

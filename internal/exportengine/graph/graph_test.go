@@ -49,7 +49,12 @@ func buildWith(t *testing.T, records [][]id, runSize int) (*Builder, *Components
 // smallest identity, and gives each record's component as an index of that list.
 func components(t *testing.T, records [][]id, runSize int) (list []string, of []int) {
 	t.Helper()
-	c := build(t, records, runSize)
+	return describe(t, build(t, records, runSize), records)
+}
+
+// describe is components of a graph built of records.
+func describe(t *testing.T, c *Components, records [][]id) (list []string, of []int) {
+	t.Helper()
 	var comps, byRecord []uint32
 	for r := range records {
 		comp, ok, err := c.Of(uint32(r))
@@ -333,6 +338,91 @@ func TestInterleavedRecordsAreLinkedRightly(t *testing.T) {
 	for r, w := range want {
 		if got := names[comps[r]]; got != w {
 			t.Errorf("record %d: %q, want %q", r, got, w)
+		}
+	}
+}
+
+// A record with more identities than linking compares (maxLinkChecks) is not linked, though it
+// shares one with the record before: all its identities are sorted, and it joins by the sort.
+func TestARecordTooLargeToLinkIsSorted(t *testing.T) {
+	var big0, big1 []id
+	for i := range 17 { // 17 × 17 pairs to compare, past maxLinkChecks
+		big0 = append(big0, id{"E", fmt.Sprint("a", i)})
+		big1 = append(big1, id{"E", fmt.Sprint("b", i)})
+	}
+	big1[16] = big0[0] // the one identity they share
+	for _, size := range runSizes {
+		b, c := buildWith(t, [][]id{big0, big1}, size)
+		if b.isLinked(1) || b.sorted != 34 {
+			t.Errorf("runs of %d: linked %v, %d identities sorted; want not linked, 34", size, b.isLinked(1), b.sorted)
+		}
+		if list, of := describe(t, c, [][]id{big0, big1}); !slices.Equal(list, []string{"33 E:a0"}) || of[0] != of[1] {
+			t.Errorf("runs of %d: components %v, records in %v; want one of 33 identities", size, list, of)
+		}
+	}
+}
+
+// Components are the same whatever the order the identities are added in: records whole and in
+// order (where most that share are linked), each record's identities split into groups with
+// neighbouring groups swapped, and records in reverse order (where none is linked).
+func TestComponentsDoNotDependOnTheOrderOfAdds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	type add struct {
+		record uint32
+		x      id
+	}
+	for round := range 10 {
+		size := runSizes[round%2]
+		records := make([][]id, 1+rng.IntN(300))
+		for r := range records {
+			for range rng.IntN(4) {
+				records[r] = append(records[r], id{[]string{"ECID", "Email"}[rng.IntN(2)], fmt.Sprint(rng.IntN(300))})
+			}
+			if r > 0 && rng.IntN(2) == 0 {
+				records[r] = append(records[r], records[r-1]...)
+			}
+		}
+		want, wantOf := components(t, records, size)
+		var groups [][]add
+		for r, grp := range records {
+			for len(grp) > 0 {
+				n := 1 + rng.IntN(len(grp))
+				var g []add
+				for _, x := range grp[:n] {
+					g = append(g, add{uint32(r), x})
+				}
+				groups, grp = append(groups, g), grp[n:]
+			}
+		}
+		split := slices.Clone(groups)
+		for i := 0; i+1 < len(split); i += 2 {
+			if rng.IntN(2) == 0 {
+				split[i], split[i+1] = split[i+1], split[i]
+			}
+		}
+		reversed := slices.Clone(groups)
+		slices.Reverse(reversed)
+		for name, order := range map[string][][]add{"split and swapped": split, "reversed": reversed} {
+			b, err := NewBuilder(t.TempDir(), len(records), size, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range order {
+				for _, a := range g {
+					if err := b.Add(a.record, []byte(a.x.ns), []byte(a.x.id)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			c, err := b.Build(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, gotOf := describe(t, c, records)
+			_ = c.Close()
+			if !slices.Equal(got, want) || !slices.Equal(gotOf, wantOf) {
+				t.Fatalf("round %d, %s: components %v of records %v, want %v of %v", round, name, got, gotOf, want, wantOf)
+			}
 		}
 	}
 }

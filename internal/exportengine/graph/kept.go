@@ -22,10 +22,10 @@ import (
 // (uvarint namespace length, the namespace, uvarint identity count, uvarint value count, the
 // values), and a trailer (the count of components, a CRC-32C of all that comes before it and of
 // the count, keptEnd). It is written under another name and renamed into place, so that a reader
-// finds a whole file or none; a reader checks the whole file before it reads the first
-// component. It is a cache of the store, and is not synced: what a crash leaves of it (no file,
-// or one whose pages did not all reach the disk) fails that check, and costs the next export the
-// building of the graph, not rows.
+// never finds one being written; a reader checks the whole file before it reads the first
+// component, and checks it again as it reads. It is a cache of the store, and is not synced:
+// what a crash leaves of it (no file, or one whose pages did not all reach the disk) fails that
+// check, and costs the next export the building of the graph, not rows.
 
 // Key names the store a kept graph was made of: two stores with one key have the same records.
 type Key [32]byte
@@ -153,7 +153,18 @@ type KeptReader struct {
 	size      int
 	values    []byte
 	err       error
+	// The check the caller's pass makes again as it reads: the sum and the values. Between the
+	// two passes the file's pages may leave the page cache, and be read again from the disk: the
+	// file is not synced (see above), so that a write the disk lost is found here, not used.
+	crc   hash.Hash32
+	tail  []byte // the trailer's count, which the sum covers after the entries
+	want  uint32
+	valid func(value []byte) bool
 }
+
+// ErrKeptChanged is what reading a kept graph finds when it no longer reads as it did when
+// OpenKept checked it.
+var ErrKeptChanged = errors.New("graph: the kept graph does not read back as it did when it was checked")
 
 // OpenKept opens the kept graph at path if it is one of the store key, of values of valueSize
 // bytes, that reads back whole: its checksum holds, every entry parses, nothing follows the last,
@@ -222,7 +233,11 @@ func OpenKept(path string, key Key, valueSize int, valid func(value []byte) bool
 	if crc.Sum32() != binary.BigEndian.Uint32(t[trailerCRC:]) {
 		return nil, ErrNotKept
 	}
-	return entries(io.NewSectionReader(f, int64(keptHeader), body-int64(keptHeader))), nil
+	again := crc32.New(castagnoli)
+	again.Write(h[:])
+	r := entries(io.TeeReader(io.NewSectionReader(f, int64(keptHeader), body-int64(keptHeader)), again))
+	r.crc, r.tail, r.want, r.valid = again, t[:trailerCRC], crc.Sum32(), valid
+	return r, nil
 }
 
 // Next reads the next component, and reports whether there was one.
@@ -235,6 +250,21 @@ func (r *KeptReader) Next() bool {
 		r.err = io.ErrUnexpectedEOF
 	}
 	r.left--
+	if r.err == nil && r.valid != nil {
+		for v := r.values; len(v) > 0; v = v[r.valueSize:] {
+			if !r.valid(v[:r.valueSize]) {
+				r.err = ErrKeptChanged
+				break
+			}
+		}
+	}
+	if r.err == nil && r.left == 0 && r.crc != nil {
+		// The last entry's bytes end the section the reader reads: the sum has seen them all.
+		r.crc.Write(r.tail)
+		if r.crc.Sum32() != r.want {
+			r.err = ErrKeptChanged
+		}
+	}
 	return r.err == nil
 }
 

@@ -18,9 +18,10 @@ type keptComponent struct {
 	values     []byte
 }
 
-func writeKept(t *testing.T, dir string, key Key, valueSize int, comps []keptComponent) string {
+// writeKept keeps comps, of values of 4 bytes, in dir.
+func writeKept(t *testing.T, dir string, key Key, comps []keptComponent) string {
 	t.Helper()
-	w, err := CreateKept(dir, key, valueSize)
+	w, err := CreateKept(dir, key, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ var sampleKept = []keptComponent{
 func TestKeptGraphReadsBackWhatWasWritten(t *testing.T) {
 	dir := t.TempDir()
 	key := Key{1, 2, 3}
-	path := writeKept(t, dir, key, 4, sampleKept)
+	path := writeKept(t, dir, key, sampleKept)
 	r, err := OpenKept(path, key, 4, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +87,7 @@ func TestKeptGraphReadsBackWhatWasWritten(t *testing.T) {
 func TestKeptGraphOfAnotherStoreOrDamagedIsNotKept(t *testing.T) {
 	dir := t.TempDir()
 	key := Key{7}
-	path := writeKept(t, dir, key, 4, sampleKept[:2])
+	path := writeKept(t, dir, key, sampleKept[:2])
 	notKept := func(what string, key Key, valueSize int) {
 		t.Helper()
 		r, err := OpenKept(path, key, valueSize, nil)
@@ -125,6 +126,68 @@ func TestKeptGraphOfAnotherStoreOrDamagedIsNotKept(t *testing.T) {
 	notKept("no file", key, 4)
 }
 
+// A kept graph is not synced, so its pages may be read again from the disk between OpenKept's
+// check and the caller's pass: that pass checks the values and the sum again, and a file that
+// reads otherwise than it did is an error, not components.
+func TestKeptGraphThatChangesAfterTheCheckIsAnError(t *testing.T) {
+	key := Key{9}
+	valid := func(v []byte) bool { return v[0] != 'X' }
+	for _, tc := range []struct {
+		name string
+		at   func(whole []byte) int // the byte changed
+		to   byte
+		// want is how many components read before the error.
+		want int
+	}{
+		// The first value of the second component: it is read, then refused as it is read.
+		{"a value no longer valid", func(w []byte) int { return bytes.Index(w, []byte("cccc")) }, 'X', 1},
+		// A byte of the last component's values that valid still takes: only the sum, at the
+		// last component, finds it.
+		{"a byte only the sum covers", func(w []byte) int { return bytes.LastIndex(w, []byte("dddd")) }, 'e', 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			comps := []keptComponent{sampleKept[0], sampleKept[1], sampleKept[2]}
+			path := writeKept(t, t.TempDir(), key, comps)
+			r, err := OpenKept(path, key, 4, valid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			whole, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.WriteAt([]byte{tc.to}, int64(tc.at(whole)))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for r.Next() {
+				n++
+			}
+			if !errors.Is(r.Err(), ErrKeptChanged) || n != tc.want {
+				t.Fatalf("read %d components, then %v; want %d, then ErrKeptChanged", n, r.Err(), tc.want)
+			}
+		})
+	}
+	// Unchanged, the same reader reads every component with the check on.
+	path := writeKept(t, t.TempDir(), key, sampleKept[:3])
+	r, err := OpenKept(path, key, 4, valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readKept(t, r); len(got) != 3 {
+		t.Fatalf("read %d components, want 3", len(got))
+	}
+}
+
 func TestKeptGraphAbortLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	w, err := CreateKept(dir, Key{}, 4)
@@ -145,7 +208,7 @@ func TestKeptGraphAbortLeavesNothing(t *testing.T) {
 func TestKeptGraphOfFewBytesAndManyIdentities(t *testing.T) {
 	dir := t.TempDir()
 	comps := []keptComponent{{"ECID", 255, []byte("abcd")}}
-	path := writeKept(t, dir, Key{3}, 4, comps)
+	path := writeKept(t, dir, Key{3}, comps)
 	r, err := OpenKept(path, Key{3}, 4, nil)
 	if err != nil {
 		t.Fatal(err)
