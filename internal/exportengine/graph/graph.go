@@ -122,21 +122,13 @@ func (b *Builder) Add(record uint32, ns, id []byte) error {
 // before, if it is linked to it.
 func (b *Builder) endRecord() error {
 	cur, prev := &b.cur, &b.prev
-	linked := false
-	if len(prev.ends) > 0 && cur.record == prev.record+1 && len(cur.ends)*len(prev.ends) <= maxLinkChecks {
-		for i := range cur.ends {
-			if prev.has(cur.key(i)) {
-				linked = true
-				break
-			}
-		}
-	}
-	if linked {
-		b.linked[cur.record/64] |= 1 << (cur.record % 64)
-	}
+	// Only an identity the record before has can link a record to it, and that one is then not
+	// sorted again: one pass finds both.
+	canLink := len(prev.ends) > 0 && cur.record == prev.record+1 && len(cur.ends)*len(prev.ends) <= maxLinkChecks
 	binary.BigEndian.PutUint32(b.rec[:], cur.record)
 	for i := range cur.ends {
-		if linked && prev.has(cur.key(i)) {
+		if canLink && prev.has(cur.key(i)) {
+			b.linked[cur.record/64] |= 1 << (cur.record % 64)
 			continue
 		}
 		if err := b.sorter.Add(cur.key(i), b.rec[:]); err != nil {

@@ -26,15 +26,32 @@ func build(t *testing.T, records [][]id, runSize int) *Components {
 // buildWith is build, and the builder too.
 func buildWith(t *testing.T, records [][]id, runSize int) (*Builder, *Components) {
 	t.Helper()
-	b, err := NewBuilder(t.TempDir(), len(records), runSize, nil)
+	var adds []add
+	for r, grp := range records {
+		for _, x := range grp {
+			adds = append(adds, add{uint32(r), x})
+		}
+	}
+	return buildAdds(t, len(records), adds, runSize)
+}
+
+// add is an identity of a record, as a builder is given it.
+type add struct {
+	record uint32
+	x      id
+}
+
+// buildAdds gives a builder of so many records the adds, in their order, and returns it and the
+// components, which the test closes when it ends.
+func buildAdds(t *testing.T, records int, adds []add, runSize int) (*Builder, *Components) {
+	t.Helper()
+	b, err := NewBuilder(t.TempDir(), records, runSize, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for r, grp := range records {
-		for _, x := range grp {
-			if err := b.Add(uint32(r), []byte(x.ns), []byte(x.id)); err != nil {
-				t.Fatal(err)
-			}
+	for _, a := range adds {
+		if err := b.Add(a.record, []byte(a.x.ns), []byte(a.x.id)); err != nil {
+			t.Fatal(err)
 		}
 	}
 	c, err := b.Build(context.Background())
@@ -286,10 +303,7 @@ func TestLinkedRecordsSortSharedIdentitiesOnce(t *testing.T) {
 // Identities of records that come interleaved, or records out of order, are linked only where a
 // record comes right after the one before it and shares an identity; the components are the same.
 func TestInterleavedRecordsAreLinkedRightly(t *testing.T) {
-	adds := []struct {
-		record uint32
-		x      id
-	}{
+	adds := []add{
 		{0, id{"ECID", "1"}}, {1, id{"ECID", "2"}}, {0, id{"Email", "a"}}, // record 0 comes twice
 		{1, id{"Email", "a"}},                      // linked to record 0's second part
 		{3, id{"ECID", "3"}}, {2, id{"ECID", "3"}}, // 2 after 3: not linked, shares by the sort
@@ -297,46 +311,19 @@ func TestInterleavedRecordsAreLinkedRightly(t *testing.T) {
 		{7, id{"ECID", "5"}}, // not right after record 5: sorted, and joins by it
 		{6, id{"ECID", "6"}},
 	}
-	b, err := NewBuilder(t.TempDir(), 9, 512, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range adds {
-		if err := b.Add(a.record, []byte(a.x.ns), []byte(a.x.id)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := b.Build(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	want := []string{"3 ECID:1", "3 ECID:1", "1 ECID:3", "1 ECID:3", "2 ECID:4", "2 ECID:4", "1 ECID:6", "2 ECID:4", ""}
-	comps := make([]int64, len(want)) // -1 for none
-	for r := range want {
-		comp, ok, err := c.Of(uint32(r))
-		if err != nil {
-			t.Fatal(err)
-		}
-		comps[r] = -1
-		if ok {
-			comps[r] = int64(comp)
-		}
+	records := make([][]id, len(want)) // record 8 has no identities
+	for _, a := range adds {
+		records[a.record] = append(records[a.record], a.x)
 	}
-	names := map[int64]string{-1: ""}
-	sorted := slices.Clone(comps)
-	slices.Sort(sorted)
-	for _, comp := range slices.Compact(sorted) {
-		if comp >= 0 {
-			ns, key, err := c.Key(uint32(comp))
-			if err != nil {
-				t.Fatal(err)
-			}
-			names[comp] = fmt.Sprintf("%d %s:%s", c.Size(uint32(comp)), ns, key)
-		}
-	}
+	_, c := buildAdds(t, len(records), adds, 512)
+	list, of := describe(t, c, records)
 	for r, w := range want {
-		if got := names[comps[r]]; got != w {
+		got := ""
+		if len(records[r]) > 0 {
+			got = list[of[r]]
+		}
+		if got != w {
 			t.Errorf("record %d: %q, want %q", r, got, w)
 		}
 	}
@@ -367,10 +354,6 @@ func TestARecordTooLargeToLinkIsSorted(t *testing.T) {
 // neighbouring groups swapped, and records in reverse order (where none is linked).
 func TestComponentsDoNotDependOnTheOrderOfAdds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	type add struct {
-		record uint32
-		x      id
-	}
 	for round := range 10 {
 		size := runSizes[round%2]
 		records := make([][]id, 1+rng.IntN(300))
@@ -403,24 +386,8 @@ func TestComponentsDoNotDependOnTheOrderOfAdds(t *testing.T) {
 		reversed := slices.Clone(groups)
 		slices.Reverse(reversed)
 		for name, order := range map[string][][]add{"split and swapped": split, "reversed": reversed} {
-			b, err := NewBuilder(t.TempDir(), len(records), size, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, g := range order {
-				for _, a := range g {
-					if err := b.Add(a.record, []byte(a.x.ns), []byte(a.x.id)); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			c, err := b.Build(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, gotOf := describe(t, c, records)
-			_ = c.Close()
-			if !slices.Equal(got, want) || !slices.Equal(gotOf, wantOf) {
+			_, c := buildAdds(t, len(records), slices.Concat(order...), size)
+			if got, gotOf := describe(t, c, records); !slices.Equal(got, want) || !slices.Equal(gotOf, wantOf) {
 				t.Fatalf("round %d, %s: components %v of records %v, want %v of %v", round, name, got, gotOf, want, wantOf)
 			}
 		}

@@ -213,15 +213,8 @@ func OpenKept(path string, key Key, valueSize int, valid func(value []byte) bool
 	crc := crc32.New(castagnoli)
 	crc.Write(h[:])
 	check := entries(io.TeeReader(io.NewSectionReader(f, int64(keptHeader), body-int64(keptHeader)), crc))
+	check.valid = valid // Next checks the values, as it does on the caller's pass
 	for check.Next() {
-		if valid == nil {
-			continue
-		}
-		for v := check.Values(); len(v) > 0; v = v[valueSize:] {
-			if !valid(v[:valueSize]) {
-				return nil, ErrNotKept
-			}
-		}
 	}
 	if check.Err() != nil {
 		return nil, ErrNotKept
