@@ -179,19 +179,20 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 // uploadStep is how much of an upload is copied before its writeback starts.
 const uploadStep = 8 << 20
 
-// copyWritingBack copies up to limit bytes of r into f, and starts the writeback of each step of
-// them as it goes (see durable.StartWriteback): the fsync that makes the file whole then waits
-// for little, where it waited for the whole of a large file. A file r is copied by the kernel
+// copyWritingBack copies up to limit bytes of r into f, and has each step of them written back
+// as it goes (see durable.Writeback): the fsync that makes the file whole then waits for little,
+// where it waited for the whole of a large file. A file r is copied by the kernel
 // (copy_file_range), as io.Copy copies it, step by step.
-func copyWritingBack(f *os.File, r io.Reader, limit int64) (int64, error) {
+func copyWritingBack(f *os.File, r io.Reader, limit int64) (n int64, err error) {
+	wb := durable.NewWriteback(f)
+	defer func() { err = errors.Join(err, wb.Stop()) }()
 	lr := &io.LimitedReader{R: r} // one level of limit, which the kernel's copy sees through
-	var n int64
 	for n < limit {
 		lr.N = min(uploadStep, limit-n)
 		step := lr.N
 		k, err := io.Copy(f, lr)
-		durable.StartWriteback(f, n, k)
 		n += k
+		wb.Written(n)
 		if err != nil || k < step {
 			return n, err
 		}

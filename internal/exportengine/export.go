@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -835,6 +836,7 @@ type outBatch struct {
 	rows    int64
 	f       *os.File
 	w       *bufio.Writer
+	wb      *durable.Writeback
 	// handed is how much of the current part file was handed to the kernel to write back, and
 	// dropped how much of it was then dropped from the page cache.
 	handed, dropped int64
@@ -863,7 +865,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 		if err != nil {
 			return err
 		}
-		ob.f, ob.w, ob.handed, ob.dropped = f, bufio.NewWriterSize(f, 1<<20), 0, 0
+		ob.f, ob.w, ob.wb, ob.handed, ob.dropped = f, bufio.NewWriterSize(f, 1<<20), durable.NewWriteback(f), 0, 0
 		ob.files = append(ob.files, fileStat{name: name})
 	}
 	if _, err := ob.w.Write(rows); err != nil {
@@ -875,9 +877,10 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 	if written := cur.size - int64(ob.w.Buffered()); written-ob.handed >= writebackEvery {
 		// What was handed to writeback the time before is on disk by now, as a rule: its pages
 		// are dropped, so that output written once does not push the profile store out of the
-		// page cache, and the next rows reuse them. Pages still being written are left.
+		// page cache, and the next rows reuse them. Pages still being written are left. The
+		// commit's fsync then waits for little (see durable.Writeback).
 		dropCached(ob.f, ob.dropped, ob.handed-ob.dropped)
-		durable.StartWriteback(ob.f, ob.handed, written-ob.handed)
+		ob.wb.Written(written)
 		ob.dropped, ob.handed = ob.handed, written
 	}
 	ob.size += int64(len(rows))
@@ -890,11 +893,8 @@ func (ob *outBatch) flush() error {
 	if ob.f == nil {
 		return nil
 	}
-	err := ob.w.Flush()
-	if cerr := ob.f.Close(); err == nil {
-		err = cerr
-	}
-	ob.f, ob.w = nil, nil
+	err := errors.Join(ob.w.Flush(), ob.wb.Stop(), ob.f.Close())
+	ob.f, ob.w, ob.wb = nil, nil, nil
 	return err
 }
 

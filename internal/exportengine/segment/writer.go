@@ -36,8 +36,8 @@ type Writer struct {
 	order      orderScratch   // for writeRun, which one goroutine runs at a time
 	stats      Stats
 	afterRun   func() // called after each run is in the file
-	handed     uint64 // where the file's writeback was last started up to
-	starts     bool   // the version written keeps member starts (version 4; tests write version 3)
+	wb         *durable.Writeback
+	starts     bool // the version written keeps member starts (version 4; tests write version 3)
 }
 
 // runBuffer holds the records of one run until it is written.
@@ -106,8 +106,8 @@ func create(dir string, opts WriterOptions, magic [magicSize]byte) (*Writer, err
 	if err != nil {
 		return nil, err
 	}
-	sw := &Writer{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), runBytes: opts.RunBytes, afterRun: opts.AfterRun,
-		starts: magic == magicV4}
+	sw := &Writer{path: path, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), wb: durable.NewWriteback(f), runBytes: opts.RunBytes,
+		afterRun: opts.AfterRun, starts: magic == magicV4}
 	if sw.runBytes <= 0 {
 		sw.runBytes = DefaultRunBytes
 	}
@@ -248,13 +248,12 @@ func (sw *Writer) writeRun(rb *runBuffer) error {
 	clear(rb.pending) // drop the event ids and identities they hold
 	rb.pending = rb.pending[:0]
 	rb.buf = rb.buf[:0]
-	// The run is written through, and its writeback started: the fsync at Close then finds
-	// little left to write, and the disk works while the next run is read.
+	// The run is written through, and its writeback started (see durable.Writeback): the fsync
+	// at Close then finds little left to write, and the disk works while the next run is read.
 	if err := sw.w.Flush(); err != nil {
 		return err
 	}
-	durable.StartWriteback(sw.f, int64(sw.handed), int64(sw.off-sw.handed))
-	sw.handed = sw.off
+	sw.wb.Written(int64(sw.off))
 	if sw.afterRun != nil {
 		sw.afterRun()
 	}
@@ -387,6 +386,9 @@ func (sw *Writer) Close() (Stats, error) {
 	if err == nil {
 		err = sw.w.Flush()
 	}
+	if werr := sw.wb.Stop(); err == nil {
+		err = werr
+	}
 	if err == nil {
 		err = sw.f.Sync()
 	}
@@ -413,6 +415,7 @@ func appendUint64s(b []byte, vs ...uint64) []byte {
 // Abort stops writing and removes the temporary file.
 func (sw *Writer) Abort() {
 	_ = sw.waitFlush()
+	_ = sw.wb.Stop()
 	_ = sw.f.Close()
 	_ = os.Remove(sw.tmp)
 }
