@@ -101,7 +101,6 @@ type Error struct {
 // Parser validates records. It is not safe for concurrent use.
 type Parser struct {
 	p          fastjson.Parser
-	num        []byte            // scratch for a number's text
 	cands      []candidate       // scratch for a record's identities
 	namespaces map[string]string // namespace names seen, shared by the records that have them
 	// Names, when set, collects the top-level names of the profile fragments it accepts.
@@ -243,15 +242,13 @@ func parseTimestamp(s string) (int64, error) {
 // digits, signs, dots and exponents, and NaN and Inf). So a record without a backslash or a byte
 // below 0x20, which the parser takes and whose numbers are strict, is one the validator takes.
 // Any other record is validated first, then parsed, as before; its error is the validator's.
-// (Walking the numbers visits every object, which unescapes its keys in place: with no backslash,
-// that changes none, and Get still finds each name as written.)
 func (rp *Parser) parseValid(raw []byte) (*fastjson.Value, error) {
 	if err := checkUTF8(raw); err != nil {
 		return nil, err
 	}
 	below := hasByteBelowSpace(raw)
 	if !below && bytes.IndexByte(raw, '\\') < 0 {
-		if v, err := rp.p.ParseBytes(raw); err == nil && rp.strictNumbers(v) {
+		if v, err := rp.p.ParseBytes(raw); err == nil && strictNumbers(raw) {
 			return v, nil
 		}
 	}
@@ -261,29 +258,47 @@ func (rp *Parser) parseValid(raw []byte) (*fastjson.Value, error) {
 	return rp.p.ParseBytes(raw) // fails only past the parser's depth limit
 }
 
-// strictNumbers reports whether the numbers of v are all written as JSON has them.
-func (rp *Parser) strictNumbers(v *fastjson.Value) bool {
-	switch v.Type() {
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		ok := true
-		o.Visit(func(_ []byte, c *fastjson.Value) {
-			ok = ok && rp.strictNumbers(c)
-		})
-		return ok
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		for _, c := range a {
-			if !rp.strictNumbers(c) {
+// strictNumbers reports whether the numbers of raw are all written as JSON has them. raw is text
+// that fastjson parsed and that has no backslash, so each quote opens or closes a string, and
+// outside strings each run of bytes that are not structure or space is a literal fastjson took:
+// true, false, null, or a number as written (NaN and Inf among them). It reads raw's bytes
+// rather than walking the parsed values, which would unescape every object's keys on the way.
+func strictNumbers(raw []byte) bool {
+	for i := 0; i < len(raw); {
+		switch c := raw[i]; {
+		case c == '"':
+			j := bytes.IndexByte(raw[i+1:], '"')
+			if j < 0 {
 				return false
 			}
+			i += j + 2
+		case tokenEnd[c]:
+			i++
+		default:
+			j := i + 1
+			for j < len(raw) && !tokenEnd[raw[j]] {
+				j++
+			}
+			switch tok := raw[i:j]; string(tok) {
+			case "true", "false", "null":
+			default:
+				if !fields.IsNumber(tok) {
+					return false
+				}
+			}
+			i = j
 		}
-	case fastjson.TypeNumber:
-		rp.num = v.MarshalTo(rp.num[:0]) // the number as written
-		return fields.IsNumber(rp.num)
 	}
 	return true
 }
+
+// tokenEnd marks the bytes that end a literal or a number: structure, quotes and space.
+var tokenEnd = func() (t [256]bool) {
+	for _, c := range []byte(" \t\n\r,:[]{}\"") {
+		t[c] = true
+	}
+	return t
+}()
 
 // validateJSON checks that raw is one strict JSON value. fastjson's validator is strict except
 // that it lets control characters through inside strings; such bytes are rare, so the slower
