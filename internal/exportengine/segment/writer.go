@@ -334,39 +334,51 @@ func (sw *Writer) Close() (Stats, error) {
 	}
 	sw.cur, sw.spare = nil, nil
 	// Within a batch, the later of two events with one _id wins; the earlier is tombstoned. The
-	// runs' events are merged twice: to find the tombstones, then to write the live ones' index.
+	// runs' events are merged once, in hash-then-sequence order: an event is live when the next
+	// has another hash, and its entry goes into the index then. The tombstones come before the
+	// index in the file: their room is written first, and they are written into it once known.
 	tomb := make([]byte, (sw.stats.Records+7)/8)
-	var prev eventEntry
-	var live uint64
-	first := true
-	_ = sw.mergeEvents(func(e eventEntry) error {
-		if !first && prev.hash == e.hash {
-			tomb[prev.idx/8] |= 1 << (prev.idx % 8)
-			sw.stats.Tombstoned++
-		} else {
-			live++
-		}
-		prev, first = e, false
-		return nil
-	})
-	// The tombstones, the run table and the trailer have one checksum; the event index its own.
 	tombOff := sw.off
 	err = sw.write(tomb)
-	tablesCRC := crc32.Update(0, castagnoli, tomb)
 	evOff := sw.off
 	var evCRC uint32
+	var live uint64
 	if err == nil {
 		entry := make([]byte, eventIndexEntry)
-		err = sw.mergeEvents(func(e eventEntry) error {
-			if tomb[e.idx/8]&(1<<(e.idx%8)) != 0 {
-				return nil
-			}
+		var prev eventEntry
+		first := true
+		index := func(e eventEntry) error {
 			copy(entry, e.hash[:])
 			binary.LittleEndian.PutUint32(entry[len(e.hash):], e.idx)
 			evCRC = crc32.Update(evCRC, castagnoli, entry)
+			live++
 			return sw.write(entry)
+		}
+		err = sw.mergeEvents(func(e eventEntry) error {
+			var err error
+			switch {
+			case first:
+			case prev.hash == e.hash:
+				tomb[prev.idx/8] |= 1 << (prev.idx % 8)
+				sw.stats.Tombstoned++
+			default:
+				err = index(prev)
+			}
+			prev, first = e, false
+			return err
 		})
+		if err == nil && !first {
+			err = index(prev)
+		}
 	}
+	if err == nil {
+		err = sw.w.Flush()
+	}
+	if err == nil {
+		_, err = sw.f.WriteAt(tomb, int64(tombOff))
+	}
+	// The tombstones, the run table and the trailer have one checksum; the event index its own.
+	tablesCRC := crc32.Update(0, castagnoli, tomb)
 	runsOff := sw.off
 	for _, r := range sw.runs {
 		if err != nil {
