@@ -185,7 +185,11 @@ const uploadStep = 8 << 20
 // (copy_file_range), as io.Copy copies it, step by step.
 func copyWritingBack(f *os.File, r io.Reader, limit int64) (n int64, err error) {
 	wb := durable.NewWriteback(f)
-	defer func() { err = errors.Join(err, wb.Stop()) }()
+	defer func() {
+		if serr := wb.Stop(); err == nil {
+			err = serr
+		}
+	}()
 	lr := &io.LimitedReader{R: r} // one level of limit, which the kernel's copy sees through
 	for n < limit {
 		lr.N = min(uploadStep, limit-n)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -484,7 +483,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	}
 	e.keptEventsDone(ctx, snap)
 	for _, ob := range res.batches {
-		if err := ob.flush(); err != nil {
+		if err := ob.close(); err != nil {
 			return nil, err
 		}
 		res.size += ob.size
@@ -831,6 +830,7 @@ func (spec *exportSpec) qualifies(profile *fastjson.Value, seg segmentSpec) bool
 // outBatch writes the part files of one output batch.
 type outBatch struct {
 	id, dir string
+	partMax int64 // where a new part file starts: partMaxBytes, or less in tests
 	files   []fileStat
 	size    int64
 	rows    int64
@@ -840,6 +840,11 @@ type outBatch struct {
 	// handed is how much of the current part file was handed to the kernel to write back, and
 	// dropped how much of it was then dropped from the page cache.
 	handed, dropped int64
+	// closing are the part files being closed behind the writer, and closeErr the first error
+	// of closing one.
+	closing  sync.WaitGroup
+	closeMu  sync.Mutex
+	closeErr error
 }
 
 // writebackEvery is how much of a part file is written before its writeback starts.
@@ -852,11 +857,11 @@ func newOutBatch(dir, id string) (*outBatch, error) {
 	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, err
 	}
-	return &outBatch{id: id, dir: dir}, nil
+	return &outBatch{id: id, dir: dir, partMax: partMaxBytes}, nil
 }
 
 func (ob *outBatch) write(rows []byte, n int64) error {
-	if ob.f == nil || ob.files[len(ob.files)-1].size >= partMaxBytes {
+	if ob.f == nil || ob.files[len(ob.files)-1].size >= ob.partMax {
 		if err := ob.flush(); err != nil {
 			return err
 		}
@@ -888,17 +893,52 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 	return nil
 }
 
-// flush finishes the current part file.
+// flush finishes the current part file: its rows are written, and it is closed behind the
+// writer, which goes on meanwhile. Closing waits for the file's background sync under way (see
+// durable.Writeback), which takes tens of milliseconds, and the commit syncs the file anyway.
+// It returns the first error of writing or closing a part file so far.
 func (ob *outBatch) flush() error {
 	if ob.f == nil {
-		return nil
+		return ob.closed()
 	}
-	err := errors.Join(ob.w.Flush(), ob.wb.Stop(), ob.f.Close())
+	err := ob.w.Flush()
+	f, wb := ob.f, ob.wb
 	ob.f, ob.w, ob.wb = nil, nil, nil
-	return err
+	ob.closing.Add(1)
+	go func() {
+		defer ob.closing.Done()
+		err := wb.Stop()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		ob.closeMu.Lock()
+		defer ob.closeMu.Unlock()
+		if ob.closeErr == nil {
+			ob.closeErr = err
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	return ob.closed()
 }
 
-func (ob *outBatch) close() error { return ob.flush() }
+// closed is the first error of closing a part file so far.
+func (ob *outBatch) closed() error {
+	ob.closeMu.Lock()
+	defer ob.closeMu.Unlock()
+	return ob.closeErr
+}
+
+// close finishes the current part file and waits until every part file is closed.
+func (ob *outBatch) close() error {
+	err := ob.flush()
+	ob.closing.Wait()
+	if err == nil {
+		err = ob.closed()
+	}
+	return err
+}
 
 // commitExport makes an export's batches visible and ends the job SUCCEEDED, in one transaction:
 // until then no reader sees any of its output. For a job cancelled at the last moment it commits

@@ -234,3 +234,48 @@ func FuzzParseValid(f *testing.F) {
 		checkParseValid(t, &p, raw)
 	})
 }
+
+// walkNumbers is what strictNumbers does, by walking the values fastjson parsed: each number's
+// text, as written, is one JSON has.
+func walkNumbers(v *fastjson.Value) bool {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		ok := true
+		o.Visit(func(_ []byte, c *fastjson.Value) { ok = ok && walkNumbers(c) })
+		return ok
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		for _, c := range a {
+			if !walkNumbers(c) {
+				return false
+			}
+		}
+	case fastjson.TypeNumber:
+		return fields.IsNumber(v.MarshalTo(nil))
+	}
+	return true
+}
+
+// FuzzStrictNumbers: on text that parseValid reads once (fastjson parses it, and it has no
+// backslash and no byte below 0x20), strictNumbers answers as a walk of the parsed values does,
+// both ways: too strict would only send records the slow way, unseen by the other tests.
+func FuzzStrictNumbers(f *testing.F) {
+	for _, s := range []string{`{"a":[1,-0.5e+3,"x",true,false,null],"b":{"c":01}}`, `[NaN, -Inf, inf, nan]`,
+		`{"a" : 1. , "b":[ -0 ,1e5]}`, `{"t":"1.","n":null,"x":[[],{}]}`, `-`, `"x"`, `0`} {
+		f.Add([]byte(s))
+	}
+	var p fastjson.Parser
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if hasByteBelowSpace(raw) || bytes.IndexByte(raw, '\\') >= 0 {
+			return
+		}
+		v, err := p.ParseBytes(raw)
+		if err != nil {
+			return
+		}
+		if got, want := strictNumbers(raw), walkNumbers(v); got != want {
+			t.Fatalf("%q: strictNumbers says %v, a walk of the values %v", raw, got, want)
+		}
+	})
+}

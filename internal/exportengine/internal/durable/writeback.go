@@ -14,8 +14,8 @@ const SyncEvery = 64 << 20
 // 150 MB/s took 0.44-0.51 s with writeback alone, and 23-32 ms with the syncs beside it.
 //
 // A Writeback is used by one goroutine at a time. Stop it before closing the file, and check
-// its error: once a background sync has reported a write error, a later fsync of the file, on a
-// descriptor opened after it, may not report it again.
+// its error: once a background sync has reported a write error, a later fsync of the file may
+// not report it again, on the same descriptor or on one opened after it.
 type Writeback struct {
 	f      *os.File
 	handed int64 // where the writeback was last started up to
