@@ -110,10 +110,10 @@ func TestExportDropsOutputWrittenBackFromThePageCache(t *testing.T) {
 	// The first writebackEvery bytes are handed to writeback; once on disk, the next step
 	// drops them, and nothing after them.
 	writeUntil(writebackEvery + 2<<20)
-	if ob.handed < writebackEvery {
-		t.Fatalf("handed %d bytes to writeback, want %d", ob.handed, writebackEvery)
+	if ob.wb.Handed() < writebackEvery {
+		t.Fatalf("handed %d bytes to writeback, want %d", ob.wb.Handed(), writebackEvery)
 	}
-	first := ob.handed
+	first := ob.wb.Handed()
 	if err := ob.f.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestExportDropsOutputWrittenBackFromThePageCache(t *testing.T) {
 	if n := residentPages(t, f, 0, first); n != 0 {
 		t.Errorf("%d pages of rows on disk are still in the page cache; want none", n)
 	}
-	if n := residentPages(t, f, first, ob.handed-first); n == 0 {
+	if n := residentPages(t, f, first, ob.wb.Handed()-first); n == 0 {
 		t.Error("rows still being written back were dropped")
 	}
 	if err := ob.close(); err != nil {

@@ -837,9 +837,9 @@ type outBatch struct {
 	f       *os.File
 	w       *bufio.Writer
 	wb      *durable.Writeback
-	// handed is how much of the current part file was handed to the kernel to write back, and
-	// dropped how much of it was then dropped from the page cache.
-	handed, dropped int64
+	// dropped is how much of the current part file was dropped from the page cache, once its
+	// Writeback had handed it to the kernel to write back.
+	dropped int64
 	// closing are the part files being closed behind the writer, and closeErr the first error
 	// of closing one.
 	closing  sync.WaitGroup
@@ -870,7 +870,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 		if err != nil {
 			return err
 		}
-		ob.f, ob.w, ob.wb, ob.handed, ob.dropped = f, bufio.NewWriterSize(f, 1<<20), durable.NewWriteback(f), 0, 0
+		ob.f, ob.w, ob.wb, ob.dropped = f, bufio.NewWriterSize(f, 1<<20), durable.NewWriteback(f), 0
 		ob.files = append(ob.files, fileStat{name: name})
 	}
 	if _, err := ob.w.Write(rows); err != nil {
@@ -879,14 +879,14 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 	cur := &ob.files[len(ob.files)-1]
 	cur.size += int64(len(rows))
 	cur.records += n
-	if written := cur.size - int64(ob.w.Buffered()); written-ob.handed >= writebackEvery {
+	if written, handed := cur.size-int64(ob.w.Buffered()), ob.wb.Handed(); written-handed >= writebackEvery {
 		// What was handed to writeback the time before is on disk by now, as a rule: its pages
 		// are dropped, so that output written once does not push the profile store out of the
 		// page cache, and the next rows reuse them. Pages still being written are left. The
 		// commit's fsync then waits for little (see durable.Writeback).
-		dropCached(ob.f, ob.dropped, ob.handed-ob.dropped)
+		dropCached(ob.f, ob.dropped, handed-ob.dropped)
 		ob.wb.Written(written)
-		ob.dropped, ob.handed = ob.handed, written
+		ob.dropped = handed
 	}
 	ob.size += int64(len(rows))
 	ob.rows += n

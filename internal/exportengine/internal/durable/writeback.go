@@ -28,6 +28,9 @@ type Writeback struct {
 // NewWriteback returns a Writeback of f, which is written from its start.
 func NewWriteback(f *os.File) *Writeback { return &Writeback{f: f} }
 
+// Handed is how much of the file w has handed to the kernel to write back.
+func (w *Writeback) Handed() int64 { return w.handed }
+
 // Written tells w that the file's first off bytes are written.
 func (w *Writeback) Written(off int64) {
 	startWriteback(w.f, w.handed, off-w.handed)
