@@ -27,6 +27,7 @@ type orderScratch struct {
 	counts      [keyBytes][256]int
 	names       []string
 	ranks       []uint32
+	eventCounts *[eventBuckets]int32 // for sortEvents, made when first wanted
 }
 
 // keyBytes is how many bytes of a runKey order it: the rank's lowest 4, then 16 of the id.
@@ -134,3 +135,58 @@ func keyByte(k *runKey, place int) byte {
 		return byte(k.rank >> (8 * (place - 16)))
 	}
 }
+
+// eventBuckets is how many buckets sortEvents counts events into: by the first two bytes of
+// their hashes.
+const eventBuckets = 1 << 16
+
+// sortEvents returns a run's events ordered by hash, then sequence (compareEvents), in a slice
+// of their own. Hashes are uniform, so counting them into buckets by their first two bytes leaves
+// a few in each (about two in a run of 64 MiB of events), which are then sorted in place: a sixth
+// of the time a comparison sort of the whole run takes (BenchmarkSortEvents). A run with few
+// events is sorted as it is.
+func (sc *orderScratch) sortEvents(events []eventEntry) []eventEntry {
+	if len(events) < eventBuckets/16 {
+		slices.SortFunc(events, compareEvents)
+		return events
+	}
+	if sc.eventCounts == nil {
+		sc.eventCounts = new([eventBuckets]int32)
+	}
+	c := sc.eventCounts
+	*c = [eventBuckets]int32{}
+	for i := range events {
+		c[eventBucket(&events[i])]++
+	}
+	var start int32
+	for v, n := range c {
+		c[v] = start
+		start += n
+	}
+	sorted := make([]eventEntry, len(events))
+	for i := range events {
+		b := eventBucket(&events[i])
+		sorted[c[b]] = events[i]
+		c[b]++
+	}
+	// Each bucket now ends where the next starts: sort each, by insertion if it holds a few. One
+	// _id sent many times in a batch fills one bucket, as could _ids chosen for it: those go to
+	// the comparison sort.
+	from := 0
+	for _, end := range c {
+		bucket := sorted[from:end]
+		if len(bucket) > 12 {
+			slices.SortFunc(bucket, compareEvents)
+		} else {
+			for i := 1; i < len(bucket); i++ {
+				for j := i; j > 0 && compareEvents(bucket[j-1], bucket[j]) > 0; j-- {
+					bucket[j-1], bucket[j] = bucket[j], bucket[j-1]
+				}
+			}
+		}
+		from = int(end)
+	}
+	return sorted
+}
+
+func eventBucket(e *eventEntry) uint16 { return uint16(e.hash[0])<<8 | uint16(e.hash[1]) }

@@ -2,7 +2,6 @@ package segment
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"container/heap"
 	"encoding/binary"
@@ -10,7 +9,6 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/internal/durable"
@@ -66,9 +64,14 @@ type eventEntry struct {
 	idx  uint32
 }
 
+// compareEvents orders events by hash, as bytes.Compare would, then sequence.
 func compareEvents(a, b eventEntry) int {
-	if c := bytes.Compare(a.hash[:], b.hash[:]); c != 0 {
-		return c
+	if a.hash != b.hash {
+		ah, bh := binary.BigEndian.Uint64(a.hash[:8]), binary.BigEndian.Uint64(b.hash[:8])
+		if ah == bh {
+			ah, bh = binary.BigEndian.Uint64(a.hash[8:]), binary.BigEndian.Uint64(b.hash[8:])
+		}
+		return cmp.Compare(ah, bh)
 	}
 	return cmp.Compare(a.seq, b.seq)
 }
@@ -242,7 +245,7 @@ func (sw *Writer) writeRun(rb *runBuffer) error {
 		run.bodyCRC = crc32.Update(run.bodyCRC, castagnoli, body)
 	}
 	run.bodyLen = sw.off - run.bodyOff
-	slices.SortFunc(events, compareEvents)
+	events = sw.order.sortEvents(events)
 	sw.runs = append(sw.runs, run)
 	sw.runEvents = append(sw.runEvents, events)
 	clear(rb.pending) // drop the event ids and identities they hold
