@@ -35,30 +35,41 @@ func (n *Names) Add(v *fastjson.Value) {
 		return
 	}
 	o, err := v.Object()
-	if err != nil {
+	if err != nil || !n.begin() {
 		return
+	}
+	o.Visit(func(key []byte, _ *fastjson.Value) { n.add(key) })
+}
+
+// begin starts a record, whose names add then adds; false when nothing is kept.
+func (n *Names) begin() bool {
+	if n.unknown {
+		return false
 	}
 	if n.index == nil {
 		n.index = map[string]int{}
 	}
 	n.records++
-	o.Visit(func(key []byte, _ *fastjson.Value) {
-		if n.unknown {
-			return
-		}
-		i, ok := n.index[string(key)]
-		switch {
-		case ok && n.last[i] == n.records:
-			n.forget() // a name twice in one record
-		case ok:
-			n.last[i] = n.records
-		case len(n.last) == MaxNames:
-			n.forget()
-		default:
-			n.index[string(key)] = len(n.last)
-			n.last = append(n.last, n.records)
-		}
-	})
+	return true
+}
+
+// add adds a top-level name of the record begun.
+func (n *Names) add(key []byte) {
+	if n.unknown {
+		return
+	}
+	i, ok := n.index[string(key)]
+	switch {
+	case ok && n.last[i] == n.records:
+		n.forget() // a name twice in one record
+	case ok:
+		n.last[i] = n.records
+	case len(n.last) == MaxNames:
+		n.forget()
+	default:
+		n.index[string(key)] = len(n.last)
+		n.last = append(n.last, n.records)
+	}
 }
 
 func (n *Names) forget() {

@@ -108,6 +108,7 @@ type Parser struct {
 	// starts holds the member starts of the records it returns, which keep them: when it is full,
 	// another takes its place.
 	starts []byte
+	scan   plainScan // scratch for scanPlain
 }
 
 // startsBlock is the size of a Parser's blocks of member starts: a few thousand records'.
@@ -116,6 +117,17 @@ const startsBlock = 64 << 10
 // Parse validates raw as a record of the given kind: the record, or why it is refused. The
 // record's body aliases raw.
 func (rp *Parser) Parse(raw []byte, kind Kind) (*Record, *Error) {
+	if kind == Fragment || kind == Event {
+		if r, ok := rp.scanPlain(raw, kind); ok {
+			return r, nil
+		}
+	}
+	return rp.parseTree(raw, kind)
+}
+
+// parseTree is Parse by way of fastjson's tree of raw's values: for any record, and the one way
+// for those scanPlain does not accept, which it then refuses or accepts.
+func (rp *Parser) parseTree(raw []byte, kind Kind) (*Record, *Error) {
 	v, err := rp.parseValid(raw)
 	if err != nil {
 		return nil, &Error{CodeInvalidJSON, "not valid JSON: " + err.Error()}
@@ -236,12 +248,13 @@ func parseTimestamp(s string) (int64, error) {
 // parseValid parses raw, which must be one strict JSON value: what validateJSON accepts, within
 // fastjson's depth limit.
 //
-// Most records are read once, by fastjson's parser. It checks what the validator does, except
-// escape sequences (it unescapes them later, leaving bad ones as written), control characters
-// (nor does the validator: see validateJSON) and the syntax of numbers (it takes any run of
-// digits, signs, dots and exponents, and NaN and Inf). So a record without a backslash or a byte
-// below 0x20, which the parser takes and whose numbers are strict, is one the validator takes.
-// Any other record is validated first, then parsed, as before; its error is the validator's.
+// Most of the records that scanPlain does not read are read once here, by fastjson's parser. It
+// checks what the validator does, except escape sequences (it unescapes them later, leaving bad
+// ones as written), control characters (nor does the validator: see validateJSON) and the syntax
+// of numbers (it takes any run of digits, signs, dots and exponents, and NaN and Inf). So a record
+// without a backslash or a byte below 0x20, which the parser takes and whose numbers are strict,
+// is one the validator takes. Any other record is validated first, then parsed, as before; its
+// error is the validator's.
 func (rp *Parser) parseValid(raw []byte) (*fastjson.Value, error) {
 	if err := checkUTF8(raw); err != nil {
 		return nil, err
@@ -414,6 +427,13 @@ func (rp *Parser) identities(v *fastjson.Value) []Identity {
 		}
 	}
 	rp.cands = cands // kept for the next record; its strings are the record's own
+	return primaryFirst(cands)
+}
+
+// primaryFirst returns the distinct identities of a record's candidates, those of its
+// identityMap first, then those of its identities[], in order: the primary one first, then the
+// rest as they come.
+func primaryFirst(cands []candidate) []Identity {
 	if len(cands) == 0 {
 		return nil
 	}

@@ -1,0 +1,374 @@
+package record
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
+)
+
+// Most records are plain: UTF-8 without a backslash or a byte below 0x20. In such text every
+// quote opens or closes a string, a string is what is written between them, and the only space
+// is ' '. scanPlain validates a plain record and reads what the store keeps of it in one pass over
+// its bytes, without building a tree of its values: what Parse's other way (fastjson's parser,
+// then the checks on its values) finds, for the records that way accepts. Any record it does not
+// accept, or cannot tell about, takes that other way, which says why it refuses one.
+
+// maxScanDepth is how deep scanPlain goes into nested values; a record nested deeper takes the
+// other way, whose parser has a depth limit of its own (300).
+const maxScanDepth = 128
+
+// plainScan is one plain record being read.
+type plainScan struct {
+	b []byte
+	// tops are where the top-level names are: the index of each one's opening quote, and its
+	// length.
+	tops []span
+	// cands are the identities met: those of the identityMap, then those of identities[].
+	mapIDs, listIDs []candidate
+	// The first top-level _id and timestamp, when strings.
+	eventID, timestamp []byte
+	rp                 *Parser
+}
+
+type span struct{ at, n int }
+
+// scanPlain returns the record raw is, when raw is plain and a record of its kind (Fragment or
+// Event), and false when Parse must read it the other way.
+func (rp *Parser) scanPlain(raw []byte, kind Kind) (*Record, bool) {
+	limit := maxProfileRecordBytes
+	if kind == Event {
+		limit = maxEventRecordBytes
+	}
+	if len(raw) > limit || !utf8.Valid(raw) || hasByteBelowSpace(raw) || bytes.IndexByte(raw, '\\') >= 0 {
+		return nil, false
+	}
+	s := &rp.scan
+	*s = plainScan{b: raw, tops: s.tops[:0], mapIDs: s.mapIDs[:0], listIDs: s.listIDs[:0], rp: rp}
+	i := s.space(0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil, false
+	}
+	end, ok := s.object(i, 1, s.topMember)
+	if !ok || s.space(end) != len(raw) {
+		return nil, false
+	}
+	cands := append(append(rp.cands[:0], s.mapIDs...), s.listIDs...)
+	for i := range cands {
+		cands[i].pos = i
+	}
+	rp.cands = cands
+	ids := primaryFirst(cands)
+	if len(ids) == 0 {
+		return nil, false
+	}
+	r := &Record{Kind: kind, Identities: ids, Body: raw}
+	if kind == Event {
+		if len(s.eventID) == 0 || s.timestamp == nil {
+			return nil, false
+		}
+		ts, err := parseTimestamp(string(s.timestamp))
+		if err != nil {
+			return nil, false
+		}
+		r.EventID, r.Timestamp = string(s.eventID), ts
+	}
+	if kind == Fragment {
+		if rp.Names != nil && rp.Names.begin() {
+			for _, t := range s.tops {
+				rp.Names.add(raw[t.at+1 : t.at+1+t.n])
+			}
+		}
+		r.Members = rp.keepStarts(raw, s.tops)
+	}
+	return r, true
+}
+
+// keepStarts returns the member starts of a plain fragment whose top-level names are at tops, or
+// nil when they are not kept: as memberStarts does.
+func (rp *Parser) keepStarts(raw []byte, tops []span) []byte {
+	if len(tops) == 0 || len(tops) > fields.MaxMemberStarts {
+		return nil
+	}
+	if cap(rp.starts)-len(rp.starts) < binary.MaxVarintLen64*fields.MaxMemberStarts {
+		rp.starts = make([]byte, 0, startsBlock)
+	}
+	start := len(rp.starts)
+	prev := 0
+	for _, t := range tops {
+		if t.n == 0 { // as appendNameStarts: an empty name has them scanned
+			var ok bool
+			if rp.starts, ok = fields.AppendMemberStarts(rp.starts[:start], raw); !ok || len(rp.starts) == start {
+				return nil
+			}
+			break
+		}
+		rp.starts = binary.AppendUvarint(rp.starts, uint64(t.at-prev))
+		prev = t.at
+	}
+	return rp.starts[start:len(rp.starts):len(rp.starts)]
+}
+
+// space skips the space at i: in plain text, only ' '.
+func (s *plainScan) space(i int) int {
+	for i < len(s.b) && s.b[i] == ' ' {
+		i++
+	}
+	return i
+}
+
+// str returns the end of the string whose opening quote is at i, just past its closing quote.
+// Most strings of a record are short: it looks for the quote eight bytes at a time (a byte of
+// v ^ quotes is zero where v has a quote: that byte less one borrows, setting its high bit, which
+// ^x has too only for a zero byte or one a borrow reached, above the first zero), then leaves a
+// long string's rest to bytes.IndexByte.
+func (s *plainScan) str(i int) (int, bool) {
+	const quotes, ones, highs = 0x2222222222222222, 0x0101010101010101, 0x8080808080808080
+	b := s.b
+	j := i + 1
+	for n := 0; n < 4 && j+8 <= len(b); n++ {
+		x := binary.LittleEndian.Uint64(b[j:]) ^ quotes
+		if m := (x - ones) &^ x & highs; m != 0 {
+			return j + bits.TrailingZeros64(m)/8 + 1, true
+		}
+		j += 8
+	}
+	k := bytes.IndexByte(b[j:], '"')
+	if k < 0 {
+		return i, false
+	}
+	return j + k + 1, true
+}
+
+// member is called with each member of an object: its name and where its value starts. It returns
+// where the value ends.
+type member func(name []byte, at, depth int) (int, bool)
+
+// object validates the object at i, calling fn (or skipping, when nil) with each member's value,
+// and returns where the object ends.
+func (s *plainScan) object(i, depth int, fn member) (int, bool) {
+	b := s.b
+	i = s.space(i + 1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, false
+		}
+		nameEnd, ok := s.str(i)
+		if !ok {
+			return i, false
+		}
+		name := b[i+1 : nameEnd-1]
+		if depth == 1 {
+			s.tops = append(s.tops, span{i, len(name)})
+		}
+		i = s.space(nameEnd)
+		if i >= len(b) || b[i] != ':' {
+			return i, false
+		}
+		i = s.space(i + 1)
+		if fn != nil {
+			i, ok = fn(name, i, depth)
+		} else {
+			i, ok = s.value(i, depth)
+		}
+		if !ok {
+			return i, false
+		}
+		i = s.space(i)
+		if i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case ',':
+			i = s.space(i + 1)
+		case '}':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// array validates the array at i, calling fn (or skipping, when nil) with each element's start,
+// and returns where the array ends.
+func (s *plainScan) array(i, depth int, fn func(at, depth int) (int, bool)) (int, bool) {
+	b := s.b
+	i = s.space(i + 1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		var ok bool
+		if fn != nil {
+			i, ok = fn(i, depth)
+		} else {
+			i, ok = s.value(i, depth)
+		}
+		if !ok {
+			return i, false
+		}
+		i = s.space(i)
+		if i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case ',':
+			i = s.space(i + 1)
+		case ']':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// value validates the value at i, a member's or an element's of a value depth deep, and returns
+// where it ends.
+func (s *plainScan) value(i, depth int) (int, bool) {
+	b := s.b
+	if i >= len(b) {
+		return i, false
+	}
+	switch b[i] {
+	case '"':
+		return s.str(i)
+	case '{':
+		if depth >= maxScanDepth {
+			return i, false
+		}
+		return s.object(i, depth+1, nil)
+	case '[':
+		if depth >= maxScanDepth {
+			return i, false
+		}
+		return s.array(i, depth+1, nil)
+	}
+	j := i
+	for j < len(b) && !tokenEnd[b[j]] {
+		j++
+	}
+	switch tok := b[i:j]; string(tok) {
+	case "true", "false", "null":
+	default:
+		if !fields.IsNumber(tok) {
+			return i, false
+		}
+	}
+	return j, true
+}
+
+// isTrue reports whether the value at i, which is then validated, is the literal true.
+func (s *plainScan) isTrue(i int) bool {
+	return bytes.HasPrefix(s.b[i:], []byte("true"))
+}
+
+// topMember reads a member of the record: the first identityMap, identities, _id and timestamp
+// are read for what they hold; the rest are skipped.
+func (s *plainScan) topMember(name []byte, at, depth int) (int, bool) {
+	b := s.b
+	first := func(want string) bool {
+		if string(name) != want {
+			return false
+		}
+		for _, t := range s.tops[:len(s.tops)-1] {
+			if string(b[t.at+1:t.at+1+t.n]) == want {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case len(name) == 11 && at < len(b) && b[at] == '{' && first("identityMap"):
+		return s.object(at, depth+1, s.namespaceMember)
+	case len(name) == 10 && at < len(b) && b[at] == '[' && first("identities"):
+		return s.array(at, depth+1, func(at, depth int) (int, bool) { return s.entry(at, depth, 1, nil) })
+	case len(name) == 3 && at < len(b) && b[at] == '"' && first("_id"):
+		end, ok := s.str(at)
+		if ok {
+			s.eventID = b[at+1 : end-1]
+		}
+		return end, ok
+	case len(name) == 9 && at < len(b) && b[at] == '"' && first("timestamp"):
+		end, ok := s.str(at)
+		if ok {
+			s.timestamp = b[at+1 : end-1]
+		}
+		return end, ok
+	}
+	return s.value(at, depth)
+}
+
+// namespaceMember reads a member of the identityMap: a namespace and its array of entries.
+func (s *plainScan) namespaceMember(name []byte, at, depth int) (int, bool) {
+	if len(name) == 0 || at >= len(s.b) || s.b[at] != '[' {
+		return s.value(at, depth) // a namespace needs a name, and entries in an array
+	}
+	return s.array(at, depth+1, func(at, depth int) (int, bool) { return s.entry(at, depth, 0, name) })
+}
+
+// entry reads an identity entry: of the identityMap (source 0) in namespace ns, or of
+// identities[] (source 1), whose namespace is its namespace.code. An entry that is not an object,
+// or whose first id, namespace or code is missing, not a string or empty, is skipped.
+func (s *plainScan) entry(at, depth, source int, ns []byte) (int, bool) {
+	b := s.b
+	if at >= len(b) || b[at] != '{' {
+		return s.value(at, depth)
+	}
+	if depth >= maxScanDepth {
+		return at, false
+	}
+	var id, code []byte
+	var seenID, seenPrimary, seenNS, primary bool
+	end, ok := s.object(at, depth+1, func(name []byte, at, depth int) (int, bool) {
+		switch {
+		case string(name) == "id" && !seenID:
+			seenID = true
+			if at < len(b) && b[at] == '"' {
+				end, ok := s.str(at)
+				id = b[at+1 : max(end-1, at+1)]
+				return end, ok
+			}
+		case string(name) == "primary" && !seenPrimary:
+			seenPrimary = true
+			primary = s.isTrue(at)
+		case string(name) == "namespace" && !seenNS && source == 1:
+			seenNS = true
+			if at < len(b) && b[at] == '{' && depth < maxScanDepth {
+				seenCode := false
+				return s.object(at, depth+1, func(name []byte, at, depth int) (int, bool) {
+					if string(name) == "code" && !seenCode {
+						seenCode = true
+						if at < len(b) && b[at] == '"' {
+							end, ok := s.str(at)
+							code = b[at+1 : max(end-1, at+1)]
+							return end, ok
+						}
+					}
+					return s.value(at, depth)
+				})
+			}
+		}
+		return s.value(at, depth)
+	})
+	if !ok {
+		return end, false
+	}
+	if source == 1 {
+		ns = code
+	}
+	if len(id) == 0 || len(ns) == 0 {
+		return end, true
+	}
+	c := candidate{Identity: Identity{NS: s.rp.namespace(ns), ID: string(id)}, primary: primary, source: source}
+	if source == 0 {
+		s.mapIDs = append(s.mapIDs, c)
+	} else {
+		s.listIDs = append(s.listIDs, c)
+	}
+	return end, true
+}

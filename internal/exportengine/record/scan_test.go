@@ -1,0 +1,245 @@
+package record
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// plainRecords are records for scanPlain: as ingestion meets them, and with what its rules turn
+// on (first names win, types, empty names and ids, both identity sources, primaries), spaces,
+// numbers, depth, and text that is not JSON.
+var plainRecords = []string{
+	webEvent, loyaltyRecord,
+	`{"identityMap":{"CRMID":[{"id":"CRM-1","authenticatedState":"authenticated","primary":true}],"Email":[{"id":"a@b"}]},"person":{"name":{"firstName":"N"}},"n":[1,-0.5e+3,true,false,null,{},[]]}`,
+	` { "identityMap" : { "Email" : [ { "id" : "a" , "primary" : true } ] } , "_id" : "e" , "timestamp" : "2026-01-01T00:00:00Z" } `,
+	`{"identityMap":{"Email":[{"id":"a"}]},"identityMap":{"ECID":[{"id":"b"}]}}`,
+	`{"identityMap":"x","identityMap":{"ECID":[{"id":"b"}]}}`,
+	`{"identityMap":{"Email":[{"id":1,"id":"a"},{"id":"b","id":"c"},{"id":""},"s",[{"id":"d"}],{"primary":true}]}}`,
+	`{"identityMap":{"":[{"id":"a"}],"E":{"id":"b"},"F":[{"id":"c","primary":"true"},{"id":"d","primary":true,"primary":false}]}}`,
+	`{"identities":[{"id":"x","namespace":{"code":"ECID"}},{"id":"y","namespace":{"code":""}},{"id":"z","namespace":"ECID"},{"id":"w","namespace":{"code":"A","code":"B"},"primary":true}]}`,
+	`{"identities":[{"id":"x","namespace":{"code":"ECID"},"namespace":{"code":"X"}},{"namespace":{"code":"ECID"}}],"identities":[{"id":"q","namespace":{"code":"Q"}}]}`,
+	`{"identities":[{"id":"x","namespace":{"code":"ECID"},"primary":true}],"identityMap":{"Email":[{"id":"a","primary":true}]}}`,
+	`{"identities":[{"id":"x","namespace":{"code":"B"}},{"id":"x","namespace":{"code":"B"}}],"identityMap":{"B":[{"id":"x"}],"A":[{"id":"y"}]}}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"_id":"e1","_id":"e2","timestamp":"2026-01-01T00:00:00+02:00","timestamp":"x"}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"_id":1,"_id":"e2","timestamp":"2026-01-01T00:00:00Z"}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"_id":"e","timestamp":5,"timestamp":"2026-01-01T00:00:00Z"}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"_id":"","timestamp":"2026-01-01T00:00:00Z"}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"_id":"e","timestamp":"2026-13-01T00:00:00Z"}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"":1,"b":2}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"a":1,"a":2}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"x":01}`, `{"identityMap":{"Email":[{"id":"a"}]},"x":NaN}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"x":tru}`, `{"identityMap":{"Email":[{"id":"a"}]},"x":truex}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"x":1,}`, `{"identityMap":{"Email":[{"id":"a"}]},"x":[1,]}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"x":1} x`, `{"identityMap":{"Email":[{"id":"a"}]}`, `[{"a":1}]`, `""`, ``,
+	`{"identityMap":{"Email":[{"id":"a"}]},"x":"é ☃"}`, `{"identityMap":{"Email":[{"id":"a"}]},"x" 1}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"x":{"y":"}"}}`, `{"identityMap":{"Email":[{"id":"a"}]},"x":{"y":}}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"x":` + strings.Repeat("[", 120) + strings.Repeat("]", 120) + `}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"x":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}`,
+	`{"identityMap":{"Email":[{"id":"a"}]}` + strings.Repeat(`,"m":1`, 70) + `}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"big":"` + strings.Repeat("x", 11<<10) + `"}`,
+}
+
+// checkScan fails when scanPlain accepts raw as a record of a kind, and reads it otherwise than
+// Parse's other way (parseTree); or when it turns down a plain record, not nested deep, that the
+// other way accepts.
+func checkScan(t *testing.T, raw []byte) {
+	t.Helper()
+	for _, kind := range []Kind{Fragment, Event} {
+		scan, tree := Parser{Names: &Names{}}, Parser{Names: &Names{}}
+		got, ok := scan.scanPlain(raw, kind)
+		want, rerr := tree.parseTree(raw, kind)
+		if !ok {
+			if rerr == nil && plain(raw) && depth(raw) < maxScanDepth {
+				t.Fatalf("%.200q as %v: not read by the scan, which the other way accepts", raw, kind)
+			}
+			continue
+		}
+		if rerr != nil {
+			t.Fatalf("%.200q as %v: the scan accepts it, the other way refuses it: %s", raw, kind, rerr.Reason)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%.200q as %v: the scan reads\n%+v\nthe other way\n%+v", raw, kind, got, want)
+		}
+		gotNames, gotKnown := scan.Names.List()
+		wantNames, wantKnown := tree.Names.List()
+		if gotKnown != wantKnown || !reflect.DeepEqual(gotNames, wantNames) {
+			t.Fatalf("%.200q as %v: names %q (%v), the other way %q (%v)", raw, kind, gotNames, gotKnown, wantNames, wantKnown)
+		}
+	}
+}
+
+// plain is what scanPlain reads: UTF-8 without a backslash or a byte below 0x20.
+func plain(raw []byte) bool {
+	return utf8.Valid(raw) && !hasByteBelowSpace(raw) && bytes.IndexByte(raw, '\\') < 0
+}
+
+// depth is how deep raw's brackets nest, outside strings, in plain text.
+func depth(raw []byte) int {
+	d, most, in := 0, 0, false
+	for _, c := range raw {
+		switch {
+		case c == '"':
+			in = !in
+		case in:
+		case c == '{' || c == '[':
+			d++
+			most = max(most, d)
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	return most
+}
+
+func TestScanPlainReadsAsTheTreeDoes(t *testing.T) {
+	for _, raw := range plainRecords {
+		checkScan(t, []byte(raw))
+	}
+	// And ingestion's records do take the scan.
+	var p Parser
+	for _, c := range []struct {
+		raw  string
+		kind Kind
+	}{{webEvent, Event}, {loyaltyRecord, Fragment}, {plainRecords[2], Fragment}, {plainRecords[3], Event}} {
+		if _, ok := p.scanPlain([]byte(c.raw), c.kind); !ok {
+			t.Errorf("%.60s: not read by the scan", c.raw)
+		}
+	}
+}
+
+// FuzzScanPlain: for any input, what scanPlain reads is what the other way does.
+func FuzzScanPlain(f *testing.F) {
+	for _, raw := range plainRecords {
+		f.Add([]byte(raw))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		checkScan(t, raw)
+	})
+}
+
+// TestScanPlainOnGeneratedRecords checks the scan against the other way on generated records:
+// identity entries, _ids and timestamps, right and wrong, in any order and more than once, among
+// values of every type, with spaces, and one byte of some of them changed.
+func TestScanPlainOnGeneratedRecords(t *testing.T) {
+	n := 20000
+	if testing.Short() {
+		n = 2000
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	accepted := map[Kind]int{}
+	for range n {
+		raw := []byte(genRecord(rng))
+		if rng.IntN(5) == 0 && len(raw) > 0 {
+			const swaps = `{}[]:," 0a\`
+			raw[rng.IntN(len(raw))] = swaps[rng.IntN(len(swaps))]
+		}
+		checkScan(t, raw)
+		for _, kind := range []Kind{Fragment, Event} {
+			if _, ok := new(Parser).scanPlain(raw, kind); ok {
+				accepted[kind]++
+			}
+		}
+	}
+	if accepted[Fragment] < n/25 || accepted[Event] < n/50 {
+		t.Errorf("the scan read %d fragments and %d events of %d records: they test little", accepted[Fragment], accepted[Event], n)
+	}
+}
+
+var (
+	genNames   = []string{"identityMap", "identities", "id", "primary", "namespace", "code", "_id", "timestamp", "Email", "", "a", "é"}
+	genScalars = []string{`"x"`, `""`, `"CRM-1"`, `"2026-01-01T00:00:00Z"`, `"2026-02-30T00:00:00Z"`, `true`, `false`, `null`,
+		`0`, `-1.5e3`, `01`, `NaN`, `"true"`}
+)
+
+// genRecord makes a record: an object of members, most of them those its rules read.
+func genRecord(rng *rand.Rand) string {
+	var members []string
+	if rng.IntN(2) == 0 {
+		members = append(members, `"_id":"e0","timestamp":"2026-01-01T00:00:00Z"`)
+	}
+	for range 1 + rng.IntN(6) {
+		var m string
+		switch rng.IntN(7) {
+		case 0, 1:
+			m = `"identityMap":` + genObject(rng, 2, func() string {
+				return genArray(rng, 3, func() string { return genEntry(rng, false) })
+			}, "Email", "ECID", "", "E")
+		case 2:
+			m = `"identities":` + genArray(rng, 3, func() string { return genEntry(rng, true) })
+		case 3:
+			m = `"_id":` + pick(rng, `"e1"`, `"e2"`, `""`, `1`, `null`)
+		case 4:
+			m = `"timestamp":` + pick(rng, `"2026-01-01T00:00:00Z"`, `"2026-05-31T18:52:33.406+02:00"`, `"2026-01-01"`, `5`, `""`)
+		default:
+			m = `"` + genNames[rng.IntN(len(genNames))] + `":` + genValue(rng, 1)
+		}
+		members = append(members, m)
+	}
+	sep := pick(rng, ",", ",", ", ", " , ")
+	return pick(rng, "", "", " ") + "{" + strings.Join(members, sep) + "}" + pick(rng, "", "", " ")
+}
+
+// genEntry makes an identity entry, most often an object with an id and a namespace or not.
+func genEntry(rng *rand.Rand, list bool) string {
+	if rng.IntN(8) == 0 {
+		return genValue(rng, 3)
+	}
+	var members []string
+	for range rng.IntN(4) + 1 {
+		switch rng.IntN(5) {
+		case 0, 1:
+			members = append(members, `"id":`+pick(rng, `"a"`, `"b"`, `"x"`, `""`, `1`))
+		case 2:
+			members = append(members, `"primary":`+pick(rng, `true`, `false`, `"true"`, `null`))
+		case 3:
+			if list {
+				members = append(members, `"namespace":`+pick(rng, `{"code":"ECID"}`, `{"code":"Email"}`, `{"code":""}`,
+					`{"code":"A","code":"B"}`, `{}`, `"ECID"`, `{"x":1,"code":"C"}`))
+			}
+		default:
+			members = append(members, `"`+genNames[rng.IntN(len(genNames))]+`":`+genValue(rng, 4))
+		}
+	}
+	return "{" + strings.Join(members, ",") + "}"
+}
+
+func pick(rng *rand.Rand, s ...string) string { return s[rng.IntN(len(s))] }
+
+// genObject makes an object of up to three members named from names, whose values value makes.
+func genObject(rng *rand.Rand, depth int, value func() string, names ...string) string {
+	if rng.IntN(10) == 0 {
+		return genValue(rng, depth)
+	}
+	var members []string
+	for range rng.IntN(4) {
+		members = append(members, `"`+names[rng.IntN(len(names))]+`":`+value())
+	}
+	return "{" + strings.Join(members, ",") + "}"
+}
+
+// genArray makes an array of up to three elements that value makes.
+func genArray(rng *rand.Rand, depth int, value func() string) string {
+	if rng.IntN(10) == 0 {
+		return genValue(rng, depth)
+	}
+	var elems []string
+	for range rng.IntN(4) {
+		elems = append(elems, value())
+	}
+	return "[" + strings.Join(elems, pick(rng, ",", ", ")) + "]"
+}
+
+// genValue makes any value, less deep the deeper it is.
+func genValue(rng *rand.Rand, depth int) string {
+	switch kind := rng.IntN(10); {
+	case kind < 3 && depth < 6:
+		return genObject(rng, depth+1, func() string { return genValue(rng, depth+1) }, genNames...)
+	case kind < 5 && depth < 6:
+		return genArray(rng, depth+1, func() string { return genValue(rng, depth+1) })
+	}
+	return genScalars[rng.IntN(len(genScalars))]
+}
