@@ -30,7 +30,9 @@ type plainScan struct {
 	mapIDs, listIDs []candidate
 	// The first top-level _id and timestamp, when strings.
 	eventID, timestamp []byte
-	rp                 *Parser
+	// Whether a top-level member of each name that counts was met.
+	seenMap, seenList, seenID, seenTime bool
+	rp                                  *Parser
 }
 
 type span struct{ at, n int }
@@ -268,32 +270,36 @@ func (s *plainScan) isTrue(i int) bool {
 }
 
 // topMember reads a member of the record: the first identityMap, identities, _id and timestamp
-// are read for what they hold; the rest are skipped.
+// are read for what they hold, when of the type that counts; the rest are skipped.
 func (s *plainScan) topMember(name []byte, at, depth int) (int, bool) {
 	b := s.b
-	first := func(want string) bool {
-		if string(name) != want {
-			return false
-		}
-		for _, t := range s.tops[:len(s.tops)-1] {
-			if string(b[t.at+1:t.at+1+t.n]) == want {
-				return false
-			}
-		}
-		return true
+	var seen *bool
+	switch string(name) {
+	case "identityMap":
+		seen = &s.seenMap
+	case "identities":
+		seen = &s.seenList
+	case "_id":
+		seen = &s.seenID
+	case "timestamp":
+		seen = &s.seenTime
 	}
+	if seen == nil || *seen || at >= len(b) {
+		return s.value(at, depth)
+	}
+	*seen = true // the first with the name counts, whatever its type
 	switch {
-	case len(name) == 11 && at < len(b) && b[at] == '{' && first("identityMap"):
+	case seen == &s.seenMap && b[at] == '{':
 		return s.object(at, depth+1, s.namespaceMember)
-	case len(name) == 10 && at < len(b) && b[at] == '[' && first("identities"):
+	case seen == &s.seenList && b[at] == '[':
 		return s.array(at, depth+1, func(at, depth int) (int, bool) { return s.entry(at, depth, 1, nil) })
-	case len(name) == 3 && at < len(b) && b[at] == '"' && first("_id"):
+	case seen == &s.seenID && b[at] == '"':
 		end, ok := s.str(at)
 		if ok {
 			s.eventID = b[at+1 : end-1]
 		}
 		return end, ok
-	case len(name) == 9 && at < len(b) && b[at] == '"' && first("timestamp"):
+	case seen == &s.seenTime && b[at] == '"':
 		end, ok := s.str(at)
 		if ok {
 			s.timestamp = b[at+1 : end-1]

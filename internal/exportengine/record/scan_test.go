@@ -41,6 +41,34 @@ var plainRecords = []string{
 	`{"identityMap":{"Email":[{"id":"a"}]},"x":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}`,
 	`{"identityMap":{"Email":[{"id":"a"}]}` + strings.Repeat(`,"m":1`, 70) + `}`,
 	`{"identityMap":{"Email":[{"id":"a"}]},"big":"` + strings.Repeat("x", 11<<10) + `"}`,
+	// Three identities and more, from both sources, the primary among the later ones.
+	`{"identities":[{"id":"l1","namespace":{"code":"Z"}},{"id":"l2","namespace":{"code":"A"}}],"identityMap":{"M":[{"id":"m1"},{"id":"m2"}],"B":[{"id":"m3"}]}}`,
+	`{"identityMap":{"M":[{"id":"m1"},{"id":"m2","primary":true}],"B":[{"id":"m3"}]},"identities":[{"id":"l1","namespace":{"code":"Z"},"primary":true},{"id":"m1","namespace":{"code":"M"}}]}`,
+	// At the size limits, and a byte over; at the member starts' limit, and one over.
+	sized(maxEventRecordBytes), sized(maxEventRecordBytes + 1), sized(maxProfileRecordBytes), sized(maxProfileRecordBytes + 1),
+	membered(64), membered(65),
+	// Nested to the scan's depth and past it, and past the other way's.
+	nested(maxScanDepth - 1), nested(maxScanDepth), nested(maxScanDepth + 1), nested(299), nested(300), nested(301), nested(302),
+	// Names that count, many times after many others.
+	`{` + strings.Repeat(`"":0,`, 2000) + strings.Repeat(`"_id":"",`, 500) + strings.Repeat(`"timestamp":1,`, 500) +
+		strings.Repeat(`"identities":{},`, 500) + `"identityMap":{"E":[{"id":"a"}]},"identityMap":{}}`,
+}
+
+// sized is an event of n bytes.
+func sized(n int) string {
+	head := `{"identityMap":{"E":[{"id":"a"}]},"_id":"e","timestamp":"2026-01-01T00:00:00Z","p":"`
+	return head + strings.Repeat("x", n-len(head)-2) + `"}`
+}
+
+// membered is a fragment of n top-level members.
+func membered(n int) string {
+	return `{"identityMap":{"E":[{"id":"a"}]}` + strings.Repeat(`,"m":1`, n-1) + `}`
+}
+
+// nested is an event whose deepest object is depth objects deep.
+func nested(depth int) string {
+	return `{"identityMap":{"E":[{"id":"a"}]},"_id":"e","timestamp":"2026-01-01T00:00:00Z","n":` +
+		strings.Repeat(`{"a":`, depth-1) + "1" + strings.Repeat("}", depth-1) + `}`
 }
 
 // checkScan fails when scanPlain accepts raw as a record of a kind, and reads it otherwise than
@@ -152,7 +180,7 @@ func TestScanPlainOnGeneratedRecords(t *testing.T) {
 var (
 	genNames   = []string{"identityMap", "identities", "id", "primary", "namespace", "code", "_id", "timestamp", "Email", "", "a", "é"}
 	genScalars = []string{`"x"`, `""`, `"CRM-1"`, `"2026-01-01T00:00:00Z"`, `"2026-02-30T00:00:00Z"`, `true`, `false`, `null`,
-		`0`, `-1.5e3`, `01`, `NaN`, `"true"`}
+		`0`, `-1.5e3`, `01`, `NaN`, `"true"`, `tru`, `nul`, `1,`}
 )
 
 // genRecord makes a record: an object of members, most of them those its rules read.
