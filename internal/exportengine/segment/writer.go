@@ -31,7 +31,6 @@ type Writer struct {
 	meta       []byte     // scratch for one record's metadata
 	runs       []runInfo
 	runEvents  [][]eventEntry // each run's events, sorted by hash then sequence
-	order      orderScratch   // for writeRun, which one goroutine runs at a time
 	stats      Stats
 	afterRun   func() // called after each run is in the file
 	wb         *durable.Writeback
@@ -43,6 +42,11 @@ type runBuffer struct {
 	pending []pendingRecord
 	buf     []byte // meta and body bytes of the pending records
 	base    uint32 // the segment index of the run's first record
+	// Made by prepare, once the run is full: the order its records are written in, and its
+	// events, sorted by hash then sequence.
+	order  orderScratch
+	keys   []runKey
+	events []eventEntry
 }
 
 type pendingRecord struct {
@@ -51,7 +55,7 @@ type pendingRecord struct {
 	// keys differ, they order as the ids do, and most comparisons of a sort end there.
 	idKey     [2]uint64
 	seq       uint64
-	eventID   string
+	eventHash EventHash // an event's, hashed as it is added, while the run before is written
 	metaStart int
 	bodyStart int
 	bodyEnd   int
@@ -163,10 +167,12 @@ func (sw *Writer) Add(r *record.Record) error {
 	rb.buf = append(rb.buf, r.Body...)
 	rb.buf = append(rb.buf, starts...)
 	primary := r.Primary()
-	rb.pending = append(rb.pending, pendingRecord{
-		primary: primary, idKey: IDKey(primary.ID), seq: r.Seq, eventID: r.EventID, isEvent: r.Kind == record.Event,
-		metaStart: start, bodyStart: bodyStart, bodyEnd: len(rb.buf),
-	})
+	p := pendingRecord{primary: primary, idKey: IDKey(primary.ID), seq: r.Seq, isEvent: r.Kind == record.Event,
+		metaStart: start, bodyStart: bodyStart, bodyEnd: len(rb.buf)}
+	if p.isEvent {
+		p.eventHash = HashEventID(r.EventID)
+	}
+	rb.pending = append(rb.pending, p)
 	sw.stats.Records++
 	if r.Kind == record.Event {
 		sw.stats.Events++
@@ -184,16 +190,18 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// flushRun hands the current run to be written in the background, once the previous one is.
+// flushRun orders the current run while the one before is written, then hands it to be written
+// in the background once that one is.
 func (sw *Writer) flushRun() error {
+	rb := sw.cur
+	if len(rb.pending) == 0 {
+		return sw.waitFlush()
+	}
+	rb.base = uint32(sw.stats.Records) - uint32(len(rb.pending))
+	rb.prepare()
 	if err := sw.waitFlush(); err != nil {
 		return err
 	}
-	if len(sw.cur.pending) == 0 {
-		return nil
-	}
-	rb := sw.cur
-	rb.base = uint32(sw.stats.Records) - uint32(len(rb.pending))
 	if sw.spare == nil {
 		sw.spare = &runBuffer{buf: make([]byte, 0, sw.bufSize)}
 	}
@@ -212,31 +220,39 @@ func (sw *Writer) waitFlush() error {
 	return err
 }
 
-// writeRun sorts a run and writes it. Only one runs at a time, and nothing else writes meanwhile.
-func (sw *Writer) writeRun(rb *runBuffer) error {
-	order := sw.order.order(rb.pending)
-	run := runInfo{metaOff: sw.off, count: uint64(len(rb.pending))}
-	nEvents := 0
+// prepare orders a full run's records as they are written, and lists its events.
+func (rb *runBuffer) prepare() {
+	rb.keys = rb.order.order(rb.pending)
+	n := 0
 	for i := range rb.pending {
 		if rb.pending[i].isEvent {
-			nEvents++
+			n++
 		}
 	}
-	events := make([]eventEntry, 0, nEvents)
-	for i, k := range order {
+	events := make([]eventEntry, 0, n)
+	for i, k := range rb.keys {
+		if p := &rb.pending[k.idx]; p.isEvent {
+			events = append(events, eventEntry{hash: p.eventHash, seq: p.seq, idx: rb.base + uint32(i)})
+		}
+	}
+	rb.events = rb.order.sortEvents(events)
+}
+
+// writeRun writes a run that prepare ordered. Only one runs at a time, and nothing else writes
+// meanwhile.
+func (sw *Writer) writeRun(rb *runBuffer) error {
+	run := runInfo{metaOff: sw.off, count: uint64(len(rb.pending))}
+	for _, k := range rb.keys {
 		p := &rb.pending[k.idx]
 		meta := rb.buf[p.metaStart:p.bodyStart]
 		if err := sw.write(meta); err != nil {
 			return err
 		}
 		run.metaCRC = crc32.Update(run.metaCRC, castagnoli, meta)
-		if p.isEvent {
-			events = append(events, eventEntry{hash: HashEventID(p.eventID), seq: p.seq, idx: rb.base + uint32(i)})
-		}
 	}
 	run.metaLen = sw.off - run.metaOff
 	run.bodyOff = sw.off
-	for _, k := range order {
+	for _, k := range rb.keys {
 		p := &rb.pending[k.idx]
 		body := rb.buf[p.bodyStart:p.bodyEnd]
 		if err := sw.write(body); err != nil {
@@ -245,12 +261,10 @@ func (sw *Writer) writeRun(rb *runBuffer) error {
 		run.bodyCRC = crc32.Update(run.bodyCRC, castagnoli, body)
 	}
 	run.bodyLen = sw.off - run.bodyOff
-	events = sw.order.sortEvents(events)
 	sw.runs = append(sw.runs, run)
-	sw.runEvents = append(sw.runEvents, events)
-	clear(rb.pending) // drop the event ids and identities they hold
-	rb.pending = rb.pending[:0]
-	rb.buf = rb.buf[:0]
+	sw.runEvents = append(sw.runEvents, rb.events)
+	clear(rb.pending) // drop the identities they hold
+	rb.pending, rb.buf, rb.keys, rb.events = rb.pending[:0], rb.buf[:0], nil, nil
 	// The run is written through, and its writeback started (see durable.Writeback): the fsync
 	// at Close then finds little left to write, and the disk works while the next run is read.
 	if err := sw.w.Flush(); err != nil {
