@@ -292,17 +292,23 @@ func strictNumbers(raw []byte) bool {
 			for j < len(raw) && !tokenEnd[raw[j]] {
 				j++
 			}
-			switch tok := raw[i:j]; string(tok) {
-			case "true", "false", "null":
-			default:
-				if !fields.IsNumber(tok) {
-					return false
-				}
+			if !literal(raw[i:j]) {
+				return false
 			}
 			i = j
 		}
 	}
 	return true
+}
+
+// literal reports whether tok, a run of bytes outside strings that are not structure or space, is
+// true, false, null or a number as JSON writes one.
+func literal(tok []byte) bool {
+	switch string(tok) {
+	case "true", "false", "null":
+		return true
+	}
+	return fields.IsNumber(tok)
 }
 
 // tokenEnd marks the bytes that end a literal or a number: structure, quotes and space.

@@ -181,17 +181,9 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		if !ok {
 			return i, false
 		}
-		i = s.space(i)
-		if i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ',':
-			i = s.space(i + 1)
-		case '}':
-			return i + 1, true
-		default:
-			return i, false
+		var end bool
+		if i, end, ok = s.after(i, '}'); end || !ok {
+			return i, ok
 		}
 	}
 }
@@ -214,19 +206,27 @@ func (s *plainScan) array(i, depth int, fn func(at, depth int) (int, bool)) (int
 		if !ok {
 			return i, false
 		}
-		i = s.space(i)
-		if i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ',':
-			i = s.space(i + 1)
-		case ']':
-			return i + 1, true
-		default:
-			return i, false
+		var end bool
+		if i, end, ok = s.after(i, ']'); end || !ok {
+			return i, ok
 		}
 	}
+}
+
+// after reads what follows a member or an element that ends at i: a comma, and it returns where
+// the next one starts; or closing, and it returns where the object or array ends, and end.
+func (s *plainScan) after(i int, closing byte) (next int, end, ok bool) {
+	b := s.b
+	i = s.space(i)
+	switch {
+	case i >= len(b):
+		return i, false, false
+	case b[i] == ',':
+		return s.space(i + 1), false, true
+	case b[i] == closing:
+		return i + 1, true, true
+	}
+	return i, false, false
 }
 
 // value validates the value at i, a member's or an element's of a value depth deep, and returns
@@ -254,12 +254,8 @@ func (s *plainScan) value(i, depth int) (int, bool) {
 	for j < len(b) && !tokenEnd[b[j]] {
 		j++
 	}
-	switch tok := b[i:j]; string(tok) {
-	case "true", "false", "null":
-	default:
-		if !fields.IsNumber(tok) {
-			return i, false
-		}
+	if !literal(b[i:j]) {
+		return i, false
 	}
 	return j, true
 }
