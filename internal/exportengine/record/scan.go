@@ -26,7 +26,7 @@ type plainScan struct {
 	// tops are where the top-level names are: the index of each one's opening quote, and its
 	// length.
 	tops []span
-	// cands are the identities met: those of the identityMap, then those of identities[].
+	// The identities met: those of the identityMap, and those of identities[].
 	mapIDs, listIDs []candidate
 	// The first top-level _id and timestamp, when strings.
 	eventID, timestamp []byte
