@@ -183,15 +183,28 @@ func (rp *Parser) parseTree(raw []byte, kind Kind) (*Record, *Error) {
 // memberStarts returns where the top-level members of a fragment's body start, or nil when that
 // is not kept (fields.AppendMemberStarts).
 func (rp *Parser) memberStarts(raw []byte, v *fastjson.Value) []byte {
-	if cap(rp.starts)-len(rp.starts) < binary.MaxVarintLen64*fields.MaxMemberStarts {
-		rp.starts = make([]byte, 0, startsBlock)
-	}
-	start := len(rp.starts)
+	start := rp.beginStarts()
 	var ok bool
 	if rp.starts, ok = appendNameStarts(rp.starts, raw, v); !ok {
 		rp.starts, ok = fields.AppendMemberStarts(rp.starts[:start], raw)
 	}
+	return rp.endStarts(start, ok)
+}
+
+// beginStarts makes room in the parser's block for a record's member starts, and returns where
+// they begin.
+func (rp *Parser) beginStarts() int {
+	if cap(rp.starts)-len(rp.starts) < binary.MaxVarintLen64*fields.MaxMemberStarts {
+		rp.starts = make([]byte, 0, startsBlock)
+	}
+	return len(rp.starts)
+}
+
+// endStarts returns the member starts appended since start, or nil when they are not kept (not
+// ok) or there are none.
+func (rp *Parser) endStarts(start int, ok bool) []byte {
 	if !ok || len(rp.starts) == start {
+		rp.starts = rp.starts[:start]
 		return nil
 	}
 	return rp.starts[start:len(rp.starts):len(rp.starts)]

@@ -83,34 +83,24 @@ func (rp *Parser) scanPlain(raw []byte, kind Kind) (*Record, bool) {
 				rp.Names.add(raw[t.at+1 : t.at+1+t.n])
 			}
 		}
-		r.Members = rp.keepStarts(raw, s.tops)
+		r.Members = rp.keepStarts(s.tops)
 	}
 	return r, true
 }
 
 // keepStarts returns the member starts of a plain fragment whose top-level names are at tops, or
-// nil when they are not kept: as memberStarts does.
-func (rp *Parser) keepStarts(raw []byte, tops []span) []byte {
+// nil when they are not kept: as memberStarts does. In plain text a member starts at its name's
+// quote.
+func (rp *Parser) keepStarts(tops []span) []byte {
 	if len(tops) == 0 || len(tops) > fields.MaxMemberStarts {
 		return nil
 	}
-	if cap(rp.starts)-len(rp.starts) < binary.MaxVarintLen64*fields.MaxMemberStarts {
-		rp.starts = make([]byte, 0, startsBlock)
-	}
-	start := len(rp.starts)
-	prev := 0
+	start, prev := rp.beginStarts(), 0
 	for _, t := range tops {
-		if t.n == 0 { // as appendNameStarts: an empty name has them scanned
-			var ok bool
-			if rp.starts, ok = fields.AppendMemberStarts(rp.starts[:start], raw); !ok || len(rp.starts) == start {
-				return nil
-			}
-			break
-		}
 		rp.starts = binary.AppendUvarint(rp.starts, uint64(t.at-prev))
 		prev = t.at
 	}
-	return rp.starts[start:len(rp.starts):len(rp.starts)]
+	return rp.endStarts(start, true)
 }
 
 // space skips the space at i: in plain text, only ' '.
