@@ -115,3 +115,31 @@ func TestWarm(t *testing.T) {
 		t.Errorf("warm of a path below a file: %v; want the error that says it is no directory", err)
 	}
 }
+
+// A step run several times is its run of median time, with the highest peak RSS of all its runs
+// (memory is not a median), and the times of every run; the runs given are left as they were.
+func TestMedianRun(t *testing.T) {
+	runs := []*measurement{
+		{What: "slow", Seconds: 1.9, PeakRSS: 10 << 20},
+		{What: "fast", Seconds: 1.2, PeakRSS: 30 << 20},
+		{What: "middle", Seconds: 1.4, PeakRSS: 20 << 20},
+	}
+	m := medianRun(runs)
+	if m.What != "middle" || m.Seconds != 1.4 {
+		t.Errorf("median run: %s, %.2f s; want middle, 1.40 s", m.What, m.Seconds)
+	}
+	if m.PeakRSS != 30<<20 {
+		t.Errorf("peak RSS %d MiB, want the highest of the runs, 30 MiB", m.PeakRSS>>20)
+	}
+	if fmt.Sprint(m.Runs) != "[1.2 1.4 1.9]" {
+		t.Errorf("runs %v, want [1.2 1.4 1.9]", m.Runs)
+	}
+	if runs[0].What != "slow" || runs[2].PeakRSS != 20<<20 || runs[2].Runs != nil {
+		t.Errorf("the runs given were changed: %+v", runs)
+	}
+	var out strings.Builder
+	printMedians(&out, []row{{m: &measurement{What: "once", Seconds: 1}}, {m: m}})
+	if want := "\nmedians of 3 runs (the time of each, fastest first):\n  middle, 0 people: 1.20, 1.40, 1.90 s\n"; out.String() != want {
+		t.Errorf("printMedians wrote %q, want %q", out.String(), want)
+	}
+}

@@ -70,6 +70,9 @@ type measurement struct {
 	// PeakRSS is the step's peak resident set in bytes: as the step saw its own (ownPeakRSS), or
 	// where it cannot tell, from its rusage.
 	PeakRSS int64 `json:"peak_rss,omitempty"`
+	// Runs are the times of the runs of a step run more than once (see medianRun), fastest first;
+	// the measurement is the median one.
+	Runs []float64 `json:"-"`
 }
 
 // child runs one step in a process of its own and returns its report and peak RSS.
