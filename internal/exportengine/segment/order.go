@@ -141,14 +141,15 @@ func keyByte(k *runKey, place int) byte {
 const eventBuckets = 1 << 16
 
 // sortEvents returns a run's events ordered by hash, then sequence (compareEvents), in a slice
-// of their own. Hashes are uniform, so counting them into buckets by their first two bytes leaves
-// a few in each (about two in a run of 64 MiB of events), which are then sorted in place: a sixth
-// of the time a comparison sort of the whole run takes (BenchmarkSortEvents). A run with few
-// events is sorted as it is.
+// of their own, leaving events as they are (the caller's scratch, for the next run). Hashes are
+// uniform, so counting them into buckets by their first two bytes leaves a few in each (about two
+// in a run of 64 MiB of events), which are then sorted in place: a sixth of the time a comparison
+// sort of the whole run takes (BenchmarkSortEvents). A run with few events is copied, then sorted.
 func (sc *orderScratch) sortEvents(events []eventEntry) []eventEntry {
 	if len(events) < eventBuckets/16 {
-		slices.SortFunc(events, compareEvents)
-		return events
+		sorted := slices.Clone(events)
+		slices.SortFunc(sorted, compareEvents)
+		return sorted
 	}
 	if sc.eventCounts == nil {
 		sc.eventCounts = new([eventBuckets]int32)

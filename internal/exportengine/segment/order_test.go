@@ -87,10 +87,14 @@ func TestSortEventsIsCompareEvents(t *testing.T) {
 				}
 				want := slices.Clone(events)
 				slices.SortFunc(want, compareEvents)
+				given := slices.Clone(events)
 				var sc orderScratch
 				got := sc.sortEvents(events)
 				if !slices.Equal(got, want) {
 					t.Fatalf("sortEvents of %d events is not compareEvents' order", n)
+				}
+				if !slices.Equal(events, given) {
+					t.Fatalf("sortEvents of %d events changed the events it was given", n)
 				}
 			})
 		}

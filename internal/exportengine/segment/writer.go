@@ -47,6 +47,8 @@ type runBuffer struct {
 	order  orderScratch
 	keys   []runKey
 	events []eventEntry
+	// unsorted lists the run's events in write order for sortEvents, and is reused run to run.
+	unsorted []eventEntry
 }
 
 type pendingRecord struct {
@@ -223,18 +225,13 @@ func (sw *Writer) waitFlush() error {
 // prepare orders a full run's records as they are written, and lists its events.
 func (rb *runBuffer) prepare() {
 	rb.keys = rb.order.order(rb.pending)
-	n := 0
-	for i := range rb.pending {
-		if rb.pending[i].isEvent {
-			n++
-		}
-	}
-	events := make([]eventEntry, 0, n)
+	events := rb.unsorted[:0]
 	for i, k := range rb.keys {
 		if p := &rb.pending[k.idx]; p.isEvent {
 			events = append(events, eventEntry{hash: p.eventHash, seq: p.seq, idx: rb.base + uint32(i)})
 		}
 	}
+	rb.unsorted = events
 	rb.events = rb.order.sortEvents(events)
 }
 
