@@ -143,3 +143,23 @@ func TestMedianRun(t *testing.T) {
 		t.Errorf("printMedians wrote %q, want %q", out.String(), want)
 	}
 }
+
+// Anything but flags is refused, by the driver and by a step, before either measures anything: a
+// step named without "step" before it would otherwise have run the whole benchmark.
+func TestStrayArgumentsRefused(t *testing.T) {
+	opts, err := parseDriverFlags([]string{"-sizes", "200", "export"})
+	if err == nil || !strings.Contains(err.Error(), `"export"`) {
+		t.Errorf("driver with a stray argument: %v, want an error naming it", err)
+	}
+	if opts, err = parseDriverFlags([]string{"-sizes", "200", "-jobs", "0"}); err != nil || opts.sizes != "200" || opts.jobs != 0 {
+		t.Errorf("driver flags: %+v, %v", opts, err)
+	}
+	engine := t.TempDir()
+	err = runStep([]string{"export", "-engine", engine, "-people", "5", "extra"})
+	if err == nil || !strings.Contains(err.Error(), `"extra"`) {
+		t.Errorf("step with a stray argument: %v, want an error naming it", err)
+	}
+	if entries, _ := os.ReadDir(engine); len(entries) != 0 {
+		t.Errorf("the refused step left %d entries in its engine directory", len(entries))
+	}
+}

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -30,23 +31,43 @@ func main() {
 		}
 		return
 	}
-	var opts driverOptions
-	flag.StringVar(&opts.sizes, "sizes", "100000,1000000", "comma-separated numbers of people to measure")
-	flag.StringVar(&opts.dataDir, "data", ".benchdata", "where generated data (cached) and engine directories go")
-	flag.Float64Var(&opts.eventsPerPerson, "events-per-person", 3, "web events a person")
-	flag.StringVar(&opts.terraform, "terraform", "", "a terraform binary, to measure Terraform's overhead (with -provider)")
-	flag.StringVar(&opts.provider, "provider", "", "the provider binary built for the Terraform runs")
-	flag.StringVar(&opts.emptyProvider, "empty-provider", "", "a provider with nothing in it on the same libraries (built from ./internal/aepbench/emptyprovider), whose start is the part of the provider's start that is not its own")
-	flag.StringVar(&opts.peer, "peer", "", "the DuckDB peer (built from ./internal/aepbench/duckpeer), to compare exports with DuckDB's")
-	flag.IntVar(&opts.jobs, "jobs", 100, "export jobs in the many-jobs Terraform run (0: no such run)")
-	flag.IntVar(&opts.jobPeople, "job-people", 10000, "people of the data each of those jobs exports")
-	flag.IntVar(&opts.starts, "starts", 30, "times to start the provider to measure its start")
-	flag.StringVar(&opts.only, "only", "", "measure only one part: \"starts\" (the provider's start), \"terraform\" (with -terraform and -provider), \"mergecheck\", or \"pdg\" (the floors, ingestion and the exports through the private identity graph, at each size, without DuckDB)")
-	flag.Parse()
+	opts, err := parseDriverFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aepbench:", err)
+		os.Exit(2)
+	}
 	if err := drive(context.Background(), opts); err != nil {
 		fmt.Fprintln(os.Stderr, "aepbench:", err)
 		os.Exit(1)
 	}
+}
+
+// parseDriverFlags reads the driver's flags. It takes flags only: anything else is refused, so
+// that a mistyped step (one without "step" before it) is an error rather than a whole run.
+func parseDriverFlags(args []string) (driverOptions, error) {
+	var opts driverOptions
+	fs := flag.NewFlagSet("aepbench", flag.ContinueOnError)
+	fs.StringVar(&opts.sizes, "sizes", "100000,1000000", "comma-separated numbers of people to measure")
+	fs.StringVar(&opts.dataDir, "data", ".benchdata", "where generated data (cached) and engine directories go")
+	fs.Float64Var(&opts.eventsPerPerson, "events-per-person", 3, "web events a person")
+	fs.StringVar(&opts.terraform, "terraform", "", "a terraform binary, to measure Terraform's overhead (with -provider)")
+	fs.StringVar(&opts.provider, "provider", "", "the provider binary built for the Terraform runs")
+	fs.StringVar(&opts.emptyProvider, "empty-provider", "", "a provider with nothing in it on the same libraries (built from ./internal/aepbench/emptyprovider), whose start is the part of the provider's start that is not its own")
+	fs.StringVar(&opts.peer, "peer", "", "the DuckDB peer (built from ./internal/aepbench/duckpeer), to compare exports with DuckDB's")
+	fs.IntVar(&opts.jobs, "jobs", 100, "export jobs in the many-jobs Terraform run (0: no such run)")
+	fs.IntVar(&opts.jobPeople, "job-people", 10000, "people of the data each of those jobs exports")
+	fs.IntVar(&opts.starts, "starts", 30, "times to start the provider to measure its start")
+	fs.StringVar(&opts.only, "only", "", "measure only one part: \"starts\" (the provider's start), \"terraform\" (with -terraform and -provider), \"mergecheck\", or \"pdg\" (the floors, ingestion and the exports through the private identity graph, at each size, without DuckDB)")
+	if err := fs.Parse(args); err != nil {
+		return opts, err
+	}
+	if fs.NArg() > 0 {
+		return opts, fmt.Errorf("unexpected argument %q: the driver takes flags only (a single step is run as `aepbench step NAME -flag ...`)", fs.Arg(0))
+	}
+	return opts, nil
 }
 
 // measurement is what one step reports, plus what its parent measured of it.

@@ -47,6 +47,9 @@ func runStep(args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q: a step takes flags only", args[0], fs.Arg(0))
+	}
 	ctx := context.Background()
 	// AEPBENCH_PROFILE=DIR writes a CPU and a heap profile of each step into DIR.
 	if dir := os.Getenv("AEPBENCH_PROFILE"); dir != "" {
