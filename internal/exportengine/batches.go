@@ -374,6 +374,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		return nil, err
 	}
 	var topNames *string // NULL: not known
+	var uniqueNames *int // NULL: not known
 	if names, ok := res.names.List(); ok && res.hasSegment && kind == record.Fragment {
 		b, err := json.Marshal(names)
 		if err != nil {
@@ -381,6 +382,10 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		}
 		list := string(b)
 		topNames = &list
+		if res.names.Unique() {
+			one := 1
+			uniqueNames = &one
+		}
 	}
 	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		ingestTime, err := e.nextIngestTime(ctx, tx)
@@ -391,10 +396,11 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		// before the ingest time it is given.
 		now := max(e.nowMs(), started, ingestTime)
 		r, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, started_ms = ?, completed_ms = ?,
-			ingest_time_ms = ?, record_count = ?, failed_record_count = ?, size_bytes = ?, errors = ?, profile_kind = ?, top_names = ?
+			ingest_time_ms = ?, record_count = ?, failed_record_count = ?, size_bytes = ?, errors = ?, profile_kind = ?, top_names = ?,
+			unique_names = ?
 			WHERE id = ? AND status = ?`,
 			status, now, started, now, ingestTime, res.accepted, res.failed, res.bytes, string(errorsJSON), profileKind, topNames,
-			id, aepwire.BatchLoading)
+			uniqueNames, id, aepwire.BatchLoading)
 		if err != nil {
 			return err
 		}

@@ -697,7 +697,7 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	var row []byte
 	plain := false
 	if w.plainSel != nil && len(frags) == 1 {
-		row, plain = w.plainSel.AppendPlainRowAt(w.row[:0], frags[0].Body, starts, from[0].plainStop)
+		row, plain = w.plainSel.AppendPlainRowAt(w.row[:0], frags[0].Body, starts, from[0].plainStop, from[0].uniqueNames)
 	}
 	if !plain {
 		var profile *fastjson.Value

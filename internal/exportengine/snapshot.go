@@ -43,6 +43,10 @@ type snapBatch struct {
 	// known (see record.Names): an export reads each record only until it has met those of the
 	// names it selects (fields.Selector.CountAmong).
 	topNames []string
+	// uniqueNames: no object of the batch's records has a name twice, at any depth (see
+	// record.Names.Unique): a plain row reads a member object only until it has met the names it
+	// selects in it (fields.Selector.AppendPlainRowAt).
+	uniqueNames bool
 	// What the export reads of each record until it stops (see exportSpec.setStops): of the
 	// fields of a plain row, and of what the merger reads; -1 reads a record whole. A snapshot is
 	// one export's own, and these are set before its workers start.
@@ -73,15 +77,17 @@ func (e *Engine) tryOpenSnapshot(ctx context.Context, sb string) (*storeSnapshot
 	snap.batches, err = store.All(ctx, e.store.DB(), func(row store.Scanner) (*snapBatch, error) {
 		b := &snapBatch{}
 		var names sql.NullString
-		if err := row.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime, &names); err != nil {
+		var unique sql.NullInt64
+		if err := row.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime, &names, &unique); err != nil {
 			return nil, err
 		}
 		// Names that do not read back as a sorted list are not known: the records are read whole.
 		if names.Valid && (json.Unmarshal([]byte(names.String), &b.topNames) != nil || !slices.IsSorted(b.topNames)) {
 			b.topNames = nil
 		}
+		b.uniqueNames = b.topNames != nil && unique.Valid && unique.Int64 == 1
 		return b, nil
-	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms, top_names FROM batches
+	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms, top_names, unique_names FROM batches
 		WHERE sandbox = ? AND profile_kind <> 0 AND status = 'success' ORDER BY ingest_time_ms`, sb)
 	for i, b := range snap.batches {
 		b.order = i

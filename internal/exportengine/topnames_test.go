@@ -2,6 +2,7 @@ package exportengine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
@@ -24,6 +26,8 @@ func TestBatchTopNamesSetHowFarExportsRead(t *testing.T) {
 		`{"identityMap":{"Email":[{"id":"b@x.example"}]},"person":{"name":"B"},"homeAddress":{"city":"Paris"}}`)
 	repeats := newDataset(t, e, aepwire.SchemaProfile, true)
 	ingestLines(t, e, repeats, `{"identityMap":{"Email":[{"id":"c@x.example"}]},"loyalty":{"points":1},"loyalty":{"points":2}}`)
+	below := newDataset(t, e, aepwire.SchemaProfile, true)
+	ingestLines(t, e, below, `{"identityMap":{"Email":[{"id":"d@x.example"}]},"loyalty":{"points":1,"points":2}}`)
 	web := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
 	ingestLines(t, e, web, `{"_id":"e1","timestamp":"2026-01-01T00:00:00Z","identityMap":{"Email":[{"id":"a@x.example"}]}}`)
 
@@ -32,8 +36,8 @@ func TestBatchTopNamesSetHowFarExportsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer snap.close()
-	if len(snap.batches) != 3 {
-		t.Fatalf("%d batches in the profile store, want 3", len(snap.batches))
+	if len(snap.batches) != 4 {
+		t.Fatalf("%d batches in the profile store, want 4", len(snap.batches))
 	}
 	sel, err := fields.Parse("personalEmail.address,loyalty.points")
 	if err != nil {
@@ -48,24 +52,65 @@ func TestBatchTopNamesSetHowFarExportsRead(t *testing.T) {
 	if !first.namesKnown() || !slices.Equal(first.topNames, want) {
 		t.Errorf("the CRM batch's names: %q (known %v), want %q", first.topNames, first.namesKnown(), want)
 	}
-	if first.plainStop != 1 || first.readsStop != reads.CountAmong(want) {
-		t.Errorf("the CRM batch is read until %d names of a plain row and %d of the merger's, want 1 and %d",
-			first.plainStop, first.readsStop, reads.CountAmong(want))
+	if first.plainStop != 1 || first.readsStop != reads.CountAmong(want) || !first.uniqueNames {
+		t.Errorf("the CRM batch is read until %d names of a plain row and %d of the merger's, unique names %v; want 1, %d and true",
+			first.plainStop, first.readsStop, first.uniqueNames, reads.CountAmong(want))
 	}
-	for _, b := range snap.batches[1:] {
-		if b.namesKnown() || b.plainStop != -1 || b.readsStop != -1 {
-			t.Errorf("batch of kind %d: names %q known %v, stops %d and %d; want unknown and read whole",
-				b.kind, b.topNames, b.namesKnown(), b.plainStop, b.readsStop)
+	// A batch whose records repeat a name below the top level has its names, but not unique.
+	if b := snap.batches[2]; !b.namesKnown() || b.uniqueNames {
+		t.Errorf("a batch with a name twice in loyalty: names %q (known %v), unique %v; want known and not unique",
+			b.topNames, b.namesKnown(), b.uniqueNames)
+	}
+	for _, b := range []*snapBatch{snap.batches[1], snap.batches[3]} {
+		if b.namesKnown() || b.uniqueNames || b.plainStop != -1 || b.readsStop != -1 {
+			t.Errorf("batch of kind %d: names %q known %v, unique %v, stops %d and %d; want unknown and read whole",
+				b.kind, b.topNames, b.namesKnown(), b.uniqueNames, b.plainStop, b.readsStop)
 		}
 	}
 }
 
-// What an export writes does not depend on whether the batches' top-level names are known: random
-// batches of records with escaped and repeated names, names that differ only in their escapes,
-// whitespace around records and members, JSON array files, two-file batches and refused records,
-// exported with nested fields, segmentMembership and identityMap, under the default policy,
-// dataSetPrecedence and pdg; then the same exports with the names forgotten.
+// A batch whose records name no member twice in any object is read, in a plain row, only until
+// a member object has met the names selected in it; a batch where one does is read to each
+// object's end, and the last of a name counts, as it does in a merge.
+func TestUniqueNamesLeaveMemberObjects(t *testing.T) {
+	ctx := context.Background()
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunJobs: true, Workers: 2})
+	unique := newDataset(t, e, aepwire.SchemaProfile, true)
+	ingestLines(t, e, unique,
+		`{"identityMap":{"Email":[{"id":"a@x.example"}]},"p":{"x":1,"y":{"x":0},"z":3},"q":{"x":4},"r":5}`,
+		`{"identityMap":{"Email":[{"id":"b@x.example"}]},"q":{"y":6},"p":{"z":7,"x":8}}`)
+	repeated := newDataset(t, e, aepwire.SchemaProfile, true)
+	ingestLines(t, e, repeated,
+		`{"identityMap":{"Email":[{"id":"c@x.example"}]},"p":{"x":1,"x":2},"q":{"x":4}}`,
+		`{"identityMap":{"Email":[{"id":"d@x.example"}]},"p":{"x":1,"\u0078":3}}`)
+	flags, err := store.All(ctx, e.store.DB(), func(row store.Scanner) (bool, error) {
+		var u sql.NullInt64
+		err := row.Scan(&u)
+		return u.Valid && u.Int64 == 1, err
+	}, `SELECT unique_names FROM batches ORDER BY ingest_time_ms`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(flags, []bool{true, false}) {
+		t.Errorf("the batches' names unique: %v, want [true false]", flags)
+	}
+	dest := newDataset(t, e, aepwire.SchemaProfileUnion, false)
+	got := exportSorted(t, e, aepwire.ExportJobRequest{Fields: "p.x,q.x", MergePolicy: &aepwire.MergePolicyRef{ID: aepwire.MergePolicyDefaultNone},
+		Destination: aepwire.ExportDestination{DatasetID: dest}, Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}})
+	want := []string{`{"p":{"x":1},"q":{"x":4}}`, `{"p":{"x":2},"q":{"x":4}}`, `{"p":{"x":3}}`, `{"p":{"x":8}}`}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+}
+
+// What an export writes does not depend on whether the batches' top-level names are known, nor
+// on whether they are unique: random batches of records with escaped and repeated names, names
+// that differ only in their escapes (at the top level and below it), whitespace around records
+// and members, JSON array files, two-file batches and refused records, exported with nested
+// fields, segmentMembership and identityMap, under the default policy, dataSetPrecedence and pdg;
+// then the same exports with the names' uniqueness forgotten, and then with the names forgotten.
 func TestExportRowsDoNotDependOnKnownNames(t *testing.T) {
+	allKnown, allUnique := 0, 0
 	for seed := range uint64(6) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		ctx := context.Background()
@@ -81,10 +126,11 @@ func TestExportRowsDoNotDependOnKnownNames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			below := rng.IntN(2) == 0 // names repeated below the top level, in some of the batches
 			for f := range 1 + rng.IntN(2) {
 				var recs []string
 				for range 1 + rng.IntN(8) {
-					recs = append(recs, randomRecord(rng, rng.IntN(30) == 0))
+					recs = append(recs, randomRecord(rng, rng.IntN(30) == 0, below))
 				}
 				content := strings.Join(recs, ",\n")
 				if rng.IntN(3) == 0 {
@@ -110,37 +156,44 @@ func TestExportRowsDoNotDependOnKnownNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		var reqs []aepwire.ExportJobRequest
-		for _, list := range []string{"a", "key", "a,b", "a.x,b.y", "c,key,a", "é", "a,segmentMembership", "b.x,é,key,a,c", "identityMap,a"} {
+		for _, list := range []string{"a", "key", "a,b", "a.x,b.y", "c,key,a", "é", "a,segmentMembership", "b.x,é,key,a,c", "identityMap,a", "a.x,b.x,c.x,key.x,é.x"} {
 			for _, policy := range []string{aepwire.MergePolicyDefaultNone, precedence.ID, aepwire.MergePolicyDefaultPDG} {
 				reqs = append(reqs, aepwire.ExportJobRequest{Fields: list, MergePolicy: &aepwire.MergePolicyRef{ID: policy},
 					Destination: aepwire.ExportDestination{DatasetID: dest}, Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}})
 			}
 		}
-		var known int
-		if err := e.store.DB().QueryRowContext(ctx, `SELECT count(*) FROM batches WHERE top_names IS NOT NULL`).Scan(&known); err != nil {
+		var known, unique int
+		if err := e.store.DB().QueryRowContext(ctx, `SELECT count(top_names), count(unique_names) FROM batches`).Scan(&known, &unique); err != nil {
 			t.Fatal(err)
 		}
 		if known == 0 {
 			t.Fatalf("seed %d: no batch has its names", seed)
 		}
+		allKnown, allUnique = allKnown+known, allUnique+unique
 		var withNames [][]string
 		for _, req := range reqs {
 			withNames = append(withNames, exportSorted(t, e, req))
 		}
-		if _, err := e.store.DB().ExecContext(ctx, `UPDATE batches SET top_names = NULL`); err != nil {
-			t.Fatal(err)
-		}
-		for i, req := range reqs {
-			if whole := exportSorted(t, e, req); !slices.Equal(whole, withNames[i]) {
-				t.Errorf("seed %d, fields %q, policy %s:\n names known %q\n read whole  %q", seed, req.Fields, req.MergePolicy.ID, withNames[i], whole)
+		for _, forget := range []string{`UPDATE batches SET unique_names = NULL`, `UPDATE batches SET top_names = NULL`} {
+			if _, err := e.store.DB().ExecContext(ctx, forget); err != nil {
+				t.Fatal(err)
+			}
+			for i, req := range reqs {
+				if got := exportSorted(t, e, req); !slices.Equal(got, withNames[i]) {
+					t.Errorf("seed %d, fields %q, policy %s, after %q:\n as ingested %q\n now         %q",
+						seed, req.Fields, req.MergePolicy.ID, forget, withNames[i], got)
+				}
 			}
 		}
+	}
+	if allUnique == 0 || allUnique == allKnown {
+		t.Errorf("%d batches had their names, %d of them unique; want some of each", allKnown, allUnique)
 	}
 }
 
 // randomRecord is a profile record of a few top-level names, some written with escapes; with
-// repeats, a name may come twice.
-func randomRecord(rng *rand.Rand, repeats bool) string {
+// repeats, a top-level name may come twice, and with below, a name of an object below.
+func randomRecord(rng *rand.Rand, repeats, below bool) string {
 	names := []string{`a`, `b`, `key`, `k\u0065y`, `\u0061`, `c`, `segmentMembership`, ``, `\ud800`, `\ud800\u0061`, `é`, `\u00e9`, `x y`}
 	space := func() string { return []string{"", "", "", " ", "\t", " \r ", "  "}[rng.IntN(7)] }
 	// Most people have one record (a profile of one fragment is written from its bytes), some
@@ -157,7 +210,7 @@ func randomRecord(rng *rand.Rand, repeats bool) string {
 			continue
 		}
 		used[n] = true
-		v := randomValue(rng, 0, space)
+		v := randomValue(rng, 0, space, below)
 		if n == "segmentMembership" {
 			v = `{"ups":{"s1":{"status":"realized","lastQualificationTime":"2026-01-01T00:00:00Z"}}}`
 		}
@@ -167,7 +220,7 @@ func randomRecord(rng *rand.Rand, repeats bool) string {
 	return space() + "{" + space() + strings.Join(members, space()+","+space()) + space() + "}" + space()
 }
 
-func randomValue(rng *rand.Rand, depth int, space func() string) string {
+func randomValue(rng *rand.Rand, depth int, space func() string, repeats bool) string {
 	switch rng.IntN(8) {
 	case 0:
 		return "null"
@@ -181,15 +234,21 @@ func randomValue(rng *rand.Rand, depth int, space func() string) string {
 		if depth > 2 {
 			return "1"
 		}
-		return "[" + randomValue(rng, depth+1, space) + "," + randomValue(rng, depth+1, space) + "]"
+		return "[" + randomValue(rng, depth+1, space, repeats) + "," + randomValue(rng, depth+1, space, repeats) + "]"
 	}
 	if depth > 2 {
 		return "true"
 	}
 	var members []string
-	for _, n := range []string{"x", "y", `\u0078`, "z"} {
+	x := []string{[]string{"x", `\u0078`}[rng.IntN(2)]}
+	if repeats {
+		x = []string{"x", `\u0078`} // x twice, once escaped
+	}
+	for _, n := range [][]string{x, {"y"}, {"z"}} {
 		if rng.IntN(2) == 0 {
-			members = append(members, space()+`"`+n+`"`+space()+":"+space()+randomValue(rng, depth+1, space))
+			for _, n := range n {
+				members = append(members, space()+`"`+n+`"`+space()+":"+space()+randomValue(rng, depth+1, space, repeats))
+			}
 		}
 	}
 	return "{" + strings.Join(members, ",") + space() + "}"

@@ -33,7 +33,7 @@ func (s *Selector) AppendPlainRow(dst, obj []byte) ([]byte, bool) {
 // once it has met selected of s's names, it takes the rest of obj as read. A negative selected
 // reads obj whole.
 func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, bool) {
-	return s.appendPlainRow(dst, obj, nil, selected, true)
+	return s.appendPlainRow(dst, obj, nil, selected, true, false)
 }
 
 // AppendPlainRowAt is AppendPlainRowUntil for an object obj whose top-level members start where
@@ -42,8 +42,13 @@ func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, b
 // a start is checked only where the row comes to it by reading (the first member's, and the one
 // after a member it keeps), where one that is not a member's start gives false; a start jumped to
 // is taken as it is. (Where they are stored, a checksum covers them with the body.)
-func (s *Selector) AppendPlainRowAt(dst, obj, starts []byte, selected int) ([]byte, bool) {
-	return s.appendPlainRow(dst, obj, starts, selected, true)
+//
+// With unique, no object below obj's top level has a name twice (compared unescaped), and a
+// top-level member that is an object is read, with starts, only until it has met every name s
+// selects in it: the row goes on from the next member's start. Without it, such a member is
+// read to its end, where a name met twice gives false.
+func (s *Selector) AppendPlainRowAt(dst, obj, starts []byte, selected int, unique bool) ([]byte, bool) {
+	return s.appendPlainRow(dst, obj, starts, selected, true, unique)
 }
 
 // AppendPlainDocumentRow is AppendPlainRow for a document that is not merged, such as an event:
@@ -52,12 +57,12 @@ func (s *Selector) AppendPlainRowAt(dst, obj, starts []byte, selected int) ([]by
 // AppendRow keeps them, and an identity map is a member like any other. A whole selector keeps
 // the document whole.
 func (s *Selector) AppendPlainDocumentRow(dst, obj []byte) ([]byte, bool) {
-	return s.appendPlainRow(dst, obj, nil, -1, false)
+	return s.appendPlainRow(dst, obj, nil, -1, false, false)
 }
 
 // appendPlainRow is the plain row of obj, merged alone or as it is, with its members' starts when
-// they are known.
-func (s *Selector) appendPlainRow(dst, obj, starts []byte, selected int, merged bool) ([]byte, bool) {
+// they are known (and unique as AppendPlainRowAt has it).
+func (s *Selector) appendPlainRow(dst, obj, starts []byte, selected int, merged, unique bool) ([]byte, bool) {
 	if s == nil {
 		return dst, false
 	}
@@ -66,7 +71,7 @@ func (s *Selector) appendPlainRow(dst, obj, starts []byte, selected int, merged 
 		return s.appendPlainWholeRow(dst, obj, merged)
 	}
 	var jump *memberStarts
-	js := memberStarts{b: starts, size: len(obj)}
+	js := memberStarts{b: starts, size: len(obj), unique: unique}
 	if len(starts) > 0 {
 		jump = &js
 	}
@@ -85,8 +90,16 @@ func (s *Selector) appendPlainRow(dst, obj, starts []byte, selected int, merged 
 // With stop >= 0, b is a valid JSON object that has no more than stop of s's names, none twice:
 // once that many are met, the object's end is b's. Merged, the object is as a merge of it alone
 // leaves it; otherwise as it is. With jump, the object is b, whose members start where jump says:
-// a member not selected is jumped over, not read.
+// a member not selected is jumped over, not read, and so is the rest of a member object once it
+// has met the names s selects in it, when jump.unique says that it names none of them twice.
 func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool, jump *memberStarts) (_ []byte, _ int, kept, ok bool) {
+	return s.appendPlainMembers(dst, b, i, stop, merged, jump, false)
+}
+
+// appendPlainMembers is appendPlainObject, where with left the object at b[i] is a member's value
+// whose end is not looked for once stop of s's names are met: it returns -1 for the end, and its
+// caller goes on from the next member's start.
+func (s *Selector) appendPlainMembers(dst, b []byte, i int, stop int, merged bool, jump *memberStarts, left bool) (_ []byte, _ int, kept, ok bool) {
 	if i >= len(b) || b[i] != '{' || len(s.kids) > 64 {
 		return dst, i, false, false
 	}
@@ -101,7 +114,9 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 	jumped := false // to the member at i, whose start is read
 	for {
 		if stop >= 0 && bits.OnesCount64(seen) >= stop {
-			if i, ok = objectEnd(b); !ok {
+			if left {
+				i = -1
+			} else if i, ok = objectEnd(b); !ok {
 				return dst[:start], i, false, false
 			}
 			if !kept {
@@ -131,22 +146,12 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 			seen |= 1 << k
 			selected = false // met, and left out
 		}
-		if !selected && jump != nil {
-			if len(jump.b) > 0 {
-				if i, ok = jump.next(); !ok {
-					return dst[:start], i, false, false
-				}
-				jumped = true
-				continue
-			}
-			// The last member: the object ends where b does.
-			if i, ok = objectEnd(b); !ok || !kept {
-				return dst[:start], i, false, ok
-			}
-			return append(dst, '}'), i, true, true
-		}
+		// gone: the member's value is not read to its end, and the next member is where jump says.
+		gone := false
 		if !selected {
-			if i, ok = skipValue(b, i); !ok {
+			if jump != nil {
+				gone = true
+			} else if i, ok = skipValue(b, i); !ok {
 				return dst[:start], i, false, false
 			}
 		} else {
@@ -170,6 +175,9 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 			case child.all:
 				dst, i, ok = appendWhole(dst, b, i, merged)
 				got = true
+			case i < len(b) && b[i] == '{' && jump != nil && jump.unique:
+				dst, i, got, ok = child.appendPlainMembers(dst, b, i, len(child.kids), merged, nil, true)
+				gone = i < 0
 			case i < len(b) && b[i] == '{':
 				dst, i, got, ok = child.appendPlainObject(dst, b, i, -1, merged, nil)
 			case i < len(b) && b[i] == '[':
@@ -185,6 +193,20 @@ func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool
 			} else {
 				dst = dst[:mark]
 			}
+		}
+		if gone {
+			if len(jump.b) > 0 {
+				if i, ok = jump.next(); !ok {
+					return dst[:start], i, false, false
+				}
+				jumped = true
+				continue
+			}
+			// The last member: the object ends where b does.
+			if i, ok = objectEnd(b); !ok || !kept {
+				return dst[:start], i, false, ok
+			}
+			return append(dst, '}'), i, true, true
 		}
 		var end bool
 		if dst, i, end, ok = endMember(dst, b, i, start, kept); !ok || end {

@@ -64,17 +64,17 @@ func BenchmarkPlainRowAt(b *testing.B) {
 		b.Fatal("the record has member starts")
 	}
 	rec := []byte(crmRecord)
-	for _, jump := range []bool{false, true} {
-		b.Run(fmt.Sprintf("jump=%v", jump), func(b *testing.B) {
+	for _, c := range []struct{ jump, unique bool }{{false, false}, {true, false}, {true, true}} {
+		b.Run(fmt.Sprintf("jump=%v/unique=%v", c.jump, c.unique), func(b *testing.B) {
 			at := starts
-			if !jump {
+			if !c.jump {
 				at = nil
 			}
 			b.SetBytes(int64(len(rec)))
 			var dst []byte
 			for b.Loop() {
 				var ok bool
-				if dst, ok = sel.AppendPlainRowAt(dst[:0], rec, at, 1); !ok {
+				if dst, ok = sel.AppendPlainRowAt(dst[:0], rec, at, 1, c.unique); !ok {
 					b.Fatal("the record is plain")
 				}
 			}

@@ -55,6 +55,8 @@ type memberStarts struct {
 	b    []byte // the starts not yet read
 	at   int    // the start read last
 	size int    // the object's
+	// unique: no object below the top level names a member twice (AppendPlainRowAt).
+	unique bool
 }
 
 // next is the next member's start, and false at the end of the starts or at one the object cannot

@@ -78,7 +78,7 @@ func TestPlainRowAt(t *testing.T) {
 	}
 	for _, stop := range []int{-1, 1, 2} {
 		want, wok := sel.AppendPlainRowUntil(nil, []byte(crmRecord), stop)
-		got, gok := sel.AppendPlainRowAt(nil, []byte(crmRecord), starts, stop)
+		got, gok := sel.AppendPlainRowAt(nil, []byte(crmRecord), starts, stop, false)
 		if !wok || !gok || !bytes.Equal(got, want) {
 			t.Errorf("until %d: jumping %s, %v; reading %s, %v", stop, got, gok, want, wok)
 		}
@@ -90,9 +90,36 @@ func TestPlainRowAt(t *testing.T) {
 		prev := startsOf(t, jumps)
 		jumps = binary.AppendUvarint(jumps, uint64(strings.Index(doc, name)-prev[len(prev)-1]))
 	}
-	got, ok := sel.AppendPlainRowAt(nil, []byte(doc), jumps, -1)
+	got, ok := sel.AppendPlainRowAt(nil, []byte(doc), jumps, -1, false)
 	if want := `{"personalEmail":{"address":"m"}}`; !ok || string(got) != want {
 		t.Errorf("jumping over damaged members: %s, %v; want %s", got, ok, want)
+	}
+	// With unique names, the rest of a member object is not read once its selected names are
+	// met: damaged there, or naming a selected name again (which unique says it does not), the
+	// row is the same, and the next member is jumped to. Without, the rest is read, and the
+	// damage or the repeat sends the row the long way.
+	for _, doc := range []string{
+		`{"identityMap":],"personalEmail":{"address":"m","type":]},"mobilePhone":],"z":1}`,
+		`{"identityMap":],"personalEmail":{"address":"m","address":]},"mobilePhone":],"z":1}`,
+	} {
+		jumps := binary.AppendUvarint(nil, 1)
+		for _, name := range []string{`"personalEmail"`, `"mobilePhone"`, `"z"`} {
+			prev := startsOf(t, jumps)
+			jumps = binary.AppendUvarint(jumps, uint64(strings.Index(doc, name)-prev[len(prev)-1]))
+		}
+		got, ok := sel.AppendPlainRowAt(nil, []byte(doc), jumps, -1, true)
+		if want := `{"personalEmail":{"address":"m"}}`; !ok || string(got) != want {
+			t.Errorf("%s, leaving personalEmail once its address is met: %s, %v; want %s", doc, got, ok, want)
+		}
+		if got, ok := sel.AppendPlainRowAt(nil, []byte(doc), jumps, -1, false); ok {
+			t.Errorf("%s, reading personalEmail to its end: %s; want the long way", doc, got)
+		}
+	}
+	// The last member left: the object ends where the record does.
+	last := `{"a":1,"personalEmail":{"address":"m","x":]}}`
+	lastStarts := binary.AppendUvarint(binary.AppendUvarint(nil, 1), uint64(strings.Index(last, `"personalEmail"`)-1))
+	if got, ok := sel.AppendPlainRowAt(nil, []byte(last), lastStarts, -1, true); !ok || string(got) != `{"personalEmail":{"address":"m"}}` {
+		t.Errorf("%s, leaving its last member: %s, %v", last, got, ok)
 	}
 	if _, ok := sel.AppendPlainRowUntil(nil, []byte(doc), -1); ok {
 		t.Error("the damaged record read member by member is refused")
@@ -113,7 +140,7 @@ func TestPlainRowAt(t *testing.T) {
 		}
 	}
 	for _, bad := range [][]byte{past, back, {0xff}, {2}, binary.AppendUvarint(nil, uint64(second)), skipped} {
-		if got, ok := sel.AppendPlainRowAt(nil, []byte(crmRecord), bad, -1); ok {
+		if got, ok := sel.AppendPlainRowAt(nil, []byte(crmRecord), bad, -1, false); ok {
 			t.Errorf("starts % x: %s", bad, got)
 		}
 	}

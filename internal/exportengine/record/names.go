@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"slices"
 
 	"github.com/valyala/fastjson"
@@ -11,6 +12,10 @@ import (
 // is validated, so that an export knows, before reading a record of the batch, which of the names
 // it selects the record can have: once it has met those, the rest of the record holds nothing it
 // selects, and it stops reading there.
+
+// Names also tells whether any object below the top level of a batch's records names a member
+// twice. When none does, an export that has read what it selects of such an object goes on from
+// the next top-level member without reading the object's rest (fields.Selector.AppendPlainRowAt).
 
 // MaxNames is the most distinct top-level names a batch's Names keeps; a batch with more has
 // none kept.
@@ -26,10 +31,13 @@ type Names struct {
 	records int64
 	// unknown: some record repeated a name, or there were more than MaxNames: nothing is kept.
 	unknown bool
+	// repeatedBelow: some object below the top level of some record had a name twice.
+	repeatedBelow bool
 }
 
 // Add adds the top-level names of an object: what fastjson made of a record that validation
-// accepted. Names are compared unescaped, as fastjson gives them.
+// accepted, and notes a name repeated in any object below them. Names are compared unescaped,
+// as fastjson gives them.
 func (n *Names) Add(v *fastjson.Value) {
 	if n.unknown {
 		return
@@ -38,7 +46,83 @@ func (n *Names) Add(v *fastjson.Value) {
 	if err != nil || !n.begin() {
 		return
 	}
-	o.Visit(func(key []byte, _ *fastjson.Value) { n.add(key) })
+	o.Visit(func(key []byte, v *fastjson.Value) {
+		n.add(key)
+		if n.checksBelow() && repeatsBelow(v, 0) {
+			n.repeatedBelow = true
+		}
+	})
+}
+
+// checksBelow reports whether what lies below a record's top level is still to be checked for
+// repeated names: not once a record had one, nor when nothing is kept.
+func (n *Names) checksBelow() bool { return !n.unknown && !n.repeatedBelow }
+
+// repeatBelow notes a record that has a name twice in an object below its top level.
+func (n *Names) repeatBelow() { n.repeatedBelow = true }
+
+// Unique reports whether the records added had each name once in every object, at every depth,
+// and their top-level names are known (List).
+func (n *Names) Unique() bool { return !n.unknown && !n.repeatedBelow }
+
+// maxCheckDepth is how deep repeatsBelow looks; deeper, it takes a name to be repeated.
+const maxCheckDepth = 128
+
+// repeatsBelow reports whether an object within v, v included, has a name twice (or lies deeper
+// than maxCheckDepth). Keys are compared as fastjson gives them, unescaped.
+func repeatsBelow(v *fastjson.Value, depth int) bool {
+	if depth > maxCheckDepth {
+		return true
+	}
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		var keys [][]byte
+		repeated := false
+		o.Visit(func(key []byte, v *fastjson.Value) {
+			if repeated {
+				return
+			}
+			keys = append(keys, key)
+			repeated = repeatsBelow(v, depth+1)
+		})
+		return repeated || hasRepeat(len(keys), func(i int) []byte { return keys[i] })
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		for _, e := range a {
+			if repeatsBelow(e, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasRepeat reports whether two of the n names that name gives are the same: for a few, each
+// against those before it; for more, in byte order.
+func hasRepeat(n int, name func(i int) []byte) bool {
+	if n <= 16 {
+		for i := 1; i < n; i++ {
+			a := name(i)
+			for j := range i {
+				if bytes.Equal(a, name(j)) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	sorted := make([][]byte, n)
+	for i := range sorted {
+		sorted[i] = name(i)
+	}
+	slices.SortFunc(sorted, bytes.Compare)
+	for i := 1; i < n; i++ {
+		if bytes.Equal(sorted[i], sorted[i-1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // begin starts a record, whose names add then adds; false when nothing is kept.
@@ -78,6 +162,7 @@ func (n *Names) forget() {
 
 // Merge adds what o collected.
 func (n *Names) Merge(o *Names) {
+	n.repeatedBelow = n.repeatedBelow || o.repeatedBelow
 	if n.unknown {
 		return
 	}

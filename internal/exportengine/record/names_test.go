@@ -3,6 +3,7 @@ package record
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fastjson"
@@ -66,6 +67,64 @@ func TestNamesLimitAndMerge(t *testing.T) {
 	c.Merge(namesOf(t, docs[MaxNames/2:]...))
 	if _, known := c.List(); known {
 		t.Errorf("merging past %d names keeps names", MaxNames)
+	}
+}
+
+// A batch's names are unique when no record has a name twice in any object, at any depth,
+// compared unescaped, whichever way validation reads the record: its plain scan, or fastjson's
+// tree for a record with a backslash.
+func TestNamesUnique(t *testing.T) {
+	many := func(repeat bool) string {
+		var members []string
+		for i := range 20 {
+			members = append(members, fmt.Sprintf(`"n%02d":%d`, i, i))
+		}
+		if repeat {
+			members = append(members, `"n07":0`)
+		}
+		return `{"m":{` + strings.Join(members, ",") + `}}`
+	}
+	for _, tc := range []struct {
+		docs   []string
+		unique bool
+	}{
+		{[]string{`{"a":{"x":1,"y":{"x":2}},"b":[{"x":1},{"x":2}]}`, `{"a":{"x":3}}`}, true},
+		{[]string{`{"a":{"x":1}}`, `{"a":{"x":1,"y":2,"x":3}}`}, false},
+		{[]string{`{"a":[1,{"k":1,"k":2}]}`}, false},
+		{[]string{`{"a":{"b":{"c":{"d":1,"d":2}}}}`}, false},
+		{[]string{`{"a":{"key":1,"key":2}}`}, false},
+		{[]string{`{"a":{"key":1,"kez":2}}`}, true},
+		{[]string{many(false)}, true},
+		{[]string{many(true)}, false},
+		// A name twice at the top level: the names are not known, and so not unique.
+		{[]string{`{"a":1,"a":{"x":1}}`}, false},
+	} {
+		if got := namesOf(t, tc.docs...).Unique(); got != tc.unique {
+			t.Errorf("%q by fastjson's tree: unique %v, want %v", tc.docs, got, tc.unique)
+		}
+		// As records a parser accepts: plain, and with a backslash that sends it the other way.
+		for _, escaped := range []bool{false, true} {
+			p := Parser{Names: &Names{}}
+			for i, doc := range tc.docs {
+				extra := fmt.Sprintf(`"identityMap":{"Email":[{"id":"p%d@x.example"}]},`, i)
+				if escaped {
+					extra += `"s":"\n",`
+				}
+				line := "{" + extra + doc[1:]
+				if _, err := p.Parse([]byte(line), Fragment); err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+			}
+			if got := p.Names.Unique(); got != tc.unique {
+				t.Errorf("%q parsed (escaped %v): unique %v, want %v", tc.docs, escaped, got, tc.unique)
+			}
+		}
+	}
+	// Parsers' findings merge into the batch's.
+	a := namesOf(t, `{"a":{"x":1}}`)
+	a.Merge(namesOf(t, `{"a":{"x":1,"x":2}}`))
+	if a.Unique() {
+		t.Error("merging the names of a parser that saw a repeat below the top level keeps them unique")
 	}
 }
 

@@ -26,6 +26,11 @@ type plainScan struct {
 	// tops are where the top-level names are: the index of each one's opening quote, and its
 	// length.
 	tops []span
+	// With checkNames, names holds where the names of the objects being read below the top level
+	// are (the first byte of each, and its length), each object's after those of the objects it
+	// is in, and repeated says whether one of them had a name twice.
+	names                []span
+	checkNames, repeated bool
 	// The identities met: those of the identityMap, and those of identities[].
 	mapIDs, listIDs []candidate
 	// The first top-level _id and timestamp, when strings.
@@ -48,7 +53,8 @@ func (rp *Parser) scanPlain(raw []byte, kind Kind) (*Record, bool) {
 		return nil, false
 	}
 	s := &rp.scan
-	*s = plainScan{b: raw, tops: s.tops[:0], mapIDs: s.mapIDs[:0], listIDs: s.listIDs[:0], rp: rp}
+	*s = plainScan{b: raw, tops: s.tops[:0], mapIDs: s.mapIDs[:0], listIDs: s.listIDs[:0], names: s.names[:0], rp: rp,
+		checkNames: kind == Fragment && rp.Names != nil && rp.Names.checksBelow()}
 	i := s.space(0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, false
@@ -81,6 +87,9 @@ func (rp *Parser) scanPlain(raw []byte, kind Kind) (*Record, bool) {
 		if rp.Names != nil && rp.Names.begin() {
 			for _, t := range s.tops {
 				rp.Names.add(raw[t.at+1 : t.at+1+t.n])
+			}
+			if s.repeated {
+				rp.Names.repeatBelow()
 			}
 		}
 		r.Members = rp.keepStarts(s.tops)
@@ -142,6 +151,7 @@ type member func(name []byte, at, depth int) (int, bool)
 // and returns where the object ends.
 func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 	b := s.b
+	base := len(s.names)
 	i = s.space(i + 1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, true
@@ -157,6 +167,8 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		name := b[i+1 : nameEnd-1]
 		if depth == 1 {
 			s.tops = append(s.tops, span{i, len(name)})
+		} else if s.checkNames {
+			s.names = append(s.names, span{i + 1, len(name)})
 		}
 		i = s.space(nameEnd)
 		if i >= len(b) || b[i] != ':' {
@@ -173,9 +185,37 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		}
 		var end bool
 		if i, end, ok = s.after(i, '}'); end || !ok {
+			if ok && depth > 1 && s.checkNames {
+				s.checkObjectNames(base)
+			}
 			return i, ok
 		}
 	}
+}
+
+// checkObjectNames checks the names of the object just read, from names[base] on, for one that
+// is there twice. In plain text a name is its bytes; most objects have a few names, of lengths
+// that differ.
+func (s *plainScan) checkObjectNames(base int) {
+	names, b := s.names[base:], s.b
+	repeated := false
+	if len(names) <= 16 {
+		for i := 1; i < len(names) && !repeated; i++ {
+			a := names[i]
+			for _, o := range names[:i] {
+				if o.n == a.n && string(b[o.at:o.at+o.n]) == string(b[a.at:a.at+a.n]) {
+					repeated = true
+					break
+				}
+			}
+		}
+	} else {
+		repeated = hasRepeat(len(names), func(k int) []byte { return b[names[k].at : names[k].at+names[k].n] })
+	}
+	if repeated {
+		s.repeated, s.checkNames = true, false // one is enough for the batch
+	}
+	s.names = s.names[:base]
 }
 
 // array validates the array at i, calling fn (or skipping, when nil) with each element's start,

@@ -97,6 +97,9 @@ func checkScan(t *testing.T, raw []byte) {
 		if gotKnown != wantKnown || !reflect.DeepEqual(gotNames, wantNames) {
 			t.Fatalf("%.200q as %v: names %q (%v), the other way %q (%v)", raw, kind, gotNames, gotKnown, wantNames, wantKnown)
 		}
+		if got, want := scan.Names.Unique(), tree.Names.Unique(); got != want {
+			t.Fatalf("%.200q as %v: names unique %v, the other way %v", raw, kind, got, want)
+		}
 	}
 }
 

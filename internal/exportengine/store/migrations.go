@@ -173,6 +173,11 @@ var migrations = []string{
 	// (checkVersion), rather than finding its new segments damaged.
 	`INSERT INTO engine_state (key, value) VALUES ('profile_segment_version', 4)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+
+	// 7: whether no object of a profile batch's records, at any depth, has a name twice, and
+	// their top-level names are known (1), so that an export reads a member object only until it
+	// has met the names it selects in it. NULL when not known: a batch ingested before.
+	`ALTER TABLE batches ADD COLUMN unique_names INTEGER`,
 }
 
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two
