@@ -85,28 +85,25 @@ func TestPlainRowAt(t *testing.T) {
 	}
 	// The members jumped over are not read: damaged, the row is the same.
 	doc := `{"identityMap":],"personalEmail":{"address":"m","type":"x"},"mobilePhone":],"z":1}`
-	jumps := binary.AppendUvarint(nil, 1)
-	for _, name := range []string{`"personalEmail"`, `"mobilePhone"`, `"z"`} {
-		prev := startsOf(t, jumps)
-		jumps = binary.AppendUvarint(jumps, uint64(strings.Index(doc, name)-prev[len(prev)-1]))
-	}
+	jumps := startsAt(doc, `"personalEmail"`, `"mobilePhone"`, `"z"`)
 	got, ok := sel.AppendPlainRowAt(nil, []byte(doc), jumps, -1, false)
 	if want := `{"personalEmail":{"address":"m"}}`; !ok || string(got) != want {
 		t.Errorf("jumping over damaged members: %s, %v; want %s", got, ok, want)
 	}
+	if _, ok := sel.AppendPlainRowUntil(nil, []byte(doc), -1); ok {
+		t.Error("the damaged record read member by member is refused")
+	}
 	// With unique names, the rest of a member object is not read once its selected names are
 	// met: damaged there, or naming a selected name again (which unique says it does not), the
-	// row is the same, and the next member is jumped to. Without, the rest is read, and the
-	// damage or the repeat sends the row the long way.
+	// row is the same, and the next member is jumped to; the last member left, the object ends
+	// where the record does. Without, the rest is read, and the damage or the repeat sends the
+	// row the long way.
 	for _, doc := range []string{
 		`{"identityMap":],"personalEmail":{"address":"m","type":]},"mobilePhone":],"z":1}`,
 		`{"identityMap":],"personalEmail":{"address":"m","address":]},"mobilePhone":],"z":1}`,
+		`{"a":1,"personalEmail":{"address":"m","x":]}}`,
 	} {
-		jumps := binary.AppendUvarint(nil, 1)
-		for _, name := range []string{`"personalEmail"`, `"mobilePhone"`, `"z"`} {
-			prev := startsOf(t, jumps)
-			jumps = binary.AppendUvarint(jumps, uint64(strings.Index(doc, name)-prev[len(prev)-1]))
-		}
+		jumps := startsAt(doc, `"personalEmail"`, `"mobilePhone"`, `"z"`)
 		got, ok := sel.AppendPlainRowAt(nil, []byte(doc), jumps, -1, true)
 		if want := `{"personalEmail":{"address":"m"}}`; !ok || string(got) != want {
 			t.Errorf("%s, leaving personalEmail once its address is met: %s, %v; want %s", doc, got, ok, want)
@@ -114,15 +111,6 @@ func TestPlainRowAt(t *testing.T) {
 		if got, ok := sel.AppendPlainRowAt(nil, []byte(doc), jumps, -1, false); ok {
 			t.Errorf("%s, reading personalEmail to its end: %s; want the long way", doc, got)
 		}
-	}
-	// The last member left: the object ends where the record does.
-	last := `{"a":1,"personalEmail":{"address":"m","x":]}}`
-	lastStarts := binary.AppendUvarint(binary.AppendUvarint(nil, 1), uint64(strings.Index(last, `"personalEmail"`)-1))
-	if got, ok := sel.AppendPlainRowAt(nil, []byte(last), lastStarts, -1, true); !ok || string(got) != `{"personalEmail":{"address":"m"}}` {
-		t.Errorf("%s, leaving its last member: %s, %v", last, got, ok)
-	}
-	if _, ok := sel.AppendPlainRowUntil(nil, []byte(doc), -1); ok {
-		t.Error("the damaged record read member by member is refused")
 	}
 	// Starts that are not its members', or that it cannot have, where the row reads its way to
 	// them: false, not a wrong row. (Starts jumped to, or cut short after a member, are taken as
@@ -144,4 +132,17 @@ func TestPlainRowAt(t *testing.T) {
 			t.Errorf("starts % x: %s", bad, got)
 		}
 	}
+}
+
+// startsAt is the member starts of doc whose first member starts at its second byte, and each
+// other at the first place of one of names (in order) that doc has.
+func startsAt(doc string, names ...string) []byte {
+	starts, prev := binary.AppendUvarint(nil, 1), 1
+	for _, name := range names {
+		if at := strings.Index(doc, name); at > prev {
+			starts = binary.AppendUvarint(starts, uint64(at-prev))
+			prev = at
+		}
+	}
+	return starts
 }
