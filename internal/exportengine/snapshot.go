@@ -43,7 +43,7 @@ type snapBatch struct {
 	// known (see record.Names): an export reads each record only until it has met those of the
 	// names it selects (fields.Selector.CountAmong).
 	topNames []string
-	// uniqueNames: no object of the batch's records has a name twice, at any depth (see
+	// uniqueNames: no member object of the batch's records has a name twice (see
 	// record.Names.Unique): a plain row reads a member object only until it has met the names it
 	// selects in it (fields.Selector.AppendPlainRowAt).
 	uniqueNames bool

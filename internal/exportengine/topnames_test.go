@@ -56,7 +56,7 @@ func TestBatchTopNamesSetHowFarExportsRead(t *testing.T) {
 		t.Errorf("the CRM batch is read until %d names of a plain row and %d of the merger's, unique names %v; want 1, %d and true",
 			first.plainStop, first.readsStop, first.uniqueNames, reads.CountAmong(want))
 	}
-	// A batch whose records repeat a name below the top level has its names, but not unique.
+	// A batch whose records repeat a name in a member object has its names, but not unique.
 	if b := snap.batches[2]; !b.namesKnown() || b.uniqueNames {
 		t.Errorf("a batch with a name twice in loyalty: names %q (known %v), unique %v; want known and not unique",
 			b.topNames, b.namesKnown(), b.uniqueNames)
@@ -126,7 +126,7 @@ func TestExportRowsDoNotDependOnKnownNames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			below := rng.IntN(2) == 0 // names repeated below the top level, in some of the batches
+			below := rng.IntN(2) == 0 // names repeated in objects, in some of the batches
 			for f := range 1 + rng.IntN(2) {
 				var recs []string
 				for range 1 + rng.IntN(8) {

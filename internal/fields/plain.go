@@ -43,10 +43,10 @@ func (s *Selector) AppendPlainRowUntil(dst, obj []byte, selected int) ([]byte, b
 // after a member it keeps), where one that is not a member's start gives false; a start jumped to
 // is taken as it is. (Where they are stored, a checksum covers them with the body.)
 //
-// With unique, no object below obj's top level has a name twice (compared unescaped), and a
-// top-level member that is an object is read, with starts, only until it has met every name s
-// selects in it: the row goes on from the next member's start. Without it, such a member is
-// read to its end, where a name met twice gives false.
+// With unique, no member object of obj (the value of a top-level member, when an object) has a
+// name twice (compared unescaped), and such an object is read, with starts, only until it has met
+// every name s selects in it: the row goes on from the next member's start. Without it, such an
+// object is read to its end, where a name met twice gives false.
 func (s *Selector) AppendPlainRowAt(dst, obj, starts []byte, selected int, unique bool) ([]byte, bool) {
 	return s.appendPlainRow(dst, obj, starts, selected, true, unique)
 }

@@ -176,7 +176,7 @@ func FuzzPlainRow(f *testing.F) {
 					// Where no object repeats a name, leaving a member object once its selected
 					// names are met gives the same row; it can tell more often (what it leaves
 					// unread cannot send it the long way), and then its row is the parsed one's.
-					if !uniqueBelow(v, 0) {
+					if !memberObjectsUnique(v) {
 						continue
 					}
 					left, lok := s.AppendPlainRowAt(nil, []byte(doc), starts, stop, true)
@@ -207,29 +207,26 @@ func topNames(v *fastjson.Value) ([]string, bool) {
 	return names, len(slices.Compact(slices.Clone(names))) == len(names)
 }
 
-// uniqueBelow reports whether no object below v's top level (depth 0) has a name twice,
-// compared unescaped: what record.Names.Unique says of a batch.
-func uniqueBelow(v *fastjson.Value, depth int) bool {
-	switch v.Type() {
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		var names []string
-		unique := true
-		o.Visit(func(key []byte, v *fastjson.Value) {
-			names = append(names, string(key))
-			unique = unique && uniqueBelow(v, depth+1)
-		})
-		slices.Sort(names)
-		return unique && (depth == 0 || len(slices.Compact(names)) == o.Len())
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		for _, e := range a {
-			if !uniqueBelow(e, depth+1) {
-				return false
-			}
-		}
+// memberObjectsUnique reports whether no member object of v (the value of a top-level member,
+// when an object) has a name twice, compared unescaped: what record.Names.Unique says of a
+// batch's records.
+func memberObjectsUnique(v *fastjson.Value) bool {
+	o, err := v.Object()
+	if err != nil {
+		return false
 	}
-	return true
+	unique := true
+	o.Visit(func(_ []byte, v *fastjson.Value) {
+		m, err := v.Object()
+		if err != nil {
+			return
+		}
+		var names []string
+		m.Visit(func(key []byte, _ *fastjson.Value) { names = append(names, string(key)) })
+		slices.Sort(names)
+		unique = unique && len(slices.Compact(names)) == m.Len()
+	})
+	return unique
 }
 
 // withNames adds the top-level names of sel to names, sorted: names of other records of a batch.

@@ -55,7 +55,7 @@ type memberStarts struct {
 	b    []byte // the starts not yet read
 	at   int    // the start read last
 	size int    // the object's
-	// unique: no object below the top level names a member twice (AppendPlainRowAt).
+	// unique: no member object names a member twice (AppendPlainRowAt).
 	unique bool
 }
 

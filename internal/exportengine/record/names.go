@@ -13,9 +13,10 @@ import (
 // it selects the record can have: once it has met those, the rest of the record holds nothing it
 // selects, and it stops reading there.
 
-// Names also tells whether any object below the top level of a batch's records names a member
-// twice. When none does, an export that has read what it selects of such an object goes on from
-// the next top-level member without reading the object's rest (fields.Selector.AppendPlainRowAt).
+// Names also tells whether any member object of a batch's records (an object that is the value of
+// a top-level member, such as personalEmail) has a name twice. When none does, an export that has
+// read what it selects of a member object goes on from the next top-level member without reading
+// the object's rest (fields.Selector.AppendPlainRowAt).
 
 // MaxNames is the most distinct top-level names a batch's Names keeps; a batch with more has
 // none kept.
@@ -31,13 +32,13 @@ type Names struct {
 	records int64
 	// unknown: some record repeated a name, or there were more than MaxNames: nothing is kept.
 	unknown bool
-	// repeatedBelow: some object below the top level of some record had a name twice.
+	// repeatedBelow: a member object of some record had a name twice.
 	repeatedBelow bool
 }
 
 // Add adds the top-level names of an object: what fastjson made of a record that validation
-// accepted, and notes a name repeated in any object below them. Names are compared unescaped,
-// as fastjson gives them.
+// accepted, and notes a name repeated in one of its member objects. Names are compared
+// unescaped, as fastjson gives them.
 func (n *Names) Add(v *fastjson.Value) {
 	if n.unknown {
 		return
@@ -48,54 +49,34 @@ func (n *Names) Add(v *fastjson.Value) {
 	}
 	o.Visit(func(key []byte, v *fastjson.Value) {
 		n.add(key)
-		if n.checksBelow() && repeatsBelow(v, 0) {
+		if n.checksBelow() && repeatsIn(v) {
 			n.repeatedBelow = true
 		}
 	})
 }
 
-// checksBelow reports whether what lies below a record's top level is still to be checked for
-// repeated names: not once a record had one, nor when nothing is kept.
+// checksBelow reports whether a record's member objects are still to be checked for repeated
+// names: not once a record had one, nor when nothing is kept.
 func (n *Names) checksBelow() bool { return !n.unknown && !n.repeatedBelow }
 
-// repeatBelow notes a record that has a name twice in an object below its top level.
+// repeatBelow notes a record that has a name twice in a member object.
 func (n *Names) repeatBelow() { n.repeatedBelow = true }
 
-// Unique reports whether the records added had each name once in every object, at every depth,
-// and their top-level names are known (List).
+// Unique reports whether the records added had each name once at the top level and in each
+// member object (the value of a top-level member, when an object), and their top-level names are
+// known (List). Objects deeper down may repeat a name: a row reads those to their end.
 func (n *Names) Unique() bool { return !n.unknown && !n.repeatedBelow }
 
-// maxCheckDepth is how deep repeatsBelow looks; deeper, it takes a name to be repeated.
-const maxCheckDepth = 128
-
-// repeatsBelow reports whether an object within v, v included, has a name twice (or lies deeper
-// than maxCheckDepth). Keys are compared as fastjson gives them, unescaped.
-func repeatsBelow(v *fastjson.Value, depth int) bool {
-	if depth > maxCheckDepth {
-		return true
+// repeatsIn reports whether v, the value of a top-level member, is an object that has a name
+// twice. Keys are compared as fastjson gives them, unescaped.
+func repeatsIn(v *fastjson.Value) bool {
+	o, err := v.Object()
+	if err != nil {
+		return false
 	}
-	switch v.Type() {
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		var keys [][]byte
-		repeated := false
-		o.Visit(func(key []byte, v *fastjson.Value) {
-			if repeated {
-				return
-			}
-			keys = append(keys, key)
-			repeated = repeatsBelow(v, depth+1)
-		})
-		return repeated || hasRepeat(len(keys), func(i int) []byte { return keys[i] })
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		for _, e := range a {
-			if repeatsBelow(e, depth+1) {
-				return true
-			}
-		}
-	}
-	return false
+	var keys [][]byte
+	o.Visit(func(key []byte, _ *fastjson.Value) { keys = append(keys, key) })
+	return hasRepeat(len(keys), func(i int) []byte { return keys[i] })
 }
 
 // hasRepeat reports whether two of the n names that name gives are the same: for a few, each

@@ -26,9 +26,9 @@ type plainScan struct {
 	// tops are where the top-level names are: the index of each one's opening quote, and its
 	// length.
 	tops []span
-	// With checkNames, names holds where the names of the objects being read below the top level
-	// are (the first byte of each, and its length), each object's after those of the objects it
-	// is in, and repeated says whether one of them had a name twice.
+	// With checkNames, names holds where the names of the member object being read are (the
+	// first byte of each, and its length), and repeated says whether a member object had a name
+	// twice: an object that is the value of a top-level member (see Names.Unique).
 	names                []span
 	checkNames, repeated bool
 	// The identities met: those of the identityMap, and those of identities[].
@@ -167,7 +167,7 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		name := b[i+1 : nameEnd-1]
 		if depth == 1 {
 			s.tops = append(s.tops, span{i, len(name)})
-		} else if s.checkNames {
+		} else if depth == 2 && s.checkNames {
 			s.names = append(s.names, span{i + 1, len(name)})
 		}
 		i = s.space(nameEnd)
@@ -185,7 +185,7 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		}
 		var end bool
 		if i, end, ok = s.after(i, '}'); end || !ok {
-			if ok && depth > 1 && s.checkNames {
+			if ok && depth == 2 && s.checkNames {
 				s.checkObjectNames(base)
 			}
 			return i, ok

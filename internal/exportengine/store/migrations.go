@@ -174,9 +174,10 @@ var migrations = []string{
 	`INSERT INTO engine_state (key, value) VALUES ('profile_segment_version', 4)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 
-	// 7: whether no object of a profile batch's records, at any depth, has a name twice, and
-	// their top-level names are known (1), so that an export reads a member object only until it
-	// has met the names it selects in it. NULL when not known: a batch ingested before.
+	// 7: whether no member object of a profile batch's records (the value of a top-level member)
+	// has a name twice, and their top-level names are known (1), so that an export reads a member
+	// object only until it has met the names it selects in it. NULL when not known: a batch
+	// ingested before, or one where a name is repeated.
 	`ALTER TABLE batches ADD COLUMN unique_names INTEGER`,
 }
 
