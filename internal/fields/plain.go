@@ -75,7 +75,7 @@ func (s *Selector) appendPlainRow(dst, obj, starts []byte, selected int, merged,
 	if len(starts) > 0 {
 		jump = &js
 	}
-	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0), selected, merged, jump)
+	dst, i, kept, ok := s.appendPlainObject(dst, obj, skipSpace(obj, 0), selected, merged, jump, false)
 	if !ok || skipSpace(obj, i) != len(obj) {
 		return dst[:start], false
 	}
@@ -92,14 +92,11 @@ func (s *Selector) appendPlainRow(dst, obj, starts []byte, selected int, merged,
 // leaves it; otherwise as it is. With jump, the object is b, whose members start where jump says:
 // a member not selected is jumped over, not read, and so is the rest of a member object once it
 // has met the names s selects in it, when jump.unique says that it names none of them twice.
-func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool, jump *memberStarts) (_ []byte, _ int, kept, ok bool) {
-	return s.appendPlainMembers(dst, b, i, stop, merged, jump, false)
-}
-
-// appendPlainMembers is appendPlainObject, where with left the object at b[i] is a member's value
-// whose end is not looked for once stop of s's names are met: it returns -1 for the end, and its
-// caller goes on from the next member's start.
-func (s *Selector) appendPlainMembers(dst, b []byte, i int, stop int, merged bool, jump *memberStarts, left bool) (_ []byte, _ int, kept, ok bool) {
+//
+// With left, the object at b[i] is such a member's value, whose end is not looked for once stop
+// of s's names are met: it returns -1 for the end, and its caller goes on from the next member's
+// start.
+func (s *Selector) appendPlainObject(dst, b []byte, i int, stop int, merged bool, jump *memberStarts, left bool) (_ []byte, _ int, kept, ok bool) {
 	if i >= len(b) || b[i] != '{' || len(s.kids) > 64 {
 		return dst, i, false, false
 	}
@@ -176,10 +173,10 @@ func (s *Selector) appendPlainMembers(dst, b []byte, i int, stop int, merged boo
 				dst, i, ok = appendWhole(dst, b, i, merged)
 				got = true
 			case i < len(b) && b[i] == '{' && jump != nil && jump.unique:
-				dst, i, got, ok = child.appendPlainMembers(dst, b, i, len(child.kids), merged, nil, true)
+				dst, i, got, ok = child.appendPlainObject(dst, b, i, len(child.kids), merged, nil, true)
 				gone = i < 0
 			case i < len(b) && b[i] == '{':
-				dst, i, got, ok = child.appendPlainObject(dst, b, i, -1, merged, nil)
+				dst, i, got, ok = child.appendPlainObject(dst, b, i, -1, merged, nil, false)
 			case i < len(b) && b[i] == '[':
 				ok = false // names below an array: the long way
 			default:

@@ -28,7 +28,8 @@ type plainScan struct {
 	tops []span
 	// With checkNames, names holds where the names of the member object being read are (the
 	// first byte of each, and its length), and repeated says whether a member object had a name
-	// twice: an object that is the value of a top-level member (see Names.Unique).
+	// twice: an object that is the value of a top-level member (see Names.Unique). Member objects
+	// do not nest in one another, so names holds one object's at a time.
 	names                []span
 	checkNames, repeated bool
 	// The identities met: those of the identityMap, and those of identities[].
@@ -151,7 +152,6 @@ type member func(name []byte, at, depth int) (int, bool)
 // and returns where the object ends.
 func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 	b := s.b
-	base := len(s.names)
 	i = s.space(i + 1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, true
@@ -186,18 +186,18 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		var end bool
 		if i, end, ok = s.after(i, '}'); end || !ok {
 			if ok && depth == 2 && s.checkNames {
-				s.checkObjectNames(base)
+				s.checkObjectNames()
 			}
 			return i, ok
 		}
 	}
 }
 
-// checkObjectNames checks the names of the object just read, from names[base] on, for one that
-// is there twice. In plain text a name is its bytes; most objects have a few names, of lengths
-// that differ.
-func (s *plainScan) checkObjectNames(base int) {
-	names, b := s.names[base:], s.b
+// checkObjectNames checks the names of the member object just read for one that is there twice,
+// and empties names. In plain text a name is its bytes; most objects have a few names, of
+// lengths that differ.
+func (s *plainScan) checkObjectNames() {
+	names, b := s.names, s.b
 	repeated := false
 	if len(names) <= 16 {
 		for i := 1; i < len(names) && !repeated; i++ {
@@ -215,7 +215,7 @@ func (s *plainScan) checkObjectNames(base int) {
 	if repeated {
 		s.repeated, s.checkNames = true, false // one is enough for the batch
 	}
-	s.names = s.names[:base]
+	s.names = s.names[:0]
 }
 
 // array validates the array at i, calling fn (or skipping, when nil) with each element's start,
