@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 
@@ -51,7 +52,26 @@ type Merger struct {
 	arena   fastjson.Arena
 	slots   []slot
 	vals    []*fastjson.Value // the parsed fragments, in priority order
+	// Scratch kept from one profile to the next: the objects of the nested merges under way
+	// (mergeValues), and the names and entries of the identity map or segment memberships being
+	// merged.
+	objs     []*fastjson.Value
+	maps     []*fastjson.Object
+	names    []string
+	segments []string
+	entries  []entry
 }
+
+// entry is an identity of a namespace being merged, by its id.
+type entry struct {
+	id string
+	v  *fastjson.Value
+}
+
+// alias is b as a string without a copy. The merger takes names and ids from the parsed
+// fragments, whose bytes stay as they are until the next Merge: so do the profile's, which holds
+// them.
+func alias(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // slot gathers the values of one key across the objects being merged, in priority order.
 type slot struct {
@@ -157,7 +177,7 @@ func (m *Merger) slotFor(start int, key []byte) *slot {
 		m.slots = append(m.slots, slot{})
 	}
 	s := &m.slots[len(m.slots)-1]
-	s.key = string(key)
+	s.key = alias(key)
 	return s
 }
 
@@ -169,50 +189,50 @@ func (m *Merger) mergeValues(cands []*fastjson.Value) *fastjson.Value {
 	if w.Type() != fastjson.TypeObject {
 		return w
 	}
-	objs := make([]*fastjson.Value, 0, len(cands))
+	// The objects go on a stack that the nested merges share: each takes its own from start.
+	start := len(m.objs)
 	for _, c := range cands {
 		if c.Type() == fastjson.TypeObject {
-			objs = append(objs, c)
+			m.objs = append(m.objs, c)
 		}
 	}
-	return m.mergeObjects(objs, false)
+	merged := m.mergeObjects(m.objs[start:], false)
+	m.objs = m.objs[:start]
+	return merged
 }
 
 // objects are the values that are objects, in their order: what merges when the winner of a key
-// is an object.
-func objects(vals []*fastjson.Value) []*fastjson.Object {
-	var out []*fastjson.Object
+// is an object. They are the merger's until it next calls it.
+func (m *Merger) objects(vals []*fastjson.Value) []*fastjson.Object {
+	m.maps = m.maps[:0]
 	for _, v := range vals {
 		if o, err := v.Object(); err == nil {
-			out = append(out, o)
+			m.maps = append(m.maps, o)
 		}
 	}
-	return out
+	return m.maps
 }
 
 // mergeIdentityMap unites the identities of every fragment: per namespace, each id once (the
 // highest-priority entry, without its null keys), sorted by id.
 func (m *Merger) mergeIdentityMap(cands []*fastjson.Value) *fastjson.Value {
-	maps := objects(cands)
+	maps := m.objects(cands)
 	if len(maps) == 0 {
 		return cands[0]
 	}
-	type entry struct {
-		id string
-		v  *fastjson.Value
-	}
 	out := m.arena.NewObject()
 	outObj, _ := out.Object()
-	var namespaces []string
+	namespaces := m.names[:0]
 	for _, o := range maps {
 		o.Visit(func(key []byte, _ *fastjson.Value) {
 			if !slices.Contains(namespaces, string(key)) {
-				namespaces = append(namespaces, string(key))
+				namespaces = append(namespaces, alias(key))
 			}
 		})
 	}
+	m.names = namespaces
 	for _, ns := range namespaces {
-		var entries []entry
+		entries := m.entries[:0]
 		for _, o := range maps {
 			list := lastValue(o, ns)
 			if list == nil || list.Type() != fastjson.TypeArray {
@@ -223,13 +243,14 @@ func (m *Merger) mergeIdentityMap(cands []*fastjson.Value) *fastjson.Value {
 				if e.Type() != fastjson.TypeObject || id == nil || id.Type() != fastjson.TypeString || len(id.GetStringBytes()) == 0 {
 					continue
 				}
-				key := string(id.GetStringBytes())
+				key := alias(id.GetStringBytes())
 				if slices.ContainsFunc(entries, func(x entry) bool { return x.id == key }) {
 					continue
 				}
 				entries = append(entries, entry{key, m.withoutNulls(e)})
 			}
 		}
+		m.entries = entries
 		if len(entries) == 0 {
 			continue
 		}
@@ -264,23 +285,25 @@ func (m *Merger) withoutNulls(v *fastjson.Value) *fastjson.Value {
 // mergeSegmentMembership keeps, for each segment of each namespace, the membership with the
 // latest lastQualificationTime (ties, and memberships without a valid time, go by priority), whole.
 func (m *Merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value {
-	maps := objects(cands)
+	maps := m.objects(cands)
 	if len(maps) == 0 {
 		return cands[0]
 	}
 	out := m.arena.NewObject()
 	outObj, _ := out.Object()
-	var namespaces []string
+	namespaces := m.names[:0]
 	for _, o := range maps {
 		o.Visit(func(key []byte, v *fastjson.Value) {
 			if v.Type() == fastjson.TypeObject && !slices.Contains(namespaces, string(key)) {
-				namespaces = append(namespaces, string(key))
+				namespaces = append(namespaces, alias(key))
 			}
 		})
 	}
+	m.names = namespaces
 	for _, ns := range namespaces {
-		var inNs []*fastjson.Object
-		var segments []string
+		var inNsArray [4]*fastjson.Object
+		inNs := inNsArray[:0]
+		segments := m.segments[:0]
 		for _, o := range maps {
 			v := lastValue(o, ns)
 			if v == nil || v.Type() != fastjson.TypeObject {
@@ -290,10 +313,11 @@ func (m *Merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 			inNs = append(inNs, so)
 			so.Visit(func(key []byte, _ *fastjson.Value) {
 				if !slices.Contains(segments, string(key)) {
-					segments = append(segments, string(key))
+					segments = append(segments, alias(key))
 				}
 			})
 		}
+		m.segments = segments
 		nsOut := m.arena.NewObject()
 		nsObj, _ := nsOut.Object()
 		for _, seg := range segments {
@@ -320,13 +344,13 @@ func (m *Merger) mergeSegmentMembership(cands []*fastjson.Value) *fastjson.Value
 }
 
 // QualificationTime is a membership's lastQualificationTime as an instant, and whether it has a
-// valid one.
+// valid one. The instant may hold the membership's bytes: it is valid while they are.
 func QualificationTime(membership *fastjson.Value) (record.Instant, bool) {
 	v := membership.Get("lastQualificationTime")
 	if v == nil || v.Type() != fastjson.TypeString {
 		return record.Instant{}, false
 	}
-	return record.ParseInstant(string(v.GetStringBytes()))
+	return record.ParseInstant(alias(v.GetStringBytes()))
 }
 
 // lastValue is the value of the last occurrence of key in o (JSON allows repeated keys; the last
