@@ -128,6 +128,49 @@ func TestAppendString(t *testing.T) {
 	}
 }
 
+// The checks that read eight bytes at a time find what a byte at a time finds: every byte value
+// at every place of strings up to 24 bytes long, among plain bytes and after a byte that borrows
+// (a control character, a quote) or is above ASCII.
+func TestStringChecksReadWordsAsBytes(t *testing.T) {
+	special := func(s []byte) bool {
+		for _, c := range s {
+			if c < 0x20 || c == '"' || c == '\\' {
+				return true
+			}
+		}
+		return false
+	}
+	plain := func(s []byte) bool {
+		for _, c := range s {
+			if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	for n := range 25 {
+		for _, fill := range []byte{'a', 0x7f, 0xc3, 0xff, ' '} {
+			for _, before := range []byte{0, '"', 0x1f, 0x80, 0xff, '!'} {
+				for at := range n {
+					for c := range 256 {
+						s := bytes.Repeat([]byte{fill}, n)
+						s[at] = byte(c)
+						if at > 0 {
+							s[at-1] = before
+						}
+						if got, want := hasSpecial(s), special(s); got != want {
+							t.Fatalf("hasSpecial(%q) = %v, want %v", s, got, want)
+						}
+						if got, want := plainASCII(s), plain(s); got != want {
+							t.Fatalf("plainASCII(%q) = %v, want %v", s, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestAppendValueWritesJSONStrings: a string with a quote, a backslash or a control character is
 // written as JSON escapes it, whatever else it holds (fastjson's own quoting writes Go's escapes:
 // \a, \v, \x01, \x7f), and reads back as the same string.

@@ -1,6 +1,7 @@
 package fields
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -123,8 +124,13 @@ func AppendValue(dst []byte, v *fastjson.Value) []byte {
 }
 
 // hasSpecial reports whether s has a byte that fastjson does not write as it is: a quote, a
-// backslash or a control character.
+// backslash or a control character. It reads eight bytes at a time.
 func hasSpecial(s []byte) bool {
+	for ; len(s) >= 8; s = s[8:] {
+		if w := binary.LittleEndian.Uint64(s); controlQuoteOrBackslash(w) != 0 {
+			return true
+		}
+	}
 	for _, c := range s {
 		if c < 0x20 || c == '"' || c == '\\' {
 			return true
@@ -133,12 +139,41 @@ func hasSpecial(s []byte) bool {
 	return false
 }
 
+// controlQuoteOrBackslash is non-zero when a byte of w is a control character (below 0x20), a
+// quote or a backslash, and 0 when none is. (A borrow from the first such byte may mark bytes
+// after it; without one, none is marked.)
+func controlQuoteOrBackslash(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	return ((w-0x20*ones)&^w)&highs | quoteOrBackslash(w)
+}
+
+// plainASCII reports whether s is printable ASCII without a quote or a backslash: what
+// AppendString writes as it is. It reads eight bytes at a time.
+func plainASCII(s []byte) bool {
+	const highs = 0x8080808080808080
+	for ; len(s) >= 8; s = s[8:] {
+		if w := binary.LittleEndian.Uint64(s); w&highs != 0 || controlQuoteOrBackslash(w) != 0 {
+			return false
+		}
+	}
+	for _, c := range s {
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 const hexDigits = "0123456789abcdef"
 
 // AppendString appends s as a JSON string: quotes, backslashes and control characters escaped,
 // other characters as they are (a byte of invalid UTF-8 becomes U+FFFD).
 func AppendString(dst, s []byte) []byte {
 	dst = append(dst, '"')
+	if plainASCII(s) { // most names and strings
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]

@@ -82,6 +82,16 @@ func BenchmarkPlainRowAt(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendValue writes a CRM record parsed, as a merged profile's row is written.
+func BenchmarkAppendValue(b *testing.B) {
+	v := fastjson.MustParse(crmRecord)
+	b.SetBytes(int64(len(crmRecord)))
+	var dst []byte
+	for b.Loop() {
+		dst = AppendValue(dst[:0], v)
+	}
+}
+
 // BenchmarkMemberStarts finds a CRM record's member starts, as ingestion does.
 func BenchmarkMemberStarts(b *testing.B) {
 	rec := []byte(crmRecord)
