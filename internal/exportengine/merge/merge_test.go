@@ -87,6 +87,59 @@ func TestMergerReuse(t *testing.T) {
 	}
 }
 
+// A merger reused from profile to profile merges each as a new merger does, whatever profiles
+// came before: it keeps its scratch (the objects of nested merges, the namespaces, identities
+// and segments of the maps being merged) from one to the next, and its profiles hold views of
+// the fragments parsed last.
+func TestReusedMergerMergesAsANewOne(t *testing.T) {
+	profiles := [][]string{
+		{`{"identityMap":{"E":[{"id":"b"},{"id":"a","x":null}],"C":[{"id":"c"}]},"p":{"q":{"r":1,"s":null}}}`,
+			`{"identityMap":{"C":[{"id":"d"},{"id":"c","primary":true}],"Z":[{"id":"z"}]},"p":{"q":{"t":2},"u":[1]}}`},
+		{`{"segmentMembership":{"ups":{"s1":{"status":"realized","lastQualificationTime":"2026-01-01T00:00:00Z"},"s2":{"status":"exited"}},"x":{"s3":{}}}}`,
+			`{"segmentMembership":{"x":{"s3":{"status":"realized"}},"ups":{"s1":{"status":"exited","lastQualificationTime":"2026-02-01T00:00:00.1234567891Z"}}}}`,
+			`{"segmentMembership":{"ups":{"s2":null,"s4":{"status":"realized"}}},"a":{"a":{"a":{"a":1}}}}`},
+		{`{"a":{"b":{"c":{"d":1}},"e":2},"a":{"b":{"f":3}}}`, `{"a":{"b":{"c":{"g":4},"h":5}}}`},
+		{`{"identityMap":{"E":[{"id":"only"}]},"segmentMembership":{"ups":{"s":{"status":"realized"}}},"k":"v"}`},
+		{`{"segmentMembership":{"ups":{"s4":{"status":"realized"},"s1":{"status":"exited"}}}}`},
+		{`{"identityMap":{"E":[{"id":"e2"},{"id":"e1"}],"F":[{"id":"f"}],"G":[]}}`, `{"identityMap":{"G":[{"id":"g"}],"E":[{"id":"e3"}]}}`,
+			`{"identityMap":{"F":[{"id":"f","authenticatedState":"authenticated"}]}}`},
+	}
+	fragments := func(p []string) []Fragment {
+		var out []Fragment
+		for i, body := range p {
+			out = append(out, Fragment{Body: []byte(body), Rank: Rank{Batch: i}})
+		}
+		return out
+	}
+	var fresh []string
+	for _, p := range profiles {
+		var m Merger
+		v, err := m.Merge(fragments(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh = append(fresh, string(fields.AppendValue(nil, v)))
+	}
+	// Each profile right after each other one, itself too.
+	var reused Merger
+	for before := range profiles {
+		for i := range profiles {
+			for _, k := range []int{before, i} {
+				v, err := reused.Merge(fragments(profiles[k]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := string(fields.AppendValue(nil, v)); got != fresh[k] {
+					t.Fatalf("profile %d after profile %d: %s, where a new merger gives %s", i, before, got, fresh[k])
+				}
+				if len(reused.objs) != 0 {
+					t.Fatalf("after a merge, the stack of nested merges holds %d objects", len(reused.objs))
+				}
+			}
+		}
+	}
+}
+
 func TestMergeRefusesWhatIsNoObject(t *testing.T) {
 	var m Merger
 	for _, body := range []string{`{"a":`, `[1]`, `"s"`} {
