@@ -76,30 +76,25 @@ func repeatsIn(v *fastjson.Value) bool {
 	}
 	var keys [][]byte
 	o.Visit(func(key []byte, _ *fastjson.Value) { keys = append(keys, key) })
-	return hasRepeat(len(keys), func(i int) []byte { return keys[i] })
+	return hasRepeat(keys)
 }
 
-// hasRepeat reports whether two of the n names that name gives are the same: for a few, each
-// against those before it; for more, in byte order.
-func hasRepeat(n int, name func(i int) []byte) bool {
-	if n <= 16 {
-		for i := 1; i < n; i++ {
-			a := name(i)
-			for j := range i {
-				if bytes.Equal(a, name(j)) {
+// hasRepeat reports whether two of names are the same: for a few, each against those before it;
+// for more, in byte order, into which it sorts them.
+func hasRepeat(names [][]byte) bool {
+	if len(names) <= 16 {
+		for i := 1; i < len(names); i++ {
+			for _, prev := range names[:i] {
+				if bytes.Equal(names[i], prev) {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	sorted := make([][]byte, n)
-	for i := range sorted {
-		sorted[i] = name(i)
-	}
-	slices.SortFunc(sorted, bytes.Compare)
-	for i := 1; i < n; i++ {
-		if bytes.Equal(sorted[i], sorted[i-1]) {
+	slices.SortFunc(names, bytes.Compare)
+	for i := 1; i < len(names); i++ {
+		if bytes.Equal(names[i], names[i-1]) {
 			return true
 		}
 	}

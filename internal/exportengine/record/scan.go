@@ -26,11 +26,11 @@ type plainScan struct {
 	// tops are where the top-level names are: the index of each one's opening quote, and its
 	// length.
 	tops []span
-	// With checkNames, names holds where the names of the member object being read are (the
-	// first byte of each, and its length), and repeated says whether a member object had a name
-	// twice: an object that is the value of a top-level member (see Names.Unique). Member objects
-	// do not nest in one another, so names holds one object's at a time.
-	names                []span
+	// With checkNames, names holds the names of the member object being read (views of b), and
+	// repeated says whether a member object had a name twice: an object that is the value of a
+	// top-level member (see Names.Unique). Member objects do not nest in one another, so names
+	// holds one object's at a time.
+	names                [][]byte
 	checkNames, repeated bool
 	// The identities met: those of the identityMap, and those of identities[].
 	mapIDs, listIDs []candidate
@@ -168,7 +168,7 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		if depth == 1 {
 			s.tops = append(s.tops, span{i, len(name)})
 		} else if depth == 2 && s.checkNames {
-			s.names = append(s.names, span{i + 1, len(name)})
+			s.names = append(s.names, name)
 		}
 		i = s.space(nameEnd)
 		if i >= len(b) || b[i] != ':' {
@@ -193,26 +193,10 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 	}
 }
 
-// checkObjectNames checks the names of the member object just read for one that is there twice,
-// and empties names. In plain text a name is its bytes; most objects have a few names, of
-// lengths that differ.
+// checkObjectNames checks the names of the member object just read for one that is there twice
+// (in plain text a name is its bytes), and empties names.
 func (s *plainScan) checkObjectNames() {
-	names, b := s.names, s.b
-	repeated := false
-	if len(names) <= 16 {
-		for i := 1; i < len(names) && !repeated; i++ {
-			a := names[i]
-			for _, o := range names[:i] {
-				if o.n == a.n && string(b[o.at:o.at+o.n]) == string(b[a.at:a.at+a.n]) {
-					repeated = true
-					break
-				}
-			}
-		}
-	} else {
-		repeated = hasRepeat(len(names), func(k int) []byte { return b[names[k].at : names[k].at+names[k].n] })
-	}
-	if repeated {
+	if hasRepeat(s.names) {
 		s.repeated, s.checkNames = true, false // one is enough for the batch
 	}
 	s.names = s.names[:0]
