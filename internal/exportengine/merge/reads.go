@@ -16,5 +16,5 @@ func Reads(sel *fields.Selector) *fields.Selector {
 // (whole profiles), with identityMap and segmentMembership read as the merge reads them
 // (fields.Selector.WithMergedMembers).
 func PlainSelector(sel *fields.Selector) *fields.Selector {
-	return sel.WithMergedMembers("identityMap", "segmentMembership")
+	return sel.WithMergedMembers(fields.AsIsIdentityMap, fields.AsIsSegmentMembership)
 }

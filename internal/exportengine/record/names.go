@@ -34,6 +34,9 @@ type Names struct {
 	unknown bool
 	// repeatedBelow: a member object of some record had a name twice.
 	repeatedBelow bool
+	// notAsIs: some record, merged alone, was not its own whole row, or could not be told to be
+	// (it was read the other way: Add).
+	notAsIs bool
 }
 
 // Add adds the top-level names of an object: what fastjson made of a record that validation
@@ -47,6 +50,7 @@ func (n *Names) Add(v *fastjson.Value) {
 	if err != nil || !n.begin() {
 		return
 	}
+	n.notAsIs = true
 	o.Visit(func(key []byte, v *fastjson.Value) {
 		n.add(key)
 		if n.checksBelow() && repeatsIn(v) {
@@ -66,6 +70,11 @@ func (n *Names) repeatBelow() { n.repeatedBelow = true }
 // member object (the value of a top-level member, when an object), and their top-level names are
 // known (List). Objects deeper down may repeat a name: a row reads those to their end.
 func (n *Names) Unique() bool { return !n.unknown && !n.repeatedBelow }
+
+// AsIs reports whether every record added, merged alone, is its own whole row, as ingestion's scan
+// tells it (fields.CopiesAsIs), and their top-level names are known (List): an export copies
+// them into whole rows without reading them.
+func (n *Names) AsIs() bool { return !n.unknown && !n.notAsIs }
 
 // repeatsIn reports whether v, the value of a top-level member, is an object that has a name
 // twice. Keys are compared as fastjson gives them, unescaped.
@@ -139,6 +148,7 @@ func (n *Names) forget() {
 // Merge adds what o collected.
 func (n *Names) Merge(o *Names) {
 	n.repeatedBelow = n.repeatedBelow || o.repeatedBelow
+	n.notAsIs = n.notAsIs || o.notAsIs
 	if n.unknown {
 		return
 	}

@@ -404,6 +404,28 @@ func hasByteBelowSpace(b []byte) bool {
 	return false
 }
 
+// byteClasses reports what hasByteBelowSpace does of b, and whether b has a byte above printable
+// ASCII (0x7f and up), eight bytes at a time: v&0x7f + 1 in a byte sets its high bit only where the
+// byte is 0x7f, and never carries into the next byte; v has it where the byte is 0x80 or above.
+func byteClasses(b []byte) (below, above bool) {
+	const spaces, highs, lows, ones = 0x2020202020202020, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f, 0x0101010101010101
+	var wide uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		v := binary.LittleEndian.Uint64(b[i:])
+		if (v-spaces)&^v&highs != 0 {
+			return true, wide&highs != 0 || slices.ContainsFunc(b[i:], func(c byte) bool { return c >= 0x7f })
+		}
+		wide |= (v&lows + ones) | v
+	}
+	above = wide&highs != 0
+	for ; i < len(b); i++ {
+		below = below || b[i] < 0x20
+		above = above || b[i] >= 0x7f
+	}
+	return below, above
+}
+
 // identities returns the distinct identities of a record with its primary identity first:
 // the identityMap entry marked primary, else the identities[] entry marked primary (among several,
 // the smallest namespace, then array order), else the first entry of the smallest namespace.

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,14 +146,30 @@ func TestHasByteBelowSpace(t *testing.T) {
 	for n := 0; n <= 19; n++ {
 		for _, fill := range fills {
 			b := bytes.Repeat([]byte{fill}, n)
-			if got := hasByteBelowSpace(b); got != naive(b) {
-				t.Fatalf("%q: %v", b, got)
+			check := func() {
+				t.Helper()
+				if got, want := hasByteBelowSpace(b), naive(b); got != want {
+					t.Fatalf("%q: %v, want %v", b, got, want)
+				}
+				below, above := byteClasses(b)
+				if want := slices.ContainsFunc(b, func(c byte) bool { return c >= 0x7f }); below != naive(b) || above != want {
+					t.Fatalf("%q: byte classes %v and %v, want %v and %v", b, below, above, naive(b), want)
+				}
 			}
+			check()
 			for pos := range n {
 				for c := range 256 {
 					b[pos] = byte(c)
-					if got, want := hasByteBelowSpace(b), naive(b); got != want {
-						t.Fatalf("%q: %v, want %v", b, got, want)
+					check()
+					// and with a byte at another place
+					for _, other := range []byte{0x05, 0x7f, 0xc3} {
+						if n > 1 {
+							at := (pos + 1 + c%(n-1)) % n
+							was := b[at]
+							b[at] = other
+							check()
+							b[at] = was
+						}
 					}
 				}
 				b[pos] = fill

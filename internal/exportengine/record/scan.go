@@ -32,6 +32,15 @@ type plainScan struct {
 	// holds one object's at a time.
 	names                [][]byte
 	checkNames, repeated bool
+	// asIs: the fragment, merged alone, is its own whole row as far as read (fields.CopiesAsIs).
+	// It is told for a fragment of a batch whose fragments so far all are, and whose names are
+	// checked (Names.checksBelow): a name twice at the top level makes the batch's names unknown,
+	// and in a member object repeated (checkNames). objNames are the names of the objects deeper
+	// down being read while it is: each object's after those of the objects it is in.
+	asIs bool
+	// namesToCheck: the record has bytes above printable ASCII, which its names may have.
+	namesToCheck bool
+	objNames     [][]byte
 	// The identities met: those of the identityMap, and those of identities[].
 	mapIDs, listIDs []candidate
 	// The first top-level _id and timestamp, when strings.
@@ -50,12 +59,18 @@ func (rp *Parser) scanPlain(raw []byte, kind Kind) (*Record, bool) {
 	if kind == Event {
 		limit = maxEventRecordBytes
 	}
-	if len(raw) > limit || !utf8.Valid(raw) || hasByteBelowSpace(raw) || bytes.IndexByte(raw, '\\') >= 0 {
+	if len(raw) > limit || !utf8.Valid(raw) {
+		return nil, false
+	}
+	below, above := byteClasses(raw)
+	if below || bytes.IndexByte(raw, '\\') >= 0 {
 		return nil, false
 	}
 	s := &rp.scan
 	*s = plainScan{b: raw, tops: s.tops[:0], mapIDs: s.mapIDs[:0], listIDs: s.listIDs[:0], names: s.names[:0], rp: rp,
-		checkNames: kind == Fragment && rp.Names != nil && rp.Names.checksBelow()}
+		checkNames:   kind == Fragment && rp.Names != nil && rp.Names.checksBelow(),
+		asIs:         kind == Fragment && rp.Names != nil && rp.Names.checksBelow() && !rp.Names.notAsIs,
+		namesToCheck: above, objNames: s.objNames[:0]}
 	i := s.space(0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, false
@@ -92,6 +107,9 @@ func (rp *Parser) scanPlain(raw []byte, kind Kind) (*Record, bool) {
 			if s.repeated {
 				rp.Names.repeatBelow()
 			}
+			if !s.asIs || s.repeated || len(s.tops) > fields.MaxAsIsMembers {
+				rp.Names.notAsIs = true
+			}
 		}
 		r.Members = rp.keepStarts(s.tops)
 	}
@@ -113,12 +131,16 @@ func (rp *Parser) keepStarts(tops []span) []byte {
 	return rp.endStarts(start, true)
 }
 
-// space skips the space at i: in plain text, only ' '.
+// space skips the space at i: in plain text, only ' '. A row has none outside its strings.
 func (s *plainScan) space(i int) int {
-	for i < len(s.b) && s.b[i] == ' ' {
-		i++
+	j := i
+	for j < len(s.b) && s.b[j] == ' ' {
+		j++
 	}
-	return i
+	if j != i {
+		s.asIs = false
+	}
+	return j
 }
 
 // str returns the end of the string whose opening quote is at i, just past its closing quote.
@@ -156,6 +178,7 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 	if i < len(b) && b[i] == '}' {
 		return i + 1, true
 	}
+	names := len(s.objNames) // this object's, from here on while asIs
 	for {
 		if i >= len(b) || b[i] != '"' {
 			return i, false
@@ -170,11 +193,25 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		} else if depth == 2 && s.checkNames {
 			s.names = append(s.names, name)
 		}
+		if s.asIs {
+			if s.namesToCheck && !fields.AsIsName(name) {
+				s.asIs = false
+			}
+			if depth > 2 {
+				if len(s.objNames)-names == fields.MaxAsIsMembers {
+					s.asIs = false
+				}
+				s.objNames = append(s.objNames, name)
+			}
+		}
 		i = s.space(nameEnd)
 		if i >= len(b) || b[i] != ':' {
 			return i, false
 		}
 		i = s.space(i + 1)
+		if i < len(b) && b[i] == 'n' {
+			s.asIs = false // a null member, which a merge drops
+		}
 		if fn != nil {
 			i, ok = fn(name, i, depth)
 		} else {
@@ -186,8 +223,15 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		var end bool
 		if i, end, ok = s.after(i, '}'); end || !ok {
 			if ok && depth == 2 && s.checkNames {
+				if len(s.names) > fields.MaxAsIsMembers {
+					s.asIs = false
+				}
 				s.checkObjectNames()
 			}
+			if s.asIs && depth > 2 && hasRepeat(s.objNames[names:]) {
+				s.asIs = false
+			}
+			s.objNames = s.objNames[:names]
 			return i, ok
 		}
 	}
@@ -280,7 +324,9 @@ func (s *plainScan) isTrue(i int) bool {
 }
 
 // topMember reads a member of the record: the first identityMap, identities, _id and timestamp
-// are read for what they hold, when of the type that counts; the rest are skipped.
+// are read for what they hold, when of the type that counts; the rest are skipped, but for what
+// telling a fragment as is needs: segment memberships by namespace, and no member that a row's
+// event list replaces.
 func (s *plainScan) topMember(name []byte, at, depth int) (int, bool) {
 	b := s.b
 	var seen *bool
@@ -293,16 +339,29 @@ func (s *plainScan) topMember(name []byte, at, depth int) (int, bool) {
 		seen = &s.seenID
 	case "timestamp":
 		seen = &s.seenTime
+	case fields.AsIsSegmentMembership:
+		if s.asIs && at < len(b) && b[at] == '{' && depth < maxScanDepth {
+			return s.object(at, depth+1, s.segmentNamespace)
+		}
+		s.asIs = false // not a map of namespaces: the merge makes one
+	case fields.AsIsWithout:
+		s.asIs = false
 	}
 	if seen == nil || *seen || at >= len(b) {
 		return s.value(at, depth)
 	}
 	*seen = true // the first with the name counts, whatever its type
+	if seen == &s.seenMap && b[at] != '{' {
+		s.asIs = false
+	}
 	switch {
 	case seen == &s.seenMap && b[at] == '{':
 		return s.object(at, depth+1, s.namespaceMember)
 	case seen == &s.seenList && b[at] == '[':
-		return s.array(at, depth+1, func(at, depth int) (int, bool) { return s.entry(at, depth, 1, nil) })
+		return s.array(at, depth+1, func(at, depth int) (int, bool) {
+			end, _, ok := s.entry(at, depth, 1, nil)
+			return end, ok
+		})
 	case seen == &s.seenID && b[at] == '"':
 		end, ok := s.str(at)
 		if ok {
@@ -319,24 +378,50 @@ func (s *plainScan) topMember(name []byte, at, depth int) (int, bool) {
 	return s.value(at, depth)
 }
 
-// namespaceMember reads a member of the identityMap: a namespace and its array of entries.
+// segmentNamespace reads a namespace of the segment memberships, which the merge keeps as it is
+// only when its memberships are an object.
+func (s *plainScan) segmentNamespace(_ []byte, at, depth int) (int, bool) {
+	if at >= len(s.b) || s.b[at] != '{' {
+		s.asIs = false
+	}
+	return s.value(at, depth)
+}
+
+// namespaceMember reads a member of the identityMap: a namespace and its array of entries. The
+// merge keeps the entries as they are when there are any, each with an id, in increasing order of
+// their ids.
 func (s *plainScan) namespaceMember(name []byte, at, depth int) (int, bool) {
 	if len(name) == 0 || at >= len(s.b) || s.b[at] != '[' {
+		s.asIs = false
 		return s.value(at, depth) // a namespace needs a name, and entries in an array
 	}
-	return s.array(at, depth+1, func(at, depth int) (int, bool) { return s.entry(at, depth, 0, name) })
+	var prev []byte
+	end, ok := s.array(at, depth+1, func(at, depth int) (int, bool) {
+		end, id, ok := s.entry(at, depth, 0, name)
+		if len(id) == 0 || prev != nil && string(id) <= string(prev) {
+			s.asIs = false
+		}
+		prev = id
+		return end, ok
+	})
+	if prev == nil {
+		s.asIs = false // no entry: the merge drops the namespace
+	}
+	return end, ok
 }
 
 // entry reads an identity entry: of the identityMap (source 0) in namespace ns, or of
 // identities[] (source 1), whose namespace is its namespace.code. An entry that is not an object,
-// or whose first id, namespace or code is missing, not a string or empty, is skipped.
-func (s *plainScan) entry(at, depth, source int, ns []byte) (int, bool) {
+// or whose first id, namespace or code is missing, not a string or empty, is skipped. It returns
+// the entry's id, nil when it has none.
+func (s *plainScan) entry(at, depth, source int, ns []byte) (int, []byte, bool) {
 	b := s.b
 	if at >= len(b) || b[at] != '{' {
-		return s.value(at, depth)
+		end, ok := s.value(at, depth)
+		return end, nil, ok
 	}
 	if depth >= maxScanDepth {
-		return at, false
+		return at, nil, false
 	}
 	var id, code []byte
 	var seenID, seenPrimary, seenNS, primary bool
@@ -372,13 +457,13 @@ func (s *plainScan) entry(at, depth, source int, ns []byte) (int, bool) {
 		return s.value(at, depth)
 	})
 	if !ok {
-		return end, false
+		return end, nil, false
 	}
 	if source == 1 {
 		ns = code
 	}
 	if len(id) == 0 || len(ns) == 0 {
-		return end, true
+		return end, id, true
 	}
 	c := candidate{Identity: Identity{NS: s.rp.namespace(ns), ID: string(id)}, primary: primary, source: source}
 	if source == 0 {
@@ -386,5 +471,5 @@ func (s *plainScan) entry(at, depth, source int, ns []byte) (int, bool) {
 	} else {
 		s.listIDs = append(s.listIDs, c)
 	}
-	return end, true
+	return end, id, true
 }

@@ -2,11 +2,17 @@ package record
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
 // plainRecords are records for scanPlain: as ingestion meets them, and with what its rules turn
@@ -72,8 +78,9 @@ func nested(depth int) string {
 }
 
 // checkScan fails when scanPlain accepts raw as a record of a kind, and reads it otherwise than
-// Parse's other way (parseTree); or when it turns down a plain record, not nested deep, that the
-// other way accepts.
+// Parse's other way (parseTree); when it tells a fragment is as is where a plain row of raw is not
+// raw (checkAsIs); or when it turns down a plain record, not nested deep, that the other way
+// accepts. (The other way tells no record is as is.)
 func checkScan(t *testing.T, raw []byte) {
 	t.Helper()
 	for _, kind := range []Kind{Fragment, Event} {
@@ -89,6 +96,9 @@ func checkScan(t *testing.T, raw []byte) {
 		if rerr != nil {
 			t.Fatalf("%.200q as %v: the scan accepts it, the other way refuses it: %s", raw, kind, rerr.Reason)
 		}
+		if kind == Fragment && scan.Names.AsIs() {
+			checkAsIs(t, raw)
+		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%.200q as %v: the scan reads\n%+v\nthe other way\n%+v", raw, kind, got, want)
 		}
@@ -99,6 +109,18 @@ func checkScan(t *testing.T, raw []byte) {
 		}
 		if got, want := scan.Names.Unique(), tree.Names.Unique(); got != want {
 			t.Fatalf("%.200q as %v: names unique %v, the other way %v", raw, kind, got, want)
+		}
+	}
+}
+
+// checkAsIs fails unless the plain rows of raw that copy a fragment as is (fields.CopiesAsIs) are
+// raw, read as the rows read a fragment that is not.
+func checkAsIs(t *testing.T, raw []byte) {
+	t.Helper()
+	whole := (*fields.Selector)(nil).WithMergedMembers(fields.AsIsIdentityMap, fields.AsIsSegmentMembership)
+	for _, sel := range []*fields.Selector{whole, whole.WithoutMember(fields.AsIsWithout)} {
+		if row, ok := sel.AppendPlainRow(nil, raw); !ok || !bytes.Equal(row, raw) {
+			t.Fatalf("%.200q: as is, but its plain row is %.200q (%v)", raw, row, ok)
 		}
 	}
 }
@@ -273,4 +295,118 @@ func genValue(rng *rand.Rand, depth int) string {
 		return genArray(rng, depth+1, func() string { return genValue(rng, depth+1) })
 	}
 	return genScalars[rng.IntN(len(genScalars))]
+}
+
+// TestAsIs: the scan tells a fragment is as is where its plain row is its bytes, by each rule the
+// row has, and not where one rule says otherwise; the generated data's fragments all are, and a
+// batch is when all its fragments are.
+func TestAsIs(t *testing.T) {
+	const id = `"identityMap":{"E":[{"id":"a"}]}`
+	wide := func(n int) string {
+		var b strings.Builder
+		for k := range n {
+			fmt.Fprintf(&b, `,"m%d":%d`, k, k)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		raw  string
+		asIs bool
+	}{
+		{`{` + id + `}`, true},
+		{loyaltyRecord, true},
+		{`{` + id + `,"a":{"b":[1,"é",true,{"c":{}}],"d":-0.5e+3},"segmentMembership":{"ups":{"s1":{"status":"realized"}},"x":{}}}`, true},
+		{`{"identityMap":{"E":[{"id":"a"},{"id":"b","primary":true}],"F":[{"id":"c"}]}}`, true},
+		{`{"identities":[{"id":"x","namespace":{"code":"E"}}],"identityMap":{}}`, true},
+		{`{` + id + wide(fields.MaxAsIsMembers-1) + `}`, true},
+		{`{` + id + wide(fields.MaxAsIsMembers) + `}`, false},                  // more members than a row looks at
+		{`{` + id + `,"a":{"b":1` + wide(fields.MaxAsIsMembers) + `}}`, false}, // so in a member object
+		{`{ ` + id + `}`, false}, // a space
+		{`{` + id + ` }`, false},
+		{`{` + id + `,"a":"x y"}`, true}, // in a string, a space is its own
+		{`{` + id + `,"a":null}`, false}, // a null member
+		{`{` + id + `,"a":{"b":null}}`, false},
+		{`{` + id + `,"a":[{"b":null}]}`, false}, // (which the row keeps in an array: the scan is sure, not exact)
+		{`{` + id + `,"a":1,"a":1}`, false},      // a name twice
+		{`{` + id + `,"a":{"b":1,"c":{"d":1},"b":2}}`, false},
+		{`{` + id + `,"a":[{"b":1,"b":1}]}`, false},
+		{`{` + id + `,"a":{"b":{"c":1,"c":1}}}`, false},
+		{`{` + id + `,"a":{"b":{"c":1},"c":1}}`, true}, // the same name in two objects
+		{`{` + id + `,"é":1}`, false},                  // a name outside printable ASCII
+		{`{` + id + `,"a":{"é":1}}`, false},
+		{`{` + id + "," + `"a` + "\x7f" + `":1}`, false},
+		{`{` + id + "," + `"a":"` + "\x7f" + `"}`, true},
+		{`{` + id + `,"eventList":[]}`, false}, // the member a row's event list replaces
+		{`{` + id + `,"identityMap":{"F":[{"id":"b"}]}}`, false},
+		{`{"identityMap":{"E":[{"id":"a"}],"F":{"id":"b"}}}`, false}, // entries not in an array
+		{`{"identityMap":{"E":[{"id":"a"}],"F":[]}}`, false},         // no entry
+		{`{"identityMap":{"E":[{"id":"a"}],"":[{"id":"b"}]}}`, false},
+		{`{"identityMap":{"E":[{"id":"b"},{"id":"a"}]}}`, false}, // out of order
+		{`{"identityMap":{"E":[{"id":"a"},{"id":"a"}]}}`, false},
+		{`{"identityMap":{"E":[{"id":"a"},{"primary":true}]}}`, false}, // an entry without an id
+		{`{"identityMap":{"E":[{"id":"a"},{"id":1}]}}`, false},
+		{`{"identityMap":{"E":[{"id":"a"},{"id":""}]}}`, false},
+		{`{"identityMap":{"E":[{"id":"a"},"b"]}}`, false},
+		{`{"identities":[{"id":"x","namespace":{"code":"E"}}],"identityMap":[]}`, false},
+		{`{` + id + `,"segmentMembership":[]}`, false},
+		{`{` + id + `,"segmentMembership":{"ups":{"s1":{}},"x":1}}`, false}, // a namespace the merge drops
+		{`{` + id + `,"segmentMembership":{"ups":{"s1":{}},"ups":{}}}`, false},
+		{`{` + id + `,"segmentMembership":{"ups":{"s1":{"a":null}}}}`, false},
+	} {
+		raw := []byte(tc.raw)
+		p := Parser{Names: &Names{}}
+		if _, ok := p.scanPlain(raw, Fragment); !ok {
+			t.Fatalf("%.80s: not read by the scan", tc.raw)
+		}
+		if asIs := p.Names.AsIs(); asIs != tc.asIs {
+			t.Errorf("%.200s: as is %v, want %v", tc.raw, asIs, tc.asIs)
+		}
+		checkScan(t, raw)
+		// A batch is as is when all its fragments are, whichever parser read them.
+		var batch, other Names
+		for i, r := range [][]byte{[]byte(loyaltyRecord), raw, []byte(`{` + id + `}`)} {
+			p := Parser{Names: &batch}
+			if i == 1 {
+				p.Names = &other
+			}
+			if _, rerr := p.Parse(r, Fragment); rerr != nil {
+				t.Fatal(rerr)
+			}
+		}
+		if batch.Merge(&other); batch.AsIs() != tc.asIs {
+			t.Errorf("%.200s among fragments as is: the batch as is %v, want %v", tc.raw, batch.AsIs(), tc.asIs)
+		}
+	}
+	// Read the other way (here, for an escape in a string it keeps), a fragment is not as is.
+	var tree Names
+	if _, rerr := (&Parser{Names: &tree}).Parse([]byte(`{`+id+`,"a":"\u0041"}`), Fragment); rerr != nil || tree.AsIs() {
+		t.Errorf("read the other way: %v, as is %v", rerr, tree.AsIs())
+	}
+
+	dir := t.TempDir()
+	if _, err := sampledata.Generate(dir, sampledata.Options{Seed: 3, People: 300, EventsPerPerson: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{sampledata.CRMFile, sampledata.LoyaltyFile} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for line := range bytes.Lines(data) {
+			line = bytes.TrimSuffix(line, []byte("\n"))
+			p := Parser{Names: &Names{}}
+			if _, rerr := p.Parse(line, Fragment); rerr != nil {
+				t.Fatalf("%s: %+v", file, rerr)
+			}
+			if !p.Names.AsIs() {
+				t.Fatalf("%s: %.200s is not as is", file, line)
+			}
+			checkAsIs(t, line)
+			n++
+		}
+		if n < 100 {
+			t.Fatalf("%s: %d records", file, n)
+		}
+	}
 }
