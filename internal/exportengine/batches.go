@@ -375,6 +375,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	}
 	var topNames *string // NULL: not known
 	var uniqueNames *int // NULL: not known
+	var asIs *int        // NULL: not known
 	if names, ok := res.names.List(); ok && res.hasSegment && kind == record.Fragment {
 		b, err := json.Marshal(names)
 		if err != nil {
@@ -382,9 +383,12 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		}
 		list := string(b)
 		topNames = &list
+		one := 1
 		if res.names.Unique() {
-			one := 1
 			uniqueNames = &one
+		}
+		if res.names.AsIs() {
+			asIs = &one
 		}
 	}
 	err = e.store.Write(ctx, func(tx *sql.Tx) error {
@@ -397,10 +401,10 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		now := max(e.nowMs(), started, ingestTime)
 		r, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, started_ms = ?, completed_ms = ?,
 			ingest_time_ms = ?, record_count = ?, failed_record_count = ?, size_bytes = ?, errors = ?, profile_kind = ?, top_names = ?,
-			unique_names = ?
+			unique_names = ?, as_is = ?
 			WHERE id = ? AND status = ?`,
 			status, now, started, now, ingestTime, res.accepted, res.failed, res.bytes, string(errorsJSON), profileKind, topNames,
-			uniqueNames, id, aepwire.BatchLoading)
+			uniqueNames, asIs, id, aepwire.BatchLoading)
 		if err != nil {
 			return err
 		}

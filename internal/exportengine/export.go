@@ -415,7 +415,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &exportWorker{spec: spec, nBatches: len(res.batches), reads: reads, plainSel: plainSel}
+			w := &exportWorker{spec: spec, nBatches: len(res.batches), reads: reads, plainSel: plainSel, copiesAsIs: plainSel.CopiesAsIs()}
 			for c := range chunks {
 				if err := w.encode(c); err != nil {
 					cancel(err)
@@ -567,16 +567,18 @@ type exportWorker struct {
 	// plainSel, when set, projects a profile of one fragment from the fragment's bytes (see
 	// plainSelector).
 	plainSel *fields.Selector
-	m        merge.Merger
-	evParser fastjson.Parser
-	row      []byte
-	frags    []merge.Fragment
-	from     []*snapBatch // the batch of each of frags
-	pruned   []byte       // the current profile's fragments, pruned to reads
-	ends     []int        // where each of them ends in pruned
-	evPruned []byte
-	events   []*storedRecord
-	qualify  []int
+	// copiesAsIs: plainSel's row of a fragment of a batch as is (snapBatch.asIs) is a copy of it.
+	copiesAsIs bool
+	m          merge.Merger
+	evParser   fastjson.Parser
+	row        []byte
+	frags      []merge.Fragment
+	from       []*snapBatch // the batch of each of frags
+	pruned     []byte       // the current profile's fragments, pruned to reads
+	ends       []int        // where each of them ends in pruned
+	evPruned   []byte
+	events     []*storedRecord
+	qualify    []int
 }
 
 // reads is what a run must read of each fragment: what its rows and its segment filter need.
@@ -693,10 +695,15 @@ func (w *exportWorker) encodeProfile(c *exportChunk, u *profileUnit) error {
 	}
 	w.qualify = w.qualify[:0]
 	// The row: the projected profile, then its events. A profile of one plain fragment is
-	// projected from its bytes; any other is merged first.
+	// projected from its bytes, or is a copy of them when whole and as is; any other is merged
+	// first.
 	var row []byte
 	plain := false
-	if w.plainSel != nil && len(frags) == 1 {
+	switch {
+	case len(frags) != 1 || w.plainSel == nil:
+	case from[0].asIs && w.copiesAsIs:
+		row, plain = append(w.row[:0], frags[0].Body...), true
+	default:
 		row, plain = w.plainSel.AppendPlainRowAt(w.row[:0], frags[0].Body, starts, from[0].plainStop, from[0].uniqueNames)
 	}
 	if !plain {

@@ -47,6 +47,9 @@ type snapBatch struct {
 	// record.Names.Unique): a plain row reads a member object only until it has met the names it
 	// selects in it (fields.Selector.AppendPlainRowAt).
 	uniqueNames bool
+	// asIs: each of the batch's fragments, merged alone, is its own whole row (see
+	// record.Names.AsIs): a whole row of one is a copy of it (fields.Selector.CopiesAsIs).
+	asIs bool
 	// What the export reads of each record until it stops (see exportSpec.setStops): of the
 	// fields of a plain row, and of what the merger reads; -1 reads a record whole. A snapshot is
 	// one export's own, and these are set before its workers start.
@@ -77,8 +80,8 @@ func (e *Engine) tryOpenSnapshot(ctx context.Context, sb string) (*storeSnapshot
 	snap.batches, err = store.All(ctx, e.store.DB(), func(row store.Scanner) (*snapBatch, error) {
 		b := &snapBatch{}
 		var names sql.NullString
-		var unique sql.NullInt64
-		if err := row.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime, &names, &unique); err != nil {
+		var unique, asIs sql.NullInt64
+		if err := row.Scan(&b.id, &b.datasetID, &b.kind, &b.ingestTime, &names, &unique, &asIs); err != nil {
 			return nil, err
 		}
 		// Names that do not read back as a sorted list are not known: the records are read whole.
@@ -86,8 +89,9 @@ func (e *Engine) tryOpenSnapshot(ctx context.Context, sb string) (*storeSnapshot
 			b.topNames = nil
 		}
 		b.uniqueNames = b.topNames != nil && unique.Valid && unique.Int64 == 1
+		b.asIs = b.topNames != nil && asIs.Valid && asIs.Int64 == 1
 		return b, nil
-	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms, top_names, unique_names FROM batches
+	}, `SELECT id, dataset_id, profile_kind, ingest_time_ms, top_names, unique_names, as_is FROM batches
 		WHERE sandbox = ? AND profile_kind <> 0 AND status = 'success' ORDER BY ingest_time_ms`, sb)
 	for i, b := range snap.batches {
 		b.order = i

@@ -61,6 +61,13 @@ func TestBatchTopNamesSetHowFarExportsRead(t *testing.T) {
 		t.Errorf("a batch with a name twice in loyalty: names %q (known %v), unique %v; want known and not unique",
 			b.topNames, b.namesKnown(), b.uniqueNames)
 	}
+	// The CRM batch's fragments are each their own whole row; those that repeat a name are not,
+	// and events are not fragments.
+	for i, want := range []bool{true, false, false, false} {
+		if b := snap.batches[i]; b.asIs != want {
+			t.Errorf("batch %d of kind %d as is: %v, want %v", i, b.kind, b.asIs, want)
+		}
+	}
 	for _, b := range []*snapBatch{snap.batches[1], snap.batches[3]} {
 		if b.namesKnown() || b.uniqueNames || b.plainStop != -1 || b.readsStop != -1 {
 			t.Errorf("batch of kind %d: names %q known %v, unique %v, stops %d and %d; want unknown and read whole",
@@ -104,13 +111,15 @@ func TestUniqueNamesLeaveMemberObjects(t *testing.T) {
 }
 
 // What an export writes does not depend on whether the batches' top-level names are known, nor
-// on whether they are unique: random batches of records with escaped and repeated names, names
-// that differ only in their escapes (at the top level and below it), whitespace around records
-// and members, JSON array files, two-file batches and refused records, exported with nested
-// fields, segmentMembership and identityMap, under the default policy, dataSetPrecedence and pdg;
-// then the same exports with the names' uniqueness forgotten, and then with the names forgotten.
+// on whether they are unique, nor on whether their fragments are as is: random batches of records
+// with escaped and repeated names, names that differ only in their escapes (at the top level and
+// below it), whitespace around records and members, nulls, JSON array files, two-file batches and
+// refused records, and batches of plain records (some of them as is), exported with nested
+// fields, segmentMembership and identityMap, and whole, under the default policy,
+// dataSetPrecedence and pdg; then the same exports with the fragments as is forgotten, with the
+// names' uniqueness forgotten, and then with the names forgotten.
 func TestExportRowsDoNotDependOnKnownNames(t *testing.T) {
-	allKnown, allUnique := 0, 0
+	allKnown, allUnique, allAsIs := 0, 0, 0
 	for seed := range uint64(6) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		ctx := context.Background()
@@ -127,10 +136,11 @@ func TestExportRowsDoNotDependOnKnownNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			below := rng.IntN(2) == 0 // names repeated in objects, in some of the batches
+			plain := rng.IntN(3) == 0 // no space, escape or null, in some others
 			for f := range 1 + rng.IntN(2) {
 				var recs []string
 				for range 1 + rng.IntN(8) {
-					recs = append(recs, randomRecord(rng, rng.IntN(30) == 0, below))
+					recs = append(recs, randomRecord(rng, rng.IntN(30) == 0, below, plain))
 				}
 				content := strings.Join(recs, ",\n")
 				if rng.IntN(3) == 0 {
@@ -156,25 +166,25 @@ func TestExportRowsDoNotDependOnKnownNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		var reqs []aepwire.ExportJobRequest
-		for _, list := range []string{"a", "key", "a,b", "a.x,b.y", "c,key,a", "é", "a,segmentMembership", "b.x,é,key,a,c", "identityMap,a", "a.x,b.x,c.x,key.x,é.x"} {
+		for _, list := range []string{"a", "key", "a,b", "a.x,b.y", "c,key,a", "é", "a,segmentMembership", "b.x,é,key,a,c", "identityMap,a", "a.x,b.x,c.x,key.x,é.x", ""} {
 			for _, policy := range []string{aepwire.MergePolicyDefaultNone, precedence.ID, aepwire.MergePolicyDefaultPDG} {
 				reqs = append(reqs, aepwire.ExportJobRequest{Fields: list, MergePolicy: &aepwire.MergePolicyRef{ID: policy},
 					Destination: aepwire.ExportDestination{DatasetID: dest}, Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}})
 			}
 		}
-		var known, unique int
-		if err := e.store.DB().QueryRowContext(ctx, `SELECT count(top_names), count(unique_names) FROM batches`).Scan(&known, &unique); err != nil {
+		var known, unique, asIs int
+		if err := e.store.DB().QueryRowContext(ctx, `SELECT count(top_names), count(unique_names), count(as_is) FROM batches`).Scan(&known, &unique, &asIs); err != nil {
 			t.Fatal(err)
 		}
 		if known == 0 {
 			t.Fatalf("seed %d: no batch has its names", seed)
 		}
-		allKnown, allUnique = allKnown+known, allUnique+unique
+		allKnown, allUnique, allAsIs = allKnown+known, allUnique+unique, allAsIs+asIs
 		var withNames [][]string
 		for _, req := range reqs {
 			withNames = append(withNames, exportSorted(t, e, req))
 		}
-		for _, forget := range []string{`UPDATE batches SET unique_names = NULL`, `UPDATE batches SET top_names = NULL`} {
+		for _, forget := range []string{`UPDATE batches SET as_is = NULL`, `UPDATE batches SET unique_names = NULL`, `UPDATE batches SET top_names = NULL`} {
 			if _, err := e.store.DB().ExecContext(ctx, forget); err != nil {
 				t.Fatal(err)
 			}
@@ -186,16 +196,21 @@ func TestExportRowsDoNotDependOnKnownNames(t *testing.T) {
 			}
 		}
 	}
-	if allUnique == 0 || allUnique == allKnown {
-		t.Errorf("%d batches had their names, %d of them unique; want some of each", allKnown, allUnique)
+	if allUnique == 0 || allUnique == allKnown || allAsIs == 0 || allAsIs == allKnown {
+		t.Errorf("%d batches had their names, %d of them unique, %d as is; want some of each", allKnown, allUnique, allAsIs)
 	}
 }
 
 // randomRecord is a profile record of a few top-level names, some written with escapes; with
-// repeats, a top-level name may come twice, and with below, a name of an object below.
-func randomRecord(rng *rand.Rand, repeats, below bool) string {
+// repeats, a top-level name may come twice, and with below, a name of an object below. A plain
+// one has no space, escape or null.
+func randomRecord(rng *rand.Rand, repeats, below, plain bool) string {
 	names := []string{`a`, `b`, `key`, `k\u0065y`, `\u0061`, `c`, `segmentMembership`, ``, `\ud800`, `\ud800\u0061`, `é`, `\u00e9`, `x y`}
 	space := func() string { return []string{"", "", "", " ", "\t", " \r ", "  "}[rng.IntN(7)] }
+	if plain {
+		names = []string{`a`, `b`, `key`, `c`, `segmentMembership`, ``, `x y`}
+		space = func() string { return "" }
+	}
 	// Most people have one record (a profile of one fragment is written from its bytes), some
 	// several, and a few records link two people.
 	identities := fmt.Sprintf(`{"id":"p%d@x.example"}`, rng.IntN(60))
@@ -210,7 +225,7 @@ func randomRecord(rng *rand.Rand, repeats, below bool) string {
 			continue
 		}
 		used[n] = true
-		v := randomValue(rng, 0, space, below)
+		v := randomValue(rng, 0, space, below, plain)
 		if n == "segmentMembership" {
 			v = `{"ups":{"s1":{"status":"realized","lastQualificationTime":"2026-01-01T00:00:00Z"}}}`
 		}
@@ -220,34 +235,45 @@ func randomRecord(rng *rand.Rand, repeats, below bool) string {
 	return space() + "{" + space() + strings.Join(members, space()+","+space()) + space() + "}" + space()
 }
 
-func randomValue(rng *rand.Rand, depth int, space func() string, repeats bool) string {
+func randomValue(rng *rand.Rand, depth int, space func() string, repeats, plain bool) string {
 	switch rng.IntN(8) {
 	case 0:
+		if plain {
+			return "false"
+		}
 		return "null"
 	case 1:
 		return fmt.Sprint(rng.IntN(100))
 	case 2:
 		return fmt.Sprintf(`"s%d"`, rng.IntN(5))
 	case 3:
+		if plain {
+			return `"e}"`
+		}
 		return `"e\u0041\"}"`
 	case 4:
 		if depth > 2 {
 			return "1"
 		}
-		return "[" + randomValue(rng, depth+1, space, repeats) + "," + randomValue(rng, depth+1, space, repeats) + "]"
+		return "[" + randomValue(rng, depth+1, space, repeats, plain) + "," + randomValue(rng, depth+1, space, repeats, plain) + "]"
 	}
 	if depth > 2 {
 		return "true"
 	}
 	var members []string
 	x := []string{[]string{"x", `\u0078`}[rng.IntN(2)]}
-	if repeats {
+	switch {
+	case repeats && plain:
+		x = []string{"x", "x"}
+	case repeats:
 		x = []string{"x", `\u0078`} // x twice, once escaped
+	case plain:
+		x = []string{"x"}
 	}
 	for _, n := range [][]string{x, {"y"}, {"z"}} {
 		if rng.IntN(2) == 0 {
 			for _, n := range n {
-				members = append(members, space()+`"`+n+`"`+space()+":"+space()+randomValue(rng, depth+1, space, repeats))
+				members = append(members, space()+`"`+n+`"`+space()+":"+space()+randomValue(rng, depth+1, space, repeats, plain))
 			}
 		}
 	}

@@ -179,6 +179,12 @@ var migrations = []string{
 	// object only until it has met the names it selects in it. NULL when not known: a batch
 	// ingested before, or one where a name is repeated.
 	`ALTER TABLE batches ADD COLUMN unique_names INTEGER`,
+
+	// 8: whether every profile fragment of a batch, merged alone, is its own whole row (1), and
+	// the batch's top-level names are known, so that an export copies them into whole rows
+	// without reading them (fields.Selector.CopiesAsIs). NULL when not known: a batch ingested
+	// before, or one with a fragment that is not.
+	`ALTER TABLE batches ADD COLUMN as_is INTEGER`,
 }
 
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two
