@@ -405,8 +405,9 @@ func hasByteBelowSpace(b []byte) bool {
 }
 
 // byteClasses reports what hasByteBelowSpace does of b, and whether b has a byte above printable
-// ASCII (0x7f and up), eight bytes at a time: v&0x7f + 1 in a byte sets its high bit only where the
-// byte is 0x7f, and never carries into the next byte; v has it where the byte is 0x80 or above.
+// ASCII (0x7f and up), eight bytes at a time: v&0x7f + 1 in a byte sets its high bit where its low
+// seven bits are all ones (0x7f, and 0xff), and never carries into the next byte; v has it where
+// the byte is 0x80 or above.
 func byteClasses(b []byte) (below, above bool) {
 	const spaces, highs, lows, ones = 0x2020202020202020, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f, 0x0101010101010101
 	var wide uint64

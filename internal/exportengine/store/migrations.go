@@ -183,7 +183,7 @@ var migrations = []string{
 	// 8: whether every profile fragment of a batch, merged alone, is its own whole row (1), and
 	// the batch's top-level names are known, so that an export copies them into whole rows
 	// without reading them (fields.Selector.CopiesAsIs). NULL when not known: a batch ingested
-	// before, or one with a fragment that is not.
+	// before, one with a fragment that is not, one whose names are not known, and an event batch.
 	`ALTER TABLE batches ADD COLUMN as_is INTEGER`,
 }
 
