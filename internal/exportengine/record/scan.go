@@ -131,16 +131,22 @@ func (rp *Parser) keepStarts(tops []span) []byte {
 	return rp.endStarts(start, true)
 }
 
-// space skips the space at i: in plain text, only ' '. A row has none outside its strings.
+// space skips the space at i: in plain text, only ' '. Most records have none between their
+// tokens, and a row has none outside its strings (spaces).
 func (s *plainScan) space(i int) int {
-	j := i
-	for j < len(s.b) && s.b[j] == ' ' {
-		j++
+	if i < len(s.b) && s.b[i] == ' ' {
+		return s.spaces(i)
 	}
-	if j != i {
-		s.asIs = false
+	return i
+}
+
+// spaces skips the spaces at i, which are there: a fragment with them is not as is.
+func (s *plainScan) spaces(i int) int {
+	s.asIs = false
+	for i < len(s.b) && s.b[i] == ' ' {
+		i++
 	}
-	return j
+	return i
 }
 
 // str returns the end of the string whose opening quote is at i, just past its closing quote.
