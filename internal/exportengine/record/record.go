@@ -383,31 +383,18 @@ func checkUTF8(raw []byte) error {
 	return fmt.Errorf("the text is not UTF-8 at byte %d: save the file as UTF-8", i+1)
 }
 
-// hasByteBelowSpace reports whether b has a byte below 0x20 (a control character or a tab), eight
-// bytes at a time: v - 0x20 in a byte borrows, setting its high bit where ^v has it too, only when
-// the byte is below 0x20 or a borrow came from a lower byte that is. Validation looks at every
-// byte of every record, and such bytes are rare.
+// hasByteBelowSpace reports whether b has a byte below 0x20 (a control character or a tab).
+// Validation looks at every byte of every record, and such bytes are rare.
 func hasByteBelowSpace(b []byte) bool {
-	const spaces, highs = 0x2020202020202020, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		v := binary.LittleEndian.Uint64(b[i:])
-		if (v-spaces)&^v&highs != 0 {
-			return true
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] < 0x20 {
-			return true
-		}
-	}
-	return false
+	below, _ := byteClasses(b)
+	return below
 }
 
-// byteClasses reports what hasByteBelowSpace does of b, and whether b has a byte above printable
-// ASCII (0x7f and up), eight bytes at a time: v&0x7f + 1 in a byte sets its high bit where its low
-// seven bits are all ones (0x7f, and 0xff), and never carries into the next byte; v has it where
-// the byte is 0x80 or above.
+// byteClasses reports whether b has a byte below 0x20, and whether it has one above printable
+// ASCII (0x7f and up), eight bytes at a time. v - 0x20 in a byte borrows, setting its high bit
+// where ^v has it too, only when the byte is below 0x20 or a borrow came from a lower byte that
+// is. v&0x7f + 1 in a byte sets its high bit where its low seven bits are all ones (0x7f, and
+// 0xff), and never carries into the next byte; v has it where the byte is 0x80 or above.
 func byteClasses(b []byte) (below, above bool) {
 	const spaces, highs, lows, ones = 0x2020202020202020, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f, 0x0101010101010101
 	var wide uint64

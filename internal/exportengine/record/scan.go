@@ -26,21 +26,19 @@ type plainScan struct {
 	// tops are where the top-level names are: the index of each one's opening quote, and its
 	// length.
 	tops []span
-	// With checkNames, names holds the names of the member object being read (views of b), and
-	// repeated says whether a member object had a name twice: an object that is the value of a
-	// top-level member (see Names.Unique). Member objects do not nest in one another, so names
-	// holds one object's at a time.
-	names                [][]byte
+	// With checkNames, a member object (the value of a top-level member, when an object) is
+	// checked for a name twice, and repeated says whether one had it (see Names.Unique).
 	checkNames, repeated bool
 	// asIs: the fragment, merged alone, is its own whole row as far as read (fields.CopiesAsIs).
 	// It is told for a fragment of a batch whose fragments so far all are, and whose names are
-	// checked (Names.checksBelow): a name twice at the top level makes the batch's names unknown,
-	// and in a member object repeated (checkNames). objNames are the names of the objects deeper
-	// down being read while it is: each object's after those of the objects it is in.
+	// checked: a name twice at the top level makes the batch's names unknown, in a member object
+	// repeated, and deeper down the objects are checked while it is.
 	asIs bool
 	// namesToCheck: the record has bytes above printable ASCII, which its names may have.
 	namesToCheck bool
-	objNames     [][]byte
+	// names are the names (views of b) of the objects being checked for a name twice: each
+	// object's after those of the objects it is in.
+	names [][]byte
 	// The identities met: those of the identityMap, and those of identities[].
 	mapIDs, listIDs []candidate
 	// The first top-level _id and timestamp, when strings.
@@ -67,10 +65,9 @@ func (rp *Parser) scanPlain(raw []byte, kind Kind) (*Record, bool) {
 		return nil, false
 	}
 	s := &rp.scan
+	checkNames := kind == Fragment && rp.Names != nil && rp.Names.checksBelow()
 	*s = plainScan{b: raw, tops: s.tops[:0], mapIDs: s.mapIDs[:0], listIDs: s.listIDs[:0], names: s.names[:0], rp: rp,
-		checkNames:   kind == Fragment && rp.Names != nil && rp.Names.checksBelow(),
-		asIs:         kind == Fragment && rp.Names != nil && rp.Names.checksBelow() && !rp.Names.notAsIs,
-		namesToCheck: above, objNames: s.objNames[:0]}
+		checkNames: checkNames, asIs: checkNames && !rp.Names.notAsIs, namesToCheck: above}
 	i := s.space(0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, false
@@ -107,7 +104,7 @@ func (rp *Parser) scanPlain(raw []byte, kind Kind) (*Record, bool) {
 			if s.repeated {
 				rp.Names.repeatBelow()
 			}
-			if !s.asIs || s.repeated || len(s.tops) > fields.MaxAsIsMembers {
+			if !s.asIs || len(s.tops) > fields.MaxAsIsMembers {
 				rp.Names.notAsIs = true
 			}
 		}
@@ -184,7 +181,9 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 	if i < len(b) && b[i] == '}' {
 		return i + 1, true
 	}
-	names := len(s.objNames) // this object's, from here on while asIs
+	// This object's names are checked from here on: a member object's while checkNames, a deeper
+	// one's while asIs.
+	from, check := len(s.names), depth == 2 && s.checkNames || depth > 2 && s.asIs
 	for {
 		if i >= len(b) || b[i] != '"' {
 			return i, false
@@ -196,19 +195,15 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		name := b[i+1 : nameEnd-1]
 		if depth == 1 {
 			s.tops = append(s.tops, span{i, len(name)})
-		} else if depth == 2 && s.checkNames {
-			s.names = append(s.names, name)
 		}
-		if s.asIs {
-			if s.namesToCheck && !fields.AsIsName(name) {
+		if s.asIs && s.namesToCheck && !fields.AsIsName(name) {
+			s.asIs = false
+		}
+		if check {
+			if len(s.names)-from == fields.MaxAsIsMembers {
 				s.asIs = false
 			}
-			if depth > 2 {
-				if len(s.objNames)-names == fields.MaxAsIsMembers {
-					s.asIs = false
-				}
-				s.objNames = append(s.objNames, name)
-			}
+			s.names = append(s.names, name)
 		}
 		i = s.space(nameEnd)
 		if i >= len(b) || b[i] != ':' {
@@ -228,28 +223,24 @@ func (s *plainScan) object(i, depth int, fn member) (int, bool) {
 		}
 		var end bool
 		if i, end, ok = s.after(i, '}'); end || !ok {
-			if ok && depth == 2 && s.checkNames {
-				if len(s.names) > fields.MaxAsIsMembers {
-					s.asIs = false
-				}
-				s.checkObjectNames()
+			if ok && check {
+				s.checkObjectNames(from, depth)
 			}
-			if s.asIs && depth > 2 && hasRepeat(s.objNames[names:]) {
-				s.asIs = false
-			}
-			s.objNames = s.objNames[:names]
+			s.names = s.names[:from]
 			return i, ok
 		}
 	}
 }
 
-// checkObjectNames checks the names of the member object just read for one that is there twice
-// (in plain text a name is its bytes), and empties names.
-func (s *plainScan) checkObjectNames() {
-	if hasRepeat(s.names) {
-		s.repeated, s.checkNames = true, false // one is enough for the batch
+// checkObjectNames checks the names of the object just read, depth deep, which start at from,
+// for one that is there twice (in plain text a name is its bytes).
+func (s *plainScan) checkObjectNames(from, depth int) {
+	if hasRepeat(s.names[from:]) {
+		s.asIs = false
+		if depth == 2 {
+			s.repeated, s.checkNames = true, false // one is enough for the batch
+		}
 	}
-	s.names = s.names[:0]
 }
 
 // array validates the array at i, calling fn (or skipping, when nil) with each element's start,
