@@ -887,11 +887,13 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 	cur.size += int64(len(rows))
 	cur.records += n
 	if written, handed := cur.size-int64(ob.w.Buffered()), ob.wb.Handed(); written-handed >= writebackEvery {
-		// What was handed to writeback the time before is on disk by now, as a rule: its pages
-		// are dropped, so that output written once does not push the profile store out of the
-		// page cache, and the next rows reuse them. Pages still being written are left. The
-		// commit's fsync then waits for little (see durable.Writeback).
-		dropCached(ob.f, ob.dropped, handed-ob.dropped)
+		// What was handed to writeback the time before is on disk by now, as a rule (what is not
+		// is waited for), and its pages are dropped, so that output written once does not push
+		// the profile store out of the page cache, and the next rows reuse them. The commit's
+		// fsync then waits for little (see durable.Writeback).
+		if err := dropWrittenBack(ob.f, ob.dropped, handed-ob.dropped); err != nil {
+			return err
+		}
 		ob.wb.Written(written)
 		ob.dropped = handed
 	}
@@ -902,19 +904,23 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 
 // flush finishes the current part file: its rows are written, and it is closed behind the
 // writer, which goes on meanwhile. Closing waits for the file's background sync under way (see
-// durable.Writeback), which takes tens of milliseconds, and the commit syncs the file anyway.
-// It returns the first error of writing or closing a part file so far.
+// durable.Writeback), then for the rest of its rows to be written back, whose pages it drops as
+// write does the rows before them. The commit syncs the file anyway. It returns the first error
+// of writing or closing a part file so far.
 func (ob *outBatch) flush() error {
 	if ob.f == nil {
 		return ob.closed()
 	}
 	err := ob.w.Flush()
-	f, wb := ob.f, ob.wb
+	f, wb, dropped, size := ob.f, ob.wb, ob.dropped, ob.files[len(ob.files)-1].size
 	ob.f, ob.w, ob.wb = nil, nil, nil
 	ob.closing.Add(1)
 	go func() {
 		defer ob.closing.Done()
 		err := wb.Stop()
+		if err == nil {
+			err = dropWrittenBack(f, dropped, size-dropped)
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

@@ -18,3 +18,31 @@ func dropCached(f *os.File, off, n int64) {
 		_ = c.Control(func(fd uintptr) { _ = unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED) })
 	}
 }
+
+// dropWrittenBack waits until n bytes of f at off, handed to writeback before, are on disk, and
+// then drops their pages from the page cache: all of them, where dropCached leaves those still
+// being written. The wait finds little left, as a rule, since the bytes were handed to writeback
+// a step before. It returns the error of writing them back, which a later fsync of the file may
+// not report again once it has been waited for here.
+func dropWrittenBack(f *os.File, off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	c, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		const wait = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+		if serr = unix.SyncFileRange(int(fd), off, n, wait); serr == nil {
+			_ = unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED)
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: serr}
+	}
+	return nil
+}
