@@ -348,12 +348,11 @@ func (s *plainScan) topMember(name []byte, at, depth int) (int, bool) {
 		return s.value(at, depth)
 	}
 	*seen = true // the first with the name counts, whatever its type
-	if seen == &s.seenMap && b[at] != '{' {
-		s.asIs = false
-	}
 	switch {
 	case seen == &s.seenMap && b[at] == '{':
 		return s.object(at, depth+1, s.namespaceMember)
+	case seen == &s.seenMap:
+		s.asIs = false // not a map of namespaces: the merge makes one
 	case seen == &s.seenList && b[at] == '[':
 		return s.array(at, depth+1, func(at, depth int) (int, bool) {
 			end, _, ok := s.entry(at, depth, 1, nil)
