@@ -105,7 +105,10 @@ type Engine struct {
 	sortRunBytes int
 	// freeSpace reports the room left on a directory's file system (tests shrink it).
 	freeSpace func(dir string) (uint64, error)
-	workers   int
+	// writtenBack is what an export's output batches wait for their rows to be written back
+	// with (outBatch.writtenBack); tests make it fail.
+	writtenBack func(f *os.File, off, n int64) error
+	workers     int
 	// maxBatchBytes and maxBatchFiles are Options.MaxBatchBytes and MaxBatchFiles.
 	maxBatchBytes int64
 	maxBatchFiles int
@@ -146,7 +149,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := narrow(dir, privateDir); err != nil {
 		return nil, fmt.Errorf("making the data directory private: %w", err)
 	}
-	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, sortRunBytes: opts.SortRunBytes, workers: opts.Workers, hooks: opts.Hooks, freeSpace: freeSpace,
+	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, sortRunBytes: opts.SortRunBytes, workers: opts.Workers, hooks: opts.Hooks, freeSpace: freeSpace, writtenBack: dropWrittenBack,
 		locks: jobs.NewLocks(dir), home: opts.Sandbox,
 		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles}
 	if e.workers <= 0 {

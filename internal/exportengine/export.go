@@ -373,6 +373,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 		if err != nil {
 			return nil, err
 		}
+		ob.writtenBack = e.writtenBack
 		res.batches = append(res.batches, ob)
 	}
 	defer func() {
@@ -847,6 +848,9 @@ type outBatch struct {
 	// dropped is how much of the current part file was dropped from the page cache, once its
 	// Writeback had handed it to the kernel to write back.
 	dropped int64
+	// writtenBack waits for a range of a part file to be written back and drops it from the page
+	// cache: dropWrittenBack, which tests make fail.
+	writtenBack func(f *os.File, off, n int64) error
 	// closing are the part files being closed behind the writer, and closeErr the first error
 	// of closing one.
 	closing  sync.WaitGroup
@@ -864,7 +868,7 @@ func newOutBatch(dir, id string) (*outBatch, error) {
 	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, err
 	}
-	return &outBatch{id: id, dir: dir, partMax: partMaxBytes}, nil
+	return &outBatch{id: id, dir: dir, partMax: partMaxBytes, writtenBack: dropWrittenBack}, nil
 }
 
 func (ob *outBatch) write(rows []byte, n int64) error {
@@ -891,7 +895,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 		// is waited for), and its pages are dropped, so that output written once does not push
 		// the profile store out of the page cache, and the next rows reuse them. The commit's
 		// fsync then waits for little (see durable.Writeback).
-		if err := dropWrittenBack(ob.f, ob.dropped, handed-ob.dropped); err != nil {
+		if err := ob.writtenBack(ob.f, ob.dropped, handed-ob.dropped); err != nil {
 			return err
 		}
 		ob.wb.Written(written)
@@ -919,7 +923,7 @@ func (ob *outBatch) flush() error {
 		defer ob.closing.Done()
 		err := wb.Stop()
 		if err == nil {
-			err = dropWrittenBack(f, dropped, size-dropped)
+			err = ob.writtenBack(f, dropped, size-dropped)
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr

@@ -2,9 +2,11 @@ package exportengine
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -64,5 +66,57 @@ func TestOutBatchClosesPartFilesBehindTheWriter(t *testing.T) {
 	}
 	if !bytes.Equal(got, all.Bytes()) || records != ob.rows {
 		t.Fatalf("the part files hold %d bytes and %d records, want %d and %d", len(got), records, all.Len(), ob.rows)
+	}
+}
+
+// An error of writing a part file's rows back, met where they are dropped from the page cache,
+// fails the write or the close that meets it, whether a step of the file meets it or closing the
+// file behind the writer does; every part file is closed all the same.
+func TestOutBatchReportsWriteBackErrors(t *testing.T) {
+	errBack := errors.New("write-back failed")
+	for _, tc := range []struct {
+		name    string
+		partMax int64
+		size    int // bytes written, 1 MiB a write
+	}{
+		{"a step of a part file", partMaxBytes, 3 * writebackEvery},
+		{"closing a part file", 1 << 20, 5 << 19},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			ob, err := newOutBatch(dir, "b")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ob.partMax = tc.partMax
+			var mu sync.Mutex
+			var failed bool
+			ob.writtenBack = func(f *os.File, off, n int64) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if n > 0 && !failed {
+					failed = true
+					return errBack
+				}
+				return dropWrittenBack(f, off, n)
+			}
+			rows := bytes.Repeat([]byte(`{"n":7}`+"\n"), 1<<20/8)
+			var writeErr error
+			for written := 0; written < tc.size && writeErr == nil; written += len(rows) {
+				writeErr = ob.write(rows, 1<<20/8)
+			}
+			closeErr := ob.close()
+			if open := openPaths(t, dir); len(open) != 0 {
+				t.Fatalf("after close, part files still open: %v", open)
+			}
+			switch {
+			case !failed:
+				t.Fatal("nothing was written back and dropped")
+			case tc.partMax == partMaxBytes && !errors.Is(writeErr, errBack):
+				t.Fatalf("the write that met the error returned %v, want %v", writeErr, errBack)
+			case tc.partMax != partMaxBytes && !errors.Is(closeErr, errBack):
+				t.Fatalf("close returned %v (the last write %v), want %v", closeErr, writeErr, errBack)
+			}
+		})
 	}
 }
