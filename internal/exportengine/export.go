@@ -369,11 +369,10 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	}
 	defer snap.close()
 	for _, id := range j.batchIDs {
-		ob, err := newOutBatch(filepath.Join(e.batchDir(id), batchFileDir), id)
+		ob, err := newOutBatch(filepath.Join(e.batchDir(id), batchFileDir), id, e.writtenBack)
 		if err != nil {
 			return nil, err
 		}
-		ob.writtenBack = e.writtenBack
 		res.batches = append(res.batches, ob)
 	}
 	defer func() {
@@ -849,7 +848,7 @@ type outBatch struct {
 	// Writeback had handed it to the kernel to write back.
 	dropped int64
 	// writtenBack waits for a range of a part file to be written back and drops it from the page
-	// cache: dropWrittenBack, which tests make fail.
+	// cache (dropWrittenBack).
 	writtenBack func(f *os.File, off, n int64) error
 	// closing are the part files being closed behind the writer, and closeErr the first error
 	// of closing one.
@@ -861,14 +860,16 @@ type outBatch struct {
 // writebackEvery is how much of a part file is written before its writeback starts.
 const writebackEvery = 8 << 20
 
-func newOutBatch(dir, id string) (*outBatch, error) {
+// newOutBatch starts a batch's output in dir, which it empties first. writtenBack is
+// dropWrittenBack, or what a test puts in its place.
+func newOutBatch(dir, id string, writtenBack func(f *os.File, off, n int64) error) (*outBatch, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, err
 	}
-	return &outBatch{id: id, dir: dir, partMax: partMaxBytes, writtenBack: dropWrittenBack}, nil
+	return &outBatch{id: id, dir: dir, partMax: partMaxBytes, writtenBack: writtenBack}, nil
 }
 
 func (ob *outBatch) write(rows []byte, n int64) error {

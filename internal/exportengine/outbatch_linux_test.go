@@ -29,7 +29,7 @@ func openPaths(t *testing.T, dir string) []string {
 // Part files are closed behind the writer: close waits for all of them, and each holds its rows.
 func TestOutBatchClosesPartFilesBehindTheWriter(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	ob, err := newOutBatch(dir, "b")
+	ob, err := newOutBatch(dir, "b", dropWrittenBack)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,14 +84,9 @@ func TestOutBatchReportsWriteBackErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out")
-			ob, err := newOutBatch(dir, "b")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ob.partMax = tc.partMax
 			var mu sync.Mutex
 			var failed bool
-			ob.writtenBack = func(f *os.File, off, n int64) error {
+			ob, err := newOutBatch(dir, "b", func(f *os.File, off, n int64) error {
 				mu.Lock()
 				defer mu.Unlock()
 				if n > 0 && !failed {
@@ -99,7 +94,11 @@ func TestOutBatchReportsWriteBackErrors(t *testing.T) {
 					return errBack
 				}
 				return dropWrittenBack(f, off, n)
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
+			ob.partMax = tc.partMax
 			rows := bytes.Repeat([]byte(`{"n":7}`+"\n"), 1<<20/8)
 			var writeErr error
 			for written := 0; written < tc.size && writeErr == nil; written += len(rows) {
