@@ -15,8 +15,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/sampledata"
 )
 
@@ -93,12 +91,20 @@ func drive(ctx context.Context, opts driverOptions) error {
 	var rows []row
 	bySize := map[int]map[string]*measurement{}
 	for _, people := range sizes {
+		defer os.RemoveAll(engineDir(opts.dataDir, people))
 		got, sizeRows, err := measureSize(ctx, opts, people)
 		if err != nil {
 			return err
 		}
 		bySize[people] = got
 		rows = append(rows, sizeRows...)
+	}
+	var growth map[int]map[string]*measurement
+	small, big := sizes[0], sizes[len(sizes)-1]
+	if len(sizes) > 1 && opts.only != "pdg" {
+		if growth, err = measureGrowth(ctx, opts, small, big); err != nil {
+			return err
+		}
 	}
 
 	printTable(os.Stdout, rows)
@@ -107,6 +113,9 @@ func drive(ctx context.Context, opts driverOptions) error {
 		fmt.Println()
 		printPDGTargets(sizes, bySize)
 		return nil
+	}
+	if growth != nil {
+		printGrowthRuns(os.Stdout, small, big, growth)
 	}
 	if opts.terraform != "" && opts.provider != "" {
 		tfResults, err := terraformOverhead(ctx, opts)
@@ -119,7 +128,7 @@ func drive(ctx context.Context, opts driverOptions) error {
 		}
 	}
 	fmt.Println()
-	printTargets(sizes, bySize, opts.peer != "")
+	printTargets(sizes, bySize, growth, opts.peer != "")
 	return nil
 }
 
@@ -159,9 +168,8 @@ func warm(paths []string) error {
 // the engine and DuckDB export the same rows.
 func measureSize(ctx context.Context, opts driverOptions, people int) (map[string]*measurement, []row, error) {
 	data := filepath.Join(opts.dataDir, fmt.Sprintf("people-%d", people))
-	engine := filepath.Join(opts.dataDir, fmt.Sprintf("engine-%d", people))
+	engine := engineDir(opts.dataDir, people) // removed by drive, once the growth rounds have read it
 	work := filepath.Join(opts.dataDir, fmt.Sprintf("work-%d", people))
-	defer os.RemoveAll(engine)
 	defer os.RemoveAll(work)
 	if err := os.RemoveAll(work); err != nil { // what a stopped run left
 		return nil, nil, err
@@ -177,11 +185,7 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 	got := map[string]*measurement{}
 	duckDB := filepath.Join(work, "peer.duckdb")
 	// Each step starts with what it reads in the page cache (see warm): its inputs, the
-	// generated files, the engine's segments and kept graph, or DuckDB's database.
-	storeFiles := func() []string {
-		segs, _ := filepath.Glob(filepath.Join(engine, "batches", "*", segment.FileName))
-		return append(segs, filepath.Join(engine, "graphs"))
-	}
+	// generated files, the engine's segments and kept graph (storeFiles), or DuckDB's database.
 	duckFiles := func() []string {
 		files, _ := filepath.Glob(duckDB + "*")
 		return files
@@ -262,38 +266,30 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 	// second does; and reading both, as the exports after it do. The three run in that order
 	// shortRuns times over (the first drops what the ones before kept), and each row is the run of
 	// median time (medianRun). DuckDB's export, a minute or two at 1M, runs once.
-	for _, x := range []struct{ key, label, fields, eventFields string }{
-		{"export", "fields, eventList", benchFields, benchEventFields},
-		{"export-whole", "whole profiles, eventList", "", ""},
-	} {
+	for _, x := range pdgExports {
 		engineRows := filepath.Join(work, x.key+"-engine.json")
-		args := []string{"export", "-engine", engine, "-people", p, "-fields", x.fields, "-event-fields", x.eventFields}
-		ways := []struct{ key, label, graph string }{
-			{x.key, "", "built"},
-			{x.key + "-kept", ", graph kept", "kept"},
-			{x.key + "-bodies", ", graph and event bodies kept", "kept"},
-		}
 		runs := map[string][]*measurement{}
 		keptBodies := map[bool]bool{} // whether the second export of each round kept the bodies
 		for range shortRuns {
-			for _, g := range ways {
-				args := append(slices.Clone(args), "-graph", g.graph)
-				rows := filepath.Join(work, g.key+"-rows.json")
-				if g.key == x.key {
+			for _, w := range pdgWays {
+				key := x.key + w.suffix
+				args := pdgExportArgs(engine, p, x.fields, x.eventFields, w.graph)
+				rows := filepath.Join(work, key+"-rows.json")
+				if key == x.key {
 					rows = engineRows
 				}
 				if opts.peer != "" {
 					args = append(args, "-rows", rows)
 				}
-				if err := run(g.key, "export: pdg, "+x.label+g.label, "", storeFiles(), args...); err != nil {
+				if err := run(key, "export: pdg, "+x.label+w.label, "", storeFiles(engine), args...); err != nil {
 					return nil, nil, err
 				}
-				runs[g.key] = append(runs[g.key], got[g.key])
+				runs[key] = append(runs[key], got[key])
 				if opts.peer != "" && rows != engineRows {
 					err := sameRows(engineRows, rows)
 					_ = os.Remove(rows)
 					if err != nil {
-						return nil, nil, fmt.Errorf("%d people, pdg, %s: %w", people, x.label+g.label, err)
+						return nil, nil, fmt.Errorf("%d people, pdg, %s: %w", people, x.label+w.label, err)
 					}
 				}
 			}
@@ -313,8 +309,8 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 		if len(keptBodies) > 1 {
 			return nil, nil, fmt.Errorf("%d people, pdg, %s: the second export kept the event bodies in some rounds and not in others", people, x.label)
 		}
-		for _, g := range ways {
-			got[g.key] = medianRun(runs[g.key])
+		for _, w := range pdgWays {
+			got[x.key+w.suffix] = medianRun(runs[x.key+w.suffix])
 		}
 		if !keptBodies[true] {
 			got[x.key+"-bodies"].What = "export: pdg, " + x.label + ", graph kept, event bodies not kept"
@@ -345,11 +341,11 @@ func measureSize(ctx context.Context, opts driverOptions, people int) (map[strin
 	}
 	for _, x := range exports {
 		engineRows := filepath.Join(work, x.key+"-engine.json")
-		args := []string{"export", "-engine", engine, "-people", p, "-policy", aepwire.MergePolicyDefaultNone, "-fields", x.fields, "-events=false"}
+		args := noneExportArgs(engine, p, x.fields)
 		if opts.peer != "" {
 			args = append(args, "-rows", engineRows)
 		}
-		if err := runMedian(x.key, "export: none, "+x.label, "", storeFiles(), args...); err != nil {
+		if err := runMedian(x.key, "export: none, "+x.label, "", storeFiles(engine), args...); err != nil {
 			return nil, nil, err
 		}
 		got[x.key].Bytes = profileBytes
@@ -532,7 +528,9 @@ func printPDGTargets(sizes []int, bySize map[int]map[string]*measurement) {
 	}
 }
 
-func printTargets(sizes []int, bySize map[int]map[string]*measurement, peer bool) {
+// printTargets prints the target lines: from the table's rows at the largest size, and growth from
+// the growth rounds, when there are two sizes or more.
+func printTargets(sizes []int, bySize, growth map[int]map[string]*measurement, peer bool) {
 	largest := sizes[len(sizes)-1]
 	big := bySize[largest]
 	const mib = 1 << 20
@@ -575,8 +573,10 @@ func printTargets(sizes []int, bySize map[int]map[string]*measurement, peer bool
 				eng.What, eng.Seconds, duck.Seconds, t, float64(eng.PeakRSS)/mib, float64(duck.PeakRSS)/mib, m, met(t <= 1.0/3 && m < 0.1))
 		}
 	}
-	if len(sizes) > 1 {
-		fmt.Println(" ", growthTarget(bySize[sizes[0]], big, float64(largest)/float64(sizes[0])))
+	if growth != nil {
+		scale := float64(largest) / float64(sizes[0])
+		fmt.Println(" ", growthTarget(growth[sizes[0]], growth[largest], scale))
+		fmt.Printf("    (the table's rows, where each size's steps ran together: %s)\n", growthTimes(bySize[sizes[0]], big))
 	}
 }
 
@@ -589,19 +589,26 @@ var growthExports = []string{"export", "export-kept", "export-bodies", "export-w
 // if every export's time, and that memory, are within it.
 func growthTarget(small, big map[string]*measurement, scale float64) string {
 	ok := true
-	var times []string
 	for _, key := range growthExports {
-		s, b := small[key], big[key]
-		if s == nil || b == nil {
-			continue
+		if s, b := small[key], big[key]; s != nil && b != nil {
+			ok = ok && b.Seconds/s.Seconds <= scale*1.05
 		}
-		g := b.Seconds / s.Seconds
-		ok = ok && g <= scale*1.05
-		times = append(times, fmt.Sprintf("%s %.2fx", b.What, g))
 	}
 	e := big["export"]
 	memGrowth := float64(e.PeakRSS) / float64(small["export"].PeakRSS)
 	ok = ok && memGrowth <= 1.5
 	return fmt.Sprintf("growth %.0fx people: export time (<= %.1fx) %s; peak RSS of %s %.2fx (flat): %s", scale, scale*1.05,
-		strings.Join(times, ", "), e.What, memGrowth, met(ok))
+		growthTimes(small, big), e.What, memGrowth, met(ok))
+}
+
+// growthTimes lists how each export's time grows from small to big, leaving out those one of
+// them did not measure.
+func growthTimes(small, big map[string]*measurement) string {
+	var times []string
+	for _, key := range growthExports {
+		if s, b := small[key], big[key]; s != nil && b != nil {
+			times = append(times, fmt.Sprintf("%s %.2fx", b.What, b.Seconds/s.Seconds))
+		}
+	}
+	return strings.Join(times, ", ")
 }
