@@ -317,7 +317,11 @@ func TestNewDataDirectoryDefaultPolicies(t *testing.T) {
 
 func TestSandboxNames(t *testing.T) {
 	for _, name := range []string{"", "Prod", "dev\n", "a b", strings.Repeat("a", 300), "-dev"} {
-		if _, err := Open(context.Background(), Options{DataDir: t.TempDir(), Sandbox: name}); name != "" && err == nil {
+		e, err := Open(context.Background(), Options{DataDir: t.TempDir(), Sandbox: name})
+		if err == nil {
+			_ = e.Close()
+		}
+		if name != "" && err == nil {
 			t.Errorf("sandbox %q was accepted", name)
 		}
 	}
