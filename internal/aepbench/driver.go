@@ -90,9 +90,19 @@ func drive(ctx context.Context, opts driverOptions) error {
 	}
 	var rows []row
 	bySize := map[int]map[string]*measurement{}
+	small, big := sizes[0], sizes[len(sizes)-1]
+	rounds := len(sizes) > 1 && opts.only != "pdg"
 	for _, people := range sizes {
-		defer os.RemoveAll(engineDir(opts.dataDir, people))
+		// The growth rounds read the stores of the smallest size and the largest: those stay
+		// until the end; every other goes once measured, so that the disk holds one large store.
+		keep := rounds && (people == small || people == big)
+		if keep {
+			defer os.RemoveAll(engineDir(opts.dataDir, people))
+		}
 		got, sizeRows, err := measureSize(ctx, opts, people)
+		if !keep {
+			err = errors.Join(err, os.RemoveAll(engineDir(opts.dataDir, people)))
+		}
 		if err != nil {
 			return err
 		}
@@ -100,8 +110,7 @@ func drive(ctx context.Context, opts driverOptions) error {
 		rows = append(rows, sizeRows...)
 	}
 	var growth map[int]map[string]*measurement
-	small, big := sizes[0], sizes[len(sizes)-1]
-	if len(sizes) > 1 && opts.only != "pdg" {
+	if rounds {
 		if growth, err = measureGrowth(ctx, opts, small, big); err != nil {
 			return err
 		}

@@ -29,8 +29,18 @@ func TestDriverAtSmallSizes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the benchmark steps as processes")
 	}
-	if err := drive(context.Background(), driverOptions{sizes: "200,400", dataDir: t.TempDir(), eventsPerPerson: 3}); err != nil {
+	dir := t.TempDir()
+	if err := drive(context.Background(), driverOptions{sizes: "200,400", dataDir: dir, eventsPerPerson: 3}); err != nil {
 		t.Fatal(err)
+	}
+	noStoresLeft(t, dir)
+}
+
+// noStoresLeft fails t if a run of the driver left an engine store in its data directory.
+func noStoresLeft(t *testing.T, dataDir string) {
+	t.Helper()
+	if left, err := filepath.Glob(filepath.Join(dataDir, "engine-*")); err != nil || len(left) != 0 {
+		t.Errorf("engine stores left after the run: %v (%v)", left, err)
 	}
 }
 
@@ -57,6 +67,7 @@ func TestDriverPDGOnly(t *testing.T) {
 	if err := drive(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
+	noStoresLeft(t, opts.dataDir)
 	opts.peer = "duckpeer"
 	if err := drive(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "-peer") {
 		t.Fatalf("-only pdg with a peer: %v, want a refusal naming -peer", err)
