@@ -481,12 +481,17 @@ func printMedians(w io.Writer, rows []row) {
 			fmt.Fprintf(w, "\nmedians of %d runs (the time of each, fastest first):\n", len(r.m.Runs))
 			first = false
 		}
-		times := make([]string, len(r.m.Runs))
-		for i, t := range r.m.Runs {
-			times[i] = fmt.Sprintf("%.2f", t)
-		}
-		fmt.Fprintf(w, "  %s, %d people: %s s\n", r.m.What, r.m.People, strings.Join(times, ", "))
+		fmt.Fprintf(w, "  %s, %d people: %s s\n", r.m.What, r.m.People, runTimes(r.m))
 	}
+}
+
+// runTimes lists the times of m's runs (see medianRun), fastest first.
+func runTimes(m *measurement) string {
+	times := make([]string, len(m.Runs))
+	for i, t := range m.Runs {
+		times[i] = fmt.Sprintf("%.2f", t)
+	}
+	return strings.Join(times, ", ")
 }
 
 func printTable(w io.Writer, rows []row) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/segment"
@@ -128,12 +127,4 @@ func printGrowthRuns(w io.Writer, small, big int, got map[int]map[string]*measur
 		}
 		fmt.Fprintf(w, "  %s: %s s; %s s: %.2fx\n", b.What, runTimes(s), runTimes(b), b.Seconds/s.Seconds)
 	}
-}
-
-func runTimes(m *measurement) string {
-	times := make([]string, len(m.Runs))
-	for i, t := range m.Runs {
-		times[i] = fmt.Sprintf("%.2f", t)
-	}
-	return strings.Join(times, ", ")
 }
