@@ -33,7 +33,8 @@ const (
 const (
 	batchesDir   = "batches"
 	batchFileDir = "files"
-	// uploadLockFile, in a batch's directory, is held while an upload is moved into place.
+	// uploadLockFile, in a batch's directory, is held while an upload is moved into place, and
+	// while the batch is completed.
 	uploadLockFile = "upload.lock"
 
 	originIngest = "ingest"
@@ -165,7 +166,7 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 		err = cerr
 	}
 	if err == nil {
-		err = e.placeUpload(batchID, dir, tmp.Name(), name, n)
+		err = e.placeUpload(ctx, sb, batchID, dir, tmp.Name(), name, n)
 	}
 	if err != nil {
 		if aepwire.StatusOf(err) != 0 {
@@ -253,13 +254,18 @@ func (e *Engine) checkBatchLimits(batchID string, used usage, size int64) error 
 
 // placeUpload moves an upload of size bytes into place as name, under the batch's upload lock,
 // after counting again what the batch holds: of two uploads at once, in any processes, that fit
-// the limits alone but not together, the second is refused, and the batch keeps what it held.
-func (e *Engine) placeUpload(batchID, dir, tmp, name string, size int64) error {
-	lock, err := filelock.Wait(filepath.Join(e.batchDir(batchID), uploadLockFile), filelock.Exclusive)
+// the limits alone but not together, the second is refused, and the batch keeps what it held. An
+// upload that meets the batch being completed waits for it, and is then refused: the batch is no
+// longer loading, and its files are those it was completed with.
+func (e *Engine) placeUpload(ctx context.Context, sb, batchID, dir, tmp, name string, size int64) error {
+	lock, err := e.lockBatch(batchID)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = lock.Unlock() }()
+	if err := e.touchLoadingBatch(ctx, sb, batchID); err != nil {
+		return err
+	}
 	used, err := batchUsage(dir, name)
 	if err != nil {
 		return err
@@ -273,6 +279,20 @@ func (e *Engine) placeUpload(batchID, dir, tmp, name string, size int64) error {
 	// The upload is answered as stored: its name in the batch's directory (made with the batch)
 	// must survive a crash of the machine too.
 	return durable.SyncDir(dir)
+}
+
+// lockBatch takes a batch's upload lock, waiting for whoever holds it (Hooks.WaitForBatch is
+// told).
+func (e *Engine) lockBatch(id string) (*filelock.Lock, error) {
+	path := filepath.Join(e.batchDir(id), uploadLockFile)
+	lock, ok, err := filelock.TryLock(path, filelock.Exclusive)
+	if err != nil || ok {
+		return lock, err
+	}
+	if e.hooks.WaitForBatch != nil {
+		e.hooks.WaitForBatch(id)
+	}
+	return filelock.Wait(path, filelock.Exclusive)
 }
 
 // touchLoadingBatch records activity on a loading batch, so that it is not abandoned while its
@@ -316,12 +336,27 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 	if b.Status != aepwire.BatchLoading {
 		return b, nil
 	}
+	// One completion of a batch at a time, in any processes, and no upload beside it: a client
+	// that sends COMPLETE again (a retry after an answer lost, or another run) waits for the
+	// completion under way and then finds the batch ended, where it would otherwise ingest the
+	// same files into the same segment beside it.
+	lock, err := e.lockBatch(id)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, batchNotFound(id) // deleted meanwhile, and its directory with it
+	}
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w", id, err)
+	}
+	defer func() { _ = lock.Unlock() }()
 	if err := e.touchLoadingBatch(ctx, sb, id); err != nil {
 		if aepwire.IsNotFound(err) {
 			return nil, err
 		}
 		return e.getBatch(ctx, sb, id) // it ended meanwhile: report what is there now
 	}
+	// The batch is ingested whether or not its caller waits for the answer (AEP completes a batch
+	// on its own once asked to): a caller that gives up, and asks again, finds it ended.
+	ctx = context.WithoutCancel(ctx)
 	var ds *aepwire.Dataset
 	err = e.store.Read(ctx, func(tx *sql.Tx) error {
 		ds, err = e.getDataset(ctx, tx, sb, b.DatasetID())

@@ -71,6 +71,9 @@ type Hooks struct {
 	// AfterSegmentRun is called, while a batch is completed, after each sorted run of its profile
 	// segment is written to the file.
 	AfterSegmentRun func()
+	// WaitForBatch is called when a batch's completion, or an upload's move into place, starts
+	// to wait for the batch's lock, which another completion or upload holds.
+	WaitForBatch func(batch string)
 	// GraphDone is called once an export through the identity graph has its profiles' places:
 	// with reused true when they came from the graph an earlier export kept, or else with what
 	// keeping this export's graph for the next came to (nil when it is kept).
