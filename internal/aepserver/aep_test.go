@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -169,6 +170,19 @@ func TestJobListTakesStartPageAndSort(t *testing.T) {
 	}
 	if resp := f.call(t, "GET", "/data/core/ups/export/jobs?sort=color:asc", "", nil); resp.StatusCode != 400 {
 		t.Errorf("sort by an unknown field: %d, want 400", resp.StatusCode)
+	}
+	// Limits, starts and pages past any list: the page is as large as a page may be, or empty.
+	huge := strconv.Itoa(math.MaxInt64)
+	for query, want := range map[string]int{
+		"limit=" + huge: 5,
+		"page=3&limit=" + strconv.Itoa(math.MaxInt64/2): 0,
+		"start=" + huge + "&limit=" + huge:              0,
+		"page=" + huge + "&limit=2":                     0,
+		"sort=id:asc&limit=" + huge:                     5,
+	} {
+		if got := list(query); len(got) != want {
+			t.Errorf("%s: %d jobs, want %d", query, len(got), want)
+		}
 	}
 }
 

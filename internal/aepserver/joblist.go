@@ -38,7 +38,7 @@ func (s *Server) listJobsArranged(w http.ResponseWriter, r *http.Request, q aepw
 		return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", format, args...)
 	}
 	v := r.URL.Query()
-	limit := q.Limit
+	limit := min(q.Limit, aepwire.MaxExportJobPage)
 	if limit == 0 {
 		limit = 100
 	}
@@ -54,6 +54,9 @@ func (s *Server) listJobsArranged(w http.ResponseWriter, r *http.Request, q aepw
 			return bad("page must be 1 or more")
 		}
 	}
+	// Past the jobs an arranged page reads, a page is empty: so is one that start and page put
+	// past them by more than an int holds.
+	start, page = min(start, maxArrangedJobs), min(page, maxArrangedJobs+1)
 	field, dir := "creationTime", "desc"
 	if s := v.Get("sort"); s != "" {
 		f, d, _ := strings.Cut(s, ":")

@@ -375,10 +375,21 @@ type ListLink struct {
 // ExportJobQuery selects jobs to list.
 type ExportJobQuery struct {
 	Status string
-	Limit  int
+	// Limit is the most jobs of the page: 0 for the default, and at most MaxExportJobPage (a
+	// larger limit is taken as that, and link.next leads on).
+	Limit int
 	// Offset is the pageOffset of the previous page ("{creationTime}_{id}"), or empty.
 	Offset string
 }
+
+// MaxExportSegments is the most segments an export job's filter.segments may name: with
+// destination.segmentPerBatch, each is a batch of the job, which a run writes through a buffer and
+// a file of its own, and every profile is checked against each. AEP documents no maximum.
+const MaxExportSegments = 100
+
+// MaxExportJobPage is the most jobs one page of GET /export/jobs holds. AEP documents no
+// maximum, and clients ask for pages of 1000 (aepp does).
+const MaxExportJobPage = 1000
 
 // CancelResponse is the body of DELETE /export/jobs/{id}.
 type CancelResponse struct {

@@ -235,7 +235,7 @@ func (e *Engine) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (
 	if err != nil {
 		return nil, err
 	}
-	limit := q.Limit
+	limit := min(q.Limit, aepwire.MaxExportJobPage)
 	if limit <= 0 {
 		limit = defaultJobListLimit
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -133,6 +134,19 @@ func TestExportJobBadRequests(t *testing.T) {
 		{"segment without id", func(r *aepwire.ExportJobRequest) {
 			r.Filter = &aepwire.ExportFilter{Segments: []aepwire.SegmentFilter{{}}}
 		}, "filter.segments[0].segmentId is required"},
+		{"a segment status twice", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{Segments: []aepwire.SegmentFilter{{SegmentID: "s", Status: []string{"realized", "exited", "realized"}}}}
+		}, `filter.segments[0].status holds "realized" twice; name each status once`},
+		{"a segment twice", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{Segments: []aepwire.SegmentFilter{{SegmentID: "s"}, {SegmentID: "t"}, {SegmentID: "s", SegmentNs: "ups"}}}
+		}, `filter.segments[2] names segment "s" of namespace "ups", as filter.segments[0] does`},
+		{"too many segments", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{}
+			for i := range aepwire.MaxExportSegments + 1 {
+				r.Filter.Segments = append(r.Filter.Segments, aepwire.SegmentFilter{SegmentID: fmt.Sprint("s", i)})
+			}
+			r.Destination.SegmentPerBatch = true
+		}, "filter.segments names 101 segments, more than the 100 an export job takes; export them in several jobs"},
 		{"segmentPerBatch without segments", func(r *aepwire.ExportJobRequest) { r.Destination.SegmentPerBatch = true },
 			"destination.segmentPerBatch is true but filter.segments is empty"},
 		{"bad event window", func(r *aepwire.ExportJobRequest) {
@@ -264,6 +278,25 @@ func TestExportJobListPages(t *testing.T) {
 	}
 	if _, err := env.e.ListExportJobs(ctx, aepwire.ExportJobQuery{Offset: "x"}); aepwire.StatusOf(err) != 400 {
 		t.Errorf("bad offset: %v", err)
+	}
+}
+
+// A page holds at most MaxExportJobPage jobs, however large the limit asked for: the rest are on
+// the next page.
+func TestExportJobListPageIsBounded(t *testing.T) {
+	env := newJobEnv(t, Options{})
+	ctx := context.Background()
+	for range aepwire.MaxExportJobPage + 1 {
+		env.create(t, env.e)
+	}
+	list, err := env.e.ListExportJobs(ctx, aepwire.ExportJobQuery{Limit: math.MaxInt})
+	if err != nil || len(list.Records) != aepwire.MaxExportJobPage || list.Link.Next == "" {
+		t.Fatalf("a page of limit MaxInt: %v jobs, next %q, %v; want %d and a next page", len(list.Records), list.Link.Next, err,
+			aepwire.MaxExportJobPage)
+	}
+	list, err = env.e.ListExportJobs(ctx, aepwire.ExportJobQuery{Limit: math.MaxInt, Offset: list.Page.PageOffset})
+	if err != nil || len(list.Records) != 1 || list.Link.Next != "" {
+		t.Errorf("the next page: %v jobs, next %q, %v; want the last job alone", len(list.Records), list.Link.Next, err)
 	}
 }
 

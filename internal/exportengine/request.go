@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/record"
@@ -108,6 +109,11 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 			return nil, err
 		}
 		spec.emptyProfiles = f.EmptyProfiles
+		if len(f.Segments) > aepwire.MaxExportSegments {
+			return nil, profileBadRequest("filter.segments names %d segments, more than the %d an export job takes; "+
+				"export them in several jobs", len(f.Segments), aepwire.MaxExportSegments)
+		}
+		named := map[[2]string]int{}
 		for i, s := range f.Segments {
 			at := fmt.Sprintf("filter.segments[%d]", i)
 			if s.SegmentID == "" {
@@ -117,12 +123,20 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 			if seg.ns == "" {
 				seg.ns = "ups"
 			}
+			if j, ok := named[[2]string{seg.ns, seg.id}]; ok {
+				return nil, profileBadRequest("%s names segment %q of namespace %q, as filter.segments[%d] does; "+
+					"name each segment once, with all the statuses it is exported for", at, seg.id, seg.ns, j)
+			}
+			named[[2]string{seg.ns, seg.id}] = i
 			if len(seg.statuses) == 0 {
 				seg.statuses = []string{aepwire.SegmentRealized, aepwire.SegmentExisting}
 			}
-			for _, st := range seg.statuses {
+			for k, st := range seg.statuses {
 				if st != aepwire.SegmentRealized && st != aepwire.SegmentExisting && st != aepwire.SegmentExited {
 					return nil, profileBadRequest("%s.status holds %q; statuses are realized, existing and exited", at, st)
+				}
+				if slices.Contains(seg.statuses[:k], st) {
+					return nil, profileBadRequest("%s.status holds %q twice; name each status once", at, st)
 				}
 			}
 			spec.segments = append(spec.segments, seg)

@@ -175,15 +175,16 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 					"empty_profiles": schema.BoolAttribute{Optional: true,
 						Description: "Also export profiles that have events but no profile record; their rows hold only eventList."},
 					"segments": schema.ListNestedAttribute{Optional: true,
-						Description: "Only profiles that are members of one of these segments. A profile in several is exported once " +
-							"(or once a segment with destination.segment_per_batch).",
+						Description: "Only profiles that are members of one of these segments, at most 100, each named once. A " +
+							"profile in several is exported once (or once a segment with destination.segment_per_batch).",
+						Validators: []validator.List{listvalidator.SizeAtMost(aepwire.MaxExportSegments)},
 						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 							"segment_id": schema.StringAttribute{Required: true, Description: "Id of the segment.",
 								Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
 							"segment_ns": schema.StringAttribute{Optional: true, Description: "Namespace of the segment; `ups` when omitted."},
 							"status": schema.ListAttribute{Optional: true, ElementType: types.StringType,
 								Description: "Membership statuses that qualify: `realized`, `existing`, `exited`. Omitted: realized and existing.",
-								Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.ValueStringsAre(
+								Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(), listvalidator.ValueStringsAre(
 									stringvalidator.OneOf(aepwire.SegmentRealized, aepwire.SegmentExisting, aepwire.SegmentExited))}},
 						}},
 					},
