@@ -444,6 +444,25 @@ func TestProbeSlowClients(t *testing.T) {
 		c.waitClosed(t)
 	})
 
+	t.Run("a body no handler reads, never sent", func(t *testing.T) {
+		s := serveEngine(t, Options{Timeouts: quick}, nil)
+		for _, tc := range []struct {
+			head string
+			want int
+		}{
+			{s.head("GET", profilePath+"/export/jobs", "Content-Length: 1000"), http.StatusOK},
+			// Refused before any handler: no credentials.
+			{"POST " + catalogPath + "/dataSets HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", http.StatusForbidden},
+		} {
+			c := s.dial(t)
+			c.send(t, tc.head)
+			if resp, body := c.response(t); resp.StatusCode != tc.want || !resp.Close {
+				t.Errorf("got %d (close %v) %s, want %d and the connection closed", resp.StatusCode, resp.Close, body, tc.want)
+			}
+			c.waitClosed(t)
+		}
+	})
+
 	steady := Timeouts{Transfer: 2 * time.Second, MinRate: 1 << 10}
 	s := serveEngine(t, Options{Timeouts: steady, Limits: Limits{File: 64 << 20}}, nil)
 	dataset := s.createDataset(t, aepwire.SchemaProfile)

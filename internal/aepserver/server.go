@@ -208,7 +208,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A shallow copy: the HTTP server goes on reading its own request's body (to discard what
 	// a handler left of it), and must not read through the limits.
 	r = r.WithContext(r.Context())
-	r.Body = &requestBody{ReadCloser: r.Body, limit: limit, left: limit.max, pace: newPace(s.timeouts, rc.SetReadDeadline)}
+	body := &requestBody{ReadCloser: r.Body, limit: limit, left: limit.max, pace: newPace(s.timeouts, rc.SetReadDeadline)}
+	r.Body = body
+	rec.unread = func() bool { return body.unread(r.ContentLength) }
 	outcome := ""
 	defer func() {
 		if v := recover(); v != nil {
@@ -222,6 +224,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if outcome == "" {
 			outcome = strconv.Itoa(rec.status)
+		}
+		rec.start() // an answer the HTTP server writes itself, the handler having written none
+		if body.unread(r.ContentLength) {
+			// After the answer, the HTTP server reads what is left of the body (up to 256 KiB)
+			// to close it, without a deadline: it finds one passed, and the connection closes.
+			_ = rc.SetReadDeadline(time.Unix(1, 0))
 		}
 		s.log(r, id, outcome, start)
 	}()
@@ -325,9 +333,23 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	// unread reports whether some of the request's body is left unread.
+	unread func() bool
+}
+
+// start is called before the answer's headers go out: an answer to a request whose body is left
+// unread closes the connection after it. The HTTP server would otherwise read the rest of the
+// body (up to 256 KiB) to discard it before it answers, on a connection without a deadline once
+// the headers are in: a client that declares a body and never sends it would hold the
+// connection, and its answer, for good (ServeHTTP also bounds the read that closes the body).
+func (w *statusRecorder) start() {
+	if !w.wrote && w.unread != nil && w.unread() {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
+	w.start()
 	if !w.wrote {
 		w.status, w.wrote = code, true
 	}
@@ -335,6 +357,7 @@ func (w *statusRecorder) WriteHeader(code int) {
 }
 
 func (w *statusRecorder) Write(b []byte) (int, error) {
+	w.start()
 	w.wrote = true
 	return w.ResponseWriter.Write(b)
 }
