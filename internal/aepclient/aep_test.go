@@ -2,6 +2,7 @@ package aepclient
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // These tests, as the others of this package, run the client against the served engine's strict
@@ -266,6 +269,54 @@ func TestListByStatusesAEPLacks(t *testing.T) {
 				t.Errorf("status %s listed job %d, %s", st, j.ID, j.Status)
 			}
 		}
+	}
+}
+
+// A page of a status the client filters itself ends where its limit fills, and its next link
+// leads on from there, also when that is inside AEP's last page: following the links lists every
+// job once.
+func TestListByStatusAEPLacksPagesThroughEveryJob(t *testing.T) {
+	ts := serveEngineWith(t, aepserver.Options{Strict: true}, exportengine.Options{}) // no runner: jobs stay as made
+	c := ts.client(t, nil)
+	ctx := context.Background()
+	const jobs = 150 // AEP's pages of 100: the second and last holds 50
+	var want []int64
+	for range jobs {
+		job, err := ts.engine.CreateExportJob(ctx, exportRequest(ts.dest), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]int64{job.ID}, want...) // newest first
+	}
+	// All of them running, as AEP's jobs may be: a runner would run them one after the other.
+	db, err := sql.Open("sqlite", store.DSN(filepath.Join(ts.engine.DataDir(), "aep.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `UPDATE export_jobs SET status = ?`, aepwire.JobProcessing); err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	q := aepwire.ExportJobQuery{Status: aepwire.JobProcessing, Limit: 120}
+	for pages := 1; ; pages++ {
+		list, err := c.ListExportJobs(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range list.Records {
+			got = append(got, j.ID)
+		}
+		if list.Link.Next == "" {
+			break
+		}
+		if pages == 3 {
+			t.Fatalf("more than 3 pages of %d jobs, at most 120 a page", jobs)
+		}
+		q.Offset = list.Page.PageOffset
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("listed %d jobs %v\nwant the %d cancelled, newest first: %v", len(got), got, jobs, want)
 	}
 }
 

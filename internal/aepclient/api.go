@@ -294,29 +294,31 @@ func (c *Client) ListExportJobs(ctx context.Context, q aepwire.ExportJobQuery) (
 	}
 	out := &aepwire.ExportJobList{Records: []aepwire.ExportJob{}, Page: aepwire.ListPage{SortField: "createdTime", Sort: "desc"}}
 	offset := q.Offset
+	// more: AEP has jobs past offset, the last job looked at (those left of the page last read,
+	// or a next page).
+	more := false
 	for range maxFilteredPages {
 		page, err := c.listJobsPage(ctx, aepwire.ExportJobQuery{Limit: 100, Offset: offset})
 		if err != nil {
 			return nil, err
 		}
 		out.Unreadable = append(out.Unreadable, page.Unreadable...)
-		for i := range page.Records {
-			j := page.Records[i]
+		rest := page.Records
+		for len(rest) > 0 && len(out.Records) < limit {
+			j := rest[0]
+			rest = rest[1:]
 			offset = fmt.Sprintf("%d_%d", j.CreationTime, j.ID)
 			if j.Status == status {
 				out.Records = append(out.Records, j)
 			}
-			if len(out.Records) == limit {
-				break
-			}
 		}
-		if page.Link.Next == "" || len(page.Records) == 0 {
-			offset = ""
+		more = len(rest) > 0 || (page.Link.Next != "" && len(page.Records) > 0)
+		if !more || len(out.Records) == limit {
 			break
 		}
-		if len(out.Records) == limit {
-			break
-		}
+	}
+	if !more {
+		offset = ""
 	}
 	out.Page.PageSize, out.Page.PageOffset = len(out.Records), offset
 	if offset != "" {
@@ -392,7 +394,7 @@ func (c *Client) WaitExportJob(ctx context.Context, id int64, onChange func(*aep
 
 // Download streams a file the API links to (a batch file's Location).
 func (c *Client) Download(ctx context.Context, location string) ([]byte, error) {
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: location, rawURL: location})
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: location, rawURL: location, transfer: true})
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,9 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the wait between tries; defaults 200ms and 10s. A server's
 	// Retry-After (or retryAfterMs) is honoured up to MaxRetryAfter (default 60s).
 	MinBackoff, MaxBackoff, MaxRetryAfter time.Duration
-	// RequestTimeout bounds one try; default 60s (AEP's own response limit).
+	// RequestTimeout bounds one try; default 60s (AEP's own response limit). A try of an
+	// upload or a download is bounded by its progress instead: it fails once RequestTimeout
+	// passes with nothing moving, so that a large file goes through at any steady pace.
 	RequestTimeout time.Duration
 	// PollInterval bounds the wait between two status polls of an export job; default 1s.
 	PollInterval time.Duration
@@ -75,10 +77,12 @@ type Config struct {
 
 // Client calls the API.
 type Client struct {
-	cfg    Config
-	http   *http.Client
-	clock  clock.Clock
-	tokens *tokenSource
+	cfg  Config
+	http *http.Client
+	// transfer carries uploads and downloads, whose tries are bounded by their progress.
+	transfer *http.Client
+	clock    clock.Clock
+	tokens   *tokenSource
 
 	mu sync.Mutex
 	// serverOffset is how far the platform's clock is ahead of ours, from the Date of its last
@@ -140,6 +144,11 @@ func New(cfg Config) (*Client, error) {
 		next = http.DefaultTransport
 	}
 	hc.Transport = dateReader{next: next, c: c}
+	// Uploads and downloads: as long as they keep moving (transfer.go).
+	transfer := *hc
+	transfer.Timeout = 0
+	transfer.Transport = stallTransport{next: hc.Transport, timeout: cfg.RequestTimeout}
+	c.transfer = &transfer
 	c.tokens = newTokenSource(c)
 	return c, nil
 }
@@ -172,6 +181,9 @@ type request struct {
 	// idempotent makes every failure retryable. GET, HEAD, PUT and DELETE are; a POST is retried
 	// only when it surely did not reach the platform.
 	idempotent bool
+	// transfer marks a download, whose tries, as an upload's (raw), are bounded by their progress
+	// rather than by Config.RequestTimeout as a whole.
+	transfer bool
 	// rawURL, when set, is called instead of endpoint+path (links the API returned).
 	rawURL string
 }

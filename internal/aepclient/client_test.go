@@ -150,7 +150,14 @@ func newTestServer(t *testing.T, opts aepserver.Options) *testServer {
 // documented extensions.
 func serveEngine(t *testing.T, opts aepserver.Options) *testServer {
 	t.Helper()
-	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: t.TempDir(), RunJobs: true})
+	return serveEngineWith(t, opts, exportengine.Options{RunJobs: true})
+}
+
+// serveEngineWith serves an engine opened with engineOpts (in a data directory of the test's).
+func serveEngineWith(t *testing.T, opts aepserver.Options, engineOpts exportengine.Options) *testServer {
+	t.Helper()
+	engineOpts.DataDir = t.TempDir()
+	e, err := exportengine.Open(context.Background(), engineOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

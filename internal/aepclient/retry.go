@@ -67,8 +67,12 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		return nil, err
 	}
 	req.SetResponseHandler(a.readBody)
+	hc := c.http
+	if r.raw != nil || r.transfer {
+		hc = c.transfer
+	}
 	rc := &retryablehttp.Client{
-		HTTPClient: c.http,
+		HTTPClient: hc,
 		// check decides when to stop; one more than the tries allows a renewed token.
 		RetryMax:   c.cfg.MaxAttempts + 1,
 		CheckRetry: a.check,

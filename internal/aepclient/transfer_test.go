@@ -1,0 +1,79 @@
+package aepclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
+)
+
+// pacedLines is an upload of lines records that gives a record a tick, on the system clock: a
+// file that takes longer to send than a try may take. It seeks to its start, as a file does.
+type pacedLines struct {
+	tick  *time.Ticker
+	lines int
+	left  int
+	line  []byte // what is left of the current line
+}
+
+func (p *pacedLines) Seek(offset int64, whence int) (int64, error) {
+	if offset != 0 || whence != io.SeekStart {
+		return 0, errors.New("pacedLines seeks only to its start")
+	}
+	p.left, p.line = p.lines, nil
+	return 0, nil
+}
+
+func (p *pacedLines) Read(b []byte) (int, error) {
+	if len(p.line) == 0 {
+		if p.left == 0 {
+			return 0, io.EOF
+		}
+		<-p.tick.C
+		p.left--
+		p.line = fmt.Appendf(nil, `{"identityMap":{"Email":[{"id":"p%d@example.com"}]}}`+"\n", p.left)
+	}
+	n := copy(b, p.line)
+	p.line = p.line[n:]
+	return n, nil
+}
+
+// An upload is bounded by its progress, not by the time a try may take: one slower than that
+// goes through while it keeps moving, and one that stops moving fails as a try that times out
+// does, and is sent again.
+func TestUploadsAreBoundedByTheirProgress(t *testing.T) {
+	ts := newTestServer(t, aepserver.Options{})
+	c := ts.client(t, func(cfg *Config) { cfg.RequestTimeout = time.Second })
+	ctx := context.Background()
+	t.Run("slower than a try, moving", func(t *testing.T) {
+		ds, b := newBatch(t, c)
+		const lines = 40 // two seconds in all
+		body := &pacedLines{tick: time.NewTicker(50 * time.Millisecond), lines: lines, left: lines}
+		defer body.tick.Stop()
+		if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "slow.json", body); err != nil {
+			t.Fatal(err)
+		}
+		done, err := c.CompleteBatch(ctx, b.ID)
+		if err != nil || done.RecordCount != lines {
+			t.Fatalf("the batch: %+v, %v; want its %d records", done, err, lines)
+		}
+	})
+	t.Run("stalled", func(t *testing.T) {
+		ds, b := newBatch(t, c)
+		path := importPath + "/batches/" + b.ID + "/datasets/" + ds.ID + "/files/a.json"
+		// The server holds the first try for as long as its client waits (its clock stands).
+		ts.faults.add("PUT", path, aepserver.Fault{Delay: time.Hour}, 1)
+		err := c.UploadBatchFile(ctx, b.ID, ds.ID, "a.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := ts.faults.count("PUT", path); n != 2 {
+			t.Errorf("%d tries, want 2: the stalled one, then one that went through", n)
+		}
+	})
+}
