@@ -31,6 +31,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/fields"
 )
 
 var (
@@ -139,8 +140,10 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Description: "The profile fields to export: comma-separated dot paths such as " +
 					"`identities.id,personalEmail.address`, where `a(b,c)` stands for `a.b,a.c`. A path that crosses an " +
 					"array applies to every element. Omit it to export whole profiles.",
-				Validators:    []validator.String{fieldsValidator{}},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators: []validator.String{fieldsValidator{}},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(fieldsRequireReplace,
+					"Another list of fields starts a new job; the same list spelt otherwise changes in place.",
+					"Another list of fields starts a new job; the same list spelt otherwise changes in place.")},
 			},
 			"merge_policy": schema.SingleNestedAttribute{
 				Optional: true,
@@ -202,7 +205,9 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 				Optional: true,
 				Description: "Add each profile's experience events to its row, as `eventList`, ordered by timestamp " +
 					"(the API's additionalFields.eventList). Omitted: rows have no events.",
-				PlanModifiers: replace,
+				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(eventListRequiresReplace,
+					"Another event list starts a new job; the same event fields spelt otherwise change in place.",
+					"Another event list starts a new job; the same event fields spelt otherwise change in place.")},
 				Attributes: map[string]schema.Attribute{
 					"fields": schema.StringAttribute{Optional: true, Description: "The event fields to export, in the grammar of `fields`; omitted, whole events.",
 						Validators: []validator.String{fieldsValidator{}}},
@@ -520,7 +525,8 @@ func (r *exportJobResource) Read(ctx context.Context, req resource.ReadRequest, 
 	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
 }
 
-// Update changes only wait_for_completion, timeouts, and the triggers that adopt an imported job.
+// Update changes only wait_for_completion, timeouts, the triggers that adopt an imported job, and
+// the spelling of its field lists.
 // Turning wait_for_completion on for a job that still runs waits for it now, under timeouts.update.
 func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state exportJobResourceModelV0
@@ -531,6 +537,9 @@ func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateReque
 	}
 	watched := state.WaitForCompletion
 	state.WaitForCompletion, state.Timeouts, state.Triggers = plan.WaitForCompletion, plan.Timeouts, plan.Triggers
+	// The field lists change in place only to another spelling of the same lists (an imported
+	// job's, as the platform echoes them, to the configuration's): any other change replaces.
+	state.Fields, state.EventList = plan.Fields, plan.EventList
 	if !state.Triggers.IsNull() {
 		// Adopted: from now on a change of triggers runs the job again.
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, nil)...)
@@ -613,4 +622,37 @@ func (r *exportJobResource) ImportState(ctx context.Context, req resource.Import
 	if !resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte("true"))...)
 	}
+}
+
+// sameFields reports whether two field lists select the same paths: the same text, or the same
+// list once the shorthand is expanded. The remote client sends a list expanded (the only form AEP
+// documents), so that AEP echoes "person.name,person.gender" for "person(name, gender)": an
+// imported job's list is the expanded one.
+func sameFields(a, b types.String) bool {
+	if a.Equal(b) {
+		return true
+	}
+	if a.IsNull() || a.IsUnknown() || b.IsNull() || b.IsUnknown() {
+		return false
+	}
+	sa, errA := fields.Parse(a.ValueString())
+	sb, errB := fields.Parse(b.ValueString())
+	return errA == nil && errB == nil && sa.String() == sb.String()
+}
+
+// fieldsRequireReplace replaces a job whose field list changes, but not for another spelling of
+// the same list (see sameFields): that changes the state in place, to the configuration's.
+func fieldsRequireReplace(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	resp.RequiresReplace = !sameFields(req.StateValue, req.PlanValue)
+}
+
+// eventListRequiresReplace replaces a job whose event list changes, but not for another spelling
+// of the same event fields (fieldsRequireReplace).
+func eventListRequiresReplace(ctx context.Context, req planmodifier.ObjectRequest, resp *objectplanmodifier.RequiresReplaceIfFuncResponse) {
+	var diags diag.Diagnostics
+	st, okState := modelOf[eventListModelV0](ctx, &diags, req.StateValue)
+	pl, okPlan := modelOf[eventListModelV0](ctx, &diags, req.PlanValue)
+	resp.Diagnostics.Append(diags...)
+	resp.RequiresReplace = !okState || !okPlan || diags.HasError() || !sameFields(st.Fields, pl.Fields) ||
+		!st.FromIngestTimestamp.Equal(pl.FromIngestTimestamp) || !st.ToIngestTimestamp.Equal(pl.ToIngestTimestamp)
 }

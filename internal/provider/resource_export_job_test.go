@@ -694,6 +694,71 @@ resource "experienceplatform_export_job" "test" {
 	})
 }
 
+// A job imported with its field lists in shorthand: the remote client sent them expanded, and the
+// platform echoes them so; the configuration's spelling of the same lists is adopted in place, and
+// does not start the job again.
+func TestAccExportJob_importedJobKeepsTheSpellingOfItsFields(t *testing.T) {
+	const fieldsList, eventFields = "person(name, gender), personalEmail.address", "environment(browserDetails(name,version))"
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		p := env.platform(t)
+		ds, err := p.CreateDataset(ctx, aepwire.DatasetRequest{Name: "Made outside Terraform", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfileUnion}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, err := p.CreateExportJob(ctx, aepwire.ExportJobRequest{
+			Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}, Fields: fieldsList,
+			AdditionalFields: &aepwire.AdditionalFields{EventList: &aepwire.EventList{Fields: eventFields}},
+			Destination:      aepwire.ExportDestination{DatasetID: ds.ID},
+		}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job, err = p.WaitExportJob(ctx, job.ID, nil); err != nil || job.Status != aepwire.JobSucceeded {
+			t.Fatalf("the job made outside Terraform ended %+v, %v", job, err)
+		}
+		id := strconv.FormatInt(job.ID, 10)
+		config := func(extra string) string {
+			return env.config(fmt.Sprintf(`
+resource "experienceplatform_export_job" "test" {
+  destination = { dataset_id = %q }
+  fields      = %q
+  event_list  = { fields = %q }
+}
+%s`, ds.ID, fieldsList, eventFields, extra))
+		}
+		// Embedded, the engine echoes the lists as they were sent: nothing to change.
+		action := plancheck.ResourceActionNoop
+		if env.mode == "remote" {
+			action = plancheck.ResourceActionUpdate
+		}
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				Config: config(fmt.Sprintf("import {\n  to = %s\n  id = %q\n}", jobAddr, id)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, action)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("id"), knownvalue.StringExact(id)),
+					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("fields"), knownvalue.StringExact(fieldsList)),
+					statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("event_list").AtMapKey("fields"), knownvalue.StringExact(eventFields)),
+				},
+				Check: env.expectJobCount(1),
+			}, {
+				// Another list is another job.
+				Config: strings.Replace(config(""), "personalEmail.address", "personalEmail.type", 1),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				Check: env.expectJobCount(2),
+			}},
+		})
+	})
+}
+
 // platform is the test's platform as the provider reaches it: the provider's own engine on the
 // test's data directory, or the API client of the served engine.
 func (env *testEnv) platform(t *testing.T) backend.Backend {
