@@ -3,6 +3,7 @@ package aepserver
 import (
 	"crypto/sha256"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -17,8 +18,11 @@ import (
 const badCredentials = "invalid client_id parameter or invalid client_secret parameter"
 
 // Throttling of the token endpoint: per client id as sent (known or not, so that throttling
-// tells nothing either), the first few failures are free; each further one locks the id out for
-// twice as long as the one before, up to maxLockout. A success clears the id's failures.
+// tells nothing either) and address the request came from, the first few failures are free; each
+// further one locks the id out, from that address, for twice as long as the one before, up to
+// maxLockout. A success clears the failures. A client id travels in every API call (x-api-key):
+// throttled by id alone, anyone who saw it could keep its own users locked out, one failure each
+// time a lockout ends.
 const (
 	freeFailures = 5
 	firstLockout = time.Second
@@ -98,8 +102,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	idSum := sha256.Sum256([]byte(id))
+	throttled := throttleKey(id, r.RemoteAddr)
 	now := s.clock.Now()
-	if wait, locked := s.auth.locked(idSum, now); locked {
+	if wait, locked := s.auth.locked(throttled, now); locked {
 		seconds := int64((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.FormatInt(seconds, 10))
 		writeJSON(w, http.StatusTooManyRequests, aepwire.TokenError{Error: "too_many_requests", ErrorDescription: fmt.Sprintf(
@@ -108,15 +113,25 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	clientID, ok := s.authenticate(idSum, secret)
 	if !ok {
-		s.auth.fail(idSum, now)
+		s.auth.fail(throttled, now)
 		writeJSON(w, http.StatusUnauthorized, aepwire.TokenError{Error: "invalid_client", ErrorDescription: badCredentials})
 		return
 	}
-	s.auth.succeed(idSum)
+	s.auth.succeed(throttled)
 	token := newToken(32)
 	s.auth.issue(token, issuedToken{clientID: clientID, expires: now.Add(s.opts.TokenLifetime)}, now)
 	writeJSON(w, http.StatusOK, aepwire.TokenResponse{AccessToken: token, TokenType: "bearer",
 		ExpiresIn: int64(s.opts.TokenLifetime / time.Second)})
+}
+
+// throttleKey is what the token endpoint's failures are counted by: a client id and the host of
+// the address its request came from.
+func throttleKey(clientID, remoteAddr string) digest {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	return sha256.Sum256([]byte(clientID + "\x00" + host))
 }
 
 // authenticate finds the credential of a client id (by its digest) and secret. It compares

@@ -34,6 +34,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -706,6 +707,17 @@ func TestProbeTokenEndpoint(t *testing.T) {
 		}
 		if statuses[http.StatusUnauthorized] != freeFailures+1 || statuses[http.StatusTooManyRequests] != 500-freeFailures-1 || retryAfter != "1" {
 			t.Errorf("statuses %v, Retry-After %q; want %d refusals, then 429s with Retry-After 1", statuses, retryAfter, freeFailures+1)
+		}
+		// The lockout is of the address the failures came from: the same client id from another
+		// address gets its token (and that success does not clear this address's lockout).
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {probeClient}, "client_secret": {probeSecret}}
+		req := httptest.NewRequest("POST", "/ims/token/v3", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = "192.0.2.7:40000"
+		rec := httptest.NewRecorder()
+		s.server.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Errorf("the right secret from another address, during this one's lockout: %d %s", rec.Code, rec.Body)
 		}
 		// Even the right secret waits out the lockout, which doubles with each failure after it.
 		if resp, _ := s.tokenRequest(t, probeClient, probeSecret); resp.StatusCode != http.StatusTooManyRequests {
