@@ -3,6 +3,7 @@ package aepserver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire/contracttest"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
@@ -203,6 +205,58 @@ func TestBatchListNeedsNoDataset(t *testing.T) {
 	decodeJSON(t, resp, &recent)
 	if recent[b2] == nil || (all[b1].Created < after && recent[b1] != nil) {
 		t.Errorf("createdAfter: %v", recent)
+	}
+}
+
+// Catalog lists datasets oldest first, or as orderBy says: the remote client looks for a dataset
+// whose creation's answer was lost among the newest (desc:created).
+func TestDatasetListTakesOrderBy(t *testing.T) {
+	c := clock.NewFake(time.Unix(1_800_000_000, 0))
+	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: t.TempDir(), Clock: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	srv := httptest.NewServer(contracttest.Handler(t, New(e, Options{AccessTokens: map[string]string{"tok": "c"}, OrgID: "o@AdobeOrg"})))
+	t.Cleanup(srv.Close)
+	f := &fixture{engine: e, srv: srv, token: "tok"}
+	var ids []string
+	for i := range 3 {
+		ds, err := e.CreateDataset(context.Background(), aepwire.DatasetRequest{Name: fmt.Sprint("d", i),
+			SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfileUnion}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ds.ID)
+		c.Advance(time.Second)
+	}
+	// The first dataset is the last updated.
+	later := "later"
+	if _, err := e.UpdateDataset(context.Background(), ids[0], aepwire.DatasetPatch{Description: &later}); err != nil {
+		t.Fatal(err)
+	}
+	first := func(query string) string {
+		t.Helper()
+		resp := f.call(t, "GET", "/data/foundation/catalog/dataSets?limit=1&"+query, "", nil)
+		var page map[string]*aepwire.Dataset
+		decodeJSON(t, resp, &page)
+		if resp.StatusCode != 200 || len(page) != 1 {
+			t.Fatalf("%s: %d, %d datasets", query, resp.StatusCode, len(page))
+		}
+		for id := range page {
+			return id
+		}
+		return ""
+	}
+	for query, want := range map[string]string{"": ids[0], "orderBy=asc:created": ids[0], "orderBy=desc:created": ids[2],
+		"orderBy=desc:created,updated": ids[2], "orderBy=desc:updated": ids[0], "orderBy=asc:updated": ids[1],
+		"orderBy=desc:created&start=1": ids[1]} {
+		if got := first(query); got != want {
+			t.Errorf("%q: first %s, want %s", query, got, want)
+		}
+	}
+	if resp := f.call(t, "GET", "/data/foundation/catalog/dataSets?orderBy=sideways:name", "", nil); resp.StatusCode != 400 {
+		t.Errorf("orderBy=sideways:name: %d, want 400", resp.StatusCode)
 	}
 }
 

@@ -44,16 +44,48 @@ func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	desc, by, err := datasetOrder(r.URL.Query().Get("orderBy"))
+	if err != nil {
+		return err
+	}
 	all, err := s.platform.ListDatasets(r.Context())
 	if err != nil {
 		return err
 	}
+	// Oldest first, as listed; else as orderBy says, ties oldest first.
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := by(all[i]), by(all[j])
+		if desc {
+			return a > b
+		}
+		return a < b
+	})
 	out := map[string]*aepwire.Dataset{}
 	for i := start; i < len(all) && i < start+limit; i++ {
 		out[all[i].ID] = all[i]
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// datasetOrder reads a dataset list's orderBy, Catalog's direction and field (asc:created,
+// desc:updated): whether it is descending, and the field's value of a dataset. None is ascending
+// by creation. A list of fields after the first (asc:created,updated) orders by the first.
+func datasetOrder(v string) (desc bool, by func(*aepwire.Dataset) int64, err error) {
+	created := func(d *aepwire.Dataset) int64 { return d.Created }
+	if v == "" {
+		return false, created, nil
+	}
+	dir, fieldList, ok := strings.Cut(v, ":")
+	field, _, _ := strings.Cut(fieldList, ",")
+	if !ok || (dir != "asc" && dir != "desc") || (field != "created" && field != "updated") {
+		return false, nil, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request",
+			"orderBy %s is not a direction and a field, such as desc:created; the fields are created and updated", quoteShort(v))
+	}
+	if field == "updated" {
+		return dir == "desc", func(d *aepwire.Dataset) int64 { return d.Updated }, nil
+	}
+	return dir == "desc", created, nil
 }
 
 // pageParams reads start (0-based) and limit (at most 100, as AEP's listings allow).
