@@ -700,24 +700,10 @@ resource "experienceplatform_export_job" "test" {
 func TestAccExportJob_importedJobKeepsTheSpellingOfItsFields(t *testing.T) {
 	const fieldsList, eventFields = "person(name, gender), personalEmail.address", "environment(browserDetails(name,version))"
 	forEachMode(t, func(t *testing.T, env *testEnv) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		p := env.platform(t)
-		ds, err := p.CreateDataset(ctx, aepwire.DatasetRequest{Name: "Made outside Terraform", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfileUnion}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		job, err := p.CreateExportJob(ctx, aepwire.ExportJobRequest{
-			Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}, Fields: fieldsList,
-			AdditionalFields: &aepwire.AdditionalFields{EventList: &aepwire.EventList{Fields: eventFields}},
-			Destination:      aepwire.ExportDestination{DatasetID: ds.ID},
-		}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if job, err = p.WaitExportJob(ctx, job.ID, nil); err != nil || job.Status != aepwire.JobSucceeded {
-			t.Fatalf("the job made outside Terraform ended %+v, %v", job, err)
-		}
+		dataset, job := env.finishedJob(t, func(r *aepwire.ExportJobRequest) {
+			r.Fields = fieldsList
+			r.AdditionalFields = &aepwire.AdditionalFields{EventList: &aepwire.EventList{Fields: eventFields}}
+		})
 		id := strconv.FormatInt(job.ID, 10)
 		config := func(extra string) string {
 			return env.config(fmt.Sprintf(`
@@ -726,7 +712,7 @@ resource "experienceplatform_export_job" "test" {
   fields      = %q
   event_list  = { fields = %q }
 }
-%s`, ds.ID, fieldsList, eventFields, extra))
+%s`, dataset, fieldsList, eventFields, extra))
 		}
 		// Embedded, the engine echoes the lists as they were sent: nothing to change.
 		action := plancheck.ResourceActionNoop
@@ -774,8 +760,8 @@ func (env *testEnv) platform(t *testing.T) backend.Backend {
 }
 
 // finishedJob runs an export job outside Terraform, into a dataset of its own, and returns both
-// once the job has SUCCEEDED.
-func (env *testEnv) finishedJob(t *testing.T) (datasetID string, job *aepwire.ExportJob) {
+// once the job has SUCCEEDED. change, if any, changes the job's request.
+func (env *testEnv) finishedJob(t *testing.T, change ...func(*aepwire.ExportJobRequest)) (datasetID string, job *aepwire.ExportJob) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -784,10 +770,14 @@ func (env *testEnv) finishedJob(t *testing.T) (datasetID string, job *aepwire.Ex
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := p.CreateExportJob(ctx, aepwire.ExportJobRequest{
+	req := aepwire.ExportJobRequest{
 		Schema:      aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
 		Destination: aepwire.ExportDestination{DatasetID: ds.ID},
-	}, "")
+	}
+	for _, c := range change {
+		c(&req)
+	}
+	created, err := p.CreateExportJob(ctx, req, "")
 	if err != nil {
 		t.Fatal(err)
 	}
