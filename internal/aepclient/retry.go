@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -132,24 +133,30 @@ type attempts struct {
 }
 
 // body returns the request's body as retryablehttp takes it: JSON bytes, or an upload that is
-// read again from its start for each try (when it can seek).
+// read again from its start for each try (when it can seek). An upload is read only once a try
+// sends it: retryablehttp also asks for the body before the first try, to learn its length (an
+// upload has none: it is sent chunked), and that must not cost a body that cannot seek its one
+// reading.
 func (a *attempts) body() (any, error) {
 	switch {
 	case a.r.raw != nil:
 		raw := a.r.raw
-		first := true
+		var read atomic.Bool // some try read from raw
 		return retryablehttp.ReaderFunc(func() (io.Reader, error) {
-			if !first {
+			if read.Load() {
 				seeker, ok := raw.(io.Seeker)
 				if !ok {
-					return nil, fmt.Errorf("%s %s: the body cannot be read again for another try: %w", a.r.method, a.r.path, a.last)
+					return nil, fmt.Errorf("%s %s: the body cannot be read again for another try, as it cannot seek: %w",
+						a.r.method, a.r.path, a.last)
 				}
 				if _, err := seeker.Seek(0, io.SeekStart); err != nil {
 					return nil, err
 				}
 			}
-			first = false
-			return uploadReader(raw), nil
+			return &lazyReader{open: func() io.Reader {
+				read.Store(true)
+				return uploadReader(raw)
+			}}, nil
 		}), nil
 	case a.r.body != nil:
 		return json.Marshal(a.r.body)
@@ -345,6 +352,19 @@ func (c *Client) serverNow() (time.Time, bool) {
 // JSON Lines, one element a line in order, so that a JSON batch reads one record an element
 // (numbered as the elements) without inputFormat.isMultiLineJson, which would apply to every
 // file of the batch.
+// lazyReader is the reader open makes, made at its first read.
+type lazyReader struct {
+	open func() io.Reader
+	r    io.Reader
+}
+
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if l.r == nil {
+		l.r = l.open()
+	}
+	return l.r.Read(p)
+}
+
 func uploadReader(raw io.Reader) io.Reader {
 	br := bufio.NewReader(raw)
 	for skipped := 0; skipped < 1<<16; skipped++ {

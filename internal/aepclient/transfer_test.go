@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -76,4 +77,35 @@ func TestUploadsAreBoundedByTheirProgress(t *testing.T) {
 			t.Errorf("%d tries, want 2: the stalled one, then one that went through", n)
 		}
 	})
+}
+
+// onlyReader hides all but Read of what it holds: a body that cannot seek, as a pipe.
+type onlyReader struct{ io.Reader }
+
+// A body that cannot seek is read once, by the try that sends it; when a try fails, the upload
+// fails saying why it is not sent again.
+func TestUploadOfABodyThatCannotSeek(t *testing.T) {
+	ts := newTestServer(t, aepserver.Options{})
+	c := ts.client(t, nil)
+	ctx := context.Background()
+	const line = `{"identityMap":{"Email":[{"id":"a@example.com"}]}}` + "\n"
+	ds, b := newBatch(t, c)
+	if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "a.json", onlyReader{strings.NewReader(line)}); err != nil {
+		t.Fatalf("an upload that cannot seek, on a first try that goes through: %v", err)
+	}
+	if done, err := c.CompleteBatch(ctx, b.ID); err != nil || done.RecordCount != 1 {
+		t.Fatalf("the batch: %+v, %v; want its record", done, err)
+	}
+
+	ds, b = newBatch(t, c)
+	path := importPath + "/batches/" + b.ID + "/datasets/" + ds.ID + "/files/a.json"
+	ts.faults.add("PUT", path, aepserver.Fault{Status: http.StatusServiceUnavailable}, 1)
+	err := c.UploadBatchFile(ctx, b.ID, ds.ID, "a.json", onlyReader{strings.NewReader(line)})
+	if err == nil || !strings.Contains(err.Error(), "cannot be read again for another try, as it cannot seek") ||
+		!strings.Contains(err.Error(), "503") || strings.Contains(err.Error(), "%!") {
+		t.Errorf("an upload that cannot seek, after a failed try: %v", err)
+	}
+	if n := ts.faults.count("PUT", path); n != 1 {
+		t.Errorf("%d tries, want the one", n)
+	}
 }
