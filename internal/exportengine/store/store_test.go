@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -168,5 +169,39 @@ func TestWriteCommitsOrRollsBack(t *testing.T) {
 	var n int
 	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM engine_state WHERE key = 'x'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("a read transaction left a row (%d, %v)", n, err)
+	}
+}
+
+// A database's path may hold what a "file:" URI reads otherwise (#, ?, %): the database is the
+// file at that path, private, and nothing is made beside it.
+func TestOpenTakesThePathAsItIs(t *testing.T) {
+	parent := t.TempDir()
+	for _, name := range []string{"C#", "what?", "per%41cent", "sp ace#?%"} {
+		dir := filepath.Join(parent, name, ".aep")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "aep.db")
+		s := openTestStore(t, path)
+		if err := s.Write(context.Background(), func(tx *sql.Tx) error {
+			_, err := tx.Exec(`CREATE TABLE t (x)`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := os.Stat(path); err != nil || info.Size() == 0 || info.Mode().Perm() != privateFile {
+			t.Errorf("%s: %v, %v; want the database there, private", path, info, err)
+		}
+	}
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := "C# per%41cent sp ace#?% what?"; strings.Join(names, " ") != want {
+		t.Errorf("beside the data directories: %q, want only them (%s)", names, want)
 	}
 }
