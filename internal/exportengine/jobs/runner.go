@@ -255,7 +255,14 @@ func (r *Runner[J]) claimJobs() {
 		jobCtx, cancel := context.WithCancel(context.Background())
 		r.mu.Lock()
 		r.running[id] = cancel
+		// A job claimed while the runner came to stop missed Stop's cancellations (it marks the
+		// runner stopping before it takes the lock to cancel the running jobs): it stops here,
+		// rather than keeping Stop waiting for its whole run.
+		stopping := r.stopping.Load()
 		r.mu.Unlock()
+		if stopping {
+			cancel()
+		}
 		progress := &Progress{slots: &r.slots}
 		progress.holds.Store(true)
 		r.done.Add(1)

@@ -342,6 +342,51 @@ func TestStoppedRunsAreRescued(t *testing.T) {
 	}
 }
 
+// gatedClaims is a memStore whose Claim says it is called, then waits until released.
+type gatedClaims struct {
+	*memStore
+	claiming chan int64
+	release  chan struct{}
+}
+
+func (s *gatedClaims) Claim(ctx context.Context, id int64) (int64, bool, error) {
+	s.claiming <- id
+	<-s.release
+	return s.memStore.Claim(ctx, id)
+}
+
+// A job claimed once the runner is stopping (after Stop's cancellations of the jobs it runs) is
+// interrupted at once, and left Processing for the next runner, rather than run to its end while
+// Stop waits for it.
+func TestAJobClaimedAsTheRunnerStopsIsInterrupted(t *testing.T) {
+	env := newRunnerEnv(t, 0)
+	env.store.add(1, New, 0)
+	interrupted := make(chan struct{})
+	env.exports.on(1, func(ctx context.Context, p *Progress) error {
+		defer close(interrupted)
+		return untilCancelled(ctx, p)
+	})
+	gate := &gatedClaims{memStore: env.store, claiming: make(chan int64, 1), release: make(chan struct{})}
+	r := NewRunner(Config[int64]{Locks: env.locks, Store: gate, Export: env.exports.export, Clock: env.clock})
+	r.Start()
+	<-gate.claiming
+	// Stop would now mark the runner stopping, and cancel the jobs it runs: none yet.
+	r.stopping.Store(true)
+	close(gate.release)
+	<-env.exports.started
+	select {
+	case <-interrupted:
+	case <-time.After(time.Minute): // a ceiling, not a wait
+		t.Fatal("the job claimed as the runner stopped ran on")
+	}
+	r.Stop()
+	j := env.store.await(1, "nothing", func(*memJob) bool { return true })
+	if j.state != Processing || j.attempts != 1 || j.discarded != 2 || env.locks.JobHeld(1) {
+		t.Errorf("job %+v (lock held %v); want it Processing after its one attempt, its output discarded, its lock free",
+			j, env.locks.JobHeld(1))
+	}
+}
+
 // A job whose lock another runner holds is not runnable here; one whose runner is gone, and that
 // was cancelled meanwhile, is cancelled by Cancel itself.
 func TestCancelAJobWithoutARunner(t *testing.T) {
