@@ -43,14 +43,32 @@ func narrow(path string, want fs.FileMode) error {
 }
 
 // makePrivate narrows what a version before private permissions left in the data directory:
-// every directory to 0700 and every file to 0600. It walks the directory once in its life.
-func (e *Engine) makePrivate(ctx context.Context) error {
+// every directory to 0700 and every file to 0600. It walks the directory once in its life, and
+// only when it held a database before this engine opened it (older): a new data directory has
+// nothing of an older engine's, and whatever else it holds is not the engine's to change (an
+// executable that loses its mode bits stops running). The directory itself is narrowed either way.
+func (e *Engine) makePrivate(ctx context.Context, older bool) error {
 	var done bool
 	err := e.store.DB().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = ?)`, privateKey).Scan(&done)
 	if err != nil || done {
 		return err
 	}
-	err = filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
+	if older {
+		if err := e.narrowAll(); err != nil {
+			return err
+		}
+	} else if err := narrow(e.dir, privateDir); err != nil { // made before the engine, by its user
+		return fmt.Errorf("making the data directory private: %w", err)
+	}
+	return e.store.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO engine_state (key, value) VALUES (?, 1) ON CONFLICT (key) DO NOTHING`, privateKey)
+		return err
+	})
+}
+
+// narrowAll narrows every directory under the data directory to 0700 and every file to 0600.
+func (e *Engine) narrowAll() error {
+	err := filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
@@ -66,8 +84,5 @@ func (e *Engine) makePrivate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("making the data directory private: %w", err)
 	}
-	return e.store.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO engine_state (key, value) VALUES (?, 1) ON CONFLICT (key) DO NOTHING`, privateKey)
-		return err
-	})
+	return nil
 }

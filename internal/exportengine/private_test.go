@@ -86,6 +86,30 @@ func TestOpenMakesAnOlderDataDirectoryPrivate(t *testing.T) {
 	}
 }
 
+// A new data directory may hold files of others (data_dir = "."): the engine's files in it are
+// private, and theirs keep their permissions (a provider binary its execute bits).
+func TestOpenLeavesOthersFilesAsTheyAre(t *testing.T) {
+	withUmask(t, 0o022)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, ".terraform", "providers", "terraform-provider-x")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	openEngine(t, Options{DataDir: dir})
+	for path, want := range map[string]fs.FileMode{bin: 0o755, filepath.Dir(bin): 0o755, filepath.Join(dir, databaseFile): privateFile,
+		filepath.Join(dir, batchesDir): privateDir, dir: privateDir} {
+		if info, err := os.Stat(path); err != nil || info.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want %o", path, info, err, want)
+		}
+	}
+}
+
 // An export through the identity graph keeps its sorts' files under its output batch while it
 // runs, private like everything else, and leaves none when it ends.
 func TestExportScratchIsPrivateAndRemoved(t *testing.T) {
