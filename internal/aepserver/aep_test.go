@@ -206,6 +206,10 @@ func TestBatchListNeedsNoDataset(t *testing.T) {
 	if recent[b2] == nil || (all[b1].Created < after && recent[b1] != nil) {
 		t.Errorf("createdAfter: %v", recent)
 	}
+	// orderBy reads as the dataset list's does (TestDatasetListTakesOrderBy), newest first by default.
+	if resp := f.call(t, "GET", "/data/foundation/catalog/batches?orderBy=sideways:name", "", nil); resp.StatusCode != 400 {
+		t.Errorf("orderBy=sideways:name: %d, want 400", resp.StatusCode)
+	}
 }
 
 // Catalog lists datasets oldest first, or as orderBy says: the remote client looks for a dataset

@@ -44,7 +44,7 @@ func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	desc, by, err := datasetOrder(r.URL.Query().Get("orderBy"))
+	desc, byUpdated, err := catalogOrder(r.URL.Query().Get("orderBy"), false)
 	if err != nil {
 		return err
 	}
@@ -52,14 +52,7 @@ func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Oldest first, as listed; else as orderBy says, ties oldest first.
-	sort.SliceStable(all, func(i, j int) bool {
-		a, b := by(all[i]), by(all[j])
-		if desc {
-			return a > b
-		}
-		return a < b
-	})
+	sortByTime(all, desc, byUpdated, func(d *aepwire.Dataset) (int64, int64) { return d.Created, d.Updated })
 	out := map[string]*aepwire.Dataset{}
 	for i := start; i < len(all) && i < start+limit; i++ {
 		out[all[i].ID] = all[i]
@@ -68,24 +61,39 @@ func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// datasetOrder reads a dataset list's orderBy, Catalog's direction and field (asc:created,
-// desc:updated): whether it is descending, and the field's value of a dataset. None is ascending
-// by creation. A list of fields after the first (asc:created,updated) orders by the first.
-func datasetOrder(v string) (desc bool, by func(*aepwire.Dataset) int64, err error) {
-	created := func(d *aepwire.Dataset) int64 { return d.Created }
+// catalogOrder reads a Catalog list's orderBy, a direction and a field (asc:created,
+// desc:updated; of a list of fields, asc:created,updated, the first orders): whether it is
+// descending, and whether by update time rather than creation. None orders by creation,
+// descending as defaultDesc says.
+func catalogOrder(v string, defaultDesc bool) (desc, byUpdated bool, err error) {
 	if v == "" {
-		return false, created, nil
+		return defaultDesc, false, nil
 	}
 	dir, fieldList, ok := strings.Cut(v, ":")
 	field, _, _ := strings.Cut(fieldList, ",")
 	if !ok || (dir != "asc" && dir != "desc") || (field != "created" && field != "updated") {
-		return false, nil, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request",
+		return false, false, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request",
 			"orderBy %s is not a direction and a field, such as desc:created; the fields are created and updated", quoteShort(v))
 	}
-	if field == "updated" {
-		return dir == "desc", func(d *aepwire.Dataset) int64 { return d.Updated }, nil
+	return dir == "desc", field == "updated", nil
+}
+
+// sortByTime sorts a list by its items' creation or update times (times gives both), keeping
+// the order of ties.
+func sortByTime[T any](items []T, desc, byUpdated bool, times func(T) (created, updated int64)) {
+	at := func(item T) int64 {
+		created, updated := times(item)
+		if byUpdated {
+			return updated
+		}
+		return created
 	}
-	return dir == "desc", created, nil
+	sort.SliceStable(items, func(i, j int) bool {
+		if desc {
+			return at(items[i]) > at(items[j])
+		}
+		return at(items[i]) < at(items[j])
+	})
 }
 
 // pageParams reads start (0-based) and limit (at most 100, as AEP's listings allow).
@@ -278,13 +286,11 @@ func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
 			kept = append(kept, b)
 		}
 	}
-	asc := strings.HasPrefix(q.Get("orderBy"), "asc:")
-	sort.SliceStable(kept, func(i, j int) bool {
-		if asc {
-			return kept[i].Created < kept[j].Created
-		}
-		return kept[i].Created > kept[j].Created
-	})
+	desc, byUpdated, err := catalogOrder(q.Get("orderBy"), true)
+	if err != nil {
+		return err
+	}
+	sortByTime(kept, desc, byUpdated, func(b *aepwire.Batch) (int64, int64) { return b.Created, b.Updated })
 	out := map[string]*aepwire.Batch{}
 	for i := start; i < len(kept) && i < start+limit; i++ {
 		out[kept[i].ID] = catalogBatch(kept[i])

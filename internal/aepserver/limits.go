@@ -121,13 +121,13 @@ type requestBody struct {
 	left  int64 // bytes that may still be read
 	pace  *pace
 	err   error
-	read  int64 // bytes read
-	eof   bool  // the body is read to its end
+	eof   bool // the body is read to its end
 }
 
 // unread reports whether some of a body of contentLength bytes (-1: not known) is left unread.
 func (b *requestBody) unread(contentLength int64) bool {
-	return contentLength != 0 && !b.eof && (contentLength < 0 || b.read < contentLength)
+	read := b.limit.max - b.left
+	return contentLength != 0 && !b.eof && (contentLength < 0 || read < contentLength)
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
@@ -140,7 +140,6 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	b.pace.start()
 	n, err := b.ReadCloser.Read(p)
 	b.pace.moved(n, err)
-	b.read += int64(n)
 	b.eof = b.eof || errors.Is(err, io.EOF)
 	if int64(n) > b.left {
 		n, b.err = int(b.left), errTooLarge(b.limit.what, b.limit.max, b.limit.fix)

@@ -374,11 +374,7 @@ func TestAJobClaimedAsTheRunnerStopsIsInterrupted(t *testing.T) {
 	r.stopping.Store(true)
 	close(gate.release)
 	<-env.exports.started
-	select {
-	case <-interrupted:
-	case <-time.After(time.Minute): // a ceiling, not a wait
-		t.Fatal("the job claimed as the runner stopped ran on")
-	}
+	<-interrupted // a job that ran on would hold the test here, until go test's timeout
 	r.Stop()
 	j := env.store.await(1, "nothing", func(*memJob) bool { return true })
 	if j.state != Processing || j.attempts != 1 || j.discarded != 2 || env.locks.JobHeld(1) {
