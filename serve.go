@@ -150,11 +150,18 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 	// The engine holds batches to their limits too, counting what they hold on disk, across
 	// restarts and among uploads running at once.
 	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID, Sandbox: sandboxes[0],
-		MaxBatchBytes: int64(f.maxBatchSize), MaxBatchFiles: f.maxBatchFiles})
+		MaxBatchBytes: int64(f.maxBatchSize), MaxBatchFiles: f.maxBatchFiles, Log: logger.Printf})
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
+	// Batches accepted before the server last stopped, and not ingested then, are ingested now:
+	// their clients are waiting for them to end.
+	if n, err := engine.ResumeBatches(ctx); err != nil {
+		return fmt.Errorf("resuming the batches left processing: %w", err)
+	} else if n > 0 {
+		logger.Printf("resuming the completion of the batches left processing: %d", n)
+	}
 	handler := aepserver.New(engine, aepserver.Options{
 		Credentials: []aepserver.Credential{{ClientID: f.clientID, ClientSecret: f.clientSecret}},
 		OrgID:       f.orgID,

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"flag"
@@ -26,6 +27,8 @@ import (
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
 // serving runs the -serve command with flags until the test ends, and returns its address.
@@ -240,5 +243,57 @@ func TestByteSizeFlag(t *testing.T) {
 	b := byteSize(256 << 20)
 	if b.String() != "256MiB" {
 		t.Errorf("String() = %q", b.String())
+	}
+}
+
+// A batch that the server accepted, and had not ingested when it stopped (killed, say), is
+// ingested when it serves the data directory again.
+func TestServeResumesTheBatchesLeftProcessing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile},
+		Tags: map[string][]string{aepwire.TagUnifiedProfile: {aepwire.TagUnifiedProfileEnabled}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.UploadBatchFile(ctx, b.ID, ds.ID, "p.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// As a server killed after it answered COMPLETE leaves the batch.
+	db, err := sql.Open("sqlite", store.DSN(filepath.Join(dir, "aep.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE batches SET status = ? WHERE id = ?`, aepwire.BatchProcessing, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, logs := serving(t, "-serve", "127.0.0.1:0", "-data-dir", dir)
+	if !strings.Contains(logs.String(), "resuming the completion of the batches left processing: 1") {
+		t.Errorf("the log does not tell of the batch resumed:\n%s", logs)
+	}
+	// A client's COMPLETE sent again to a second engine waits for the server's completion (or
+	// makes it itself, the server's then finding it ended): the batch ends once.
+	other, err := exportengine.Open(ctx, exportengine.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if got, err := other.CompleteBatch(ctx, b.ID); err != nil || got.Status != aepwire.BatchSuccess || got.RecordCount != 1 {
+		t.Errorf("the resumed batch: %+v, %v; want success with its record", got, err)
 	}
 }

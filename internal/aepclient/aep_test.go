@@ -199,10 +199,7 @@ func TestJSONArrayFilesAreSentAsJSONLines(t *testing.T) {
 	if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "people.json", f); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
-	done, err := c.CompleteBatch(ctx, b.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	done := ts.complete(t, c, b.ID)
 	if done.RecordCount != 2 || done.FailedRecordCount != 1 || len(done.Errors) != 1 || len(done.Errors[0].Rows) != 1 || done.Errors[0].Rows[0] != 2 {
 		t.Errorf("the batch: %d records, %d failed, errors %+v; want 2, 1, row 2", done.RecordCount, done.FailedRecordCount, done.Errors)
 	}
@@ -219,9 +216,7 @@ func TestDataAccessDirectoriesAreFollowed(t *testing.T) {
 	if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "a.json", strings.NewReader(content)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.CompleteBatch(ctx, b.ID); err != nil {
-		t.Fatal(err)
-	}
+	ts.complete(t, c, b.ID)
 	files, err := c.ListBatchFiles(ctx, b.ID)
 	if err != nil {
 		t.Fatal(err)

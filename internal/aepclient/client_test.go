@@ -183,6 +183,24 @@ func serveEngineWith(t *testing.T, opts aepserver.Options, engineOpts exportengi
 	return ts
 }
 
+// complete completes a batch through c, as AEP does it: the answer comes at once, and the batch
+// is ingested in the background. It waits for the ingestion, and returns the batch as c reads it.
+func (ts *testServer) complete(t *testing.T, c *Client, id string) *aepwire.Batch {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CompleteBatch(ctx, id); err != nil {
+		t.Fatalf("completing batch %s: %v", id, err)
+	}
+	if err := ts.engine.WaitBatch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.GetBatch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func (ts *testServer) client(t *testing.T, change func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{Endpoint: ts.url, IMSEndpoint: ts.url, ClientID: clientID, ClientSecret: secret, OrgID: orgID,

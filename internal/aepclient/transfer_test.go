@@ -59,9 +59,8 @@ func TestUploadsAreBoundedByTheirProgress(t *testing.T) {
 		if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "slow.json", body); err != nil {
 			t.Fatal(err)
 		}
-		done, err := c.CompleteBatch(ctx, b.ID)
-		if err != nil || done.RecordCount != lines {
-			t.Fatalf("the batch: %+v, %v; want its %d records", done, err, lines)
+		if done := ts.complete(t, c, b.ID); done.RecordCount != lines {
+			t.Fatalf("the batch: %+v; want its %d records", done, lines)
 		}
 	})
 	t.Run("stalled", func(t *testing.T) {
@@ -93,8 +92,8 @@ func TestUploadOfABodyThatCannotSeek(t *testing.T) {
 	if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "a.json", onlyReader{strings.NewReader(line)}); err != nil {
 		t.Fatalf("an upload that cannot seek, on a first try that goes through: %v", err)
 	}
-	if done, err := c.CompleteBatch(ctx, b.ID); err != nil || done.RecordCount != 1 {
-		t.Fatalf("the batch: %+v, %v; want its record", done, err)
+	if done := ts.complete(t, c, b.ID); done.RecordCount != 1 {
+		t.Fatalf("the batch: %+v; want its record", done)
 	}
 
 	ds, b = newBatch(t, c)

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -278,19 +280,59 @@ func TestBatchRevert(t *testing.T) {
 	}
 }
 
-// COMPLETE answers with the batch, as the spec declares; files download as octet streams.
-func TestCompleteAnswersWithTheBatch(t *testing.T) {
-	f := newFixtureWith(t, Options{}, true)
+// COMPLETE answers at once with the batch, as the spec declares and as AEP answers it: processing
+// while it is ingested in the background (held here after its first segment run), then success.
+func TestCompleteAnswersWithTheBatchBeforeItIsIngested(t *testing.T) {
 	ctx := context.Background()
-	ds, _ := f.engine.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile}})
-	b, _ := f.engine.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
-	f.call(t, "PUT", "/data/foundation/import/batches/"+b.ID+"/datasets/"+ds.ID+"/files/p.json", twoProfiles,
+	inRun, release := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	e, err := exportengine.Open(ctx, exportengine.Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: exportengine.Hooks{
+		AfterSegmentRun: func() {
+			if runs.Add(1) == 1 {
+				close(inRun)
+				<-release
+			}
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var released sync.Once
+	let := func() { released.Do(func() { close(release) }) }
+	t.Cleanup(func() { let(); _ = e.Close() })
+	srv := httptest.NewServer(contracttest.Handler(t, New(e, Options{AccessTokens: map[string]string{"tok": "c"}, OrgID: "o@AdobeOrg"})))
+	t.Cleanup(srv.Close)
+	f := &fixture{engine: e, srv: srv, token: "tok"}
+
+	ds, _ := e.CreateDataset(ctx, aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile},
+		Tags: map[string][]string{aepwire.TagUnifiedProfile: {aepwire.TagUnifiedProfileEnabled}}})
+	b, _ := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
+	const records = 500
+	var lines strings.Builder
+	for i := range records {
+		fmt.Fprintf(&lines, `{"identityMap":{"Email":[{"id":"p%03d@example.com"}]},"i":%d}`+"\n", i, i)
+	}
+	f.call(t, "PUT", "/data/foundation/import/batches/"+b.ID+"/datasets/"+ds.ID+"/files/p.json", lines.String(),
 		map[string]string{"Content-Type": "application/octet-stream"})
 	resp := f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=COMPLETE", "", nil)
 	var got aepwire.Batch
 	decodeJSON(t, resp, &got)
-	if resp.StatusCode != 200 || got.ID != b.ID || got.Status == "" {
-		t.Errorf("COMPLETE: %d %+v", resp.StatusCode, got)
+	if resp.StatusCode != 200 || got.ID != b.ID || got.Status != aepwire.BatchProcessing {
+		t.Errorf("COMPLETE: %d %+v; want the batch, processing", resp.StatusCode, got)
+	}
+	<-inRun
+	var read map[string]aepwire.Batch
+	decodeJSON(t, f.call(t, "GET", "/data/foundation/catalog/batches/"+b.ID, "", nil), &read)
+	if st := read[b.ID].Status; st != aepwire.BatchProcessing {
+		t.Errorf("the batch while it is ingested: %q, want processing", st)
+	}
+	let()
+	if err := e.WaitBatch(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	decodeJSON(t, f.call(t, "GET", "/data/foundation/catalog/batches/"+b.ID, "", nil), &read)
+	if after := read[b.ID]; after.Status != aepwire.BatchSuccess || after.RecordCount != records {
+		t.Errorf("the batch after: %+v; want success with %d records", after, records)
 	}
 }
 
@@ -362,6 +404,9 @@ func TestEveryRouteMeetsTheSpecs(t *testing.T) {
 			ok(f.call(t, "PUT", "/data/foundation/import/batches/"+b.ID+"/datasets/"+ds+"/files/p.json", twoProfiles,
 				map[string]string{"Content-Type": "application/octet-stream"}), 200)
 			ok(f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=COMPLETE", "", nil), 200)
+			if err := f.engine.WaitBatch(t.Context(), b.ID); err != nil {
+				t.Fatal(err)
+			}
 			ok(f.call(t, "GET", "/data/foundation/catalog/batches?dataSet="+ds+"&limit=5", "", nil), 200)
 			ok(f.call(t, "GET", "/data/foundation/catalog/batches/"+b.ID, "", nil), 200)
 			resp = f.call(t, "GET", "/data/foundation/export/batches/"+b.ID+"/files?start=0&limit=10", "", nil)

@@ -348,14 +348,16 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// batchAction is POST /batches/{id}?action=COMPLETE, which answers with the batch as the spec
-// declares; ABORT, which deletes a loading batch; or REVERT, which undoes a batch with the
-// records it contributed (what replaces Catalog's deprecated DELETE /batches/{id}).
+// batchAction is POST /batches/{id}?action=COMPLETE, which answers at once with the batch as
+// the spec declares, processing until it has been ingested in the background (a batch of any
+// size, within AEP's 60 seconds an answer); ABORT, which deletes a loading batch; or REVERT,
+// which undoes a batch with the records it contributed (what replaces Catalog's deprecated
+// DELETE /batches/{id}).
 func (s *Server) batchAction(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	switch action := strings.ToUpper(r.URL.Query().Get("action")); action {
 	case "COMPLETE":
-		b, err := s.platform.CompleteBatch(r.Context(), id)
+		b, err := s.platform.AcceptBatch(r.Context(), id)
 		if err != nil {
 			return err
 		}

@@ -183,11 +183,15 @@ func (s *served) createBatch(t *testing.T, dataset string) string {
 	return b.ID
 }
 
-// completeBatch marks a batch's upload complete, which ingests its files.
+// completeBatch marks a batch's upload complete, which ingests its files, and waits for the
+// ingestion to end.
 func (s *served) completeBatch(t *testing.T, batch string) {
 	t.Helper()
 	if resp, body := s.call(t, "POST", importPath+"/batches/"+batch+"?action=COMPLETE", nil, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("completing batch %s: %d %s", batch, resp.StatusCode, body)
+	}
+	if err := s.engine.WaitBatch(t.Context(), batch); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -129,6 +129,9 @@ func TestProbeSandboxIsolation(t *testing.T) {
 			t.Fatalf("%s: upload: %d %s", sb, resp.StatusCode, body)
 		}
 		create(importPath+"/batches/"+o.batch+"?action=COMPLETE", "")
+		if err := s.engine.WaitBatch(t.Context(), o.batch); err != nil {
+			t.Fatal(err)
+		}
 		var p aepwire.MergePolicy
 		if err := json.Unmarshal(create(profilePath+"/config/mergePolicies", `{"name":"`+sb+` policy","identityGraph":{"type":"none"},`+
 			`"attributeMerge":{"type":"timestampOrdered"},"schema":{"name":"_xdm.context.profile"}}`), &p); err != nil {

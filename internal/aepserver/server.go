@@ -35,6 +35,9 @@ type Platform interface {
 	ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error)
 	ListMergePolicies(ctx context.Context) ([]*aepwire.MergePolicy, error)
 	OpenBatchFile(ctx context.Context, batchID, name string) (*os.File, error)
+	// AcceptBatch is COMPLETE as AEP answers it, at once: the batch is completed in the
+	// background, and GetBatch reports when it has ended.
+	AcceptBatch(ctx context.Context, batchID string) (*aepwire.Batch, error)
 }
 
 // Credential is an API client the token endpoint knows.

@@ -142,6 +142,9 @@ func TestDataAccessRangeRequests(t *testing.T) {
 	if resp := f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=COMPLETE", "", nil); resp.StatusCode != 200 {
 		t.Fatalf("complete: %d", resp.StatusCode)
 	}
+	if err := f.engine.WaitBatch(t.Context(), b.ID); err != nil {
+		t.Fatal(err)
+	}
 	resp := f.call(t, "GET", "/data/foundation/export/batches/"+b.ID+"/files", "", nil)
 	var list aepwire.DataSetFileList
 	_ = json.NewDecoder(resp.Body).Decode(&list)

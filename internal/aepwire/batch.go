@@ -8,8 +8,11 @@ import (
 // Batch statuses the engine uses, from the Catalog status enum.
 const (
 	BatchLoading = "loading"
-	BatchSuccess = "success"
-	BatchFailed  = "failed"
+	// BatchProcessing is a batch asked to complete that has not ended yet: the served engine, as
+	// AEP, answers COMPLETE at once and ingests the batch in the background.
+	BatchProcessing = "processing"
+	BatchSuccess    = "success"
+	BatchFailed     = "failed"
 	// BatchAbandoned is a batch left loading, never completed, for longer than the engine keeps
 	// such batches (a client that died between creating and completing it): its uploads are gone.
 	BatchAbandoned = "abandoned"

@@ -298,10 +298,16 @@ func (e *Engine) lockBatch(id string) (*filelock.Lock, error) {
 // touchLoadingBatch records activity on a loading batch, so that it is not abandoned while its
 // client uploads or completes it. A batch that is no longer loading is refused, naming its status.
 func (e *Engine) touchLoadingBatch(ctx context.Context, sb, id string) error {
+	return e.touchBatch(ctx, sb, id, aepwire.BatchLoading)
+}
+
+// touchBatch records activity on a batch in status also or loading, and refuses one in any other,
+// naming its status.
+func (e *Engine) touchBatch(ctx context.Context, sb, id, also string) error {
 	var status string
 	err := e.store.Write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE batches SET updated_ms = ? WHERE id = ? AND sandbox = ? AND status = ?`,
-			e.nowMs(), id, sb, aepwire.BatchLoading)
+		r, err := tx.ExecContext(ctx, `UPDATE batches SET updated_ms = ? WHERE id = ? AND sandbox = ? AND status IN (?, ?)`,
+			e.nowMs(), id, sb, aepwire.BatchLoading, also)
 		if err != nil {
 			return err
 		}
@@ -323,17 +329,33 @@ func (e *Engine) touchLoadingBatch(ctx context.Context, sb, id string) error {
 // CompleteBatch validates and commits a loading batch. Every record is checked; a bad record fails
 // alone and is reported. The batch ends success when at least one record was accepted, failed
 // otherwise. Its records become visible all at once, when the batch commits: readers never see
-// part of a batch. Completing a batch that has already ended returns it as it is.
+// part of a batch. Completing a batch that has already ended returns it as it is; one that is
+// processing (see AcceptBatch) is completed here, or waited for while a completion holds it.
 func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, error) {
 	sb, err := e.sandboxOf(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// The batch is ingested whether or not its caller waits for the answer (AEP completes a batch
+	// on its own once asked to): a caller that gives up, and asks again, finds it ended.
+	return e.completeBatch(ctx, context.WithoutCancel(ctx), sb, id)
+}
+
+// completing says whether a batch in status may still be completed: it is loading, or processing
+// (asked to complete in the background, and not ended yet).
+func completing(status string) bool {
+	return status == aepwire.BatchLoading || status == aepwire.BatchProcessing
+}
+
+// completeBatch completes batch id of sandbox sb (see CompleteBatch): ctx until it holds the
+// batch's lock, work from there on, for the ingestion and its commit. When work ends first, the
+// batch is left as it was, its uploads with it, for a completion after.
+func (e *Engine) completeBatch(ctx, work context.Context, sb, id string) (*aepwire.Batch, error) {
 	b, err := e.getBatch(ctx, sb, id)
 	if err != nil {
 		return nil, err
 	}
-	if b.Status != aepwire.BatchLoading {
+	if !completing(b.Status) {
 		return b, nil
 	}
 	// One completion of a batch at a time, in any processes, and no upload beside it: a client
@@ -348,15 +370,13 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		return nil, fmt.Errorf("batch %s: %w", id, err)
 	}
 	defer func() { _ = lock.Unlock() }()
-	if err := e.touchLoadingBatch(ctx, sb, id); err != nil {
+	if err := e.touchBatch(ctx, sb, id, aepwire.BatchProcessing); err != nil {
 		if aepwire.IsNotFound(err) {
 			return nil, err
 		}
 		return e.getBatch(ctx, sb, id) // it ended meanwhile: report what is there now
 	}
-	// The batch is ingested whether or not its caller waits for the answer (AEP completes a batch
-	// on its own once asked to): a caller that gives up, and asks again, finds it ended.
-	ctx = context.WithoutCancel(ctx)
+	ctx = work
 	var ds *aepwire.Dataset
 	err = e.store.Read(ctx, func(tx *sql.Tx) error {
 		ds, err = e.getDataset(ctx, tx, sb, b.DatasetID())
@@ -378,7 +398,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 			return nil, fmt.Errorf("batch %s: %w", id, err)
 		}
 	}
-	res, err := ingestFiles(filepath.Join(dir, batchFileDir), kind, seg)
+	res, err := ingestFiles(ctx, filepath.Join(dir, batchFileDir), kind, seg)
 	if err == nil && seg != nil {
 		res.segment, err = seg.Close()
 		res.hasSegment = err == nil
@@ -388,7 +408,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		seg.Abort()
 	}
 	if err != nil {
-		if now, gerr := e.getBatch(ctx, sb, id); gerr == nil && now.Status != aepwire.BatchLoading {
+		if now, gerr := e.getBatch(ctx, sb, id); gerr == nil && !completing(now.Status) {
 			return now, nil // it ended meanwhile (abandoned, or completed by another client)
 		}
 		return nil, fmt.Errorf("ingesting batch %s: %w", id, err)
@@ -437,9 +457,9 @@ func (e *Engine) CompleteBatch(ctx context.Context, id string) (*aepwire.Batch, 
 		r, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, started_ms = ?, completed_ms = ?,
 			ingest_time_ms = ?, record_count = ?, failed_record_count = ?, size_bytes = ?, errors = ?, profile_kind = ?, top_names = ?,
 			unique_names = ?, as_is = ?
-			WHERE id = ? AND status = ?`,
+			WHERE id = ? AND status IN (?, ?)`,
 			status, now, started, now, ingestTime, res.accepted, res.failed, res.bytes, string(errorsJSON), profileKind, topNames,
-			uniqueNames, asIs, id, aepwire.BatchLoading)
+			uniqueNames, asIs, id, aepwire.BatchLoading, aepwire.BatchProcessing)
 		if err != nil {
 			return err
 		}
@@ -507,7 +527,7 @@ func (e *Engine) scanBatch(row interface{ Scan(...any) error }) (*aepwire.Batch,
 	if err := json.Unmarshal([]byte(errorsJSON), &b.Errors); err != nil {
 		return nil, fmt.Errorf("batch %s has unreadable errors: %w", b.ID, err)
 	}
-	if b.Status != aepwire.BatchLoading {
+	if !completing(b.Status) {
 		b.Metrics = &aepwire.BatchMetrics{
 			RecordsRead:    b.RecordCount + b.FailedRecordCount,
 			RecordsWritten: b.RecordCount,
@@ -568,7 +588,10 @@ func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
 		return err
 	}
 	// The batch is gone once the row is; a crash before the files are removed leaves a directory
-	// that the next Open collects. What exports kept of the store holds its events: it goes too.
+	// that the next Open collects. A completion of it in the background stops first, so that it
+	// writes nothing into the directory as it goes. What exports kept of the store holds its
+	// events: it goes too.
+	e.background.halt(id)
 	if inStore {
 		if err := e.dropKept(sb); err != nil {
 			return err

@@ -58,6 +58,9 @@ type Options struct {
 	Workers int
 	// Hooks are called at fixed points of the engine's work.
 	Hooks Hooks
+	// Log, when set, hears of what the engine does with no caller to answer: why a batch
+	// completed in the background (AcceptBatch) failed.
+	Log func(format string, args ...any)
 }
 
 // Hooks are points at which a program takes part in the engine's work: each is called in the
@@ -94,6 +97,10 @@ type Hooks struct {
 	// through a kept identity graph, before it keeps those of each chunk, with the chunk's
 	// sequence number; ctx ends when the job is cancelled or its runner stops.
 	BeforeKeepingEvents func(ctx context.Context, seq int)
+	// BatchInBackgroundDone is called when a completion that AcceptBatch or ResumeBatches started
+	// has returned, with its error (nil when the batch ended, and when it was no longer there to
+	// complete).
+	BatchInBackgroundDone func(batch string, err error)
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.
@@ -132,6 +139,9 @@ type Engine struct {
 	}
 	// jobEvents tells waiters in this process that this engine changed an export job.
 	jobEvents signal
+	// background runs the completions of batches that AcceptBatch accepted.
+	background background
+	log        func(format string, args ...any)
 }
 
 // databaseFile is the name of the engine's SQLite database inside the data directory.
@@ -154,7 +164,11 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, sortRunBytes: opts.SortRunBytes, workers: opts.Workers, hooks: opts.Hooks, freeSpace: freeSpace, writtenBack: dropWrittenBack,
 		locks: jobs.NewLocks(dir), home: opts.Sandbox,
-		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles}
+		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles, log: opts.Log}
+	e.background.start()
+	if e.log == nil {
+		e.log = func(string, ...any) {}
+	}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}
@@ -221,9 +235,11 @@ func (e *Engine) Sandbox() string { return e.home }
 // DataDir is the absolute path of the engine's data directory.
 func (e *Engine) DataDir() string { return e.dir }
 
-// Close stops the engine's runner, if it has one, and releases the database. Jobs it was running
-// are left to be resumed by the next runner.
+// Close stops the engine's runner, if it has one, and the completions it runs in the background,
+// and releases the database. Jobs it was running are left to be resumed by the next runner, and
+// batches it was completing processing, for ResumeBatches.
 func (e *Engine) Close() error {
+	e.background.stop()
 	e.runner.Stop()
 	return e.store.Close()
 }

@@ -3,6 +3,7 @@ package exportengine
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,10 @@ import (
 
 // codeNoFiles is the batch error of a batch completed without files.
 const codeNoFiles = "INGEST-1100"
+
+// ingestCheckEvery is how many records ingestion accepts between two looks at whether it is to
+// stop: its context is looked at rarely enough to cost nothing.
+const ingestCheckEvery = 4096
 
 // maxBatchErrors bounds the record errors a batch reports; failedRecordCount counts them all.
 const maxBatchErrors = 100
@@ -55,8 +60,8 @@ func (res *ingestResult) fail(file string, pos int64, code, reason string) {
 }
 
 // ingestFiles validates the files of a batch in file-name order. With a segment writer, accepted
-// records go to the profile store.
-func ingestFiles(dir string, kind record.Kind, seg *segment.Writer) (*ingestResult, error) {
+// records go to the profile store. It stops with ctx's error when ctx ends.
+func ingestFiles(ctx context.Context, dir string, kind record.Kind, seg *segment.Writer) (*ingestResult, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -95,6 +100,9 @@ func ingestFiles(dir string, kind record.Kind, seg *segment.Writer) (*ingestResu
 			st.records++
 			r.Seq = seq
 			seq++
+			if seq%ingestCheckEvery == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if seg != nil {
 				return seg.Add(r)
 			}
@@ -105,6 +113,9 @@ func ingestFiles(dir string, kind record.Kind, seg *segment.Writer) (*ingestResu
 		}
 		res.files = append(res.files, st)
 		res.bytes += st.size
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if len(names) == 0 {
 		res.errors = append(res.errors, aepwire.BatchError{Code: codeNoFiles, Description: "the batch has no files"})

@@ -1,0 +1,220 @@
+package exportengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+)
+
+// acceptRecords are the records of the batches these tests accept: enough for several runs of
+// a segment of 4 KiB.
+const acceptRecords = 500
+
+// acceptedBatch makes a profile batch of acceptRecords records, ready to complete.
+func acceptedBatch(t *testing.T, e *Engine) (dataset, batch string) {
+	t.Helper()
+	ctx := context.Background()
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	for i := range acceptRecords {
+		fmt.Fprintf(&sb, `{"identityMap":{"Email":[{"id":"p%03d@example.com"}]},"i":%d}`+"\n", i, i)
+	}
+	if err := e.UploadBatchFile(ctx, b.ID, ds, "records.json", strings.NewReader(sb.String())); err != nil {
+		t.Fatal(err)
+	}
+	return ds, b.ID
+}
+
+// heldIngestion is a hook that holds a batch's ingestion after its first segment run, once, until
+// released, and a hook that hears the completions in the background end.
+type heldIngestion struct {
+	runs    atomic.Int32
+	inRun   chan struct{}
+	release chan struct{}
+	done    chan error
+}
+
+func newHeldIngestion() *heldIngestion {
+	return &heldIngestion{inRun: make(chan struct{}), release: make(chan struct{}), done: make(chan error, 4)}
+}
+
+func (h *heldIngestion) hooks() Hooks {
+	return Hooks{
+		AfterSegmentRun: func() {
+			if h.runs.Add(1) == 1 {
+				close(h.inRun)
+				<-h.release
+			}
+		},
+		BatchInBackgroundDone: func(_ string, err error) { h.done <- err },
+	}
+}
+
+// COMPLETE through AcceptBatch is answered before the batch is ingested: the batch is processing,
+// refuses files, and ends as CompleteBatch would have ended it.
+func TestAcceptedBatchIsIngestedInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	held := newHeldIngestion()
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: held.hooks()})
+	ds, id := acceptedBatch(t, e)
+
+	b, err := e.AcceptBatch(ctx, id)
+	if err != nil || b.Status != aepwire.BatchProcessing || b.Metrics != nil {
+		t.Fatalf("AcceptBatch: %+v, %v; want the batch processing, without metrics", b, err)
+	}
+	<-held.inRun // the answer came first: the ingestion is still held after its first run
+	if got, err := e.GetBatch(ctx, id); err != nil || got.Status != aepwire.BatchProcessing {
+		t.Errorf("the batch while it is ingested: %+v, %v; want it processing", got, err)
+	}
+	err = e.UploadBatchFile(ctx, id, ds, "late.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"late@example.com"}]}}`+"\n"))
+	if err == nil || !strings.Contains(err.Error(), "is processing: files can only be added while it is loading") {
+		t.Errorf("an upload into the processing batch: %v; want it refused, naming its status", err)
+	}
+	if again, err := e.AcceptBatch(ctx, id); err != nil || again.Status != aepwire.BatchProcessing {
+		t.Errorf("COMPLETE again: %+v, %v; want the batch as it is, processing", again, err)
+	}
+	close(held.release)
+	if err := <-held.done; err != nil {
+		t.Fatalf("the completion in the background: %v", err)
+	}
+	got, err := e.GetBatch(ctx, id)
+	if err != nil || got.Status != aepwire.BatchSuccess || got.RecordCount != acceptRecords || got.Metrics == nil {
+		t.Fatalf("the batch after: %+v, %v; want success with %d records and its metrics", got, err, acceptRecords)
+	}
+	if n := len(storeContents(t, e)); n != acceptRecords {
+		t.Errorf("the profile store holds %d records, want %d", n, acceptRecords)
+	}
+	if again, err := e.AcceptBatch(ctx, id); err != nil || again.Status != aepwire.BatchSuccess {
+		t.Errorf("COMPLETE after it ended: %+v, %v; want the batch as it is", again, err)
+	}
+	if len(held.done) != 0 {
+		t.Errorf("COMPLETE of an ended batch started a completion")
+	}
+}
+
+// An engine that closes while it ingests an accepted batch leaves it processing, with its files;
+// the next engine's ResumeBatches ingests it, once.
+func TestAcceptedBatchIsResumedAfterAClose(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	held := newHeldIngestion()
+	e, err := Open(ctx, Options{DataDir: dir, RunBytes: 4096, Hooks: held.hooks()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, id := acceptedBatch(t, e)
+	if _, err := e.AcceptBatch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	<-held.inRun
+	closed := make(chan error, 1)
+	go func() { closed <- e.Close() }()
+	<-e.background.ctx.Done() // Close has told the completion to stop: let it see so
+	close(held.release)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-held.done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the completion stopped by Close: %v; want it cancelled", err)
+	}
+
+	done := make(chan error, 2)
+	e = openEngine(t, Options{DataDir: dir, RunBytes: 4096, Hooks: Hooks{BatchInBackgroundDone: func(_ string, err error) { done <- err }}})
+	if b, err := e.GetBatch(ctx, id); err != nil || b.Status != aepwire.BatchProcessing {
+		t.Fatalf("the batch after the close: %+v, %v; want it processing", b, err)
+	}
+	if n, err := e.ResumeBatches(ctx); err != nil || n != 1 {
+		t.Fatalf("ResumeBatches: %d, %v; want the one batch", n, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the resumed completion: %v", err)
+	}
+	if b, err := e.GetBatch(ctx, id); err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != acceptRecords {
+		t.Fatalf("the resumed batch: %+v, %v; want success with %d records", b, err, acceptRecords)
+	}
+	if n := len(storeContents(t, e)); n != acceptRecords {
+		t.Errorf("the profile store holds %d records, want %d", n, acceptRecords)
+	}
+	if n, err := e.ResumeBatches(ctx); err != nil || n != 0 {
+		t.Errorf("ResumeBatches once it ended: %d, %v; want none", n, err)
+	}
+}
+
+// A batch deleted while it is ingested in the background is gone, with its directory, whatever
+// point its completion had reached.
+func TestDeletingAProcessingBatch(t *testing.T) {
+	ctx := context.Background()
+	held := newHeldIngestion()
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: held.hooks()})
+	_, id := acceptedBatch(t, e)
+	if _, err := e.AcceptBatch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	<-held.inRun
+	deleted := make(chan error, 1)
+	go func() { deleted <- e.DeleteBatch(ctx, id) }()
+	close(held.release)
+	if err := <-deleted; err != nil {
+		t.Fatalf("DeleteBatch: %v", err)
+	}
+	if err := <-held.done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("the completion of the deleted batch: %v; want it ended, or stopped by the deletion", err)
+	}
+	if _, err := e.GetBatch(ctx, id); !aepwire.IsNotFound(err) {
+		t.Errorf("the deleted batch reads %v, want it gone", err)
+	}
+	if _, err := os.Stat(e.batchDir(id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the deleted batch's directory: %v, want it gone", err)
+	}
+	if n := len(storeContents(t, e)); n != 0 {
+		t.Errorf("the profile store holds %d records, want none", n)
+	}
+}
+
+// A completion in the background that fails for a reason of the engine's ends the batch failed,
+// saying so, and tells the engine's log why: its client would otherwise wait for good.
+func TestAcceptedBatchThatCannotBeIngestedFails(t *testing.T) {
+	ctx := context.Background()
+	held := newHeldIngestion()
+	var mu sync.Mutex
+	var logged []string
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: held.hooks(), Log: func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, fmt.Sprintf(format, args...))
+	}})
+	_, id := acceptedBatch(t, e)
+	if _, err := e.AcceptBatch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	<-held.inRun
+	// The batch's directory goes from under the ingestion: its segment cannot be made durable.
+	if err := os.RemoveAll(e.batchDir(id)); err != nil {
+		t.Fatal(err)
+	}
+	close(held.release)
+	if err := <-held.done; err == nil {
+		t.Fatal("the completion without its directory: no error")
+	}
+	b, err := e.GetBatch(ctx, id)
+	if err != nil || b.Status != aepwire.BatchFailed || len(b.Errors) != 1 || b.Errors[0].Code != codeBatchNotIngested ||
+		strings.Contains(b.Errors[0].Description, e.DataDir()) {
+		t.Fatalf("the batch: %+v, %v; want it failed with %s, naming none of the engine's files", b, err, codeBatchNotIngested)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 1 || !strings.Contains(logged[0], id) {
+		t.Errorf("the log: %q; want one line naming batch %s", logged, id)
+	}
+}
