@@ -189,15 +189,11 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err := CheckSandboxName(e.home); err != nil {
 		return nil, err
 	}
-	// A data directory without a database has nothing of an older engine's to make private, and
-	// may hold files of others (data_dir = "."), which are not the engine's to touch.
-	_, err = os.Lstat(filepath.Join(dir, databaseFile))
-	older := err == nil
 	e.store, err = store.Open(ctx, filepath.Join(dir, databaseFile))
 	if err != nil {
 		return nil, err
 	}
-	if err := e.makePrivate(ctx, older); err != nil {
+	if err := e.makePrivate(ctx); err != nil {
 		_ = e.store.Close()
 		return nil, err
 	}

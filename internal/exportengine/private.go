@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/jobs"
 )
 
 // The data directory holds personal data (the profiles' e-mail addresses, names, events), so
@@ -43,21 +45,17 @@ func narrow(path string, want fs.FileMode) error {
 }
 
 // makePrivate narrows what a version before private permissions left in the data directory:
-// every directory to 0700 and every file to 0600. It walks the directory once in its life, and
-// only when it held a database before this engine opened it (older): a new data directory has
-// nothing of an older engine's, and whatever else it holds is not the engine's to change (an
-// executable that loses its mode bits stops running). The directory itself is narrowed either way.
-func (e *Engine) makePrivate(ctx context.Context, older bool) error {
+// the directory itself and what is the engine's in it (ownEntries), every directory to 0700 and
+// every file to 0600. It walks them once in the directory's life. Whatever else the directory
+// holds is not the engine's to change (with data_dir = ".", a provider binary under .terraform,
+// which stops running once it loses its mode bits), whether the directory is new or older.
+func (e *Engine) makePrivate(ctx context.Context) error {
 	var done bool
 	err := e.store.DB().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM engine_state WHERE key = ?)`, privateKey).Scan(&done)
 	if err != nil || done {
 		return err
 	}
-	if older {
-		if err := e.narrowAll(); err != nil {
-			return err
-		}
-	} else if err := narrow(e.dir, privateDir); err != nil { // made before the engine, by its user
+	if err := e.narrowOwn(); err != nil {
 		return fmt.Errorf("making the data directory private: %w", err)
 	}
 	return e.store.Write(ctx, func(tx *sql.Tx) error {
@@ -66,23 +64,36 @@ func (e *Engine) makePrivate(ctx context.Context, older bool) error {
 	})
 }
 
-// narrowAll narrows every directory under the data directory to 0700 and every file to 0600.
-func (e *Engine) narrowAll() error {
-	err := filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
+// ownEntries are the names in a data directory that are the engine's, in this version or an
+// earlier one (worker.lock, since moved under jobs/).
+var ownEntries = []string{
+	databaseFile, databaseFile + "-wal", databaseFile + "-shm", databaseFile + "-journal", databaseFile + ".open-lock",
+	batchesDir, jobs.LocksDir, keptGraphsDir, workerLogFile, "worker.lock",
+}
+
+// narrowOwn narrows the data directory to 0700, and under it every directory of the engine's
+// to 0700 and every file of the engine's to 0600.
+func (e *Engine) narrowOwn() error {
+	if err := narrow(e.dir, privateDir); err != nil {
+		return err
+	}
+	for _, name := range ownEntries {
+		err := filepath.WalkDir(filepath.Join(e.dir, name), func(path string, d fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			want := privateFile
+			if d.IsDir() {
+				want = privateDir
+			}
+			return narrow(path, want)
+		})
 		if err != nil {
 			return err
 		}
-		want := privateFile
-		if d.IsDir() {
-			want = privateDir
-		}
-		return narrow(path, want)
-	})
-	if err != nil {
-		return fmt.Errorf("making the data directory private: %w", err)
 	}
 	return nil
 }

@@ -86,27 +86,42 @@ func TestOpenMakesAnOlderDataDirectoryPrivate(t *testing.T) {
 	}
 }
 
-// A new data directory may hold files of others (data_dir = "."): the engine's files in it are
-// private, and theirs keep their permissions (a provider binary its execute bits).
+// A data directory may hold files of others (data_dir = "."): the engine's files in it are
+// private, and theirs keep their permissions (a provider binary its execute bits), whether the
+// directory is new or was written by a version before private permissions (or, which is the
+// same to the engine, by another process that opened it first a moment before).
 func TestOpenLeavesOthersFilesAsTheyAre(t *testing.T) {
 	withUmask(t, 0o022)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, ".terraform", "providers", "terraform-provider-x")
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	openEngine(t, Options{DataDir: dir})
-	for path, want := range map[string]fs.FileMode{bin: 0o755, filepath.Dir(bin): 0o755, filepath.Join(dir, databaseFile): privateFile,
-		filepath.Join(dir, batchesDir): privateDir, dir: privateDir} {
-		if info, err := os.Stat(path); err != nil || info.Mode().Perm() != want {
-			t.Errorf("%s: %v, %v; want %o", path, info, err, want)
-		}
+	for _, older := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new", true: "older"}[older], func(t *testing.T) {
+			dir := t.TempDir()
+			bin := filepath.Join(dir, ".terraform", "providers", "terraform-provider-x")
+			if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]fs.FileMode{bin: 0o755, filepath.Dir(bin): 0o755, filepath.Join(dir, databaseFile): privateFile,
+				filepath.Join(dir, batchesDir): privateDir, dir: privateDir}
+			if older {
+				writeLegacyDatabase(t, dir)
+				log := filepath.Join(dir, workerLogFile)
+				if err := os.WriteFile(log, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				want[log] = privateFile
+			}
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			openEngine(t, Options{DataDir: dir})
+			for path, want := range want {
+				if info, err := os.Stat(path); err != nil || info.Mode().Perm() != want {
+					t.Errorf("%s: %v, %v; want %o", path, info, err, want)
+				}
+			}
+		})
 	}
 }
 
