@@ -17,8 +17,9 @@ const codeBatchNotIngested = "INGEST-1500"
 
 // AcceptBatch is COMPLETE as AEP answers it: at once. A loading batch is marked processing, which
 // survives a restart, and is ingested in the background, as CompleteBatch would ingest it;
-// GetBatch reports when it has ended. A batch already asked to complete is returned as it is (and
-// its completion started, when nothing in this engine runs it), and so is one that has ended.
+// GetBatch reports when it has ended. At most maxBackgroundBatches batches are ingested at once,
+// the others waiting their turn, oldest first. A batch already asked to complete is returned as
+// it is, and so is one that has ended.
 //
 // A completion that fails for a reason of the engine's (its disk, its database) ends the batch
 // failed, with an error that says so, where CompleteBatch would return the error and leave the
@@ -47,7 +48,7 @@ func (e *Engine) AcceptBatch(ctx context.Context, id string) (*aepwire.Batch, er
 		}
 	}
 	if b.Status == aepwire.BatchProcessing {
-		e.completeInBackground(sb, id)
+		e.kickBackground()
 	}
 	return b, nil
 }
@@ -55,41 +56,131 @@ func (e *Engine) AcceptBatch(ctx context.Context, id string) (*aepwire.Batch, er
 // ResumeBatches starts again, in the background, the completion of every batch left processing:
 // those that a served engine accepted and did not end before it stopped. It returns how many.
 func (e *Engine) ResumeBatches(ctx context.Context) (int, error) {
-	type batchOf struct{ sandbox, id string }
-	left, err := store.All(ctx, e.store.DB(), func(row store.Scanner) (b batchOf, err error) {
-		err = row.Scan(&b.sandbox, &b.id)
-		return b, err
-	}, `SELECT sandbox, id FROM batches WHERE status = ? ORDER BY updated_ms, id`, aepwire.BatchProcessing)
+	var n int
+	err := e.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM batches WHERE status = ?`, aepwire.BatchProcessing).Scan(&n)
 	if err != nil {
 		return 0, err
 	}
-	for _, b := range left {
-		e.completeInBackground(b.sandbox, b.id)
+	if n > 0 {
+		e.kickBackground()
 	}
-	return len(left), nil
+	return n, nil
 }
 
-// completeInBackground completes batch id of sandbox sb in a goroutine of its own, unless one of
-// this engine is already at it.
-func (e *Engine) completeInBackground(sb, id string) {
-	ctx, started := e.background.begin(id)
-	if !started {
+// WaitBatch waits until batch id is no longer processing (see AcceptBatch), or until ctx ends.
+// It is woken by this engine's completions in the background: a batch that another process
+// completes is seen once one of this engine's ends, or not at all.
+func (e *Engine) WaitBatch(ctx context.Context, id string) error {
+	for {
+		changed := e.background.ended.wait()
+		var processing bool
+		err := e.store.DB().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE id = ? AND status = ?)`,
+			id, aepwire.BatchProcessing).Scan(&processing)
+		if err != nil || !processing {
+			return err
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// maxBackgroundBatches bounds the batches a served engine ingests at once: each ingestion uses
+// every core, and holds a run of RunBytes in memory.
+const maxBackgroundBatches = 2
+
+// kickBackground tells the runners of completions that there may be a batch to complete, and
+// starts one if fewer than maxBackgroundBatches run.
+func (e *Engine) kickBackground() {
+	bg := &e.background
+	bg.mu.Lock()
+	defer bg.mu.Unlock()
+	bg.kicked = true
+	if bg.stopped || bg.runners >= maxBackgroundBatches {
 		return
 	}
-	go func() {
-		_, err := e.completeBatch(ctx, ctx, sb, id)
-		if aepwire.IsNotFound(err) {
-			err = nil // deleted meanwhile: nothing is left to end
+	bg.runners++
+	bg.wg.Add(1)
+	go e.runBackground()
+}
+
+// runBackground completes processing batches, one at a time and oldest first, until none is left
+// that no other runner holds; it then ends, unless it was kicked meanwhile.
+func (e *Engine) runBackground() {
+	bg := &e.background
+	defer bg.wg.Done()
+	for {
+		bg.mu.Lock()
+		bg.kicked = false
+		bg.mu.Unlock()
+		sb, id, ctx, err := e.nextInBackground()
+		if err != nil {
+			e.log("looking for batches to complete: %v", err)
 		}
-		if err != nil && ctx.Err() == nil {
-			e.log("batch %s (sandbox %s) could not be ingested: %v", id, sb, err)
-			err = errors.Join(err, e.failBatch(ctx, sb, id))
+		if id == "" {
+			bg.mu.Lock()
+			if bg.kicked && !bg.stopped && err == nil {
+				bg.mu.Unlock()
+				continue
+			}
+			bg.runners--
+			bg.mu.Unlock()
+			return
 		}
-		e.background.end(id)
+		err, stuck := e.completeInBackground(ctx, sb, id)
+		bg.end(id, stuck)
 		if e.hooks.BatchInBackgroundDone != nil {
 			e.hooks.BatchInBackgroundDone(id, err)
 		}
-	}()
+	}
+}
+
+// nextInBackground takes the oldest processing batch that no runner holds (and that is not
+// stuck), and registers it as running.
+func (e *Engine) nextInBackground() (sb, id string, ctx context.Context, err error) {
+	bg := &e.background
+	type batchOf struct{ sandbox, id string }
+	// The runners hold at most maxBackgroundBatches of them, so one more is free when any is.
+	candidates, err := store.All(bg.ctx, e.store.DB(), func(row store.Scanner) (b batchOf, err error) {
+		err = row.Scan(&b.sandbox, &b.id)
+		return b, err
+	}, `SELECT sandbox, id FROM batches WHERE status = ? ORDER BY updated_ms, id LIMIT ?`,
+		aepwire.BatchProcessing, maxBackgroundBatches+bg.stuckCount()+1)
+	select {
+	case <-bg.ctx.Done():
+		return "", "", nil, nil // the engine is closing: what the query met is of no matter
+	default:
+	}
+	if err != nil {
+		return "", "", nil, err
+	}
+	for _, c := range candidates {
+		if ctx, ok := bg.begin(c.id); ok {
+			return c.sandbox, c.id, ctx, nil
+		}
+	}
+	return "", "", nil, nil
+}
+
+// completeInBackground completes batch id of sandbox sb, and ends it failed when its completion
+// fails for a reason of the engine's; stuck says that it could not be ended failed either, and is
+// still processing.
+func (e *Engine) completeInBackground(ctx context.Context, sb, id string) (err error, stuck bool) {
+	_, err = e.completeBatch(ctx, ctx, sb, id)
+	if aepwire.IsNotFound(err) {
+		return nil, false // deleted meanwhile: nothing is left to end
+	}
+	if err == nil || ctx.Err() != nil {
+		return err, false
+	}
+	e.log("batch %s (sandbox %s) could not be ingested: %v", id, sb, err)
+	if ferr := e.failBatch(ctx, sb, id); ferr != nil {
+		e.log("batch %s (sandbox %s) could not be ended failed, and is left processing until the engine opens again: %v", id, sb, ferr)
+		return errors.Join(err, ferr), true
+	}
+	return err, false
 }
 
 // failBatch ends a processing batch failed, for a reason of the engine's: its client would
@@ -111,14 +202,21 @@ func (e *Engine) failBatch(ctx context.Context, sb, id string) error {
 	})
 }
 
-// background runs completions of batches until it stops: one at a time for each batch, each with
-// a context that ends when the engine closes, or when its batch is deleted.
+// background is the engine's completions of batches in the background: the runners that make
+// them, which batch each holds, and the context they run in, which ends when the engine closes.
 type background struct {
 	ctx    context.Context
 	cancel context.CancelFunc
+	// ended is notified each time a completion ends.
+	ended signal
 
 	mu      sync.Mutex
+	runners int
+	kicked  bool // a batch may have come to be processing since a runner last looked
 	running map[string]*backgroundRun
+	// stuck are the batches whose completion failed, and that could not be ended failed either:
+	// they are not taken again until the engine opens anew.
+	stuck   map[string]bool
 	stopped bool
 	wg      sync.WaitGroup
 }
@@ -133,29 +231,41 @@ type backgroundRun struct {
 func (bg *background) start() {
 	bg.ctx, bg.cancel = context.WithCancel(context.Background())
 	bg.running = map[string]*backgroundRun{}
+	bg.stuck = map[string]bool{}
 }
 
-// begin registers a completion of batch id, unless one runs or the engine is closing.
+// begin registers a completion of batch id, unless one runs, it is stuck, or the engine is
+// closing.
 func (bg *background) begin(id string) (context.Context, bool) {
 	bg.mu.Lock()
 	defer bg.mu.Unlock()
-	if bg.stopped || bg.running[id] != nil {
+	if bg.stopped || bg.running[id] != nil || bg.stuck[id] {
 		return nil, false
 	}
 	ctx, cancel := context.WithCancel(bg.ctx)
 	bg.running[id] = &backgroundRun{cancel: cancel, done: make(chan struct{})}
-	bg.wg.Add(1)
 	return ctx, true
 }
 
-func (bg *background) end(id string) {
+// stuckCount is how many batches begin refuses for being stuck.
+func (bg *background) stuckCount() int {
+	bg.mu.Lock()
+	defer bg.mu.Unlock()
+	return len(bg.stuck)
+}
+
+// end ends the completion of batch id; stuck says it failed, and the batch is still processing.
+func (bg *background) end(id string, stuck bool) {
 	bg.mu.Lock()
 	run := bg.running[id]
 	delete(bg.running, id)
+	if stuck {
+		bg.stuck[id] = true
+	}
 	bg.mu.Unlock()
 	run.cancel()
 	close(run.done)
-	bg.wg.Done()
+	bg.ended.notify()
 }
 
 // halt stops the completion of batch id, if one runs, and waits for it to return.
@@ -169,33 +279,11 @@ func (bg *background) halt(id string) {
 	}
 }
 
-// wait waits for the completion of batch id to return, if one runs, or for ctx to end.
-func (bg *background) wait(ctx context.Context, id string) error {
-	bg.mu.Lock()
-	run := bg.running[id]
-	bg.mu.Unlock()
-	if run == nil {
-		return nil
-	}
-	select {
-	case <-run.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// stop ends the completions' context and waits for them to return.
+// stop ends the completions' context and waits for the runners to return.
 func (bg *background) stop() {
 	bg.mu.Lock()
 	bg.stopped = true
 	bg.mu.Unlock()
 	bg.cancel()
 	bg.wg.Wait()
-}
-
-// WaitBatch waits until no completion of batch id runs in this engine's background (see
-// AcceptBatch), or until ctx ends. A batch that this engine is not completing is not waited for.
-func (e *Engine) WaitBatch(ctx context.Context, id string) error {
-	return e.background.wait(ctx, id)
 }

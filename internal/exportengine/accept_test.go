@@ -218,3 +218,51 @@ func TestAcceptedBatchThatCannotBeIngestedFails(t *testing.T) {
 		t.Errorf("the log: %q; want one line naming batch %s", logged, id)
 	}
 }
+
+// Batches accepted at once are ingested at most maxBackgroundBatches at a time, the others
+// waiting their turn as processing, and all of them end.
+func TestAcceptedBatchesTakeTurns(t *testing.T) {
+	ctx := context.Background()
+	arrived, release := make(chan struct{}, 16), make(chan struct{})
+	done := make(chan string, 16)
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
+		// Each batch here is one run: its completion is held once, at its end, until released.
+		AfterSegmentRun: func() {
+			arrived <- struct{}{}
+			<-release
+		},
+		BatchInBackgroundDone: func(id string, err error) {
+			if err != nil {
+				t.Errorf("the completion of batch %s: %v", id, err)
+			}
+			done <- id
+		},
+	}})
+	const batches = maxBackgroundBatches + 2
+	var ids []string
+	for range batches {
+		_, id := acceptedBatch(t, e)
+		if _, err := e.AcceptBatch(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for range maxBackgroundBatches {
+		<-arrived
+	}
+	e.background.mu.Lock()
+	runners, running := e.background.runners, len(e.background.running)
+	e.background.mu.Unlock()
+	if runners != maxBackgroundBatches || running != maxBackgroundBatches {
+		t.Errorf("%d runners holding %d batches while they are held, want %d of each", runners, running, maxBackgroundBatches)
+	}
+	close(release)
+	for range batches {
+		<-done
+	}
+	for _, id := range ids {
+		if b, err := e.GetBatch(ctx, id); err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != acceptRecords {
+			t.Errorf("batch %s: %+v, %v; want success with %d records", id, b, err, acceptRecords)
+		}
+	}
+}
