@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
@@ -43,9 +44,9 @@ func (e *Engine) AcceptBatch(ctx context.Context, id string) (*aepwire.Batch, er
 		if err != nil {
 			return nil, err
 		}
-		if b, err = e.getBatch(ctx, sb, id); err != nil {
-			return nil, err
-		}
+		// Asked to complete, it is completed, whether or not its client waits for the answer.
+		e.kickBackground()
+		return e.getBatch(ctx, sb, id)
 	}
 	if b.Status == aepwire.BatchProcessing {
 		e.kickBackground()
@@ -168,9 +169,14 @@ func (e *Engine) nextInBackground() (sb, id string, ctx context.Context, err err
 // fails for a reason of the engine's; stuck says that it could not be ended failed either, and is
 // still processing.
 func (e *Engine) completeInBackground(ctx context.Context, sb, id string) (err error, stuck bool) {
-	_, err = e.completeBatch(ctx, ctx, sb, id)
+	b, err := e.completeBatch(ctx, ctx, sb, id)
 	if aepwire.IsNotFound(err) {
 		return nil, false // deleted meanwhile: nothing is left to end
+	}
+	if err == nil && completing(b.Status) {
+		// Not a way completeBatch returns; were it one, the runner would take the batch again at
+		// once, and again.
+		err = fmt.Errorf("its completion returned with the batch still %s", b.Status)
 	}
 	if err == nil || ctx.Err() != nil {
 		return err, false
@@ -221,9 +227,10 @@ type background struct {
 	wg      sync.WaitGroup
 }
 
-// backgroundRun is one completion under way: cancel ends its context, done is closed once it has
-// returned.
+// backgroundRun is one completion under way: its context, which cancel ends, and done, which is
+// closed once it has returned.
 type backgroundRun struct {
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -243,7 +250,7 @@ func (bg *background) begin(id string) (context.Context, bool) {
 		return nil, false
 	}
 	ctx, cancel := context.WithCancel(bg.ctx)
-	bg.running[id] = &backgroundRun{cancel: cancel, done: make(chan struct{})}
+	bg.running[id] = &backgroundRun{ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	return ctx, true
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,9 +99,6 @@ func TestAcceptedBatchIsIngestedInTheBackground(t *testing.T) {
 	if again, err := e.AcceptBatch(ctx, id); err != nil || again.Status != aepwire.BatchSuccess {
 		t.Errorf("COMPLETE after it ended: %+v, %v; want the batch as it is", again, err)
 	}
-	if len(held.done) != 0 {
-		t.Errorf("COMPLETE of an ended batch started a completion")
-	}
 }
 
 // An engine that closes while it ingests an accepted batch leaves it processing, with its files;
@@ -151,40 +149,57 @@ func TestAcceptedBatchIsResumedAfterAClose(t *testing.T) {
 	}
 }
 
-// A batch deleted while it is ingested in the background is gone, with its directory, whatever
-// point its completion had reached.
+// A batch deleted while it is ingested in the background, alone or with its dataset, has its
+// ingestion stopped first, and is gone with its directory.
 func TestDeletingAProcessingBatch(t *testing.T) {
-	ctx := context.Background()
-	held := newHeldIngestion()
-	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: held.hooks()})
-	_, id := acceptedBatch(t, e)
-	if _, err := e.AcceptBatch(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	<-held.inRun
-	deleted := make(chan error, 1)
-	go func() { deleted <- e.DeleteBatch(ctx, id) }()
-	close(held.release)
-	if err := <-deleted; err != nil {
-		t.Fatalf("DeleteBatch: %v", err)
-	}
-	if err := <-held.done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Errorf("the completion of the deleted batch: %v; want it ended, or stopped by the deletion", err)
-	}
-	if _, err := e.GetBatch(ctx, id); !aepwire.IsNotFound(err) {
-		t.Errorf("the deleted batch reads %v, want it gone", err)
-	}
-	if _, err := os.Stat(e.batchDir(id)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the deleted batch's directory: %v, want it gone", err)
-	}
-	if n := len(storeContents(t, e)); n != 0 {
-		t.Errorf("the profile store holds %d records, want none", n)
+	for _, what := range []string{"batch", "dataset"} {
+		t.Run(what, func(t *testing.T) {
+			ctx := context.Background()
+			held := newHeldIngestion()
+			e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: held.hooks()})
+			ds, id := acceptedBatch(t, e)
+			if _, err := e.AcceptBatch(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			<-held.inRun
+			e.background.mu.Lock()
+			run := e.background.running[id]
+			e.background.mu.Unlock()
+			deleted := make(chan error, 1)
+			go func() {
+				if what == "batch" {
+					deleted <- e.DeleteBatch(ctx, id)
+				} else {
+					deleted <- e.DeleteDataset(ctx, ds)
+				}
+			}()
+			<-run.ctx.Done() // the deletion stopped the ingestion, and waits for it to return
+			close(held.release)
+			if err := <-deleted; err != nil {
+				t.Fatalf("deleting the %s: %v", what, err)
+			}
+			if err := <-held.done; !errors.Is(err, context.Canceled) {
+				t.Errorf("the completion of the deleted batch: %v; want it stopped", err)
+			}
+			if _, err := e.GetBatch(ctx, id); !aepwire.IsNotFound(err) {
+				t.Errorf("the deleted batch reads %v, want it gone", err)
+			}
+			if _, err := os.Stat(e.batchDir(id)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the deleted batch's directory: %v, want it gone", err)
+			}
+			if n := len(storeContents(t, e)); n != 0 {
+				t.Errorf("the profile store holds %d records, want none", n)
+			}
+		})
 	}
 }
 
 // A completion in the background that fails for a reason of the engine's ends the batch failed,
 // saying so, and tells the engine's log why: its client would otherwise wait for good.
 func TestAcceptedBatchThatCannotBeIngestedFails(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("a directory whose files are open cannot be removed on Windows")
+	}
 	ctx := context.Background()
 	held := newHeldIngestion()
 	var mu sync.Mutex
@@ -264,5 +279,28 @@ func TestAcceptedBatchesTakeTurns(t *testing.T) {
 		if b, err := e.GetBatch(ctx, id); err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != acceptRecords {
 			t.Errorf("batch %s: %+v, %v; want success with %d records", id, b, err, acceptRecords)
 		}
+	}
+}
+
+// A completion whose first write fails (a full disk, a database held past its timeout) fails,
+// and ends the batch failed: it does not take the batch, still processing, for ended.
+func TestAcceptedBatchWhoseFirstWriteFailsFails(t *testing.T) {
+	ctx := context.Background()
+	done := make(chan error, 1)
+	e := openEngine(t, Options{DataDir: t.TempDir(), Hooks: Hooks{BatchInBackgroundDone: func(_ string, err error) { done <- err }}})
+	_, id := acceptedBatch(t, e)
+	// The write that records a processing batch's activity fails; the one that ends it does not.
+	if _, err := e.store.DB().ExecContext(ctx, `CREATE TRIGGER touch_fails BEFORE UPDATE OF updated_ms ON batches
+		WHEN OLD.status = 'processing' AND NEW.status = 'processing' BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AcceptBatch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("the completion: %v; want the write's failure", err)
+	}
+	if b, err := e.GetBatch(ctx, id); err != nil || b.Status != aepwire.BatchFailed || len(b.Errors) != 1 || b.Errors[0].Code != codeBatchNotIngested {
+		t.Errorf("the batch: %+v, %v; want it failed with %s", b, err, codeBatchNotIngested)
 	}
 }

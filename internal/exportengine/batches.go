@@ -374,7 +374,10 @@ func (e *Engine) completeBatch(ctx, work context.Context, sb, id string) (*aepwi
 		if aepwire.IsNotFound(err) {
 			return nil, err
 		}
-		return e.getBatch(ctx, sb, id) // it ended meanwhile: report what is there now
+		if now, gerr := e.getBatch(ctx, sb, id); gerr == nil && !completing(now.Status) {
+			return now, nil // it ended meanwhile: report what is there now
+		}
+		return nil, fmt.Errorf("batch %s: %w", id, err)
 	}
 	ctx = work
 	var ds *aepwire.Dataset

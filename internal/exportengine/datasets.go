@@ -199,6 +199,7 @@ func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
 		}
 	}
 	for _, b := range batches {
+		e.background.halt(b) // as DeleteBatch
 		if err := os.RemoveAll(e.batchDir(b)); err != nil {
 			return err
 		}

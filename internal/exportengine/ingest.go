@@ -21,7 +21,7 @@ import (
 // codeNoFiles is the batch error of a batch completed without files.
 const codeNoFiles = "INGEST-1100"
 
-// ingestCheckEvery is how many records ingestion accepts between two looks at whether it is to
+// ingestCheckEvery is how many records ingestion reads between two looks at whether it is to
 // stop: its context is looked at rarely enough to cost nothing.
 const ingestCheckEvery = 4096
 
@@ -91,7 +91,11 @@ func ingestFiles(ctx context.Context, dir string, kind record.Kind, seg *segment
 		if info, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			size = info.Size()
 		}
+		var seen uint64
 		err := parallelParse(kind, size, read, func(pos int64, r *record.Record, rerr *record.Error) error {
+			if seen++; seen%ingestCheckEvery == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if rerr != nil {
 				res.fail(label, pos, rerr.Code, rerr.Reason)
 				return nil
@@ -100,9 +104,6 @@ func ingestFiles(ctx context.Context, dir string, kind record.Kind, seg *segment
 			st.records++
 			r.Seq = seq
 			seq++
-			if seq%ingestCheckEvery == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
 			if seg != nil {
 				return seg.Add(r)
 			}
