@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
 )
 
 // acceptRecords are the records of the batches these tests accept: enough for several runs of
@@ -302,5 +304,41 @@ func TestAcceptedBatchWhoseFirstWriteFailsFails(t *testing.T) {
 	}
 	if b, err := e.GetBatch(ctx, id); err != nil || b.Status != aepwire.BatchFailed || len(b.Errors) != 1 || b.Errors[0].Code != codeBatchNotIngested {
 		t.Errorf("the batch: %+v, %v; want it failed with %s", b, err, codeBatchNotIngested)
+	}
+}
+
+// An engine closes while its completion of a batch waits for the batch's lock, which another
+// holds (a completion in another process): the wait is given up, and the batch stays processing.
+func TestCloseGivesUpAWaitForABatchsLock(t *testing.T) {
+	ctx := context.Background()
+	waiting, done := make(chan string, 1), make(chan error, 1)
+	e, err := Open(ctx, Options{DataDir: t.TempDir(), Hooks: Hooks{
+		WaitForBatch:          func(batch string) { waiting <- batch },
+		BatchInBackgroundDone: func(_ string, err error) { done <- err },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, id := acceptedBatch(t, e)
+	other, ok, err := filelock.TryLock(filepath.Join(e.batchDir(id), uploadLockFile), filelock.Exclusive)
+	if err != nil || !ok {
+		t.Fatalf("the batch's lock: %v, %v", ok, err)
+	}
+	defer func() { _ = other.Unlock() }()
+	if _, err := e.AcceptBatch(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-waiting; got != id {
+		t.Fatalf("waited for batch %s, want %s", got, id)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("the completion: %v; want its wait given up", err)
+	}
+	e = openEngine(t, Options{DataDir: e.DataDir()})
+	if b, err := e.GetBatch(ctx, id); err != nil || b.Status != aepwire.BatchProcessing {
+		t.Errorf("the batch: %+v, %v; want it processing still", b, err)
 	}
 }

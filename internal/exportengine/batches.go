@@ -258,7 +258,7 @@ func (e *Engine) checkBatchLimits(batchID string, used usage, size int64) error 
 // upload that meets the batch being completed waits for it, and is then refused: the batch is no
 // longer loading, and its files are those it was completed with.
 func (e *Engine) placeUpload(ctx context.Context, sb, batchID, dir, tmp, name string, size int64) error {
-	lock, err := e.lockBatch(batchID)
+	lock, err := e.lockBatch(ctx, batchID)
 	if err != nil {
 		return err
 	}
@@ -282,8 +282,8 @@ func (e *Engine) placeUpload(ctx context.Context, sb, batchID, dir, tmp, name st
 }
 
 // lockBatch takes a batch's upload lock, waiting for whoever holds it (Hooks.WaitForBatch is
-// told).
-func (e *Engine) lockBatch(id string) (*filelock.Lock, error) {
+// told), or until ctx ends.
+func (e *Engine) lockBatch(ctx context.Context, id string) (*filelock.Lock, error) {
 	path := filepath.Join(e.batchDir(id), uploadLockFile)
 	lock, ok, err := filelock.TryLock(path, filelock.Exclusive)
 	if err != nil || ok {
@@ -292,7 +292,7 @@ func (e *Engine) lockBatch(id string) (*filelock.Lock, error) {
 	if e.hooks.WaitForBatch != nil {
 		e.hooks.WaitForBatch(id)
 	}
-	return filelock.Wait(path, filelock.Exclusive)
+	return filelock.WaitContext(ctx, path, filelock.Exclusive)
 }
 
 // touchLoadingBatch records activity on a loading batch, so that it is not abandoned while its
@@ -362,7 +362,7 @@ func (e *Engine) completeBatch(ctx, work context.Context, sb, id string) (*aepwi
 	// that sends COMPLETE again (a retry after an answer lost, or another run) waits for the
 	// completion under way and then finds the batch ended, where it would otherwise ingest the
 	// same files into the same segment beside it.
-	lock, err := e.lockBatch(id)
+	lock, err := e.lockBatch(ctx, id)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, batchNotFound(id) // deleted meanwhile, and its directory with it
 	}

@@ -4,7 +4,10 @@
 // even within one process.
 package filelock
 
-import "os"
+import (
+	"context"
+	"os"
+)
 
 // Mode is how a lock is held: any number of shared holders, or one exclusive holder.
 type Mode bool
@@ -52,6 +55,31 @@ func Wait(path string, mode Mode) (*Lock, error) {
 		return nil, err
 	}
 	return &Lock{f: f}, nil
+}
+
+// WaitContext is Wait, given up with ctx's error when ctx ends first. A wait given up goes on in
+// the background, and lets go of the lock as soon as it has it.
+func WaitContext(ctx context.Context, path string, mode Mode) (*Lock, error) {
+	type waited struct {
+		l   *Lock
+		err error
+	}
+	got := make(chan waited, 1)
+	go func() {
+		l, err := Wait(path, mode)
+		got <- waited{l, err}
+	}()
+	select {
+	case w := <-got:
+		return w.l, w.err
+	case <-ctx.Done():
+		go func() {
+			if w := <-got; w.l != nil {
+				_ = w.l.Unlock()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // Unlock lets go of the lock.
