@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
 
@@ -118,7 +121,12 @@ func (e *Engine) runBackground() {
 		bg.mu.Unlock()
 		sb, id, ctx, err := e.nextInBackground()
 		if err != nil {
-			e.log("looking for batches to complete: %v", err)
+			// The database did not answer (held by another process past its timeout, say): the
+			// batches waiting stay processing, so look again in a while, unless the engine closes.
+			e.log("looking for batches to complete, again in %s: %v", backgroundRetry, err)
+			if clock.Sleep(bg.ctx, e.clock, backgroundRetry) == nil {
+				continue
+			}
 		}
 		if id == "" {
 			bg.mu.Lock()
@@ -130,7 +138,7 @@ func (e *Engine) runBackground() {
 			bg.mu.Unlock()
 			return
 		}
-		err, stuck := e.completeInBackground(ctx, sb, id)
+		err, stuck := e.completeGuarded(ctx, sb, id)
 		bg.end(id, stuck)
 		if e.hooks.BatchInBackgroundDone != nil {
 			e.hooks.BatchInBackgroundDone(id, err)
@@ -165,13 +173,40 @@ func (e *Engine) nextInBackground() (sb, id string, ctx context.Context, err err
 	return "", "", nil, nil
 }
 
+// backgroundRetry is how long a runner waits to look for batches again after the database did
+// not answer.
+const backgroundRetry = 5 * time.Second
+
+// completeGuarded is completeInBackground, with a panic taken for its error: the server that runs
+// it stays up (a panic would otherwise end the process, and then every start that resumes the
+// batch), and the batch ends failed.
+func (e *Engine) completeGuarded(ctx context.Context, sb, id string) (err error, stuck bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.log("batch %s (sandbox %s) could not be ingested: panic: %v\n%s", id, sb, v, debug.Stack())
+			err = fmt.Errorf("panic: %v", v)
+			if ferr := e.failBatch(ctx, sb, id); ferr != nil {
+				e.log("batch %s (sandbox %s) could not be ended failed, and is left processing until the engine opens again: %v", id, sb, ferr)
+				err, stuck = errors.Join(err, ferr), true
+			}
+		}
+	}()
+	return e.completeInBackground(ctx, sb, id)
+}
+
 // completeInBackground completes batch id of sandbox sb, and ends it failed when its completion
 // fails for a reason of the engine's; stuck says that it could not be ended failed either, and is
 // still processing.
 func (e *Engine) completeInBackground(ctx context.Context, sb, id string) (err error, stuck bool) {
 	b, err := e.completeBatch(ctx, ctx, sb, id)
 	if aepwire.IsNotFound(err) {
-		return nil, false // deleted meanwhile: nothing is left to end
+		if now, gerr := e.getBatch(ctx, sb, id); !aepwire.IsNotFound(gerr) && (gerr != nil || completing(now.Status)) {
+			// Its row is there, but not its directory (made by CreateBatch, which did not end
+			// well): it cannot be completed.
+			err = fmt.Errorf("the batch is %w, without its directory", err)
+		} else {
+			return nil, false // deleted meanwhile: nothing is left to end
+		}
 	}
 	if err == nil && completing(b.Status) {
 		// Not a way completeBatch returns; were it one, the runner would take the batch again at

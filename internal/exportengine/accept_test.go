@@ -342,3 +342,54 @@ func TestCloseGivesUpAWaitForABatchsLock(t *testing.T) {
 		t.Errorf("the batch: %+v, %v; want it processing still", b, err)
 	}
 }
+
+// A completion in the background that panics, or that finds its batch without its directory,
+// ends the batch failed and says so in the log: the server stays up, and no runner takes the
+// batch again and again.
+func TestAcceptedBatchThatCannotBeCompletedEndsFailed(t *testing.T) {
+	for _, how := range []string{"panic", "no directory"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := context.Background()
+			done := make(chan error, 4)
+			var mu sync.Mutex
+			var logged []string
+			e := openEngine(t, Options{DataDir: t.TempDir(), Hooks: Hooks{
+				WaitForBatch:          func(string) { panic("in the completion's own goroutine") },
+				BatchInBackgroundDone: func(_ string, err error) { done <- err },
+			}, Log: func(format string, args ...any) {
+				mu.Lock()
+				defer mu.Unlock()
+				logged = append(logged, fmt.Sprintf(format, args...))
+			}})
+			_, id := acceptedBatch(t, e)
+			if how == "panic" {
+				// Its lock is held: the completion waits for it, and WaitForBatch panics.
+				other, ok, err := filelock.TryLock(filepath.Join(e.batchDir(id), uploadLockFile), filelock.Exclusive)
+				if err != nil || !ok {
+					t.Fatalf("the batch's lock: %v, %v", ok, err)
+				}
+				defer func() { _ = other.Unlock() }()
+			} else if err := os.RemoveAll(e.batchDir(id)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.AcceptBatch(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err == nil {
+				t.Fatal("the completion: no error")
+			}
+			b, err := e.GetBatch(ctx, id)
+			if err != nil || b.Status != aepwire.BatchFailed || len(b.Errors) != 1 || b.Errors[0].Code != codeBatchNotIngested {
+				t.Fatalf("the batch: %+v, %v; want it failed with %s", b, err, codeBatchNotIngested)
+			}
+			if len(done) != 0 {
+				t.Errorf("the batch was taken again after it ended failed")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(logged) != 1 || !strings.Contains(logged[0], id) || (how == "panic") != strings.Contains(logged[0], "panic") {
+				t.Errorf("the log: %q; want one line on batch %s", logged, id)
+			}
+		})
+	}
+}

@@ -486,6 +486,7 @@ func (e *Engine) completeBatch(ctx, work context.Context, sb, id string) (*aepwi
 	if err != nil {
 		return nil, fmt.Errorf("committing batch %s: %w", id, err)
 	}
+	e.background.ended.notify() // WaitBatch: a batch waiting its turn may be the one ended here
 	return e.getBatch(ctx, sb, id)
 }
 
@@ -595,6 +596,7 @@ func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
 	// writes nothing into the directory as it goes. What exports kept of the store holds its
 	// events: it goes too.
 	e.background.halt(id)
+	e.background.ended.notify()
 	if inStore {
 		if err := e.dropKept(sb); err != nil {
 			return err

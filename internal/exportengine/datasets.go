@@ -193,13 +193,17 @@ func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if inStore > 0 { // as DeleteBatch
+	// As DeleteBatch: the ingestions of its batches stop first, and waiters hear of them.
+	for _, b := range batches {
+		e.background.halt(b)
+	}
+	e.background.ended.notify()
+	if inStore > 0 {
 		if err := e.dropKept(sb); err != nil {
 			return err
 		}
 	}
 	for _, b := range batches {
-		e.background.halt(b) // as DeleteBatch
 		if err := os.RemoveAll(e.batchDir(b)); err != nil {
 			return err
 		}

@@ -64,7 +64,9 @@ type Options struct {
 }
 
 // Hooks are points at which a program takes part in the engine's work: each is called in the
-// goroutine doing that work, which waits for it to return. A nil hook is skipped. Tests use them
+// goroutine doing that work, which waits for it to return, so that a hook must not wait for that
+// work itself (Close, or deleting the batch being completed, from a batch's hooks). A nil hook is
+// skipped. Tests use them
 // to hold a job or an ingestion at a known point, and to learn that it got there.
 type Hooks struct {
 	// BeforeExportChunk is called before each chunk of an export's profiles goes to be merged,

@@ -77,8 +77,11 @@ func ingestFiles(ctx context.Context, dir string, kind record.Kind, seg *segment
 	slices.Sort(names)
 
 	res := &ingestResult{}
-	var seq uint64
+	var seq, seen uint64
 	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		st := fileStat{name: name}
 		label := ""
 		if len(names) > 1 {
@@ -91,7 +94,6 @@ func ingestFiles(ctx context.Context, dir string, kind record.Kind, seg *segment
 		if info, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			size = info.Size()
 		}
-		var seen uint64
 		err := parallelParse(kind, size, read, func(pos int64, r *record.Record, rerr *record.Error) error {
 			if seen++; seen%ingestCheckEvery == 0 && ctx.Err() != nil {
 				return ctx.Err()

@@ -51,7 +51,8 @@ func TestExportJobDataSourceHasTheResourcesTypes(t *testing.T) {
 }
 
 // A batch whose records all failed sends its user to the files; one the platform failed with no
-// record failed (the served engine's INGEST-1500, say) sends them to apply again.
+// record failed (the served engine's INGEST-1500, say) sends them to apply again; one with no
+// record and no reason (an empty JSON array) sends them to check the files.
 func TestBatchFailureSaysWhose(t *testing.T) {
 	records := &aepwire.Batch{ID: "b1", Status: aepwire.BatchFailed, FailedRecordCount: 2,
 		Errors: []aepwire.BatchError{{Code: "INGEST-1201", Description: "not JSON", Rows: []int64{1}}}}
@@ -64,7 +65,7 @@ func TestBatchFailureSaysWhose(t *testing.T) {
 	}{
 		{records, []string{"ingested no record: all 2 failed", "line 1: not JSON (INGEST-1201)", "Fix the files"}, []string{"Apply again"}},
 		{platform, []string{"with no record of it failed", "the platform could not ingest the batch (INGEST-1500)", "Apply again"}, []string{"Fix the files", "all 0 failed"}},
-		{silent, []string{"the platform gave no reason", "Apply again"}, []string{"Fix the files"}},
+		{silent, []string{"no record in it and no reason given", "an empty JSON array", "Check the files"}, []string{"Apply again"}},
 	} {
 		got := batchFailure(c.b, "ds")
 		for _, w := range c.want {

@@ -430,7 +430,8 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 
 // batchFailure says why a batch that ended failed did: all its records failed, and the files
 // must be fixed; or none did, and the platform failed the batch itself (a fault of its own, such
-// as the served engine's INGEST-1500), so that the same files may go through in a new batch.
+// as the served engine's INGEST-1500), so that the same files may go through in a new batch; or
+// it held no record at all, and said nothing, and the files are to be checked.
 func batchFailure(b *aepwire.Batch, datasetID string) string {
 	if b.FailedRecordCount > 0 || b.RecordCount > 0 {
 		return fmt.Sprintf("Batch %s into dataset %s ingested no record: all %d failed.\n\n%s\n\nFix the files and "+
@@ -438,7 +439,9 @@ func batchFailure(b *aepwire.Batch, datasetID string) string {
 	}
 	reasons := firstReasons(b, 5)
 	if reasons == "" {
-		reasons = "  (the platform gave no reason)"
+		return fmt.Sprintf("Batch %s into dataset %s failed, with no record in it and no reason given: its files may hold "+
+			"no record (an empty JSON array, or blank lines only).\n\nCheck the files and apply again; the failed batch is "+
+			"replaced.", b.ID, datasetID)
 	}
 	return fmt.Sprintf("Batch %s into dataset %s failed, with no record of it failed: the platform ended it so.\n\n%s\n\n"+
 		"Apply again to ingest the files into a new batch; the failed batch is replaced.", b.ID, datasetID, reasons)
