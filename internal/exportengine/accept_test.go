@@ -393,3 +393,38 @@ func TestAcceptedBatchThatCannotBeCompletedEndsFailed(t *testing.T) {
 		})
 	}
 }
+
+// WaitBatch on a batch waiting its turn returns once the batch is deleted, while the runners
+// are still held on others.
+func TestWaitBatchHearsOfADeletion(t *testing.T) {
+	ctx := context.Background()
+	arrived, release := make(chan struct{}, 16), make(chan struct{})
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
+		AfterSegmentRun: func() {
+			arrived <- struct{}{}
+			<-release
+		},
+	}})
+	defer close(release)
+	for range maxBackgroundBatches {
+		_, id := acceptedBatch(t, e)
+		if _, err := e.AcceptBatch(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range maxBackgroundBatches {
+		<-arrived
+	}
+	_, waiting := acceptedBatch(t, e)
+	if _, err := e.AcceptBatch(ctx, waiting); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- e.WaitBatch(ctx, waiting) }()
+	if err := e.DeleteBatch(ctx, waiting); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waited; err != nil {
+		t.Errorf("WaitBatch: %v", err)
+	}
+}
