@@ -72,8 +72,8 @@ func (e *Engine) ResumeBatches(ctx context.Context) (int, error) {
 }
 
 // WaitBatch waits until batch id is no longer processing (see AcceptBatch), or until ctx ends.
-// It is woken by this engine's completions in the background: a batch that another process
-// completes is seen once one of this engine's ends, or not at all.
+// It is woken each time this engine completes or deletes a batch, in the background or not: a
+// batch that another process completes is seen at the next of those, or not at all.
 func (e *Engine) WaitBatch(ctx context.Context, id string) error {
 	for {
 		changed := e.background.ended.wait()
@@ -248,7 +248,7 @@ func (e *Engine) failBatch(ctx context.Context, sb, id string) error {
 type background struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	// ended is notified each time a completion ends.
+	// ended is notified each time a completion ends, and each time a batch is deleted.
 	ended signal
 
 	mu      sync.Mutex
