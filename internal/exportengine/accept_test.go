@@ -241,18 +241,11 @@ func TestAcceptedBatchThatCannotBeIngestedFails(t *testing.T) {
 func TestAcceptedBatchesTakeTurns(t *testing.T) {
 	ctx := context.Background()
 	arrived, release := make(chan struct{}, 16), make(chan struct{})
-	done := make(chan string, 16)
 	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
 		// Each batch here is one run: its completion is held once, at its end, until released.
 		AfterSegmentRun: func() {
 			arrived <- struct{}{}
 			<-release
-		},
-		BatchInBackgroundDone: func(id string, err error) {
-			if err != nil {
-				t.Errorf("the completion of batch %s: %v", id, err)
-			}
-			done <- id
 		},
 	}})
 	const batches = maxBackgroundBatches + 2
@@ -274,8 +267,12 @@ func TestAcceptedBatchesTakeTurns(t *testing.T) {
 		t.Errorf("%d runners holding %d batches while they are held, want %d of each", runners, running, maxBackgroundBatches)
 	}
 	close(release)
-	for range batches {
-		<-done
+	// Each batch is waited for by its status: a runner may also take a batch that another has
+	// just ended, find it ended, and return at once.
+	for _, id := range ids {
+		if err := e.WaitBatch(ctx, id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, id := range ids {
 		if b, err := e.GetBatch(ctx, id); err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != acceptRecords {
