@@ -138,7 +138,7 @@ func (e *Engine) runBackground() {
 			bg.mu.Unlock()
 			return
 		}
-		err, stuck := e.completeGuarded(ctx, sb, id)
+		err, stuck := e.completeInBackground(ctx, sb, id)
 		bg.end(id, stuck)
 		if e.hooks.BatchInBackgroundDone != nil {
 			e.hooks.BatchInBackgroundDone(id, err)
@@ -177,42 +177,11 @@ func (e *Engine) nextInBackground() (sb, id string, ctx context.Context, err err
 // not answer.
 const backgroundRetry = 5 * time.Second
 
-// completeGuarded is completeInBackground, with a panic taken for its error: the server that runs
-// it stays up (a panic would otherwise end the process, and then every start that resumes the
-// batch), and the batch ends failed.
-func (e *Engine) completeGuarded(ctx context.Context, sb, id string) (err error, stuck bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			e.log("batch %s (sandbox %s) could not be ingested: panic: %v\n%s", id, sb, v, debug.Stack())
-			err = fmt.Errorf("panic: %v", v)
-			if ferr := e.failBatch(ctx, sb, id); ferr != nil {
-				e.log("batch %s (sandbox %s) could not be ended failed, and is left processing until the engine opens again: %v", id, sb, ferr)
-				err, stuck = errors.Join(err, ferr), true
-			}
-		}
-	}()
-	return e.completeInBackground(ctx, sb, id)
-}
-
 // completeInBackground completes batch id of sandbox sb, and ends it failed when its completion
 // fails for a reason of the engine's; stuck says that it could not be ended failed either, and is
 // still processing.
 func (e *Engine) completeInBackground(ctx context.Context, sb, id string) (err error, stuck bool) {
-	b, err := e.completeBatch(ctx, ctx, sb, id)
-	if aepwire.IsNotFound(err) {
-		if now, gerr := e.getBatch(ctx, sb, id); !aepwire.IsNotFound(gerr) && (gerr != nil || completing(now.Status)) {
-			// Its row is there, but not its directory (made by CreateBatch, which did not end
-			// well): it cannot be completed.
-			err = fmt.Errorf("the batch is %w, without its directory", err)
-		} else {
-			return nil, false // deleted meanwhile: nothing is left to end
-		}
-	}
-	if err == nil && completing(b.Status) {
-		// Not a way completeBatch returns; were it one, the runner would take the batch again at
-		// once, and again.
-		err = fmt.Errorf("its completion returned with the batch still %s", b.Status)
-	}
+	err = e.completeRecovered(ctx, sb, id)
 	if err == nil || ctx.Err() != nil {
 		return err, false
 	}
@@ -222,6 +191,34 @@ func (e *Engine) completeInBackground(ctx context.Context, sb, id string) (err e
 		return errors.Join(err, ferr), true
 	}
 	return err, false
+}
+
+// completeRecovered completes batch id of sandbox sb, and says why the batch is not ended when it
+// is not: a batch deleted meanwhile is no error. A panic is taken for its error, so that the
+// server that runs it stays up (a panic would otherwise end the process, and then every start
+// that resumes the batch).
+func (e *Engine) completeRecovered(ctx context.Context, sb, id string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	b, err := e.completeBatch(ctx, ctx, sb, id)
+	if aepwire.IsNotFound(err) {
+		now, gerr := e.getBatch(ctx, sb, id)
+		if aepwire.IsNotFound(gerr) || (gerr == nil && !completing(now.Status)) {
+			return nil // deleted meanwhile: nothing is left to end
+		}
+		// Its row is there, but not its directory (made by CreateBatch, which did not end well):
+		// it cannot be completed.
+		return fmt.Errorf("the batch is %w, without its directory", err)
+	}
+	if err == nil && completing(b.Status) {
+		// Not a way completeBatch returns; were it one, the runner would take the batch again at
+		// once, and again.
+		return fmt.Errorf("its completion returned with the batch still %s", b.Status)
+	}
+	return err
 }
 
 // failBatch ends a processing batch failed, for a reason of the engine's: its client would

@@ -236,23 +236,21 @@ func TestAcceptedBatchThatCannotBeIngestedFails(t *testing.T) {
 	}
 }
 
-// Batches accepted at once are ingested at most maxBackgroundBatches at a time, the others
-// waiting their turn as processing, and all of them end.
-func TestAcceptedBatchesTakeTurns(t *testing.T) {
-	ctx := context.Background()
+// acceptWithRunnersHeld opens an engine whose batches are each one segment run, held at its end
+// until release is closed, accepts n batches, and returns once maxBackgroundBatches runners hold
+// one each.
+func acceptWithRunnersHeld(t *testing.T, n int) (e *Engine, ids []string, release chan struct{}) {
+	t.Helper()
 	arrived, release := make(chan struct{}, 16), make(chan struct{})
-	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
-		// Each batch here is one run: its completion is held once, at its end, until released.
+	e = openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
 		AfterSegmentRun: func() {
 			arrived <- struct{}{}
 			<-release
 		},
 	}})
-	const batches = maxBackgroundBatches + 2
-	var ids []string
-	for range batches {
+	for range n {
 		_, id := acceptedBatch(t, e)
-		if _, err := e.AcceptBatch(ctx, id); err != nil {
+		if _, err := e.AcceptBatch(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
@@ -260,6 +258,15 @@ func TestAcceptedBatchesTakeTurns(t *testing.T) {
 	for range maxBackgroundBatches {
 		<-arrived
 	}
+	return e, ids, release
+}
+
+// Batches accepted at once are ingested at most maxBackgroundBatches at a time, the others
+// waiting their turn as processing, and all of them end.
+func TestAcceptedBatchesTakeTurns(t *testing.T) {
+	ctx := context.Background()
+	const batches = maxBackgroundBatches + 2
+	e, ids, release := acceptWithRunnersHeld(t, batches)
 	e.background.mu.Lock()
 	runners, running := e.background.runners, len(e.background.running)
 	e.background.mu.Unlock()
@@ -395,23 +402,8 @@ func TestAcceptedBatchThatCannotBeCompletedEndsFailed(t *testing.T) {
 // are still held on others.
 func TestWaitBatchHearsOfADeletion(t *testing.T) {
 	ctx := context.Background()
-	arrived, release := make(chan struct{}, 16), make(chan struct{})
-	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
-		AfterSegmentRun: func() {
-			arrived <- struct{}{}
-			<-release
-		},
-	}})
+	e, _, release := acceptWithRunnersHeld(t, maxBackgroundBatches)
 	defer close(release)
-	for range maxBackgroundBatches {
-		_, id := acceptedBatch(t, e)
-		if _, err := e.AcceptBatch(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range maxBackgroundBatches {
-		<-arrived
-	}
 	_, waiting := acceptedBatch(t, e)
 	if _, err := e.AcceptBatch(ctx, waiting); err != nil {
 		t.Fatal(err)
