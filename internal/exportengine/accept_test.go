@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/filelock"
@@ -415,5 +416,108 @@ func TestWaitBatchHearsOfADeletion(t *testing.T) {
 	}
 	if err := <-waited; err != nil {
 		t.Errorf("WaitBatch: %v", err)
+	}
+}
+
+// A runner whose look for batches fails (a database that does not answer) looks again
+// backgroundRetry later, on the engine's clock, and then completes the batch waiting.
+func TestBackgroundLooksAgainAfterTheDatabaseFails(t *testing.T) {
+	ctx := context.Background()
+	fake := newFakeClock()
+	looked, done := make(chan string, 1), make(chan error, 1)
+	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: fake, Hooks: Hooks{
+		BatchInBackgroundDone: func(_ string, err error) { done <- err },
+	}, Log: func(format string, args ...any) {
+		if line := fmt.Sprintf(format, args...); strings.HasPrefix(line, "looking for batches") {
+			looked <- line
+		}
+	}})
+	_, id := acceptedBatch(t, e)
+	db := e.store.DB()
+	exec := func(query string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, query, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The batch is left processing, as by a served engine that stopped, and the table that the
+	// runner looks in is away while it first looks.
+	exec(`UPDATE batches SET status = ? WHERE id = ?`, aepwire.BatchProcessing, id)
+	exec(`ALTER TABLE batches RENAME TO batches_away`)
+	waiters := fake.Waiters()
+	e.kickBackground()
+	if line := <-looked; !strings.Contains(line, "again in 5s") || !strings.Contains(line, "no such table") {
+		t.Errorf("the log: %q; want the database's error and when the runner looks again", line)
+	}
+	if err := fake.BlockUntil(ctx, waiters+1); err != nil {
+		t.Fatal(err)
+	}
+	exec(`ALTER TABLE batches_away RENAME TO batches`)
+
+	fake.Advance(backgroundRetry - time.Millisecond)
+	if n := fake.Waiters(); n != waiters+1 {
+		t.Fatalf("%d waiters on the clock before the retry is due, want %d: the runner looked again early, or gave up", n, waiters+1)
+	}
+	fake.Advance(time.Millisecond)
+	if err := <-done; err != nil {
+		t.Fatalf("the completion after the retry: %v", err)
+	}
+	if b, err := e.GetBatch(ctx, id); err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != acceptRecords {
+		t.Errorf("the batch: %+v, %v; want success with %d records", b, err, acceptRecords)
+	}
+}
+
+// An ingestion told to stop stops at the next file: a batch of many small files (fewer records
+// each than ingestion reads between looks at its context) is not read to its end.
+func TestStoppedIngestionReadsNoFurtherFile(t *testing.T) {
+	ctx := context.Background()
+	const files, recordsPerFile = 6, 200 // about five runs of 4 KiB each
+	var runs atomic.Int32
+	inRun, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	e, err := Open(ctx, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: Hooks{
+		AfterSegmentRun: func() {
+			if runs.Add(1) == 1 {
+				close(inRun)
+				<-release
+			}
+		},
+		BatchInBackgroundDone: func(_ string, err error) { done <- err },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range files {
+		var sb strings.Builder
+		for i := range recordsPerFile {
+			fmt.Fprintf(&sb, `{"identityMap":{"Email":[{"id":"f%d-p%03d@example.com"}]},"i":%d}`+"\n", f, i, i)
+		}
+		if err := e.UploadBatchFile(ctx, b.ID, ds, fmt.Sprintf("part-%d.json", f), strings.NewReader(sb.String())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.AcceptBatch(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	<-inRun // the first run of the first file is written, and held
+	closed := make(chan error, 1)
+	go func() { closed <- e.Close() }()
+	<-e.background.ctx.Done()
+	close(release)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the stopped completion: %v; want it cancelled", err)
+	}
+	// While the first run is held, the reader fills one more; once released, it reads at most
+	// to the end of the file it is in: the first file's runs, or one more. All six files take
+	// about thirty.
+	if n := runs.Load(); n > 6 {
+		t.Errorf("%d runs written after the ingestion was told to stop at its first; want it to read no further file", n)
 	}
 }
