@@ -146,16 +146,21 @@ func (e *Engine) runBackground() {
 	}
 }
 
-// nextInBackground takes the oldest processing batch that no runner holds (and that is not
-// stuck), and registers it as running.
+// nextInBackground takes a processing batch that no runner holds (and that is not stuck), and
+// registers it as running: the oldest of those of the sandboxes with the fewest batches running,
+// so that a sandbox that completes many batches at once does not hold back the others' for the
+// time of all of them.
 func (e *Engine) nextInBackground() (sb, id string, ctx context.Context, err error) {
 	bg := &e.background
-	type batchOf struct{ sandbox, id string }
-	// The runners hold at most maxBackgroundBatches of them, so one more is free when any is.
-	candidates, err := store.All(bg.ctx, e.store.DB(), func(row store.Scanner) (b batchOf, err error) {
+	// Each sandbox's oldest: the runners hold at most maxBackgroundBatches of them, so one more
+	// is free when any of the sandbox's is.
+	candidates, err := store.All(bg.ctx, e.store.DB(), func(row store.Scanner) (b batchRef, err error) {
 		err = row.Scan(&b.sandbox, &b.id)
 		return b, err
-	}, `SELECT sandbox, id FROM batches WHERE status = ? ORDER BY updated_ms, id LIMIT ?`,
+	}, `SELECT sandbox, id FROM (
+			SELECT sandbox, id, updated_ms, ROW_NUMBER() OVER (PARTITION BY sandbox ORDER BY updated_ms, id) AS n
+			FROM batches WHERE status = ?)
+		WHERE n <= ? ORDER BY updated_ms, id`,
 		aepwire.BatchProcessing, maxBackgroundBatches+bg.stuckCount()+1)
 	select {
 	case <-bg.ctx.Done():
@@ -165,12 +170,11 @@ func (e *Engine) nextInBackground() (sb, id string, ctx context.Context, err err
 	if err != nil {
 		return "", "", nil, err
 	}
-	for _, c := range candidates {
-		if ctx, ok := bg.begin(c.id); ok {
-			return c.sandbox, c.id, ctx, nil
-		}
+	b, ctx, ok := bg.beginFairest(candidates)
+	if !ok {
+		return "", "", nil, nil
 	}
-	return "", "", nil, nil
+	return b.sandbox, b.id, ctx, nil
 }
 
 // backgroundRetry is how long a runner waits to look for batches again after the database did
@@ -259,12 +263,13 @@ type background struct {
 	wg      sync.WaitGroup
 }
 
-// backgroundRun is one completion under way: its context, which cancel ends, and done, which is
-// closed once it has returned.
+// backgroundRun is one completion under way: its batch's sandbox, its context, which cancel
+// ends, and done, which is closed once it has returned.
 type backgroundRun struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	sandbox string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 func (bg *background) start() {
@@ -273,20 +278,41 @@ func (bg *background) start() {
 	bg.stuck = map[string]bool{}
 }
 
-// begin registers a completion of batch id, unless one runs, it is stuck, or the engine is
-// closing.
-func (bg *background) begin(id string) (context.Context, bool) {
+// batchRef names a batch.
+type batchRef struct{ sandbox, id string }
+
+// beginFairest registers a completion of the first of candidates, oldest first, whose sandbox
+// has the fewest completions running, leaving out those that run or are stuck; ok is false when
+// there is none, or the engine is closing.
+func (bg *background) beginFairest(candidates []batchRef) (b batchRef, ctx context.Context, ok bool) {
 	bg.mu.Lock()
 	defer bg.mu.Unlock()
-	if bg.stopped || bg.running[id] != nil || bg.stuck[id] {
-		return nil, false
+	if bg.stopped {
+		return b, nil, false
 	}
+	runningIn := map[string]int{}
+	for _, run := range bg.running {
+		runningIn[run.sandbox]++
+	}
+	best := -1
+	for i, c := range candidates {
+		if bg.running[c.id] != nil || bg.stuck[c.id] {
+			continue
+		}
+		if best < 0 || runningIn[c.sandbox] < runningIn[candidates[best].sandbox] {
+			best = i
+		}
+	}
+	if best < 0 {
+		return b, nil, false
+	}
+	b = candidates[best]
 	ctx, cancel := context.WithCancel(bg.ctx)
-	bg.running[id] = &backgroundRun{ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	return ctx, true
+	bg.running[b.id] = &backgroundRun{sandbox: b.sandbox, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	return b, ctx, true
 }
 
-// stuckCount is how many batches begin refuses for being stuck.
+// stuckCount is how many batches beginFairest leaves out for being stuck.
 func (bg *background) stuckCount() int {
 	bg.mu.Lock()
 	defer bg.mu.Unlock()

@@ -24,9 +24,18 @@ const acceptRecords = 500
 // acceptedBatch makes a profile batch of acceptRecords records, ready to complete.
 func acceptedBatch(t *testing.T, e *Engine) (dataset, batch string) {
 	t.Helper()
-	ctx := context.Background()
-	ds := newDataset(t, e, aepwire.SchemaProfile, true)
-	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	return acceptedBatchIn(context.Background(), t, e)
+}
+
+// acceptedBatchIn is acceptedBatch in the sandbox of ctx.
+func acceptedBatchIn(ctx context.Context, t *testing.T, e *Engine) (dataset, batch string) {
+	t.Helper()
+	ds, err := e.CreateDataset(ctx, aepwire.DatasetRequest{Name: "ds", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile},
+		Tags: map[string][]string{aepwire.TagUnifiedProfile: {aepwire.TagUnifiedProfileEnabled}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +43,10 @@ func acceptedBatch(t *testing.T, e *Engine) (dataset, batch string) {
 	for i := range acceptRecords {
 		fmt.Fprintf(&sb, `{"identityMap":{"Email":[{"id":"p%03d@example.com"}]},"i":%d}`+"\n", i, i)
 	}
-	if err := e.UploadBatchFile(ctx, b.ID, ds, "records.json", strings.NewReader(sb.String())); err != nil {
+	if err := e.UploadBatchFile(ctx, b.ID, ds.ID, "records.json", strings.NewReader(sb.String())); err != nil {
 		t.Fatal(err)
 	}
-	return ds, b.ID
+	return ds.ID, b.ID
 }
 
 // heldIngestion is a hook that holds a batch's ingestion after its first segment run, once, until
@@ -519,5 +528,58 @@ func TestStoppedIngestionReadsNoFurtherFile(t *testing.T) {
 	// about thirty.
 	if n := runs.Load(); n > 6 {
 		t.Errorf("%d runs written after the ingestion was told to stop at its first; want it to read no further file", n)
+	}
+}
+
+// A sandbox that completes many batches at once does not hold back another's: once a runner is
+// free, it takes the batch of the sandbox with the fewest running, even if the other's waiting
+// batches are older.
+func TestAcceptedBatchesTakeTurnsBySandbox(t *testing.T) {
+	ctx, dev := context.Background(), aepwire.WithSandbox(context.Background(), "dev")
+	arrived, release := make(chan struct{}, 16), make(chan struct{})
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
+		AfterSegmentRun: func() {
+			arrived <- struct{}{}
+			<-release
+		},
+	}})
+	var ids []string
+	for range maxBackgroundBatches + 1 {
+		_, id := acceptedBatch(t, e)
+		if _, err := e.AcceptBatch(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for range maxBackgroundBatches {
+		<-arrived
+	}
+	_, other := acceptedBatchIn(dev, t, e)
+	if _, err := e.AcceptBatch(dev, other); err != nil {
+		t.Fatal(err)
+	}
+	release <- struct{}{} // one of the first sandbox's batches goes on, and its runner takes the next
+	<-arrived
+	e.background.mu.Lock()
+	_, otherRuns := e.background.running[other]
+	_, lastRuns := e.background.running[ids[maxBackgroundBatches]]
+	e.background.mu.Unlock()
+	if !otherRuns || lastRuns {
+		t.Errorf("the free runner took the first sandbox's batch waiting (%v) rather than the other sandbox's (%v)", lastRuns, otherRuns)
+	}
+	close(release)
+	for _, id := range append(ids, other) {
+		if err := e.WaitBatch(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range append(ids, other) {
+		c := ctx
+		if id == other {
+			c = dev
+		}
+		if b, err := e.GetBatch(c, id); err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != acceptRecords {
+			t.Errorf("batch %d: %+v, %v; want success with %d records", i, b, err, acceptRecords)
+		}
 	}
 }

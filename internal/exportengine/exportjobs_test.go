@@ -477,3 +477,39 @@ func TestMalformedRequestTakesNoWriteLock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The jobs waiting to run take the sandboxes in turn: a sandbox that created many jobs at once
+// does not hold back another's newer one for the time of all of them.
+func TestWaitingJobsTakeTheSandboxesInTurn(t *testing.T) {
+	env := newJobEnv(t, Options{}) // no runner: the jobs stay NEW
+	dev := aepwire.WithSandbox(context.Background(), "dev")
+	dest, err := env.e.CreateDataset(dev, aepwire.DatasetRequest{Name: "dest", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfileUnion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devJob := func() int64 {
+		t.Helper()
+		req := env.request()
+		req.Destination.DatasetID = dest.ID
+		j, err := env.e.CreateExportJob(dev, req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j.ID
+	}
+	p1, p2 := env.create(t, env.e).ID, env.create(t, env.e).ID
+	d1 := devJob()
+	p3 := env.create(t, env.e).ID
+	d2 := devJob()
+	refs, err := jobStore{env.e}.Unfinished(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, r := range refs {
+		got = append(got, r.ID)
+	}
+	if want := []int64{p1, d1, p2, d2, p3}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the jobs to run, in order: %v; want %v (each sandbox's first, then each one's second, ...)", got, want)
+	}
+}

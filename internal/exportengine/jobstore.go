@@ -31,11 +31,18 @@ type jobStore struct{ e *Engine }
 
 var _ jobs.Store[*claimedJob] = jobStore{}
 
+// Unfinished lists the New and Processing jobs taking the sandboxes in turn: each sandbox's
+// oldest, then each one's second oldest, and so on, so that a sandbox that creates many jobs at
+// once does not hold back the others' for the time of all of them. A sandbox's Processing jobs
+// are its oldest, so one with jobs running comes after those with fewer.
 func (s jobStore) Unfinished(ctx context.Context) ([]jobs.Ref, error) {
 	return store.All(ctx, s.e.store.DB(), func(row store.Scanner) (r jobs.Ref, err error) {
 		err = row.Scan(&r.ID, &r.State)
 		return r, err
-	}, `SELECT id, status FROM export_jobs WHERE status IN (?, ?) ORDER BY id`, jobs.New.Wire(), jobs.Processing.Wire())
+	}, `SELECT id, status FROM (
+			SELECT id, status, ROW_NUMBER() OVER (PARTITION BY sandbox ORDER BY id) AS turn
+			FROM export_jobs WHERE status IN (?, ?))
+		ORDER BY turn, id`, jobs.New.Wire(), jobs.Processing.Wire())
 }
 
 // Claim starts an attempt of a job, or ends it, as jobs.Decide says. The job's request is

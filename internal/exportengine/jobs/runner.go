@@ -35,7 +35,7 @@ type Ref struct {
 // Store is the runner's way to the job table. Each call is a transaction of its own, and every
 // move it makes goes through the store's one transition, checked against the table (Check).
 type Store[J any] interface {
-	// Unfinished lists the jobs that are New or Processing, by id.
+	// Unfinished lists the jobs that are New or Processing, in the order they are to be run.
 	Unfinished(ctx context.Context) ([]Ref, error)
 	// Claim is called by a runner that holds a job's lock: it does what Decide says, starting
 	// an attempt (New or Processing to Processing) or ending the job. It returns the job to run,
