@@ -22,8 +22,8 @@ const codeBatchNotIngested = "INGEST-1500"
 // AcceptBatch is COMPLETE as AEP answers it: at once. A loading batch is marked processing, which
 // survives a restart, and is ingested in the background, as CompleteBatch would ingest it;
 // GetBatch reports when it has ended. At most maxBackgroundBatches batches are ingested at once,
-// the others waiting their turn, oldest first. A batch already asked to complete is returned as
-// it is, and so is one that has ended.
+// the others waiting their turn, the sandboxes taking turns (see nextInBackground). A batch
+// already asked to complete is returned as it is, and so is one that has ended.
 //
 // A completion that fails for a reason of the engine's (its disk, its database) ends the batch
 // failed, with an error that says so, where CompleteBatch would return the error and leave the
@@ -110,8 +110,9 @@ func (e *Engine) kickBackground() {
 	go e.runBackground()
 }
 
-// runBackground completes processing batches, one at a time and oldest first, until none is left
-// that no other runner holds; it then ends, unless it was kicked meanwhile.
+// runBackground completes processing batches, one at a time, in the order nextInBackground
+// takes them, until none is left that no other runner holds; it then ends, unless it was kicked
+// meanwhile.
 func (e *Engine) runBackground() {
 	bg := &e.background
 	defer bg.wg.Done()
@@ -147,9 +148,8 @@ func (e *Engine) runBackground() {
 }
 
 // nextInBackground takes a processing batch that no runner holds (and that is not stuck), and
-// registers it as running: the oldest of those of the sandboxes with the fewest batches running,
-// so that a sandbox that completes many batches at once does not hold back the others' for the
-// time of all of them.
+// registers it as running. The sandboxes take turns (see beginFairest), so that a sandbox that
+// completes many batches at once does not hold back the others' for the time of all of them.
 func (e *Engine) nextInBackground() (sb, id string, ctx context.Context, err error) {
 	bg := &e.background
 	// Each sandbox's oldest: the runners hold at most maxBackgroundBatches of them, so one more
@@ -256,6 +256,10 @@ type background struct {
 	runners int
 	kicked  bool // a batch may have come to be processing since a runner last looked
 	running map[string]*backgroundRun
+	// turns says when each sandbox with batches processing last had one begun, in the order of
+	// lastTurn, which counts the beginnings.
+	turns    map[string]uint64
+	lastTurn uint64
 	// stuck are the batches whose completion failed, and that could not be ended failed either:
 	// they are not taken again until the engine opens anew.
 	stuck   map[string]bool
@@ -275,15 +279,18 @@ type backgroundRun struct {
 func (bg *background) start() {
 	bg.ctx, bg.cancel = context.WithCancel(context.Background())
 	bg.running = map[string]*backgroundRun{}
+	bg.turns = map[string]uint64{}
 	bg.stuck = map[string]bool{}
 }
 
 // batchRef names a batch.
 type batchRef struct{ sandbox, id string }
 
-// beginFairest registers a completion of the first of candidates, oldest first, whose sandbox
-// has the fewest completions running, leaving out those that run or are stuck; ok is false when
-// there is none, or the engine is closing.
+// beginFairest registers a completion of one of candidates (each sandbox's processing batches,
+// oldest first), leaving out those that run or are stuck: of the sandboxes with the fewest
+// completions running, the one that started one longest ago, and of its batches the oldest. So
+// the sandboxes take turns, however many batches each has waiting. ok is false when there is
+// none, or the engine is closing.
 func (bg *background) beginFairest(candidates []batchRef) (b batchRef, ctx context.Context, ok bool) {
 	bg.mu.Lock()
 	defer bg.mu.Unlock()
@@ -294,19 +301,34 @@ func (bg *background) beginFairest(candidates []batchRef) (b batchRef, ctx conte
 	for _, run := range bg.running {
 		runningIn[run.sandbox]++
 	}
+	waiting := map[string]bool{}
 	best := -1
 	for i, c := range candidates {
+		waiting[c.sandbox] = true
 		if bg.running[c.id] != nil || bg.stuck[c.id] {
 			continue
 		}
-		if best < 0 || runningIn[c.sandbox] < runningIn[candidates[best].sandbox] {
+		if best < 0 {
 			best = i
+			continue
+		}
+		was := candidates[best].sandbox
+		if r, rWas := runningIn[c.sandbox], runningIn[was]; r < rWas || (r == rWas && bg.turns[c.sandbox] < bg.turns[was]) {
+			best = i
+		}
+	}
+	// A sandbox with no batch processing has no turn to keep.
+	for sb := range bg.turns {
+		if !waiting[sb] {
+			delete(bg.turns, sb)
 		}
 	}
 	if best < 0 {
 		return b, nil, false
 	}
 	b = candidates[best]
+	bg.lastTurn++
+	bg.turns[b.sandbox] = bg.lastTurn
 	ctx, cancel := context.WithCancel(bg.ctx)
 	bg.running[b.id] = &backgroundRun{sandbox: b.sandbox, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	return b, ctx, true

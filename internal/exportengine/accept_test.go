@@ -495,6 +495,8 @@ func TestStoppedIngestionReadsNoFurtherFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	closeOnce := sync.OnceValue(e.Close) // the test closes it; a test that stops first, too
+	t.Cleanup(func() { _ = closeOnce() })
 	ds := newDataset(t, e, aepwire.SchemaProfile, true)
 	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
 	if err != nil {
@@ -514,7 +516,7 @@ func TestStoppedIngestionReadsNoFurtherFile(t *testing.T) {
 	}
 	<-inRun // the first run of the first file is written, and held
 	closed := make(chan error, 1)
-	go func() { closed <- e.Close() }()
+	go func() { closed <- closeOnce() }()
 	<-e.background.ctx.Done()
 	close(release)
 	if err := <-closed; err != nil {
@@ -531,54 +533,68 @@ func TestStoppedIngestionReadsNoFurtherFile(t *testing.T) {
 	}
 }
 
-// A sandbox that completes many batches at once does not hold back another's: once a runner is
-// free, it takes the batch of the sandbox with the fewest running, even if the other's waiting
-// batches are older.
+// A sandbox that completes many batches at once does not hold back the others': once a runner
+// is free, it takes a batch of the sandbox with the fewest running, and of those the one that
+// started one longest ago, even if another's waiting batches are older.
 func TestAcceptedBatchesTakeTurnsBySandbox(t *testing.T) {
-	ctx, dev := context.Background(), aepwire.WithSandbox(context.Background(), "dev")
+	home := context.Background()
+	dev, qa := aepwire.WithSandbox(home, "dev"), aepwire.WithSandbox(home, "qa")
 	arrived, release := make(chan struct{}, 16), make(chan struct{})
 	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
-		AfterSegmentRun: func() {
+		AfterSegmentRun: func() { // once a batch, its records making one run
 			arrived <- struct{}{}
 			<-release
 		},
 	}})
-	var ids []string
-	for range maxBackgroundBatches + 1 {
-		_, id := acceptedBatch(t, e)
+	type accepted struct {
+		ctx context.Context
+		id  string
+	}
+	var all []accepted
+	accept := func(ctx context.Context) string {
+		t.Helper()
+		_, id := acceptedBatchIn(ctx, t, e)
 		if _, err := e.AcceptBatch(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, id)
+		all = append(all, accepted{ctx, id})
+		return id
+	}
+	for range 4 {
+		accept(home)
 	}
 	for range maxBackgroundBatches {
+		<-arrived // the first two of home's are held
+	}
+	devFirst := accept(dev)
+	accept(dev)
+	qaFirst := accept(qa)
+	next := func() {
+		t.Helper()
+		release <- struct{}{} // one of the held batches goes on, and its runner takes the next
 		<-arrived
 	}
-	_, other := acceptedBatchIn(dev, t, e)
-	if _, err := e.AcceptBatch(dev, other); err != nil {
-		t.Fatal(err)
+	runs := func(id string) bool {
+		e.background.mu.Lock()
+		defer e.background.mu.Unlock()
+		return e.background.running[id] != nil
 	}
-	release <- struct{}{} // one of the first sandbox's batches goes on, and its runner takes the next
-	<-arrived
-	e.background.mu.Lock()
-	_, otherRuns := e.background.running[other]
-	_, lastRuns := e.background.running[ids[maxBackgroundBatches]]
-	e.background.mu.Unlock()
-	if !otherRuns || lastRuns {
-		t.Errorf("the free runner took the first sandbox's batch waiting (%v) rather than the other sandbox's (%v)", lastRuns, otherRuns)
+	// home has one running, dev and qa none: dev's batch is older than qa's.
+	if next(); !runs(devFirst) {
+		t.Errorf("the first free runner did not take dev's first batch")
+	}
+	// Whichever ended, of home's and dev's, qa has none running and has started none.
+	if next(); !runs(qaFirst) {
+		t.Errorf("the second free runner did not take qa's batch")
 	}
 	close(release)
-	for _, id := range append(ids, other) {
-		if err := e.WaitBatch(ctx, id); err != nil {
+	for _, a := range all {
+		if err := e.WaitBatch(home, a.id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i, id := range append(ids, other) {
-		c := ctx
-		if id == other {
-			c = dev
-		}
-		if b, err := e.GetBatch(c, id); err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != acceptRecords {
+	for i, a := range all {
+		if b, err := e.GetBatch(a.ctx, a.id); err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != acceptRecords {
 			t.Errorf("batch %d: %+v, %v; want success with %d records", i, b, err, acceptRecords)
 		}
 	}

@@ -479,37 +479,69 @@ func TestMalformedRequestTakesNoWriteLock(t *testing.T) {
 }
 
 // The jobs waiting to run take the sandboxes in turn: a sandbox that created many jobs at once
-// does not hold back another's newer one for the time of all of them.
+// does not hold back another's newer one for the time of all of them, however many sandboxes
+// there are.
 func TestWaitingJobsTakeTheSandboxesInTurn(t *testing.T) {
-	env := newJobEnv(t, Options{}) // no runner: the jobs stay NEW
-	dev := aepwire.WithSandbox(context.Background(), "dev")
-	dest, err := env.e.CreateDataset(dev, aepwire.DatasetRequest{Name: "dest", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfileUnion}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	devJob := func() int64 {
-		t.Helper()
-		req := env.request()
-		req.Destination.DatasetID = dest.ID
-		j, err := env.e.CreateExportJob(dev, req, "")
+	env := newJobEnv(t, Options{}) // no runner: the test claims the jobs
+	ctx := context.Background()
+	js := jobStore{env.e}
+	creator := func(sandbox string) func() int64 {
+		sbCtx := aepwire.WithSandbox(ctx, sandbox)
+		dest, err := env.e.CreateDataset(sbCtx, aepwire.DatasetRequest{Name: "dest", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfileUnion}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return j.ID
+		return func() int64 {
+			t.Helper()
+			req := env.request()
+			req.Destination.DatasetID = dest.ID
+			j, err := env.e.CreateExportJob(sbCtx, req, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j.ID
+		}
 	}
-	p1, p2 := env.create(t, env.e).ID, env.create(t, env.e).ID
-	d1 := devJob()
-	p3 := env.create(t, env.e).ID
-	d2 := devJob()
-	refs, err := jobStore{env.e}.Unfinished(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	devJob, qaJob := creator("dev"), creator("qa")
+	a1, a2, a3 := env.create(t, env.e).ID, env.create(t, env.e).ID, env.create(t, env.e).ID
+	b1, b2 := devJob(), devJob()
+	c1 := qaJob()
+	order := func(want ...int64) {
+		t.Helper()
+		refs, err := js.Unfinished(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, r := range refs {
+			got = append(got, r.ID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("the jobs to run, in order: %v; want %v", got, want)
+		}
 	}
-	var got []int64
-	for _, r := range refs {
-		got = append(got, r.ID)
+	start := func(id int64) {
+		t.Helper()
+		if _, run, err := js.Claim(ctx, id); err != nil || !run {
+			t.Fatalf("claiming job %d: %v, %v", id, run, err)
+		}
 	}
-	if want := []int64{p1, d1, p2, d2, p3}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("the jobs to run, in order: %v; want %v (each sandbox's first, then each one's second, ...)", got, want)
+	end := func(id int64) { // as a run that succeeded ends it
+		t.Helper()
+		if _, err := env.e.store.DB().ExecContext(ctx, `UPDATE export_jobs SET status = ? WHERE id = ?`, aepwire.JobSucceeded, id); err != nil {
+			t.Fatal(err)
+		}
 	}
+
+	// Each sandbox's first, oldest first; then each one's second; then the third.
+	order(a1, b1, c1, a2, b2, a3)
+	// A job of the first sandbox runs: the sandboxes that have none running go first.
+	start(a1)
+	order(b1, c1, a1, b2, a2, a3)
+	// Once the first sandbox's and then dev's have run, qa, which has not had a job started, goes
+	// first, though its job is the newest; then the first sandbox, whose turn was longest ago.
+	end(a1)
+	start(b1)
+	end(b1)
+	order(c1, a2, b2, a3)
 }

@@ -31,18 +31,23 @@ type jobStore struct{ e *Engine }
 
 var _ jobs.Store[*claimedJob] = jobStore{}
 
-// Unfinished lists the New and Processing jobs taking the sandboxes in turn: each sandbox's
-// oldest, then each one's second oldest, and so on, so that a sandbox that creates many jobs at
-// once does not hold back the others' for the time of all of them. A sandbox's Processing jobs
-// are its oldest, so one with jobs running comes after those with fewer.
+// Unfinished lists the New and Processing jobs so that the sandboxes take turns at the runners'
+// places: first the jobs that are the first of their sandbox (its oldest running, or else its
+// oldest waiting), then those that are the second, and so on; and among those of one rank, the
+// sandbox that last had a job started longest ago first (job_turn, which Claim moves on). So a
+// sandbox with fewer jobs running goes before one with more, and one that creates many jobs at
+// once does not hold back the others' for the time of all of them.
 func (s jobStore) Unfinished(ctx context.Context) ([]jobs.Ref, error) {
+	// The statuses are written out for the index of unfinished jobs (export_jobs_active) to
+	// serve the query: it cannot know that parameters would name the statuses it holds.
 	return store.All(ctx, s.e.store.DB(), func(row store.Scanner) (r jobs.Ref, err error) {
 		err = row.Scan(&r.ID, &r.State)
 		return r, err
-	}, `SELECT id, status FROM (
-			SELECT id, status, ROW_NUMBER() OVER (PARTITION BY sandbox ORDER BY id) AS turn
-			FROM export_jobs WHERE status IN (?, ?))
-		ORDER BY turn, id`, jobs.New.Wire(), jobs.Processing.Wire())
+	}, `SELECT j.id, j.status FROM (
+			SELECT id, status, sandbox, ROW_NUMBER() OVER (PARTITION BY sandbox ORDER BY status = 'NEW', id) AS rank
+			FROM export_jobs WHERE status IN ('NEW', 'PROCESSING')) AS j
+		LEFT JOIN sandboxes AS s ON s.name = j.sandbox
+		ORDER BY j.rank, COALESCE(s.job_turn, 0), j.id`)
 }
 
 // Claim starts an attempt of a job, or ends it, as jobs.Decide says. The job's request is
@@ -96,6 +101,11 @@ func (s jobStore) Claim(ctx context.Context, id int64) (*claimedJob, bool, error
 		if decision == jobs.Resume {
 			j.warnings = append(j.warnings, aepwire.JobError{Code: codeJobResumed, Msg: fmt.Sprintf(
 				"attempt %d was interrupted: the engine process running it stopped; the job was started again from the beginning", j.attempts)})
+		}
+		// The sandbox's turn moves on (see Unfinished).
+		if _, err := tx.ExecContext(ctx, `UPDATE sandboxes SET job_turn = (SELECT MAX(job_turn) FROM sandboxes) + 1 WHERE name = ?`,
+			j.sandbox); err != nil {
+			return err
 		}
 		j.attempts++
 		j.started = now

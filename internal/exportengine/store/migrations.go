@@ -185,6 +185,10 @@ var migrations = []string{
 	// without reading them (fields.Selector.CopiesAsIs). NULL when not known: a batch ingested
 	// before, one with a fragment that is not, one whose names are not known, and an event batch.
 	`ALTER TABLE batches ADD COLUMN as_is INTEGER`,
+
+	// 9: when each sandbox last had an export job started, as a count of the starts (0: never), so
+	// that the sandboxes take turns at the places of the engine's runners.
+	`ALTER TABLE sandboxes ADD COLUMN job_turn INTEGER NOT NULL DEFAULT 0`,
 }
 
 // migrate brings the schema up to the newest version. It runs in one write transaction, so two
