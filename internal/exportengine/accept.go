@@ -256,8 +256,11 @@ type background struct {
 	runners int
 	kicked  bool // a batch may have come to be processing since a runner last looked
 	running map[string]*backgroundRun
-	// turns says when each sandbox with batches processing last had one begun, in the order of
-	// lastTurn, which counts the beginnings.
+	// turns says when each sandbox last had a batch begun, in the order of lastTurn, which counts
+	// the beginnings. A sandbox keeps its turn between its batches (one that completes a batch at
+	// a time has none processing in between, and must not start afresh each time, ahead of those
+	// that have waited), so there is an entry a sandbox that has had a batch completed since the
+	// engine opened.
 	turns    map[string]uint64
 	lastTurn uint64
 	// stuck are the batches whose completion failed, and that could not be ended failed either:
@@ -301,10 +304,8 @@ func (bg *background) beginFairest(candidates []batchRef) (b batchRef, ctx conte
 	for _, run := range bg.running {
 		runningIn[run.sandbox]++
 	}
-	waiting := map[string]bool{}
 	best := -1
 	for i, c := range candidates {
-		waiting[c.sandbox] = true
 		if bg.running[c.id] != nil || bg.stuck[c.id] {
 			continue
 		}
@@ -315,12 +316,6 @@ func (bg *background) beginFairest(candidates []batchRef) (b batchRef, ctx conte
 		was := candidates[best].sandbox
 		if r, rWas := runningIn[c.sandbox], runningIn[was]; r < rWas || (r == rWas && bg.turns[c.sandbox] < bg.turns[was]) {
 			best = i
-		}
-	}
-	// A sandbox with no batch processing has no turn to keep.
-	for sb := range bg.turns {
-		if !waiting[sb] {
-			delete(bg.turns, sb)
 		}
 	}
 	if best < 0 {

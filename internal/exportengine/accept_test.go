@@ -599,3 +599,32 @@ func TestAcceptedBatchesTakeTurnsBySandbox(t *testing.T) {
 		}
 	}
 }
+
+// The sandboxes' turns outlast their batches: a sandbox that completes one batch at a time, and
+// so has none processing between two, does not start afresh and take the turn of a sandbox whose
+// batches have waited longer.
+func TestBackgroundTurnsOutlastASandboxsBatches(t *testing.T) {
+	var bg background
+	bg.start()
+	defer bg.cancel()
+	ref := func(id string) batchRef { return batchRef{sandbox: id[:1], id: id} } // sandboxes a, x, y
+	a1, a2, x1, x2, x3, y1, y2 := ref("a1"), ref("a2"), ref("x1"), ref("x2"), ref("x3"), ref("y1"), ref("y2")
+	begin := func(want batchRef, candidates ...batchRef) { // candidates oldest first
+		t.Helper()
+		if got, _, ok := bg.beginFairest(candidates); !ok || got != want {
+			t.Fatalf("took %v (%v) of %v, want %v", got, ok, candidates, want)
+		}
+	}
+	begin(x1, x1, y1, a1, a2)
+	begin(y1, x1, y1, a1, a2)
+	bg.end(x1.id, false)
+	begin(a1, y1, a1, a2)
+	bg.end(y1.id, false)
+	begin(x2, a1, a2, x2) // a has one running, x none
+	bg.end(x2.id, false)
+	begin(y2, a1, a2, y2)
+	// x's last batch began after a's (the fourth beginning, a's the third), and neither has one
+	// running: a's goes first, though x had none processing in between.
+	bg.end(a1.id, false)
+	begin(a2, y2, a2, x3)
+}

@@ -278,6 +278,10 @@ func (r *Runner[J]) claimJobs() {
 				r.slots.give()
 			}
 		}()
+		// A claim may change the order of the rest (the store's order can depend on what runs,
+		// as the sandboxes' turns do): the next place is filled from the order read again.
+		r.poke()
+		return
 	}
 }
 

@@ -30,6 +30,8 @@ type memStore struct {
 	mu      sync.Mutex
 	jobs    map[int64]*memJob
 	changed chan struct{} // closed and replaced at each change
+	// reorder, when set, orders what Unfinished lists (which is by id).
+	reorder func([]Ref) []Ref
 }
 
 func newMemStore(t *testing.T) *memStore {
@@ -80,6 +82,9 @@ func (s *memStore) Unfinished(context.Context) ([]Ref, error) {
 		if j := s.jobs[id]; j != nil && !j.state.Ended() {
 			out = append(out, Ref{ID: id, State: j.state})
 		}
+	}
+	if s.reorder != nil {
+		out = s.reorder(out)
 	}
 	return out, nil
 }
@@ -433,6 +438,28 @@ func TestRunnerRunsAtMostMaxRunning(t *testing.T) {
 	}
 	if got := <-env.exports.started; got != third {
 		t.Errorf("started %d after %d ended, want %d", got, first, third)
+	}
+}
+
+// The order of the jobs to run is read again after each claim, which may change it (as the
+// sandboxes' turns do): two free places are not filled from one reading.
+func TestRunnerReadsTheOrderAgainAfterEachClaim(t *testing.T) {
+	env := newRunnerEnv(t, 2)
+	for id := int64(1); id <= 3; id++ {
+		env.store.add(id, New, 0)
+		env.exports.on(id, untilCancelled)
+	}
+	// Once job 1 runs, job 3 goes before job 2.
+	env.store.reorder = func(refs []Ref) []Ref {
+		if len(refs) == 3 && refs[0].State == Processing {
+			refs[1], refs[2] = refs[2], refs[1]
+		}
+		return refs
+	}
+	env.start(t)
+	// The two runs tell of their starts in either order.
+	if a, b := <-env.exports.started, <-env.exports.started; min(a, b) != 1 || max(a, b) != 3 {
+		t.Errorf("started %d and %d; want 1 and 3, as the order after the first claim says", a, b)
 	}
 }
 
