@@ -83,6 +83,9 @@ func (e *Engine) WaitBatch(ctx context.Context, id string) error {
 		if err != nil || !processing {
 			return err
 		}
+		if e.hooks.WaitingForBatch != nil {
+			e.hooks.WaitingForBatch(id)
+		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
@@ -350,8 +353,9 @@ func (bg *background) end(id string, stuck bool) {
 	bg.ended.notify()
 }
 
-// halt stops the completion of batch id, if one runs, and waits for it to return.
-func (bg *background) halt(id string) {
+// halted is called for a batch just deleted: its completion, if one runs, stops, and is waited
+// for; WaitBatch's waiters are told (a batch waiting its turn has no completion to end).
+func (bg *background) halted(id string) {
 	bg.mu.Lock()
 	run := bg.running[id]
 	bg.mu.Unlock()
@@ -359,6 +363,7 @@ func (bg *background) halt(id string) {
 		run.cancel()
 		<-run.done
 	}
+	bg.ended.notify()
 }
 
 // stop ends the completions' context and waits for the runners to return.

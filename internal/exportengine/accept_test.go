@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,24 @@ func acceptedBatchIn(ctx context.Context, t *testing.T, e *Engine) (dataset, bat
 	return ds.ID, b.ID
 }
 
+// logLines keeps what an engine logs (Options.Log).
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) log(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *logLines) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
 // heldIngestion is a hook that holds a batch's ingestion after its first segment run, once, until
 // released, and a hook that hears the completions in the background end.
 type heldIngestion struct {
@@ -71,6 +90,22 @@ func (h *heldIngestion) hooks() Hooks {
 			}
 		},
 		BatchInBackgroundDone: func(_ string, err error) { h.done <- err },
+	}
+}
+
+// closeWhileHeld closes e (with closeEngine) while held holds its completion of a batch, lets
+// the completion go once Close has told it to stop, and checks that it stopped.
+func closeWhileHeld(t *testing.T, e *Engine, held *heldIngestion, closeEngine func() error) {
+	t.Helper()
+	closed := make(chan error, 1)
+	go func() { closed <- closeEngine() }()
+	<-e.background.ctx.Done() // Close has told the completion to stop: let it see so
+	close(held.release)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-held.done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the completion stopped by Close: %v; want it cancelled", err)
 	}
 }
 
@@ -128,16 +163,7 @@ func TestAcceptedBatchIsResumedAfterAClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-held.inRun
-	closed := make(chan error, 1)
-	go func() { closed <- e.Close() }()
-	<-e.background.ctx.Done() // Close has told the completion to stop: let it see so
-	close(held.release)
-	if err := <-closed; err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := <-held.done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("the completion stopped by Close: %v; want it cancelled", err)
-	}
+	closeWhileHeld(t, e, held, e.Close)
 
 	done := make(chan error, 2)
 	e = openEngine(t, Options{DataDir: dir, RunBytes: 4096, Hooks: Hooks{BatchInBackgroundDone: func(_ string, err error) { done <- err }}})
@@ -214,13 +240,8 @@ func TestAcceptedBatchThatCannotBeIngestedFails(t *testing.T) {
 	}
 	ctx := context.Background()
 	held := newHeldIngestion()
-	var mu sync.Mutex
-	var logged []string
-	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: held.hooks(), Log: func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		logged = append(logged, fmt.Sprintf(format, args...))
-	}})
+	var log logLines
+	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: held.hooks(), Log: log.log})
 	_, id := acceptedBatch(t, e)
 	if _, err := e.AcceptBatch(ctx, id); err != nil {
 		t.Fatal(err)
@@ -239,25 +260,31 @@ func TestAcceptedBatchThatCannotBeIngestedFails(t *testing.T) {
 		strings.Contains(b.Errors[0].Description, e.DataDir()) {
 		t.Fatalf("the batch: %+v, %v; want it failed with %s, naming none of the engine's files", b, err, codeBatchNotIngested)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(logged) != 1 || !strings.Contains(logged[0], id) {
+	if logged := log.all(); len(logged) != 1 || !strings.Contains(logged[0], id) {
 		t.Errorf("the log: %q; want one line naming batch %s", logged, id)
 	}
 }
 
-// acceptWithRunnersHeld opens an engine whose batches are each one segment run, held at its end
+// openEngineWithRunsHeld opens an engine with hooks whose batches (those of acceptedBatch) are
+// each one segment run, held at its end: arrived hears of each, and each goes on at a receive
+// from release, or once it is closed.
+func openEngineWithRunsHeld(t *testing.T, hooks Hooks) (e *Engine, arrived, release chan struct{}) {
+	t.Helper()
+	arrived, release = make(chan struct{}, 16), make(chan struct{})
+	hooks.AfterSegmentRun = func() {
+		arrived <- struct{}{}
+		<-release
+	}
+	e = openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: hooks})
+	return e, arrived, release
+}
+
+// acceptWithRunnersHeld opens an engine with hooks whose runs are held (openEngineWithRunsHeld)
 // until release is closed, accepts n batches, and returns once maxBackgroundBatches runners hold
 // one each.
-func acceptWithRunnersHeld(t *testing.T, n int) (e *Engine, ids []string, release chan struct{}) {
+func acceptWithRunnersHeld(t *testing.T, n int, hooks Hooks) (e *Engine, ids []string, release chan struct{}) {
 	t.Helper()
-	arrived, release := make(chan struct{}, 16), make(chan struct{})
-	e = openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
-		AfterSegmentRun: func() {
-			arrived <- struct{}{}
-			<-release
-		},
-	}})
+	e, arrived, release := openEngineWithRunsHeld(t, hooks)
 	for range n {
 		_, id := acceptedBatch(t, e)
 		if _, err := e.AcceptBatch(context.Background(), id); err != nil {
@@ -276,7 +303,7 @@ func acceptWithRunnersHeld(t *testing.T, n int) (e *Engine, ids []string, releas
 func TestAcceptedBatchesTakeTurns(t *testing.T) {
 	ctx := context.Background()
 	const batches = maxBackgroundBatches + 2
-	e, ids, release := acceptWithRunnersHeld(t, batches)
+	e, ids, release := acceptWithRunnersHeld(t, batches, Hooks{})
 	e.background.mu.Lock()
 	runners, running := e.background.runners, len(e.background.running)
 	e.background.mu.Unlock()
@@ -365,16 +392,11 @@ func TestAcceptedBatchThatCannotBeCompletedEndsFailed(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			ctx := context.Background()
 			done := make(chan error, 4)
-			var mu sync.Mutex
-			var logged []string
+			var log logLines
 			e := openEngine(t, Options{DataDir: t.TempDir(), Hooks: Hooks{
 				WaitForBatch:          func(string) { panic("in the completion's own goroutine") },
 				BatchInBackgroundDone: func(_ string, err error) { done <- err },
-			}, Log: func(format string, args ...any) {
-				mu.Lock()
-				defer mu.Unlock()
-				logged = append(logged, fmt.Sprintf(format, args...))
-			}})
+			}, Log: log.log})
 			_, id := acceptedBatch(t, e)
 			if how == "panic" {
 				// Its lock is held: the completion waits for it, and WaitForBatch panics.
@@ -399,9 +421,7 @@ func TestAcceptedBatchThatCannotBeCompletedEndsFailed(t *testing.T) {
 			if len(done) != 0 {
 				t.Errorf("the batch was taken again after it ended failed")
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(logged) != 1 || !strings.Contains(logged[0], id) || (how == "panic") != strings.Contains(logged[0], "panic") {
+			if logged := log.all(); len(logged) != 1 || !strings.Contains(logged[0], id) || (how == "panic") != strings.Contains(logged[0], "panic") {
 				t.Errorf("the log: %q; want one line on batch %s", logged, id)
 			}
 		})
@@ -412,7 +432,8 @@ func TestAcceptedBatchThatCannotBeCompletedEndsFailed(t *testing.T) {
 // are still held on others.
 func TestWaitBatchHearsOfADeletion(t *testing.T) {
 	ctx := context.Background()
-	e, _, release := acceptWithRunnersHeld(t, maxBackgroundBatches)
+	waits := make(chan string, 4)
+	e, _, release := acceptWithRunnersHeld(t, maxBackgroundBatches, Hooks{WaitingForBatch: func(id string) { waits <- id }})
 	defer close(release)
 	_, waiting := acceptedBatch(t, e)
 	if _, err := e.AcceptBatch(ctx, waiting); err != nil {
@@ -420,6 +441,7 @@ func TestWaitBatchHearsOfADeletion(t *testing.T) {
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- e.WaitBatch(ctx, waiting) }()
+	<-waits // WaitBatch found the batch processing, and waits
 	if err := e.DeleteBatch(ctx, waiting); err != nil {
 		t.Fatal(err)
 	}
@@ -481,17 +503,8 @@ func TestBackgroundLooksAgainAfterTheDatabaseFails(t *testing.T) {
 func TestStoppedIngestionReadsNoFurtherFile(t *testing.T) {
 	ctx := context.Background()
 	const files, recordsPerFile = 6, 200 // about five runs of 4 KiB each
-	var runs atomic.Int32
-	inRun, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	e, err := Open(ctx, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: Hooks{
-		AfterSegmentRun: func() {
-			if runs.Add(1) == 1 {
-				close(inRun)
-				<-release
-			}
-		},
-		BatchInBackgroundDone: func(_ string, err error) { done <- err },
-	}})
+	held := newHeldIngestion()
+	e, err := Open(ctx, Options{DataDir: t.TempDir(), RunBytes: 4096, Hooks: held.hooks()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,21 +527,12 @@ func TestStoppedIngestionReadsNoFurtherFile(t *testing.T) {
 	if _, err := e.AcceptBatch(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	<-inRun // the first run of the first file is written, and held
-	closed := make(chan error, 1)
-	go func() { closed <- closeOnce() }()
-	<-e.background.ctx.Done()
-	close(release)
-	if err := <-closed; err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("the stopped completion: %v; want it cancelled", err)
-	}
+	<-held.inRun // the first run of the first file is written, and held
+	closeWhileHeld(t, e, held, closeOnce)
 	// While the first run is held, the reader fills one more; once released, it reads at most
 	// to the end of the file it is in: the first file's runs, or one more. All six files take
 	// about thirty.
-	if n := runs.Load(); n > 6 {
+	if n := held.runs.Load(); n > 6 {
 		t.Errorf("%d runs written after the ingestion was told to stop at its first; want it to read no further file", n)
 	}
 }
@@ -539,13 +543,7 @@ func TestStoppedIngestionReadsNoFurtherFile(t *testing.T) {
 func TestAcceptedBatchesTakeTurnsBySandbox(t *testing.T) {
 	home := context.Background()
 	dev, qa := aepwire.WithSandbox(home, "dev"), aepwire.WithSandbox(home, "qa")
-	arrived, release := make(chan struct{}, 16), make(chan struct{})
-	e := openEngine(t, Options{DataDir: t.TempDir(), RunBytes: 1 << 20, Hooks: Hooks{
-		AfterSegmentRun: func() { // once a batch, its records making one run
-			arrived <- struct{}{}
-			<-release
-		},
-	}})
+	e, arrived, release := openEngineWithRunsHeld(t, Hooks{})
 	type accepted struct {
 		ctx context.Context
 		id  string

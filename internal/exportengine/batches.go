@@ -595,8 +595,7 @@ func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
 	// that the next Open collects. A completion of it in the background stops first, so that it
 	// writes nothing into the directory as it goes. What exports kept of the store holds its
 	// events: it goes too.
-	e.background.halt(id)
-	e.background.ended.notify()
+	e.background.halted(id)
 	if inStore {
 		if err := e.dropKept(sb); err != nil {
 			return err

@@ -195,9 +195,8 @@ func (e *Engine) DeleteDataset(ctx context.Context, id string) error {
 	}
 	// As DeleteBatch: the ingestions of its batches stop first, and waiters hear of them.
 	for _, b := range batches {
-		e.background.halt(b)
+		e.background.halted(b)
 	}
-	e.background.ended.notify()
 	if inStore > 0 {
 		if err := e.dropKept(sb); err != nil {
 			return err

@@ -66,8 +66,8 @@ type Options struct {
 // Hooks are points at which a program takes part in the engine's work: each is called in the
 // goroutine doing that work, which waits for it to return, so that a hook must not wait for that
 // work itself (Close, or deleting the batch being completed, from a batch's hooks). A nil hook is
-// skipped. Tests use them
-// to hold a job or an ingestion at a known point, and to learn that it got there.
+// skipped. Tests use them to hold a job or an ingestion at a known point, and to learn that it
+// got there.
 type Hooks struct {
 	// BeforeExportChunk is called before each chunk of an export's profiles goes to be merged,
 	// with the chunk's sequence number (from 0). ctx ends when the job is cancelled or its
@@ -103,6 +103,9 @@ type Hooks struct {
 	// has returned, with its error (nil when the batch ended, and when it was no longer there to
 	// complete).
 	BatchInBackgroundDone func(batch string, err error)
+	// WaitingForBatch is called by WaitBatch each time it has found the batch processing, as it
+	// starts to wait for a change.
+	WaitingForBatch func(batch string)
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.
