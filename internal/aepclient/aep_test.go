@@ -205,9 +205,9 @@ func TestJSONArrayFilesAreSentAsJSONLines(t *testing.T) {
 	}
 }
 
-// Data Access may answer a dataSetFile with further dataSetFiles (a directory): the client
-// follows them to the physical files.
-func TestDataAccessDirectoriesAreFollowed(t *testing.T) {
+// A batch's file is listed through Data Access, its dataSetFile and then its physical file, and
+// downloaded from the link the listing gives (directories and pages: dataaccess_test.go).
+func TestBatchFilesAreListedAndDownloaded(t *testing.T) {
 	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
 	ctx := context.Background()

@@ -23,22 +23,28 @@ type fileEntry struct {
 	} `json:"_links"`
 }
 
-// ListBatchFiles lists a batch's files through Data Access: the batch's dataSetFiles (following
-// the pages), then each one's physical files, following directories of further dataSetFiles.
-// Locations are the links that download the files.
+// fileList is a page of GET /files/{dataSetFileId}.
+type fileList struct {
+	Data  []fileEntry `json:"data"`
+	Links struct {
+		Next *aepwire.Link `json:"next"`
+	} `json:"_links"`
+}
+
+// ListBatchFiles lists a batch's files through Data Access: the batch's dataSetFiles, then each
+// one's physical files, following directories of further dataSetFiles, and the pages of every
+// listing. Locations are the links that download the files.
 func (c *Client) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.BatchFile, error) {
 	out := []aepwire.BatchFile{}
-	next := ""
-	for {
+	err := eachPage(exportDataPath+"/batches/"+url.PathEscape(batchID)+"/files", "", func(r request) (string, error) {
 		var page aepwire.DataSetFileList
-		r := request{method: http.MethodGet, path: exportDataPath + "/batches/" + url.PathEscape(batchID) + "/files", rawURL: next}
 		if err := c.call(ctx, r, &page); err != nil {
-			return nil, err
+			return "", err
 		}
 		for _, d := range page.Data {
 			files, err := c.physicalFiles(ctx, d.DataSetFileID, d.Links.Self.Href, 0)
 			if err != nil {
-				return nil, err
+				return "", err
 			}
 			for _, f := range files {
 				f.ID = d.DataSetFileID
@@ -48,11 +54,12 @@ func (c *Client) ListBatchFiles(ctx context.Context, batchID string) ([]aepwire.
 				out = append(out, f)
 			}
 		}
-		if page.Links.Next == nil || page.Links.Next.Href == "" || len(page.Data) == 0 {
-			return out, nil
-		}
-		next = page.Links.Next.Href
+		return nextHref(page.Links.Next, len(page.Data)), nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // physicalFiles lists the files of one dataSetFile, and of the dataSetFiles it holds.
@@ -60,24 +67,53 @@ func (c *Client) physicalFiles(ctx context.Context, id, href string, depth int) 
 	if depth > maxFileDepth {
 		return nil, fmt.Errorf("dataSetFile %s: directories nested more than %d deep", id, maxFileDepth)
 	}
-	var list struct {
-		Data []fileEntry `json:"data"`
-	}
-	r := request{method: http.MethodGet, path: exportDataPath + "/files/" + url.PathEscape(id), rawURL: href}
-	if err := c.call(ctx, r, &list); err != nil {
-		return nil, err
-	}
 	var out []aepwire.BatchFile
-	for _, e := range list.Data {
-		if e.Name == "" && e.DataSetFileID != "" {
-			inner, err := c.physicalFiles(ctx, e.DataSetFileID, e.Links.Self.Href, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, inner...)
-			continue
+	err := eachPage(exportDataPath+"/files/"+url.PathEscape(id), href, func(r request) (string, error) {
+		var page fileList
+		if err := c.call(ctx, r, &page); err != nil {
+			return "", err
 		}
-		out = append(out, aepwire.BatchFile{Name: e.Name, Size: int64(e.Length), Location: e.Links.Self.Href})
+		for _, e := range page.Data {
+			if e.Name == "" && e.DataSetFileID != "" {
+				inner, err := c.physicalFiles(ctx, e.DataSetFileID, e.Links.Self.Href, depth+1)
+				if err != nil {
+					return "", err
+				}
+				out = append(out, inner...)
+				continue
+			}
+			out = append(out, aepwire.BatchFile{Name: e.Name, Size: int64(e.Length), Location: e.Links.Self.Href})
+		}
+		return nextHref(page.Links.Next, len(page.Data)), nil
+	})
+	return out, err
+}
+
+// eachPage calls a Data Access listing (at href, a link an answer gave, or else at path) and then
+// each page after it, as long as get, which calls and reads one page, returns the link of a
+// next one. A next link already followed is an error: a listing that comes round again would
+// otherwise be read for ever.
+func eachPage(path, href string, get func(request) (next string, err error)) error {
+	followed := map[string]bool{href: href != ""}
+	for {
+		next, err := get(request{method: http.MethodGet, path: path, rawURL: href})
+		if err != nil || next == "" {
+			return err
+		}
+		if followed[next] {
+			return fmt.Errorf("GET %s: Data Access answered with a next page that was read before (%s): the listing goes round, "+
+				"so the client stops; the platform's listing of it is faulty", path, next)
+		}
+		followed[next] = true
+		href = next
 	}
-	return out, nil
+}
+
+// nextHref is the link to a listing's next page: none where the page has no entries, as a page
+// past the last may still name a next one.
+func nextHref(next *aepwire.Link, entries int) string {
+	if next == nil || entries == 0 {
+		return ""
+	}
+	return next.Href
 }

@@ -67,11 +67,18 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) error {
 	file := files[n-1]
 	path := r.URL.Query().Get("path")
 	if path == "" {
-		var list aepwire.PhysicalFileList
-		pf := aepwire.PhysicalFile{Name: file.Name, Length: aepwire.FlexInt(file.Size)}
-		pf.Links.Self.Href = s.baseURL(r) + exportDataPath + "/files/" + id + "?path=" + url.QueryEscape(file.Name)
-		list.Data = []aepwire.PhysicalFile{pf}
-		list.Page.Limit, list.Page.Count = 100, 1
+		// The listing pages as Data Access's do (start, limit), though it holds one file.
+		start, limit, err := pageParams(r, 100)
+		if err != nil {
+			return err
+		}
+		list := aepwire.PhysicalFileList{Data: []aepwire.PhysicalFile{}}
+		if start == 0 {
+			pf := aepwire.PhysicalFile{Name: file.Name, Length: aepwire.FlexInt(file.Size)}
+			pf.Links.Self.Href = s.baseURL(r) + exportDataPath + "/files/" + id + "?path=" + url.QueryEscape(file.Name)
+			list.Data = append(list.Data, pf)
+		}
+		list.Page.Limit, list.Page.Count = limit, len(list.Data)
 		writeJSON(w, http.StatusOK, list)
 		return nil
 	}

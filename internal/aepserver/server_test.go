@@ -155,8 +155,17 @@ func TestDataAccessRangeRequests(t *testing.T) {
 	resp = f.call(t, "GET", fileURL.Path, "", nil)
 	var phys aepwire.PhysicalFileList
 	_ = json.NewDecoder(resp.Body).Decode(&phys)
-	if len(phys.Data) != 1 || phys.Data[0].Name != "p.json" {
+	if len(phys.Data) != 1 || phys.Data[0].Name != "p.json" || phys.Page.Limit != 100 || phys.Page.Count != 1 {
 		t.Fatalf("physical files: %+v", phys)
+	}
+	// The listing pages as Data Access's do: past its one file, a page is empty; a bad limit is
+	// refused, naming it.
+	for query, want := range map[string]string{"?start=1&limit=5": `{"data":[],"_page":{"limit":5,"count":0}}`, "?limit=0": "limit must be"} {
+		resp = f.call(t, "GET", fileURL.Path+query, "", nil)
+		body, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET %s%s: %d %s, want %s", fileURL.Path, query, resp.StatusCode, body, want)
+		}
 	}
 	download, _ := url.Parse(phys.Data[0].Links.Self.Href)
 	resp = f.call(t, "GET", download.Path+"?"+download.RawQuery, "", map[string]string{"Range": "bytes=0-9"})
