@@ -135,3 +135,14 @@ func TestEveryCatalogBatchStatusIsMapped(t *testing.T) {
 		}
 	}
 }
+
+// The Catalog specification's example writes the unifiedProfile tag's entry with a space
+// ("enabled: true"); the datasets AEP returns write it without. Both enable the dataset.
+func TestProfileEnabledInEitherForm(t *testing.T) {
+	for tag, want := range map[string]bool{"enabled:true": true, "enabled: true": true, " enabled : true ": true,
+		"enabled:false": false, "isUpsert:true": false, "enabled": false, "enabledness:true": false} {
+		if got := ProfileEnabled(map[string][]string{TagUnifiedProfile: {"isUpsert:true", tag}}); got != want {
+			t.Errorf("ProfileEnabled(unifiedProfile: [isUpsert:true %q]) = %v, want %v", tag, got, want)
+		}
+	}
+}

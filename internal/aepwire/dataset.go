@@ -1,6 +1,6 @@
 package aepwire
 
-import "slices"
+import "strings"
 
 // Schema ids the embedded engine understands.
 const (
@@ -68,7 +68,21 @@ type Dataset struct {
 	BasePath            string `json:"basePath,omitempty"`
 }
 
-// ProfileEnabled reports whether tags enable a dataset for Real-Time Customer Profile.
+// ProfileEnabled reports whether tags enable a dataset for Real-Time Customer Profile: its
+// unifiedProfile tag holds enabled:true, written with or without spaces around its parts (the
+// Catalog specification's example has "enabled: true").
 func ProfileEnabled(tags map[string][]string) bool {
-	return slices.Contains(tags[TagUnifiedProfile], TagUnifiedProfileEnabled)
+	for _, v := range tags[TagUnifiedProfile] {
+		if name, value, ok := ProfileTagEntry(v); ok && name == "enabled" && value == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+// ProfileTagEntry splits an entry of the unifiedProfile tag ("enabled:true", "isUpsert:true")
+// into its name and value, without the spaces around them.
+func ProfileTagEntry(v string) (name, value string, ok bool) {
+	name, value, ok = strings.Cut(v, ":")
+	return strings.TrimSpace(name), strings.TrimSpace(value), ok
 }

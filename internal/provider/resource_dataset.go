@@ -111,7 +111,8 @@ func (r *datasetResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(false),
-				Description: "Whether the dataset is enabled for Real-Time Customer Profile (the `unifiedProfile` tag). " +
+				Description: "Whether the dataset is enabled for Real-Time Customer Profile (the `enabled:true` entry of the " +
+					"`unifiedProfile` tag; its other entries, such as `isUpsert:true`, are kept as the platform has them). " +
 					"Only batches ingested while a profile or experience-event dataset is enabled feed the profile store " +
 					"that export jobs read. Defaults to false.",
 			},

@@ -174,7 +174,8 @@ resource "experienceplatform_dataset" "test" {
 	})
 }
 
-// Tags the platform writes itself survive an update made through Terraform, and do not show as drift.
+// Tags the platform writes itself survive an update made through Terraform, and do not show as
+// drift; so do the entries of unifiedProfile other than the enabled one that profile_enabled sets.
 func TestAccDatasetResource_keepsPlatformTags(t *testing.T) {
 	forEachMode(t, func(t *testing.T, env *testEnv) {
 		var id string
@@ -192,7 +193,8 @@ resource "experienceplatform_dataset" "test" {
 				},
 				{
 					PreConfig: func() {
-						tags := map[string][]string{"team": {"a"}, "adobe/pqs/table": {"tagged"}}
+						// A Profile dataset's unifiedProfile tag holds isUpsert:true beside enabled:true.
+						tags := map[string][]string{"team": {"a"}, "adobe/pqs/table": {"tagged"}, aepwire.TagUnifiedProfile: {"isUpsert:true"}}
 						if _, err := env.engine.UpdateDataset(context.Background(), id, aepwire.DatasetPatch{Tags: &tags}); err != nil {
 							t.Fatal(err)
 						}
@@ -210,7 +212,7 @@ resource "experienceplatform_dataset" "test" {
 						if err != nil {
 							return err
 						}
-						want := map[string][]string{"team": {"b"}, "adobe/pqs/table": {"tagged"}, aepwire.TagUnifiedProfile: {aepwire.TagUnifiedProfileEnabled}}
+						want := map[string][]string{"team": {"b"}, "adobe/pqs/table": {"tagged"}, aepwire.TagUnifiedProfile: {aepwire.TagUnifiedProfileEnabled, "isUpsert:true"}}
 						if !reflect.DeepEqual(ds.Tags, want) {
 							return fmt.Errorf("stored tags = %v, want %v", ds.Tags, want)
 						}

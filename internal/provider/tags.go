@@ -37,7 +37,9 @@ func userTags(ctx context.Context, m types.Map) (map[string][]string, diag.Diagn
 }
 
 // catalogTags is the full tag set to store: the user's tags, the unifiedProfile tag when
-// profileEnabled, and the managed tags of current (the dataset as stored, or nil).
+// profileEnabled, and the managed tags of current (the dataset as stored, or nil). The
+// unifiedProfile tag keeps the entries of current's other than enabled (a Profile dataset's
+// isUpsert:true), as profile_enabled manages that one alone.
 func catalogTags(user map[string][]string, profileEnabled bool, current map[string][]string) map[string][]string {
 	tags := maps.Clone(user)
 	if tags == nil {
@@ -49,7 +51,13 @@ func catalogTags(user map[string][]string, profileEnabled bool, current map[stri
 		}
 	}
 	if profileEnabled {
-		tags[aepwire.TagUnifiedProfile] = []string{aepwire.TagUnifiedProfileEnabled}
+		profile := []string{aepwire.TagUnifiedProfileEnabled}
+		for _, v := range current[aepwire.TagUnifiedProfile] {
+			if name, _, _ := aepwire.ProfileTagEntry(v); name != "enabled" {
+				profile = append(profile, v)
+			}
+		}
+		tags[aepwire.TagUnifiedProfile] = profile
 	}
 	return tags
 }
