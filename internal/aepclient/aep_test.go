@@ -1,13 +1,18 @@
 package aepclient
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -458,5 +463,70 @@ func TestMergePolicyWritesNameTheProfileInstance(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Errorf("writes seen: %v", seen)
+	}
+}
+
+// A merge policy's creation sends profile.yaml's PostMergePolicy, without the fields the platform
+// assigns; its update, a PUT that replaces the whole policy, sends the policy as the platform has
+// it with the provider's settings in place, so that what the provider does not manage (the
+// version, isActiveOnEdge, the sandbox) is not sent back as zero values.
+func TestMergePolicyWritesCarryTheirDocumentedBodies(t *testing.T) {
+	ts := newTestServer(t, aepserver.Options{})
+	c := ts.client(t, nil)
+	ctx := context.Background()
+	bodies := map[string]map[string]any{}
+	var mu sync.Mutex
+	ts.faults.addFunc(func(r *http.Request) *aepserver.Fault {
+		if strings.Contains(r.URL.Path, "/mergePolicies") && (r.Method == "POST" || r.Method == "PUT") {
+			raw, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(raw))
+			var body map[string]any
+			if err := json.Unmarshal(raw, &body); err != nil {
+				t.Errorf("%s body %s: %v", r.Method, raw, err)
+			}
+			mu.Lock()
+			bodies[r.Method] = body
+			mu.Unlock()
+		}
+		return nil
+	})
+	settings := func(name, graph string) aepwire.MergePolicy {
+		return aepwire.MergePolicy{Name: name, Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName},
+			IdentityGraph: aepwire.IdentityGraph{Type: graph}, AttributeMerge: aepwire.AttributeMerge{Type: "timestampOrdered"}}
+	}
+	p, err := c.CreateMergePolicy(ctx, settings("p", "none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Changed elsewhere since: the policy is at version 2.
+	if _, err := ts.engine.UpdateMergePolicy(ctx, p.ID, settings("p2", "none")); err != nil {
+		t.Fatal(err)
+	}
+	before, err := c.GetMergePolicy(ctx, p.ID)
+	if err != nil || before.Version != 2 {
+		t.Fatalf("the policy before the update: %+v, %v", before, err)
+	}
+	if _, err := c.UpdateMergePolicy(ctx, p.ID, settings("q", "pdg")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var keys []string
+	for k := range bodies["POST"] {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if got := strings.Join(keys, " "); got != "attributeMerge default identityGraph isActiveOnEdge name schema" {
+		t.Errorf("the creation's body has %s, want PostMergePolicy's fields", got)
+	}
+	want, err := json.Marshal(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantBody map[string]any
+	_ = json.Unmarshal(want, &wantBody)
+	wantBody["name"], wantBody["identityGraph"] = "q", map[string]any{"type": "pdg"}
+	if !reflect.DeepEqual(bodies["PUT"], wantBody) {
+		t.Errorf("the update's body:\n%v\nwant the policy as read, with the new settings:\n%v", bodies["PUT"], wantBody)
 	}
 }

@@ -174,7 +174,7 @@ var profileInstance = http.Header{"X-Profile-Instance-Id": {"ups"}}
 // CreateMergePolicy creates a merge policy. When the answer is lost, the policy the call made is
 // looked for and adopted.
 func (c *Client) CreateMergePolicy(ctx context.Context, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
-	resp, id, err := c.create(ctx, request{method: http.MethodPost, path: policiesPath, body: p, header: profileInstance}, "merge policy",
+	resp, id, err := c.create(ctx, request{method: http.MethodPost, path: policiesPath, body: p.Request(), header: profileInstance}, "merge policy",
 		func(ctx context.Context, since time.Time) ([]string, error) {
 			return c.findMergePolicies(ctx, p, since)
 		})
@@ -197,10 +197,18 @@ func (c *Client) GetMergePolicy(ctx context.Context, id string) (*aepwire.MergeP
 	return c.policyCall(ctx, request{method: http.MethodGet, path: policiesPath + "/" + url.PathEscape(id)})
 }
 
-// UpdateMergePolicy replaces a merge policy's settings.
+// UpdateMergePolicy replaces a merge policy's settings: p's name, schema, identity graph,
+// attribute merge and default. AEP's PUT replaces the whole policy, so the policy is read first
+// and the rest (isActiveOnEdge, which the provider does not manage, the version, the sandbox) is
+// sent back as AEP has it, where zero values would switch a policy active on edge off.
 func (c *Client) UpdateMergePolicy(ctx context.Context, id string, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
-	p.ID = id
-	return c.policyCall(ctx, request{method: http.MethodPut, path: policiesPath + "/" + url.PathEscape(id), body: p, header: profileInstance})
+	cur, err := c.GetMergePolicy(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cur.ID = id
+	cur.Name, cur.Schema, cur.IdentityGraph, cur.AttributeMerge, cur.Default = p.Name, p.Schema, p.IdentityGraph, p.AttributeMerge, p.Default
+	return c.policyCall(ctx, request{method: http.MethodPut, path: policiesPath + "/" + url.PathEscape(id), body: cur, header: profileInstance})
 }
 
 func (c *Client) policyCall(ctx context.Context, r request) (*aepwire.MergePolicy, error) {

@@ -33,6 +33,23 @@ type MergePolicy struct {
 	UpdateEpoch int64 `json:"updateEpoch"`
 }
 
+// MergePolicyRequest is the body of POST /config/mergePolicies (profile.yaml's PostMergePolicy):
+// the settings, without what the platform assigns (id, version, updateEpoch).
+type MergePolicyRequest struct {
+	Name           string         `json:"name"`
+	Schema         ExportSchema   `json:"schema"`
+	Default        bool           `json:"default"`
+	IdentityGraph  IdentityGraph  `json:"identityGraph"`
+	AttributeMerge AttributeMerge `json:"attributeMerge"`
+	IsActiveOnEdge bool           `json:"isActiveOnEdge"`
+}
+
+// Request is the body that creates a policy of p's settings.
+func (p *MergePolicy) Request() MergePolicyRequest {
+	return MergePolicyRequest{Name: p.Name, Schema: p.Schema, Default: p.Default, IdentityGraph: p.IdentityGraph,
+		AttributeMerge: p.AttributeMerge, IsActiveOnEdge: p.IsActiveOnEdge}
+}
+
 // UnmarshalJSON reads version and updateEpoch as numbers (3 or 3.0).
 func (p *MergePolicy) UnmarshalJSON(b []byte) error {
 	type plain MergePolicy
