@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -26,7 +28,12 @@ type Error struct {
 	Hint string `json:"-"`
 }
 
-const errorTypePrefix = "http://ns.adobe.com/aep/errors/"
+// errorTypePrefix begins the problem types of AEP's services; the Profile and Segmentation
+// services write it with https (errorTypePrefixTLS).
+const (
+	errorTypePrefix    = "http://ns.adobe.com/aep/errors/"
+	errorTypePrefixTLS = "https://ns.adobe.com/aep/errors/"
+)
 
 // NewError returns a service error with an AEP-style code such as "CAT-1404".
 func NewError(status int, code, title, detail string) *Error {
@@ -81,21 +88,29 @@ func StatusOf(err error) int {
 func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
 
 // DecodeError builds the error of a response with the given status and body. It understands
-// problem details, gateway errors and 429 bodies, and falls back to the status alone.
+// problem details, gateway errors and 429 bodies, and falls back to the status alone. The
+// Profile and Segmentation services add to their problem details the reasons, as
+// {"errors": {"400": [{"code", "message"}]}}, and the request's id (requestId), which stands in
+// for an x-request-id header that did not come.
 func DecodeError(status int, body []byte, requestID string) *Error {
 	e := &Error{Status: status, Title: http.StatusText(status), RequestID: requestID}
 	var probe struct {
-		Type      string `json:"type"`
-		Title     string `json:"title"`
-		Detail    string `json:"detail"`
-		ErrorCode string `json:"error_code"`
-		Message   string `json:"message"`
+		Type      string              `json:"type"`
+		Title     string              `json:"title"`
+		Detail    string              `json:"detail"`
+		ErrorCode string              `json:"error_code"`
+		Message   string              `json:"message"`
+		RequestID string              `json:"requestId"`
+		Errors    map[string][]reason `json:"errors"`
 	}
 	if json.Unmarshal(body, &probe) != nil {
 		if text := strings.TrimSpace(string(body)); text != "" && len(text) < 500 {
 			e.Detail = text
 		}
 		return e
+	}
+	if e.RequestID == "" {
+		e.RequestID = probe.RequestID
 	}
 	switch {
 	case probe.ErrorCode != "":
@@ -106,13 +121,43 @@ func DecodeError(status int, body []byte, requestID string) *Error {
 	case probe.Message != "":
 		e.Title = probe.Message
 	}
+	e.Detail = withReasons(e.Detail, e.Title, probe.Errors)
 	return e
 }
 
+// reason is an entry of the errors map of a Profile or Segmentation problem. Its code, a number
+// or a string, is not read.
+type reason struct {
+	Message string `json:"message"`
+}
+
+// withReasons adds to detail the messages of an errors map, in the order of their statuses,
+// each once, leaving out those that repeat the title or the detail.
+func withReasons(detail, title string, reasons map[string][]reason) string {
+	said := map[string]bool{strings.TrimSpace(title): true, strings.TrimSpace(detail): true}
+	parts := []string{}
+	if detail != "" {
+		parts = append(parts, detail)
+	}
+	for _, status := range slices.Sorted(maps.Keys(reasons)) {
+		for _, r := range reasons[status] {
+			m := strings.TrimSpace(r.Message)
+			if m != "" && !said[m] {
+				said[m] = true
+				parts = append(parts, m)
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 // codeOfType extracts the code of a problem type such as
-// http://ns.adobe.com/aep/errors/CAT-1404-404.
+// http://ns.adobe.com/aep/errors/CAT-1404-404 (or https://...).
 func codeOfType(t string) string {
 	rest, ok := strings.CutPrefix(t, errorTypePrefix)
+	if !ok {
+		rest, ok = strings.CutPrefix(t, errorTypePrefixTLS)
+	}
 	if !ok {
 		return ""
 	}

@@ -94,3 +94,27 @@ func TestDecodeError(t *testing.T) {
 		}
 	}
 }
+
+// The Profile and Segmentation services' problems (segmentation.yaml's examples) have an https
+// type, their reasons in an errors map, and the request's id in the body. Their code, reasons and
+// request id are read; the header's request id, when one came, is kept.
+func TestDecodeErrorOfTheProfileServices(t *testing.T) {
+	body := `{"requestId":"fggdhzT89v3qlldeezJ9eVQtKiR51hkZ","errors":{"400":[` +
+		`{"code":400,"message":"There is a problem extracting the user JSON, field(s) missing or invalid.  Correct and try again."},` +
+		`{"code":400,"message":"No usable value for name\nDid not find value which can be converted into java.lang.String"},` +
+		`{"code":"UPAPI-1-400","message":"Did not find value which can be converted into java.lang.String"},` +
+		`{"code":400,"message":"Did not find value which can be converted into java.lang.String"}]},` +
+		`"type":"https://ns.adobe.com/aep/errors/UPLIB-101206-500",` +
+		`"title":"There is a problem extracting the user JSON, field(s) missing or invalid.  Correct and try again.","status":400}`
+	want := Error{Status: 400, Code: "UPLIB-101206", Type: "https://ns.adobe.com/aep/errors/UPLIB-101206-500",
+		Title:     "There is a problem extracting the user JSON, field(s) missing or invalid.  Correct and try again.",
+		Detail:    "No usable value for name\nDid not find value which can be converted into java.lang.String; Did not find value which can be converted into java.lang.String",
+		RequestID: "fggdhzT89v3qlldeezJ9eVQtKiR51hkZ"}
+	if got := DecodeError(400, []byte(body), ""); *got != want {
+		t.Errorf("DecodeError = %+v\nwant %+v", *got, want)
+	}
+	want.RequestID = "from-header"
+	if got := DecodeError(400, []byte(body), "from-header"); *got != want {
+		t.Errorf("with the header's request id: %+v", *got)
+	}
+}
