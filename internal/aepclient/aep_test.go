@@ -9,6 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,6 +24,7 @@ import (
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire/contracttest"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/store"
 )
@@ -528,5 +532,41 @@ func TestMergePolicyWritesCarryTheirDocumentedBodies(t *testing.T) {
 	wantBody["name"], wantBody["identityGraph"] = "q", map[string]any{"type": "pdg"}
 	if !reflect.DeepEqual(bodies["PUT"], wantBody) {
 		t.Errorf("the update's body:\n%v\nwant the policy as read, with the new settings:\n%v", bodies["PUT"], wantBody)
+	}
+}
+
+// AEP answers a cancellation with {"status", "message"} (segmentation.yaml). One it refuses
+// (status false) is an error that quotes its message, unless the job has ended meanwhile.
+func TestRefusedCancellationIsAnError(t *testing.T) {
+	ts := serveEngineWith(t, aepserver.Options{Strict: true}, exportengine.Options{})
+	engine, err := url.Parse(ts.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("DELETE "+jobsPathForTest+"/{id}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":false,"message":"Export job cannot be cancelled now"}`)
+	})
+	mux.Handle("/", httputil.NewSingleHostReverseProxy(engine))
+	refusing := httptest.NewServer(contracttest.Handler(t, mux))
+	t.Cleanup(refusing.Close)
+	c := ts.client(t, func(cfg *Config) { cfg.Endpoint = refusing.URL })
+	ctx := context.Background()
+	job, err := ts.engine.CreateExportJob(ctx, exportRequest(ts.dest), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CancelExportJob(ctx, job.ID)
+	if err == nil || !strings.Contains(err.Error(), "did not cancel export job") || !strings.Contains(err.Error(), "Export job cannot be cancelled now") {
+		t.Errorf("a refused cancellation of a NEW job: %v, want the platform's message", err)
+	}
+	// Ended meanwhile (here by the engine's own cancellation, after which the strict profile
+	// answers 404 for the job, as AEP may): what the caller wanted.
+	if err := ts.engine.CancelExportJob(ctx, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CancelExportJob(ctx, job.ID); err != nil {
+		t.Errorf("a refused cancellation of an ended job: %v, want none", err)
 	}
 }

@@ -353,10 +353,37 @@ func (c *Client) listJobsPage(ctx context.Context, q aepwire.ExportJobQuery) (*a
 	return &list, nil
 }
 
-// CancelExportJob is DELETE /export/jobs/{id}; AEP answers 200 with a body or 204 without.
+// CancelExportJob is DELETE /export/jobs/{id}; AEP answers 200 with a body or 204 without. A
+// body of {"status": false, "message"} is a cancellation the platform refused: an error that
+// quotes its message, unless the job has ended meanwhile (or is gone, as a cancelled job may
+// read), which is what the caller wanted.
 func (c *Client) CancelExportJob(ctx context.Context, id int64) error {
-	_, err := c.do(ctx, request{method: http.MethodDelete, path: jobsPath + "/" + strconv.FormatInt(id, 10)})
-	return err
+	resp, err := c.do(ctx, request{method: http.MethodDelete, path: jobsPath + "/" + strconv.FormatInt(id, 10)})
+	if err != nil {
+		return err
+	}
+	var answer struct {
+		Status  *bool  `json:"status"`
+		Message string `json:"message"`
+	}
+	// No body (204), or one of another form, leaves Status nil: the cancellation was taken.
+	_ = json.Unmarshal(resp.body, &answer)
+	if answer.Status == nil || *answer.Status {
+		return nil
+	}
+	if c.jobEnded(ctx, id) {
+		return nil
+	}
+	return fmt.Errorf("the platform did not cancel export job %d: %q", id, answer.Message)
+}
+
+// jobEnded reports whether a job has ended, or is gone.
+func (c *Client) jobEnded(ctx context.Context, id int64) bool {
+	job, err := c.GetExportJob(ctx, id)
+	if err != nil {
+		return aepwire.IsNotFound(err)
+	}
+	return aepwire.JobTerminal(job.Status)
 }
 
 // WaitExportJob polls a job until it ends, waiting longer between polls up to PollInterval. A
