@@ -94,7 +94,7 @@ func TestCompletionDropsWhatItReadFromThePageCache(t *testing.T) {
 func TestExportDropsOutputWrittenBackFromThePageCache(t *testing.T) {
 	dir := t.TempDir()
 	skipUnlessDroppable(t, dir)
-	ob, err := newOutBatch(filepath.Join(dir, "out"), "b", dropWrittenBack)
+	ob, err := newOutBatch(filepath.Join(dir, "out"), "b", dropWrittenBack, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

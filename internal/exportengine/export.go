@@ -30,8 +30,14 @@ import (
 // stays bounded whatever the number of profiles.
 
 const (
+	// A chunk ends at chunkProfiles profiles or chunkBytes of their records, shared out among
+	// the batches a row may go to (see chunkLimits).
 	chunkProfiles = 256
 	chunkBytes    = 1 << 20
+	// outBufferBytes is what an output batch buffers of a part file, shared out among the batches
+	// of a job as chunks are, and at least minOutBuffer each.
+	outBufferBytes = 1 << 20
+	minOutBuffer   = 64 << 10
 	// partMaxBytes is where the writer starts a new part file of a batch.
 	partMaxBytes = 128 << 20
 	// stitchScratchDir, beside an output batch's files, holds the identity graph being built.
@@ -53,6 +59,10 @@ type exportChunk struct {
 	recs  []storedRecord
 	ptrs  []*storedRecord // the units' frags and events are spans of it
 	buf   []byte          // bodies of recs
+
+	// A chunk is full at maxProfiles profiles or maxBytes of records (see chunkLimits).
+	maxProfiles, maxBytes int
+
 	// A stitched export sends its profiles' record locations instead (pending, and each
 	// profile's key and span of locs); a worker reads the bodies.
 	snap        *storeSnapshot
@@ -119,8 +129,17 @@ func (c *exportChunk) reset(seq int, snap *storeSnapshot) {
 	c.byNS = c.byNS[:0]
 }
 
+// chunkLimits are the limits of an export's chunks, where a profile's row may be written to
+// rowCopies output batches (the segments of a batch per segment). A chunk's rows for a job of
+// 100 segments could otherwise be a hundred times its records, in every chunk in flight; with the
+// limits shared out, they are at most about what one batch's would be.
+func chunkLimits(rowCopies int) (maxProfiles, maxBytes int) {
+	rowCopies = max(rowCopies, 1)
+	return max(chunkProfiles/rowCopies, 1), chunkBytes / rowCopies
+}
+
 func (c *exportChunk) full() bool {
-	return len(c.units)+len(c.pending)+len(c.located) >= chunkProfiles || len(c.buf)+c.pendingSize+c.pieceBytes >= chunkBytes
+	return len(c.units)+len(c.pending)+len(c.located) >= c.maxProfiles || len(c.buf)+c.pendingSize+c.pieceBytes >= c.maxBytes
 }
 
 func (c *exportChunk) empty() bool {
@@ -369,7 +388,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	}
 	defer snap.close()
 	for _, id := range j.batchIDs {
-		ob, err := newOutBatch(filepath.Join(e.batchDir(id), batchFileDir), id, e.writtenBack)
+		ob, err := newOutBatch(filepath.Join(e.batchDir(id), batchFileDir), id, e.writtenBack, len(j.batchIDs))
 		if err != nil {
 			return nil, err
 		}
@@ -388,8 +407,13 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 	// The chunks in flight, recycled: being filled, waiting for or in a worker, waiting to be
 	// written in order. However far the workers get ahead of the writer, there are no more.
 	free := make(chan *exportChunk, 2*e.workers+2)
+	rowCopies := 1
+	if spec.perBatch {
+		rowCopies = len(res.batches)
+	}
+	maxProfiles, maxBytes := chunkLimits(rowCopies)
 	for range cap(free) {
-		free <- &exportChunk{}
+		free <- &exportChunk{maxProfiles: maxProfiles, maxBytes: maxBytes}
 	}
 	reads := spec.reads()
 	spec.setStops(snap, reads)
@@ -838,6 +862,7 @@ func (spec *exportSpec) qualifies(profile *fastjson.Value, seg segmentSpec) bool
 type outBatch struct {
 	id, dir string
 	partMax int64 // where a new part file starts: partMaxBytes, or less in tests
+	bufSize int   // what w buffers
 	files   []fileStat
 	size    int64
 	rows    int64
@@ -860,16 +885,18 @@ type outBatch struct {
 // writebackEvery is how much of a part file is written before its writeback starts.
 const writebackEvery = 8 << 20
 
-// newOutBatch starts a batch's output in dir, which it empties first. writtenBack is
-// dropWrittenBack, or what a test puts in its place.
-func newOutBatch(dir, id string, writtenBack func(f *os.File, off, n int64) error) (*outBatch, error) {
+// newOutBatch starts a batch's output in dir, which it empties first. batches is how many the
+// job writes, which share the buffers' memory out. writtenBack is dropWrittenBack, or what a
+// test puts in its place.
+func newOutBatch(dir, id string, writtenBack func(f *os.File, off, n int64) error, batches int) (*outBatch, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, privateDir); err != nil {
 		return nil, err
 	}
-	return &outBatch{id: id, dir: dir, partMax: partMaxBytes, writtenBack: writtenBack}, nil
+	return &outBatch{id: id, dir: dir, partMax: partMaxBytes, writtenBack: writtenBack,
+		bufSize: max(outBufferBytes/max(batches, 1), minOutBuffer)}, nil
 }
 
 func (ob *outBatch) write(rows []byte, n int64) error {
@@ -882,7 +909,7 @@ func (ob *outBatch) write(rows []byte, n int64) error {
 		if err != nil {
 			return err
 		}
-		ob.f, ob.w, ob.wb, ob.dropped = f, bufio.NewWriterSize(f, 1<<20), durable.NewWriteback(f), 0
+		ob.f, ob.w, ob.wb, ob.dropped = f, bufio.NewWriterSize(f, ob.bufSize), durable.NewWriteback(f), 0
 		ob.files = append(ob.files, fileStat{name: name})
 	}
 	if _, err := ob.w.Write(rows); err != nil {

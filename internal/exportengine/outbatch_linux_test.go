@@ -29,7 +29,7 @@ func openPaths(t *testing.T, dir string) []string {
 // Part files are closed behind the writer: close waits for all of them, and each holds its rows.
 func TestOutBatchClosesPartFilesBehindTheWriter(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	ob, err := newOutBatch(dir, "b", dropWrittenBack)
+	ob, err := newOutBatch(dir, "b", dropWrittenBack, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestOutBatchReportsWriteBackErrors(t *testing.T) {
 					return errBack
 				}
 				return dropWrittenBack(f, off, n)
-			})
+			}, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
