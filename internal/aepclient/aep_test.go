@@ -215,10 +215,18 @@ func TestJSONArrayFilesAreSentAsJSONLines(t *testing.T) {
 }
 
 // A batch's file is listed through Data Access, its dataSetFile and then its physical file, and
-// downloaded from the link the listing gives (directories and pages: dataaccess_test.go).
+// downloaded from the link the listing gives (directories and pages: dataaccess_test.go). The
+// download accepts any type, as its answer is the file's bytes.
 func TestBatchFilesAreListedAndDownloaded(t *testing.T) {
 	ts := newTestServer(t, aepserver.Options{})
 	c := ts.client(t, nil)
+	var accept atomic.Value
+	ts.faults.addFunc(func(r *http.Request) *aepserver.Fault {
+		if r.URL.Query().Get("path") != "" {
+			accept.Store(r.Header.Get("Accept"))
+		}
+		return nil
+	})
 	ctx := context.Background()
 	ds, b := newBatch(t, c)
 	content := `{"identityMap":{"Email":[{"id":"a@example.com"}]}}` + "\n"
@@ -236,6 +244,9 @@ func TestBatchFilesAreListedAndDownloaded(t *testing.T) {
 	got, err := c.Download(ctx, files[0].Location)
 	if err != nil || string(got) != content {
 		t.Errorf("download: %q, %v", got, err)
+	}
+	if a, _ := accept.Load().(string); a != "*/*" {
+		t.Errorf("the download's Accept is %q, want */*", a)
 	}
 }
 

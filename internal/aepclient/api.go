@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -111,8 +112,16 @@ func (c *Client) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 }
 
 // UploadBatchFile uploads one file; a body that can seek is sent again when a try fails. A JSON
-// array is sent as JSON Lines (see uploadReader).
+// array is sent as JSON Lines (see uploadReader). A file larger than AEP takes in one upload is
+// refused before anything is sent: AEP's large-file upload, in parts, is not made.
 func (c *Client) UploadBatchFile(ctx context.Context, batchID, datasetID, name string, body io.Reader) error {
+	if f, ok := body.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > aepwire.MaxUploadFile {
+			return fmt.Errorf("uploading %s: the file is %d bytes, more than the %d (256 MiB) that AEP takes in one upload, and "+
+				"the provider does not make AEP's large-file upload: split the records into files of at most 256 MiB, which "+
+				"one batch takes together (up to 1,500 files)", name, fi.Size(), int64(aepwire.MaxUploadFile))
+		}
+	}
 	_, err := c.do(ctx, request{method: http.MethodPut, raw: body, contentType: "application/octet-stream",
 		path: importPath + "/batches/" + url.PathEscape(batchID) + "/datasets/" + url.PathEscape(datasetID) + "/files/" + url.PathEscape(name)})
 	if err != nil {

@@ -54,7 +54,11 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	req.Header.Set(aepwire.HeaderAPIKey, c.cfg.ClientID)
 	req.Header.Set(aepwire.HeaderOrgID, c.cfg.OrgID)
 	req.Header.Set(aepwire.HeaderSandbox, c.cfg.Sandbox)
-	req.Header.Set("Accept", "application/json")
+	if r.transfer {
+		req.Header.Set("Accept", "*/*") // a download's answer is the file's bytes, whatever they hold
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
 	switch {
 	case r.contentType != "":
 		req.Header.Set("Content-Type", r.contentType)

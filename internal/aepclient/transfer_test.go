@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
 // pacedLines is an upload of lines records that gives a record a tick, on the system clock: a
@@ -106,5 +109,29 @@ func TestUploadOfABodyThatCannotSeek(t *testing.T) {
 	}
 	if n := ts.faults.count("PUT", path); n != 1 {
 		t.Errorf("%d tries, want the one", n)
+	}
+}
+
+// A file larger than AEP takes in one upload is refused before anything is sent, saying how to
+// split it, where AEP would refuse it once 256 MiB of it had gone.
+func TestUploadLargerThanAEPTakesIsRefusedBeforeSending(t *testing.T) {
+	ts := newTestServer(t, aepserver.Options{})
+	c := ts.client(t, nil)
+	ds, b := newBatch(t, c)
+	f, err := os.Create(filepath.Join(t.TempDir(), "big.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(aepwire.MaxUploadFile + 1); err != nil { // sparse: no disk taken
+		t.Fatal(err)
+	}
+	err = c.UploadBatchFile(context.Background(), b.ID, ds.ID, "big.json", f)
+	if err == nil || !strings.Contains(err.Error(), "the file is 268435457 bytes, more than the 268435456 (256 MiB)") ||
+		!strings.Contains(err.Error(), "split the records into files of at most 256 MiB") {
+		t.Errorf("err = %v, want the file refused for its size, saying how to split it", err)
+	}
+	if n := ts.faults.count("PUT", importPath+"/batches/"+b.ID+"/datasets/"+ds.ID+"/files/big.json"); n != 0 {
+		t.Errorf("%d uploads were sent, want none", n)
 	}
 }

@@ -34,7 +34,7 @@ type Limits struct {
 // Default limits.
 const (
 	DefaultJSONBody   = 1 << 20
-	DefaultFile       = 256 << 20
+	DefaultFile       = aepwire.MaxUploadFile
 	DefaultBatch      = 10 << 30
 	DefaultBatchFiles = 1500
 	DefaultConns      = 256

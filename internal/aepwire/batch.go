@@ -116,6 +116,10 @@ func (b *Batch) DatasetID() string {
 // RelatedDataSet is the relatedObjects type of a batch's dataset.
 const RelatedDataSet = "dataSet"
 
+// MaxUploadFile is the most bytes AEP's batch ingestion takes in one upload of a file (a PUT):
+// larger files go through its large-file upload (batch-ingestion.yaml), in parts.
+const MaxUploadFile = 256 << 20
+
 // BatchFile is a file of a batch as the provider reports it. Location is where to read it: a
 // local path with the embedded engine, the Data Access URL in remote mode.
 type BatchFile struct {
