@@ -201,9 +201,12 @@ func (c *Client) findBatches(ctx context.Context, req aepwire.BatchRequest, sinc
 // settings.
 func (c *Client) findMergePolicies(ctx context.Context, p aepwire.MergePolicy, since time.Time) ([]string, error) {
 	var ids []string
-	const limit = 100
-	for page := range maxLookupPages {
-		q := url.Values{"limit": {strconv.Itoa(limit)}, "start": {strconv.Itoa(page * limit)}}
+	start := "" // the first page has none; the next ones, the cursor the page before gave
+	for range maxLookupPages {
+		q := url.Values{"limit": {"100"}}
+		if start != "" {
+			q.Set("start", start)
+		}
 		var list aepwire.MergePolicyList
 		if err := c.call(ctx, request{method: http.MethodGet, path: policiesPath, query: q}, &list); err != nil {
 			return nil, err
@@ -217,7 +220,7 @@ func (c *Client) findMergePolicies(ctx context.Context, p aepwire.MergePolicy, s
 			}
 			ids = append(ids, mp.ID)
 		}
-		if len(list.Children) < limit {
+		if start = list.NextStart(); start == "" || len(list.Children) == 0 {
 			break
 		}
 	}

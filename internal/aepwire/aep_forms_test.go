@@ -146,3 +146,22 @@ func TestProfileEnabledInEitherForm(t *testing.T) {
 		}
 	}
 }
+
+// A page of merge policies counts as profile.yaml shows it (100.0), and names its next page by
+// an opaque cursor (_page.next), or by the link the merge policy guide shows.
+func TestMergePolicyPagesDecodeAndNameTheirNext(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"_page":{"count":100.0,"next":"K1JJRDpFaWc5QUwy"},"children":[]}`:                                                  "K1JJRDpFaWc5QUwy",
+		`{"_page":{"totalCount":3,"pageSize":2},"children":[],"_links":{"next":{"href":"@/mergePolicies?start=2&limit=2"}}}`: "2",
+		`{"_page":{"count":1.0},"children":[{"id":"p","version":2.0}]}`:                                                      "",
+	} {
+		var l MergePolicyList
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Errorf("%s: %v", body, err)
+			continue
+		}
+		if got := l.NextStart(); got != want {
+			t.Errorf("%s: the next page starts at %q, want %q", body, got, want)
+		}
+	}
+}

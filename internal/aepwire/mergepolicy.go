@@ -1,6 +1,10 @@
 package aepwire
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+)
 
 // Merge policy settings.
 const (
@@ -101,4 +105,38 @@ type MergePolicyList struct {
 			Href string `json:"href"`
 		} `json:"next"`
 	} `json:"_links"`
+}
+
+// UnmarshalJSON reads the page's counts as numbers (100 or 100.0, as profile.yaml declares them
+// number and shows them).
+func (l *MergePolicyList) UnmarshalJSON(b []byte) error {
+	type plain MergePolicyList
+	var v struct {
+		*plain
+		Page struct {
+			Count      number `json:"count"`
+			Next       string `json:"next"`
+			TotalCount number `json:"totalCount"`
+			PageSize   number `json:"pageSize"`
+		} `json:"_page"`
+	}
+	v.plain = (*plain)(l)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	l.Page.Count, l.Page.Next, l.Page.TotalCount, l.Page.PageSize = int(v.Page.Count), v.Page.Next, int(v.Page.TotalCount), int(v.Page.PageSize)
+	return nil
+}
+
+// NextStart is the start of the list's next page: the cursor of _page.next, or else the start
+// of the _links.next link ("@/mergePolicies?start=..."); empty on the last page.
+func (l *MergePolicyList) NextStart() string {
+	if l.Page.Next != "" {
+		return l.Page.Next
+	}
+	u, err := url.Parse(strings.TrimPrefix(l.Links.Next.Href, "@"))
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("start")
 }
