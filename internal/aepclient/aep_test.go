@@ -581,3 +581,37 @@ func TestRefusedCancellationIsAnError(t *testing.T) {
 		t.Errorf("a refused cancellation of an ended job: %v, want none", err)
 	}
 }
+
+// A batch's completion whose answer was lost is sent again. What AEP answers a repeated
+// completion is not documented: where it refuses it, the batch, which reads as completed, is
+// taken as completed. A refusal of a batch that is still loading stays an error.
+func TestRefusedRepeatOfACompletionIsTakenAsDone(t *testing.T) {
+	ts := newTestServer(t, aepserver.Options{})
+	c := ts.client(t, nil)
+	ctx := context.Background()
+	for _, lost := range []bool{true, false} {
+		ds, b := newBatch(t, c)
+		if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "a.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`+"\n")); err != nil {
+			t.Fatal(err)
+		}
+		path := importPath + "/batches/" + b.ID
+		if lost {
+			ts.faults.add("POST", path, aepserver.Fault{Lost: true}, 1)
+		}
+		ts.faults.add("POST", path, aepserver.Fault{Status: http.StatusBadRequest}, 1)
+		_, err := c.CompleteBatch(ctx, b.ID)
+		switch {
+		case lost && err != nil:
+			t.Errorf("a completion whose repeat was refused: %v, want it taken as done", err)
+		case lost && ts.faults.count("POST", path) != 2:
+			t.Errorf("%d completions were sent, want the lost one and its repeat", ts.faults.count("POST", path))
+		case !lost && aepwire.StatusOf(err) != http.StatusBadRequest:
+			t.Errorf("a refused completion of a loading batch: %v, want the 400", err)
+		}
+		if lost {
+			if err := ts.engine.WaitBatch(ctx, b.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -132,17 +132,43 @@ func (c *Client) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 
 // CompleteBatch signals that the batch's files are all uploaded, and returns the batch.
 func (c *Client) CompleteBatch(ctx context.Context, batchID string) (*aepwire.Batch, error) {
-	if _, err := c.batchAction(ctx, batchID, "COMPLETE"); err != nil {
+	if err := c.batchAction(ctx, batchID, "COMPLETE"); err != nil {
 		return nil, err
 	}
 	return c.GetBatch(ctx, batchID)
 }
 
 // batchAction is POST /batches/{id}?action=...: completing, aborting or reverting a batch twice
-// leaves it as once, so it is retried like an idempotent call.
-func (c *Client) batchAction(ctx context.Context, batchID, action string) (*response, error) {
-	return c.do(ctx, request{method: http.MethodPost, path: importPath + "/batches/" + url.PathEscape(batchID),
+// leaves it as once, so it is retried like an idempotent call. What AEP answers an action
+// repeated, after a try whose answer was lost, is not documented: a refusal (a 4xx other than
+// those of credentials and of a batch not found) is taken as done where the batch reads as the
+// action leaves it.
+func (c *Client) batchAction(ctx context.Context, batchID, action string) error {
+	_, err := c.do(ctx, request{method: http.MethodPost, path: importPath + "/batches/" + url.PathEscape(batchID),
 		query: url.Values{"action": {action}}, idempotent: true})
+	switch status := aepwire.StatusOf(err); {
+	case status < 400 || status >= 500 || status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound:
+		return err
+	}
+	if b, gerr := c.GetBatch(ctx, batchID); gerr == nil && batchActionDone(action, b.Status) {
+		return nil
+	}
+	return err
+}
+
+// batchActionDone reports whether a batch of status is as action leaves it: completed (no longer
+// loading), aborted (ended other than in success) or reverted (inactive or deleted).
+func batchActionDone(action, status string) bool {
+	status = strings.ToLower(status)
+	switch action {
+	case "COMPLETE":
+		return status != aepwire.BatchLoading
+	case "ABORT":
+		return aepwire.BatchTerminal(status) && !aepwire.BatchSucceeded(status)
+	case "REVERT":
+		return status == "inactive" || status == "deleted"
+	}
+	return false
 }
 
 // GetBatch returns a batch from Catalog, or a 404 error.
@@ -170,8 +196,7 @@ func (c *Client) DeleteBatch(ctx context.Context, id string) error {
 	if b.Status == aepwire.BatchLoading {
 		action = "ABORT"
 	}
-	_, err = c.batchAction(ctx, id, action)
-	return err
+	return c.batchAction(ctx, id, action)
 }
 
 const policiesPath = profilePath + "/config/mergePolicies"
