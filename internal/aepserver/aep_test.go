@@ -1,14 +1,17 @@
 package aepserver
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -452,5 +455,75 @@ func TestEveryRouteMeetsTheSpecs(t *testing.T) {
 			ok(f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=REVERT", "", nil), 200)
 			ok(f.call(t, "DELETE", "/data/foundation/catalog/dataSets/"+ds, "", nil), 200)
 		})
+	}
+}
+
+// GET /batches reads a page of what its filters keep from the database: of one dataset, of a
+// status (in any case), in either order, and page after page without a batch twice or missed.
+func TestBatchListFiltersAndPages(t *testing.T) {
+	f := newFixtureWith(t, Options{}, true)
+	ctx := context.Background()
+	b1, b2 := f.ingest(t), f.ingest(t)
+	if err := f.engine.WaitBatch(ctx, b1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.WaitBatch(ctx, b2); err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.engine.GetBatch(ctx, b1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataset := first.RelatedObjects[0].ID
+	loading, err := f.engine.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: dataset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(query string) map[string]*aepwire.Batch {
+		t.Helper()
+		resp := f.call(t, "GET", "/data/foundation/catalog/batches?"+query, "", nil)
+		var m map[string]*aepwire.Batch
+		decodeJSON(t, resp, &m)
+		return m
+	}
+	keys := func(m map[string]*aepwire.Batch) string { return strings.Join(slices.Sorted(maps.Keys(m)), " ") }
+	sorted := func(ids ...string) string { return strings.Join(slices.Sorted(slices.Values(ids)), " ") }
+	for query, want := range map[string]string{
+		"dataSet=" + dataset:                     sorted(b1, loading.ID),
+		"dataSet=" + dataset + "&status=success": b1,
+		"status=LOADING":                         loading.ID,
+		"status=success":                         sorted(b1, b2),
+	} {
+		if got := keys(list(query)); got != want {
+			t.Errorf("%s: %s, want %s", query, got, want)
+		}
+	}
+	// Newest first unless orderBy says otherwise; ties by id.
+	var all []*aepwire.Batch
+	for _, id := range []string{b1, b2, loading.ID} {
+		b, err := f.engine.GetBatch(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b)
+	}
+	slices.SortFunc(all, func(a, b *aepwire.Batch) int {
+		return cmp.Or(cmp.Compare(b.Created, a.Created), strings.Compare(a.ID, b.ID))
+	})
+	for start := range 4 {
+		page := list("limit=1&start=" + strconv.Itoa(start))
+		want := ""
+		if start < len(all) {
+			want = all[start].ID
+		}
+		if got := keys(page); got != want {
+			t.Errorf("page %d of one: %s, want %s", start, got, want)
+		}
+	}
+	oldest := slices.MinFunc(all, func(a, b *aepwire.Batch) int {
+		return cmp.Or(cmp.Compare(a.Created, b.Created), strings.Compare(a.ID, b.ID))
+	})
+	if got := keys(list("limit=1&orderBy=asc:created")); got != oldest.ID {
+		t.Errorf("orderBy=asc:created&limit=1: %s, want the oldest, %s", got, oldest.ID)
 	}
 }

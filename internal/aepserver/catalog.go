@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -48,14 +47,13 @@ func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.platform.ListDatasets(r.Context())
+	page, err := s.platform.ListDatasetsPage(r.Context(), aepwire.CatalogQuery{Start: start, Limit: limit, Desc: desc, ByUpdated: byUpdated})
 	if err != nil {
 		return err
 	}
-	sortByTime(all, desc, byUpdated, func(d *aepwire.Dataset) (int64, int64) { return d.Created, d.Updated })
 	out := map[string]*aepwire.Dataset{}
-	for i := start; i < len(all) && i < start+limit; i++ {
-		out[all[i].ID] = all[i]
+	for _, d := range page {
+		out[d.ID] = d
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -76,24 +74,6 @@ func catalogOrder(v string, defaultDesc bool) (desc, byUpdated bool, err error) 
 			"orderBy %s is not a direction and a field, such as desc:created; the fields are created and updated", quoteShort(v))
 	}
 	return dir == "desc", field == "updated", nil
-}
-
-// sortByTime sorts a list by its items' creation or update times (times gives both), keeping
-// the order of ties.
-func sortByTime[T any](items []T, desc, byUpdated bool, times func(T) (created, updated int64)) {
-	at := func(item T) int64 {
-		created, updated := times(item)
-		if byUpdated {
-			return updated
-		}
-		return created
-	}
-	sort.SliceStable(items, func(i, j int) bool {
-		if desc {
-			return at(items[i]) > at(items[j])
-		}
-		return at(items[i]) < at(items[j])
-	})
 }
 
 // pageParams reads start (0-based) and limit (at most 100, as AEP's listings allow).
@@ -261,39 +241,18 @@ func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var all []*aepwire.Batch
-	if ds := q.Get("dataSet"); ds != "" {
-		if all, err = s.platform.ListBatches(r.Context(), ds); err != nil {
-			return err
-		}
-	} else {
-		datasets, err := s.platform.ListDatasets(r.Context())
-		if err != nil {
-			return err
-		}
-		for _, d := range datasets {
-			batches, err := s.platform.ListBatches(r.Context(), d.ID)
-			if err != nil && !aepwire.IsNotFound(err) {
-				return err
-			}
-			all = append(all, batches...)
-		}
-	}
-	status := q.Get("status")
-	kept := all[:0]
-	for _, b := range all {
-		if (after == 0 || b.Created > after) && (before == 0 || b.Created < before) && (status == "" || strings.EqualFold(b.Status, status)) {
-			kept = append(kept, b)
-		}
-	}
 	desc, byUpdated, err := catalogOrder(q.Get("orderBy"), true)
 	if err != nil {
 		return err
 	}
-	sortByTime(kept, desc, byUpdated, func(b *aepwire.Batch) (int64, int64) { return b.Created, b.Updated })
+	page, err := s.platform.ListBatchesPage(r.Context(), aepwire.CatalogQuery{Start: start, Limit: limit, Desc: desc, ByUpdated: byUpdated,
+		DatasetID: q.Get("dataSet"), CreatedAfter: after, CreatedBefore: before, Status: q.Get("status")})
+	if err != nil {
+		return err
+	}
 	out := map[string]*aepwire.Batch{}
-	for i := start; i < len(kept) && i < start+limit; i++ {
-		out[kept[i].ID] = catalogBatch(kept[i])
+	for _, b := range page {
+		out[b.ID] = catalogBatch(b)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

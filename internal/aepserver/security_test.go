@@ -853,7 +853,7 @@ type failingPlatform struct {
 	*exportengine.Engine
 }
 
-func (failingPlatform) ListDatasets(context.Context) ([]*aepwire.Dataset, error) {
+func (failingPlatform) ListDatasetsPage(context.Context, aepwire.CatalogQuery) ([]*aepwire.Dataset, error) {
 	return nil, &os.PathError{Op: "open", Path: "/srv/aep-private/aep.db", Err: errors.New("input/output error")}
 }
 

@@ -31,8 +31,8 @@ import (
 // that only the API offers.
 type Platform interface {
 	backend.Backend
-	ListDatasets(ctx context.Context) ([]*aepwire.Dataset, error)
-	ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error)
+	ListDatasetsPage(ctx context.Context, q aepwire.CatalogQuery) ([]*aepwire.Dataset, error)
+	ListBatchesPage(ctx context.Context, q aepwire.CatalogQuery) ([]*aepwire.Batch, error)
 	ListMergePolicies(ctx context.Context) ([]*aepwire.MergePolicy, error)
 	OpenBatchFile(ctx context.Context, batchID, name string) (*os.File, error)
 	// AcceptBatch is COMPLETE as AEP answers it, at once: the batch is completed in the

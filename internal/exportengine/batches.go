@@ -561,6 +561,30 @@ func (e *Engine) getBatch(ctx context.Context, sb, id string) (*aepwire.Batch, e
 	return b, err
 }
 
+// ListBatchesPage returns a page of the sandbox's batches that q's filters keep, read from the
+// database a page at a time.
+func (e *Engine) ListBatchesPage(ctx context.Context, q aepwire.CatalogQuery) ([]*aepwire.Batch, error) {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	where, args := `sandbox = ?`, []any{sb}
+	if q.DatasetID != "" {
+		where, args = where+` AND dataset_id = ?`, append(args, q.DatasetID)
+	}
+	if q.CreatedAfter != 0 {
+		where, args = where+` AND created_ms > ?`, append(args, q.CreatedAfter)
+	}
+	if q.CreatedBefore != 0 {
+		where, args = where+` AND created_ms < ?`, append(args, q.CreatedBefore)
+	}
+	if q.Status != "" {
+		where, args = where+` AND status = ?`, append(args, strings.ToLower(q.Status))
+	}
+	return store.All(ctx, e.store.DB(), e.scanBatch, `SELECT `+batchColumns+` FROM batches WHERE `+where+`
+		ORDER BY `+q.Order()+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Start)...)
+}
+
 // ListBatches returns the batches of a dataset, newest first.
 func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error) {
 	sb, err := e.sandboxOf(ctx)

@@ -237,6 +237,17 @@ func bumpVersion(v string) string {
 	return v[:i+1] + strconv.Itoa(n+1)
 }
 
+// ListDatasetsPage returns a page of the sandbox's datasets (q.DatasetID and the batches'
+// filters of q do not apply), read from the database a page at a time.
+func (e *Engine) ListDatasetsPage(ctx context.Context, q aepwire.CatalogQuery) ([]*aepwire.Dataset, error) {
+	sb, err := e.sandboxOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.All(ctx, e.store.DB(), e.scanDataset, `SELECT `+datasetColumns+` FROM datasets WHERE sandbox = ?
+		ORDER BY `+q.Order()+` LIMIT ? OFFSET ?`, sb, q.Limit, q.Start)
+}
+
 // ListDatasets returns every dataset of the sandbox, oldest first.
 func (e *Engine) ListDatasets(ctx context.Context) ([]*aepwire.Dataset, error) {
 	sb, err := e.sandboxOf(ctx)
