@@ -37,6 +37,7 @@ type serveFlags struct {
 	maxBatchSize  byteSize
 	maxBatchFiles int
 	maxConns      int
+	diskReserve   byteSize
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -59,9 +60,15 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.maxFileSize, "max-file-size", "with -serve: the largest file one upload may send (such as 256MiB)")
 	fs.Var(&f.maxBatchSize, "max-batch-size", "with -serve: the most bytes a batch's files may hold together (such as 10GiB)")
 	fs.IntVar(&f.maxBatchFiles, "max-batch-files", aepserver.DefaultBatchFiles, "with -serve: the most files a batch may hold")
+	f.diskReserve = defaultDiskReserve
+	fs.Var(&f.diskReserve, "disk-reserve", "with -serve: the room uploads and new export jobs leave free on the data directory's "+
+		"disk, for its database and the work under way (such as 1GiB); with less free they are refused (507)")
 	fs.IntVar(&f.maxConns, "max-conns", aepserver.DefaultConns, "with -serve: the most connections served at once; past it, "+
 		"the connection idle the longest is closed")
 }
+
+// defaultDiskReserve is -disk-reserve's default.
+const defaultDiskReserve = 1 << 30
 
 func envOr(name, fallback string) string {
 	if v := os.Getenv(name); v != "" {
@@ -150,7 +157,7 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 	// The engine holds batches to their limits too, counting what they hold on disk, across
 	// restarts and among uploads running at once.
 	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID, Sandbox: sandboxes[0],
-		MaxBatchBytes: int64(f.maxBatchSize), MaxBatchFiles: f.maxBatchFiles, Log: logger.Printf})
+		MaxBatchBytes: int64(f.maxBatchSize), MaxBatchFiles: f.maxBatchFiles, DiskReserve: int64(f.diskReserve), Log: logger.Printf})
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ const (
 	codeIngestBadRequest = "INGEST-1400"
 	codeBatchNotFound    = "CAT-1405"
 	codeIngestTooLarge   = "INGEST-1413"
+	codeNoRoom           = "SRV-1507"
 )
 
 const (
@@ -143,6 +144,9 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 	if err := e.checkBatchLimits(batchID, used, 0); err != nil {
 		return err
 	}
+	if err := e.checkRoom(); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(dir, ".upload-*")
 	if err != nil {
 		if terr := e.touchLoadingBatch(ctx, sb, batchID); terr != nil {
@@ -155,7 +159,7 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 	if e.maxBatchBytes > 0 {
 		limit = e.maxBatchBytes - used.bytes + 1
 	}
-	n, err := copyWritingBack(tmp, body, limit)
+	n, err := copyWritingBack(tmp, body, limit, e.checkRoom)
 	if err == nil {
 		err = e.checkBatchLimits(batchID, used, n)
 	}
@@ -183,8 +187,9 @@ const uploadStep = 8 << 20
 // copyWritingBack copies up to limit bytes of r into f, and has each step of them written back
 // as it goes (see durable.Writeback): the fsync that makes the file whole then waits for little,
 // where it waited for the whole of a large file. A file r is copied by the kernel
-// (copy_file_range), as io.Copy copies it, step by step.
-func copyWritingBack(f *os.File, r io.Reader, limit int64) (n int64, err error) {
+// (copy_file_range), as io.Copy copies it, step by step; after each step, room says whether the
+// copy may go on.
+func copyWritingBack(f *os.File, r io.Reader, limit int64, room func() error) (n int64, err error) {
 	wb := durable.NewWriteback(f)
 	defer func() {
 		if serr := wb.Stop(); err == nil {
@@ -201,8 +206,26 @@ func copyWritingBack(f *os.File, r io.Reader, limit int64) (n int64, err error) 
 		if err != nil || k < step {
 			return n, err
 		}
+		if err := room(); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
+}
+
+// checkRoom refuses work that would write to the data directory when its file system has less
+// free than Options.DiskReserve. Where the free space cannot be known, nothing is refused.
+func (e *Engine) checkRoom() error {
+	if e.diskReserve <= 0 {
+		return nil
+	}
+	free, err := e.freeSpace(e.dir)
+	if err != nil || free >= uint64(e.diskReserve) {
+		return nil //nolint:nilerr // an unknown free space refuses nothing
+	}
+	return aepwire.Errorf(http.StatusInsufficientStorage, codeNoRoom, "Insufficient storage",
+		"the server's disk has %s free, less than the %s it keeps free for the work under way; delete batches or datasets "+
+			"that are no longer needed, or ask the server's operator for more disk", aepwire.FormatBytes(int64(free)), aepwire.FormatBytes(e.diskReserve))
 }
 
 // usage is what a batch's files hold.

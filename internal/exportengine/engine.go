@@ -48,6 +48,11 @@ type Options struct {
 	// keeps what it held. Zero means no limit.
 	MaxBatchBytes int64
 	MaxBatchFiles int
+	// DiskReserve is the room, in bytes, that uploads and new export jobs leave free on the data
+	// directory's file system, so that its database and the work under way keep room to write:
+	// an upload is refused with a 507 when less is free, or stopped as soon as it would leave
+	// less; so is the creation of an export job. Zero keeps no reserve.
+	DiskReserve int64
 	// MaxConcurrentJobs bounds the jobs a runner runs at once; zero means 2. Each job uses every
 	// core, so more mostly adds memory. An export waiting for another export of its store lends
 	// its place meanwhile, so a runner may hold up to twice as many jobs, at most half of them
@@ -127,7 +132,9 @@ type Engine struct {
 	// maxBatchBytes and maxBatchFiles are Options.MaxBatchBytes and MaxBatchFiles.
 	maxBatchBytes int64
 	maxBatchFiles int
-	store         *store.Store
+	// diskReserve is Options.DiskReserve.
+	diskReserve int64
+	store       *store.Store
 	// home is the sandbox of calls whose context names none; sandboxes caches the names of the
 	// sandboxes known to exist.
 	home      string
@@ -169,7 +176,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, sortRunBytes: opts.SortRunBytes, workers: opts.Workers, hooks: opts.Hooks, freeSpace: freeSpace, writtenBack: dropWrittenBack,
 		locks: jobs.NewLocks(dir), home: opts.Sandbox,
-		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles, log: opts.Log}
+		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles, diskReserve: opts.DiskReserve, log: opts.Log}
 	e.background.start()
 	if e.log == nil {
 		e.log = func(string, ...any) {}

@@ -43,6 +43,9 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 	if err != nil {
 		return nil, err
 	}
+	if err := e.checkRoom(); err != nil {
+		return nil, err
+	}
 	var created *jobRow
 	err = e.writeJobs(ctx, func(tx *sql.Tx) error {
 		if idempotencyKey != "" {

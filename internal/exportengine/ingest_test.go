@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 
@@ -363,7 +365,7 @@ func TestCopyWritingBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		n, err := copyWritingBack(f, r, limit)
+		n, err := copyWritingBack(f, r, limit, func() error { return nil })
 		got, rerr := os.ReadFile(f.Name())
 		if rerr != nil {
 			t.Fatal(rerr)
@@ -546,4 +548,69 @@ func TestParallelParseSizeHint(t *testing.T) {
 			t.Errorf("size %d: read positions %v..., want %v...", size, got[:min(5, len(got))], want[:5])
 		}
 	}
+}
+
+// Uploads and new export jobs leave Options.DiskReserve free: with less free, an upload is
+// refused with a 507 that says what to do, or stopped at the step of its copy that finds it so,
+// and leaves the batch as it was; an export job is not created.
+func TestWritesLeaveTheDiskReserve(t *testing.T) {
+	ctx := context.Background()
+	const reserve = 1 << 30
+	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: newFakeClock(), DiskReserve: reserve})
+	var free atomic.Uint64
+	var looks atomic.Int64
+	e.freeSpace = func(string) (uint64, error) { looks.Add(1); return free.Load(), nil }
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	b, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRoom := func(what string, err error) {
+		t.Helper()
+		if aepwire.StatusOf(err) != http.StatusInsufficientStorage || !strings.Contains(err.Error(), "less than the 1 GiB it keeps free") ||
+			!strings.Contains(err.Error(), "delete batches or datasets") {
+			t.Errorf("%s: %v, want a 507 naming the reserve and the fix", what, err)
+		}
+	}
+	line := `{"identityMap":{"Email":[{"id":"a@example.com","primary":true}]}}` + "\n"
+	free.Store(reserve)
+	if err := e.UploadBatchFile(ctx, b.ID, ds, "a.json", strings.NewReader(line)); err != nil {
+		t.Fatalf("with the reserve free: %v", err)
+	}
+	free.Store(reserve - 1)
+	noRoom("an upload", e.UploadBatchFile(ctx, b.ID, ds, "b.json", strings.NewReader(line)))
+	_, err = e.CreateExportJob(ctx, aepwire.ExportJobRequest{Destination: aepwire.ExportDestination{DatasetID: newDataset(t, e, aepwire.SchemaProfileUnion, false)},
+		Schema: aepwire.ExportSchema{Name: aepwire.ProfileSchemaName}}, "")
+	noRoom("an export job", err)
+	// Room at the start, and none once the first step of the copy is written: the upload stops
+	// there, reading no more of its body.
+	free.Store(reserve)
+	looks.Store(0)
+	body := &countingReader{r: strings.NewReader(strings.Repeat(line, 3*uploadStep/len(line)))}
+	e.freeSpace = func(string) (uint64, error) {
+		if looks.Add(1) > 1 {
+			return reserve - 1, nil
+		}
+		return reserve, nil
+	}
+	noRoom("an upload that fills the disk", e.UploadBatchFile(ctx, b.ID, ds, "c.json", body))
+	if body.n > uploadStep+32<<10 {
+		t.Errorf("the stopped upload read %d bytes, want one step of %d", body.n, uploadStep)
+	}
+	entries, err := os.ReadDir(filepath.Join(e.batchDir(b.ID), batchFileDir))
+	if err != nil || len(entries) != 1 || entries[0].Name() != "a.json" {
+		t.Errorf("the batch holds %v (%v), want a.json alone", entries, err)
+	}
+}
+
+// countingReader counts what is read of r.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }
