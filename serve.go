@@ -162,6 +162,8 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 		return err
 	}
 	defer engine.Close()
+	// Batches that clients created and left loading are ended as they go stale, as Open ends them.
+	engine.KeepTidy()
 	// Batches accepted before the server last stopped, and not ingested then, are ingested now:
 	// their clients are waiting for them to end.
 	if n, err := engine.ResumeBatches(ctx); err != nil {

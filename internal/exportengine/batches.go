@@ -652,16 +652,62 @@ func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
 }
 
 // abandonLoadingAfter is how long a batch may stay loading, neither completed nor deleted, before
-// an engine that opens the store ends it abandoned and removes its uploads: the client that
-// created it stopped (a provider killed mid-ingestion), and nothing else will complete it.
+// an engine that opens the store (or one that keeps tidy, KeepTidy) ends it abandoned and removes
+// its uploads: the client that created it stopped (a provider killed mid-ingestion), and nothing
+// else will complete it.
 const abandonLoadingAfter = 24 * time.Hour
+
+// tidyEvery is how often an engine that keeps tidy looks for batches to abandon.
+const tidyEvery = time.Hour
+
+// KeepTidy has the engine, until it is closed, end abandoned every hour the batches left loading
+// for longer than abandonLoadingAfter, and remove their uploads, as Open does: for a served
+// engine, which runs for longer than that, so that the uploads of clients that went away do not
+// pile up. What a look came to is logged when it fails, and told to Hooks.Tidied.
+func (e *Engine) KeepTidy() {
+	t := e.clock.NewTicker(tidyEvery)
+	e.tidy.Add(1)
+	go func() {
+		defer e.tidy.Done()
+		defer t.Stop()
+		for {
+			select {
+			case <-e.closing:
+				return
+			case <-t.C():
+			}
+			err := e.tidyOnce(context.Background())
+			if err != nil {
+				e.log("ending the batches left loading: %v", err)
+			}
+			if h := e.hooks.Tidied; h != nil {
+				h(err)
+			}
+		}
+	}()
+}
+
+// tidyOnce ends abandoned the batches left loading for too long, and removes their directories.
+func (e *Engine) tidyOnce(ctx context.Context) error {
+	ids, err := e.abandonStaleBatches(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := os.RemoveAll(e.batchDir(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // codeBatchAbandoned is the batch error of an abandoned batch.
 const codeBatchAbandoned = "INGEST-1408"
 
 // abandonStaleBatches ends abandoned the ingestion batches left loading, untouched, for longer than
-// abandonLoadingAfter. collectOrphanBatchDirs, which runs after it, removes their files.
-func (e *Engine) abandonStaleBatches(ctx context.Context) error {
+// abandonLoadingAfter, and returns their ids. Their files are removed by collectOrphanBatchDirs,
+// which Open runs after it, or by tidyOnce.
+func (e *Engine) abandonStaleBatches(ctx context.Context) ([]string, error) {
 	const stale = `status = ? AND origin = ? AND updated_ms < ?`
 	cutoff := e.nowMs() - abandonLoadingAfter.Milliseconds()
 	// Looked for first, so that an Open with nothing to abandon does not take the write lock.
@@ -669,19 +715,21 @@ func (e *Engine) abandonStaleBatches(ctx context.Context) error {
 	err := e.store.DB().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM batches WHERE `+stale+`)`,
 		aepwire.BatchLoading, originIngest, cutoff).Scan(&found)
 	if err != nil || !found {
-		return err
+		return nil, err
 	}
 	errorsJSON, err := json.Marshal([]aepwire.BatchError{{Code: codeBatchAbandoned, Description: fmt.Sprintf(
 		"the batch was left loading for %d hours without an upload or a completion (the client that created it "+
 			"stopped): its uploaded files were discarded; ingest them again in a new batch", int(abandonLoadingAfter.Hours()))}})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return e.store.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE batches SET status = ?, updated_ms = ?, errors = ? WHERE `+stale,
+	var ids []string
+	err = e.store.Write(ctx, func(tx *sql.Tx) error {
+		ids, err = store.QueryStrings(ctx, tx, `UPDATE batches SET status = ?, updated_ms = ?, errors = ? WHERE `+stale+` RETURNING id`,
 			aepwire.BatchAbandoned, e.nowMs(), string(errorsJSON), aepwire.BatchLoading, originIngest, cutoff)
 		return err
 	})
+	return ids, err
 }
 
 // collectOrphanBatchDirs removes batch directories that no live batch owns (no row, or an abandoned

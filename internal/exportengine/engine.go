@@ -111,6 +111,8 @@ type Hooks struct {
 	// WaitingForBatch is called by WaitBatch each time it has found the batch processing, as it
 	// starts to wait for a change.
 	WaitingForBatch func(batch string)
+	// Tidied is called after each of KeepTidy's looks for batches to abandon, with its error.
+	Tidied func(err error)
 }
 
 // DefaultImsOrg is the organisation of an engine opened without one.
@@ -153,7 +155,11 @@ type Engine struct {
 	jobEvents signal
 	// background runs the completions of batches that AcceptBatch accepted.
 	background background
-	log        func(format string, args ...any)
+	// tidy is KeepTidy's goroutine, which closing stops.
+	tidy      sync.WaitGroup
+	closing   chan struct{}
+	closeOnce sync.Once
+	log       func(format string, args ...any)
 }
 
 // databaseFile is the name of the engine's SQLite database inside the data directory.
@@ -176,7 +182,8 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, sortRunBytes: opts.SortRunBytes, workers: opts.Workers, hooks: opts.Hooks, freeSpace: freeSpace, writtenBack: dropWrittenBack,
 		locks: jobs.NewLocks(dir), home: opts.Sandbox,
-		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles, diskReserve: opts.DiskReserve, log: opts.Log}
+		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles, diskReserve: opts.DiskReserve, log: opts.Log,
+		closing: make(chan struct{})}
 	e.background.start()
 	if e.log == nil {
 		e.log = func(string, ...any) {}
@@ -217,7 +224,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		_ = e.store.Close()
 		return nil, fmt.Errorf("creating sandbox %s: %w", e.home, err)
 	}
-	if err := e.abandonStaleBatches(ctx); err != nil {
+	if _, err := e.abandonStaleBatches(ctx); err != nil {
 		_ = e.store.Close()
 		return nil, fmt.Errorf("ending batches left loading: %w", err)
 	}
@@ -243,10 +250,12 @@ func (e *Engine) Sandbox() string { return e.home }
 // DataDir is the absolute path of the engine's data directory.
 func (e *Engine) DataDir() string { return e.dir }
 
-// Close stops the engine's runner, if it has one, and the completions it runs in the background,
-// and releases the database. Jobs it was running are left to be resumed by the next runner, and
+// Close stops the engine's runner, if it has one, the completions it runs in the background and
+// its tidying (KeepTidy), and releases the database. Jobs it was running are left to be resumed by the next runner, and
 // batches it was completing processing, for ResumeBatches.
 func (e *Engine) Close() error {
+	e.closeOnce.Do(func() { close(e.closing) })
+	e.tidy.Wait()
 	e.background.stop()
 	e.runner.Stop()
 	return e.store.Close()

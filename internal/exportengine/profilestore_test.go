@@ -570,3 +570,44 @@ func TestBodiesBetweenReadRecordsAreChecked(t *testing.T) {
 		t.Errorf("a damaged tombstoned event: %v, want ErrCorrupt", err)
 	}
 }
+
+// A served engine, which runs for longer than a batch may be left loading, ends such batches as
+// they go stale without being opened again (KeepTidy), and removes their uploads.
+func TestKeptTidyEngineAbandonsBatchesLeftLoading(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	tidied := make(chan error)
+	e := openEngine(t, Options{DataDir: t.TempDir(), Clock: clock, Hooks: Hooks{Tidied: func(err error) { tidied <- err }}})
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	left, err := e.CreateBatch(ctx, aepwire.BatchRequest{DatasetID: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.UploadBatchFile(ctx, left.ID, ds, "p.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"b"}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.KeepTidy()
+	look := func() string {
+		t.Helper()
+		clock.Advance(tidyEvery)
+		if err := <-tidied; err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.GetBatch(ctx, left.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Status
+	}
+	for range abandonLoadingAfter / tidyEvery {
+		if got := look(); got != aepwire.BatchLoading {
+			t.Fatalf("at %s, a batch left loading since %s ago is %s, want loading", clock.Now().Format(time.TimeOnly), abandonLoadingAfter, got)
+		}
+	}
+	if got := look(); got != aepwire.BatchAbandoned {
+		t.Fatalf("a batch left loading for longer than %s is %s, want abandoned", abandonLoadingAfter, got)
+	}
+	if _, err := os.Stat(e.batchDir(left.ID)); !os.IsNotExist(err) {
+		t.Errorf("the abandoned batch's uploads are still there: %v", err)
+	}
+}
