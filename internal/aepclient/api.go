@@ -146,8 +146,7 @@ func (c *Client) CompleteBatch(ctx context.Context, batchID string) (*aepwire.Ba
 func (c *Client) batchAction(ctx context.Context, batchID, action string) error {
 	_, err := c.do(ctx, request{method: http.MethodPost, path: importPath + "/batches/" + url.PathEscape(batchID),
 		query: url.Values{"action": {action}}, idempotent: true})
-	switch status := aepwire.StatusOf(err); {
-	case status < 400 || status >= 500 || status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound:
+	if s := aepwire.StatusOf(err); s < 400 || s >= 500 || s == http.StatusUnauthorized || s == http.StatusForbidden || s == http.StatusNotFound {
 		return err
 	}
 	if b, gerr := c.GetBatch(ctx, batchID); gerr == nil && batchActionDone(action, b.Status) {
