@@ -92,7 +92,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
 		writeJSON(w, http.StatusBadRequest, aepwire.TokenError{Error: "unsupported_grant_type",
-			ErrorDescription: fmt.Sprintf("grant_type %s is not supported; use client_credentials", quoteShort(gt))})
+			ErrorDescription: fmt.Sprintf("grant_type %s is not supported; use client_credentials", aepwire.QuoteShort(gt))})
 		return
 	}
 	id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")

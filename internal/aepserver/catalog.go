@@ -71,7 +71,7 @@ func catalogOrder(v string, defaultDesc bool) (desc, byUpdated bool, err error) 
 	field, _, _ := strings.Cut(fieldList, ",")
 	if !ok || (dir != "asc" && dir != "desc") || (field != "created" && field != "updated") {
 		return false, false, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request",
-			"orderBy %s is not a direction and a field, such as desc:created; the fields are created and updated", quoteShort(v))
+			"orderBy %s is not a direction and a field, such as desc:created; the fields are created and updated", aepwire.QuoteShort(v))
 	}
 	return dir == "desc", field == "updated", nil
 }

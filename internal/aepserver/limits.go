@@ -2,12 +2,10 @@ package aepserver
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/clock"
@@ -225,25 +223,16 @@ func (w *pacedWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.statusRecorder }
 
-// checkText refuses a name or description longer than its limit.
-func checkText(code, field, value string, limit int) error {
-	if n := utf8.RuneCountInString(value); n > limit {
-		return aepwire.Errorf(http.StatusBadRequest, code, "Bad request",
-			"%s is %d characters long, more than the %d it may have; shorten it", field, n, limit)
-	}
-	return nil
-}
-
 // checkDataset holds what a client sets on a dataset to the limits.
 func checkDataset(name, description *string, tags *map[string][]string) error {
 	const code = "CAT-1400"
 	if name != nil {
-		if err := checkText(code, "name", *name, maxNameLen); err != nil {
+		if err := aepwire.CheckLength(code, "name", *name, maxNameLen); err != nil {
 			return err
 		}
 	}
 	if description != nil {
-		if err := checkText(code, "description", *description, maxDescriptionLen); err != nil {
+		if err := aepwire.CheckLength(code, "description", *description, maxDescriptionLen); err != nil {
 			return err
 		}
 	}
@@ -255,15 +244,15 @@ func checkDataset(name, description *string, tags *map[string][]string) error {
 			"tags has %d names, more than the %d a dataset may have; keep fewer tags", len(*tags), maxTags)
 	}
 	for tag, values := range *tags {
-		if err := checkText(code, "the tag name "+quoteShort(tag), tag, maxTagLen); err != nil {
+		if err := aepwire.CheckLength(code, "the tag name "+aepwire.QuoteShort(tag), tag, maxTagLen); err != nil {
 			return err
 		}
 		if len(values) > maxTagValues {
 			return aepwire.Errorf(http.StatusBadRequest, code, "Bad request",
-				"tag %s has %d values, more than the %d a tag may have; keep fewer values", quoteShort(tag), len(values), maxTagValues)
+				"tag %s has %d values, more than the %d a tag may have; keep fewer values", aepwire.QuoteShort(tag), len(values), maxTagValues)
 		}
 		for _, v := range values {
-			if err := checkText(code, "a value of tag "+quoteShort(tag), v, maxTagLen); err != nil {
+			if err := aepwire.CheckLength(code, "a value of tag "+aepwire.QuoteShort(tag), v, maxTagLen); err != nil {
 				return err
 			}
 		}
@@ -273,14 +262,5 @@ func checkDataset(name, description *string, tags *map[string][]string) error {
 
 // checkPolicyName holds a merge policy's name to its limit.
 func checkPolicyName(name string) error {
-	return checkText("UPS-1400", "name", name, maxNameLen)
-}
-
-// quoteShort quotes what a client sent for an error message, cut short when it is long.
-func quoteShort(s string) string {
-	const most = 64
-	if utf8.RuneCountInString(s) <= most {
-		return fmt.Sprintf("%q", s)
-	}
-	return fmt.Sprintf("%q…", string([]rune(s)[:most]))
+	return aepwire.CheckLength("UPS-1400", "name", name, maxNameLen)
 }

@@ -210,7 +210,7 @@ func checkExportFields(req aepwire.ExportJobRequest) error {
 	}
 	for _, l := range lists {
 		if _, err := fields.Parse(l[1]); err != nil {
-			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "%s %s is malformed at %s", l[0], quoteShort(l[1]), err)
+			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "%s %s is malformed at %s", l[0], aepwire.QuoteShort(l[1]), err)
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ package aepserver
 //	objects of one sandbox seen from another           TestProbeSandboxIsolation
 //	uploads into another sandbox's full batch          TestProbeUploadLimitsAreTheSandboxs
 //	a 100 MiB description; a 1 GiB upload; batches     TestProbeLargeBodies
+//	a 1 MB schemaRef.id, segment id, Idempotency-Key  TestProbeLongIdentifiers
 //	an idle keep-alive connection; 1,000 of them       TestProbeIdleConnections
 //	a body (or headers) sent a byte at a time; an
 //	  answer never taken; large transfers              TestProbeSlowClients
@@ -378,6 +379,48 @@ func TestProbeLargeBodies(t *testing.T) {
 			t.Errorf("the batch: %+v, %v; want the one record of the small file", b, err)
 		}
 	})
+}
+
+// What a dataset or an export job keeps, which every read and listing of them repeats, is held to
+// a length: a 1 MB schemaRef.id, segment id or Idempotency-Key is refused with a 400 that names the
+// field and the limit, without quoting the value back.
+func TestProbeLongIdentifiers(t *testing.T) {
+	s := serveEngine(t, Options{}, nil)
+	dest := s.createDataset(t, aepwire.SchemaProfileUnion)
+	mb := strings.Repeat("x", 1_000_000)
+	job := func(segment string) string {
+		return `{"destination":{"datasetId":"` + dest + `","segmentPerBatch":true},"schema":{"name":"_xdm.context.profile"},` +
+			`"filter":{"segments":[{"segmentId":"` + segment + `"}]}}`
+	}
+	for _, tc := range []struct {
+		name, path, body string
+		header           http.Header
+		detail           []string
+	}{
+		{"schemaRef.id", catalogPath + "/dataSets", `{"name":"d","schemaRef":{"id":"` + mb + `"}}`, nil,
+			[]string{"schemaRef.id is 1000000 characters long, more than the 1024"}},
+		{"schemaRef.contentType", catalogPath + "/dataSets", `{"name":"d","schemaRef":{"id":"` + aepwire.SchemaProfile +
+			`","contentType":"` + mb + `"}}`, nil, []string{"schemaRef.contentType is 1000000 characters long, more than the 256"}},
+		{"segmentId", profilePath + "/export/jobs", job(mb), nil,
+			[]string{"filter.segments[0].segmentId is 1000000 characters long, more than the 256"}},
+		{"Idempotency-Key", profilePath + "/export/jobs", job("s"), http.Header{"Idempotency-Key": {strings.Repeat("k", 60_000)}},
+			[]string{"Idempotency-Key", "60000 characters long, more than the 256"}},
+		{"a bad time", profilePath + "/export/jobs", `{"destination":{"datasetId":"` + dest + `"},"schema":{"name":"_xdm.context.profile"},` +
+			`"filter":{"fromIngestTimestamp":"` + mb + `"}}`, nil, []string{"filter.fromIngestTimestamp is 1000000 characters long"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := s.call(t, "POST", tc.path, strings.NewReader(tc.body), tc.header)
+			expectProblem(t, resp, body, http.StatusBadRequest, tc.detail...)
+			if len(body) > 4<<10 {
+				t.Errorf("the answer is %d bytes: it quotes the value back", len(body))
+			}
+		})
+	}
+
+	resp, body := s.call(t, "GET", catalogPath+"/dataSets", nil, nil)
+	if resp.StatusCode != http.StatusOK || len(body) > 4<<10 {
+		t.Errorf("the dataset listing: %d, %d bytes", resp.StatusCode, len(body))
+	}
 }
 
 // An idle keep-alive connection is closed, and a thousand of them are not all kept.

@@ -280,12 +280,12 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(allow) == 0 {
-		s.writeError(w, r, aepwire.NewError(http.StatusNotFound, "SRV-1404", "Not found", fmt.Sprintf("No API at %s.", quoteShort(r.URL.Path))))
+		s.writeError(w, r, aepwire.NewError(http.StatusNotFound, "SRV-1404", "Not found", fmt.Sprintf("No API at %s.", aepwire.QuoteShort(r.URL.Path))))
 		return
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	s.writeError(w, r, aepwire.NewError(http.StatusMethodNotAllowed, "SRV-1405", "Method not allowed",
-		fmt.Sprintf("%s %s is not an API: it takes %s.", r.Method, quoteShort(r.URL.Path), strings.Join(allow, ", "))))
+		fmt.Sprintf("%s %s is not an API: it takes %s.", r.Method, aepwire.QuoteShort(r.URL.Path), strings.Join(allow, ", "))))
 }
 
 // serveTruncated serves a request but sends only the first half of the body its Content-Length

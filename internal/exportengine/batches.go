@@ -65,8 +65,8 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 		format = strings.ToLower(req.InputFormat.Format)
 	}
 	if format != formatJSON {
-		return nil, ingestBadRequest("inputFormat.format %q is not supported: the engine ingests JSON "+
-			"(JSON Lines, or one JSON array a file)", req.InputFormat.Format)
+		return nil, ingestBadRequest("inputFormat.format %s is not supported: the engine ingests JSON "+
+			"(JSON Lines, or one JSON array a file)", aepwire.QuoteShort(req.InputFormat.Format))
 	}
 	if req.DatasetID == "" {
 		return nil, ingestBadRequest("datasetId is required")
@@ -80,7 +80,7 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 	err = e.store.Write(ctx, func(tx *sql.Tx) error {
 		ds, err := e.getDataset(ctx, tx, sb, req.DatasetID)
 		if aepwire.IsNotFound(err) {
-			return ingestBadRequest("datasetId %q names no dataset", req.DatasetID)
+			return ingestBadRequest("datasetId %s names no dataset", aepwire.QuoteShort(req.DatasetID))
 		}
 		if err != nil {
 			return err

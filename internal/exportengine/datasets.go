@@ -38,6 +38,12 @@ func (e *Engine) CreateDataset(ctx context.Context, req aepwire.DatasetRequest) 
 	if req.SchemaRef.ID == "" {
 		return nil, catalogBadRequest("schemaRef.id is required")
 	}
+	if err := aepwire.CheckLength(codeCatalogBadRequest, "schemaRef.id", req.SchemaRef.ID, aepwire.MaxSchemaIDLen); err != nil {
+		return nil, err
+	}
+	if err := aepwire.CheckLength(codeCatalogBadRequest, "schemaRef.contentType", req.SchemaRef.ContentType, aepwire.MaxIdentifierLen); err != nil {
+		return nil, err
+	}
 	if req.SchemaRef.ContentType == "" {
 		req.SchemaRef.ContentType = aepwire.DefaultSchemaContentType
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,6 +103,30 @@ func TestDatasetBadRequests(t *testing.T) {
 	}
 	if _, err := e.UpdateDataset(ctx, "000000000000000000000000", aepwire.DatasetPatch{}); !aepwire.IsNotFound(err) {
 		t.Errorf("update of a missing dataset: err = %v, want 404", err)
+	}
+}
+
+// A dataset's schemaRef, which every listing of datasets repeats, is held to a length; one at the
+// limits makes a dataset.
+func TestDatasetSchemaRefLimits(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ref  aepwire.SchemaRef
+		want string
+	}{
+		{aepwire.SchemaRef{ID: strings.Repeat("s", 1_000_000)}, "schemaRef.id is 1000000 characters long, more than the 1024 it may have; shorten it"},
+		{aepwire.SchemaRef{ID: aepwire.SchemaProfile, ContentType: strings.Repeat("c", 257)},
+			"schemaRef.contentType is 257 characters long, more than the 256 it may have"},
+	} {
+		_, err := e.CreateDataset(ctx, aepwire.DatasetRequest{Name: "d", SchemaRef: tc.ref})
+		if aepwire.StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("schemaRef of %d and %d characters: %v, want a 400 saying %q", len(tc.ref.ID), len(tc.ref.ContentType), err, tc.want)
+		}
+	}
+	ref := aepwire.SchemaRef{ID: strings.Repeat("s", aepwire.MaxSchemaIDLen), ContentType: strings.Repeat("c", aepwire.MaxIdentifierLen)}
+	if _, err := e.CreateDataset(ctx, aepwire.DatasetRequest{Name: "d", SchemaRef: ref}); err != nil {
+		t.Errorf("a schemaRef at the limits: %v", err)
 	}
 }
 

@@ -39,6 +39,10 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 	if err != nil {
 		return nil, err
 	}
+	// The key is kept with the job: it is held to the length of an identifier.
+	if err := checkRequestLength("the idempotency key (Idempotency-Key)", idempotencyKey, aepwire.MaxIdentifierLen); err != nil {
+		return nil, err
+	}
 	sb, err := e.sandboxOf(ctx)
 	if err != nil {
 		return nil, err

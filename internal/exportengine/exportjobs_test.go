@@ -155,13 +155,35 @@ func TestExportJobBadRequests(t *testing.T) {
 		{"bad qualification window", func(r *aepwire.ExportJobRequest) {
 			r.Filter = &aepwire.ExportFilter{SegmentQualificationTime: &aepwire.SegmentQualificationTime{EndTime: "soon"}}
 		}, `filter.segmentQualificationTime.endTime "soon" is not an RFC 3339 date-time`},
+		// What a job keeps of its request, held to a length; what a refusal quotes, cut short.
+		{"long segment id", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{Segments: []aepwire.SegmentFilter{{SegmentID: "s"}, {SegmentID: strings.Repeat("s", 10_000)}}}
+		}, "filter.segments[1].segmentId is 10000 characters long, more than the 256 it may have; shorten it"},
+		{"long segment namespace", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{Segments: []aepwire.SegmentFilter{{SegmentID: "s", SegmentNs: strings.Repeat("n", 257)}}}
+		}, "filter.segments[0].segmentNs is 257 characters long, more than the 256"},
+		{"long destination", func(r *aepwire.ExportJobRequest) { r.Destination.DatasetID = strings.Repeat("d", 1<<20) },
+			"destination.datasetId is 1048576 characters long, more than the 256"},
+		{"long merge policy id", func(r *aepwire.ExportJobRequest) {
+			r.MergePolicy = &aepwire.MergePolicyRef{ID: strings.Repeat("p", 257)}
+		}, "mergePolicy.id is 257 characters long, more than the 256"},
+		{"long time", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{FromIngestTimestamp: "2026-01-01T00:00:00." + strings.Repeat("0", 1<<20) + "Z"}
+		}, "filter.fromIngestTimestamp is 1048597 characters long, more than the 64"},
+		{"long bad status", func(r *aepwire.ExportJobRequest) {
+			r.Filter = &aepwire.ExportFilter{Segments: []aepwire.SegmentFilter{{SegmentID: "s", Status: []string{strings.Repeat("x", 1<<20)}}}}
+		}, `filter.segments[0].status holds "` + strings.Repeat("x", 100) + `"…(1048576 bytes); statuses are`},
+		{"long schema name", func(r *aepwire.ExportJobRequest) { r.Schema.Name = strings.Repeat("x", 1<<20) },
+			`schema.name "` + strings.Repeat("x", 100) + `"…(1048576 bytes) is not supported`},
+		{"long malformed fields", func(r *aepwire.ExportJobRequest) { r.Fields = strings.Repeat("a.", 1<<20) },
+			`fields "` + strings.Repeat("a.", 50) + `"…(2097152 bytes) is malformed at position 65537`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := env.request()
 			tc.change(&req)
 			_, err := env.e.CreateExportJob(ctx, req, "")
-			if aepwire.StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v\nwant a 400 containing %q", err, tc.want)
+			if aepwire.StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 1<<10 {
+				t.Errorf("err = %.1000v\nwant a 400 of at most 1 KiB containing %q", err, tc.want)
 			}
 		})
 	}
@@ -314,6 +336,27 @@ func TestIdempotentCreate(t *testing.T) {
 	c, err := env.e.CreateExportJob(ctx, env.request(), "key-2")
 	if err != nil || c.ID == a.ID {
 		t.Errorf("another key gave job %v (%v)", c, err)
+	}
+}
+
+// A request's identifiers and times at their limits make a job; an idempotency key past its
+// limit is refused, as the identifiers are (TestExportJobBadRequests).
+func TestExportJobIdentifierLimits(t *testing.T) {
+	env := newJobEnv(t, Options{})
+	ctx := context.Background()
+	req := env.request()
+	at := "2026-01-01T00:00:00." + strings.Repeat("0", aepwire.MaxRequestTimeLen-len("2026-01-01T00:00:00.Z")) + "Z"
+	req.Filter = &aepwire.ExportFilter{FromIngestTimestamp: at, Segments: []aepwire.SegmentFilter{{
+		SegmentID: strings.Repeat("é", aepwire.MaxIdentifierLen), SegmentNs: strings.Repeat("n", aepwire.MaxIdentifierLen)}}}
+	req.Destination.SegmentPerBatch = true
+	key := strings.Repeat("k", aepwire.MaxIdentifierLen)
+	if _, err := env.e.CreateExportJob(ctx, req, key); err != nil {
+		t.Fatalf("a request at the limits: %v", err)
+	}
+	_, err := env.e.CreateExportJob(ctx, env.request(), key+"k")
+	if want := "the idempotency key (Idempotency-Key) is 257 characters long, more than the 256 it may have"; aepwire.StatusOf(err) != http.StatusBadRequest ||
+		!strings.Contains(err.Error(), want) {
+		t.Errorf("a key of 257 characters: %v, want a 400 saying %q", err, want)
 	}
 }
 

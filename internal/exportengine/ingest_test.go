@@ -234,6 +234,27 @@ func TestIngestErrorReasons(t *testing.T) {
 	}
 }
 
+// The errors of a batch quote what its records hold cut short: a hundred events whose timestamps
+// are 9 KB of escapes make errors of a few hundred bytes each.
+func TestIngestErrorsQuoteRecordsShort(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ds := newDataset(t, e, aepwire.SchemaExperienceEvent, true)
+	var lines []string
+	for i := range 100 {
+		lines = append(lines, fmt.Sprintf(`{"_id":"e%d","timestamp":"%s","identityMap":{"Email":[{"id":"a@example.com"}]}}`,
+			i, strings.Repeat(`\u0001`, 1600)))
+	}
+	b := ingestLines(t, e, ds, lines...)
+	var size int
+	for _, be := range b.Errors {
+		size += len(be.Description)
+	}
+	if b.FailedRecordCount != 100 || len(b.Errors) != 100 || b.Errors[0].Code != record.CodeBadTimestamp || size > 100*(1<<10) {
+		t.Errorf("%d failed, %d errors of %d bytes in all (the first: %.200q); want 100 of at most 1 KiB each",
+			b.FailedRecordCount, len(b.Errors), size, b.Errors[0].Description)
+	}
+}
+
 func TestIngestReportsAtMost100Errors(t *testing.T) {
 	e, _ := openTestEngine(t)
 	ds := newDataset(t, e, aepwire.SchemaProfile, true)

@@ -48,9 +48,13 @@ func parseRequestTime(field, s string) (optionalInstant, error) {
 	if s == "" {
 		return optionalInstant{}, nil
 	}
+	if err := checkRequestLength(field, s, aepwire.MaxRequestTimeLen); err != nil {
+		return optionalInstant{}, err
+	}
 	t, ok := record.ParseInstant(s)
 	if !ok {
-		return optionalInstant{}, profileBadRequest("%s %q is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z", field, s)
+		return optionalInstant{}, profileBadRequest("%s %s is not an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z",
+			field, aepwire.QuoteShort(s))
 	}
 	return optionalInstant{Instant: t, set: true}, nil
 }
@@ -82,7 +86,8 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 		return nil, profileBadRequest("schema.name is required: use %s", aepwire.ProfileSchemaName)
 	}
 	if req.Schema.Name != aepwire.ProfileSchemaName {
-		return nil, profileBadRequest("schema.name %q is not supported: profile export jobs use %s", req.Schema.Name, aepwire.ProfileSchemaName)
+		return nil, profileBadRequest("schema.name %s is not supported: profile export jobs use %s", aepwire.QuoteShort(req.Schema.Name),
+			aepwire.ProfileSchemaName)
 	}
 	if req.EvaluationInfo != nil && req.EvaluationInfo.Segmentation {
 		return nil, profileBadRequest("evaluationInfo.segmentation is not supported by the embedded engine: " +
@@ -91,11 +96,17 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 	if req.Destination.DatasetID == "" {
 		return nil, profileBadRequest("destination.datasetId is required")
 	}
-	if mp := req.MergePolicy; mp != nil && mp.Version != nil {
-		if mp.ID == "" {
+	if err := checkRequestLength("destination.datasetId", req.Destination.DatasetID, aepwire.MaxIdentifierLen); err != nil {
+		return nil, err
+	}
+	if mp := req.MergePolicy; mp != nil {
+		if err := checkRequestLength("mergePolicy.id", mp.ID, aepwire.MaxIdentifierLen); err != nil {
+			return nil, err
+		}
+		if mp.Version != nil && mp.ID == "" {
 			return nil, profileBadRequest("mergePolicy.version is set without mergePolicy.id")
 		}
-		if *mp.Version < 1 {
+		if mp.Version != nil && *mp.Version < 1 {
 			return nil, profileBadRequest("mergePolicy.version must be 1 or more, not %d", *mp.Version)
 		}
 	}
@@ -119,6 +130,12 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 			if s.SegmentID == "" {
 				return nil, profileBadRequest("%s.segmentId is required", at)
 			}
+			if err := checkRequestLength(at+".segmentId", s.SegmentID, aepwire.MaxIdentifierLen); err != nil {
+				return nil, err
+			}
+			if err := checkRequestLength(at+".segmentNs", s.SegmentNs, aepwire.MaxIdentifierLen); err != nil {
+				return nil, err
+			}
 			seg := segmentSpec{id: s.SegmentID, ns: s.SegmentNs, statuses: s.Status}
 			if seg.ns == "" {
 				seg.ns = "ups"
@@ -133,7 +150,7 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 			}
 			for k, st := range seg.statuses {
 				if st != aepwire.SegmentRealized && st != aepwire.SegmentExisting && st != aepwire.SegmentExited {
-					return nil, profileBadRequest("%s.status holds %q; statuses are realized, existing and exited", at, st)
+					return nil, profileBadRequest("%s.status holds %s; statuses are realized, existing and exited", at, aepwire.QuoteShort(st))
 				}
 				if slices.Contains(seg.statuses[:k], st) {
 					return nil, profileBadRequest("%s.status holds %q twice; name each status once", at, st)
@@ -173,10 +190,15 @@ func parseExportRequest(req aepwire.ExportJobRequest) (*exportSpec, error) {
 	return spec, nil
 }
 
+// checkRequestLength refuses a value of a request longer than limit characters, naming its field.
+func checkRequestLength(field, value string, limit int) error {
+	return aepwire.CheckLength(codeProfileBadRequest, field, value, limit)
+}
+
 func parseFields(field, list string) (*fields.Selector, error) {
 	sel, err := fields.Parse(list)
 	if err != nil {
-		return nil, profileBadRequest("%s %q is malformed at %s", field, list, err)
+		return nil, profileBadRequest("%s %s is malformed at %s", field, aepwire.QuoteShort(list), err)
 	}
 	return sel, nil
 }

@@ -164,8 +164,8 @@ func (rp *Parser) parseTree(raw []byte, kind Kind) (*Record, *Error) {
 		}
 		s := string(ts.GetStringBytes())
 		if r.Timestamp, err = parseTimestamp(s); err != nil {
-			return nil, &Error{CodeBadTimestamp, fmt.Sprintf("the event timestamp %q is not an RFC 3339 "+
-				"date-time with an offset, such as 2026-01-31T12:00:00Z", s)}
+			return nil, &Error{CodeBadTimestamp, fmt.Sprintf("the event timestamp %s is not an RFC 3339 "+
+				"date-time with an offset, such as 2026-01-31T12:00:00Z", aepwire.QuoteShort(s))}
 		}
 	}
 	// Last: collecting the names unescapes the object's keys in place, and after that fastjson's

@@ -296,3 +296,18 @@ func FuzzStrictNumbers(f *testing.F) {
 		}
 	})
 }
+
+// TestBadTimestampIsQuotedShort: an event's bad timestamp is quoted in its reason cut short, so
+// that a batch's errors stay small.
+func TestBadTimestampIsQuotedShort(t *testing.T) {
+	ts := strings.Repeat(`\u0001`, 1500)
+	raw := `{"identityMap":{"Email":[{"id":"a"}]},"_id":"e","timestamp":"` + ts + `"}`
+	_, rerr := (&Parser{}).Parse([]byte(raw), Event)
+	if rerr == nil || rerr.Code != CodeBadTimestamp {
+		t.Fatalf("refusal %+v, want %s", rerr, CodeBadTimestamp)
+	}
+	if want := `the event timestamp "` + strings.Repeat(`\x01`, 100) + `"…(1500 bytes) is not an RFC 3339`; !strings.Contains(rerr.Reason, want) ||
+		len(rerr.Reason) > 1<<10 {
+		t.Errorf("reason of %d bytes: %.300q, want it to hold %q", len(rerr.Reason), rerr.Reason, want)
+	}
+}
