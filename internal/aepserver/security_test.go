@@ -8,7 +8,8 @@ package aepserver
 //	objects of one sandbox seen from another           TestProbeSandboxIsolation
 //	uploads into another sandbox's full batch          TestProbeUploadLimitsAreTheSandboxs
 //	a 100 MiB description; a 1 GiB upload; batches     TestProbeLargeBodies
-//	a 1 MB schemaRef.id, segment id, Idempotency-Key  TestProbeLongIdentifiers
+//	a 1 MB schemaRef.id, segment id, Idempotency-Key;
+//	  records of a thousand namespaces, one of 70 KB   TestProbeLongIdentifiers
 //	an idle keep-alive connection; 1,000 of them       TestProbeIdleConnections
 //	a body (or headers) sent a byte at a time; an
 //	  answer never taken; large transfers              TestProbeSlowClients
@@ -383,9 +384,11 @@ func TestProbeLargeBodies(t *testing.T) {
 
 // What a dataset or an export job keeps, which every read and listing of them repeats, is held to
 // a length: a 1 MB schemaRef.id, segment id or Idempotency-Key is refused with a 400 that names the
-// field and the limit, without quoting the value back.
+// field and the limit, without quoting the value back; a record with a namespace past its limit
+// fails alone; and a job over profiles of a thousand namespaces names a hundred of them.
 func TestProbeLongIdentifiers(t *testing.T) {
 	s := serveEngine(t, Options{}, nil)
+	crm := s.createDataset(t, aepwire.SchemaProfile)
 	dest := s.createDataset(t, aepwire.SchemaProfileUnion)
 	mb := strings.Repeat("x", 1_000_000)
 	job := func(segment string) string {
@@ -417,7 +420,39 @@ func TestProbeLongIdentifiers(t *testing.T) {
 		})
 	}
 
-	resp, body := s.call(t, "GET", catalogPath+"/dataSets", nil, nil)
+	// A thousand profiles, each of its own namespace of 200 characters, and one past the limit.
+	var file strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&file, `{"identityMap":{"%s%04d":[{"id":"p%d","primary":true}]}}`+"\n", strings.Repeat("n", 200), i, i)
+	}
+	fmt.Fprintf(&file, `{"identityMap":{"%s":[{"id":"long","primary":true}]}}`+"\n", strings.Repeat("n", 70_000))
+	batch := s.createBatch(t, crm)
+	if resp, body := s.call(t, "PUT", uploadPath(batch, crm, "f.json"), strings.NewReader(file.String()), nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	s.completeBatch(t, batch)
+	b, err := s.engine.GetBatch(t.Context(), batch)
+	if err != nil || b.RecordCount != 1000 || len(b.Errors) != 1 || b.Errors[0].Rows[0] != 1001 || len(b.Errors[0].Description) > 1<<10 ||
+		!strings.Contains(b.Errors[0].Description, "70000 bytes long, more than the 256 bytes") {
+		t.Fatalf("the batch: %+v, %v; want 1000 records, and the last failed saying why, briefly", b, err)
+	}
+	resp, body := s.call(t, "POST", profilePath+"/export/jobs", strings.NewReader(`{"fields":"identities","destination":{"datasetId":"`+
+		dest+`"},"schema":{"name":"_xdm.context.profile"}}`), nil)
+	var created aepwire.ExportJob
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &created) != nil {
+		t.Fatalf("job: %d %s", resp.StatusCode, body)
+	}
+	done, err := s.engine.WaitExportJob(aepwire.WithSandbox(t.Context(), "prod"), created.ID, nil)
+	if err != nil || done.Status != aepwire.JobSucceeded {
+		t.Fatalf("job %+v, %v", done, err)
+	}
+	_, body = s.call(t, "GET", fmt.Sprintf("%s/export/jobs/%d", profilePath, created.ID), nil, nil)
+	byNS := done.Metrics.ExportedProfileByNamespaceCounter
+	if len(byNS) != aepwire.MaxMetricNamespaces+1 || byNS[aepwire.OtherNamespaces] != 900 || len(body) > 32<<10 {
+		t.Errorf("the job names %d namespaces, %d rows under %s, and its GET answers %d bytes; want %d, 900 and at most 32 KiB",
+			len(byNS), byNS[aepwire.OtherNamespaces], aepwire.OtherNamespaces, len(body), aepwire.MaxMetricNamespaces+1)
+	}
+	resp, body = s.call(t, "GET", catalogPath+"/dataSets", nil, nil)
 	if resp.StatusCode != http.StatusOK || len(body) > 4<<10 {
 		t.Errorf("the dataset listing: %d, %d bytes", resp.StatusCode, len(body))
 	}

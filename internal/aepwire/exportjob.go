@@ -273,6 +273,16 @@ type ExportMetrics struct {
 	BytesWritten                      *int64           `json:"bytesWritten,omitempty"`
 }
 
+// The embedded engine's exportedProfileByNamespaceCounter names at most MaxMetricNamespaces
+// namespaces, the first the rows meet (rows are in the order of their identity, namespace first,
+// so those are the smallest), and counts the rows of any other under OtherNamespaces: a store
+// may hold any number of namespaces, and every read of a job repeats its metrics. The counts
+// still add up to totalExportedProfileCounter.
+const (
+	MaxMetricNamespaces = 100
+	OtherNamespaces     = "(other)"
+)
+
 // UnmarshalJSON reads the counters as numbers (5 or 5.0).
 func (m *ExportMetrics) UnmarshalJSON(b []byte) error {
 	type plain ExportMetrics

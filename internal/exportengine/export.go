@@ -374,8 +374,32 @@ func (c *exportChunk) addUnitOf(ns string, recs []storedRecord) {
 type exportResult struct {
 	batches                          []*outBatch
 	profiles, events, excluded, size int64
-	byNamespace                      map[string]int64
+	byNamespace                      map[string]int64 // at most aepwire.MaxMetricNamespaces
+	otherNamespaces                  int64            // rows of the namespaces past those
 	exportStart, exportEnd           int64
+}
+
+// countNamespace counts n rows of namespace ns. Chunks come in row order, and rows in the order
+// of their identity, namespace first: the namespaces counted one by one are the smallest.
+func (res *exportResult) countNamespace(ns string, n int64) {
+	if _, ok := res.byNamespace[ns]; ok || len(res.byNamespace) < aepwire.MaxMetricNamespaces {
+		res.byNamespace[ns] += n
+	} else {
+		res.otherNamespaces += n
+	}
+}
+
+// namespaceCounts is the job's exportedProfileByNamespaceCounter.
+func (res *exportResult) namespaceCounts() map[string]int64 {
+	if res.otherNamespaces == 0 {
+		return res.byNamespace
+	}
+	counts := make(map[string]int64, len(res.byNamespace)+1)
+	for ns, n := range res.byNamespace {
+		counts[ns] = n
+	}
+	counts[aepwire.OtherNamespaces] += res.otherNamespaces
+	return counts
 }
 
 func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, progress *jobs.Progress) (_ *exportResult, err error) {
@@ -482,7 +506,7 @@ func (e *Engine) runExport(ctx context.Context, j *jobRow, spec *exportSpec, pro
 			res.profiles += c.profiles
 			res.events += c.events
 			for _, k := range c.byNS {
-				res.byNamespace[k.ns] += k.n
+				res.countNamespace(k.ns, k.n)
 			}
 			progress.Profiles.Store(res.profiles)
 			progress.Events.Store(res.events)
@@ -1041,7 +1065,7 @@ func (e *Engine) commitExport(ctx context.Context, j *jobRow, res *exportResult)
 			ProfileExportTime:                 span(res.exportStart, res.exportEnd),
 			ACPDatasetWriteTime:               span(writeStart, now),
 			TotalExportedProfileCounter:       &profiles,
-			ExportedProfileByNamespaceCounter: res.byNamespace,
+			ExportedProfileByNamespaceCounter: res.namespaceCounts(),
 			ExportedEventCounter:              &events,
 			ExcludedProfileCount:              &excluded,
 			BytesWritten:                      &size,

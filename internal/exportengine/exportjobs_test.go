@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -250,6 +251,42 @@ func TestExportJobLifecycleAndMetrics(t *testing.T) {
 	if err != nil || b.Status != aepwire.BatchSuccess || b.RecordCount != *m.TotalExportedProfileCounter || b.Size != *m.BytesWritten ||
 		b.DatasetID() != env.dest {
 		t.Errorf("exported batch %+v, %v", b, err)
+	}
+}
+
+// An export job names at most aepwire.MaxMetricNamespaces namespaces in its metrics, the first its
+// rows meet, which are the smallest, and counts the rows of the others under
+// aepwire.OtherNamespaces; the counts add up to the rows written. Rows of 150 namespaces, 4 each,
+// take three chunks.
+func TestExportJobNamespaceMetricsAreCapped(t *testing.T) {
+	env := newJobEnv(t, Options{RunJobs: true})
+	const namespaces, each = 150, 4
+	var lines []string
+	for i := range namespaces * each {
+		lines = append(lines, fmt.Sprintf(`{"identityMap":{"ns%03d":[{"id":"p%d","primary":true}]}}`, i%namespaces, i))
+	}
+	ingestLines(t, env.e, env.crm, lines...)
+	want := map[string]int64{aepwire.OtherNamespaces: (namespaces - aepwire.MaxMetricNamespaces) * each}
+	for i := range aepwire.MaxMetricNamespaces {
+		want[fmt.Sprintf("ns%03d", i)] = each
+	}
+	for _, policy := range []string{aepwire.MergePolicyDefaultNone, aepwire.MergePolicyDefaultPDG} {
+		req := env.request()
+		req.MergePolicy = &aepwire.MergePolicyRef{ID: policy}
+		created, err := env.e.CreateExportJob(context.Background(), req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		job := wait(t, env.e, created.ID)
+		if job.Status != aepwire.JobSucceeded {
+			t.Fatalf("%s: job ended %s: %+v", policy, job.Status, job.Errors)
+		}
+		if got := job.Metrics.ExportedProfileByNamespaceCounter; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %d namespaces in the metrics %v\nwant %d: %v", policy, len(got), got, len(want), want)
+		}
+		if n := *job.Metrics.TotalExportedProfileCounter; n != namespaces*each {
+			t.Errorf("%s: %d rows exported, want %d", policy, n, namespaces*each)
+		}
 	}
 }
 

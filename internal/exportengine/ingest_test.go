@@ -234,6 +234,26 @@ func TestIngestErrorReasons(t *testing.T) {
 	}
 }
 
+// A record with an identity whose namespace is over record.MaxNamespaceBytes fails alone, with a
+// reason that names the field and the limit; the records around it are ingested.
+func TestIngestLongNamespaceFailsItsRecordAlone(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	long := strings.Repeat("n", record.MaxNamespaceBytes+1)
+	b := ingestLines(t, e, ds,
+		`{"identityMap":{"Email":[{"id":"a@example.com"}]}}`,
+		`{"identityMap":{"`+long+`":[{"id":"b","primary":true}]}}`,
+		`{"identityMap":{"`+long[1:]+`":[{"id":"c"}]}}`,
+	)
+	if got, want := failures(b), []failure{{"", 2, record.CodeLongNamespace}}; b.Status != aepwire.BatchSuccess ||
+		b.RecordCount != 2 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("batch %s, %d accepted, failures %v; want success, 2, %v", b.Status, b.RecordCount, got, want)
+	}
+	if d := b.Errors[0].Description; !strings.Contains(d, "identityMap namespace") || !strings.Contains(d, "257 bytes long, more than the 256 bytes") {
+		t.Errorf("reason %q", d)
+	}
+}
+
 // The errors of a batch quote what its records hold cut short: a hundred events whose timestamps
 // are 9 KB of escapes make errors of a few hundred bytes each.
 func TestIngestErrorsQuoteRecordsShort(t *testing.T) {

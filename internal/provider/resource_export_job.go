@@ -319,7 +319,8 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 					"bytes_written":          schema.Int64Attribute{Computed: true, Description: "Bytes of the files written."},
 					"excluded_profile_count": schema.Int64Attribute{Computed: true, Description: "Profiles left out because their identity graph has more than 50 identities."},
 					"exported_profile_by_namespace": schema.MapAttribute{Computed: true, ElementType: types.Int64Type,
-						Description: "Rows written, by the namespace of the profile's identity."},
+						Description: "Rows written, by the namespace of the profile's identity. The embedded engine names at most " +
+							"100 namespaces, the smallest (byte order), and counts the rows of any other under `(other)`."},
 				},
 			},
 		},

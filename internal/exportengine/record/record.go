@@ -48,15 +48,21 @@ const (
 	maxEventRecordBytes   = 10 * 1024
 )
 
+// MaxNamespaceBytes is the longest namespace an identity may have, in bytes: AEP's namespaces
+// are short codes (ECID, Email, CRMID), and an export job counts its rows by namespace. AEP
+// documents no limit.
+const MaxNamespaceBytes = 256
+
 // Codes of record errors, in the order the checks run: a record failing several checks reports
 // the first.
 const (
-	CodeInvalidJSON  = "INGEST-1000"
-	CodeNotObject    = "INGEST-1001"
-	CodeTooLarge     = "INGEST-1002"
-	CodeNoIdentity   = "INGEST-1003"
-	CodeNoEventID    = "INGEST-1004"
-	CodeBadTimestamp = "INGEST-1005"
+	CodeInvalidJSON   = "INGEST-1000"
+	CodeNotObject     = "INGEST-1001"
+	CodeTooLarge      = "INGEST-1002"
+	CodeLongNamespace = "INGEST-1006"
+	CodeNoIdentity    = "INGEST-1003"
+	CodeNoEventID     = "INGEST-1004"
+	CodeBadTimestamp  = "INGEST-1005"
 )
 
 // Identity is a (namespace, id) pair. Matching is exact and case-sensitive.
@@ -146,7 +152,10 @@ func (rp *Parser) parseTree(raw []byte, kind Kind) (*Record, *Error) {
 		return nil, &Error{CodeTooLarge, fmt.Sprintf("the record is %d bytes, over the %d KB limit of %s",
 			len(raw), limit/1024, what)}
 	}
-	ids := rp.identities(v)
+	ids, long := rp.identities(v)
+	if long != nil {
+		return nil, long
+	}
 	if len(ids) == 0 {
 		return nil, &Error{CodeNoIdentity, "the record has no identity: it needs an identityMap entry " +
 			"or an identities[] entry with a non-empty string id"}
@@ -416,8 +425,9 @@ func byteClasses(b []byte) (below, above bool) {
 
 // identities returns the distinct identities of a record with its primary identity first:
 // the identityMap entry marked primary, else the identities[] entry marked primary (among several,
-// the smallest namespace, then array order), else the first entry of the smallest namespace.
-func (rp *Parser) identities(v *fastjson.Value) []Identity {
+// the smallest namespace, then array order), else the first entry of the smallest namespace. A
+// record with an identity whose namespace is over MaxNamespaceBytes is refused: long says why.
+func (rp *Parser) identities(v *fastjson.Value) (_ []Identity, long *Error) {
 	cands := rp.cands[:0]
 	if m := v.Get("identityMap"); m != nil && m.Type() == fastjson.TypeObject {
 		o, _ := m.Object()
@@ -429,6 +439,12 @@ func (rp *Parser) identities(v *fastjson.Value) []Identity {
 			for _, e := range list.GetArray() {
 				id := e.Get("id")
 				if e.Type() != fastjson.TypeObject || id == nil || id.Type() != fastjson.TypeString || len(id.GetStringBytes()) == 0 {
+					continue
+				}
+				if len(key) > MaxNamespaceBytes {
+					if long == nil {
+						long = longNamespace("identityMap namespace", key)
+					}
 					continue
 				}
 				p := e.Get("primary")
@@ -447,6 +463,12 @@ func (rp *Parser) identities(v *fastjson.Value) []Identity {
 				code == nil || code.Type() != fastjson.TypeString || len(code.GetStringBytes()) == 0 {
 				continue
 			}
+			if len(code.GetStringBytes()) > MaxNamespaceBytes {
+				if long == nil {
+					long = longNamespace("identities[].namespace.code", code.GetStringBytes())
+				}
+				continue
+			}
 			p := e.Get("primary")
 			cands = append(cands, candidate{
 				Identity: Identity{NS: rp.namespace(code.GetStringBytes()), ID: string(id.GetStringBytes())},
@@ -456,7 +478,18 @@ func (rp *Parser) identities(v *fastjson.Value) []Identity {
 		}
 	}
 	rp.cands = cands // kept for the next record; its strings are the record's own
-	return primaryFirst(cands)
+	if long != nil {
+		return nil, long
+	}
+	return primaryFirst(cands), nil
+}
+
+// longNamespace is the refusal of a record with an identity in namespace ns, which is over
+// MaxNamespaceBytes; field says where the record names it.
+func longNamespace(field string, ns []byte) *Error {
+	return &Error{CodeLongNamespace, fmt.Sprintf("the %s %s is %d bytes long, more than the %d bytes an identity "+
+		"namespace may have; use the namespace's code, such as ECID, Email or CRMID", field,
+		aepwire.QuoteShort(string(ns)), len(ns), MaxNamespaceBytes)}
 }
 
 // primaryFirst returns the distinct identities of a record's candidates, those of its

@@ -45,7 +45,7 @@ func TestPrimaryIdentityRules(t *testing.T) {
 }
 
 // FuzzRecordParse validates arbitrary records: no panic, and an accepted record has a primary
-// identity first and no identity twice.
+// identity first, no identity twice, and no namespace over MaxNamespaceBytes.
 func FuzzRecordParse(f *testing.F) {
 	f.Add([]byte(` { "identityMap" : {"Email":[{"id":"a"}]} , "x":{"y":"}"},"":1, "z" :[ "\"" ] } `))
 	f.Add([]byte(`{"identityMap":{"Email":[{"id":"a"}]},"k\u0065y":2,"c":3}`))
@@ -79,7 +79,7 @@ func FuzzRecordParse(f *testing.F) {
 			}
 			seen := map[Identity]bool{}
 			for _, id := range r.Identities {
-				if seen[id] || id.NS == "" || id.ID == "" {
+				if seen[id] || id.NS == "" || id.ID == "" || len(id.NS) > MaxNamespaceBytes {
 					t.Fatalf("identities %v of %q", r.Identities, raw)
 				}
 				seen[id] = true
@@ -295,6 +295,60 @@ func FuzzStrictNumbers(f *testing.F) {
 			t.Fatalf("%q: strictNumbers says %v, a walk of the values %v", raw, got, want)
 		}
 	})
+}
+
+// TestLongNamespaceFailsTheRecord: an identity whose namespace is over MaxNamespaceBytes, of
+// either source, fails its record with a reason that names the field and the limit, and quotes
+// the namespace cut short; a namespace at the limit, or a long one without an identity, does not.
+func TestLongNamespaceFailsTheRecord(t *testing.T) {
+	at, over, huge := strings.Repeat("n", MaxNamespaceBytes), strings.Repeat("n", MaxNamespaceBytes+1), strings.Repeat("é", 35_000)
+	for _, tc := range []struct {
+		record string
+		want   []string // the reason's parts; none: accepted
+	}{
+		{`{"identityMap":{"` + at + `":[{"id":"a"}]}}`, nil},
+		{`{"identities":[{"id":"a","namespace":{"code":"` + at + `"}}]}`, nil},
+		{`{"identityMap":{"Email":[{"id":"a"}],"` + over + `":[{"id":"b"}]}}`,
+			[]string{"the identityMap namespace", "is 257 bytes long, more than the 256 bytes", "ECID"}},
+		{`{"identityMap":{"` + over + `":[{"id":"b","primary":true}]}}`, []string{"the identityMap namespace", "257 bytes long"}},
+		{`{"identityMap":{"Email":[{"id":"a"}]},"identities":[{"id":"b","namespace":{"code":"` + over + `"}}]}`,
+			[]string{"the identities[].namespace.code", "257 bytes long"}},
+		{`{"identityMap":{"` + huge + `":[{"id":"b"}]}}`, []string{`"` + strings.Repeat("é", 100) + `"…(70000 bytes)`, "70000 bytes long"}},
+		// Not an identity: an entry without an id, or a namespace that holds no array.
+		{`{"identityMap":{"Email":[{"id":"a"}],"` + over + `":[{"primary":true}],"` + over + `x":{"id":"b"}}}`, nil},
+		{`{"identityMap":{"Email":[{"id":"a"}]},"identities":[{"namespace":{"code":"` + over + `"}}]}`, nil},
+	} {
+		for _, kind := range []Kind{Fragment, Event} {
+			raw := tc.record
+			if kind == Event {
+				raw = raw[:len(raw)-1] + `,"_id":"e","timestamp":"2026-01-01T00:00:00Z"}`
+			}
+			if kind == Event && len(raw) > maxEventRecordBytes {
+				continue
+			}
+			r, rerr := (&Parser{}).Parse([]byte(raw), kind)
+			switch {
+			case tc.want == nil && rerr != nil:
+				t.Errorf("%.80s as %v: refused: %s", raw, kind, rerr.Reason)
+			case tc.want == nil:
+				for _, id := range r.Identities {
+					if len(id.NS) > MaxNamespaceBytes {
+						t.Errorf("%.80s as %v: accepted with the identity %.80v", raw, kind, id)
+					}
+				}
+			case rerr == nil:
+				t.Errorf("%.80s as %v: accepted, want refused", raw, kind)
+			case rerr.Code != CodeLongNamespace || len(rerr.Reason) > 1<<10:
+				t.Errorf("%.80s as %v: refused %s with %d bytes: %.300s", raw, kind, rerr.Code, len(rerr.Reason), rerr.Reason)
+			default:
+				for _, w := range tc.want {
+					if !strings.Contains(rerr.Reason, w) {
+						t.Errorf("%.80s as %v: reason %.300q does not say %q", raw, kind, rerr.Reason, w)
+					}
+				}
+			}
+		}
+	}
 }
 
 // TestBadTimestampIsQuotedShort: an event's bad timestamp is quoted in its reason cut short, so

@@ -45,7 +45,9 @@ type plainScan struct {
 	eventID, timestamp []byte
 	// Whether a top-level member of each name that counts was met.
 	seenMap, seenList, seenID, seenTime bool
-	rp                                  *Parser
+	// longNS: an identity's namespace is over MaxNamespaceBytes; the other way says so.
+	longNS bool
+	rp     *Parser
 }
 
 type span struct{ at, n int }
@@ -73,7 +75,7 @@ func (rp *Parser) scanPlain(raw []byte, kind Kind) (*Record, bool) {
 		return nil, false
 	}
 	end, ok := s.object(i, 1, s.topMember)
-	if !ok || s.space(end) != len(raw) {
+	if !ok || s.space(end) != len(raw) || s.longNS {
 		return nil, false
 	}
 	cands := append(append(rp.cands[:0], s.mapIDs...), s.listIDs...)
@@ -459,6 +461,10 @@ func (s *plainScan) entry(at, depth, source int, ns []byte) (int, []byte, bool) 
 		ns = code
 	}
 	if len(id) == 0 || len(ns) == 0 {
+		return end, id, true
+	}
+	if len(ns) > MaxNamespaceBytes {
+		s.longNS = true
 		return end, id, true
 	}
 	c := candidate{Identity: Identity{NS: s.rp.namespace(ns), ID: string(id)}, primary: primary, source: source}

@@ -55,6 +55,13 @@ var plainRecords = []string{
 	membered(64), membered(65),
 	// Nested to the scan's depth and past it, and past the other way's.
 	nested(maxScanDepth - 1), nested(maxScanDepth), nested(maxScanDepth + 1), nested(299), nested(300), nested(301), nested(302),
+	// Namespaces at their limit and over it, from both sources, with an id and without.
+	`{"identityMap":{"` + strings.Repeat("n", MaxNamespaceBytes) + `":[{"id":"a"}]},"identities":[{"id":"b","namespace":{"code":"` +
+		strings.Repeat("c", MaxNamespaceBytes) + `"}}]}`,
+	`{"identityMap":{"Email":[{"id":"a"}],"` + strings.Repeat("n", MaxNamespaceBytes+1) + `":[{"id":"b"}]}}`,
+	`{"identityMap":{"Email":[{"id":"a"}],"` + strings.Repeat("n", MaxNamespaceBytes+1) + `":[{"id":""},{"primary":true}]}}`,
+	`{"identityMap":{"Email":[{"id":"a"}]},"identities":[{"id":"b","namespace":{"code":"` + strings.Repeat("c", MaxNamespaceBytes+1) + `"}}]}`,
+	`{"identities":[{"namespace":{"code":"` + strings.Repeat("c", MaxNamespaceBytes+1) + `"}},{"id":"b","namespace":{"code":"B"}}]}`,
 	// Names that count, many times after many others.
 	`{` + strings.Repeat(`"":0,`, 2000) + strings.Repeat(`"_id":"",`, 500) + strings.Repeat(`"timestamp":1,`, 500) +
 		strings.Repeat(`"identities":{},`, 500) + `"identityMap":{"E":[{"id":"a"}]},"identityMap":{}}`,
