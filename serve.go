@@ -37,6 +37,7 @@ type serveFlags struct {
 	maxBatchSize  byteSize
 	maxBatchFiles int
 	maxConns      int
+	maxConnsAddr  int
 	diskReserve   byteSize
 }
 
@@ -64,7 +65,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.diskReserve, "disk-reserve", "with -serve: the room uploads and new export jobs leave free on the data directory's "+
 		"disk, for its database and the work under way (such as 1GiB); with less free they are refused (507)")
 	fs.IntVar(&f.maxConns, "max-conns", aepserver.DefaultConns, "with -serve: the most connections served at once; past it, "+
-		"the connection idle the longest is closed")
+		"the connection that has waited longest on its client (idle, or not yet through its headers) is closed")
+	fs.IntVar(&f.maxConnsAddr, "max-conns-per-addr", 0, "with -serve: the most connections served at once from one client "+
+		"address (an IPv6 /64 counting as one); default a quarter of -max-conns; behind a proxy, set it to -max-conns")
 }
 
 // defaultDiskReserve is -disk-reserve's default.
@@ -178,7 +181,7 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 		Log:         logger.Printf,
 		PublicURL:   f.publicURL,
 		Limits: aepserver.Limits{File: int64(f.maxFileSize), Batch: int64(f.maxBatchSize), BatchFiles: f.maxBatchFiles,
-			Conns: f.maxConns},
+			Conns: f.maxConns, ConnsPerAddr: f.maxConnsAddr},
 	})
 	logger.Printf("serving %s at %s://%s (organisation %s); endpoint = ims_endpoint = %q", engine.DataDir(), scheme, ln.Addr(),
 		f.orgID, endpoint)
@@ -210,6 +213,9 @@ func (f serveFlags) check() (*tls.Config, error) {
 		if n.value < 1 {
 			return nil, fmt.Errorf("%s must be at least 1", n.name)
 		}
+	}
+	if f.maxConnsAddr < 0 {
+		return nil, errors.New("-max-conns-per-addr must be at least 1, or 0 for a quarter of -max-conns")
 	}
 	if len(f.sandboxList()) == 0 {
 		return nil, errors.New("-sandboxes names no sandbox: give at least one, such as prod")

@@ -209,6 +209,7 @@ func TestServeFlagsThatDoNotGoTogether(t *testing.T) {
 		{[]string{"-public-url", "https://aep.example.com/?x=1"}, "is not a base URL"},
 		{[]string{"-public-url", "ftp://aep.example.com"}, "is not a base URL"},
 		{[]string{"-max-conns", "0"}, "-max-conns must be at least 1"},
+		{[]string{"-max-conns-per-addr", "-1"}, "-max-conns-per-addr must be at least 1, or 0 for a quarter of -max-conns"},
 		{[]string{"-max-batch-files", "0"}, "-max-batch-files must be at least 1"},
 		{[]string{"-sandboxes", " , "}, "-sandboxes names no sandbox"},
 		{[]string{"-sandboxes", "prod,Dev Team"}, `-sandboxes: sandbox name "Dev Team" is not valid: use lower-case letters`},

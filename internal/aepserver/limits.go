@@ -25,8 +25,17 @@ type Limits struct {
 	// BatchFiles is the most files a batch may hold; default 1500, as in AEP.
 	BatchFiles int
 	// Conns is the most connections served at once; default 256. Past it, a new connection
-	// closes the one that has waited longest for its next request, or waits for one to end.
+	// closes the one that has waited longest on its client for a request (idle, or not yet
+	// through its TLS handshake or its request's headers), or, with every connection being
+	// served, waits for one to end (its header timeout running meanwhile).
 	Conns int
+	// ConnsPerAddr is the most connections served at once from one client address (an IPv6 /64
+	// counting as one address); default a quarter of Conns, and Conns or more for no such limit.
+	// Past it, a new connection from the address closes the address's connection that has waited
+	// longest on its client, or, with all of them being served, waits for one to end; past as
+	// many waiting as may be served, the one waiting longest is closed unserved. Behind a proxy
+	// every connection comes from the proxy's address: set it to Conns there.
+	ConnsPerAddr int
 }
 
 // Default limits.
@@ -44,6 +53,8 @@ func (l Limits) withDefaults() Limits {
 	defaults.Positive(&l.Batch, DefaultBatch)
 	defaults.Positive(&l.BatchFiles, DefaultBatchFiles)
 	defaults.Positive(&l.Conns, DefaultConns)
+	defaults.Positive(&l.ConnsPerAddr, max(1, l.Conns/4))
+	l.ConnsPerAddr = min(l.ConnsPerAddr, l.Conns)
 	return l
 }
 

@@ -3,12 +3,14 @@ package aepserver
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strings"
@@ -31,6 +33,7 @@ type served struct {
 	clock  *clock.Fake
 	logs   *logLines
 	token  string
+	tls    *tls.Config // what a client trusts, when served over TLS
 }
 
 const (
@@ -42,6 +45,13 @@ const (
 // serveEngine serves a real engine with opts (credentials, organisation, clock and log filled in),
 // through wrap when set (to inject an internal fault), until the test ends.
 func serveEngine(t *testing.T, opts Options, wrap func(*exportengine.Engine) Platform) *served {
+	t.Helper()
+	return serveEngineOver(t, opts, wrap, false)
+}
+
+// serveEngineOver is serveEngine, over TLS when overTLS is set (with httptest's certificate for
+// 127.0.0.1, which s.client trusts).
+func serveEngineOver(t *testing.T, opts Options, wrap func(*exportengine.Engine) Platform, overTLS bool) *served {
 	t.Helper()
 	e, err := exportengine.Open(context.Background(), exportengine.Options{DataDir: t.TempDir(), RunJobs: true})
 	if err != nil {
@@ -61,9 +71,18 @@ func serveEngine(t *testing.T, opts Options, wrap func(*exportengine.Engine) Pla
 		t.Fatal(err)
 	}
 	s.addr, s.url = ln.Addr().String(), "http://"+ln.Addr().String()
+	var serverTLS *tls.Config
+	if overTLS {
+		certified := httptest.NewUnstartedServer(nil)
+		certified.StartTLS()
+		serverTLS = certified.TLS.Clone()
+		s.tls = certified.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+		certified.Close()
+		s.url = "https://" + s.addr
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.server.Serve(ctx, ln, nil) }()
+	go func() { done <- s.server.Serve(ctx, ln, serverTLS) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
@@ -83,7 +102,7 @@ func serveEngine(t *testing.T, opts Options, wrap func(*exportengine.Engine) Pla
 // waits for the server's go-ahead before it sends a body (Expect: 100-continue), as a client
 // sending much should, so that a refusal reaches it whole.
 func (s *served) client() *http.Client {
-	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, ExpectContinueTimeout: time.Minute}}
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true, ExpectContinueTimeout: time.Minute, TLSClientConfig: s.tls}}
 }
 
 func (s *served) tokenRequest(t *testing.T, id, secret string) (*http.Response, []byte) {

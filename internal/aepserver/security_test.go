@@ -11,6 +11,8 @@ package aepserver
 //	a 1 MB schemaRef.id, segment id, Idempotency-Key;
 //	  records of a thousand namespaces, one of 70 KB   TestProbeLongIdentifiers
 //	an idle keep-alive connection; 1,000 of them       TestProbeIdleConnections
+//	40 connections that never send (nor start TLS)     TestProbeSilentConnections
+//	one address's connections past its limit           TestProbeConnectionsPerAddress
 //	a body (or headers) sent a byte at a time; an
 //	  answer never taken; large transfers              TestProbeSlowClients
 //	files and directories under the data directory     TestProbeFilePermissions
@@ -501,6 +503,124 @@ func TestProbeIdleConnections(t *testing.T) {
 			t.Fatalf("after the connections: %d", resp.StatusCode)
 		}
 	})
+}
+
+// Connections that never send a byte, or never start their TLS handshake, hold no place
+// against a request: past the limit, each new connection closes the one that has waited longest
+// on its client, of its own address when its address is at its limit.
+func TestProbeSilentConnections(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		perAddr int
+		overTLS bool
+	}{
+		{"the address's places", 0, false}, // a quarter of 4: one place for the address
+		{"every place", 4, false},
+		{"every place, under TLS", 4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The headers' timeout outlives the test: only the limit can close the connections.
+			s := serveEngineOver(t, Options{Limits: Limits{Conns: 4, ConnsPerAddr: tc.perAddr}, Timeouts: Timeouts{Header: time.Hour}},
+				nil, tc.overTLS)
+			silent := make([]*rawConn, 40)
+			for i := range silent {
+				silent[i] = s.dial(t)
+			}
+			// The server takes connections in the order they came: the request's is the newest.
+			req, err := http.NewRequest("GET", s.url+profilePath+"/export/jobs", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = s.headers()
+			client := s.client()
+			client.Timeout = time.Minute // a ceiling for a server that keeps the request out, not a wait
+			resp, err := client.Do(req)
+			resp, body := answer(t, resp, err)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("a request after %d silent connections: %d %s", len(silent), resp.StatusCode, body)
+			}
+			silent[0].waitClosed(t)
+		})
+	}
+}
+
+// One address cannot take every place: past its limit, a new connection from it waits for one
+// of the address's own to end, and past as many waiting as it may have served, the one that has
+// waited longest is closed, without the connections of other addresses waiting on any of it.
+func TestProbeConnectionsPerAddress(t *testing.T) {
+	entered := make(chan string, 16)
+	release := make(chan struct{})
+	hold := func(r *http.Request) *Fault {
+		if id := r.Header.Get(aepwire.HeaderRequestID); strings.HasPrefix(id, "held-") {
+			entered <- id
+			<-release
+		}
+		return nil
+	}
+	s := serveEngine(t, Options{Limits: Limits{Conns: 4, ConnsPerAddr: 2}, Faults: hold}, nil)
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(release)
+		}
+	})
+	request := func(id string) *rawConn {
+		c := s.dial(t)
+		c.send(t, s.head("GET", profilePath+"/export/jobs", "X-Request-Id: "+id))
+		return c
+	}
+	// Two requests of 127.0.0.1 are being served, and held.
+	var served []*rawConn
+	for _, id := range []string{"held-0", "held-1"} {
+		served = append(served, request(id))
+		if got := <-entered; got != id {
+			t.Fatalf("request %s was served, want %s", got, id)
+		}
+	}
+	// Two more connections wait for a place; with a third, the first of them is closed.
+	dropped := request("held-2")
+	waiting := []*rawConn{request("held-3"), request("held-4")}
+	closed := make(chan bool, 1)
+	go func() { closed <- dropped.closedWithin(time.Minute) }()
+	select {
+	case id := <-entered:
+		t.Fatalf("request %s was served while two of its address's were, past ConnsPerAddr 2", id)
+	case ok := <-closed:
+		if !ok {
+			t.Fatal("the connection from the address waiting longest was kept open for a minute")
+		}
+	}
+	s.logs.waitFor(t, "connection from 127.0.0.1 closed unserved: 2 connections from its address were served and 2 more waited",
+		"limit of connections per address", "raise the limit")
+
+	t.Run("another address meanwhile", func(t *testing.T) {
+		from := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		c, err := from.Dial("tcp", s.addr)
+		if err != nil {
+			t.Skipf("this system does not dial from 127.0.0.2: %v", err)
+		}
+		_ = c.Close()
+		req, err := http.NewRequest("GET", s.url+profilePath+"/export/jobs", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = s.headers()
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: from.DialContext},
+			Timeout: time.Minute} // a ceiling, not a wait
+		resp, err := client.Do(req)
+		if resp, body := answer(t, resp, err); resp.StatusCode != http.StatusOK {
+			t.Errorf("a request from 127.0.0.2: %d %s", resp.StatusCode, body)
+		}
+	})
+
+	// Once the address's requests are answered, the connections that waited are served.
+	released = true
+	close(release)
+	for i, c := range append(served, waiting...) {
+		if resp, body := c.response(t); resp.StatusCode != http.StatusOK {
+			t.Errorf("connection %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
 }
 
 // A client that sends its headers or body a byte at a time, or never takes its answer, is cut
