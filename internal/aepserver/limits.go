@@ -15,7 +15,8 @@ import (
 // Limits bound what one request may make the server read, store and hold. A zero field takes
 // its default.
 type Limits struct {
-	// JSONBody is the largest JSON (or form) request body, in bytes; default 1 MiB.
+	// JSONBody is the largest JSON request body, in bytes; default 1 MiB. (The token endpoint's
+	// form may have 8 KiB.)
 	JSONBody int64
 	// File is the largest file one upload may send, in bytes; default 256 MiB, the most AEP's
 	// batch ingestion takes in one upload.
@@ -107,6 +108,14 @@ type bodyLimit struct {
 func (s *Server) jsonBodyLimit() bodyLimit {
 	return bodyLimit{s.limits.JSONBody, "the request body", "send less (names and descriptions are short; " +
 		"records go in batch files, not in API calls)"}
+}
+
+// maxTokenForm is the largest form the token endpoint takes: a client id, a secret and scopes
+// hold a few hundred bytes.
+const maxTokenForm = 8 << 10
+
+func tokenFormLimit() bodyLimit {
+	return bodyLimit{maxTokenForm, "the token request's form", "send grant_type, client_id, client_secret and scope, and nothing else"}
 }
 
 func (s *Server) fileLimit() bodyLimit {

@@ -18,7 +18,8 @@ package aepserver
 //	files and directories under the data directory     TestProbeFilePermissions
 //	links built from the Host header; a client
 //	  following links elsewhere with its token         TestProbeLinks
-//	wrong secrets, unknown client ids, expiry          TestProbeTokenEndpoint
+//	wrong secrets, unknown client ids, expiry, a
+//	  64 KiB form                                      TestProbeTokenEndpoint
 //	file names with NUL, a newline, 300 characters     TestProbeFileNames
 //	a URL path holding a newline                       TestProbeLogForging
 //	an internal error                                  TestProbeInternalError
@@ -949,6 +950,24 @@ func TestProbeTokenEndpoint(t *testing.T) {
 		if resp, _ := s.tokenRequest(t, probeClient, "one more guess"); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("a success clears the failures, but the next one is %d", resp.StatusCode)
 		}
+	})
+	t.Run("a form past its limit", func(t *testing.T) {
+		s := serveEngine(t, Options{}, nil)
+		head := "POST /ims/token/v3 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+		form := func() io.Reader {
+			return io.MultiReader(strings.NewReader("grant_type=client_credentials&client_id=x&client_secret="),
+				&pattern{unit: []byte("s"), left: 64 << 10})
+		}
+		c := s.dial(t)
+		c.send(t, head+"Content-Length: "+strconv.Itoa(64<<10+56)+"\r\nExpect: 100-continue\r\n\r\n")
+		resp, body := c.response(t) // not a byte of the form sent
+		expectProblem(t, resp, body, http.StatusRequestEntityTooLarge, "the token request's form is larger than 8 KiB",
+			"send grant_type, client_id, client_secret and scope")
+		c = s.dial(t)
+		c.send(t, head+"Transfer-Encoding: chunked\r\n\r\n")
+		go c.sendChunked(form())
+		resp, body = c.response(t)
+		expectProblem(t, resp, body, http.StatusRequestEntityTooLarge, "the token request's form is larger than 8 KiB")
 	})
 	t.Run("expired tokens forgotten", func(t *testing.T) {
 		s := serveEngine(t, Options{TokenLifetime: time.Hour}, nil)

@@ -128,11 +128,15 @@ const (
 	profilePath    = "/data/core/ups"
 )
 
-// uploadPattern is the one route whose body is a file rather than JSON.
-const uploadPattern = "PUT " + importPath + "/batches/{id}/datasets/{dataset}/files/{name}"
+// uploadPattern is the one route whose body is a file rather than JSON; tokenPattern the one
+// whose body is a form.
+const (
+	uploadPattern = "PUT " + importPath + "/batches/{id}/datasets/{dataset}/files/{name}"
+	tokenPattern  = "POST /ims/token/v3"
+)
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("POST /ims/token/v3", s.token)
+	s.mux.HandleFunc(tokenPattern, s.token)
 
 	s.api("POST "+catalogPath+"/dataSets", s.createDataset)
 	s.api("GET "+catalogPath+"/dataSets", s.listDatasets)
@@ -205,8 +209,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pw := &pacedWriter{statusRecorder: rec, pace: newPace(s.timeouts, rc.SetWriteDeadline)}
 	_, pattern := s.mux.Handler(r)
 	limit := s.jsonBodyLimit()
-	if pattern == uploadPattern {
+	switch pattern {
+	case uploadPattern:
 		limit = s.fileLimit()
+	case tokenPattern:
+		limit = tokenFormLimit()
 	}
 	// A shallow copy: the HTTP server goes on reading its own request's body (to discard what
 	// a handler left of it), and must not read through the limits.
