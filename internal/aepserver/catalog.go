@@ -76,7 +76,12 @@ func catalogOrder(v string, defaultDesc bool) (desc, byUpdated bool, err error) 
 	return dir == "desc", field == "updated", nil
 }
 
-// pageParams reads start (0-based) and limit (at most 100, as AEP's listings allow).
+// maxStart bounds a listing's start: far past any list the server holds, and far enough from
+// the largest int that start+limit cannot overflow into a negative next page.
+const maxStart = 1_000_000_000
+
+// pageParams reads start (0-based, at most maxStart) and limit (at most 100, as AEP's listings
+// allow).
 func pageParams(r *http.Request, defaultLimit int) (start, limit int, err error) {
 	const maxLimit = 100
 	limit = defaultLimit
@@ -86,8 +91,9 @@ func pageParams(r *http.Request, defaultLimit int) (start, limit int, err error)
 		}
 	}
 	if v := r.URL.Query().Get("start"); v != "" {
-		if start, err = strconv.Atoi(v); err != nil || start < 0 {
-			return 0, 0, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "start must be 0 or more")
+		if start, err = strconv.Atoi(v); err != nil || start < 0 || start > maxStart {
+			return 0, 0, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request",
+				"start must be between 0 and %d: the index of the page's first item", maxStart)
 		}
 	}
 	return start, limit, nil

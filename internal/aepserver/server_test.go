@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -192,5 +193,27 @@ func TestDatasetJSONPatch(t *testing.T) {
 	got, _ := f.engine.GetDataset(context.Background(), ds.ID)
 	if got.Name != "new" || !aepwire.ProfileEnabled(got.Tags) || got.Tags["drop"] != nil || got.Tags["keep"][0] != "k" {
 		t.Errorf("after the patch: %+v", got)
+	}
+}
+
+// A listing's start is held to its bound: one near the largest int overflowed start+limit, and
+// the next page a listing linked to was a negative one.
+func TestListingStartIsBounded(t *testing.T) {
+	s := serveEngine(t, Options{}, nil)
+	batch := s.ingestProfile(t)
+	huge := strconv.Itoa(math.MaxInt - 50)
+	for _, path := range []string{
+		profilePath + "/config/mergePolicies",
+		catalogPath + "/dataSets",
+		catalogPath + "/batches",
+		exportDataPath + "/batches/" + batch + "/files",
+		exportDataPath + "/files/" + batch + "-1",
+	} {
+		resp, body := s.call(t, "GET", path+"?limit=100&start="+huge, nil, nil)
+		expectProblem(t, resp, body, http.StatusBadRequest, "start must be between 0 and 1000000000")
+		resp, body = s.call(t, "GET", path+"?limit=100&start="+strconv.Itoa(maxStart), nil, nil)
+		if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "start=") {
+			t.Errorf("GET %s at the largest start: %d %s, want an empty page without a next one", path, resp.StatusCode, body)
+		}
 	}
 }
