@@ -90,7 +90,8 @@ func ProfileTagEntry(v string) (name, value string, ok bool) {
 // CatalogQuery is a page of a Catalog listing (GET /dataSets, GET /batches): its order, its
 // bounds and, of batches, its filters.
 type CatalogQuery struct {
-	// Start is the 0-based index of the page's first item; Limit the most items it has.
+	// Start is the 0-based index of the page's first item; Limit the most items it has (-1 for
+	// every item).
 	Start, Limit int
 	// The order is by creation time, or by update time with ByUpdated; ascending unless Desc.
 	Desc, ByUpdated bool
@@ -100,17 +101,4 @@ type CatalogQuery struct {
 	DatasetID                   string
 	CreatedAfter, CreatedBefore int64
 	Status                      string
-}
-
-// Order is the query's ORDER BY of a table whose times are created_ms and updated_ms, each tie
-// broken by what comes after it, and then by id: a page is the same whatever the other pages.
-func (q CatalogQuery) Order() string {
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
-	if q.ByUpdated {
-		return "updated_ms" + dir + ", created_ms, id"
-	}
-	return "created_ms" + dir + ", id"
 }

@@ -605,17 +605,12 @@ func (e *Engine) ListBatchesPage(ctx context.Context, q aepwire.CatalogQuery) ([
 		where, args = where+` AND status = ?`, append(args, strings.ToLower(q.Status))
 	}
 	return store.All(ctx, e.store.DB(), e.scanBatch, `SELECT `+batchColumns+` FROM batches WHERE `+where+`
-		ORDER BY `+q.Order()+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Start)...)
+		ORDER BY `+catalogOrderBy(q)+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Start)...)
 }
 
 // ListBatches returns the batches of a dataset, newest first.
 func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.Batch, error) {
-	sb, err := e.sandboxOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return store.All(ctx, e.store.DB(), e.scanBatch, `SELECT `+batchColumns+` FROM batches WHERE dataset_id = ? AND sandbox = ?
-		ORDER BY created_ms DESC, id`, datasetID, sb)
+	return e.ListBatchesPage(ctx, aepwire.CatalogQuery{DatasetID: datasetID, Desc: true, Limit: -1})
 }
 
 // DeleteBatch deletes a batch, its files and the records it contributed to the profile store.

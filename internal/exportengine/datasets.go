@@ -243,6 +243,20 @@ func bumpVersion(v string) string {
 	return v[:i+1] + strconv.Itoa(n+1)
 }
 
+// catalogOrderBy is the ORDER BY of a Catalog listing's query, of a table whose times are
+// created_ms and updated_ms: each tie broken by what comes after it, and then by id, so that a
+// page is the same whatever the other pages.
+func catalogOrderBy(q aepwire.CatalogQuery) string {
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	if q.ByUpdated {
+		return "updated_ms" + dir + ", created_ms, id"
+	}
+	return "created_ms" + dir + ", id"
+}
+
 // ListDatasetsPage returns a page of the sandbox's datasets (q.DatasetID and the batches'
 // filters of q do not apply), read from the database a page at a time.
 func (e *Engine) ListDatasetsPage(ctx context.Context, q aepwire.CatalogQuery) ([]*aepwire.Dataset, error) {
@@ -251,15 +265,10 @@ func (e *Engine) ListDatasetsPage(ctx context.Context, q aepwire.CatalogQuery) (
 		return nil, err
 	}
 	return store.All(ctx, e.store.DB(), e.scanDataset, `SELECT `+datasetColumns+` FROM datasets WHERE sandbox = ?
-		ORDER BY `+q.Order()+` LIMIT ? OFFSET ?`, sb, q.Limit, q.Start)
+		ORDER BY `+catalogOrderBy(q)+` LIMIT ? OFFSET ?`, sb, q.Limit, q.Start)
 }
 
 // ListDatasets returns every dataset of the sandbox, oldest first.
 func (e *Engine) ListDatasets(ctx context.Context) ([]*aepwire.Dataset, error) {
-	sb, err := e.sandboxOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return store.All(ctx, e.store.DB(), e.scanDataset, `SELECT `+datasetColumns+` FROM datasets WHERE sandbox = ?
-		ORDER BY created_ms, id`, sb)
+	return e.ListDatasetsPage(ctx, aepwire.CatalogQuery{Limit: -1})
 }

@@ -251,8 +251,8 @@ func (e *Engine) Sandbox() string { return e.home }
 func (e *Engine) DataDir() string { return e.dir }
 
 // Close stops the engine's runner, if it has one, the completions it runs in the background and
-// its tidying (KeepTidy), and releases the database. Jobs it was running are left to be resumed by the next runner, and
-// batches it was completing processing, for ResumeBatches.
+// its tidying (KeepTidy), and releases the database. Jobs it was running are left to be resumed
+// by the next runner, and batches it was completing processing, for ResumeBatches.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() { close(e.closing) })
 	e.tidy.Wait()
