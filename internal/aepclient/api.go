@@ -1,6 +1,7 @@
 package aepclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,20 +113,73 @@ func (c *Client) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 }
 
 // UploadBatchFile uploads one file; a body that can seek is sent again when a try fails. A JSON
-// array is sent as JSON Lines (see uploadReader). A file larger than AEP takes in one upload is
-// refused before anything is sent: AEP's large-file upload, in parts, is not made.
+// array is sent as JSON Lines (see uploadReader). A file larger than Config.MaxSingleUpload goes
+// through AEP's large-file upload (uploadLargeFile).
 func (c *Client) UploadBatchFile(ctx context.Context, batchID, datasetID, name string, body io.Reader) error {
 	if f, ok := body.(interface{ Stat() (fs.FileInfo, error) }); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > aepwire.MaxUploadFile {
-			return fmt.Errorf("uploading %s: the file is %d bytes, more than the %d (256 MiB) that AEP takes in one upload, and "+
-				"the provider does not make AEP's large-file upload: split the records into files of at most 256 MiB, which "+
-				"one batch takes together (up to 1,500 files)", name, fi.Size(), int64(aepwire.MaxUploadFile))
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > c.cfg.MaxSingleUpload {
+			return c.uploadLargeFile(ctx, batchFilePath(batchID, datasetID, name), name, body)
 		}
 	}
 	_, err := c.do(ctx, request{method: http.MethodPut, raw: body, contentType: "application/octet-stream",
-		path: importPath + "/batches/" + url.PathEscape(batchID) + "/datasets/" + url.PathEscape(datasetID) + "/files/" + url.PathEscape(name)})
+		path: batchFilePath(batchID, datasetID, name)})
 	if err != nil {
 		return fmt.Errorf("uploading %s: %w", name, err)
+	}
+	return nil
+}
+
+// batchFilePath is the path of a batch's file in the batch ingestion API.
+func batchFilePath(batchID, datasetID, name string) string {
+	return importPath + "/batches/" + url.PathEscape(batchID) + "/datasets/" + url.PathEscape(datasetID) + "/files/" + url.PathEscape(name)
+}
+
+// uploadLargeFile is AEP's large-file upload (batch-ingestion.yaml, and the batch ingestion
+// guide's "large file upload"): the file is initialized (POST ?action=INITIALIZE), sent in parts
+// of Config.FilePartSize in order, each a PATCH whose Content-Range names its first and last
+// byte, and completed (POST ?action=COMPLETE). A part is held in memory, so that a try that
+// fails sends it again; so is every call, as each leaves the file as once. A JSON array is sent
+// as JSON Lines, as by a PUT.
+func (c *Client) uploadLargeFile(ctx context.Context, path, name string, body io.Reader) error {
+	fail := func(err error) error {
+		return fmt.Errorf("uploading %s in parts (AEP's large-file upload): %w", name, err)
+	}
+	// The actions have no body, and batch-ingestion.yaml asks for a JSON Content-Type all the same.
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: path, query: url.Values{"action": {"INITIALIZE"}},
+		contentType: "application/json", idempotent: true}); err != nil {
+		return fail(err)
+	}
+	src := uploadReader(body)
+	part := make([]byte, c.cfg.FilePartSize)
+	var sent int64
+	for {
+		n, rerr := io.ReadFull(src, part)
+		if n > 0 {
+			last := sent + int64(n) - 1
+			_, err := c.do(ctx, request{method: http.MethodPatch, path: path, raw: bytes.NewReader(part[:n]), asIs: true,
+				contentType: "application/octet-stream", header: http.Header{"Content-Range": {aepwire.ContentRange(sent, last)}},
+				idempotent: true})
+			if err != nil {
+				return fail(fmt.Errorf("the part of bytes %d-%d: %w", sent, last, err))
+			}
+			sent += int64(n)
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return fail(fmt.Errorf("reading the file: %w", rerr))
+		}
+	}
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: path, query: url.Values{"action": {"COMPLETE"}},
+		contentType: "application/json", idempotent: true})
+	if err != nil {
+		return fail(err)
+	}
+	// The answer, where there is one, says what the file holds: all that was sent.
+	var done aepwire.UploadedFile
+	if len(bytes.TrimSpace(resp.body)) > 0 && json.Unmarshal(resp.body, &done) == nil && done.SizeInBytes != 0 && done.SizeInBytes != sent {
+		return fail(fmt.Errorf("the platform completed the file with %d bytes, and %d were sent", done.SizeInBytes, sent))
 	}
 	return nil
 }

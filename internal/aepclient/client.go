@@ -68,6 +68,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// PollInterval bounds the wait between two status polls of an export job; default 1s.
 	PollInterval time.Duration
+	// MaxSingleUpload is the largest file sent in one upload (a PUT); a larger one goes through
+	// AEP's large-file upload, in parts of FilePartSize bytes, each held in memory while it is
+	// sent. Defaults aepwire.MaxUploadFile (256 MiB, the most AEP takes in one PUT) and 64 MiB.
+	MaxSingleUpload, FilePartSize int64
 	// Log hears of every request: method, path, status, duration, request id. It never sees
 	// headers or bodies, so no secret reaches it.
 	Log func(ctx context.Context, msg string, fields map[string]any)
@@ -116,6 +120,11 @@ func New(cfg Config) (*Client, error) {
 	defaults.Positive(&cfg.MaxRetryAfter, 60*time.Second)
 	defaults.Positive(&cfg.RequestTimeout, 60*time.Second)
 	defaults.Positive(&cfg.PollInterval, time.Second)
+	defaults.Positive(&cfg.MaxSingleUpload, aepwire.MaxUploadFile)
+	defaults.Positive(&cfg.FilePartSize, 64<<20)
+	if cfg.FilePartSize > aepwire.MaxFilePart {
+		return nil, fmt.Errorf("a file part of %d bytes is more than the %d AEP takes in one", cfg.FilePartSize, aepwire.MaxFilePart)
+	}
 	for name, v := range map[string]string{"endpoint": cfg.Endpoint, "ims_endpoint": cfg.IMSEndpoint} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("%s %q is not an http(s) URL", name, v)
@@ -173,9 +182,11 @@ type request struct {
 	method string
 	path   string // below the endpoint, such as /data/foundation/catalog/dataSets
 	query  url.Values
-	// body is the JSON body; or, for uploads, raw (sent again on a retry only when an io.Seeker).
+	// body is the JSON body; or, for uploads, raw (sent again on a retry only when an io.Seeker):
+	// a batch file, sent as JSON Lines (uploadReader), or with asIs its bytes as they are.
 	body        any
 	raw         io.Reader
+	asIs        bool
 	contentType string
 	header      http.Header
 	// idempotent makes every failure retryable. GET, HEAD, PUT and DELETE are; a POST is retried

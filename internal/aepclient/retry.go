@@ -159,6 +159,9 @@ func (a *attempts) body() (any, error) {
 			}
 			return &lazyReader{open: func() io.Reader {
 				read.Store(true)
+				if a.r.asIs {
+					return raw
+				}
 				return uploadReader(raw)
 			}}, nil
 		}), nil

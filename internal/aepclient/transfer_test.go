@@ -8,12 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
-	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
 // pacedLines is an upload of lines records that gives a record a tick, on the system clock: a
@@ -112,26 +113,102 @@ func TestUploadOfABodyThatCannotSeek(t *testing.T) {
 	}
 }
 
-// A file larger than AEP takes in one upload is refused before anything is sent, saying how to
-// split it, where AEP would refuse it once 256 MiB of it had gone.
-func TestUploadLargerThanAEPTakesIsRefusedBeforeSending(t *testing.T) {
-	ts := newTestServer(t, aepserver.Options{})
-	c := ts.client(t, nil)
-	ds, b := newBatch(t, c)
-	f, err := os.Create(filepath.Join(t.TempDir(), "big.json"))
+// A file larger than one upload takes goes through AEP's large-file upload: initialized, sent in
+// parts in order, each with the Content-Range of its bytes, and completed. A part whose answer
+// is lost is sent again, as is the completion, and the file that lands is the file, byte for
+// byte. A JSON array is sent in parts as the JSON Lines a PUT would send.
+func TestLargeFilesAreUploadedInParts(t *testing.T) {
+	const single, part = 40 << 10, 16 << 10
+	ts := newTestServer(t, aepserver.Options{Limits: aepserver.Limits{File: single}})
+	c := ts.client(t, func(cfg *Config) { cfg.MaxSingleUpload, cfg.FilePartSize = single, part })
+	ctx := context.Background()
+	var lines strings.Builder
+	for i := 0; lines.Len() <= 100<<10; i++ {
+		fmt.Fprintf(&lines, `{"identityMap":{"Email":[{"id":"p%d@example.com"}]}}`+"\n", i)
+	}
+	records := int64(strings.Count(lines.String(), "\n"))
+
+	t.Run("JSON Lines", func(t *testing.T) {
+		ds, b := newBatch(t, c)
+		path := importPath + "/batches/" + b.ID + "/datasets/" + ds.ID + "/files/big.json"
+		var mu sync.Mutex
+		var ranges, actions []string
+		ts.faults.addFunc(func(r *http.Request) *aepserver.Fault {
+			if r.URL.Path != path {
+				return nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch r.Method {
+			case http.MethodPatch:
+				ranges = append(ranges, r.Header.Get("Content-Range"))
+				if len(ranges) == 2 {
+					return &aepserver.Fault{Lost: true} // the second part is stored, and its answer lost
+				}
+			case http.MethodPost:
+				actions = append(actions, r.URL.Query().Get("action"))
+				if len(actions) == 2 {
+					return &aepserver.Fault{Lost: true} // the file is completed, and the answer lost
+				}
+			}
+			return nil
+		})
+		if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "big.json", writeTemp(t, "big.json", lines.String())); err != nil {
+			t.Fatalf("upload: %v", err)
+		}
+		size := int64(lines.Len())
+		want := []string{"bytes 0-16383", "bytes 16384-32767", "bytes 16384-32767"}
+		for at := int64(2 * part); at < size; at += part {
+			want = append(want, fmt.Sprintf("bytes %d-%d", at, min(at+part, size)-1))
+		}
+		mu.Lock()
+		if !slices.Equal(ranges, want) || !slices.Equal(actions, []string{"INITIALIZE", "COMPLETE", "COMPLETE"}) {
+			t.Errorf("parts %q and actions %q, want %q and INITIALIZE, COMPLETE twice", ranges, actions, want)
+		}
+		mu.Unlock()
+		if n := ts.faults.count("PUT", path); n != 0 {
+			t.Errorf("%d PUTs of the file, want none", n)
+		}
+		if done := ts.complete(t, c, b.ID); done.RecordCount != records || done.FailedRecordCount != 0 {
+			t.Errorf("the batch holds %d records, %d failed; want %d, none failed", done.RecordCount, done.FailedRecordCount, records)
+		}
+		files, err := c.ListBatchFiles(ctx, b.ID)
+		if err != nil || len(files) != 1 {
+			t.Fatalf("files = %+v, %v; want big.json", files, err)
+		}
+		got, err := c.Download(ctx, files[0].Location)
+		if err != nil || string(got) != lines.String() {
+			t.Errorf("the file that landed: %d bytes, %v; want the %d bytes sent, as they are", len(got), err, size)
+		}
+	})
+
+	t.Run("a JSON array", func(t *testing.T) {
+		ds, b := newBatch(t, c)
+		array := "[\n  " + strings.ReplaceAll(strings.TrimSuffix(lines.String(), "\n"), "\n", ",\n  ") + "\n]\n"
+		if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "array.json", writeTemp(t, "array.json", array)); err != nil {
+			t.Fatalf("upload: %v", err)
+		}
+		path := importPath + "/batches/" + b.ID + "/datasets/" + ds.ID + "/files/array.json"
+		if n := ts.faults.count("PATCH", path); n < 2 {
+			t.Errorf("%d parts, want the file in parts", n)
+		}
+		if done := ts.complete(t, c, b.ID); done.RecordCount != records || done.FailedRecordCount != 0 {
+			t.Errorf("the batch holds %d records, %d failed; want %d, none failed", done.RecordCount, done.FailedRecordCount, records)
+		}
+	})
+}
+
+// writeTemp writes content to a file of the test's, open for reading.
+func writeTemp(t *testing.T, name, content string) *os.File {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if err := f.Truncate(aepwire.MaxUploadFile + 1); err != nil { // sparse: no disk taken
-		t.Fatal(err)
-	}
-	err = c.UploadBatchFile(context.Background(), b.ID, ds.ID, "big.json", f)
-	if err == nil || !strings.Contains(err.Error(), "the file is 268435457 bytes, more than the 268435456 (256 MiB)") ||
-		!strings.Contains(err.Error(), "split the records into files of at most 256 MiB") {
-		t.Errorf("err = %v, want the file refused for its size, saying how to split it", err)
-	}
-	if n := ts.faults.count("PUT", importPath+"/batches/"+b.ID+"/datasets/"+ds.ID+"/files/big.json"); n != 0 {
-		t.Errorf("%d uploads were sent, want none", n)
-	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
 }

@@ -300,7 +300,7 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	if err := aepwire.CheckFileName(name); err != nil {
 		return err
 	}
-	up, err := s.uploads.start(uploadsOf(r, batch), name, r.ContentLength, s.limits, s.clock.Now())
+	up, err := s.uploads.start(uploadsOf(r, batch), name, 0, r.ContentLength, s.limits, s.clock.Now())
 	if err != nil {
 		return err
 	}

@@ -119,7 +119,13 @@ func tokenFormLimit() bodyLimit {
 }
 
 func (s *Server) fileLimit() bodyLimit {
-	return bodyLimit{s.limits.File, "the file", "split the records into several files of the batch"}
+	return bodyLimit{s.limits.File, "the file", "split the records into several files of the batch, or send the file " +
+		"in parts (the large-file upload: POST ...?action=INITIALIZE, PATCH each part, POST ...?action=COMPLETE)"}
+}
+
+// partLimit is fileLimit for a part of a large file.
+func (s *Server) partLimit() bodyLimit {
+	return bodyLimit{s.limits.File, "a part of a large file", "send the file in smaller parts"}
 }
 
 // declaredTooLarge refuses a body whose declared length is over its limit, before a byte of it

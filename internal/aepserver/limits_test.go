@@ -41,7 +41,7 @@ func TestUploadsCountTheirBatches(t *testing.T) {
 	u := newUploads()
 	limits := Limits{Batch: 100, BatchFiles: 2}.withDefaults()
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	up, err := u.start(batchKey{"prod", "b"}, "one.json", -1, limits, now)
+	up, err := u.start(batchKey{"prod", "b"}, "one.json", 0, -1, limits, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,32 +49,32 @@ func TestUploadsCountTheirBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	up.end(true)
-	if _, err := u.start(batchKey{"prod", "b"}, "two.json", 41, limits, now); err == nil {
+	if _, err := u.start(batchKey{"prod", "b"}, "two.json", 0, 41, limits, now); err == nil {
 		t.Error("a declared size past the batch's limit was taken")
 	}
-	if up, err := u.start(batchKey{"prod", "b"}, "one.json", 100, limits, now); err != nil {
+	if up, err := u.start(batchKey{"prod", "b"}, "one.json", 0, 100, limits, now); err != nil {
 		t.Errorf("replacing a file with one of the batch's whole size: %v", err)
 	} else {
 		up.end(false)
 	}
-	up, _ = u.start(batchKey{"prod", "b"}, "two.json", -1, limits, now)
-	if _, err := u.start(batchKey{"prod", "b"}, "three.json", -1, limits, now); err == nil {
+	up, _ = u.start(batchKey{"prod", "b"}, "two.json", 0, -1, limits, now)
+	if _, err := u.start(batchKey{"prod", "b"}, "three.json", 0, -1, limits, now); err == nil {
 		t.Error("a third file was taken with two stored or on their way")
 	}
 	up.end(false)
-	if _, err := u.start(batchKey{"prod", "b"}, "three.json", -1, limits, now); err != nil {
+	if _, err := u.start(batchKey{"prod", "b"}, "three.json", 0, -1, limits, now); err != nil {
 		t.Errorf("after a failed upload: %v", err)
 	}
 	// A failed upload into an unknown batch leaves nothing behind.
-	up, _ = u.start(batchKey{"prod", "nope"}, "x.json", -1, limits, now)
+	up, _ = u.start(batchKey{"prod", "nope"}, "x.json", 0, -1, limits, now)
 	up.end(false)
 	if _, ok := u.batches[batchKey{"prod", "nope"}]; ok {
 		t.Error("an unknown batch is remembered")
 	}
 	u.forget(batchKey{"prod", "b"})
-	up, _ = u.start(batchKey{"prod", "c"}, "x.json", -1, limits, now.Add(2*time.Hour))
+	up, _ = u.start(batchKey{"prod", "c"}, "x.json", 0, -1, limits, now.Add(2*time.Hour))
 	up.end(true)
-	if _, err := u.start(batchKey{"prod", "d"}, "x.json", -1, limits, now.Add(forgetBatchAfter+3*time.Hour)); err != nil {
+	if _, err := u.start(batchKey{"prod", "d"}, "x.json", 0, -1, limits, now.Add(forgetBatchAfter+3*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := u.batches[batchKey{"prod", "c"}]; ok || len(u.batches) != 1 {

@@ -38,6 +38,11 @@ type Platform interface {
 	// AcceptBatch is COMPLETE as AEP answers it, at once: the batch is completed in the
 	// background, and GetBatch reports when it has ended.
 	AcceptBatch(ctx context.Context, batchID string) (*aepwire.Batch, error)
+	// The large-file upload (largefiles.go).
+	InitLargeFile(ctx context.Context, batchID, datasetID, name string) error
+	WriteLargeFilePart(ctx context.Context, batchID, datasetID, name string, start, length int64, body io.Reader) (int64, error)
+	LargeFileReceived(ctx context.Context, batchID, datasetID, name string) (int64, error)
+	CompleteLargeFile(ctx context.Context, batchID, datasetID, name string) (int64, error)
 }
 
 // Credential is an API client the token endpoint knows.
@@ -128,10 +133,12 @@ const (
 	profilePath    = "/data/core/ups"
 )
 
-// uploadPattern is the one route whose body is a file rather than JSON; tokenPattern the one
-// whose body is a form.
+// uploadPattern and partPattern are the routes whose body is a file, or a part of one, rather
+// than JSON; tokenPattern the one whose body is a form.
 const (
-	uploadPattern = "PUT " + importPath + "/batches/{id}/datasets/{dataset}/files/{name}"
+	batchFilePath = importPath + "/batches/{id}/datasets/{dataset}/files/{name}"
+	uploadPattern = "PUT " + batchFilePath
+	partPattern   = "PATCH " + batchFilePath
 	tokenPattern  = "POST /ims/token/v3"
 )
 
@@ -149,6 +156,9 @@ func (s *Server) routes() {
 
 	s.api("POST "+importPath+"/batches", s.createBatch)
 	s.api(uploadPattern, s.uploadFile)
+	s.api(partPattern, s.uploadPart)
+	s.api("POST "+batchFilePath, s.largeFileAction)
+	s.api("HEAD "+batchFilePath, s.largeFileStatus)
 	s.api("POST "+importPath+"/batches/{id}", s.batchAction)
 
 	s.api("GET "+profilePath+"/config/mergePolicies", s.listPolicies)
@@ -212,6 +222,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch pattern {
 	case uploadPattern:
 		limit = s.fileLimit()
+	case partPattern:
+		limit = s.partLimit()
 	case tokenPattern:
 		limit = tokenFormLimit()
 	}

@@ -33,18 +33,20 @@ const forgetBatchAfter = 25 * time.Hour
 
 func newUploads() *uploads { return &uploads{batches: map[batchKey]*batchUsage{}} }
 
-// upload is one file being uploaded into a batch.
+// upload is one file being uploaded into a batch, or one part of a large file.
 type upload struct {
 	u      *uploads
 	batch  batchKey
 	name   string
 	limits Limits
+	at     int64 // where in the file the upload's bytes go: 0, or where a part starts
 	read   int64
 }
 
-// start begins an upload, refusing it when the batch already holds as many files as it may, or
-// when the size the upload declares (if it does) would take the batch past its limit.
-func (u *uploads) start(batch batchKey, name string, declared int64, limits Limits, now time.Time) (*upload, error) {
+// start begins an upload of the bytes of file name from at on (0 but for a large file's part),
+// refusing it when the batch already holds as many files as it may, or when the size the upload
+// declares (if it does) would take the batch past its limit.
+func (u *uploads) start(batch batchKey, name string, at, declared int64, limits Limits, now time.Time) (*upload, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if now.Sub(u.swept) > time.Hour {
@@ -66,11 +68,11 @@ func (u *uploads) start(batch batchKey, name string, declared int64, limits Limi
 			"batch %s holds %d files, the most a batch may hold; put the records in fewer, larger files, or in another batch",
 			batch.batch, limits.BatchFiles)
 	}
-	if declared > 0 && b.bytes-b.files[name]+declared > limits.Batch {
+	if declared > 0 && b.bytes-b.files[name]+at+declared > limits.Batch {
 		return nil, errTooLarge("the batch", limits.Batch, "put the records in another batch")
 	}
 	b.pending[name]++
-	return &upload{u: u, batch: batch, name: name, limits: limits}, nil
+	return &upload{u: u, batch: batch, name: name, limits: limits, at: at}, nil
 }
 
 // charge counts n more bytes of the upload against its batch.
@@ -84,7 +86,7 @@ func (up *upload) charge(n int) error {
 		return nil // the batch ended meanwhile, and the platform refuses what is still sent to it
 	}
 	b.bytes += int64(n)
-	if b.bytes-b.files[up.name] > up.limits.Batch {
+	if b.bytes-b.files[up.name]+up.at > up.limits.Batch {
 		return errTooLarge("the batch", up.limits.Batch, "put the records in another batch")
 	}
 	return nil
@@ -93,6 +95,12 @@ func (up *upload) charge(n int) error {
 // end ends an upload: the file is stored (and replaces one of the same name), or its bytes are
 // no longer counted.
 func (up *upload) end(stored bool) {
+	up.settle(stored, up.read)
+}
+
+// settle ends an upload: the file is stored, of size bytes (and replaces one of the same name),
+// or the upload's bytes are no longer counted.
+func (up *upload) settle(stored bool, size int64) {
 	u := up.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -110,8 +118,8 @@ func (up *upload) end(stored bool) {
 		}
 		return
 	}
-	b.bytes -= b.files[up.name]
-	b.files[up.name] = up.read
+	b.bytes += size - up.read - b.files[up.name]
+	b.files[up.name] = size
 }
 
 // forget drops a batch that is no longer loading.

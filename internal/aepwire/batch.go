@@ -2,6 +2,8 @@ package aepwire
 
 import (
 	"encoding/json"
+	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -119,6 +121,54 @@ const RelatedDataSet = "dataSet"
 // MaxUploadFile is the most bytes AEP's batch ingestion takes in one upload of a file (a PUT):
 // larger files go through its large-file upload (batch-ingestion.yaml), in parts.
 const MaxUploadFile = 256 << 20
+
+// MaxFilePart is the most bytes batch-ingestion.yaml says one part of a large file may hold
+// ("File sizes of between 0-512000000 bytes are accepted").
+const MaxFilePart = 512_000_000
+
+// UploadedFile is what the large-file upload answers (batch-ingestion.yaml's File): the file's
+// name and the bytes it holds.
+type UploadedFile struct {
+	Name        string `json:"name"`
+	SizeInBytes int64  `json:"sizeInBytes"`
+}
+
+// ContentRange is the Content-Range of a large file's part: "bytes START-END", END the part's
+// last byte, as AEP's guide sends it, or with "/TOTAL" or "/*" after, as RFC 9110 writes it.
+func ContentRange(start, end int64) string {
+	return "bytes " + strconv.FormatInt(start, 10) + "-" + strconv.FormatInt(end, 10)
+}
+
+// ParseContentRange reads a part's Content-Range (see ContentRange): its first byte and its
+// length. A range whose total is given must end within it.
+func ParseContentRange(v string) (start, length int64, err error) {
+	bad := func(why string) error {
+		return Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request",
+			"Content-Range %s is not valid: %s; send the part's first and last byte, such as Content-Range: bytes 0-1048575",
+			QuoteShort(v), why)
+	}
+	rest, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
+	if !ok {
+		return 0, 0, bad("it does not start with \"bytes \"")
+	}
+	rng, total, hasTotal := strings.Cut(rest, "/")
+	first, last, ok := strings.Cut(rng, "-")
+	if !ok {
+		return 0, 0, bad("it has no first-last range")
+	}
+	start, err1 := strconv.ParseInt(strings.TrimSpace(first), 10, 64)
+	end, err2 := strconv.ParseInt(strings.TrimSpace(last), 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, 0, bad("its first and last byte must be whole numbers, the last not before the first")
+	}
+	if hasTotal && strings.TrimSpace(total) != "*" {
+		n, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
+		if err != nil || end >= n {
+			return 0, 0, bad("its total must be a whole number past its last byte, or *")
+		}
+	}
+	return start, end - start + 1, nil
+}
 
 // BatchFile is a file of a batch as the provider reports it. Location is where to read it: a
 // local path with the embedded engine, the Data Access URL in remote mode.

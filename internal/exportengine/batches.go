@@ -29,6 +29,8 @@ const (
 	codeBatchNotFound    = "CAT-1405"
 	codeIngestTooLarge   = "INGEST-1413"
 	codeNoRoom           = "SRV-1507"
+	// A large file's part, status or completion that names a file not initialized.
+	codeIngestFileNotFound = "INGEST-1404"
 )
 
 const (
@@ -117,24 +119,10 @@ func (e *Engine) makeBatchDir(id string) error {
 
 // UploadBatchFile stores one file of a loading batch. Uploading a name again replaces the file.
 func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name string, body io.Reader) error {
-	if err := aepwire.CheckFileName(name); err != nil {
-		return err
-	}
-	sb, err := e.sandboxOf(ctx)
+	sb, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
 	if err != nil {
 		return err
 	}
-	b, err := e.getBatch(ctx, sb, batchID)
-	if err != nil {
-		return err
-	}
-	if datasetID != "" && b.DatasetID() != datasetID {
-		return ingestBadRequest("batch %s belongs to dataset %s, not %s", batchID, b.DatasetID(), datasetID)
-	}
-	if err := e.touchLoadingBatch(ctx, sb, batchID); err != nil {
-		return err
-	}
-	dir := filepath.Join(e.batchDir(batchID), batchFileDir)
 	// What the batch holds besides the file this upload replaces: the upload may add no more
 	// than the limits leave, and stops reading when it would.
 	used, err := batchUsage(dir, name)
@@ -159,7 +147,7 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 	if e.maxBatchBytes > 0 {
 		limit = e.maxBatchBytes - used.bytes + 1
 	}
-	n, err := copyWritingBack(tmp, body, limit, e.checkRoom)
+	n, err := copyWritingBack(tmp, body, 0, limit, e.checkRoom)
 	if err == nil {
 		err = e.checkBatchLimits(batchID, used, n)
 	}
@@ -181,16 +169,39 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 	return nil
 }
 
+// uploadTarget checks a file's name and its batch for an upload: the batch is in the call's
+// sandbox, of datasetID (when given), and loading. It returns the sandbox and the directory of
+// the batch's files.
+func (e *Engine) uploadTarget(ctx context.Context, batchID, datasetID, name string) (sb, dir string, err error) {
+	if err := aepwire.CheckFileName(name); err != nil {
+		return "", "", err
+	}
+	if sb, err = e.sandboxOf(ctx); err != nil {
+		return "", "", err
+	}
+	b, err := e.getBatch(ctx, sb, batchID)
+	if err != nil {
+		return "", "", err
+	}
+	if datasetID != "" && b.DatasetID() != datasetID {
+		return "", "", ingestBadRequest("batch %s belongs to dataset %s, not %s", batchID, b.DatasetID(), datasetID)
+	}
+	if err := e.touchLoadingBatch(ctx, sb, batchID); err != nil {
+		return "", "", err
+	}
+	return sb, filepath.Join(e.batchDir(batchID), batchFileDir), nil
+}
+
 // uploadStep is how much of an upload is copied before its writeback starts.
 const uploadStep = 8 << 20
 
-// copyWritingBack copies up to limit bytes of r into f, and has each step of them written back
-// as it goes (see durable.Writeback): the fsync that makes the file whole then waits for little,
-// where it waited for the whole of a large file. A file r is copied by the kernel
-// (copy_file_range), as io.Copy copies it, step by step; after each step, room says whether the
-// copy may go on.
-func copyWritingBack(f *os.File, r io.Reader, limit int64, room func() error) (n int64, err error) {
-	wb := durable.NewWriteback(f)
+// copyWritingBack copies up to limit bytes of r into f, whose offset is at, and has each step of
+// them written back as it goes (see durable.Writeback): the fsync that makes the file whole then
+// waits for little, where it waited for the whole of a large file. A file r is copied by the
+// kernel (copy_file_range), as io.Copy copies it, step by step; after each step, room says
+// whether the copy may go on.
+func copyWritingBack(f *os.File, r io.Reader, at, limit int64, room func() error) (n int64, err error) {
+	wb := durable.NewWritebackAt(f, at)
 	defer func() {
 		if serr := wb.Stop(); err == nil {
 			err = serr
@@ -202,7 +213,7 @@ func copyWritingBack(f *os.File, r io.Reader, limit int64, room func() error) (n
 		step := lr.N
 		k, err := io.Copy(f, lr)
 		n += k
-		wb.Written(n)
+		wb.Written(at + n)
 		if err != nil || k < step {
 			return n, err
 		}
@@ -234,16 +245,20 @@ type usage struct {
 	files int
 }
 
-// batchUsage counts the stored files of a batch's file directory, leaving out the one named
-// except (which an upload replaces) and uploads in progress.
+// batchUsage counts the stored files of a batch's file directory and its large files in
+// progress (which become files), leaving out the one named except (which an upload replaces),
+// with its large file, and the uploads in progress.
 func batchUsage(dir, except string) (usage, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return usage{}, err
 	}
+	exceptLarge := largeFilePrefix(except)
 	var u usage
 	for _, ent := range entries {
-		if ent.Name() == except || strings.HasPrefix(ent.Name(), ".") || !ent.Type().IsRegular() {
+		name := ent.Name()
+		if name == except || strings.HasPrefix(name, exceptLarge) || !ent.Type().IsRegular() ||
+			strings.HasPrefix(name, ".") && !strings.HasPrefix(name, largeFileMark) {
 			continue
 		}
 		info, err := ent.Info()
@@ -403,6 +418,10 @@ func (e *Engine) completeBatch(ctx, work context.Context, sb, id string) (*aepwi
 		return nil, fmt.Errorf("batch %s: %w", id, err)
 	}
 	ctx = work
+	// A large file not completed is not one of the batch's files (AEP's large-file upload).
+	if err := removeLargeFiles(filepath.Join(e.batchDir(id), batchFileDir)); err != nil {
+		return nil, fmt.Errorf("batch %s: %w", id, err)
+	}
 	var ds *aepwire.Dataset
 	err = e.store.Read(ctx, func(tx *sql.Tx) error {
 		ds, err = e.getDataset(ctx, tx, sb, b.DatasetID())

@@ -153,6 +153,8 @@ type Engine struct {
 	}
 	// jobEvents tells waiters in this process that this engine changed an export job.
 	jobEvents signal
+	// largeLocks are the locks of the large files in progress (largefiles.go).
+	largeLocks largeLocks
 	// background runs the completions of batches that AcceptBatch accepted.
 	background background
 	// tidy is KeepTidy's goroutine, which closing stops.

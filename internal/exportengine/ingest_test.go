@@ -406,7 +406,7 @@ func TestCopyWritingBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		n, err := copyWritingBack(f, r, limit, func() error { return nil })
+		n, err := copyWritingBack(f, r, 0, limit, func() error { return nil })
 		got, rerr := os.ReadFile(f.Name())
 		if rerr != nil {
 			t.Fatal(rerr)

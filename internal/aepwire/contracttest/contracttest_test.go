@@ -2,6 +2,7 @@ package contracttest
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -137,6 +138,8 @@ func TestEveryExceptionIsNeeded(t *testing.T) {
 			`{"id":"b","status":"inactive"}`},
 		"destination.batches is an array": {"GET", "/data/core/ups/export/jobs/1", "", 200, "application/json",
 			`{"id":1,"status":"NEW","destination":{"datasetId":"d","segmentPerBatch":true,"batches":[{"segmentId":"s","status":"realized"}]}}`},
+		"a large file's part is its bytes": {"PATCH", "/data/foundation/import/batches/b/datasets/d/files/big.json",
+			"{\"a\":1}\n{\"a\":2}\n", 200, "application/json", `{"name":"big.json","sizeInBytes":16}`},
 		"a downloaded file is its bytes": {"GET", "/data/foundation/export/files/b-1?path=p.json", "", 200, "application/octet-stream",
 			"{\"a\":1}\n{\"a\":2}\n"},
 	}
@@ -150,7 +153,7 @@ func TestEveryExceptionIsNeeded(t *testing.T) {
 				t.Fatalf("no exchange shows why %q is needed", e.Name)
 			}
 			c := &Checker{specs: s}
-			serve(t, c, ex.method, ex.target, ex.body, map[string]string{"Content-Type": ex.contentType()}, ex.status, ex.respType, ex.respBody)
+			serve(t, c, ex.method, ex.target, ex.body, ex.header(), ex.status, ex.respType, ex.respBody)
 			if v := c.Violations(); len(v) != 0 {
 				t.Errorf("with the exception: %v", v)
 			}
@@ -159,7 +162,7 @@ func TestEveryExceptionIsNeeded(t *testing.T) {
 			Exceptions = slices.Delete(slices.Clone(saved), i, i+1)
 			defer func() { Exceptions = saved }()
 			c = &Checker{specs: s}
-			serve(t, c, ex.method, ex.target, ex.body, map[string]string{"Content-Type": ex.contentType()}, ex.status, ex.respType, ex.respBody)
+			serve(t, c, ex.method, ex.target, ex.body, ex.header(), ex.status, ex.respType, ex.respBody)
 			if v := c.Violations(); !slices.ContainsFunc(v, func(s string) bool { return strings.Contains(s, e.Match) }) {
 				t.Errorf("without the exception the exchange is not a violation: %v", v)
 			}
@@ -181,11 +184,15 @@ type exchangeCase struct {
 	respType, respBody   string
 }
 
-func (e exchangeCase) contentType() string {
-	if strings.Contains(e.body, "grant_type") {
-		return "application/x-www-form-urlencoded"
+// header is the request's: its Content-Type, and a large file's part's Content-Range.
+func (e exchangeCase) header() map[string]string {
+	switch {
+	case strings.Contains(e.body, "grant_type"):
+		return map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	case e.method == http.MethodPatch && strings.Contains(e.target, "/files/"):
+		return map[string]string{"Content-Type": "application/octet-stream", "Content-Range": fmt.Sprintf("bytes 0-%d", len(e.body)-1)}
 	}
-	return "application/json"
+	return map[string]string{"Content-Type": "application/json"}
 }
 
 // Without the specifications, Handler says so and validates nothing; a load of a missing

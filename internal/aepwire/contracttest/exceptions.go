@@ -94,6 +94,17 @@ var Exceptions = []Exception{
 			`"batches": [{"segmentId": ..., "status": ...}] (reference/openapi/README.md).`,
 	},
 	{
+		Name:  "a large file's part is its bytes",
+		Op:    "PATCH /data/foundation/import/batches/{batchId}/datasets/{datasetId}/files/{filePath}",
+		Where: "request",
+		Match: `header Content-Type has unexpected value "application/octet-stream"`,
+		Why: "batch-ingestion.yaml declares the part's body multipart/form-data, while the same operation's Content-Type " +
+			"parameter allows application/octet-stream alone; the service takes the part's bytes as they are.",
+		Evidence: "batch-ingestion.yaml, uploadLargeFilePart: Content-Type enum [application/octet-stream], \"The value should " +
+			"be 'application/octet-stream'\"; batch ingestion developer guide, large file upload: PATCH with " +
+			"Content-Type: application/octet-stream, Content-Range: bytes {CONTENT_RANGE} and --data-binary.",
+	},
+	{
 		Name:     "a downloaded file is its bytes",
 		Op:       "GET /data/foundation/export/files/{dataSetFileId}",
 		Where:    "response",

@@ -28,6 +28,12 @@ type Writeback struct {
 // NewWriteback returns a Writeback of f, which is written from its start.
 func NewWriteback(f *os.File) *Writeback { return &Writeback{f: f} }
 
+// NewWritebackAt returns a Writeback of f, which is written from off on: what is before it has
+// been made durable already.
+func NewWritebackAt(f *os.File, off int64) *Writeback {
+	return &Writeback{f: f, handed: off, synced: off}
+}
+
 // Handed is how much of the file w has handed to the kernel to write back.
 func (w *Writeback) Handed() int64 { return w.handed }
 

@@ -1,0 +1,274 @@
+package exportengine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine/internal/durable"
+)
+
+// Large files are AEP's large-file upload, for a file larger than one upload takes
+// (aepwire.MaxUploadFile): the file is initialized (InitLargeFile), sent in parts, each a range
+// of its bytes (WriteLargeFilePart), and completed (CompleteLargeFile), which makes it one of
+// the batch's files as an upload of it whole would.
+//
+// A large file in progress is kept in its batch's file directory under a dot name, which no
+// upload may take and which ingestion does not read: largeFileMark, a digest of the file's name,
+// and how many bytes the file has received, the parts answered so far. The count is in the name
+// so that it changes with the part, by a rename made durable after the part's bytes are: after
+// a crash, the name says what the answered parts hold, and what a part left unanswered wrote
+// past it is cut off when the file is completed. A part may start anywhere up to what the file
+// has received (a part sent again overwrites what it sent before), not past it: the parts are
+// sent in order, as AEP's guide sends them. The bytes a large file has received count against
+// the batch's limits as a file's do; completing the batch drops the large files not completed.
+const largeFileMark = ".large-"
+
+// largeFilePrefix is the beginning of the dot names of the large file name, before its count.
+func largeFilePrefix(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return largeFileMark + hex.EncodeToString(sum[:16]) + "-"
+}
+
+// largeFile is a large file in progress: its path and what it has received.
+type largeFile struct {
+	path     string
+	received int64
+}
+
+// findLargeFile finds the large file name of a batch's file directory, or says that it was not
+// initialized.
+func findLargeFile(dir, batchID, name string) (largeFile, error) {
+	prefix := largeFilePrefix(name)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return largeFile{}, batchNotFound(batchID) // deleted meanwhile, and its directory with it
+		}
+		return largeFile{}, err
+	}
+	for _, ent := range entries {
+		if rest, ok := strings.CutPrefix(ent.Name(), prefix); ok {
+			if n, err := strconv.ParseInt(rest, 10, 64); err == nil && n >= 0 {
+				return largeFile{path: filepath.Join(dir, ent.Name()), received: n}, nil
+			}
+		}
+	}
+	return largeFile{}, aepwire.Errorf(http.StatusNotFound, codeIngestFileNotFound, "File not found",
+		"batch %s has no large file %s in progress: initialize it first (POST .../files/%s?action=INITIALIZE), then send "+
+			"its parts (PATCH) and complete it (POST ...?action=COMPLETE)", batchID, aepwire.QuoteShort(name), name)
+}
+
+// removeLargeFiles removes the large files in progress of a batch's file directory.
+func removeLargeFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ent := range entries {
+		if strings.HasPrefix(ent.Name(), largeFileMark) {
+			if err := os.Remove(filepath.Join(dir, ent.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// largeLocks holds one lock a large file in progress in this process: of two parts of one file
+// at once, the second waits, so that what the file has received moves forward one part at a
+// time.
+type largeLocks struct {
+	mu   sync.Mutex
+	held map[string]*largeLock
+}
+
+type largeLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock locks the large file name of batch batchID, and returns its unlock.
+func (l *largeLocks) lock(batchID, name string) (unlock func()) {
+	key := batchID + "/" + name
+	l.mu.Lock()
+	if l.held == nil {
+		l.held = map[string]*largeLock{}
+	}
+	k := l.held[key]
+	if k == nil {
+		k = &largeLock{}
+		l.held[key] = k
+	}
+	k.users++
+	l.mu.Unlock()
+	k.Lock()
+	return func() {
+		k.Unlock()
+		l.mu.Lock()
+		if k.users--; k.users == 0 {
+			delete(l.held, key)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// InitLargeFile begins the large file name of a loading batch (POST ...?action=INITIALIZE): it
+// has received nothing. A large file of that name in progress begins again.
+func (e *Engine) InitLargeFile(ctx context.Context, batchID, datasetID, name string) error {
+	_, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
+	if err != nil {
+		return err
+	}
+	defer e.largeLocks.lock(batchID, name)()
+	used, err := batchUsage(dir, name)
+	if err != nil {
+		return fmt.Errorf("initializing %s: %w", name, err)
+	}
+	if err := e.checkBatchLimits(batchID, used, 0); err != nil {
+		return err
+	}
+	if err := e.checkRoom(); err != nil {
+		return err
+	}
+	if old, err := findLargeFile(dir, batchID, name); err == nil {
+		if err := os.Remove(old.path); err != nil {
+			return fmt.Errorf("initializing %s: %w", name, err)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, largeFilePrefix(name)+"0"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, privateFile)
+	if err != nil {
+		return fmt.Errorf("initializing %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("initializing %s: %w", name, err)
+	}
+	return durable.SyncDir(dir)
+}
+
+// WriteLargeFilePart writes a part of the large file name, the length bytes of body from byte
+// start on, and returns how many bytes the file has received with it. The part is answered
+// durable: a crash after the answer keeps it. A part whose body holds more or fewer bytes than
+// length is refused, and the file has received what it had.
+func (e *Engine) WriteLargeFilePart(ctx context.Context, batchID, datasetID, name string, start, length int64, body io.Reader) (int64, error) {
+	_, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
+	if err != nil {
+		return 0, err
+	}
+	defer e.largeLocks.lock(batchID, name)()
+	lf, err := findLargeFile(dir, batchID, name)
+	if err != nil {
+		return 0, err
+	}
+	if start < 0 || start > lf.received {
+		return 0, ingestBadRequest("the part starts at byte %d, past the %d bytes that large file %s has received: send the parts in order, each "+
+			"starting where the one before it ended (Content-Range: bytes %d-...)",
+			start, lf.received, aepwire.QuoteShort(name), lf.received)
+	}
+	used, err := batchUsage(dir, name)
+	if err != nil {
+		return 0, fmt.Errorf("storing a part of %s: %w", name, err)
+	}
+	if err := e.checkRoom(); err != nil {
+		return 0, err
+	}
+	limit := length + 1 // a byte more than the part, to know a body that holds more
+	if e.maxBatchBytes > 0 {
+		limit = max(min(limit, e.maxBatchBytes-used.bytes-start+1), 0)
+	}
+	f, err := os.OpenFile(lf.path, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("storing a part of %s: %w", name, err)
+	}
+	n, err := int64(0), error(nil)
+	if _, err = f.Seek(start, io.SeekStart); err == nil {
+		n, err = copyWritingBack(f, body, start, limit, e.checkRoom)
+	}
+	received := max(lf.received, start+n)
+	if err == nil {
+		err = e.checkBatchLimits(batchID, used, received)
+	}
+	if err == nil && n != length {
+		held := fmt.Sprintf("%d", n)
+		if n > length {
+			held = "more"
+		}
+		err = ingestBadRequest("the part's Content-Range names %d bytes, and its body held %s: send the part's bytes, all of "+
+			"them and no more", length, held)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && received != lf.received {
+		if err = os.Rename(lf.path, filepath.Join(dir, largeFilePrefix(name)+strconv.FormatInt(received, 10))); err == nil {
+			err = durable.SyncDir(dir)
+		}
+	}
+	if err != nil {
+		if aepwire.StatusOf(err) != 0 {
+			return 0, err
+		}
+		return 0, fmt.Errorf("storing a part of %s: %w", name, err)
+	}
+	return received, nil
+}
+
+// LargeFileReceived returns how many bytes the large file name has received (HEAD ...).
+func (e *Engine) LargeFileReceived(ctx context.Context, batchID, datasetID, name string) (int64, error) {
+	_, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
+	if err != nil {
+		return 0, err
+	}
+	lf, err := findLargeFile(dir, batchID, name)
+	return lf.received, err
+}
+
+// CompleteLargeFile makes the large file name, as it has received it, one of its batch's files
+// (POST ...?action=COMPLETE), replacing one of that name; it returns the file's size. Completing
+// a file that is no longer in progress and is one of the batch's files returns its size: a
+// COMPLETE sent again leaves the file as once.
+func (e *Engine) CompleteLargeFile(ctx context.Context, batchID, datasetID, name string) (int64, error) {
+	sb, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
+	if err != nil {
+		return 0, err
+	}
+	defer e.largeLocks.lock(batchID, name)()
+	lf, err := findLargeFile(dir, batchID, name)
+	if aepwire.IsNotFound(err) {
+		// Completed already (a COMPLETE sent again, its answer lost): the file is as once.
+		if fi, serr := os.Stat(filepath.Join(dir, name)); serr == nil && fi.Mode().IsRegular() {
+			return fi.Size(), nil
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	// What a part left unanswered by a crash wrote past the parts answered is not the file's.
+	if err := os.Truncate(lf.path, lf.received); err != nil {
+		return 0, fmt.Errorf("completing %s: %w", name, err)
+	}
+	if err := durable.SyncFile(lf.path); err != nil {
+		return 0, fmt.Errorf("completing %s: %w", name, err)
+	}
+	if err := e.placeUpload(ctx, sb, batchID, dir, lf.path, name, lf.received); err != nil {
+		if aepwire.StatusOf(err) != 0 {
+			return 0, err
+		}
+		return 0, fmt.Errorf("completing %s: %w", name, err)
+	}
+	return lf.received, nil
+}
