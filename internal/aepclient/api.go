@@ -116,17 +116,40 @@ func (c *Client) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 // array is sent as JSON Lines (see uploadReader). A file larger than Config.MaxSingleUpload goes
 // through AEP's large-file upload (uploadLargeFile).
 func (c *Client) UploadBatchFile(ctx context.Context, batchID, datasetID, name string, body io.Reader) error {
+	var length int64
 	if f, ok := body.(interface{ Stat() (fs.FileInfo, error) }); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > c.cfg.MaxSingleUpload {
-			return c.uploadLargeFile(ctx, batchFilePath(batchID, datasetID, name), name, body)
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			if fi.Size() > c.cfg.MaxSingleUpload {
+				return c.uploadLargeFile(ctx, batchFilePath(batchID, datasetID, name), name, body)
+			}
+			length = sentAsIs(body, fi.Size())
 		}
 	}
-	_, err := c.do(ctx, request{method: http.MethodPut, raw: body, contentType: "application/octet-stream",
+	_, err := c.do(ctx, request{method: http.MethodPut, raw: body, length: length, contentType: "application/octet-stream",
 		path: batchFilePath(batchID, datasetID, name)})
 	if err != nil {
 		return fmt.Errorf("uploading %s: %w", name, err)
 	}
 	return nil
+}
+
+// sentAsIs returns size when a file of size bytes is sent as it is (uploadReader neither skips
+// its first bytes nor converts it), so that it goes with its Content-Length; else 0, and it goes
+// chunked.
+func sentAsIs(body io.Reader, size int64) int64 {
+	ra, ok := body.(io.ReaderAt)
+	if !ok {
+		return 0
+	}
+	var first [1]byte
+	if _, err := ra.ReadAt(first[:], 0); err != nil {
+		return 0
+	}
+	switch first[0] {
+	case ' ', '\t', '\r', '\n', 0xEF, '[':
+		return 0
+	}
+	return size
 }
 
 // batchFilePath is the path of a batch's file in the batch ingestion API.
@@ -156,7 +179,7 @@ func (c *Client) uploadLargeFile(ctx context.Context, path, name string, body io
 		n, rerr := io.ReadFull(src, part)
 		if n > 0 {
 			last := sent + int64(n) - 1
-			_, err := c.do(ctx, request{method: http.MethodPatch, path: path, raw: bytes.NewReader(part[:n]), asIs: true,
+			_, err := c.do(ctx, request{method: http.MethodPatch, path: path, raw: bytes.NewReader(part[:n]), asIs: true, length: int64(n),
 				contentType: "application/octet-stream", header: http.Header{"Content-Range": {aepwire.ContentRange(sent, last)}},
 				idempotent: true})
 			if err != nil {

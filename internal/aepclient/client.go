@@ -184,9 +184,12 @@ type request struct {
 	query  url.Values
 	// body is the JSON body; or, for uploads, raw (sent again on a retry only when an io.Seeker):
 	// a batch file, sent as JSON Lines (uploadReader), or with asIs its bytes as they are.
-	body        any
-	raw         io.Reader
-	asIs        bool
+	body any
+	raw  io.Reader
+	asIs bool
+	// length, when above 0, is how many bytes raw sends a try, sent as its Content-Length;
+	// else raw is sent chunked.
+	length      int64
 	contentType string
 	header      http.Header
 	// idempotent makes every failure retryable. GET, HEAD, PUT and DELETE are; a POST is retried

@@ -138,9 +138,9 @@ type attempts struct {
 
 // body returns the request's body as retryablehttp takes it: JSON bytes, or an upload that is
 // read again from its start for each try (when it can seek). An upload is read only once a try
-// sends it: retryablehttp also asks for the body before the first try, to learn its length (an
-// upload has none: it is sent chunked), and that must not cost a body that cannot seek its one
-// reading.
+// sends it: retryablehttp also asks for the body before the first try, to learn its length (its
+// Len, when request.length gives one; else it is sent chunked), and that must not cost a body
+// that cannot seek its one reading.
 func (a *attempts) body() (any, error) {
 	switch {
 	case a.r.raw != nil:
@@ -157,13 +157,17 @@ func (a *attempts) body() (any, error) {
 					return nil, err
 				}
 			}
-			return &lazyReader{open: func() io.Reader {
+			lazy := &lazyReader{open: func() io.Reader {
 				read.Store(true)
 				if a.r.asIs {
 					return raw
 				}
 				return uploadReader(raw)
-			}}, nil
+			}}
+			if a.r.length > 0 {
+				return sizedReader{lazy, a.r.length}, nil
+			}
+			return lazy, nil
 		}), nil
 	case a.r.body != nil:
 		return json.Marshal(a.r.body)
@@ -355,10 +359,6 @@ func (c *Client) serverNow() (time.Time, bool) {
 	return c.clock.Now().Add(c.serverOffset), c.offsetKnown
 }
 
-// uploadReader is a batch file as it is sent: JSON Lines as they are; a JSON array converted to
-// JSON Lines, one element a line in order, so that a JSON batch reads one record an element
-// (numbered as the elements) without inputFormat.isMultiLineJson, which would apply to every
-// file of the batch.
 // lazyReader is the reader open makes, made at its first read.
 type lazyReader struct {
 	open func() io.Reader
@@ -372,6 +372,18 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 	return l.r.Read(p)
 }
 
+// sizedReader is an upload whose length is known: retryablehttp sends it as its Content-Length.
+type sizedReader struct {
+	*lazyReader
+	n int64
+}
+
+func (s sizedReader) Len() int { return int(s.n) }
+
+// uploadReader is a batch file as it is sent: JSON Lines as they are; a JSON array converted to
+// JSON Lines, one element a line in order, so that a JSON batch reads one record an element
+// (numbered as the elements) without inputFormat.isMultiLineJson, which would apply to every
+// file of the batch.
 func uploadReader(raw io.Reader) io.Reader {
 	br := bufio.NewReader(raw)
 	for skipped := 0; skipped < 1<<16; skipped++ {

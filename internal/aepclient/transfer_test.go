@@ -133,6 +133,7 @@ func TestLargeFilesAreUploadedInParts(t *testing.T) {
 		path := importPath + "/batches/" + b.ID + "/datasets/" + ds.ID + "/files/big.json"
 		var mu sync.Mutex
 		var ranges, actions []string
+		var lengths []int64
 		ts.faults.addFunc(func(r *http.Request) *aepserver.Fault {
 			if r.URL.Path != path {
 				return nil
@@ -142,6 +143,7 @@ func TestLargeFilesAreUploadedInParts(t *testing.T) {
 			switch r.Method {
 			case http.MethodPatch:
 				ranges = append(ranges, r.Header.Get("Content-Range"))
+				lengths = append(lengths, r.ContentLength)
 				if len(ranges) == 2 {
 					return &aepserver.Fault{Lost: true} // the second part is stored, and its answer lost
 				}
@@ -164,6 +166,11 @@ func TestLargeFilesAreUploadedInParts(t *testing.T) {
 		mu.Lock()
 		if !slices.Equal(ranges, want) || !slices.Equal(actions, []string{"INITIALIZE", "COMPLETE", "COMPLETE"}) {
 			t.Errorf("parts %q and actions %q, want %q and INITIALIZE, COMPLETE twice", ranges, actions, want)
+		}
+		for i, n := range lengths {
+			if first, last, ok := parseRange(want[min(i, len(want)-1)]); !ok || n != last-first+1 {
+				t.Errorf("part %d (%s) went with Content-Length %d, want its length", i, want[min(i, len(want)-1)], n)
+			}
 		}
 		mu.Unlock()
 		if n := ts.faults.count("PUT", path); n != 0 {
@@ -196,6 +203,62 @@ func TestLargeFilesAreUploadedInParts(t *testing.T) {
 			t.Errorf("the batch holds %d records, %d failed; want %d, none failed", done.RecordCount, done.FailedRecordCount, records)
 		}
 	})
+}
+
+// parseRange reads "bytes FIRST-LAST".
+func parseRange(cr string) (first, last int64, ok bool) {
+	_, err := fmt.Sscanf(cr, "bytes %d-%d", &first, &last)
+	return first, last, err == nil
+}
+
+// A file sent as it is goes with its Content-Length, where one uploadReader changes goes chunked
+// (its length is known only once it is sent), as does a body that is not a file.
+func TestUploadsOfFilesSentAsTheyAreNameTheirLength(t *testing.T) {
+	ts := newTestServer(t, aepserver.Options{})
+	c := ts.client(t, nil)
+	ctx := context.Background()
+	var mu sync.Mutex
+	lengths := map[string]int64{}
+	ts.faults.addFunc(func(r *http.Request) *aepserver.Fault {
+		if r.Method == http.MethodPut {
+			mu.Lock()
+			lengths[filepath.Base(r.URL.Path)] = r.ContentLength
+			mu.Unlock()
+		}
+		return nil
+	})
+	line := `{"identityMap":{"Email":[{"id":"a@example.com"}]}}` + "\n"
+	ds, b := newBatch(t, c)
+	for _, file := range []struct {
+		name, content string
+		length        int64
+	}{
+		{"lines.json", line + line, int64(2 * len(line))},
+		{"array.json", "[" + strings.TrimSpace(line) + "]", -1},
+		{"spaced.json", "\n" + line, -1},
+		{"bom.json", "\xEF\xBB\xBF" + line, -1},
+	} {
+		if err := c.UploadBatchFile(ctx, b.ID, ds.ID, file.name, writeTemp(t, file.name, file.content)); err != nil {
+			t.Fatalf("%s: %v", file.name, err)
+		}
+		mu.Lock()
+		got := lengths[file.name]
+		mu.Unlock()
+		if got != file.length {
+			t.Errorf("%s went with Content-Length %d, want %d", file.name, got, file.length)
+		}
+	}
+	if err := c.UploadBatchFile(ctx, b.ID, ds.ID, "reader.json", strings.NewReader(line)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := lengths["reader.json"]; got != -1 {
+		t.Errorf("a body that is not a file went with Content-Length %d, want it chunked", got)
+	}
+	if done := ts.complete(t, c, b.ID); done.RecordCount != 6 || done.FailedRecordCount != 0 {
+		t.Errorf("the batch: %d records, %d failed; want 6, none failed", done.RecordCount, done.FailedRecordCount)
+	}
 }
 
 // writeTemp writes content to a file of the test's, open for reading.
