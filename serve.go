@@ -39,6 +39,7 @@ type serveFlags struct {
 	maxConns      int
 	maxConnsAddr  int
 	diskReserve   byteSize
+	quotas        exportengine.Quotas
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -68,10 +69,21 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"the connection that has waited longest on its client (idle, or not yet through its headers) is closed")
 	fs.IntVar(&f.maxConnsAddr, "max-conns-per-addr", 0, "with -serve: the most connections served at once from one client "+
 		"address (an IPv6 /64 counting as one); default a quarter of -max-conns; behind a proxy, set it to -max-conns")
+	fs.IntVar(&f.quotas.Datasets, "max-datasets", defaultQuotas.Datasets, "with -serve: the most datasets a sandbox holds; 0 for no limit")
+	fs.IntVar(&f.quotas.LoadingBatches, "max-loading-batches", defaultQuotas.LoadingBatches, "with -serve: the most batches a "+
+		"sandbox has loading (created and not yet completed or aborted); 0 for no limit")
+	fs.IntVar(&f.quotas.PendingJobs, "max-pending-jobs", defaultQuotas.PendingJobs, "with -serve: the most export jobs a "+
+		"sandbox has waiting or running; past it a new job is a 429; 0 for no limit")
+	fs.IntVar(&f.quotas.PolicyVersions, "merge-policy-versions", defaultQuotas.PolicyVersions, "with -serve: how many versions "+
+		"of a merge policy are kept (with those a waiting or running job names); 0 keeps all")
 }
 
 // defaultDiskReserve is -disk-reserve's default.
 const defaultDiskReserve = 1 << 30
+
+// defaultQuotas are the per-sandbox quotas' defaults: far above what one team's configuration
+// holds, and small enough that one sandbox's client cannot fill the server's database.
+var defaultQuotas = exportengine.Quotas{Datasets: 10_000, LoadingBatches: 1_000, PendingJobs: 100, PolicyVersions: 100}
 
 func envOr(name, fallback string) string {
 	if v := os.Getenv(name); v != "" {
@@ -160,7 +172,7 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 	// The engine holds batches to their limits too, counting what they hold on disk, across
 	// restarts and among uploads running at once.
 	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID, Sandbox: sandboxes[0],
-		MaxBatchBytes: int64(f.maxBatchSize), MaxBatchFiles: f.maxBatchFiles, DiskReserve: int64(f.diskReserve), Log: logger.Printf})
+		MaxBatchBytes: int64(f.maxBatchSize), MaxBatchFiles: f.maxBatchFiles, DiskReserve: int64(f.diskReserve), Quotas: f.quotas, Log: logger.Printf})
 	if err != nil {
 		return err
 	}
@@ -216,6 +228,15 @@ func (f serveFlags) check() (*tls.Config, error) {
 	}
 	if f.maxConnsAddr < 0 {
 		return nil, errors.New("-max-conns-per-addr must be at least 1, or 0 for a quarter of -max-conns")
+	}
+	for _, n := range []struct {
+		name  string
+		value int
+	}{{"-max-datasets", f.quotas.Datasets}, {"-max-loading-batches", f.quotas.LoadingBatches},
+		{"-max-pending-jobs", f.quotas.PendingJobs}, {"-merge-policy-versions", f.quotas.PolicyVersions}} {
+		if n.value < 0 {
+			return nil, fmt.Errorf("%s must be at least 1, or 0 for no limit", n.name)
+		}
 	}
 	if len(f.sandboxList()) == 0 {
 		return nil, errors.New("-sandboxes names no sandbox: give at least one, such as prod")

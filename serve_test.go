@@ -211,6 +211,7 @@ func TestServeFlagsThatDoNotGoTogether(t *testing.T) {
 		{[]string{"-max-conns", "0"}, "-max-conns must be at least 1"},
 		{[]string{"-max-conns-per-addr", "-1"}, "-max-conns-per-addr must be at least 1, or 0 for a quarter of -max-conns"},
 		{[]string{"-max-batch-files", "0"}, "-max-batch-files must be at least 1"},
+		{[]string{"-max-pending-jobs", "-5"}, "-max-pending-jobs must be at least 1, or 0 for no limit"},
 		{[]string{"-sandboxes", " , "}, "-sandboxes names no sandbox"},
 		{[]string{"-sandboxes", "prod,Dev Team"}, `-sandboxes: sandbox name "Dev Team" is not valid: use lower-case letters`},
 	} {
@@ -296,5 +297,47 @@ func TestServeResumesTheBatchesLeftProcessing(t *testing.T) {
 	defer other.Close()
 	if got, err := other.CompleteBatch(ctx, b.ID); err != nil || got.Status != aepwire.BatchSuccess || got.RecordCount != 1 {
 		t.Errorf("the resumed batch: %+v, %v; want success with its record", got, err)
+	}
+}
+
+// The quotas the flags set reach the engine that -serve opens: a sandbox's dataset past
+// -max-datasets is refused, saying which flag.
+func TestServeHoldsSandboxesToTheirQuotas(t *testing.T) {
+	addr, _ := serving(t, "-serve", "127.0.0.1:0", "-max-datasets", "1")
+	base := "http://" + addr
+	resp, err := http.PostForm(base+"/ims/token/v3", url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"},
+		"client_secret": {"s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok aepwire.TokenResponse
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func() (int, string) {
+		req, err := http.NewRequest("POST", base+"/data/foundation/catalog/dataSets",
+			strings.NewReader(`{"name":"p","schemaRef":{"id":"`+aepwire.SchemaProfile+`","contentType":"application/vnd.adobe.xed+json;version=1"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range map[string]string{"Authorization": "Bearer " + tok.AccessToken, "x-api-key": "c", "x-gw-ims-org-id": "o@AdobeOrg",
+			"x-sandbox-name": "prod", "Content-Type": "application/json"} {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if status, body := create(); status != http.StatusCreated {
+		t.Fatalf("the first dataset: %d %s", status, body)
+	}
+	if status, body := create(); status != http.StatusBadRequest || !strings.Contains(body, "-max-datasets") {
+		t.Errorf("the second dataset: %d %s; want a 400 naming -max-datasets", status, body)
 	}
 }

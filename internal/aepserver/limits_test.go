@@ -2,9 +2,13 @@ package aepserver
 
 import (
 	"crypto/sha256"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 )
 
 // The records of failed token requests are bounded: ids whose failures are old are forgotten,
@@ -79,5 +83,23 @@ func TestUploadsCountTheirBatches(t *testing.T) {
 	}
 	if _, ok := u.batches[batchKey{"prod", "c"}]; ok || len(u.batches) != 1 {
 		t.Errorf("batches %v, want only the one being uploaded to now", u.batches)
+	}
+}
+
+// A 429 of the platform's (a sandbox's quota of waiting jobs) says when to try again, as the
+// client's retries read it; one that names its own wait (a lockout's) keeps it.
+func TestTooManyRequestsSayWhenToTryAgain(t *testing.T) {
+	s := New(nil, Options{})
+	r := httptest.NewRequest("POST", profilePath+"/export/jobs", nil)
+	w := httptest.NewRecorder()
+	s.writeError(w, r, aepwire.Errorf(http.StatusTooManyRequests, "UPS-1429", "Too many requests", "wait"))
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != quotaRetryAfter {
+		t.Errorf("a quota's 429: %d, Retry-After %q; want %s", w.Code, w.Header().Get("Retry-After"), quotaRetryAfter)
+	}
+	w = httptest.NewRecorder()
+	w.Header().Set("Retry-After", "7")
+	s.writeError(w, r, aepwire.Errorf(http.StatusTooManyRequests, "X", "Too many requests", "wait"))
+	if w.Header().Get("Retry-After") != "7" {
+		t.Errorf("a 429 that named its wait: Retry-After %q, want 7", w.Header().Get("Retry-After"))
 	}
 }

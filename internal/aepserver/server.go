@@ -447,6 +447,10 @@ func writeGatewayError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, aepwire.GatewayError{ErrorCode: code, Message: msg})
 }
 
+// quotaRetryAfter is the Retry-After of a 429 that names no other: the seconds after which a
+// sandbox's waiting work has likely moved on.
+const quotaRetryAfter = "30"
+
 // writeError answers with a platform error as problem details. Any other error is a 500 that
 // says only "internal error" and the request id: its detail, which may name the server's files,
 // goes to the log.
@@ -459,6 +463,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			fmt.Sprintf("internal error (request id %s); the server's log has the detail", id))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if e.Status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", quotaRetryAfter) // a quota's place comes back as work ends
+	}
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(e)
 }

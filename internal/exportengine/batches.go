@@ -92,6 +92,9 @@ func (e *Engine) CreateBatch(ctx context.Context, req aepwire.BatchRequest) (*ae
 				"destination: ingest into a dataset of %s or %s instead",
 				ds.ID, ds.SchemaRef.ID, aepwire.SchemaProfile, aepwire.SchemaExperienceEvent)
 		}
+		if err := e.checkBatchQuota(ctx, tx, sb); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO batches (sandbox, id, dataset_id, origin, status, format, created_ms, updated_ms)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, sb, id, ds.ID, originIngest, aepwire.BatchLoading, format, now, now)
 		return err

@@ -72,6 +72,9 @@ func (e *Engine) CreateDataset(ctx context.Context, req aepwire.DatasetRequest) 
 		return nil, err
 	}
 	err = e.store.Write(ctx, func(tx *sql.Tx) error {
+		if err := e.checkDatasetQuota(ctx, tx, sb); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO datasets
 			(sandbox, id, name, description, schema_id, schema_content_type, tags, version, state, created_ms, updated_ms)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

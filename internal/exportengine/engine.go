@@ -53,6 +53,9 @@ type Options struct {
 	// an upload is refused with a 507 when less is free, or stopped as soon as it would leave
 	// less; so is the creation of an export job. Zero keeps no reserve.
 	DiskReserve int64
+	// Quotas bound what one sandbox holds (the served engine's: a sandbox's client cannot take
+	// the database for itself). The zero value bounds nothing.
+	Quotas Quotas
 	// MaxConcurrentJobs bounds the jobs a runner runs at once; zero means 2. Each job uses every
 	// core, so more mostly adds memory. An export waiting for another export of its store lends
 	// its place meanwhile, so a runner may hold up to twice as many jobs, at most half of them
@@ -134,8 +137,9 @@ type Engine struct {
 	// maxBatchBytes and maxBatchFiles are Options.MaxBatchBytes and MaxBatchFiles.
 	maxBatchBytes int64
 	maxBatchFiles int
-	// diskReserve is Options.DiskReserve.
+	// diskReserve is Options.DiskReserve; quotas Options.Quotas.
 	diskReserve int64
+	quotas      Quotas
 	store       *store.Store
 	// home is the sandbox of calls whose context names none; sandboxes caches the names of the
 	// sandboxes known to exist.
@@ -184,7 +188,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{dir: dir, clock: clock.Or(opts.Clock), imsOrg: opts.ImsOrg, runBytes: opts.RunBytes, sortRunBytes: opts.SortRunBytes, workers: opts.Workers, hooks: opts.Hooks, freeSpace: freeSpace, writtenBack: dropWrittenBack,
 		locks: jobs.NewLocks(dir), home: opts.Sandbox,
-		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles, diskReserve: opts.DiskReserve, log: opts.Log,
+		maxBatchBytes: opts.MaxBatchBytes, maxBatchFiles: opts.MaxBatchFiles, diskReserve: opts.DiskReserve, quotas: opts.Quotas, log: opts.Log,
 		closing: make(chan struct{})}
 	e.background.start()
 	if e.log == nil {

@@ -66,6 +66,9 @@ func (e *Engine) CreateExportJob(ctx context.Context, req aepwire.ExportJobReque
 		if err := e.resolve(ctx, tx, sb, spec); err != nil {
 			return err
 		}
+		if err := e.checkJobQuota(ctx, tx, sb); err != nil {
+			return err
+		}
 		n := 1
 		if spec.perBatch {
 			n = len(spec.segments)

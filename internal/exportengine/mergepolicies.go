@@ -140,7 +140,8 @@ func (e *Engine) insertPolicyVersion(ctx context.Context, tx *sql.Tx, sb string,
 }
 
 // UpdateMergePolicy replaces a policy's settings with p's and bumps its version. Earlier versions
-// stay readable for jobs that name them.
+// stay readable for jobs that name them (the newest Quotas.PolicyVersions of them, and those a
+// job waiting or running names).
 func (e *Engine) UpdateMergePolicy(ctx context.Context, id string, p aepwire.MergePolicy) (*aepwire.MergePolicy, error) {
 	sb, err := e.sandboxOf(ctx)
 	if err != nil {
@@ -155,7 +156,10 @@ func (e *Engine) UpdateMergePolicy(ctx context.Context, id string, p aepwire.Mer
 			return err
 		}
 		p.ID, p.Version = id, cur.Version+1
-		return e.insertPolicyVersion(ctx, tx, sb, &p)
+		if err := e.insertPolicyVersion(ctx, tx, sb, &p); err != nil {
+			return err
+		}
+		return e.prunePolicyVersions(ctx, tx, sb, id, p.Version)
 	})
 	if err != nil {
 		return nil, err
