@@ -97,7 +97,7 @@ func (s *Server) strictRoute(pattern string, next http.Handler) http.Handler {
 				strictBatch(doc)
 				if m, ok := doc.(map[string]any); ok && multiLine {
 					if id, ok := m["id"].(string); ok {
-						st.setMultiLine(id, true)
+						st.setMultiLine(uploadsOf(r, id), true)
 					}
 				}
 				return doc, nil
@@ -105,14 +105,25 @@ func (s *Server) strictRoute(pattern string, next http.Handler) http.Handler {
 		})
 	case "POST " + importPath + "/batches/{id}":
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st.setMultiLine(r.PathValue("id"), false)
+			st.setMultiLine(uploadsOf(r, r.PathValue("id")), false)
 			s.rewriteJSON(w, r, next, func(doc any) (any, error) { strictBatch(doc); return doc, nil })
 		})
-	case "PUT " + importPath + "/batches/{id}/datasets/{dataset}/files/{name}":
+	case uploadPattern:
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := st.checkUpload(r); err != nil {
 				s.writeError(w, r, err)
 				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	case partPattern:
+		// A large file's first part is judged as a whole file's start is.
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if start, _, err := aepwire.ParseContentRange(r.Header.Get("Content-Range")); err == nil && start == 0 {
+				if err := st.checkUpload(r); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -128,17 +139,17 @@ func jobGone(id string) error {
 
 type strictState struct {
 	mu sync.Mutex
-	// multiLine holds the loading batches created with inputFormat.isMultiLineJson; completing
-	// (or aborting) a batch forgets it.
-	multiLine map[string]bool
+	// multiLine holds the loading batches created with inputFormat.isMultiLineJson, each in its
+	// sandbox; completing (or aborting) a batch forgets it.
+	multiLine map[batchKey]bool
 }
 
 // maxMultiLineBatches bounds the memory of the multi-line batches still loading.
 const maxMultiLineBatches = 10000
 
-func newStrictState() *strictState { return &strictState{multiLine: map[string]bool{}} }
+func newStrictState() *strictState { return &strictState{multiLine: map[batchKey]bool{}} }
 
-func (st *strictState) setMultiLine(batchID string, on bool) {
+func (st *strictState) setMultiLine(batch batchKey, on bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if on {
@@ -148,9 +159,9 @@ func (st *strictState) setMultiLine(batchID string, on bool) {
 				break
 			}
 		}
-		st.multiLine[batchID] = true
+		st.multiLine[batch] = true
 	} else {
-		delete(st.multiLine, batchID)
+		delete(st.multiLine, batch)
 	}
 }
 
@@ -183,7 +194,7 @@ const maxStrictBody = 1 << 20
 // checkUpload refuses a file that starts as a JSON array in a batch that is not multi-line.
 func (st *strictState) checkUpload(r *http.Request) error {
 	st.mu.Lock()
-	multiLine := st.multiLine[r.PathValue("id")]
+	multiLine := st.multiLine[uploadsOf(r, r.PathValue("id"))]
 	st.mu.Unlock()
 	br := bufio.NewReaderSize(r.Body, 4096)
 	r.Body = struct {

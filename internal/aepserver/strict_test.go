@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
@@ -171,6 +172,42 @@ func TestStrictRefusesWhatAEPDoesNotTake(t *testing.T) {
 			text, _ := io.ReadAll(resp.Body)
 			t.Errorf("a JSON array in a batch with isMultiLineJson %v: %d %s, want %d", multiLine, resp.StatusCode, text, want)
 		}
+	}
+	// The same array as a large file's first part.
+	resp := f.call(t, "POST", "/data/foundation/import/batches", `{"datasetId":"`+ds.ID+`","inputFormat":{"format":"json"}}`, nil)
+	var b aepwire.Batch
+	decodeJSON(t, resp, &b)
+	big := "/data/foundation/import/batches/" + b.ID + "/datasets/" + ds.ID + "/files/big.json"
+	if resp := f.call(t, "POST", big+"?action=INITIALIZE", "", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("INITIALIZE: %d", resp.StatusCode)
+	}
+	part := "[\n" + strings.ReplaceAll(strings.TrimSpace(twoProfiles), "\n", ",\n") + "\n]\n"
+	resp = f.call(t, "PATCH", big, part, map[string]string{"Content-Type": "application/octet-stream",
+		"Content-Range": "bytes 0-" + strconv.Itoa(len(part)-1)})
+	if text, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusBadRequest || !bytes.Contains(text, []byte("is a JSON array")) {
+		t.Errorf("a JSON array as a large file's first part: %d %s, want 400", resp.StatusCode, text)
+	}
+}
+
+// A batch created for multi-line JSON is known in its sandbox: another sandbox's action on the
+// same id does not make the batch forget it.
+func TestStrictMultiLineBatchesAreKeptBySandbox(t *testing.T) {
+	f := newFixtureOf(t, Options{Strict: true, Sandboxes: []string{"prod", "dev"}}, false, false)
+	ds, err := f.engine.CreateDataset(context.Background(), aepwire.DatasetRequest{Name: "p", SchemaRef: aepwire.SchemaRef{ID: aepwire.SchemaProfile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := f.call(t, "POST", "/data/foundation/import/batches",
+		`{"datasetId":"`+ds.ID+`","inputFormat":{"format":"json","isMultiLineJson":true}}`, nil)
+	var b aepwire.Batch
+	decodeJSON(t, resp, &b)
+	if resp := f.call(t, "POST", "/data/foundation/import/batches/"+b.ID+"?action=COMPLETE", "", map[string]string{"x-sandbox-name": "dev"}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("dev's COMPLETE of prod's batch: %d, want 404", resp.StatusCode)
+	}
+	resp = f.call(t, "PUT", "/data/foundation/import/batches/"+b.ID+"/datasets/"+ds.ID+"/files/a.json",
+		"[\n"+strings.ReplaceAll(strings.TrimSpace(twoProfiles), "\n", ",\n")+"\n]\n", map[string]string{"Content-Type": "application/octet-stream"})
+	if text, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK {
+		t.Errorf("a JSON array in prod's multi-line batch, after dev's COMPLETE of its id: %d %s, want 200", resp.StatusCode, text)
 	}
 }
 
