@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +31,7 @@ type serveFlags struct {
 	orgID        string
 	clientID     string
 	clientSecret string
+	clientsFile  string
 	sandboxes    string
 
 	tlsCert, tlsKey string
@@ -48,6 +53,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", envOr("AEP_DATA_DIR", ".aep"), "with -serve: the engine's data directory (AEP_DATA_DIR)")
 	fs.StringVar(&f.orgID, "org-id", envOr("AEP_ORG_ID", "embedded@AdobeOrg"), "with -serve: the organisation requests must name (AEP_ORG_ID)")
 	fs.StringVar(&f.clientID, "client-id", os.Getenv("AEP_CLIENT_ID"), "with -serve: the OAuth client that may obtain tokens (AEP_CLIENT_ID)")
+	fs.StringVar(&f.clientsFile, "clients", os.Getenv("AEP_CLIENTS_FILE"), "with -serve: a JSON file of further OAuth clients, "+
+		`each with the sandboxes its tokens may name: [{"client_id": "...", "client_secret": "...", "sandboxes": ["dev"]}] `+
+		"(AEP_CLIENTS_FILE); readable by its owner alone")
 	fs.StringVar(&f.sandboxes, "sandboxes", envOr("AEP_SANDBOX_NAME", "prod"), "with -serve: comma-separated sandbox names requests may "+
 		"name, each with objects of its own; the first is the default sandbox, of requests without x-sandbox-name and of a data "+
 		"directory written before sandboxes")
@@ -169,6 +177,10 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 	}
 
 	sandboxes := f.sandboxList()
+	creds, err := f.credentials()
+	if err != nil {
+		return err
+	}
 	// The engine holds batches to their limits too, counting what they hold on disk, across
 	// restarts and among uploads running at once.
 	engine, err := exportengine.Open(ctx, exportengine.Options{DataDir: f.dataDir, RunJobs: true, ImsOrg: f.orgID, Sandbox: sandboxes[0],
@@ -187,7 +199,7 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 		logger.Printf("resuming the completion of the batches left processing: %d", n)
 	}
 	handler := aepserver.New(engine, aepserver.Options{
-		Credentials: []aepserver.Credential{{ClientID: f.clientID, ClientSecret: f.clientSecret}},
+		Credentials: creds,
 		OrgID:       f.orgID,
 		Sandboxes:   sandboxes,
 		Log:         logger.Printf,
@@ -208,8 +220,12 @@ func runServer(ctx context.Context, f serveFlags, logger *log.Logger, ready func
 
 // check refuses flags that do not go together, and loads the TLS certificate.
 func (f serveFlags) check() (*tls.Config, error) {
-	if f.clientID == "" || f.clientSecret == "" {
-		return nil, errors.New("-serve needs a client: set -client-id (or AEP_CLIENT_ID) and AEP_CLIENT_SECRET")
+	if (f.clientID == "" || f.clientSecret == "") && f.clientsFile == "" {
+		return nil, errors.New("-serve needs a client: set -client-id (or AEP_CLIENT_ID) and AEP_CLIENT_SECRET, or -clients " +
+			"(or AEP_CLIENTS_FILE)")
+	}
+	if f.clientID != "" && f.clientSecret == "" {
+		return nil, errors.New("-client-id needs its secret in AEP_CLIENT_SECRET")
 	}
 	if f.publicURL != "" {
 		u, err := url.Parse(f.publicURL)
@@ -257,6 +273,71 @@ func (f serveFlags) check() (*tls.Config, error) {
 		return nil, fmt.Errorf("loading -tls-cert and -tls-key: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// maxClientsFile bounds what -clients may hold: a few hundred bytes a client.
+const maxClientsFile = 1 << 20
+
+// clientEntry is a client of -clients.
+type clientEntry struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	Sandboxes    []string `json:"sandboxes"`
+}
+
+// credentials are the clients that may obtain tokens: -client-id's, which may name every
+// sandbox, and those of -clients, each granted the sandboxes it names (every one when it names
+// none). The file holds secrets: one that others may read is refused, as ssh refuses a key.
+func (f serveFlags) credentials() ([]aepserver.Credential, error) {
+	var creds []aepserver.Credential
+	if f.clientID != "" {
+		creds = append(creds, aepserver.Credential{ClientID: f.clientID, ClientSecret: f.clientSecret})
+	}
+	if f.clientsFile == "" {
+		return creds, nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("-clients %s: "+format, append([]any{f.clientsFile}, args...)...)
+	}
+	file, err := os.Open(f.clientsFile)
+	if err != nil {
+		return nil, fmt.Errorf("-clients: %w", err)
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("-clients: %w", err)
+	}
+	if perm := info.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
+		return nil, bad("others may read it (mode %04o), and it holds secrets: chmod 600 %s", perm, f.clientsFile)
+	}
+	dec := json.NewDecoder(io.LimitReader(file, maxClientsFile))
+	dec.DisallowUnknownFields()
+	var entries []clientEntry
+	if err := dec.Decode(&entries); err != nil {
+		return nil, bad(`is not a JSON list of clients such as [{"client_id": "team", "client_secret": "...", "sandboxes": ["dev"]}]: %v`, err)
+	}
+	seen := map[string]bool{f.clientID: f.clientID != ""}
+	served := f.sandboxList()
+	for i, e := range entries {
+		switch {
+		case e.ClientID == "" || e.ClientSecret == "":
+			return nil, bad("client %d has no client_id or no client_secret", i+1)
+		case seen[e.ClientID]:
+			return nil, bad("client_id %q is given twice", e.ClientID)
+		}
+		seen[e.ClientID] = true
+		for _, sb := range e.Sandboxes {
+			if !slices.Contains(served, sb) {
+				return nil, bad("client %q names sandbox %q, which -sandboxes does not serve (%s)", e.ClientID, sb, strings.Join(served, ","))
+			}
+		}
+		creds = append(creds, aepserver.Credential{ClientID: e.ClientID, ClientSecret: e.ClientSecret, Sandboxes: e.Sandboxes})
+	}
+	if len(creds) == 0 {
+		return nil, bad("names no client")
+	}
+	return creds, nil
 }
 
 // sandboxList is -sandboxes as a list, without blanks.

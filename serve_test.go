@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -339,5 +340,75 @@ func TestServeHoldsSandboxesToTheirQuotas(t *testing.T) {
 	}
 	if status, body := create(); status != http.StatusBadRequest || !strings.Contains(body, "-max-datasets") {
 		t.Errorf("the second dataset: %d %s; want a 400 naming -max-datasets", status, body)
+	}
+}
+
+// -clients grants each client the sandboxes it names; the file, which holds secrets, must be
+// readable by its owner alone, and may name only sandboxes -sandboxes serves.
+func TestServeClientsFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := `[{"client_id": "dev-team", "client_secret": "dev-secret-Q3", "sandboxes": ["dev"]}]`
+	cases := []struct{ file, want string }{
+		{write("qa.json", `[{"client_id": "qa-team", "client_secret": "s", "sandboxes": ["qa"]}]`, 0o600),
+			`names sandbox "qa", which -sandboxes does not serve (prod,dev)`},
+		{write("twice.json", `[{"client_id": "c", "client_secret": "s"}]`, 0o600), `client_id "c" is given twice`},
+		{write("unknown.json", `[{"client_id": "x", "secret": "s"}]`, 0o600), "is not a JSON list of clients"},
+	}
+	if runtime.GOOS != "windows" { // where a file's mode does not say who may read it
+		cases = append(cases, struct{ file, want string }{write("open.json", good, 0o644), "others may read it (mode 0644)"})
+	}
+	for _, tc := range cases {
+		var f serveFlags
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		f.register(fs)
+		if err := fs.Parse([]string{"-client-id", "c", "-sandboxes", "prod,dev", "-clients", tc.file}); err != nil {
+			t.Fatal(err)
+		}
+		f.clientSecret = "s"
+		if _, err := f.credentials(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", filepath.Base(tc.file), err, tc.want)
+		}
+	}
+
+	addr, _ := serving(t, "-serve", "127.0.0.1:0", "-sandboxes", "prod,dev", "-clients", write("clients.json", good, 0o600))
+	resp, err := http.PostForm("http://"+addr+"/ims/token/v3", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {"dev-team"}, "client_secret": {"dev-secret-Q3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok aepwire.TokenResponse
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("dev-team's token: %+v, %v", tok, err)
+	}
+	for sandbox, want := range map[string]int{"dev": http.StatusOK, "prod": http.StatusForbidden} {
+		req, err := http.NewRequest("GET", "http://"+addr+"/data/foundation/catalog/dataSets", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range map[string]string{"Authorization": "Bearer " + tok.AccessToken, "x-api-key": "dev-team",
+			"x-gw-ims-org-id": "o@AdobeOrg", "x-sandbox-name": sandbox} {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("dev-team in %s: %d, want %d", sandbox, resp.StatusCode, want)
+		}
 	}
 }

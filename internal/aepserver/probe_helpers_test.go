@@ -59,7 +59,7 @@ func serveEngineOver(t *testing.T, opts Options, wrap func(*exportengine.Engine)
 	}
 	t.Cleanup(func() { _ = e.Close() })
 	s := &served{engine: e, clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), logs: &logLines{}}
-	opts.Credentials = []Credential{{ClientID: probeClient, ClientSecret: probeSecret}}
+	opts.Credentials = append(opts.Credentials, Credential{ClientID: probeClient, ClientSecret: probeSecret})
 	opts.OrgID, opts.Clock, opts.Log = probeOrg, s.clock, s.logs.printf
 	var p Platform = e
 	if wrap != nil {

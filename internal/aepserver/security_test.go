@@ -99,6 +99,45 @@ func TestProbeFieldsBomb(t *testing.T) {
 
 // Sandboxes as AEP has them: nothing of one is visible or changeable from another, and an
 // export in one reads only that sandbox's profiles.
+// A client granted some sandboxes reaches those alone: another one, and the default sandbox when
+// a request names none, are answered as a sandbox the server does not serve, so that a client
+// cannot tell the one from the other. A client granted none reaches every sandbox.
+func TestProbeClientsReachTheirSandboxesAlone(t *testing.T) {
+	s := serveEngine(t, Options{Sandboxes: []string{"prod", "dev"},
+		Credentials: []Credential{{ClientID: "dev-team", ClientSecret: "dev-secret-Q3", Sandboxes: []string{"dev"}}}}, nil)
+	resp, body := s.tokenRequest(t, "dev-team", "dev-secret-Q3")
+	var tok aepwire.TokenResponse
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil {
+		t.Fatalf("dev-team's token: %d %s", resp.StatusCode, body)
+	}
+	list := func(client, token, sandbox string) (int, string) {
+		t.Helper()
+		h := http.Header{"Authorization": {"Bearer " + token}, "X-Api-Key": {client}, "X-Sandbox-Name": {sandbox}}
+		if sandbox == "" {
+			h["X-Sandbox-Name"] = nil
+		}
+		resp, body := s.call(t, "GET", catalogPath+"/dataSets", nil, h)
+		return resp.StatusCode, string(body)
+	}
+	_, unserved := list("dev-team", tok.AccessToken, "qa")
+	for _, tc := range []struct {
+		client, token, sandbox string
+		want                   int
+	}{
+		{"dev-team", tok.AccessToken, "dev", http.StatusOK},
+		{"dev-team", tok.AccessToken, "prod", http.StatusForbidden},
+		{"dev-team", tok.AccessToken, "", http.StatusForbidden},
+		{probeClient, s.token, "prod", http.StatusOK},
+		{probeClient, s.token, "dev", http.StatusOK},
+	} {
+		status, body := list(tc.client, tc.token, tc.sandbox)
+		if status != tc.want || status == http.StatusForbidden && body != unserved {
+			t.Errorf("%s in sandbox %q: %d %s; want %d (a refusal as for a sandbox not served: %s)", tc.client, tc.sandbox, status, body,
+				tc.want, unserved)
+		}
+	}
+}
+
 func TestProbeSandboxIsolation(t *testing.T) {
 	s := serveEngine(t, Options{Sandboxes: []string{"prod", "dev"}}, nil)
 	in := func(sandbox string) http.Header { return http.Header{"X-Sandbox-Name": {sandbox}} }

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,9 @@ type Platform interface {
 type Credential struct {
 	ClientID     string
 	ClientSecret string
+	// Sandboxes are the sandboxes the client's tokens may name, as a credential of AEP is granted
+	// some sandboxes; empty for every one of Options.Sandboxes.
+	Sandboxes []string
 }
 
 // Options configure a server.
@@ -100,6 +104,8 @@ type Server struct {
 	compare func(a, b []byte) int
 	auth    *auth
 	uploads *uploads
+	// granted are the sandboxes of the clients whose credentials name some (Credential.Sandboxes).
+	granted map[string][]string
 }
 
 // New returns a server for a platform.
@@ -117,6 +123,12 @@ func New(p Platform, opts Options) *Server {
 	for _, c := range opts.Credentials {
 		s.creds = append(s.creds, credential{id: sha256.Sum256([]byte(c.ClientID)), secret: sha256.Sum256([]byte(c.ClientSecret)),
 			clientID: c.ClientID})
+		if len(c.Sandboxes) > 0 {
+			if s.granted == nil {
+				s.granted = map[string][]string{}
+			}
+			s.granted[c.ClientID] = c.Sandboxes
+		}
 	}
 	if opts.Strict {
 		s.strictSt = newStrictState()
@@ -428,8 +440,9 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request) (string, bool) 
 		// AEP works in the organisation's default production sandbox: the first one here.
 		sandbox = s.opts.Sandboxes[0]
 	}
-	for _, sb := range s.opts.Sandboxes {
-		if sandbox == sb {
+	// A sandbox the server does not serve, and one the client is not granted, are answered alike.
+	if slices.Contains(s.opts.Sandboxes, sandbox) {
+		if granted, some := s.granted[clientID]; !some || slices.Contains(granted, sandbox) {
 			return sandbox, true
 		}
 	}
