@@ -159,10 +159,14 @@ func (a *attempts) body() (any, error) {
 			}
 			lazy := &lazyReader{open: func() io.Reader {
 				read.Store(true)
-				if a.r.asIs {
-					return raw
+				r := raw
+				if !a.r.asIs {
+					r = uploadReader(raw)
 				}
-				return uploadReader(raw)
+				if a.r.length > 0 {
+					return &exactly{r: r, n: a.r.length, left: a.r.length}
+				}
+				return r
 			}}
 			if a.r.length > 0 {
 				return sizedReader{lazy, a.r.length}, nil
@@ -370,6 +374,37 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 		l.r = l.open()
 	}
 	return l.r.Read(p)
+}
+
+// exactly is an upload sent with its Content-Length: it fails, saying why, when its source holds
+// fewer bytes than that, or more (a file written to while it is sent).
+type exactly struct {
+	r       io.Reader
+	n, left int64
+}
+
+func (e *exactly) Read(p []byte) (int, error) {
+	if e.left == 0 {
+		var one [1]byte
+		if n, _ := io.ReadFull(e.r, one[:]); n > 0 {
+			return 0, e.changed()
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if errors.Is(err, io.EOF) && e.left > 0 {
+		return n, e.changed()
+	}
+	return n, err
+}
+
+func (e *exactly) changed() error {
+	return fmt.Errorf("the file changed while it was sent (it held %d bytes when the upload began): upload it once nothing "+
+		"writes to it any more", e.n)
 }
 
 // sizedReader is an upload whose length is known: retryablehttp sends it as its Content-Length.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -274,4 +275,39 @@ func writeTemp(t *testing.T, name, content string) *os.File {
 	}
 	t.Cleanup(func() { _ = f.Close() })
 	return f
+}
+
+// staleStat is a file whose Stat says it holds size bytes: a file written to between the
+// upload's look at it and its sending.
+type staleStat struct {
+	*os.File
+	size int64
+}
+
+func (s staleStat) Stat() (fs.FileInfo, error) {
+	fi, err := s.File.Stat()
+	return sizedInfo{fi, s.size}, err
+}
+
+type sizedInfo struct {
+	fs.FileInfo
+	size int64
+}
+
+func (i sizedInfo) Size() int64 { return i.size }
+
+// A file that grows or shrinks after the upload has named its length fails the upload, saying
+// why, where the transport would name only the lengths.
+func TestUploadOfAFileThatChangesSaysSo(t *testing.T) {
+	ts := newTestServer(t, aepserver.Options{})
+	c := ts.client(t, nil)
+	ds, b := newBatch(t, c)
+	line := `{"identityMap":{"Email":[{"id":"a@example.com"}]}}` + "\n"
+	for _, size := range []int64{10, 1000} {
+		f := writeTemp(t, "grown.json", line)
+		err := c.UploadBatchFile(context.Background(), b.ID, ds.ID, "grown.json", staleStat{f, size})
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("the file changed while it was sent (it held %d bytes when the upload began)", size)) {
+			t.Errorf("a file of %d bytes said to hold %d: %v", len(line), size, err)
+		}
+	}
 }

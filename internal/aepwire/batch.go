@@ -2,6 +2,7 @@ package aepwire
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -158,7 +159,7 @@ func ParseContentRange(v string) (start, length int64, err error) {
 	}
 	start, err1 := strconv.ParseInt(strings.TrimSpace(first), 10, 64)
 	end, err2 := strconv.ParseInt(strings.TrimSpace(last), 10, 64)
-	if err1 != nil || err2 != nil || start < 0 || end < start {
+	if err1 != nil || err2 != nil || start < 0 || end < start || end == math.MaxInt64 {
 		return 0, 0, bad("its first and last byte must be whole numbers, the last not before the first")
 	}
 	if hasTotal && strings.TrimSpace(total) != "*" {

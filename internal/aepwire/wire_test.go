@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -116,5 +117,31 @@ func TestDecodeErrorOfTheProfileServices(t *testing.T) {
 	want.RequestID = "from-header"
 	if got := DecodeError(400, []byte(body), "from-header"); *got != want {
 		t.Errorf("with the header's request id: %+v", *got)
+	}
+}
+
+// A part's Content-Range is read as AEP's guide writes it, and as RFC 9110 does; what is not a
+// range of bytes is refused, saying what to send.
+func TestParseContentRange(t *testing.T) {
+	for in, want := range map[string][2]int64{
+		"bytes 0-1048575":             {0, 1 << 20},
+		"bytes 100-199/1000":          {100, 100},
+		"bytes 5-5/*":                 {5, 1},
+		" bytes 0-9 ":                 {0, 10},
+		"bytes 0-9223372036854775806": {0, 9223372036854775807},
+	} {
+		start, length, err := ParseContentRange(in)
+		if err != nil || start != want[0] || length != want[1] {
+			t.Errorf("%q: %d, %d, %v; want %d, %d", in, start, length, err, want[0], want[1])
+		}
+	}
+	for _, in := range []string{"", "items 0-9", "bytes 9-0", "bytes -1-5", "bytes 0-", "bytes 0-9/5", "bytes 0-9/x",
+		"bytes 0-9223372036854775807", "bytes 1-99999999999999999999"} {
+		if _, _, err := ParseContentRange(in); StatusOf(err) != 400 || !strings.Contains(err.Error(), "such as Content-Range: bytes 0-1048575") {
+			t.Errorf("%q: %v; want a 400 that says what to send", in, err)
+		}
+	}
+	if got := ContentRange(16384, 32767); got != "bytes 16384-32767" {
+		t.Errorf("ContentRange = %q", got)
 	}
 }

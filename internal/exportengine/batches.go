@@ -128,7 +128,7 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 	}
 	// What the batch holds besides the file this upload replaces: the upload may add no more
 	// than the limits leave, and stops reading when it would.
-	used, err := batchUsage(dir, name)
+	used, err := batchUsage(dir, name, "")
 	if err != nil {
 		return fmt.Errorf("storing %s: %w", name, err)
 	}
@@ -161,7 +161,7 @@ func (e *Engine) UploadBatchFile(ctx context.Context, batchID, datasetID, name s
 		err = cerr
 	}
 	if err == nil {
-		err = e.placeUpload(ctx, sb, batchID, dir, tmp.Name(), name, n)
+		err = e.placeUpload(ctx, sb, batchID, dir, tmp.Name(), name, n, false)
 	}
 	if err != nil {
 		if aepwire.StatusOf(err) != 0 {
@@ -249,19 +249,29 @@ type usage struct {
 }
 
 // batchUsage counts the stored files of a batch's file directory and its large files in
-// progress (which become files), leaving out the one named except (which an upload replaces),
-// with its large file, and the uploads in progress.
-func batchUsage(dir, except string) (usage, error) {
+// progress (which become files, each counted as the bytes its answered parts hold), leaving out
+// the stored file replaced (when not "") and the large file of partOf (when not ""): an upload
+// replaces the one, a large file's part adds to the other. Uploads in progress are not counted.
+func batchUsage(dir, replaced, partOf string) (usage, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return usage{}, err
 	}
-	exceptLarge := largeFilePrefix(except)
+	ownLarge := "\x00" // no name
+	if partOf != "" {
+		ownLarge = largeFilePrefix(partOf)
+	}
 	var u usage
 	for _, ent := range entries {
 		name := ent.Name()
-		if name == except || strings.HasPrefix(name, exceptLarge) || !ent.Type().IsRegular() ||
-			strings.HasPrefix(name, ".") && !strings.HasPrefix(name, largeFileMark) {
+		if name == replaced || strings.HasPrefix(name, ownLarge) || !ent.Type().IsRegular() {
+			continue
+		}
+		if strings.HasPrefix(name, ".") {
+			if received, ok := largeFileReceived(name); ok {
+				u.bytes += received
+				u.files++
+			}
 			continue
 		}
 		info, err := ent.Info()
@@ -297,17 +307,19 @@ func (e *Engine) checkBatchLimits(batchID string, used usage, size int64) error 
 // after counting again what the batch holds: of two uploads at once, in any processes, that fit
 // the limits alone but not together, the second is refused, and the batch keeps what it held. An
 // upload that meets the batch being completed waits for it, and is then refused: the batch is no
-// longer loading, and its files are those it was completed with.
-func (e *Engine) placeUpload(ctx context.Context, sb, batchID, dir, tmp, name string, size int64) error {
-	lock, err := e.lockBatch(ctx, batchID)
+// longer loading, and its files are those it was completed with. The upload of a large file
+// (large) takes the place of its large file in progress, which is not counted then.
+func (e *Engine) placeUpload(ctx context.Context, sb, batchID, dir, tmp, name string, size int64, large bool) error {
+	unlock, err := e.lockLoadingBatch(ctx, sb, batchID)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = lock.Unlock() }()
-	if err := e.touchLoadingBatch(ctx, sb, batchID); err != nil {
-		return err
+	defer unlock()
+	partOf := ""
+	if large {
+		partOf = name
 	}
-	used, err := batchUsage(dir, name)
+	used, err := batchUsage(dir, name, partOf)
 	if err != nil {
 		return err
 	}
@@ -320,6 +332,24 @@ func (e *Engine) placeUpload(ctx context.Context, sb, batchID, dir, tmp, name st
 	// The upload is answered as stored: its name in the batch's directory (made with the batch)
 	// must survive a crash of the machine too.
 	return durable.SyncDir(dir)
+}
+
+// lockLoadingBatch takes a batch's upload lock, and checks, holding it, that the batch is still
+// loading: what is done before unlock is done before the batch is completed, and to a batch
+// that is still there.
+func (e *Engine) lockLoadingBatch(ctx context.Context, sb, batchID string) (unlock func(), err error) {
+	lock, err := e.lockBatch(ctx, batchID)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, batchNotFound(batchID) // deleted meanwhile, and its directory with it
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := e.touchLoadingBatch(ctx, sb, batchID); err != nil {
+		_ = lock.Unlock()
+		return nil, err
+	}
+	return func() { _ = lock.Unlock() }, nil
 }
 
 // lockBatch takes a batch's upload lock, waiting for whoever holds it (Hooks.WaitForBatch is

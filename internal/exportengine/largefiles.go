@@ -1,6 +1,7 @@
 package exportengine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,15 +30,28 @@ import (
 // so that it changes with the part, by a rename made durable after the part's bytes are: after
 // a crash, the name says what the answered parts hold, and what a part left unanswered wrote
 // past it is cut off when the file is completed. A part may start anywhere up to what the file
-// has received (a part sent again overwrites what it sent before), not past it: the parts are
-// sent in order, as AEP's guide sends them. The bytes a large file has received count against
-// the batch's limits as a file's do; completing the batch drops the large files not completed.
+// has received, not past it: the parts are sent in order, as AEP's guide sends them. What the
+// file has received is never written again: a part sent again (its answer lost) must hold the
+// bytes it held. The bytes a large file has received count against the batch's limits as a
+// file's do, beside a stored file of its name, which it replaces only once completed; each part
+// is counted again, under the batch's lock, when it is made the file's, and so is the file when
+// it is completed; completing the batch drops the large files not completed.
 const largeFileMark = ".large-"
 
 // largeFilePrefix is the beginning of the dot names of the large file name, before its count.
 func largeFilePrefix(name string) string {
 	sum := sha256.Sum256([]byte(name))
 	return largeFileMark + hex.EncodeToString(sum[:16]) + "-"
+}
+
+// largeFileReceived reads what a large file in progress has received from its dot name.
+func largeFileReceived(entry string) (int64, bool) {
+	rest, ok := strings.CutPrefix(entry, largeFileMark)
+	if !ok || len(rest) < 34 || rest[32] != '-' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest[33:], 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // largeFile is a large file in progress: its path and what it has received.
@@ -58,8 +72,8 @@ func findLargeFile(dir, batchID, name string) (largeFile, error) {
 		return largeFile{}, err
 	}
 	for _, ent := range entries {
-		if rest, ok := strings.CutPrefix(ent.Name(), prefix); ok {
-			if n, err := strconv.ParseInt(rest, 10, 64); err == nil && n >= 0 {
+		if strings.HasPrefix(ent.Name(), prefix) {
+			if n, ok := largeFileReceived(ent.Name()); ok {
 				return largeFile{path: filepath.Join(dir, ent.Name()), received: n}, nil
 			}
 		}
@@ -126,13 +140,14 @@ func (l *largeLocks) lock(batchID, name string) (unlock func()) {
 
 // InitLargeFile begins the large file name of a loading batch (POST ...?action=INITIALIZE): it
 // has received nothing. A large file of that name in progress begins again.
-func (e *Engine) InitLargeFile(ctx context.Context, batchID, datasetID, name string) error {
-	_, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
+func (e *Engine) InitLargeFile(ctx context.Context, batchID, datasetID, name string) (err error) {
+	sb, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
 	if err != nil {
 		return err
 	}
+	defer func() { err = e.gone(ctx, sb, batchID, err) }()
 	defer e.largeLocks.lock(batchID, name)()
-	used, err := batchUsage(dir, name)
+	used, err := batchUsage(dir, "", name)
 	if err != nil {
 		return fmt.Errorf("initializing %s: %w", name, err)
 	}
@@ -142,6 +157,11 @@ func (e *Engine) InitLargeFile(ctx context.Context, batchID, datasetID, name str
 	if err := e.checkRoom(); err != nil {
 		return err
 	}
+	unlock, err := e.lockLoadingBatch(ctx, sb, batchID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if old, err := findLargeFile(dir, batchID, name); err == nil {
 		if err := os.Remove(old.path); err != nil {
 			return fmt.Errorf("initializing %s: %w", name, err)
@@ -159,13 +179,16 @@ func (e *Engine) InitLargeFile(ctx context.Context, batchID, datasetID, name str
 
 // WriteLargeFilePart writes a part of the large file name, the length bytes of body from byte
 // start on, and returns how many bytes the file has received with it. The part is answered
-// durable: a crash after the answer keeps it. A part whose body holds more or fewer bytes than
-// length is refused, and the file has received what it had.
-func (e *Engine) WriteLargeFilePart(ctx context.Context, batchID, datasetID, name string, start, length int64, body io.Reader) (int64, error) {
-	_, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
+// durable: a crash after the answer keeps it. What the file has received is never written
+// again: a part sent again must hold the bytes it held before (where it overlaps them), and only
+// its bytes past them are written. A part refused, for its bytes or the batch's limits, leaves
+// the file as it was.
+func (e *Engine) WriteLargeFilePart(ctx context.Context, batchID, datasetID, name string, start, length int64, body io.Reader) (_ int64, err error) {
+	sb, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
 	if err != nil {
 		return 0, err
 	}
+	defer func() { err = e.gone(ctx, sb, batchID, err) }()
 	defer e.largeLocks.lock(batchID, name)()
 	lf, err := findLargeFile(dir, batchID, name)
 	if err != nil {
@@ -176,37 +199,22 @@ func (e *Engine) WriteLargeFilePart(ctx context.Context, batchID, datasetID, nam
 			"starting where the one before it ended (Content-Range: bytes %d-...)",
 			start, lf.received, aepwire.QuoteShort(name), lf.received)
 	}
-	used, err := batchUsage(dir, name)
+	received := max(lf.received, start+length)
+	used, err := batchUsage(dir, "", name)
 	if err != nil {
 		return 0, fmt.Errorf("storing a part of %s: %w", name, err)
+	}
+	if err := e.checkBatchLimits(batchID, used, received); err != nil {
+		return 0, err
 	}
 	if err := e.checkRoom(); err != nil {
 		return 0, err
 	}
-	limit := length + 1 // a byte more than the part, to know a body that holds more
-	if e.maxBatchBytes > 0 {
-		limit = max(min(limit, e.maxBatchBytes-used.bytes-start+1), 0)
-	}
-	f, err := os.OpenFile(lf.path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(lf.path, os.O_RDWR, 0)
 	if err != nil {
 		return 0, fmt.Errorf("storing a part of %s: %w", name, err)
 	}
-	n, err := int64(0), error(nil)
-	if _, err = f.Seek(start, io.SeekStart); err == nil {
-		n, err = copyWritingBack(f, body, start, limit, e.checkRoom)
-	}
-	received := max(lf.received, start+n)
-	if err == nil {
-		err = e.checkBatchLimits(batchID, used, received)
-	}
-	if err == nil && n != length {
-		held := fmt.Sprintf("%d", n)
-		if n > length {
-			held = "more"
-		}
-		err = ingestBadRequest("the part's Content-Range names %d bytes, and its body held %s: send the part's bytes, all of "+
-			"them and no more", length, held)
-	}
+	err = e.writePart(f, body, start, length, lf.received)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -214,9 +222,7 @@ func (e *Engine) WriteLargeFilePart(ctx context.Context, batchID, datasetID, nam
 		err = cerr
 	}
 	if err == nil && received != lf.received {
-		if err = os.Rename(lf.path, filepath.Join(dir, largeFilePrefix(name)+strconv.FormatInt(received, 10))); err == nil {
-			err = durable.SyncDir(dir)
-		}
+		err = e.commitPart(ctx, sb, batchID, dir, name, lf.path, received)
 	}
 	if err != nil {
 		if aepwire.StatusOf(err) != 0 {
@@ -225,6 +231,92 @@ func (e *Engine) WriteLargeFilePart(ctx context.Context, batchID, datasetID, nam
 		return 0, fmt.Errorf("storing a part of %s: %w", name, err)
 	}
 	return received, nil
+}
+
+// writePart writes the length bytes of body at start into f, a large file that has received
+// received bytes: those of them the part overlaps are compared, not written, and the rest are
+// written after them.
+func (e *Engine) writePart(f *os.File, body io.Reader, start, length, received int64) error {
+	overlap := max(min(received, start+length)-start, 0)
+	if overlap > 0 {
+		if err := sameBytes(f, body, start, overlap); err != nil {
+			return err
+		}
+	}
+	rest := length - overlap
+	if _, err := f.Seek(start+overlap, io.SeekStart); err != nil {
+		return err
+	}
+	n, err := copyWritingBack(f, body, start+overlap, rest+1, e.checkRoom) // a byte more, to know a body that holds more
+	if err != nil {
+		return err
+	}
+	if n != rest {
+		held := strconv.FormatInt(overlap+n, 10)
+		if n > rest {
+			held = "more"
+		}
+		return ingestBadRequest("the part's Content-Range names %d bytes, and its body held %s: send the part's bytes, all of "+
+			"them and no more", length, held)
+	}
+	return nil
+}
+
+// sameBytes reads n bytes of body and compares them with those of f at off: a part sent again
+// must hold the bytes the file received.
+func sameBytes(f *os.File, body io.Reader, off, n int64) error {
+	var have, got [32 << 10]byte
+	for done := int64(0); done < n; {
+		k := min(int64(len(got)), n-done)
+		m, err := io.ReadFull(body, got[:k])
+		if err != nil {
+			return ingestBadRequest("the part's Content-Range names more bytes than its body held: send the part's bytes, " +
+				"all of them and no more")
+		}
+		if _, err := f.ReadAt(have[:m], off+done); err != nil {
+			return err
+		}
+		if !bytes.Equal(have[:m], got[:m]) {
+			return ingestBadRequest("bytes %d-%d of the part differ from those the file received before: a part sent again "+
+				"must hold the bytes it held; to send other bytes, initialize the file again", off, off+n-1)
+		}
+		done += int64(m)
+	}
+	return nil
+}
+
+// commitPart makes what large file name has received received, by renaming it at path, under
+// the batch's lock, while the batch is loading, and within its limits counted again: of two
+// parts at once, in any files, that fit the limits alone but not together, the second is
+// refused.
+func (e *Engine) commitPart(ctx context.Context, sb, batchID, dir, name, path string, received int64) error {
+	unlock, err := e.lockLoadingBatch(ctx, sb, batchID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	used, err := batchUsage(dir, "", name)
+	if err != nil {
+		return err
+	}
+	if err := e.checkBatchLimits(batchID, used, received); err != nil {
+		return err
+	}
+	if err := os.Rename(path, filepath.Join(dir, largeFilePrefix(name)+strconv.FormatInt(received, 10))); err != nil {
+		return err
+	}
+	return durable.SyncDir(dir)
+}
+
+// gone turns a failure that met a file or directory gone into what took it away: the batch's
+// completion, abort or deletion meanwhile, as touchLoadingBatch says it.
+func (e *Engine) gone(ctx context.Context, sb, batchID string, err error) error {
+	if err != nil && aepwire.StatusOf(err) == 0 && errors.Is(err, os.ErrNotExist) {
+		if terr := e.touchLoadingBatch(ctx, sb, batchID); terr != nil {
+			return terr
+		}
+	}
+	return err
 }
 
 // LargeFileReceived returns how many bytes the large file name has received (HEAD ...).
@@ -241,11 +333,12 @@ func (e *Engine) LargeFileReceived(ctx context.Context, batchID, datasetID, name
 // (POST ...?action=COMPLETE), replacing one of that name; it returns the file's size. Completing
 // a file that is no longer in progress and is one of the batch's files returns its size: a
 // COMPLETE sent again leaves the file as once.
-func (e *Engine) CompleteLargeFile(ctx context.Context, batchID, datasetID, name string) (int64, error) {
+func (e *Engine) CompleteLargeFile(ctx context.Context, batchID, datasetID, name string) (_ int64, err error) {
 	sb, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
 	if err != nil {
 		return 0, err
 	}
+	defer func() { err = e.gone(ctx, sb, batchID, err) }()
 	defer e.largeLocks.lock(batchID, name)()
 	lf, err := findLargeFile(dir, batchID, name)
 	if aepwire.IsNotFound(err) {
@@ -264,7 +357,7 @@ func (e *Engine) CompleteLargeFile(ctx context.Context, batchID, datasetID, name
 	if err := durable.SyncFile(lf.path); err != nil {
 		return 0, fmt.Errorf("completing %s: %w", name, err)
 	}
-	if err := e.placeUpload(ctx, sb, batchID, dir, lf.path, name, lf.received); err != nil {
+	if err := e.placeUpload(ctx, sb, batchID, dir, lf.path, name, lf.received, true); err != nil {
 		if aepwire.StatusOf(err) != 0 {
 			return 0, err
 		}
