@@ -18,8 +18,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepserver"
+	"github.com/aepkit/terraform-provider-experienceplatform/internal/aepwire"
 	"github.com/aepkit/terraform-provider-experienceplatform/internal/exportengine"
 )
 
@@ -79,7 +81,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 		"address (an IPv6 /64 counting as one); default a quarter of -max-conns; behind a proxy, set it to -max-conns")
 	fs.IntVar(&f.quotas.Datasets, "max-datasets", defaultQuotas.Datasets, "with -serve: the most datasets a sandbox holds; 0 for no limit")
 	fs.IntVar(&f.quotas.LoadingBatches, "max-loading-batches", defaultQuotas.LoadingBatches, "with -serve: the most batches a "+
-		"sandbox has loading (created and not yet completed or aborted); 0 for no limit")
+		"sandbox has open: loading (created, not yet completed or aborted) or being ingested; 0 for no limit")
 	fs.IntVar(&f.quotas.PendingJobs, "max-pending-jobs", defaultQuotas.PendingJobs, "with -serve: the most export jobs a "+
 		"sandbox has waiting or running; past it a new job is a 429; 0 for no limit")
 	fs.IntVar(&f.quotas.PolicyVersions, "merge-policy-versions", defaultQuotas.PolicyVersions, "with -serve: how many versions "+
@@ -227,6 +229,11 @@ func (f serveFlags) check() (*tls.Config, error) {
 	if f.clientID != "" && f.clientSecret == "" {
 		return nil, errors.New("-client-id needs its secret in AEP_CLIENT_SECRET")
 	}
+	if f.clientID != "" {
+		if err := checkClientID(f.clientID); err != nil {
+			return nil, fmt.Errorf("-client-id: %w", err)
+		}
+	}
 	if f.publicURL != "" {
 		u, err := url.Parse(f.publicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
@@ -275,6 +282,16 @@ func (f serveFlags) check() (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
+// checkClientID refuses a client id that no request could name: x-api-key's value has no
+// control characters, and no blanks at either end.
+func checkClientID(id string) error {
+	if strings.TrimSpace(id) != id || strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return fmt.Errorf("client_id %q has blanks at an end or control characters, which no request's x-api-key can hold: "+
+			"use letters, digits and punctuation", id)
+	}
+	return nil
+}
+
 // maxClientsFile bounds what -clients may hold: a few hundred bytes a client.
 const maxClientsFile = 1 << 20
 
@@ -286,8 +303,8 @@ type clientEntry struct {
 }
 
 // credentials are the clients that may obtain tokens: -client-id's, which may name every
-// sandbox, and those of -clients, each granted the sandboxes it names (every one when it names
-// none). The file holds secrets: one that others may read is refused, as ssh refuses a key.
+// sandbox, and those of -clients, each granted the sandboxes it names. The file holds secrets:
+// one that others may read is refused, as ssh refuses a key.
 func (f serveFlags) credentials() ([]aepserver.Credential, error) {
 	var creds []aepserver.Credential
 	if f.clientID != "" {
@@ -311,11 +328,18 @@ func (f serveFlags) credentials() ([]aepserver.Credential, error) {
 	if perm := info.Mode().Perm(); runtime.GOOS != "windows" && perm&0o077 != 0 {
 		return nil, bad("others may read it (mode %04o), and it holds secrets: chmod 600 %s", perm, f.clientsFile)
 	}
+	if info.Size() > maxClientsFile {
+		return nil, bad("it holds %d bytes, more than the %s a list of clients may hold", info.Size(), aepwire.FormatBytes(maxClientsFile))
+	}
+	const example = `[{"client_id": "team", "client_secret": "...", "sandboxes": ["dev"]}]`
 	dec := json.NewDecoder(io.LimitReader(file, maxClientsFile))
 	dec.DisallowUnknownFields()
 	var entries []clientEntry
 	if err := dec.Decode(&entries); err != nil {
-		return nil, bad(`is not a JSON list of clients such as [{"client_id": "team", "client_secret": "...", "sandboxes": ["dev"]}]: %v`, err)
+		return nil, bad("is not a JSON list of clients such as %s: %v", example, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, bad("holds more after its list of clients: give one list, such as %s", example)
 	}
 	seen := map[string]bool{f.clientID: f.clientID != ""}
 	served := f.sandboxList()
@@ -325,6 +349,11 @@ func (f serveFlags) credentials() ([]aepserver.Credential, error) {
 			return nil, bad("client %d has no client_id or no client_secret", i+1)
 		case seen[e.ClientID]:
 			return nil, bad("client_id %q is given twice", e.ClientID)
+		case len(e.Sandboxes) == 0:
+			return nil, bad("client %q names no sandboxes: list those its tokens may name, such as \"sandboxes\": [\"dev\"]", e.ClientID)
+		}
+		if err := checkClientID(e.ClientID); err != nil {
+			return nil, bad("%v", err)
 		}
 		seen[e.ClientID] = true
 		for _, sb := range e.Sandboxes {

@@ -213,6 +213,7 @@ func TestServeFlagsThatDoNotGoTogether(t *testing.T) {
 		{[]string{"-max-conns-per-addr", "-1"}, "-max-conns-per-addr must be at least 1, or 0 for a quarter of -max-conns"},
 		{[]string{"-max-batch-files", "0"}, "-max-batch-files must be at least 1"},
 		{[]string{"-max-pending-jobs", "-5"}, "-max-pending-jobs must be at least 1, or 0 for no limit"},
+		{[]string{"-client-id", "team\t"}, `-client-id: client_id "team\t" has blanks at an end or control characters`},
 		{[]string{"-sandboxes", " , "}, "-sandboxes names no sandbox"},
 		{[]string{"-sandboxes", "prod,Dev Team"}, `-sandboxes: sandbox name "Dev Team" is not valid: use lower-case letters`},
 	} {
@@ -364,6 +365,12 @@ func TestServeClientsFile(t *testing.T) {
 			`names sandbox "qa", which -sandboxes does not serve (prod,dev)`},
 		{write("twice.json", `[{"client_id": "c", "client_secret": "s"}]`, 0o600), `client_id "c" is given twice`},
 		{write("unknown.json", `[{"client_id": "x", "secret": "s"}]`, 0o600), "is not a JSON list of clients"},
+		{write("more.json", good+` [{"client_id": "b", "client_secret": "s", "sandboxes": ["dev"]}]`, 0o600),
+			"holds more after its list of clients"},
+		{write("none.json", `[{"client_id": "x", "client_secret": "s", "sandboxes": []}]`, 0o600), `client "x" names no sandboxes`},
+		{write("blank.json", `[{"client_id": "team ", "client_secret": "s", "sandboxes": ["dev"]}]`, 0o600),
+			`client_id "team " has blanks at an end or control characters`},
+		{write("huge.json", "["+strings.Repeat(" ", 1<<20)+"]", 0o600), "more than the 1 MiB a list of clients may hold"},
 	}
 	if runtime.GOOS != "windows" { // where a file's mode does not say who may read it
 		cases = append(cases, struct{ file, want string }{write("open.json", good, 0o644), "others may read it (mode 0644)"})

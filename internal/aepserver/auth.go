@@ -37,8 +37,11 @@ const (
 )
 
 // Issued tokens are kept until they expire, and swept out at most this often; at most
-// maxTokens are kept, and past that the tenth closest to expiring go (their clients get a 401
-// and ask for new tokens).
+// maxTokens are kept, each client holding at most its share of them (maxTokens over the number
+// of clients): past its share, a client's own token closest to expiring goes, so that one
+// client's requests cannot drop another's tokens; past maxTokens (tokens of clients no longer
+// known), the tenth closest to expiring go. A client whose token went gets a 401, and asks for
+// a new one.
 const (
 	sweepTokensEvery = time.Minute
 	maxTokens        = 10000
@@ -60,8 +63,12 @@ type issuedToken struct {
 
 // auth is the token endpoint's state: issued tokens and failed attempts.
 type auth struct {
-	mu       sync.Mutex
-	tokens   map[string]issuedToken
+	mu     sync.Mutex
+	tokens map[string]issuedToken
+	// held counts the tokens of each client; share is the most one client holds, its part of
+	// maxTokens, so that no client's requests drop another's tokens.
+	held     map[string]int
+	share    int
 	swept    time.Time
 	failures map[digest]*failures
 }
@@ -72,8 +79,20 @@ type failures struct {
 	last        time.Time
 }
 
-func newAuth() *auth {
-	return &auth{tokens: map[string]issuedToken{}, failures: map[digest]*failures{}}
+// newAuth returns the token and failure records of a server with clients credentials.
+func newAuth(clients int) *auth {
+	return &auth{tokens: map[string]issuedToken{}, held: map[string]int{}, share: maxTokens / max(clients, 1),
+		failures: map[digest]*failures{}}
+}
+
+// drop forgets a token; a.mu is held.
+func (a *auth) drop(token string) {
+	if t, ok := a.tokens[token]; ok {
+		delete(a.tokens, token)
+		if a.held[t.clientID]--; a.held[t.clientID] <= 0 {
+			delete(a.held, t.clientID)
+		}
+	}
 }
 
 // token is the IMS OAuth server-to-server endpoint: client_credentials only.
@@ -231,10 +250,20 @@ func (a *auth) issue(token string, t issuedToken, now time.Time) {
 	if now.Sub(a.swept) >= sweepTokensEvery || len(a.tokens) >= maxTokens {
 		for k, v := range a.tokens {
 			if !now.Before(v.expires) {
-				delete(a.tokens, k)
+				a.drop(k)
 			}
 		}
 		a.swept = now
+	}
+	if a.held[t.clientID] >= a.share {
+		// The client's own token closest to expiring goes.
+		oldest, at := "", time.Time{}
+		for k, v := range a.tokens {
+			if v.clientID == t.clientID && (oldest == "" || v.expires.Before(at)) {
+				oldest, at = k, v.expires
+			}
+		}
+		a.drop(oldest)
 	}
 	if len(a.tokens) >= maxTokens {
 		expiries := make([]time.Time, 0, len(a.tokens))
@@ -245,11 +274,13 @@ func (a *auth) issue(token string, t issuedToken, now time.Time) {
 		cut := expiries[len(expiries)/10]
 		for k, v := range a.tokens {
 			if !v.expires.After(cut) {
-				delete(a.tokens, k)
+				a.drop(k)
 			}
 		}
 	}
+	a.drop(token) // issued again: counted once
 	a.tokens[token] = t
+	a.held[t.clientID]++
 }
 
 // clientOf returns the client a token was issued to, while it is valid.
@@ -265,7 +296,7 @@ func (s *Server) clientOf(token string) (string, bool) {
 		return "", false
 	}
 	if !s.clock.Now().Before(t.expires) {
-		delete(a.tokens, token)
+		a.drop(token)
 		return "", false
 	}
 	return t.clientID, true

@@ -14,7 +14,7 @@ import (
 // The records of failed token requests are bounded: ids whose failures are old are forgotten,
 // and past the bound the id that failed longest ago goes, never the one being guessed at.
 func TestFailureRecordsAreBounded(t *testing.T) {
-	a := newAuth()
+	a := newAuth(1)
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	guessed := sha256.Sum256([]byte("guessed"))
 	for range freeFailures + 10 {
@@ -101,5 +101,25 @@ func TestTooManyRequestsSayWhenToTryAgain(t *testing.T) {
 	s.writeError(w, r, aepwire.Errorf(http.StatusTooManyRequests, "X", "Too many requests", "wait"))
 	if w.Header().Get("Retry-After") != "7" {
 		t.Errorf("a 429 that named its wait: Retry-After %q, want 7", w.Header().Get("Retry-After"))
+	}
+}
+
+// No client's token requests drop another client's tokens: past its share of maxTokens, a
+// client's own token closest to expiring goes, however soon another's expires.
+func TestTokensOfOneClientDoNotDropAnothers(t *testing.T) {
+	a := newAuth(2)
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	a.issue("prod", issuedToken{clientID: "prod-team", expires: now.Add(time.Minute)}, now)
+	for i := range maxTokens {
+		a.issue("dev-"+strconv.Itoa(i), issuedToken{clientID: "dev-team", expires: now.Add(time.Hour + time.Duration(i)*time.Second)}, now)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, prod := a.tokens["prod"]
+	_, first := a.tokens["dev-0"]
+	_, last := a.tokens["dev-"+strconv.Itoa(maxTokens-1)]
+	if !prod || first || !last || a.held["dev-team"] != maxTokens/2 || len(a.tokens) != maxTokens/2+1 {
+		t.Errorf("prod-team's token kept %v; dev-team's first %v, last %v, %d held; %d in all; want prod's kept and dev-team's "+
+			"newest %d", prod, first, last, a.held["dev-team"], len(a.tokens), maxTokens/2)
 	}
 }

@@ -119,7 +119,7 @@ func New(p Platform, opts Options) *Server {
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	s := &Server{platform: p, opts: opts, mux: http.NewServeMux(), clock: clock.Or(opts.Clock),
 		limits: opts.Limits.withDefaults(), timeouts: opts.Timeouts.withDefaults(),
-		compare: subtle.ConstantTimeCompare, auth: newAuth(), uploads: newUploads()}
+		compare: subtle.ConstantTimeCompare, auth: newAuth(len(opts.Credentials)), uploads: newUploads()}
 	for _, c := range opts.Credentials {
 		s.creds = append(s.creds, credential{id: sha256.Sum256([]byte(c.ClientID)), secret: sha256.Sum256([]byte(c.ClientSecret)),
 			clientID: c.ClientID})

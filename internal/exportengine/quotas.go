@@ -15,9 +15,10 @@ type Quotas struct {
 	// Datasets is the most datasets a sandbox holds; past it, a creation is a 400 that says to
 	// delete some.
 	Datasets int
-	// LoadingBatches is the most batches a sandbox has loading (created, not yet completed or
-	// aborted); past it, a creation is a 400 that says to complete or abort some. A batch left
-	// loading for a day is abandoned (KeepTidy), which gives its place back.
+	// LoadingBatches is the most batches a sandbox has open: loading (created, not yet completed
+	// or aborted), or processing (completed, and waiting for their ingestion or in it); past it,
+	// a creation is a 400 that says what to do. A batch left loading for a day is abandoned
+	// (KeepTidy), and a batch processing ends once ingested, each giving its place back.
 	LoadingBatches int
 	// PendingJobs is the most export jobs a sandbox has waiting or running (NEW or PROCESSING);
 	// past it, a creation is a 429, to be tried again once some have ended.
@@ -61,9 +62,10 @@ func (e *Engine) checkDatasetQuota(ctx context.Context, tx *sql.Tx, sb string) e
 func (e *Engine) checkBatchQuota(ctx context.Context, tx *sql.Tx, sb string) error {
 	return checkQuota(ctx, tx, e.quotas.LoadingBatches, func(n int) error {
 		return aepwire.Errorf(http.StatusBadRequest, codeIngestQuota, "Quota reached",
-			"the sandbox has %d batches loading, the most this server keeps open in one: complete (POST /batches/{id}?action=COMPLETE) "+
-				"or abort (?action=ABORT) the batches you have opened, or ask the server's operator for more (-max-loading-batches)", n)
-	}, `SELECT COUNT(*) FROM batches WHERE sandbox = ? AND status = ?`, sb, aepwire.BatchLoading)
+			"the sandbox has %d batches loading or being ingested, the most this server keeps open in one: wait for the batches "+
+				"completed to end, and complete (POST /batches/{id}?action=COMPLETE) or abort (?action=ABORT) those you have "+
+				"opened, or ask the server's operator for more (-max-loading-batches)", n)
+	}, `SELECT COUNT(*) FROM batches WHERE sandbox = ? AND status IN (?, ?)`, sb, aepwire.BatchLoading, aepwire.BatchProcessing)
 }
 
 func (e *Engine) checkJobQuota(ctx context.Context, tx *sql.Tx, sb string) error {

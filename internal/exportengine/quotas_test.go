@@ -18,8 +18,9 @@ func refusedFor(t *testing.T, what string, err error, status int, says string) {
 	}
 }
 
-// A sandbox holds at most Quotas.Datasets datasets and Quotas.LoadingBatches batches loading;
-// another sandbox's count is its own, and a batch completed gives its place back.
+// A sandbox holds at most Quotas.Datasets datasets and Quotas.LoadingBatches batches open
+// (loading, or processing); another sandbox's count is its own, and a batch ingested gives its
+// place back.
 func TestSandboxQuotasOfDatasetsAndLoadingBatches(t *testing.T) {
 	e := openEngine(t, Options{DataDir: t.TempDir(), Quotas: Quotas{Datasets: 2, LoadingBatches: 2}})
 	ctx := context.Background()
@@ -45,16 +46,23 @@ func TestSandboxQuotasOfDatasetsAndLoadingBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.CreateBatch(ctx, batch); err != nil {
+	second, err := e.CreateBatch(ctx, batch)
+	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.CreateBatch(ctx, batch)
-	refusedFor(t, "a third batch loading", err, http.StatusBadRequest, "has 2 batches loading")
+	refusedFor(t, "a third batch loading", err, http.StatusBadRequest, "has 2 batches loading or being ingested")
 	refusedFor(t, "a third batch loading", err, http.StatusBadRequest, "complete (POST /batches/{id}?action=COMPLETE)")
-	if err := e.UploadBatchFile(ctx, first.ID, ds, "p.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"a@x.io"}]}}`)); err != nil {
+	// A batch completed and waiting for its ingestion (AcceptBatch) is still open.
+	if _, err := e.store.DB().ExecContext(ctx, `UPDATE batches SET status = ? WHERE id = ?`, aepwire.BatchProcessing, first.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.CompleteBatch(ctx, first.ID); err != nil {
+	_, err = e.CreateBatch(ctx, batch)
+	refusedFor(t, "a third batch beside one processing", err, http.StatusBadRequest, "has 2 batches loading or being ingested")
+	if err := e.UploadBatchFile(ctx, second.ID, ds, "p.json", strings.NewReader(`{"identityMap":{"Email":[{"id":"a@x.io"}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CompleteBatch(ctx, second.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.CreateBatch(ctx, batch); err != nil {
