@@ -141,12 +141,11 @@ func (l *largeLocks) lock(batchID, name string) (unlock func()) {
 // InitLargeFile begins the large file name of a loading batch (POST ...?action=INITIALIZE): it
 // has received nothing. A large file of that name in progress begins again.
 func (e *Engine) InitLargeFile(ctx context.Context, batchID, datasetID, name string) (err error) {
-	sb, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
+	sb, dir, done, err := e.largeTarget(ctx, batchID, datasetID, name)
 	if err != nil {
 		return err
 	}
-	defer func() { err = e.gone(ctx, sb, batchID, err) }()
-	defer e.largeLocks.lock(batchID, name)()
+	defer done(&err)
 	used, err := batchUsage(dir, "", name)
 	if err != nil {
 		return fmt.Errorf("initializing %s: %w", name, err)
@@ -184,12 +183,11 @@ func (e *Engine) InitLargeFile(ctx context.Context, batchID, datasetID, name str
 // its bytes past them are written. A part refused, for its bytes or the batch's limits, leaves
 // the file as it was.
 func (e *Engine) WriteLargeFilePart(ctx context.Context, batchID, datasetID, name string, start, length int64, body io.Reader) (_ int64, err error) {
-	sb, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
+	sb, dir, done, err := e.largeTarget(ctx, batchID, datasetID, name)
 	if err != nil {
 		return 0, err
 	}
-	defer func() { err = e.gone(ctx, sb, batchID, err) }()
-	defer e.largeLocks.lock(batchID, name)()
+	defer done(&err)
 	lf, err := findLargeFile(dir, batchID, name)
 	if err != nil {
 		return 0, err
@@ -308,6 +306,20 @@ func (e *Engine) commitPart(ctx context.Context, sb, batchID, dir, name, path st
 	return durable.SyncDir(dir)
 }
 
+// largeTarget checks a large file's name and batch for a call (uploadTarget), and locks the
+// file for it; done, deferred, unlocks the file and turns the call's failure that met a file or
+// directory gone into what took it away (gone).
+func (e *Engine) largeTarget(ctx context.Context, batchID, datasetID, name string) (sb, dir string, done func(*error), err error) {
+	if sb, dir, err = e.uploadTarget(ctx, batchID, datasetID, name); err != nil {
+		return "", "", nil, err
+	}
+	unlock := e.largeLocks.lock(batchID, name)
+	return sb, dir, func(errp *error) {
+		unlock()
+		*errp = e.gone(ctx, sb, batchID, *errp)
+	}, nil
+}
+
 // gone turns a failure that met a file or directory gone into what took it away: the batch's
 // completion, abort or deletion meanwhile, as touchLoadingBatch says it.
 func (e *Engine) gone(ctx context.Context, sb, batchID string, err error) error {
@@ -334,12 +346,11 @@ func (e *Engine) LargeFileReceived(ctx context.Context, batchID, datasetID, name
 // a file that is no longer in progress and is one of the batch's files returns its size: a
 // COMPLETE sent again leaves the file as once.
 func (e *Engine) CompleteLargeFile(ctx context.Context, batchID, datasetID, name string) (_ int64, err error) {
-	sb, dir, err := e.uploadTarget(ctx, batchID, datasetID, name)
+	sb, dir, done, err := e.largeTarget(ctx, batchID, datasetID, name)
 	if err != nil {
 		return 0, err
 	}
-	defer func() { err = e.gone(ctx, sb, batchID, err) }()
-	defer e.largeLocks.lock(batchID, name)()
+	defer done(&err)
 	lf, err := findLargeFile(dir, batchID, name)
 	if aepwire.IsNotFound(err) {
 		// Completed already (a COMPLETE sent again, its answer lost): the file is as once.

@@ -188,6 +188,19 @@ func (h *heldReader) Read(p []byte) (int, error) {
 	return h.r.Read(p)
 }
 
+// heldPart sends body as the part of name from byte 0, held once it begins reading it: it
+// returns when the part is being read, with its release and where its outcome arrives.
+func heldPart(e *Engine, ds, batch, name, body string) (release chan struct{}, outcome <-chan error) {
+	held := newHeldReader(body)
+	out := make(chan error, 1)
+	go func() {
+		_, err := e.WriteLargeFilePart(context.Background(), batch, ds, name, 0, int64(len(body)), held)
+		out <- err
+	}()
+	<-held.reading
+	return held.release, out
+}
+
 // Of two parts at once, of two large files, that fit the batch alone but not together, the one
 // that ends second is refused, counted again when it is made the file's: the batch never holds
 // more than its limit.
@@ -199,17 +212,11 @@ func TestLargeFilePartsAtOnceStayWithinTheBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	held := newHeldReader(lineA + lineB)
-	done := make(chan error, 1)
-	go func() {
-		_, err := e.WriteLargeFilePart(ctx, b, ds, "a.json", 0, 88, held)
-		done <- err
-	}()
-	<-held.reading // a.json's part has passed its first count
+	release, done := heldPart(e, ds, b, "a.json", lineA+lineB) // past its first count
 	if _, err := e.WriteLargeFilePart(ctx, b, ds, "b.json", 0, 88, strings.NewReader(lineA+lineB)); err != nil {
 		t.Fatal(err)
 	}
-	close(held.release)
+	close(release)
 	refusedFor(t, "a.json's part, ended after b.json's", <-done, http.StatusRequestEntityTooLarge, "more than 100 bytes of files")
 	used, err := batchUsage(filepath.Join(e.batchDir(b), batchFileDir), "", "")
 	if err != nil || used.bytes != 88 {
@@ -228,13 +235,7 @@ func TestLargeFileMeetsItsBatchCompleted(t *testing.T) {
 	if err := e.InitLargeFile(ctx, b, ds, "part.json"); err != nil {
 		t.Fatal(err)
 	}
-	held := newHeldReader(lineB)
-	parted := make(chan error, 1)
-	go func() {
-		_, err := e.WriteLargeFilePart(ctx, b, ds, "part.json", 0, 44, held)
-		parted <- err
-	}()
-	<-held.reading
+	release, parted := heldPart(e, ds, b, "part.json", lineB)
 	// An INITIALIZE that has passed its first look at the batch, and waits for another call
 	// of its file to end.
 	unlock := e.largeLocks.lock(b, "init.json")
@@ -248,7 +249,7 @@ func TestLargeFileMeetsItsBatchCompleted(t *testing.T) {
 	if done, err := e.CompleteBatch(ctx, b); err != nil || done.Status != aepwire.BatchSuccess {
 		t.Fatalf("the batch: %+v, %v", done, err)
 	}
-	close(held.release)
+	close(release)
 	unlock()
 	for what, err := range map[string]error{"the part": <-parted, "the INITIALIZE": <-inited} {
 		refusedFor(t, what+" met by the completion", err, http.StatusBadRequest, "files can only be added while it is loading")
@@ -266,17 +267,11 @@ func TestLargeFilePartMeetsItsBatchAborted(t *testing.T) {
 	if err := e.InitLargeFile(ctx, b, ds, "part.json"); err != nil {
 		t.Fatal(err)
 	}
-	held := newHeldReader(lineA)
-	parted := make(chan error, 1)
-	go func() {
-		_, err := e.WriteLargeFilePart(ctx, b, ds, "part.json", 0, 44, held)
-		parted <- err
-	}()
-	<-held.reading
+	release, parted := heldPart(e, ds, b, "part.json", lineA)
 	if err := e.DeleteBatch(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	close(held.release)
+	close(release)
 	if err := <-parted; !aepwire.IsNotFound(err) {
 		t.Errorf("the part met by the abort: %v; want the 404 of a batch not found", err)
 	}
