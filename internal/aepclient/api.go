@@ -160,9 +160,9 @@ func batchFilePath(batchID, datasetID, name string) string {
 // uploadLargeFile is AEP's large-file upload (batch-ingestion.yaml, and the batch ingestion
 // guide's "large file upload"): the file is initialized (POST ?action=INITIALIZE), sent in parts
 // of Config.FilePartSize in order, each a PATCH whose Content-Range names its first and last
-// byte, and completed (POST ?action=COMPLETE). A part is held in memory, so that a try that
-// fails sends it again; so is every call, as each leaves the file as once. A JSON array is sent
-// as JSON Lines, as by a PUT.
+// byte, and completed (POST ?action=COMPLETE). Each call is tried again as a PUT is, since
+// sending it twice leaves the file as once; a part is held in memory so that a try sends the
+// same bytes again. A JSON array is sent as JSON Lines, as by a PUT.
 func (c *Client) uploadLargeFile(ctx context.Context, path, name string, body io.Reader) error {
 	fail := func(err error) error {
 		return fmt.Errorf("uploading %s in parts (AEP's large-file upload): %w", name, err)

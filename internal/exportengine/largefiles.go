@@ -100,9 +100,9 @@ func removeLargeFiles(dir string) error {
 	return errors.Join(errs...)
 }
 
-// largeLocks holds one lock a large file in progress in this process: of two parts of one file
-// at once, the second waits, so that what the file has received moves forward one part at a
-// time.
+// largeLocks holds a lock for each large file in progress in this process: of two calls on one
+// file at once, the second waits, so that what the file has received moves forward one part at
+// a time.
 type largeLocks struct {
 	mu   sync.Mutex
 	held map[string]*largeLock
