@@ -306,42 +306,53 @@ func TestServeResumesTheBatchesLeftProcessing(t *testing.T) {
 // -max-datasets is refused, saying which flag.
 func TestServeHoldsSandboxesToTheirQuotas(t *testing.T) {
 	addr, _ := serving(t, "-serve", "127.0.0.1:0", "-max-datasets", "1")
-	base := "http://" + addr
-	resp, err := http.PostForm(base+"/ims/token/v3", url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"},
-		"client_secret": {"s"}})
+	token := serveToken(t, addr, "c", "s")
+	body := `{"name":"p","schemaRef":{"id":"` + aepwire.SchemaProfile + `","contentType":"application/vnd.adobe.xed+json;version=1"}}`
+	if status, answer := serveCall(t, addr, "c", token, "prod", "POST", "/data/foundation/catalog/dataSets", body); status != http.StatusCreated {
+		t.Fatalf("the first dataset: %d %s", status, answer)
+	}
+	status, answer := serveCall(t, addr, "c", token, "prod", "POST", "/data/foundation/catalog/dataSets", body)
+	if status != http.StatusBadRequest || !strings.Contains(answer, "-max-datasets") {
+		t.Errorf("the second dataset: %d %s; want a 400 naming -max-datasets", status, answer)
+	}
+}
+
+// serveToken obtains a token from the plain-HTTP server at addr for a client.
+func serveToken(t *testing.T, addr, id, secret string) string {
+	t.Helper()
+	resp, err := http.PostForm("http://"+addr+"/ims/token/v3", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {id}, "client_secret": {secret}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	var tok aepwire.TokenResponse
-	err = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("%s's token: %d %+v, %v", id, resp.StatusCode, tok, err)
+	}
+	return tok.AccessToken
+}
+
+// serveCall makes a request of the plain-HTTP server at addr as a client, in a sandbox, and
+// returns the answer's status and body.
+func serveCall(t *testing.T, addr, client, token, sandbox, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	create := func() (int, string) {
-		req, err := http.NewRequest("POST", base+"/data/foundation/catalog/dataSets",
-			strings.NewReader(`{"name":"p","schemaRef":{"id":"`+aepwire.SchemaProfile+`","contentType":"application/vnd.adobe.xed+json;version=1"}}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range map[string]string{"Authorization": "Bearer " + tok.AccessToken, "x-api-key": "c", "x-gw-ims-org-id": "o@AdobeOrg",
-			"x-sandbox-name": "prod", "Content-Type": "application/json"} {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+	req.Header = http.Header{"Authorization": {"Bearer " + token}, "X-Api-Key": {client}, "X-Gw-Ims-Org-Id": {"o@AdobeOrg"},
+		"X-Sandbox-Name": {sandbox}, "Content-Type": {"application/json"}}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if status, body := create(); status != http.StatusCreated {
-		t.Fatalf("the first dataset: %d %s", status, body)
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if status, body := create(); status != http.StatusBadRequest || !strings.Contains(body, "-max-datasets") {
-		t.Errorf("the second dataset: %d %s; want a 400 naming -max-datasets", status, body)
-	}
+	return resp.StatusCode, string(answer)
 }
 
 // -clients grants each client the sandboxes it names; the file, which holds secrets, must be
@@ -389,33 +400,10 @@ func TestServeClientsFile(t *testing.T) {
 	}
 
 	addr, _ := serving(t, "-serve", "127.0.0.1:0", "-sandboxes", "prod,dev", "-clients", write("clients.json", good, 0o600))
-	resp, err := http.PostForm("http://"+addr+"/ims/token/v3", url.Values{"grant_type": {"client_credentials"},
-		"client_id": {"dev-team"}, "client_secret": {"dev-secret-Q3"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok aepwire.TokenResponse
-	err = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if err != nil || tok.AccessToken == "" {
-		t.Fatalf("dev-team's token: %+v, %v", tok, err)
-	}
+	token := serveToken(t, addr, "dev-team", "dev-secret-Q3")
 	for sandbox, want := range map[string]int{"dev": http.StatusOK, "prod": http.StatusForbidden} {
-		req, err := http.NewRequest("GET", "http://"+addr+"/data/foundation/catalog/dataSets", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range map[string]string{"Authorization": "Bearer " + tok.AccessToken, "x-api-key": "dev-team",
-			"x-gw-ims-org-id": "o@AdobeOrg", "x-sandbox-name": sandbox} {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("dev-team in %s: %d, want %d", sandbox, resp.StatusCode, want)
+		if status, answer := serveCall(t, addr, "dev-team", token, sandbox, "GET", "/data/foundation/catalog/dataSets", ""); status != want {
+			t.Errorf("dev-team in %s: %d %s, want %d", sandbox, status, answer, want)
 		}
 	}
 }

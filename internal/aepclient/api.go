@@ -142,11 +142,7 @@ func sentAsIs(body io.Reader, size int64) int64 {
 		return 0
 	}
 	var first [1]byte
-	if _, err := ra.ReadAt(first[:], 0); err != nil {
-		return 0
-	}
-	switch first[0] {
-	case ' ', '\t', '\r', '\n', 0xEF, '[':
+	if _, err := ra.ReadAt(first[:], 0); err != nil || !leadsAsIs(first[0]) {
 		return 0
 	}
 	return size

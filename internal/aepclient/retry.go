@@ -415,6 +415,16 @@ type sizedReader struct {
 
 func (s sizedReader) Len() int { return int(s.n) }
 
+// leadsAsIs reports whether a batch file whose first byte is b is sent as it is: uploadReader
+// skips blanks and a byte-order mark at its start, and converts a JSON array.
+func leadsAsIs(b byte) bool {
+	switch b {
+	case ' ', '\t', '\r', '\n', 0xEF, '[':
+		return false
+	}
+	return true
+}
+
 // uploadReader is a batch file as it is sent: JSON Lines as they are; a JSON array converted to
 // JSON Lines, one element a line in order, so that a JSON batch reads one record an element
 // (numbered as the elements) without inputFormat.isMultiLineJson, which would apply to every
@@ -423,7 +433,7 @@ func uploadReader(raw io.Reader) io.Reader {
 	br := bufio.NewReader(raw)
 	for skipped := 0; skipped < 1<<16; skipped++ {
 		b, err := br.Peek(1)
-		if err != nil {
+		if err != nil || leadsAsIs(b[0]) {
 			return br
 		}
 		switch b[0] {
