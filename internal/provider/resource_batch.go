@@ -138,8 +138,9 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 			},
 			"content_sha256": schema.StringAttribute{
 				Computed: true,
-				Description: "SHA-256 over the files' names and contents, computed at plan time. When the contents " +
-					"change, the plan replaces the batch, so the new contents are ingested.",
+				Description: "SHA-256 over the files' names and contents, as they were ingested. A plan computes it " +
+					"again: when the contents changed, the plan replaces the batch, so the new contents are ingested, " +
+					"and the new hash is known after apply (as is a new batch's).",
 			},
 			"status": schema.StringAttribute{
 				Computed: true,
@@ -226,10 +227,15 @@ func (r *batchResource) ValidateConfig(ctx context.Context, req resource.Validat
 	seen := map[string]int{}
 	for i, elem := range files.Elements() {
 		s, ok := elem.(types.String)
-		if !ok || s.IsUnknown() || s.IsNull() || s.ValueString() == "" {
+		at := path.Root("files").AtListIndex(i)
+		if ok && s.IsNull() {
+			resp.Diagnostics.AddAttributeError(at, "Invalid batch file",
+				fmt.Sprintf("files[%d] is null: every entry of files is the path of a file to ingest. Remove the entry, or give it a path.", i))
 			continue
 		}
-		at := path.Root("files").AtListIndex(i)
+		if !ok || s.IsUnknown() || s.ValueString() == "" {
+			continue
+		}
 		name := filepath.Base(s.ValueString())
 		if j, dup := seen[name]; dup {
 			resp.Diagnostics.AddAttributeError(at, "Duplicate file name",
@@ -275,8 +281,12 @@ func sniffJSONFile(p string) error {
 	}
 }
 
-// ModifyPlan computes content_sha256 from the files as they are now, and replaces the batch when
-// their contents changed since it was ingested.
+// ModifyPlan replaces the batch when the contents of its files changed since it was ingested.
+// content_sha256 is planned as it is in the state when they did not change; for a new batch, or
+// one that is replaced, it is known after apply, taken of the files as Create reads them, so that
+// a file changed between plan and apply is ingested as it is then (a value planned here would
+// make Terraform refuse the apply as an inconsistent final plan, after destroying the batch it
+// replaces).
 func (r *batchResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
@@ -286,9 +296,15 @@ func (r *batchResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	if resp.Diagnostics.HasError() || files.IsUnknown() {
 		return
 	}
-	var paths []string
-	resp.Diagnostics.Append(files.ElementsAs(ctx, &paths, false)...)
+	paths, known := filePaths(files, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
+		return
+	}
+	unknown := func() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("content_sha256"), types.StringUnknown())...)
+	}
+	if !known {
+		unknown() // a path made by this apply: the files are read when it is known
 		return
 	}
 	sum, err := contentSHA256(paths)
@@ -297,16 +313,43 @@ func (r *batchResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 			errorDetail("The files could not be read to compute their content hash.", "Check that every file exists and is readable.", err))
 		return
 	}
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("content_sha256"), sum)...)
 	if req.State.Raw.IsNull() {
+		unknown()
 		return
 	}
 	var prior types.String
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("content_sha256"), &prior)...)
-	// An imported batch has no known content; the configuration's files are adopted as they are.
-	if !prior.IsNull() && prior.ValueString() != sum {
+	switch {
+	case prior.IsNull():
+		// An imported batch has no known content; the configuration's files are adopted as they are.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("content_sha256"), sum)...)
+	case prior.ValueString() != sum:
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("content_sha256"))
+		unknown()
+	default:
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("content_sha256"), sum)...)
 	}
+}
+
+// filePaths reads the paths of files, a known list: known is false when one of them is not known
+// yet (made by this apply); a null entry is an error on its index.
+func filePaths(files types.List, diags *diag.Diagnostics) (paths []string, known bool) {
+	known = true
+	for i, e := range files.Elements() {
+		v, ok := e.(types.String)
+		switch {
+		case !ok:
+			diags.AddAttributeError(path.Root("files").AtListIndex(i), "Invalid batch file", fmt.Sprintf("files[%d] is not a string.", i))
+		case v.IsNull():
+			diags.AddAttributeError(path.Root("files").AtListIndex(i), "Invalid batch file",
+				fmt.Sprintf("files[%d] is null: every entry of files is the path of a file to ingest. Remove the entry, or give it a path.", i))
+		case v.IsUnknown():
+			known = false
+		default:
+			paths = append(paths, v.ValueString())
+		}
+	}
+	return paths, known
 }
 
 // contentSHA256 hashes the files in the order the engine reads them (by base name), each as its
@@ -349,6 +392,15 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// The hash of the files as they are read now, before they are sent: should one change while
+	// it is sent, the next plan finds its contents changed and ingests it again.
+	sum, err := contentSHA256(paths)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("files"), "Cannot read batch files",
+			errorDetail("The files could not be read to compute their content hash.", "Check that every file exists and is readable.", err))
+		return
+	}
+	plan.ContentSHA256 = types.StringValue(sum)
 	// ctx ends with Ctrl-C; waitCtx also at the timeout. Telling them apart says which happened.
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

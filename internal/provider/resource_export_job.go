@@ -380,9 +380,22 @@ func (r *exportJobResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	var status types.String
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
-	if s := status.ValueString(); s == aepwire.JobFailed || s == aepwire.JobCancelled {
+	switch s := status.ValueString(); {
+	case s == aepwire.JobFailed || s == aepwire.JobCancelled:
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
+	case s == aepwire.JobSucceeded && len(resp.RequiresReplace) == 0:
+		// An update of a finished job (its timeouts, wait_for_completion, or an imported job's
+		// triggers adopted) does not run it again: what it reported stays known, so that nothing
+		// that reads its batch_id or metrics is planned to change.
+		var plan, state exportJobResourceModelV0
+		resp.Diagnostics.Append(resp.Plan.Get(ctx, &plan)...)
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		plan.exportJobViewModel = state.exportJobViewModel
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	}
 }
 
@@ -547,6 +560,12 @@ func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateReque
 	}
 	id, ok := jobID(state.ID, &resp.Diagnostics)
 	if !ok {
+		return
+	}
+	if state.Status.ValueString() == aepwire.JobSucceeded {
+		// A finished job stays as it was read, and as the plan kept it (ModifyPlan).
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+		resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
 		return
 	}
 	ctx = tflog.SetField(ctx, "job_id", id)

@@ -966,3 +966,62 @@ resource "experienceplatform_export_job" "test" {
 		},
 	})
 }
+
+// An update of a finished job (its timeouts, wait_for_completion) runs nothing: its batch_id and
+// metrics stay known in the plan, so that what reads them is not planned to change.
+func TestAccExportJob_updateOfAFinishedJobKeepsItsOutputs(t *testing.T) {
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		config := func(settings string) string {
+			return env.exportConfig(dir, `
+resource "experienceplatform_export_job" "test" {
+  fields      = "personalEmail.address"
+  destination = { dataset_id = experienceplatform_dataset.export.id }
+  depends_on  = [experienceplatform_batch.loyalty]
+`+settings+`
+}
+
+resource "terraform_data" "publish" {
+  triggers_replace = experienceplatform_export_job.test.batch_id
+  input            = experienceplatform_export_job.test.metrics.exported_profile_count
+}`)
+		}
+		sameBatch := statecheck.CompareValue(compare.ValuesSame())
+		kept := []plancheck.PlanCheck{
+			plancheck.ExpectResourceAction(jobAddr, plancheck.ResourceActionUpdate),
+			plancheck.ExpectResourceAction("terraform_data.publish", plancheck.ResourceActionNoop),
+			plancheck.ExpectKnownValue(jobAddr, tfjsonpath.New("batch_id"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f]{32}$`))),
+			plancheck.ExpectKnownValue(jobAddr, tfjsonpath.New("metrics").AtMapKey("exported_profile_count"), knownvalue.Int64Exact(2)),
+			plancheck.ExpectKnownValue(jobAddr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
+		}
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{
+				{
+					Config:            config(""),
+					ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id"))},
+				},
+				{
+					Config: config(`  timeouts = { create = "3h" }`),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply:             kept,
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id"))},
+				},
+				{
+					Config: config(`  timeouts = { create = "3h" }
+  wait_for_completion = false`),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply:             kept,
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						sameBatch.AddStateValue(jobAddr, tfjsonpath.New("batch_id")),
+						statecheck.ExpectKnownValue(jobAddr, tfjsonpath.New("wait_for_completion"), knownvalue.Bool(false)),
+					},
+				},
+			},
+		})
+	})
+}
