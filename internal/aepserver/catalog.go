@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -28,35 +29,130 @@ func (s *Server) createDataset(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getDataset(w http.ResponseWriter, r *http.Request) error {
+	if err := refuseUnserved(r.URL.Query(), "properties"); err != nil {
+		return err
+	}
 	ds, err := s.platform.GetDataset(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	out, err := datasetProperties(r.URL.Query(), []*aepwire.Dataset{ds})
+	if err != nil {
+		return err
+	}
 	w.Header().Set("ETag", `"`+ds.Version+`"`)
-	writeJSON(w, http.StatusOK, map[string]*aepwire.Dataset{ds.ID: ds})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// listDatasets is GET /dataSets with start (0-based) and limit (default 20, at most 100).
+// listDatasets is GET /dataSets with start (0-based) and limit (default 20, at most 100),
+// orderBy, name (the datasets of that name) and properties.
 func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if err := refuseUnserved(q, "limit, start, orderBy, name, tags, properties"); err != nil {
+		return err
+	}
 	start, limit, err := pageParams(r, 20)
 	if err != nil {
 		return err
 	}
-	desc, byUpdated, err := catalogOrder(r.URL.Query().Get("orderBy"), false)
+	desc, byUpdated, err := catalogOrder(q.Get("orderBy"), false)
 	if err != nil {
 		return err
 	}
-	page, err := s.platform.ListDatasetsPage(r.Context(), aepwire.CatalogQuery{Start: start, Limit: limit, Desc: desc, ByUpdated: byUpdated})
+	tags, err := tagFilters(q)
 	if err != nil {
 		return err
 	}
-	out := map[string]*aepwire.Dataset{}
-	for _, d := range page {
-		out[d.ID] = d
+	page, err := s.platform.ListDatasetsPage(r.Context(), aepwire.CatalogQuery{Start: start, Limit: limit, Desc: desc, ByUpdated: byUpdated,
+		Name: q.Get("name"), Tags: tags})
+	if err != nil {
+		return err
+	}
+	out, err := datasetProperties(q, page)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// tagFilters reads a listing's tags: name:value or name:* entries separated by commas, each of
+// which a dataset must have. A name ends at its first colon (a value may hold more, as
+// unifiedProfile:enabled:true does).
+func tagFilters(q url.Values) ([]aepwire.TagFilter, error) {
+	v, ok := q["tags"]
+	if !ok {
+		return nil, nil
+	}
+	var out []aepwire.TagFilter
+	for _, entry := range strings.Split(v[0], ",") {
+		name, value, ok := strings.Cut(entry, ":")
+		if !ok || name == "" || value == "" {
+			return nil, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request",
+				"tags entry %s is not name:value or name:*: tags takes such entries separated by commas", aepwire.QuoteShort(entry))
+		}
+		out = append(out, aepwire.TagFilter{Name: name, Value: value})
+	}
+	return out, nil
+}
+
+// unservedFilters are the query parameters of Catalog's listings (catalog.yaml's listDatasets,
+// retrieveDataset and listBatches) that this engine does not filter by. A request that names one
+// gets a 400 saying so, where leaving it out would answer what the client did not ask for: every
+// dataset for ?name=... once answered every dataset.
+var unservedFilters = []string{"batch", "completed", "created", "createdClient", "createdUser", "description",
+	"enableErrorDiagnostics", "endAfter", "endBefore", "externalId", "failedRecordCount", "property", "recordCount",
+	"size", "startAfter", "startBefore", "started", "tags", "updated", "updatedUser", "version"}
+
+// refuseUnserved refuses a query that names one of Catalog's filters that this engine does not
+// serve (served lists those it does, for the answer).
+func refuseUnserved(q url.Values, served string) error {
+	for _, name := range unservedFilters {
+		if _, ok := q[name]; ok && !strings.Contains(", "+served+", ", ", "+name+", ") {
+			return aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request",
+				"the query parameter %s is not served by this engine: leave it out, and filter what the answer holds; this call serves %s", name, served)
+		}
+	}
+	return nil
+}
+
+// datasetProperties is Catalog's answer of datasets, keyed by id, with the properties the query
+// asks for (catalogProperties).
+func datasetProperties(q url.Values, list []*aepwire.Dataset) (map[string]any, error) {
+	out := make(map[string]any, len(list))
+	for _, d := range list {
+		out[d.ID] = d
+	}
+	return catalogProperties(q, out)
+}
+
+// catalogProperties keeps, of each object of a Catalog answer keyed by id, the top-level
+// properties the query's properties names (a comma-separated list); without it, each whole.
+func catalogProperties(q url.Values, objects map[string]any) (map[string]any, error) {
+	props, ok := q["properties"]
+	if !ok {
+		return objects, nil
+	}
+	names := strings.Split(props[0], ",")
+	for id, o := range objects {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		var whole map[string]json.RawMessage
+		if err := json.Unmarshal(b, &whole); err != nil {
+			return nil, err
+		}
+		kept := map[string]json.RawMessage{}
+		for _, n := range names {
+			if v, ok := whole[strings.TrimSpace(n)]; ok {
+				kept[strings.TrimSpace(n)] = v
+			}
+		}
+		objects[id] = kept
+	}
+	return objects, nil
 }
 
 // catalogOrder reads a Catalog list's orderBy, a direction and a field (asc:created,
@@ -103,6 +199,10 @@ func pageParams(r *http.Request, defaultLimit int) (start, limit int, err error)
 // of top-level properties and single tags.
 func (s *Server) patchDataset(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
 	var patch aepwire.DatasetPatch
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json-patch+json") {
 		cur, err := s.platform.GetDataset(r.Context(), id)
@@ -118,11 +218,27 @@ func (s *Server) patchDataset(w http.ResponseWriter, r *http.Request) error {
 	if err := checkDataset(patch.Name, patch.Description, patch.Tags); err != nil {
 		return err
 	}
+	patch.IfVersion = version
 	if _, err := s.platform.UpdateDataset(r.Context(), id, patch); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, []string{"@/dataSets/" + id})
 	return nil
+}
+
+// ifMatch reads a request's If-Match: the version of the dataset's ETag ("1.0.3") that the change
+// is for, or "" for any (no header, or *).
+func ifMatch(r *http.Request) (string, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return "", nil
+	}
+	tag := strings.TrimPrefix(v, "W/")
+	if len(tag) < 3 || tag[0] != '"' || tag[len(tag)-1] != '"' || strings.Contains(tag[1:len(tag)-1], `"`) {
+		return "", aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request",
+			"If-Match %s is not one ETag: send the ETag a GET of the dataset answered, such as \"1.0.0\"", aepwire.QuoteShort(v))
+	}
+	return tag[1 : len(tag)-1], nil
 }
 
 type patchOp struct {
@@ -134,15 +250,8 @@ type patchOp struct {
 func jsonPatchDataset(body io.Reader, cur *aepwire.Dataset) (aepwire.DatasetPatch, error) {
 	var ops []patchOp
 	var patch aepwire.DatasetPatch
-	err := json.NewDecoder(body).Decode(&ops)
-	if err == nil {
-		_, err = io.Copy(io.Discard, body)
-	}
-	if aepwire.StatusOf(err) != 0 {
-		return patch, err // too large, or too slow
-	}
-	if err != nil {
-		return patch, aepwire.Errorf(http.StatusBadRequest, "CAT-1400", "Bad request", "the body is not a JSON Patch array: %v", err)
+	if err := decodeOneJSON(body, &ops, "CAT-1400", "the body is not a JSON Patch array"); err != nil {
+		return patch, err
 	}
 	tags := map[string][]string{}
 	for k, v := range cur.Tags {
@@ -221,13 +330,17 @@ func catalogBatch(b *aepwire.Batch) *aepwire.Batch {
 }
 
 // listBatches is GET /batches, newest first, of one dataset (dataSet) or of all, filtered by
-// creation time (createdAfter, createdBefore: epoch milliseconds, exclusive) and status.
+// creation time (createdAfter, createdBefore: epoch milliseconds, exclusive) and status, with the
+// properties asked for.
 func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if err := refuseUnserved(q, "limit, start, orderBy, dataSet, createdAfter, createdBefore, status, properties"); err != nil {
+		return err
+	}
 	start, limit, err := pageParams(r, 20)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
 	bound := func(name string) (int64, error) {
 		v := q.Get(name)
 		if v == "" {
@@ -256,11 +369,15 @@ func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]*aepwire.Batch{}
+	out := map[string]any{}
 	for _, b := range page {
 		out[b.ID] = catalogBatch(b)
 	}
-	writeJSON(w, http.StatusOK, out)
+	kept, err := catalogProperties(q, out)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, kept)
 	return nil
 }
 
@@ -313,6 +430,21 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// actionFits refuses an ABORT of a batch that has ended, whose records are ingested (or failed)
+// and would go with it, and a REVERT of a batch still loading, which has nothing to revert: each
+// is the other action's, and taking one for the other deleted data a client had not meant to.
+func actionFits(id, action, status string) error {
+	switch {
+	case action == "ABORT" && aepwire.BatchTerminal(status):
+		return aepwire.Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request",
+			"batch %s has ended (%s): ABORT stops a batch still loading or being ingested; undo an ended batch with action=REVERT", id, status)
+	case action == "REVERT" && strings.EqualFold(status, aepwire.BatchLoading):
+		return aepwire.Errorf(http.StatusBadRequest, "INGEST-1400", "Bad request",
+			"batch %s is still loading: REVERT undoes a completed batch; end a loading batch with action=ABORT", id)
+	}
+	return nil
+}
+
 // batchAction is POST /batches/{id}?action=COMPLETE, which answers at once with the batch as
 // the spec declares, processing until it has been ingested in the background (a batch of any
 // size, within AEP's 60 seconds an answer); ABORT, which deletes a loading batch; or REVERT,
@@ -332,6 +464,9 @@ func (s *Server) batchAction(w http.ResponseWriter, r *http.Request) error {
 	case "ABORT", "REVERT":
 		b, err := s.platform.GetBatch(r.Context(), id)
 		if err != nil {
+			return err
+		}
+		if err := actionFits(id, action, b.Status); err != nil {
 			return err
 		}
 		if err := s.platform.DeleteBatch(r.Context(), id); err != nil {

@@ -93,7 +93,7 @@ func (s *Server) listJobsArranged(w http.ResponseWriter, r *http.Request, q aepw
 	})
 	from := min(len(all), start+(page-1)*limit)
 	to := min(len(all), from+limit)
-	list := aepwire.ExportJobList{Records: append([]aepwire.ExportJob{}, all[from:to]...), Page: aepwire.ListPage{SortField: field, Sort: dir, PageSize: to - from}}
+	list := aepwire.ExportJobList{Records: append([]aepwire.ExportJob{}, all[from:to]...), Page: aepwire.ListPage{SortField: pageSortField(field), Sort: dir, PageSize: to - from}}
 	if to > from {
 		last := list.Records[to-from-1]
 		list.Page.PageOffset = fmt.Sprintf("%d_%d", last.CreationTime, last.ID)
@@ -110,4 +110,13 @@ func (s *Server) listJobsArranged(w http.ResponseWriter, r *http.Request, q aepw
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
+}
+
+// pageSortField is the name a page gives its sort field: the creation time is createdTime there,
+// as in the pages of a plain listing and the seed's example, whichever name the sort used.
+func pageSortField(field string) string {
+	if field == "creationTime" {
+		return "createdTime"
+	}
+	return field
 }

@@ -1,8 +1,11 @@
 package aepserver
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +22,9 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if all, err = filterPolicies(r.URL.Query(), all); err != nil {
+		return err
+	}
 	var list aepwire.MergePolicyList
 	list.Children = []aepwire.MergePolicy{}
 	for i := start; i < len(all) && i < start+limit; i++ {
@@ -31,6 +37,51 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
+}
+
+// policyOrders are the attributes a listing of merge policies is ordered by (orderby, with a
+// leading - for the reverse order).
+var policyOrders = map[string]func(a, b *aepwire.MergePolicy) int{
+	"id":          func(a, b *aepwire.MergePolicy) int { return strings.Compare(a.ID, b.ID) },
+	"name":        func(a, b *aepwire.MergePolicy) int { return strings.Compare(a.Name, b.Name) },
+	"version":     func(a, b *aepwire.MergePolicy) int { return cmp.Compare(a.Version, b.Version) },
+	"updateEpoch": func(a, b *aepwire.MergePolicy) int { return cmp.Compare(a.UpdateEpoch, b.UpdateEpoch) },
+}
+
+// filterPolicies keeps the policies a listing's query asks for (profile.yaml's default and
+// schema.name), in the order of its orderby.
+func filterPolicies(q url.Values, all []*aepwire.MergePolicy) ([]*aepwire.MergePolicy, error) {
+	bad := func(format string, args ...any) error {
+		return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", format, args...)
+	}
+	keep := func(*aepwire.MergePolicy) bool { return true }
+	if v, ok := q["default"]; ok {
+		want, err := strconv.ParseBool(v[0])
+		if err != nil || (v[0] != "true" && v[0] != "false") {
+			return nil, bad("default must be true or false, not %s", aepwire.QuoteShort(v[0]))
+		}
+		keep = func(p *aepwire.MergePolicy) bool { return p.Default == want }
+	}
+	if v, ok := q["schema.name"]; ok {
+		inner := keep
+		keep = func(p *aepwire.MergePolicy) bool { return inner(p) && p.Schema.Name == v[0] }
+	}
+	out := slices.DeleteFunc(slices.Clone(all), func(p *aepwire.MergePolicy) bool { return !keep(p) })
+	if v, ok := q["orderby"]; ok {
+		name, desc := strings.CutPrefix(v[0], "-")
+		name = strings.TrimPrefix(name, "+")
+		order, ok := policyOrders[name]
+		if !ok {
+			return nil, bad("orderby %s: merge policies are ordered by id, name, version or updateEpoch, with a leading - for the reverse order", aepwire.QuoteShort(v[0]))
+		}
+		slices.SortStableFunc(out, func(a, b *aepwire.MergePolicy) int {
+			if desc {
+				return order(b, a)
+			}
+			return order(a, b)
+		})
+	}
+	return out, nil
 }
 
 func (s *Server) createPolicy(w http.ResponseWriter, r *http.Request) error {
@@ -74,9 +125,11 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// patchPolicy applies a JSON Patch of the default flag and the name: an array of operations, as
-// profile.yaml declares, or the single operation the merge policy guide shows, such as
-// {"op":"add","path":"/default","value":"true"}.
+// patchPolicy applies a JSON Patch of a merge policy: an array of operations, as profile.yaml
+// declares, or the single operation the merge policy guide shows, such as
+// {"op":"add","path":"/default","value":"true"}. An operation is an add (PatchOperation's op
+// takes no other) of one of the paths profile.yaml lists; the policy it leaves is checked as a
+// PUT of it would be.
 func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	var raw json.RawMessage
@@ -87,7 +140,7 @@ func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(raw, &ops); err != nil {
 		var op patchOp
 		if json.Unmarshal(raw, &op) != nil {
-			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "the body is neither a JSON Patch nor one of its operations")
+			return policyPatchError("the body is neither a JSON Patch nor one of its operations")
 		}
 		ops = []patchOp{op}
 	}
@@ -96,20 +149,8 @@ func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, op := range ops {
-		var text string
-		if json.Unmarshal(op.Value, &text) != nil {
-			text = strings.Trim(string(op.Value), `"`)
-		}
-		switch op.Path {
-		case "/default":
-			p.Default = text == "true"
-		case "/name":
-			if err := checkPolicyName(text); err != nil {
-				return err
-			}
-			p.Name = text
-		default:
-			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "cannot %s %s", op.Op, op.Path)
+		if err := patchPolicyOp(p, op); err != nil {
+			return err
 		}
 	}
 	updated, err := s.platform.UpdateMergePolicy(r.Context(), id, *p)
@@ -118,6 +159,67 @@ func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, updated)
 	return nil
+}
+
+// patchPolicyPaths are the paths a merge policy's PATCH takes (profile.yaml's PatchOperation,
+// which spells isActiveOnEdge idActiveOnEdge; both are taken).
+const patchPolicyPaths = "/name, /identityGraph.type, /attributeMerge.type, /schema.name, /default, /isActiveOnEdge"
+
+// patchPolicyOp applies one operation to p. Its value is a string, as PatchOperation declares it;
+// a JSON boolean is taken where the value is one.
+func patchPolicyOp(p *aepwire.MergePolicy, op patchOp) error {
+	if op.Op != "add" {
+		return policyPatchError("op %s of %s: a merge policy's patch takes op add alone, which sets the path to the value", aepwire.QuoteShort(op.Op), aepwire.QuoteShort(op.Path))
+	}
+	var text string
+	if err := json.Unmarshal(op.Value, &text); err != nil {
+		var b bool
+		if json.Unmarshal(op.Value, &b) != nil {
+			return policyPatchError("the value of %s must be a string", aepwire.QuoteShort(op.Path))
+		}
+		text = strconv.FormatBool(b)
+	}
+	flag := func() (bool, error) {
+		on, err := strconv.ParseBool(text)
+		if err != nil || (text != "true" && text != "false") {
+			return false, policyPatchError("the value of %s must be \"true\" or \"false\", not %s", op.Path, aepwire.QuoteShort(text))
+		}
+		return on, nil
+	}
+	switch op.Path {
+	case "/name":
+		if err := checkPolicyName(text); err != nil {
+			return err
+		}
+		p.Name = text
+	case "/identityGraph.type":
+		p.IdentityGraph.Type = text
+	case "/attributeMerge.type":
+		p.AttributeMerge.Type = text
+	case "/schema.name":
+		p.Schema.Name = text
+	case "/default":
+		on, err := flag()
+		if err != nil {
+			return err
+		}
+		p.Default = on
+	case "/isActiveOnEdge", "/idActiveOnEdge":
+		on, err := flag()
+		if err != nil {
+			return err
+		}
+		p.IsActiveOnEdge = on
+	case "/version":
+		return policyPatchError("/version is the policy's count of changes, which each change moves on: it cannot be set")
+	default:
+		return policyPatchError("path %s: a merge policy's patch takes %s", aepwire.QuoteShort(op.Path), patchPolicyPaths)
+	}
+	return nil
+}
+
+func policyPatchError(format string, args ...any) error {
+	return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", format, args...)
 }
 
 func (s *Server) deletePolicy(w http.ResponseWriter, r *http.Request) error {

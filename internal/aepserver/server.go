@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -399,6 +400,17 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (to reset it).
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// bearerToken is the token of an Authorization header of the Bearer scheme, whose name is
+// case-insensitive (RFC 9110, section 11.1): the token endpoint answers token_type "bearer", and
+// a client may send the scheme as it was given.
+func bearerToken(auth string) (string, bool) {
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(token, " "), true
+}
+
 func newToken(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -409,7 +421,7 @@ func newToken(n int) string {
 // sandbox the request works in.
 func (s *Server) gateway(w http.ResponseWriter, r *http.Request) (string, bool) {
 	auth := r.Header.Get("Authorization")
-	token, bearer := strings.CutPrefix(auth, "Bearer ")
+	token, bearer := bearerToken(auth)
 	if auth == "" || !bearer || token == "" {
 		writeGatewayError(w, http.StatusForbidden, aepwire.GatewayTokenMissing, "Oauth token is missing.")
 		return "", false
@@ -484,18 +496,53 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // decodeBody decodes a JSON request body, as a 400 naming the problem when it is not valid (or
-// the 413 or 408 of a body too large or too slow). It reads the body to its end, which ends the
-// body's pace.
+// the 413 or 408 of a body too large or too slow), and a 415 when the request does not say that
+// it is JSON: every AEP call with a body must name its Content-Type, application/json.
 func decodeBody(r *http.Request, v any) error {
-	err := json.NewDecoder(r.Body).Decode(v)
+	if err := checkJSONType(r); err != nil {
+		return err
+	}
+	return decodeOneJSON(r.Body, v, "SRV-1400", "the request body is not valid JSON for this call")
+}
+
+// checkJSONType refuses a request whose Content-Type is not JSON: application/json, or a type of
+// the JSON family such as application/json-patch+json.
+func checkJSONType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	got := "none"
+	if ct != "" {
+		got = aepwire.QuoteShort(ct)
+	}
+	return aepwire.Errorf(http.StatusUnsupportedMediaType, "SRV-1415", "Unsupported media type",
+		"the request body is JSON: send the header Content-Type: application/json (the request's Content-Type: %s)", got)
+}
+
+// decodeOneJSON decodes one JSON value from body into v and reads body to its end, which must hold
+// nothing but blanks: a body with more after its value is a 400 (code, what) rather than a value
+// taken and the rest dropped.
+func decodeOneJSON(body io.Reader, v any, code, what string) error {
+	dec := json.NewDecoder(body)
+	err := dec.Decode(v)
 	if err == nil {
-		_, err = io.Copy(io.Discard, r.Body)
+		if _, next := dec.Token(); next != io.EOF {
+			err = next
+			if aepwire.StatusOf(next) == 0 {
+				err = errors.New("more follows the JSON value; send one JSON value alone")
+			}
+		}
+	}
+	if err == nil {
+		_, err = io.Copy(io.Discard, body)
 	}
 	if err != nil {
 		if aepwire.StatusOf(err) != 0 {
-			return err
+			return err // too large, or too slow
 		}
-		return aepwire.Errorf(http.StatusBadRequest, "SRV-1400", "Bad request", "the request body is not valid JSON for this call: %v", err)
+		return aepwire.Errorf(http.StatusBadRequest, code, "Bad request", "%s: %v", what, err)
 	}
 	return nil
 }

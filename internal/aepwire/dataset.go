@@ -41,6 +41,9 @@ type DatasetPatch struct {
 	Name        *string              `json:"name,omitempty"`
 	Description *string              `json:"description,omitempty"`
 	Tags        *map[string][]string `json:"tags,omitempty"`
+	// IfVersion, when set, lets the change go only while the dataset's version is this one
+	// (a request's If-Match); otherwise it is a 412.
+	IfVersion string `json:"-"`
 }
 
 // Dataset is a Catalog dataSet object. The API returns it in a map keyed by id, so the id is not
@@ -101,4 +104,12 @@ type CatalogQuery struct {
 	DatasetID                   string
 	CreatedAfter, CreatedBefore int64
 	Status                      string
+	// Of datasets: those of this name (empty for every name), and those that have every one of
+	// these tags.
+	Name string
+	Tags []TagFilter
 }
+
+// TagFilter keeps the datasets that have a tag of Name with a value Value, or with any value
+// when Value is "*" (Catalog's tags=name:value,name2:*).
+type TagFilter struct{ Name, Value string }

@@ -144,6 +144,10 @@ func (e *Engine) UpdateDataset(ctx context.Context, id string, patch aepwire.Dat
 		if ds, err = e.getDataset(ctx, tx, sb, id); err != nil {
 			return err
 		}
+		if patch.IfVersion != "" && patch.IfVersion != ds.Version {
+			return aepwire.Errorf(http.StatusPreconditionFailed, "CAT-1412", "Precondition failed",
+				"dataset %s is at version %s, not %s (If-Match): read it again and send the change with the version read", id, ds.Version, aepwire.QuoteShort(patch.IfVersion))
+		}
 		if patch.Name != nil {
 			ds.Name = *patch.Name
 		}
@@ -260,15 +264,25 @@ func catalogOrderBy(q aepwire.CatalogQuery) string {
 	return "created_ms" + dir + ", id"
 }
 
-// ListDatasetsPage returns a page of the sandbox's datasets (q.DatasetID and the batches'
-// filters of q do not apply), read from the database a page at a time.
+// ListDatasetsPage returns a page of the sandbox's datasets of q.Name (or of every name) that
+// have q.Tags (the batches' filters of q do not apply), read from the database a page at a time.
 func (e *Engine) ListDatasetsPage(ctx context.Context, q aepwire.CatalogQuery) ([]*aepwire.Dataset, error) {
 	sb, err := e.sandboxOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return store.All(ctx, e.store.DB(), e.scanDataset, `SELECT `+datasetColumns+` FROM datasets WHERE sandbox = ?
-		ORDER BY `+catalogOrderBy(q)+` LIMIT ? OFFSET ?`, sb, q.Limit, q.Start)
+	where, args := `sandbox = ? AND (? = '' OR name = ?)`, []any{sb, q.Name, q.Name}
+	for _, t := range q.Tags {
+		if t.Value == "*" {
+			where += ` AND EXISTS (SELECT 1 FROM json_each(datasets.tags) t WHERE t.key = ?)`
+			args = append(args, t.Name)
+			continue
+		}
+		where += ` AND EXISTS (SELECT 1 FROM json_each(datasets.tags) t, json_each(t.value) v WHERE t.key = ? AND v.value = ?)`
+		args = append(args, t.Name, t.Value)
+	}
+	return store.All(ctx, e.store.DB(), e.scanDataset, `SELECT `+datasetColumns+` FROM datasets WHERE `+where+`
+		ORDER BY `+catalogOrderBy(q)+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Start)...)
 }
 
 // ListDatasets returns every dataset of the sandbox, oldest first.
