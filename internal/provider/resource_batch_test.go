@@ -41,6 +41,11 @@ func (env *testEnv) batchConfig(files ...string) string {
 	for i, f := range files {
 		quoted[i] = fmt.Sprintf("%q", f)
 	}
+	return env.batchConfigOf(strings.Join(quoted, ", "))
+}
+
+// batchConfigOf is batchConfig with the files' expressions as they are written.
+func (env *testEnv) batchConfigOf(files string) string {
 	return env.config(fmt.Sprintf(`
 resource "experienceplatform_dataset" "profiles" {
   name            = "CRM profiles"
@@ -51,7 +56,7 @@ resource "experienceplatform_dataset" "profiles" {
 resource "experienceplatform_batch" "test" {
   dataset_id = experienceplatform_dataset.profiles.id
   files      = [%s]
-}`, strings.Join(quoted, ", ")))
+}`, files))
 }
 
 func TestAccBatchResource(t *testing.T) {
@@ -449,8 +454,10 @@ func TestAccBatch_fileChangedBetweenPlanAndApply(t *testing.T) {
 					},
 				},
 				{
-					PreConfig: func() { appendRecord{t, file, record("c3")}.CheckPlan(context.Background(), plancheck.CheckPlanRequest{}, nil) },
-					Config:    env.batchConfig(file),
+					PreConfig: func() {
+						appendRecord{t, file, record("c3")}.CheckPlan(context.Background(), plancheck.CheckPlanRequest{}, nil)
+					},
+					Config: env.batchConfig(file),
 					ConfigPlanChecks: resource.ConfigPlanChecks{
 						PreApply: []plancheck.PlanCheck{
 							plancheck.ExpectResourceAction(batchAddr, plancheck.ResourceActionDestroyBeforeCreate),
@@ -476,28 +483,15 @@ func TestAccBatch_filesNotKnownAtPlan(t *testing.T) {
 	forEachMode(t, func(t *testing.T, env *testEnv) {
 		dir := t.TempDir()
 		writeFile(t, dir, "crm.json", `{"identityMap":{"CRMID":[{"id":"c1","primary":true}]}}`)
-		config := func(files string) string {
-			return env.config(fmt.Sprintf(`
-resource "experienceplatform_dataset" "profiles" {
-  name            = "CRM profiles"
-  schema_ref      = { id = "https://ns.adobe.com/xdm/context/profile" }
-  profile_enabled = true
-}
-
-resource "experienceplatform_batch" "test" {
-  dataset_id = experienceplatform_dataset.profiles.id
-  files      = [%s]
-}`, files))
-		}
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			Steps: []resource.TestStep{
 				{
-					Config:      config(`null`),
+					Config:      env.batchConfigOf(`null`),
 					ExpectError: regexp.MustCompile(`files\[0\] is null: every entry of files is the path of a file to ingest`),
 				},
 				{
-					Config: config(fmt.Sprintf(`"%s/${substr(experienceplatform_dataset.profiles.id, 0, 0)}crm.json"`, filepath.ToSlash(dir))),
+					Config: env.batchConfigOf(fmt.Sprintf(`"%s/${substr(experienceplatform_dataset.profiles.id, 0, 0)}crm.json"`, filepath.ToSlash(dir))),
 					ConfigPlanChecks: resource.ConfigPlanChecks{
 						PreApply: []plancheck.PlanCheck{
 							plancheck.ExpectUnknownValue(batchAddr, tfjsonpath.New("files").AtSliceIndex(0)),
