@@ -85,9 +85,14 @@ func (d *batchFilesDataSource) Read(ctx context.Context, req datasource.ReadRequ
 	}
 	files, err := d.data.backend.ListBatchFiles(ctx, config.BatchID.ValueString())
 	if err != nil {
+		fix := "Check that the id names an existing batch."
+		if job := d.jobWriting(ctx, config.BatchID.ValueString(), err); job != nil {
+			fix = fmt.Sprintf("The batch is the output of export job %d, which is %s: its files are listed once the job has "+
+				"succeeded. Read them after the job ends: set wait_for_completion = true on the export job, or read them in a "+
+				"later apply.", job.ID, job.Status)
+		}
 		resp.Diagnostics.AddError("Cannot list batch files",
-			errorDetail(fmt.Sprintf("Listing the files of batch %s failed.", config.BatchID.ValueString()),
-				"Check that the id names an existing batch.", err))
+			errorDetail(fmt.Sprintf("Listing the files of batch %s failed.", config.BatchID.ValueString()), fix, err))
 		return
 	}
 	var diags diag.Diagnostics
@@ -97,4 +102,22 @@ func (d *batchFilesDataSource) Read(ctx context.Context, req datasource.ReadRequ
 	})
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)
+}
+
+// jobWriting is the export job, among the newest hundred, that has not ended and writes the batch
+// id that was not found (err): a batch being written is not listed until its job succeeds.
+func (d *batchFilesDataSource) jobWriting(ctx context.Context, id string, err error) *aepwire.ExportJob {
+	if !aepwire.IsNotFound(err) {
+		return nil
+	}
+	page, err := d.data.backend.ListExportJobs(ctx, aepwire.ExportJobQuery{Limit: 100})
+	if err != nil {
+		return nil
+	}
+	for i, job := range page.Records {
+		if job.Destination.BatchID == id && !aepwire.JobTerminal(job.Status) {
+			return &page.Records[i]
+		}
+	}
+	return nil
 }

@@ -1025,3 +1025,29 @@ resource "terraform_data" "publish" {
 		})
 	})
 }
+
+// The files of a batch that an export job is still writing are not listed yet: the error names
+// the job and says how to read them, where it said to check that the batch id names a batch.
+func TestAccExportJob_filesOfARunningJobSaySo(t *testing.T) {
+	forEachMode(t, func(t *testing.T, env *testEnv) {
+		dir := exportData(t)
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			Steps: []resource.TestStep{{
+				PreConfig: func() { env.pauseExports(t) },
+				Config: env.exportConfig(dir, `
+resource "experienceplatform_export_job" "test" {
+  destination         = { dataset_id = experienceplatform_dataset.export.id }
+  wait_for_completion = false
+  depends_on          = [experienceplatform_batch.loyalty]
+}
+
+data "experienceplatform_batch_files" "running" {
+  batch_id = experienceplatform_export_job.test.batch_id
+}`),
+				ExpectError: errorPattern("Cannot list batch files", "The batch is the output of export job", "which is",
+					"its files are listed once the job has succeeded", "set wait_for_completion = true on the export job"),
+			}},
+		})
+	})
+}
