@@ -466,10 +466,9 @@ func (s *Server) batchAction(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if err := actionFits(id, action, b.Status); err != nil {
-			return err
-		}
-		if err := s.platform.DeleteBatch(r.Context(), id); err != nil {
+		// The status is checked again in the deletion's transaction, where a batch being ingested
+		// may have ended since it was read.
+		if err := s.platform.DeleteBatchIf(r.Context(), id, func(status string) error { return actionFits(id, action, status) }); err != nil {
 			return err
 		}
 		s.uploads.forget(uploadsOf(r, id))

@@ -33,7 +33,17 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	list.Page.TotalCount, list.Page.PageSize, list.Page.Count = len(all), len(list.Children), len(list.Children)
 	if start+limit < len(all) {
 		list.Page.Next = strconv.Itoa(start + limit)
+		// The next page is of the same listing: its filters and order go with it.
+		next := url.Values{}
+		for _, name := range policyListParams {
+			if v, ok := r.URL.Query()[name]; ok {
+				next[name] = v
+			}
+		}
 		list.Links.Next.Href = "@/mergePolicies?start=" + list.Page.Next + "&limit=" + strconv.Itoa(limit)
+		if len(next) > 0 {
+			list.Links.Next.Href += "&" + next.Encode()
+		}
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
@@ -48,31 +58,63 @@ var policyOrders = map[string]func(a, b *aepwire.MergePolicy) int{
 	"updateEpoch": func(a, b *aepwire.MergePolicy) int { return cmp.Compare(a.UpdateEpoch, b.UpdateEpoch) },
 }
 
-// filterPolicies keeps the policies a listing's query asks for (profile.yaml's default and
-// schema.name), in the order of its orderby.
+// policyListParams are the filters and the order of a listing of merge policies: profile.yaml's
+// default, schema.name and orderby, and what the merge policy guide adds (identityGraph.type,
+// attributeMerge.type, isActiveOnEdge, version, and orderBy spelled so).
+var policyListParams = []string{"default", "schema.name", "identityGraph.type", "attributeMerge.type", "isActiveOnEdge", "version", "orderby", "orderBy"}
+
+// filterPolicies keeps the policies a listing's query asks for, in the order of its orderby.
 func filterPolicies(q url.Values, all []*aepwire.MergePolicy) ([]*aepwire.MergePolicy, error) {
 	bad := func(format string, args ...any) error {
 		return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", format, args...)
 	}
-	keep := func(*aepwire.MergePolicy) bool { return true }
-	if v, ok := q["default"]; ok {
-		want, err := strconv.ParseBool(v[0])
-		if err != nil || (v[0] != "true" && v[0] != "false") {
-			return nil, bad("default must be true or false, not %s", aepwire.QuoteShort(v[0]))
-		}
-		keep = func(p *aepwire.MergePolicy) bool { return p.Default == want }
-	}
-	if v, ok := q["schema.name"]; ok {
-		inner := keep
-		keep = func(p *aepwire.MergePolicy) bool { return inner(p) && p.Schema.Name == v[0] }
-	}
-	out := slices.DeleteFunc(slices.Clone(all), func(p *aepwire.MergePolicy) bool { return !keep(p) })
-	if v, ok := q["orderby"]; ok {
-		name, desc := strings.CutPrefix(v[0], "-")
-		name = strings.TrimPrefix(name, "+")
-		order, ok := policyOrders[name]
+	var keeps []func(*aepwire.MergePolicy) bool
+	flag := func(name string, of func(*aepwire.MergePolicy) bool) error {
+		v, ok := q[name]
 		if !ok {
-			return nil, bad("orderby %s: merge policies are ordered by id, name, version or updateEpoch, with a leading - for the reverse order", aepwire.QuoteShort(v[0]))
+			return nil
+		}
+		if v[0] != "true" && v[0] != "false" {
+			return bad("%s must be true or false, not %s", name, aepwire.QuoteShort(v[0]))
+		}
+		want := v[0] == "true"
+		keeps = append(keeps, func(p *aepwire.MergePolicy) bool { return of(p) == want })
+		return nil
+	}
+	if err := flag("default", func(p *aepwire.MergePolicy) bool { return p.Default }); err != nil {
+		return nil, err
+	}
+	if err := flag("isActiveOnEdge", func(p *aepwire.MergePolicy) bool { return p.IsActiveOnEdge }); err != nil {
+		return nil, err
+	}
+	for name, of := range map[string]func(*aepwire.MergePolicy) string{
+		"schema.name":         func(p *aepwire.MergePolicy) string { return p.Schema.Name },
+		"identityGraph.type":  func(p *aepwire.MergePolicy) string { return p.IdentityGraph.Type },
+		"attributeMerge.type": func(p *aepwire.MergePolicy) string { return p.AttributeMerge.Type },
+		"version":             func(p *aepwire.MergePolicy) string { return strconv.FormatInt(p.Version, 10) },
+	} {
+		if v, ok := q[name]; ok {
+			keeps = append(keeps, func(p *aepwire.MergePolicy) bool { return of(p) == v[0] })
+		}
+	}
+	out := slices.DeleteFunc(slices.Clone(all), func(p *aepwire.MergePolicy) bool {
+		for _, keep := range keeps {
+			if !keep(p) {
+				return true
+			}
+		}
+		return false
+	})
+	by, ok := q["orderby"]
+	if !ok {
+		by, ok = q["orderBy"]
+	}
+	if ok {
+		name, desc := strings.CutPrefix(by[0], "-")
+		name = strings.TrimPrefix(name, "+")
+		order, known := policyOrders[name]
+		if !known {
+			return nil, bad("orderby %s: merge policies are ordered by id, name, version or updateEpoch, with a leading - for the reverse order", aepwire.QuoteShort(by[0]))
 		}
 		slices.SortStableFunc(out, func(a, b *aepwire.MergePolicy) int {
 			if desc {
@@ -195,6 +237,13 @@ func patchPolicyOp(p *aepwire.MergePolicy, op patchOp) error {
 	case "/identityGraph.type":
 		p.IdentityGraph.Type = text
 	case "/attributeMerge.type":
+		switch {
+		case text == "timestampOrdered":
+			p.AttributeMerge.Order = nil // the datasets' order is dataSetPrecedence's alone
+		case text == "dataSetPrecedence" && len(p.AttributeMerge.Order) == 0:
+			return policyPatchError("attributeMerge.type dataSetPrecedence needs attributeMerge.order, the datasets in order, which a patch " +
+				"cannot set: send the whole policy with its order in a PUT")
+		}
 		p.AttributeMerge.Type = text
 	case "/schema.name":
 		p.Schema.Name = text

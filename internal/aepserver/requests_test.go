@@ -362,3 +362,62 @@ func TestDatasetChangesHonourIfMatch(t *testing.T) {
 		}
 	}
 }
+
+// A listing of merge policies by the guide's filters, and its pages: the next page's link keeps
+// the listing's filters and order, where it dropped them and the next page was of another listing.
+func TestMergePolicyPagesKeepTheirListing(t *testing.T) {
+	f := newFixture(t)
+	var seen []string
+	path := policiesPath + "?orderby=-id&limit=1&schema.name=_xdm.context.profile"
+	for range 3 {
+		status, body := reply(t, f, "GET", path, "", nil)
+		var list aepwire.MergePolicyList
+		if status != 200 || json.Unmarshal([]byte(body), &list) != nil {
+			t.Fatalf("%s: %d %s", path, status, body)
+		}
+		for _, p := range list.Children {
+			seen = append(seen, p.ID)
+		}
+		if list.Links.Next.Href == "" {
+			break
+		}
+		path = policiesPath + strings.TrimPrefix(list.Links.Next.Href, "@/mergePolicies")
+	}
+	if want := []string{aepwire.MergePolicyDefaultPDG, aepwire.MergePolicyDefaultNone}; !slices.Equal(seen, want) {
+		t.Errorf("pages of orderby=-id: %v, want %v", seen, want)
+	}
+	for query, want := range map[string]int{"identityGraph.type=pdg": 1, "identityGraph.type=none&default=true": 1,
+		"attributeMerge.type=dataSetPrecedence": 0, "isActiveOnEdge=false": 2, "version=1": 2, "version=2": 0, "orderBy=-name": 2} {
+		status, body := reply(t, f, "GET", policiesPath+"?"+query, "", nil)
+		var list aepwire.MergePolicyList
+		if status != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Children) != want {
+			t.Errorf("%s: %d %s, want %d policies", query, status, body, want)
+		}
+	}
+	if status, body := reply(t, f, "GET", policiesPath+"?isActiveOnEdge=no", "", nil); status != 400 || !strings.Contains(body, `isActiveOnEdge must be true or false, not "no"`) {
+		t.Errorf("isActiveOnEdge=no: %d %s", status, body)
+	}
+}
+
+// A patch of attributeMerge.type to timestampOrdered drops the datasets' order, which only
+// dataSetPrecedence takes; to dataSetPrecedence it needs an order that a patch cannot set, and
+// says to send the whole policy, where both were refused with a fix a patch could not make.
+func TestMergePolicyPatchOfItsAttributeMerge(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ds := f.exportDataset(t)
+	created, err := f.engine.CreateMergePolicy(ctx, aepwire.MergePolicy{Name: "ordered", Schema: aepwire.ExportSchema{Name: "_xdm.context.profile"},
+		IdentityGraph: aepwire.IdentityGraph{Type: "none"}, AttributeMerge: aepwire.AttributeMerge{Type: "dataSetPrecedence", Order: []string{ds}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := reply(t, f, "PATCH", policiesPath+"/"+aepwire.MergePolicyDefaultNone, `[{"op":"add","path":"/attributeMerge.type","value":"dataSetPrecedence"}]`, nil)
+	if status != 400 || !strings.Contains(body, "needs attributeMerge.order, the datasets in order, which a patch cannot set: send the whole policy with its order in a PUT") {
+		t.Errorf("to dataSetPrecedence: %d %s", status, body)
+	}
+	status, body = reply(t, f, "PATCH", policiesPath+"/"+created.ID, `[{"op":"add","path":"/attributeMerge.type","value":"timestampOrdered"}]`, nil)
+	var p aepwire.MergePolicy
+	if status != 200 || json.Unmarshal([]byte(body), &p) != nil || p.AttributeMerge.Type != "timestampOrdered" || len(p.AttributeMerge.Order) != 0 {
+		t.Errorf("to timestampOrdered: %d %s", status, body)
+	}
+}

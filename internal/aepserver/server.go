@@ -35,6 +35,8 @@ type Platform interface {
 	backend.Backend
 	ListDatasetsPage(ctx context.Context, q aepwire.CatalogQuery) ([]*aepwire.Dataset, error)
 	ListBatchesPage(ctx context.Context, q aepwire.CatalogQuery) ([]*aepwire.Batch, error)
+	// DeleteBatchIf deletes a batch whose status fits, checked in the deletion's transaction.
+	DeleteBatchIf(ctx context.Context, id string, fits func(status string) error) error
 	ListMergePolicies(ctx context.Context) ([]*aepwire.MergePolicy, error)
 	OpenBatchFile(ctx context.Context, batchID, name string) (*os.File, error)
 	// AcceptBatch is COMPLETE as AEP answers it, at once: the batch is completed in the

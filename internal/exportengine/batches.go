@@ -667,17 +667,30 @@ func (e *Engine) ListBatches(ctx context.Context, datasetID string) ([]*aepwire.
 
 // DeleteBatch deletes a batch, its files and the records it contributed to the profile store.
 func (e *Engine) DeleteBatch(ctx context.Context, id string) error {
+	return e.DeleteBatchIf(ctx, id, nil)
+}
+
+// DeleteBatchIf is DeleteBatch of a batch whose status fits: fits, when not nil, is given the
+// status in the deletion's transaction, and an error from it leaves the batch as it is. (An
+// ABORT of a batch being ingested must not delete it once it has succeeded meanwhile.)
+func (e *Engine) DeleteBatchIf(ctx context.Context, id string, fits func(status string) error) error {
 	sb, err := e.sandboxOf(ctx)
 	if err != nil {
 		return err
 	}
 	var inStore bool // a batch of the profile store
 	err = e.store.Write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT profile_kind <> 0 AND status = 'success' FROM batches WHERE id = ? AND sandbox = ?`,
-			id, sb).Scan(&inStore); errors.Is(err, sql.ErrNoRows) {
+		var status string
+		if err := tx.QueryRowContext(ctx, `SELECT profile_kind <> 0 AND status = 'success', status FROM batches WHERE id = ? AND sandbox = ?`,
+			id, sb).Scan(&inStore, &status); errors.Is(err, sql.ErrNoRows) {
 			return batchNotFound(id)
 		} else if err != nil {
 			return err
+		}
+		if fits != nil {
+			if err := fits(status); err != nil {
+				return err
+			}
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ? AND sandbox = ?`, id, sb)
 		return err

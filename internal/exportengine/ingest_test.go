@@ -655,3 +655,30 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += n
 	return n, err
 }
+
+// DeleteBatchIf gives the batch's status, as the deletion's transaction reads it, to its check:
+// a check that refuses leaves the batch, its records and its files as they were.
+func TestDeleteBatchIfChecksTheStatusItDeletes(t *testing.T) {
+	e, _ := openTestEngine(t)
+	ctx := context.Background()
+	ds := newDataset(t, e, aepwire.SchemaProfile, true)
+	b := ingestLines(t, e, ds, `{"identityMap":{"Email":[{"id":"a@example.com","primary":true}]}}`)
+	refused := errors.New("not this one")
+	var seen string
+	err := e.DeleteBatchIf(ctx, b.ID, func(status string) error { seen = status; return refused })
+	if !errors.Is(err, refused) || seen != aepwire.BatchSuccess {
+		t.Fatalf("DeleteBatchIf refused: %v, status seen %q", err, seen)
+	}
+	if got, err := e.GetBatch(ctx, b.ID); err != nil || got.Status != aepwire.BatchSuccess || got.RecordCount != 1 {
+		t.Fatalf("the batch after a refused deletion: %+v, %v", got, err)
+	}
+	if _, err := os.Stat(e.batchDir(b.ID)); err != nil {
+		t.Fatalf("the batch's files after a refused deletion: %v", err)
+	}
+	if err := e.DeleteBatchIf(ctx, b.ID, func(string) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.GetBatch(ctx, b.ID); !aepwire.IsNotFound(err) {
+		t.Fatalf("the batch after its deletion: %v", err)
+	}
+}

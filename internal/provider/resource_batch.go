@@ -140,7 +140,9 @@ func (r *batchResource) Schema(ctx context.Context, _ resource.SchemaRequest, re
 				Computed: true,
 				Description: "SHA-256 over the files' names and contents, as they were ingested. A plan computes it " +
 					"again: when the contents changed, the plan replaces the batch, so the new contents are ingested, " +
-					"and the new hash is known after apply (as is a new batch's).",
+					"and the new hash is known after apply (as is a new batch's). A new or replaced batch ingests its " +
+					"files as they are at apply; a batch updated in place (a change of `timeouts`, an imported batch " +
+					"adopting its files) whose files change between plan and apply is refused by Terraform: plan again.",
 			},
 			"status": schema.StringAttribute{
 				Computed: true,
@@ -286,7 +288,9 @@ func sniffJSONFile(p string) error {
 // one that is replaced, it is known after apply, taken of the files as Create reads them, so that
 // a file changed between plan and apply is ingested as it is then (a value planned here would
 // make Terraform refuse the apply as an inconsistent final plan, after destroying the batch it
-// replaces).
+// replaces). A batch updated in place (timeouts, or an imported batch adopting its files) keeps
+// its planned hash: a file changed after that plan is refused by Terraform at the apply, which
+// the provider cannot tell from the plan.
 func (r *batchResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy

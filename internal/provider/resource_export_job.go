@@ -384,10 +384,11 @@ func (r *exportJobResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	case s == aepwire.JobFailed || s == aepwire.JobCancelled:
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
-	case s == aepwire.JobSucceeded && len(resp.RequiresReplace) == 0:
+	case s == aepwire.JobSucceeded:
 		// An update of a finished job (its timeouts, wait_for_completion, or an imported job's
 		// triggers adopted) does not run it again: what it reported stays known, so that nothing
-		// that reads its batch_id or metrics is planned to change.
+		// that reads its batch_id or metrics is planned to change. (A change that replaces the job
+		// is planned again by Terraform as a create, without the state, which this leaves unknown.)
 		var plan, state exportJobResourceModelV0
 		resp.Diagnostics.Append(resp.Plan.Get(ctx, &plan)...)
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
