@@ -421,3 +421,19 @@ func TestMergePolicyPatchOfItsAttributeMerge(t *testing.T) {
 		t.Errorf("to timestampOrdered: %d %s", status, body)
 	}
 }
+
+// A value of the wrong JSON type is named by its field and what it must be, where the answer
+// named the server's Go types ("Go struct field SegmentFilter...").
+func TestWrongJSONTypesNameTheirField(t *testing.T) {
+	f := newFixture(t)
+	for body, detail := range map[string]string{
+		`{"destination":{"dataSetId":7},"schema":{"name":"_xdm.context.profile"}}`:                                "destination.dataSetId must be a string, not a JSON number",
+		`{"destination":{"dataSetId":"d"},"schema":{"name":"_xdm.context.profile"},"filter":{"segments":"s"}}`:    "filter.segments must be an array, not a JSON string",
+		`{"destination":{"dataSetId":"d"},"schema":{"name":"_xdm.context.profile"},"filter":{"segments":[true]}}`: "filter.segments must be an object, not a JSON bool",
+	} {
+		status, got := reply(t, f, "POST", "/data/core/ups/export/jobs", body, nil)
+		if status != 400 || !strings.Contains(got, detail) || strings.Contains(got, "Go ") {
+			t.Errorf("%s: %d %s, want 400 with %q", body, status, got, detail)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -544,9 +545,38 @@ func decodeOneJSON(body io.Reader, v any, code, what string) error {
 		if aepwire.StatusOf(err) != 0 {
 			return err // too large, or too slow
 		}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return aepwire.Errorf(http.StatusBadRequest, code, "Bad request", "%s: %s must be %s, not a JSON %s",
+				what, typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
+		}
 		return aepwire.Errorf(http.StatusBadRequest, code, "Bad request", "%s: %v", what, err)
 	}
 	return nil
+}
+
+// jsonKind names what a JSON value must be to decode into t, for an error that names the field
+// rather than the server's Go types.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16,
+		reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "another JSON value"
 }
 
 // baseURL is the server's address for links: the public URL, or the scheme and local address

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -163,7 +164,8 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 						Validators:    []validator.String{stringvalidator.LengthAtLeast(1)},
 						PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
 					"version": schema.Int64Attribute{Optional: true, Computed: true,
-						Description:   "Version of the merge policy; omitted, the latest, recorded here once the job is created.",
+						Description:   "Version of the merge policy (1 or more); omitted, the latest, recorded here once the job is created.",
+						Validators:    []validator.Int64{int64validator.AtLeast(1)},
 						PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
 				},
 			},
@@ -180,7 +182,7 @@ func (r *exportJobResource) Schema(ctx context.Context, _ resource.SchemaRequest
 					"segments": schema.ListNestedAttribute{Optional: true,
 						Description: "Only profiles that are members of one of these segments, at most 100, each named once. A " +
 							"profile in several is exported once (or once a segment with destination.segment_per_batch).",
-						Validators: []validator.List{listvalidator.SizeAtMost(aepwire.MaxExportSegments)},
+						Validators: []validator.List{listvalidator.SizeAtMost(aepwire.MaxExportSegments), listvalidator.UniqueValues()},
 						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 							"segment_id": schema.StringAttribute{Required: true, Description: "Id of the segment.",
 								Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},

@@ -516,6 +516,10 @@ func TestAccExportJob_validation(t *testing.T) {
 				[]string{"Segment per batch without segments", "destination.segment_per_batch = true writes one batch for each segment of filter.segments"}},
 			"dataset id": {`destination = { dataset_id = "profile-export" }`,
 				[]string{"Attribute destination.dataset_id must be a Catalog dataset id: 24 lowercase hexadecimal characters, such as experienceplatform_dataset.export.id, got: profile-export"}},
+			"merge policy version": {`merge_policy = { id = "timestampOrdered-none-mp", version = 0 }
+  ` + dest, []string{"Attribute merge_policy.version value must be at least 1, got: 0"}},
+			"segment named twice": {`filter = { segments = [{ segment_id = "s" }, { segment_id = "s" }] }
+  ` + dest, []string{"Duplicate List Value", "This attribute contains duplicate values of", `"segment_id":"s"`}},
 			"schema": {`schema_name = "_xdm.context.experienceevent"
   ` + dest, []string{`Attribute schema_name value must be one of: ["_xdm.context.profile"]`}},
 		} {
