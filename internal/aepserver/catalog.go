@@ -46,7 +46,7 @@ func (s *Server) getDataset(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listDatasets is GET /dataSets with start (0-based) and limit (default 20, at most 100),
-// orderBy, name (the datasets of that name) and properties.
+// orderBy, name (the datasets of that name), tags (tagFilters) and properties.
 func (s *Server) listDatasets(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if err := refuseUnserved(q, "limit, start, orderBy, name, tags, properties"); err != nil {

@@ -222,11 +222,10 @@ func patchPolicyOp(p *aepwire.MergePolicy, op patchOp) error {
 		text = strconv.FormatBool(b)
 	}
 	flag := func() (bool, error) {
-		on, err := strconv.ParseBool(text)
-		if err != nil || (text != "true" && text != "false") {
+		if text != "true" && text != "false" {
 			return false, policyPatchError("the value of %s must be \"true\" or \"false\", not %s", op.Path, aepwire.QuoteShort(text))
 		}
-		return on, nil
+		return text == "true", nil
 	}
 	switch op.Path {
 	case "/name":

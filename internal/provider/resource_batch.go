@@ -231,8 +231,7 @@ func (r *batchResource) ValidateConfig(ctx context.Context, req resource.Validat
 		s, ok := elem.(types.String)
 		at := path.Root("files").AtListIndex(i)
 		if ok && s.IsNull() {
-			resp.Diagnostics.AddAttributeError(at, "Invalid batch file",
-				fmt.Sprintf("files[%d] is null: every entry of files is the path of a file to ingest. Remove the entry, or give it a path.", i))
+			addNullFileError(&resp.Diagnostics, i)
 			continue
 		}
 		if !ok || s.IsUnknown() || s.ValueString() == "" {
@@ -313,8 +312,7 @@ func (r *batchResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 	sum, err := contentSHA256(paths)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("files"), "Cannot read batch files",
-			errorDetail("The files could not be read to compute their content hash.", "Check that every file exists and is readable.", err))
+		addUnreadableFilesError(&resp.Diagnostics, err)
 		return
 	}
 	if req.State.Raw.IsNull() {
@@ -335,6 +333,19 @@ func (r *batchResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanR
 	}
 }
 
+// addUnreadableFilesError reports files that could not be hashed, at plan or at apply.
+func addUnreadableFilesError(diags *diag.Diagnostics, err error) {
+	diags.AddAttributeError(path.Root("files"), "Cannot read batch files",
+		errorDetail("The files could not be read to compute their content hash.", "Check that every file exists and is readable.", err))
+}
+
+// addNullFileError reports files[i] null: ValidateConfig does, and ModifyPlan for a value that
+// validation could not see.
+func addNullFileError(diags *diag.Diagnostics, i int) {
+	diags.AddAttributeError(path.Root("files").AtListIndex(i), "Invalid batch file",
+		fmt.Sprintf("files[%d] is null: every entry of files is the path of a file to ingest. Remove the entry, or give it a path.", i))
+}
+
 // filePaths reads the paths of files, a known list: known is false when one of them is not known
 // yet (made by this apply); a null entry is an error on its index.
 func filePaths(files types.List, diags *diag.Diagnostics) (paths []string, known bool) {
@@ -345,8 +356,7 @@ func filePaths(files types.List, diags *diag.Diagnostics) (paths []string, known
 		case !ok:
 			diags.AddAttributeError(path.Root("files").AtListIndex(i), "Invalid batch file", fmt.Sprintf("files[%d] is not a string.", i))
 		case v.IsNull():
-			diags.AddAttributeError(path.Root("files").AtListIndex(i), "Invalid batch file",
-				fmt.Sprintf("files[%d] is null: every entry of files is the path of a file to ingest. Remove the entry, or give it a path.", i))
+			addNullFileError(diags, i)
 		case v.IsUnknown():
 			known = false
 		default:
@@ -400,8 +410,7 @@ func (r *batchResource) Create(ctx context.Context, req resource.CreateRequest, 
 	// it is sent, the next plan finds its contents changed and ingests it again.
 	sum, err := contentSHA256(paths)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("files"), "Cannot read batch files",
-			errorDetail("The files could not be read to compute their content hash.", "Check that every file exists and is readable.", err))
+		addUnreadableFilesError(&resp.Diagnostics, err)
 		return
 	}
 	plan.ContentSHA256 = types.StringValue(sum)
