@@ -382,11 +382,11 @@ func (r *exportJobResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	var status types.String
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
-	switch s := status.ValueString(); {
-	case s == aepwire.JobFailed || s == aepwire.JobCancelled:
+	switch status.ValueString() {
+	case aepwire.JobFailed, aepwire.JobCancelled:
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
 		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
-	case s == aepwire.JobSucceeded:
+	case aepwire.JobSucceeded:
 		// An update of a finished job (its timeouts, wait_for_completion, or an imported job's
 		// triggers adopted) does not run it again: what it reported stays known, so that nothing
 		// that reads its batch_id or metrics is planned to change. (A change that replaces the job
