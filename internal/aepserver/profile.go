@@ -65,9 +65,6 @@ var policyListParams = []string{"default", "schema.name", "identityGraph.type", 
 
 // filterPolicies keeps the policies a listing's query asks for, in the order of its orderby.
 func filterPolicies(q url.Values, all []*aepwire.MergePolicy) ([]*aepwire.MergePolicy, error) {
-	bad := func(format string, args ...any) error {
-		return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", format, args...)
-	}
 	var keeps []func(*aepwire.MergePolicy) bool
 	flag := func(name string, of func(*aepwire.MergePolicy) bool) error {
 		v, ok := q[name]
@@ -75,7 +72,7 @@ func filterPolicies(q url.Values, all []*aepwire.MergePolicy) ([]*aepwire.MergeP
 			return nil
 		}
 		if v[0] != "true" && v[0] != "false" {
-			return bad("%s must be true or false, not %s", name, aepwire.QuoteShort(v[0]))
+			return upsBadRequest("%s must be true or false, not %s", name, aepwire.QuoteShort(v[0]))
 		}
 		want := v[0] == "true"
 		keeps = append(keeps, func(p *aepwire.MergePolicy) bool { return of(p) == want })
@@ -114,7 +111,7 @@ func filterPolicies(q url.Values, all []*aepwire.MergePolicy) ([]*aepwire.MergeP
 		name = strings.TrimPrefix(name, "+")
 		order, known := policyOrders[name]
 		if !known {
-			return nil, bad("orderby %s: merge policies are ordered by id, name, version or updateEpoch, with a leading - for the reverse order", aepwire.QuoteShort(by[0]))
+			return nil, upsBadRequest("orderby %s: merge policies are ordered by id, name, version or updateEpoch, with a leading - for the reverse order", aepwire.QuoteShort(by[0]))
 		}
 		slices.SortStableFunc(out, func(a, b *aepwire.MergePolicy) int {
 			if desc {
@@ -182,7 +179,7 @@ func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(raw, &ops); err != nil {
 		var op patchOp
 		if json.Unmarshal(raw, &op) != nil {
-			return policyPatchError("the body is neither a JSON Patch nor one of its operations")
+			return upsBadRequest("the body is neither a JSON Patch nor one of its operations")
 		}
 		ops = []patchOp{op}
 	}
@@ -211,19 +208,19 @@ const patchPolicyPaths = "/name, /identityGraph.type, /attributeMerge.type, /sch
 // a JSON boolean is taken where the value is one.
 func patchPolicyOp(p *aepwire.MergePolicy, op patchOp) error {
 	if op.Op != "add" {
-		return policyPatchError("op %s of %s: a merge policy's patch takes op add alone, which sets the path to the value", aepwire.QuoteShort(op.Op), aepwire.QuoteShort(op.Path))
+		return upsBadRequest("op %s of %s: a merge policy's patch takes op add alone, which sets the path to the value", aepwire.QuoteShort(op.Op), aepwire.QuoteShort(op.Path))
 	}
 	var text string
 	if err := json.Unmarshal(op.Value, &text); err != nil {
 		var b bool
 		if json.Unmarshal(op.Value, &b) != nil {
-			return policyPatchError("the value of %s must be a string", aepwire.QuoteShort(op.Path))
+			return upsBadRequest("the value of %s must be a string", aepwire.QuoteShort(op.Path))
 		}
 		text = strconv.FormatBool(b)
 	}
 	flag := func() (bool, error) {
 		if text != "true" && text != "false" {
-			return false, policyPatchError("the value of %s must be \"true\" or \"false\", not %s", op.Path, aepwire.QuoteShort(text))
+			return false, upsBadRequest("the value of %s must be \"true\" or \"false\", not %s", op.Path, aepwire.QuoteShort(text))
 		}
 		return text == "true", nil
 	}
@@ -240,7 +237,7 @@ func patchPolicyOp(p *aepwire.MergePolicy, op patchOp) error {
 		case text == "timestampOrdered":
 			p.AttributeMerge.Order = nil // the datasets' order is dataSetPrecedence's alone
 		case text == "dataSetPrecedence" && len(p.AttributeMerge.Order) == 0:
-			return policyPatchError("attributeMerge.type dataSetPrecedence needs attributeMerge.order, the datasets in order, which a patch " +
+			return upsBadRequest("attributeMerge.type dataSetPrecedence needs attributeMerge.order, the datasets in order, which a patch " +
 				"cannot set: send the whole policy with its order in a PUT")
 		}
 		p.AttributeMerge.Type = text
@@ -259,14 +256,15 @@ func patchPolicyOp(p *aepwire.MergePolicy, op patchOp) error {
 		}
 		p.IsActiveOnEdge = on
 	case "/version":
-		return policyPatchError("/version is the policy's count of changes, which each change moves on: it cannot be set")
+		return upsBadRequest("/version is the policy's count of changes, which each change moves on: it cannot be set")
 	default:
-		return policyPatchError("path %s: a merge policy's patch takes %s", aepwire.QuoteShort(op.Path), patchPolicyPaths)
+		return upsBadRequest("path %s: a merge policy's patch takes %s", aepwire.QuoteShort(op.Path), patchPolicyPaths)
 	}
 	return nil
 }
 
-func policyPatchError(format string, args ...any) error {
+// upsBadRequest is the Profile service's 400 with its detail.
+func upsBadRequest(format string, args ...any) error {
 	return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", format, args...)
 }
 
@@ -302,7 +300,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "limit must be a positive number")
+			return upsBadRequest("limit must be a positive number")
 		}
 		q.Limit = n
 	}
@@ -360,7 +358,7 @@ func checkExportFields(req aepwire.ExportJobRequest) error {
 	}
 	for _, l := range lists {
 		if _, err := fields.Parse(l[1]); err != nil {
-			return aepwire.Errorf(http.StatusBadRequest, "UPS-1400", "Bad request", "%s %s is malformed at %s", l[0], aepwire.QuoteShort(l[1]), err)
+			return upsBadRequest("%s %s is malformed at %s", l[0], aepwire.QuoteShort(l[1]), err)
 		}
 	}
 	return nil

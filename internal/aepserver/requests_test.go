@@ -3,7 +3,7 @@ package aepserver
 import (
 	"context"
 	"encoding/json"
-	"io"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -19,11 +19,7 @@ const (
 // reply reads a response's status and body; a problem's body is followed by its detail, as text.
 func reply(t *testing.T, f *fixture, method, path, body string, header map[string]string, drop ...string) (int, string) {
 	t.Helper()
-	resp := f.call(t, method, path, body, header, drop...)
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := answer(t, f.call(t, method, path, body, header, drop...), nil)
 	var problem struct{ Detail string }
 	if resp.StatusCode >= 400 && json.Unmarshal(b, &problem) == nil {
 		return resp.StatusCode, string(b) + "\n" + problem.Detail
@@ -146,7 +142,7 @@ func TestCatalogListingsFilterOrSaySoWhenTheyCannot(t *testing.T) {
 		return m
 	}
 	byName := list("name=events")
-	if got := slices.Sorted(mapKeys(byName)); !slices.Equal(got, slices.Sorted(slices.Values([]string{ids[0], ids[2]}))) {
+	if got := slices.Sorted(maps.Keys(byName)); !slices.Equal(got, slices.Sorted(slices.Values([]string{ids[0], ids[2]}))) {
 		t.Errorf("name=events: %v, want %v", got, []string{ids[0], ids[2]})
 	}
 	if m := list("name=nothing"); len(m) != 0 {
@@ -180,16 +176,6 @@ func TestCatalogListingsFilterOrSaySoWhenTheyCannot(t *testing.T) {
 		}
 		if status != 400 || !strings.Contains(body, "the query parameter "+param+" is not served by this engine: leave it out") {
 			t.Errorf("%s: %d %s", path, status, body)
-		}
-	}
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
 		}
 	}
 }
@@ -315,7 +301,7 @@ func TestDatasetsAreListedByTags(t *testing.T) {
 		if status != 200 || json.Unmarshal([]byte(body), &m) != nil {
 			t.Fatalf("%s: %d %s", query, status, body)
 		}
-		if got := slices.Sorted(mapKeys(m)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		if got := slices.Sorted(maps.Keys(m)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 			t.Errorf("%s: %v, want %v", query, got, want)
 		}
 	}

@@ -565,29 +565,33 @@ func (r *exportJobResource) Update(ctx context.Context, req resource.UpdateReque
 	if !ok {
 		return
 	}
-	if state.Status.ValueString() == aepwire.JobSucceeded {
-		// A finished job stays as it was read, and as the plan kept it (ModifyPlan).
-		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-		resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
+	// A finished job stays as it was read, and as the plan kept it (ModifyPlan).
+	if state.Status.ValueString() != aepwire.JobSucceeded && !r.readAndWait(ctx, id, watched, &state, &resp.Diagnostics) {
 		return
 	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
+}
+
+// readAndWait reads an unfinished job into state for its update, and waits for it when
+// wait_for_completion was turned on; false when it could not be read.
+func (r *exportJobResource) readAndWait(ctx context.Context, id int64, watched types.Bool, state *exportJobResourceModelV0, diags *diag.Diagnostics) bool {
 	ctx = tflog.SetField(ctx, "job_id", id)
 	job, err := r.data.backend.GetExportJob(ctx, id)
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot read export job", errorDetail(fmt.Sprintf("Reading export job %d failed.", id), "", err))
-		return
+		diags.AddError("Cannot read export job", errorDetail(fmt.Sprintf("Reading export job %d failed.", id), "", err))
+		return false
 	}
-	resp.Diagnostics.Append(state.setView(ctx, job)...)
+	diags.Append(state.setView(ctx, job)...)
 	if state.WaitForCompletion.ValueBool() && !aepwire.JobTerminal(job.Status) {
-		timeout, diags := state.Timeouts.Update(ctx, defaultExportUpdateTimeout)
-		resp.Diagnostics.Append(diags...)
-		if !r.wait(ctx, id, timeout, updateWait, &state, &resp.Diagnostics) {
+		timeout, d := state.Timeouts.Update(ctx, defaultExportUpdateTimeout)
+		diags.Append(d...)
+		if !r.wait(ctx, id, timeout, updateWait, state, diags) {
 			// Nobody watches the job now: the state says so, and the next plan offers the wait again.
 			state.WaitForCompletion = watched
 		}
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.ID.ValueString())...)
+	return true
 }
 
 // Delete cancels a job that is still running and waits until it has stopped. A finished or
